@@ -1,0 +1,55 @@
+//! Exit codes and how failures are reported.
+
+use std::process::ExitCode;
+
+/// The command did what was asked.
+pub(crate) const SUCCESS: u8 = 0;
+/// The run finished but some work failed.
+pub(crate) const WORK_FAILED: u8 = 1;
+/// Bad input or configuration; nothing was done.
+pub(crate) const BAD_INPUT: u8 = 2;
+/// Interrupted by SIGINT or SIGTERM.
+#[allow(dead_code, reason = "used by the long-running commands")]
+pub(crate) const INTERRUPTED: u8 = 130;
+
+/// Why a command did not succeed, deciding the exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The configuration is invalid (exit 2).
+    Config(md_config::Error),
+    /// The request is invalid (exit 2).
+    #[allow(dead_code, reason = "used by the commands that validate their arguments")]
+    BadInput(anyhow::Error),
+    /// The run failed (exit 1).
+    #[allow(dead_code, reason = "used by the commands that do work")]
+    Work(anyhow::Error),
+    /// Interrupted (exit 130).
+    #[allow(dead_code, reason = "used by the long-running commands")]
+    Interrupted,
+}
+
+impl Failure {
+    /// Prints the failure to stderr and returns the exit code.
+    #[allow(clippy::print_stderr, reason = "the CLI reports its final error on stderr")]
+    pub(crate) fn report(self) -> ExitCode {
+        let code = match &self {
+            Failure::Config(error) => {
+                eprintln!("error: {error}");
+                BAD_INPUT
+            }
+            Failure::BadInput(error) => {
+                eprintln!("error: {error:#}");
+                BAD_INPUT
+            }
+            Failure::Work(error) => {
+                eprintln!("error: {error:#}");
+                WORK_FAILED
+            }
+            Failure::Interrupted => {
+                eprintln!("interrupted");
+                INTERRUPTED
+            }
+        };
+        ExitCode::from(code)
+    }
+}

@@ -1,0 +1,43 @@
+//! `md-cli`: mirror Tardis.dev historical market data into Google Cloud Storage (or S3, or a local directory).
+//!
+//! This binary is thin on purpose: it parses flags, loads the configuration through md-config, owns the tokio
+//! runtime and the log subscriber, builds the library objects, runs one command and maps its outcome to an exit code:
+//! 0 success, 1 the run finished but work failed, 2 bad input or configuration (nothing was done), 130 interrupted.
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout with exit 0, and usage errors to stderr with exit 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(failure) => failure.report(),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let loaded = md_config::load(&cli.load_options()).map_err(Failure::Config)?;
+    match &cli.command {
+        // `config` runs before logging is set up: it only prints, and must work with any log settings.
+        Command::Config(args) => commands::config::run(&loaded, args),
+    }
+}

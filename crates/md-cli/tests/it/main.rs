@@ -1,0 +1,4 @@
+//! md-cli end to end: the binary run as a user runs it.
+
+mod config;
+mod support;

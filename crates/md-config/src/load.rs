@@ -1,0 +1,972 @@
+//! Loading: layering the sources, then parsing and validating every value while collecting all problems.
+//!
+//! Precedence, highest first: command-line flags > process environment > `.env` > YAML file > defaults.
+//! The process environment is read once, here, and never mutated; `.env` is read into a map.
+
+use std::collections::BTreeMap;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use url::Url;
+
+use crate::error::{Error, Problem, Result, Source};
+use crate::types::{
+    Config, DataType, DateRange, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
+    LAYOUT_PLACEHOLDERS, LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression,
+    ParquetOptions, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig,
+    SinkLocation, TardisConfig, validate_gcs_bucket,
+};
+use crate::vars::{self, Section, VARS, VarSpec};
+
+/// A value given on the command line, mapped to the variable it overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The variable it sets (must be one of [`VARS`]).
+    pub var: &'static str,
+    /// The flag as the user typed it (`--from`), for error messages.
+    pub flag: &'static str,
+    /// The value.
+    pub value: String,
+}
+
+/// What to load from. `Default` reads the process environment, `./.env` and the usual YAML locations.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--env-file`: this file must exist. `None`: `./.env` when present.
+    pub env_file: Option<PathBuf>,
+    /// `--config`: this YAML file must exist. `None`: the first of `./config.yaml`, `~/.tick-data/config.yaml`,
+    /// `/etc/tick-data/config.yaml` that exists.
+    pub config_file: Option<PathBuf>,
+    /// Command-line flags, highest precedence.
+    pub overrides: Vec<Override>,
+    /// The environment to read; `None` reads the process environment. Tests pass a map.
+    pub environment: Option<BTreeMap<String, String>>,
+    /// Directory for `./.env` and `./config.yaml`; `None` is the current directory.
+    pub working_dir: Option<PathBuf>,
+    /// Home directory for `~/.tick-data/config.yaml`; `None` is `$HOME` from the environment above.
+    pub home_dir: Option<PathBuf>,
+    /// Whether `/etc/tick-data/config.yaml` is searched (default loaders do; tests may not).
+    pub skip_system_config: bool,
+    /// Today's UTC date, for date defaults; `None` is the clock.
+    pub today: Option<NaiveDate>,
+}
+
+/// One variable's effective value and where it came from, as `md-cli config` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Setting {
+    /// Variable name.
+    pub name: &'static str,
+    /// Its section.
+    #[serde(skip)]
+    pub section: Section,
+    /// Effective value as text (`<redacted>` for secrets), `None` when unset.
+    pub value: Option<String>,
+    /// Where it came from.
+    pub source: Source,
+    /// The flag or file it came from, when that is not obvious from the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+/// A loaded configuration plus the provenance of every value.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The typed configuration.
+    pub config: Config,
+    /// Every variable, in [`VARS`] order, with its effective value and source.
+    pub settings: Vec<Setting>,
+    /// The YAML file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// The `.env` file that was read, if any.
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+struct Raw {
+    value: String,
+    source: Source,
+    /// The flag name for flags, the file for files.
+    origin: Option<String>,
+}
+
+/// Loads, parses and validates the configuration.
+///
+/// # Errors
+/// Every problem found (bad values, unknown `TARDIS_*`/`MD_*` variables, unreadable files, inconsistent values),
+/// each naming its variable or flag and its value (secrets excepted).
+pub fn load(options: &LoadOptions) -> Result<Loaded> {
+    let mut problems = Vec::new();
+    let environment = match &options.environment {
+        Some(map) => map.clone(),
+        None => process_environment(),
+    };
+    let working_dir = options.working_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let home_dir = options.home_dir.clone().or_else(|| environment.get("HOME").map(PathBuf::from));
+
+    let mut raw: BTreeMap<&'static str, Raw> = BTreeMap::new();
+
+    // YAML file (lowest of the explicit sources).
+    let config_file = find_config_file(options, &working_dir, home_dir.as_deref(), &mut problems);
+    if let Some(path) = &config_file {
+        read_yaml(path, &mut raw, &mut problems);
+    }
+
+    // .env file.
+    let env_file = match &options.env_file {
+        Some(path) if path.is_file() => Some(path.clone()),
+        Some(path) => {
+            problems.push(Problem {
+                culprit: "--env-file".into(),
+                value: Some(path.display().to_string()),
+                message: "file not found".into(),
+            });
+            None
+        }
+        None => Some(working_dir.join(".env")).filter(|path| path.is_file()),
+    };
+    if let Some(path) = &env_file {
+        read_dotenv(path, &mut raw, &mut problems);
+    }
+
+    // Process environment.
+    for (name, value) in &environment {
+        match vars::spec(name) {
+            Some(spec) => {
+                let source = if spec.engine { Source::Engine } else { Source::Env };
+                raw.insert(spec.name, Raw { value: value.clone(), source, origin: None });
+            }
+            None => check_unknown(name, "environment", &mut problems),
+        }
+    }
+
+    // Command-line flags.
+    for flag in &options.overrides {
+        let spec = vars::spec(flag.var)
+            .unwrap_or_else(|| panic!("override of unknown variable {}", flag.var));
+        raw.insert(
+            spec.name,
+            Raw { value: flag.value.clone(), source: Source::Flag, origin: Some(flag.flag.into()) },
+        );
+    }
+
+    let today = options.today.unwrap_or_else(|| Utc::now().date_naive());
+    let mut resolver = Resolver { raw: &raw, problems, derived: BTreeMap::new() };
+    let config = resolver.config(today);
+    if !resolver.problems.is_empty() {
+        return Err(Error { problems: resolver.problems });
+    }
+    let config = config.expect("a config is built whenever no problem was recorded");
+    let settings = VARS
+        .iter()
+        .map(|spec| match (raw.get(spec.name), resolver.derived.get(spec.name)) {
+            (Some(given), _) => Setting {
+                name: spec.name,
+                section: spec.section,
+                value: Some(if spec.secret {
+                    crate::types::REDACTED.to_owned()
+                } else {
+                    given.value.clone()
+                }),
+                source: given.source,
+                origin: given.origin.clone(),
+            },
+            (None, Some((value, source))) => Setting {
+                name: spec.name,
+                section: spec.section,
+                value: Some(value.clone()),
+                source: *source,
+                origin: None,
+            },
+            (None, None) => Setting {
+                name: spec.name,
+                section: spec.section,
+                value: spec.default.map(str::to_owned),
+                source: Source::Default,
+                origin: None,
+            },
+        })
+        .collect();
+    Ok(Loaded { config, settings, config_file, env_file })
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "md-config is the one crate that reads the process environment"
+)]
+fn process_environment() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
+/// Prefixes owned by this product: an unknown variable with one of them is a misspelling, not another tool's.
+const OWNED_PREFIXES: &[&str] = &["TARDIS_", "MD_"];
+
+fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
+    if !OWNED_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) {
+        return;
+    }
+    let suggestion = VARS
+        .iter()
+        .map(|spec| (edit_distance(name, spec.name), spec.name))
+        .min()
+        .filter(|(distance, _)| *distance <= 3)
+        .map(|(_, known)| format!("; did you mean {known}?"))
+        .unwrap_or_default();
+    problems.push(Problem {
+        culprit: name.to_owned(),
+        value: None,
+        message: format!("unknown variable in the {place}{suggestion}"),
+    });
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+fn find_config_file(
+    options: &LoadOptions,
+    working_dir: &Path,
+    home_dir: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<PathBuf> {
+    if let Some(path) = &options.config_file {
+        if path.is_file() {
+            return Some(path.clone());
+        }
+        problems.push(Problem {
+            culprit: "--config".into(),
+            value: Some(path.display().to_string()),
+            message: "file not found".into(),
+        });
+        return None;
+    }
+    let mut candidates = vec![working_dir.join("config.yaml")];
+    if let Some(home) = home_dir {
+        candidates.push(home.join(".tick-data").join("config.yaml"));
+    }
+    if !options.skip_system_config {
+        candidates.push(PathBuf::from("/etc/tick-data/config.yaml"));
+    }
+    candidates.into_iter().find(|path| path.is_file())
+}
+
+fn read_yaml(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut Vec<Problem>) {
+    let culprit = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(Problem {
+                culprit,
+                value: None,
+                message: format!("cannot read the config file: {error}"),
+            });
+            return;
+        }
+    };
+    let document: serde_norway::Value = match serde_norway::from_str(&text) {
+        Ok(document) => document,
+        Err(error) => {
+            problems.push(Problem {
+                culprit,
+                value: None,
+                message: format!("unparsable YAML: {error}"),
+            });
+            return;
+        }
+    };
+    let mapping = match document {
+        serde_norway::Value::Null => return,
+        serde_norway::Value::Mapping(mapping) => mapping,
+        _ => {
+            problems.push(Problem {
+                culprit,
+                value: None,
+                message: "the top level must be a mapping".into(),
+            });
+            return;
+        }
+    };
+    let mut insert = |spec: &'static VarSpec,
+                      key_path: String,
+                      value: &serde_norway::Value,
+                      problems: &mut Vec<Problem>| {
+        match yaml_scalar(value) {
+            Ok(Some(text)) => {
+                raw.insert(
+                    spec.name,
+                    Raw { value: text, source: Source::File, origin: Some(culprit.clone()) },
+                );
+            }
+            Ok(None) => {}
+            Err(message) => problems.push(Problem {
+                culprit: format!("{culprit}: {key_path}"),
+                value: None,
+                message,
+            }),
+        }
+    };
+    for (key, value) in &mapping {
+        let Some(key) = key.as_str() else {
+            problems.push(Problem {
+                culprit: culprit.clone(),
+                value: None,
+                message: format!("non-string key {key:?}"),
+            });
+            continue;
+        };
+        if let Some(spec) = vars::spec(key) {
+            insert(spec, key.to_owned(), value, problems);
+            continue;
+        }
+        let Some(section) = Section::all().into_iter().find(|section| section.yaml_key() == key)
+        else {
+            problems.push(Problem {
+                culprit: format!("{culprit}: {key}"),
+                value: None,
+                message: "unknown key: expected a section (tardis, gcp, sink, service, sharding, instruments, download) or a variable name".into(),
+            });
+            continue;
+        };
+        let serde_norway::Value::Mapping(fields) = value else {
+            if !value.is_null() {
+                problems.push(Problem {
+                    culprit: format!("{culprit}: {key}"),
+                    value: None,
+                    message: "a section must be a mapping".into(),
+                });
+            }
+            continue;
+        };
+        for (field, value) in fields {
+            let field = field.as_str().unwrap_or_default();
+            match VARS.iter().find(|spec| spec.section == section && spec.yaml_key == field) {
+                Some(spec) => insert(spec, format!("{key}.{field}"), value, problems),
+                None => {
+                    let known: Vec<&str> = VARS
+                        .iter()
+                        .filter(|spec| spec.section == section)
+                        .map(|spec| spec.yaml_key)
+                        .collect();
+                    problems.push(Problem {
+                        culprit: format!("{culprit}: {key}.{field}"),
+                        value: None,
+                        message: format!(
+                            "unknown key; known keys of `{key}`: {}",
+                            known.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn yaml_scalar(value: &serde_norway::Value) -> std::result::Result<Option<String>, String> {
+    use serde_norway::Value;
+    Ok(match value {
+        Value::Null => None,
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::String(text) => Some(text.clone()),
+        Value::Sequence(items) => {
+            let mut parts = Vec::new();
+            for item in items {
+                match yaml_scalar(item)? {
+                    Some(part) if !matches!(item, Value::Sequence(_)) => parts.push(part),
+                    _ => return Err("a list may only hold plain values".into()),
+                }
+            }
+            Some(parts.join(","))
+        }
+        Value::Mapping(_) | Value::Tagged(_) => {
+            return Err("expected a plain value or a list".into());
+        }
+    })
+}
+
+fn read_dotenv(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut Vec<Problem>) {
+    let culprit = path.display().to_string();
+    let entries = match dotenvy::from_path_iter(path) {
+        Ok(entries) => entries,
+        Err(error) => {
+            problems.push(Problem {
+                culprit,
+                value: None,
+                message: format!("cannot read the .env file: {error}"),
+            });
+            return;
+        }
+    };
+    for entry in entries {
+        match entry {
+            Ok((name, value)) => match vars::spec(&name) {
+                Some(spec) => {
+                    raw.insert(
+                        spec.name,
+                        Raw { value, source: Source::DotEnv, origin: Some(culprit.clone()) },
+                    );
+                }
+                None => check_unknown(&name, ".env file", problems),
+            },
+            Err(error) => {
+                problems.push(Problem {
+                    culprit: culprit.clone(),
+                    value: None,
+                    message: format!("unparsable .env line: {error}"),
+                });
+            }
+        }
+    }
+}
+
+struct Resolver<'a> {
+    raw: &'a BTreeMap<&'static str, Raw>,
+    problems: Vec<Problem>,
+    /// Effective values that were computed rather than given (shown by `md-cli config` with their source).
+    derived: BTreeMap<&'static str, (String, Source)>,
+}
+
+impl Resolver<'_> {
+    fn culprit(&self, name: &'static str) -> String {
+        match self.raw.get(name) {
+            Some(Raw { source: Source::Flag, origin: Some(flag), .. }) => {
+                format!("{flag} ({name})")
+            }
+            Some(Raw { source: Source::File, origin: Some(file), .. }) => {
+                format!("{name} (in {file})")
+            }
+            Some(Raw { source: Source::DotEnv, origin: Some(file), .. }) => {
+                format!("{name} (in {file})")
+            }
+            _ => name.to_owned(),
+        }
+    }
+
+    fn problem(&mut self, name: &'static str, message: impl Into<String>) {
+        let secret = vars::spec(name).is_some_and(|spec| spec.secret);
+        let value = if secret { None } else { self.raw.get(name).map(|raw| raw.value.clone()) };
+        let culprit = self.culprit(name);
+        self.problems.push(Problem { culprit, value, message: message.into() });
+    }
+
+    /// The raw text of a variable, trimmed; an empty value counts as unset.
+    fn text(&self, name: &'static str) -> Option<&str> {
+        debug_assert!(vars::spec(name).is_some(), "{name} is not in the variable table");
+        self.raw.get(name).map(|raw| raw.value.trim()).filter(|value| !value.is_empty())
+    }
+
+    fn is_set(&self, name: &'static str) -> bool {
+        self.text(name).is_some()
+    }
+
+    /// Parses a variable, or its table default when unset; records a problem and returns `None` on failure.
+    fn parse<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl Fn(&str) -> std::result::Result<T, String>,
+    ) -> Option<T> {
+        let text = match self.text(name) {
+            Some(text) => text.to_owned(),
+            None => vars::spec(name)
+                .and_then(|spec| spec.default)
+                .expect("parse() is used for variables with a default")
+                .to_owned(),
+        };
+        match parse(&text) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.problem(name, message);
+                None
+            }
+        }
+    }
+
+    /// Parses a variable that has no default; `Some(None)` when unset.
+    fn parse_opt<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl Fn(&str) -> std::result::Result<T, String>,
+    ) -> Option<Option<T>> {
+        let Some(text) = self.text(name).map(str::to_owned) else { return Some(None) };
+        match parse(&text) {
+            Ok(value) => Some(Some(value)),
+            Err(message) => {
+                self.problem(name, message);
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, today: NaiveDate) -> Option<Config> {
+        let tardis = self.tardis();
+        let sink = self.sink();
+        let service = self.service();
+        let sharding = self.sharding();
+        let instruments = self.instruments(today);
+        let download =
+            instruments.as_ref().and_then(|instruments| self.download(instruments.dates));
+        // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts unless the part size was set explicitly.
+        let mut sink = sink?;
+        let service = service?;
+        if service.memory_efficient && !self.is_set("MD_SINK_PART_SIZE") {
+            sink.part_size = MIN_PART_SIZE;
+            self.derived.insert("MD_SINK_PART_SIZE", (MIN_PART_SIZE.to_string(), Source::Default));
+        }
+        Some(Config {
+            tardis: tardis?,
+            sink,
+            service,
+            sharding: sharding?,
+            instruments: instruments?,
+            download: download?,
+        })
+    }
+
+    fn tardis(&mut self) -> Option<TardisConfig> {
+        let api_key = self.text("TARDIS_API_KEY").map(Secret::new);
+        let datasets_url = self.parse("TARDIS_BASE_URL", parse_http_url);
+        let api_url = self.parse("TARDIS_API_URL", parse_http_url);
+        let read_timeout = self.parse("TARDIS_TIMEOUT", parse_seconds);
+        let connect_timeout = self.parse("TARDIS_CONNECT_TIMEOUT", parse_seconds);
+        let max_retries = self.parse("TARDIS_MAX_RETRIES", parse_count);
+        let max_concurrent = self.parse("TARDIS_MAX_CONCURRENT", parse_positive::<NonZeroUsize>);
+        let rate_limit_per_second =
+            self.parse("TARDIS_RATE_LIMIT_PER_SECOND", parse_positive::<NonZeroU32>);
+        let rate_limit_per_day = self.parse("RATE_LIMIT_PER_VM", parse_positive::<NonZeroU32>);
+        let daily_quota_bytes =
+            self.parse_opt("TARDIS_DAILY_QUOTA_BYTES", parse_positive::<NonZeroU64>);
+        Some(TardisConfig {
+            api_key,
+            datasets_url: datasets_url?,
+            api_url: api_url?,
+            read_timeout: read_timeout?,
+            connect_timeout: connect_timeout?,
+            max_retries: max_retries?,
+            max_concurrent: max_concurrent?,
+            rate_limit_per_second: rate_limit_per_second?,
+            rate_limit_per_day: rate_limit_per_day?,
+            daily_quota_bytes: daily_quota_bytes?,
+        })
+    }
+
+    fn sink(&mut self) -> Option<SinkConfig> {
+        let bucket = self
+            .parse_opt("GCS_BUCKET", |text| validate_gcs_bucket(text).map(|()| text.to_owned()));
+        let explicit = self.parse_opt("MD_SINK", SinkLocation::parse);
+        let location = match (explicit?, bucket.clone()?) {
+            (Some(location), _) => location,
+            (None, Some(bucket)) => {
+                let location = SinkLocation::Gcs { bucket, prefix: String::new() };
+                self.derived
+                    .insert("MD_SINK", (location.to_string(), self.raw["GCS_BUCKET"].source));
+                location
+            }
+            (None, None) => {
+                let location = SinkConfig::default().location;
+                self.derived.insert("MD_SINK", (location.to_string(), Source::Default));
+                location
+            }
+        };
+        let credentials_path = match self.credentials("GCP_CREDENTIALS_PATH")? {
+            Some(path) => Some(path),
+            None => self.credentials("GOOGLE_APPLICATION_CREDENTIALS")?,
+        };
+        let emulator_host = self.parse_opt("STORAGE_EMULATOR_HOST", parse_emulator_host);
+        let gcs = GcsOptions {
+            project_id: self.text("GCP_PROJECT_ID").map(str::to_owned),
+            region: self.text("GCS_REGION").unwrap_or("asia-northeast1-c").to_owned(),
+            credentials_path,
+            emulator_host: emulator_host?,
+        };
+        let endpoint = self.parse_opt("AWS_ENDPOINT_URL", parse_http_url);
+        let region = match (self.text("AWS_REGION"), self.text("AWS_DEFAULT_REGION")) {
+            (Some(region), _) | (None, Some(region)) => region.to_owned(),
+            (None, None) => {
+                self.derived.insert("AWS_REGION", ("us-east-1".into(), Source::Default));
+                "us-east-1".to_owned()
+            }
+        };
+        let s3 = S3Options {
+            endpoint: endpoint?,
+            region,
+            access_key_id: self.text("AWS_ACCESS_KEY_ID").map(str::to_owned),
+            secret_access_key: self.text("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+            session_token: self.text("AWS_SESSION_TOKEN").map(Secret::new),
+        };
+        let max_retries = self.parse("MD_SINK_MAX_RETRIES", parse_count);
+        let request_timeout = self.parse("MD_SINK_TIMEOUT", parse_seconds);
+        let connect_timeout = self.parse("MD_SINK_CONNECT_TIMEOUT", parse_seconds);
+        let part_size = self.parse("MD_SINK_PART_SIZE", |text| {
+            let size = parse_positive::<NonZeroUsize>(text)?.get();
+            if size < MIN_PART_SIZE {
+                return Err(format!("must be at least {MIN_PART_SIZE} bytes (5 MiB), the smallest multipart part object stores accept"));
+            }
+            Ok(size)
+        });
+        Some(SinkConfig {
+            location,
+            gcs,
+            s3,
+            max_retries: max_retries?,
+            request_timeout: request_timeout?,
+            connect_timeout: connect_timeout?,
+            part_size: part_size?,
+        })
+    }
+
+    fn credentials(&mut self, name: &'static str) -> Option<Option<PathBuf>> {
+        self.parse_opt(name, |text| {
+            let path = PathBuf::from(text);
+            if path.is_file() { Ok(path) } else { Err("credentials file does not exist".into()) }
+        })
+    }
+
+    fn service(&mut self) -> Option<ServiceConfig> {
+        let log_level = self.parse("LOG_LEVEL", LogLevel::from_str);
+        let log_destination = self.parse("LOG_DESTINATION", LogDestination::from_str);
+        let log_format = self.parse("MD_LOG_FORMAT", LogFormat::from_str);
+        let log_file = self.parse("MD_LOG_FILE", |text| Ok(PathBuf::from(text)));
+        let max_concurrent_requests =
+            self.parse("MAX_CONCURRENT_REQUESTS", parse_positive::<NonZeroUsize>);
+        let batch_size = self.parse("BATCH_SIZE", parse_positive::<NonZeroUsize>);
+        let memory_efficient = self.parse("MEMORY_EFFICIENT", parse_bool);
+        let enable_caching = self.parse("ENABLE_CACHING", parse_bool);
+        let cache_ttl = self.parse("CACHE_TTL", parse_seconds);
+        Some(ServiceConfig {
+            log_level: log_level?,
+            log_destination: log_destination?,
+            log_format: log_format?,
+            log_file: log_file?,
+            max_concurrent_requests: max_concurrent_requests?,
+            batch_size: batch_size?,
+            memory_efficient: memory_efficient?,
+            enable_caching: enable_caching?,
+            cache_ttl: cache_ttl?,
+        })
+    }
+
+    fn sharding(&mut self) -> Option<ShardingConfig> {
+        // Every source of a shard index and of a shard count; all that are present must agree.
+        const INDEX_SOURCES: [(&str, ShardOrigin); 4] = [
+            ("SHARD_INDEX", ShardOrigin::Explicit),
+            ("CLOUD_RUN_TASK_INDEX", ShardOrigin::CloudRun),
+            ("BATCH_TASK_INDEX", ShardOrigin::CloudBatch),
+            ("JOB_COMPLETION_INDEX", ShardOrigin::Kubernetes),
+        ];
+        const COUNT_SOURCES: [&str; 3] =
+            ["TOTAL_SHARDS", "CLOUD_RUN_TASK_COUNT", "BATCH_TASK_COUNT"];
+        let mut indices = Vec::new();
+        let mut counts = Vec::new();
+        let mut parsed = true;
+        for (name, origin) in INDEX_SOURCES {
+            match self.parse_opt(name, parse_count) {
+                Some(Some(index)) => indices.push((name, origin, index)),
+                Some(None) => {}
+                None => parsed = false,
+            }
+        }
+        for name in COUNT_SOURCES {
+            match self.parse_opt(name, parse_positive::<NonZeroU32>) {
+                Some(Some(count)) => counts.push((name, count)),
+                Some(None) => {}
+                None => parsed = false,
+            }
+        }
+        let instruments_per_shard =
+            self.parse_opt("INSTRUMENTS_PER_SHARD", parse_positive::<NonZeroUsize>);
+        if !parsed {
+            return None;
+        }
+        let mut consistent = true;
+        if let Some(&(first_name, _, first_index)) = indices.first() {
+            for &(name, _, index) in &indices[1..] {
+                if index != first_index {
+                    self.problems.push(Problem {
+                        culprit: format!("{first_name} and {name}"),
+                        value: Some(format!("{first_index} vs {index}")),
+                        message: "two shard sources disagree on the shard index".into(),
+                    });
+                    consistent = false;
+                }
+            }
+        }
+        if let Some(&(first_name, first_count)) = counts.first() {
+            for &(name, count) in &counts[1..] {
+                if count != first_count {
+                    self.problems.push(Problem {
+                        culprit: format!("{first_name} and {name}"),
+                        value: Some(format!("{first_count} vs {count}")),
+                        message: "two shard sources disagree on the number of shards".into(),
+                    });
+                    consistent = false;
+                }
+            }
+        }
+        let total = counts.first().map(|&(_, count)| count);
+        let Some(&(index_name, origin, index)) = indices.first() else {
+            if let Some(&(count_name, count)) = counts.first().filter(|(_, count)| count.get() > 1)
+            {
+                self.problem(count_name, format!("{count} shards but no shard index: set SHARD_INDEX, or run under an engine that sets its task index"));
+                return None;
+            }
+            return consistent.then(|| ShardingConfig {
+                total_shards: total.unwrap_or(NonZeroU32::MIN),
+                instruments_per_shard: instruments_per_shard.flatten(),
+                ..ShardingConfig::default()
+            });
+        };
+        let Some(total) = total else {
+            self.problem(
+                index_name,
+                format!(
+                    "{index_name} is set but TOTAL_SHARDS is not: the number of shards is unknown"
+                ),
+            );
+            return None;
+        };
+        if index >= total.get() {
+            self.problem(
+                index_name,
+                format!("the shard index must be below the number of shards ({total})"),
+            );
+            return None;
+        }
+        if !consistent {
+            return None;
+        }
+        if origin != ShardOrigin::Explicit {
+            self.derived.insert("SHARD_INDEX", (index.to_string(), Source::Engine));
+            if !self.is_set("TOTAL_SHARDS") {
+                self.derived.insert("TOTAL_SHARDS", (total.to_string(), Source::Engine));
+            }
+        }
+        Some(ShardingConfig {
+            shard_index: index,
+            total_shards: total,
+            instruments_per_shard: instruments_per_shard.flatten(),
+            origin,
+        })
+    }
+
+    fn date_range(
+        &mut self,
+        start_var: &'static str,
+        end_var: &'static str,
+        default_start: NaiveDate,
+        default_end: NaiveDate,
+        default_source: Source,
+    ) -> Option<DateRange> {
+        let start = self.parse_opt(start_var, parse_date)?;
+        let end = self.parse_opt(end_var, parse_date)?;
+        let start = start.unwrap_or_else(|| {
+            self.derived.insert(start_var, (default_start.to_string(), default_source));
+            default_start
+        });
+        // An explicit start without an end means that one day.
+        let end = end.unwrap_or_else(|| {
+            let end = if self.is_set(start_var) { start } else { default_end };
+            self.derived.insert(end_var, (end.to_string(), default_source));
+            end
+        });
+        if start > end {
+            self.problems.push(Problem {
+                culprit: format!("{} and {}", self.culprit(start_var), self.culprit(end_var)),
+                value: Some(format!("{start} > {end}")),
+                message: "the start date is after the end date".into(),
+            });
+            return None;
+        }
+        Some(DateRange { start, end })
+    }
+
+    fn instruments(&mut self, today: NaiveDate) -> Option<InstrumentsConfig> {
+        let exchanges = self.parse("INSTRUMENT_EXCHANGES", parse_exchanges);
+        let free_day = latest_free_day(today);
+        let dates = self.date_range(
+            "INSTRUMENT_START_DATE",
+            "INSTRUMENT_END_DATE",
+            free_day,
+            free_day,
+            Source::Default,
+        );
+        Some(InstrumentsConfig { exchanges: exchanges?, dates: dates? })
+    }
+
+    fn download(&mut self, instrument_dates: DateRange) -> Option<DownloadConfig> {
+        let dates = self.date_range(
+            "DOWNLOAD_START_DATE",
+            "DOWNLOAD_END_DATE",
+            instrument_dates.start,
+            instrument_dates.end,
+            Source::Default,
+        );
+        let venues = self.parse_opt("DOWNLOAD_VENUES", parse_exchanges);
+        let instrument_types = self.parse_opt("DOWNLOAD_INSTRUMENT_TYPES", |text| {
+            parse_list(text, InstrumentType::from_str)
+        });
+        let data_types = self.parse("DOWNLOAD_DATA_TYPES", |text| {
+            let list = parse_list(text, DataType::from_str)?;
+            if list.is_empty() { Err("at least one data type is needed".into()) } else { Ok(list) }
+        });
+        let max_instruments =
+            self.parse_opt("DOWNLOAD_MAX_INSTRUMENTS", parse_positive::<NonZeroUsize>);
+        let output_format = self.parse("MD_OUTPUT_FORMAT", OutputFormat::from_str);
+        let compression = self.parse("MD_PARQUET_COMPRESSION", ParquetCompression::from_str);
+        let row_group_size =
+            self.parse("MD_PARQUET_ROW_GROUP_SIZE", parse_positive::<NonZeroUsize>);
+        let layout = self.parse("MD_LAYOUT", parse_layout);
+        let force = self.parse("MD_FORCE", parse_bool);
+        Some(DownloadConfig {
+            venues: venues?.unwrap_or_default(),
+            instrument_types: instrument_types?.unwrap_or_default(),
+            data_types: data_types?,
+            max_instruments: max_instruments?,
+            dates: dates?,
+            output_format: output_format?,
+            parquet: ParquetOptions { compression: compression?, row_group_size: row_group_size? },
+            layout: layout?,
+            force: force?,
+        })
+    }
+}
+
+/// The smallest multipart part object stores accept (5 MiB).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// The most recent day that Tardis serves without an API key and has already exported:
+/// the 1st of this month, or of last month while today is the 1st (day D is exported around 06:00 on D+1).
+pub fn latest_free_day(today: NaiveDate) -> NaiveDate {
+    let first = today.with_day(1).expect("day 1 exists");
+    if today.day() >= 2 {
+        first
+    } else {
+        let previous = first.pred_opt().expect("a day before exists");
+        previous.with_day(1).expect("day 1 exists")
+    }
+}
+
+fn parse_http_url(text: &str) -> std::result::Result<Url, String> {
+    let url = Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("expected an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+fn parse_emulator_host(text: &str) -> std::result::Result<Url, String> {
+    // The Google client libraries accept both `host:port` and a full URL.
+    let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
+    parse_http_url(&with_scheme)
+}
+
+fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {
+    let seconds = text.parse::<f64>().map_err(|_| "expected a number of seconds".to_owned())?;
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err("must be a positive number of seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_count(text: &str) -> std::result::Result<u32, String> {
+    if text.starts_with('-') {
+        return Err("must not be negative".into());
+    }
+    text.parse::<u32>().map_err(|_| "expected a whole number".into())
+}
+
+fn parse_positive<T: FromStr>(text: &str) -> std::result::Result<T, String> {
+    if text.starts_with('-') {
+        return Err("must be positive, not negative".into());
+    }
+    if text.chars().all(|c| c == '0') {
+        return Err("must be positive, not zero".into());
+    }
+    text.replace('_', "").parse::<T>().map_err(|_| "expected a positive whole number".into())
+}
+
+fn parse_bool(text: &str) -> std::result::Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_date(text: &str) -> std::result::Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| "not a valid date (expected YYYY-MM-DD)".into())
+}
+
+fn parse_list<T>(
+    text: &str,
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+) -> std::result::Result<Vec<T>, String>
+where
+    T: PartialEq,
+{
+    let mut items = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let item = parse(part)?;
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
+fn parse_exchanges(text: &str) -> std::result::Result<Vec<String>, String> {
+    let list = parse_list(text, |part| {
+        let id = part.to_ascii_lowercase();
+        if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            Ok(id)
+        } else {
+            Err(format!("{part:?} is not a Tardis exchange id (letters, digits and '-' only)"))
+        }
+    })?;
+    if list.is_empty() { Err("at least one exchange is needed".into()) } else { Ok(list) }
+}
+
+fn parse_layout(text: &str) -> std::result::Result<String, String> {
+    let mut used = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return Err("unclosed '{' in the template".into());
+        };
+        let name = &rest[open + 1..open + close];
+        if !LAYOUT_PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}}; known: {}",
+                LAYOUT_PLACEHOLDERS.join(", ")
+            ));
+        }
+        used.push(name);
+        rest = &rest[open + close + 1..];
+    }
+    let has = |name: &str| used.contains(&name);
+    let dated = has("date") || (has("year") && has("month") && has("day"));
+    let identified = has("instrument_key") || (has("symbol") && (has("exchange") || has("venue")));
+    if !(dated && has("data_type") && identified) {
+        return Err("the template must name the day ({date}), the {data_type} and the instrument ({instrument_key}, or {exchange} and {symbol}) so that every unit gets its own object".into());
+    }
+    if text.starts_with('/') || text.split('/').any(|segment| segment == ".." || segment == ".") {
+        return Err(
+            "the template must be a relative object name without '.' or '..' segments".into()
+        );
+    }
+    Ok(text.to_owned())
+}

@@ -1,0 +1,617 @@
+//! The typed configuration: one [`Config`] with a plain-data struct per section.
+//!
+//! Other crates receive these structs (or one section of them) at construction and never read the environment.
+
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use url::Url;
+
+/// The whole effective configuration of one `md-cli` process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Tardis API access.
+    pub tardis: TardisConfig,
+    /// Where objects are written.
+    pub sink: SinkConfig,
+    /// Logging and process-wide settings.
+    pub service: ServiceConfig,
+    /// This process's shard.
+    pub sharding: ShardingConfig,
+    /// The instrument-definitions job.
+    pub instruments: InstrumentsConfig,
+    /// The tick-download job.
+    pub download: DownloadConfig,
+}
+
+/// A secret string whose `Debug` and `Display` never show it.
+///
+/// Read it with [`Secret::expose`] at the one place that must send it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Returns the secret itself. Never log or format the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What redacted values print as.
+pub const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// The Tardis API key (`TARDIS_API_KEY`), redacted in `Debug`, `Display`, errors and logs.
+pub type ApiKey = Secret;
+
+/// Tardis API access, for `tardis-client`.
+#[derive(Debug, Clone)]
+pub struct TardisConfig {
+    /// API key; `None` restricts downloads to the first day of each month.
+    pub api_key: Option<ApiKey>,
+    /// Datasets service base URL (`TARDIS_BASE_URL`).
+    pub datasets_url: Url,
+    /// Metadata API base URL (`TARDIS_API_URL`).
+    pub api_url: Url,
+    /// Idle-read timeout (`TARDIS_TIMEOUT`).
+    pub read_timeout: Duration,
+    /// Connect timeout (`TARDIS_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt (`TARDIS_MAX_RETRIES`).
+    pub max_retries: u32,
+    /// Requests in flight (`TARDIS_MAX_CONCURRENT`).
+    pub max_concurrent: NonZeroUsize,
+    /// Requests started per second (`TARDIS_RATE_LIMIT_PER_SECOND`).
+    pub rate_limit_per_second: NonZeroU32,
+    /// Requests per day (`RATE_LIMIT_PER_VM`).
+    pub rate_limit_per_day: NonZeroU32,
+    /// Fleet-wide compressed bytes per day (`TARDIS_DAILY_QUOTA_BYTES`).
+    pub daily_quota_bytes: Option<NonZeroU64>,
+}
+
+impl Default for TardisConfig {
+    /// The documented defaults: the real Tardis endpoints, no key, 30 s idle timeout, 5 retries, 50 in flight, 50/s.
+    fn default() -> Self {
+        TardisConfig {
+            api_key: None,
+            datasets_url: Url::parse("https://datasets.tardis.dev").expect("valid default url"),
+            api_url: Url::parse("https://api.tardis.dev").expect("valid default url"),
+            read_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 5,
+            max_concurrent: NonZeroUsize::new(50).expect("non-zero"),
+            rate_limit_per_second: NonZeroU32::new(50).expect("non-zero"),
+            rate_limit_per_day: NonZeroU32::new(1_000_000).expect("non-zero"),
+            daily_quota_bytes: None,
+        }
+    }
+}
+
+/// Where a sink writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkLocation {
+    /// `gs://bucket[/prefix]`.
+    Gcs {
+        /// Bucket name.
+        bucket: String,
+        /// Object-name prefix without leading or trailing `/` (may be empty).
+        prefix: String,
+    },
+    /// `s3://bucket[/prefix]`.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Object-name prefix without leading or trailing `/` (may be empty).
+        prefix: String,
+    },
+    /// A directory on the local disk (`file:///path` or a plain path).
+    Local {
+        /// Root directory.
+        root: PathBuf,
+    },
+    /// An in-process store that vanishes with the process (`memory://`), for tests and dry runs.
+    Memory,
+}
+
+impl SinkLocation {
+    /// Parses a sink URL: `gs://bucket[/prefix]`, `s3://bucket[/prefix]`, `file:///path`, a plain path, or `memory://`.
+    ///
+    /// # Errors
+    /// A message naming what is wrong, for an unknown scheme, a missing or invalid bucket, or a relative `file://` URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty sink".into());
+        }
+        if text == "memory://" || text == "memory:" {
+            return Ok(SinkLocation::Memory);
+        }
+        if let Some(rest) = text.strip_prefix("gs://") {
+            let (bucket, prefix) = split_bucket(rest);
+            validate_gcs_bucket(bucket)?;
+            return Ok(SinkLocation::Gcs { bucket: bucket.to_owned(), prefix });
+        }
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = split_bucket(rest);
+            validate_s3_bucket(bucket)?;
+            return Ok(SinkLocation::S3 { bucket: bucket.to_owned(), prefix });
+        }
+        if let Some(rest) = text.strip_prefix("file://") {
+            if !rest.starts_with('/') {
+                return Err("a file:// URL needs an absolute path (file:///path); use a plain path for a relative one".into());
+            }
+            return Ok(SinkLocation::Local { root: PathBuf::from(rest) });
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!(
+                "unknown scheme {scheme:?}: expected gs://, s3://, file://, memory:// or a plain path"
+            ));
+        }
+        Ok(SinkLocation::Local { root: PathBuf::from(text) })
+    }
+}
+
+impl fmt::Display for SinkLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |scheme: &str, bucket: &str, prefix: &str, f: &mut fmt::Formatter<'_>| {
+            if prefix.is_empty() {
+                write!(f, "{scheme}://{bucket}")
+            } else {
+                write!(f, "{scheme}://{bucket}/{prefix}")
+            }
+        };
+        match self {
+            SinkLocation::Gcs { bucket, prefix } => join("gs", bucket, prefix, f),
+            SinkLocation::S3 { bucket, prefix } => join("s3", bucket, prefix, f),
+            SinkLocation::Local { root } => write!(f, "{}", root.display()),
+            SinkLocation::Memory => f.write_str("memory://"),
+        }
+    }
+}
+
+fn split_bucket(rest: &str) -> (&str, String) {
+    match rest.split_once('/') {
+        Some((bucket, prefix)) => (bucket, prefix.trim_matches('/').to_owned()),
+        None => (rest, String::new()),
+    }
+}
+
+/// Checks a bucket name against Google Cloud Storage's naming rules.
+///
+/// # Errors
+/// A message saying which rule the name breaks.
+pub fn validate_gcs_bucket(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("missing bucket name".into());
+    }
+    let max = if name.contains('.') { 222 } else { 63 };
+    if name.len() < 3 || name.len() > max {
+        return Err(format!("bucket name {name:?} must be 3 to {max} characters long"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "bucket name {name:?} contains {bad:?}: only lowercase letters, digits, '-', '_' and '.' are allowed"
+        ));
+    }
+    let first_last_ok =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return Err(format!("bucket name {name:?} must start and end with a letter or digit"));
+    }
+    if name.split('.').any(|part| part.is_empty() || part.len() > 63) {
+        return Err(format!(
+            "bucket name {name:?}: each dot-separated part must be 1 to 63 characters"
+        ));
+    }
+    if name.starts_with("goog") || name.contains("google") || name.contains("g00gle") {
+        return Err(format!(
+            "bucket name {name:?} may not start with \"goog\" or contain \"google\""
+        ));
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|part| part.parse::<u8>().is_ok()) {
+        return Err(format!("bucket name {name:?} may not be an IP address"));
+    }
+    Ok(())
+}
+
+/// Checks a bucket name against S3's naming rules.
+///
+/// # Errors
+/// A message saying which rule the name breaks.
+pub fn validate_s3_bucket(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("missing bucket name".into());
+    }
+    if name.len() < 3 || name.len() > 63 {
+        return Err(format!("bucket name {name:?} must be 3 to 63 characters long"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.')))
+    {
+        return Err(format!(
+            "bucket name {name:?} contains {bad:?}: only lowercase letters, digits, '-' and '.' are allowed"
+        ));
+    }
+    let first_last_ok =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return Err(format!("bucket name {name:?} must start and end with a letter or digit"));
+    }
+    Ok(())
+}
+
+/// Google Cloud settings used by `gs://` sinks.
+#[derive(Debug, Clone, Default)]
+pub struct GcsOptions {
+    /// `GCP_PROJECT_ID`.
+    pub project_id: Option<String>,
+    /// `GCS_REGION`.
+    pub region: String,
+    /// Service-account key file (`GCP_CREDENTIALS_PATH`, else `GOOGLE_APPLICATION_CREDENTIALS`).
+    pub credentials_path: Option<PathBuf>,
+    /// Emulator base URL (`STORAGE_EMULATOR_HOST`): no credentials are used when set.
+    pub emulator_host: Option<Url>,
+}
+
+/// S3 settings used by `s3://` sinks.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `AWS_ENDPOINT_URL`.
+    pub endpoint: Option<Url>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`.
+    pub session_token: Option<Secret>,
+}
+
+/// The sink, for `gcs-sink`.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// Where objects go.
+    pub location: SinkLocation,
+    /// Google Cloud settings.
+    pub gcs: GcsOptions,
+    /// S3 settings.
+    pub s3: S3Options,
+    /// Retries of a failed request (`MD_SINK_MAX_RETRIES`).
+    pub max_retries: u32,
+    /// Request timeout (`MD_SINK_TIMEOUT`).
+    pub request_timeout: Duration,
+    /// Connect timeout (`MD_SINK_CONNECT_TIMEOUT`).
+    pub connect_timeout: Duration,
+    /// Multipart part size in bytes (`MD_SINK_PART_SIZE`, 5 MiB with `MEMORY_EFFICIENT`).
+    pub part_size: usize,
+}
+
+impl Default for SinkConfig {
+    /// The embedded default: `./data` on the local disk.
+    fn default() -> Self {
+        SinkConfig {
+            location: SinkLocation::Local { root: PathBuf::from("./data") },
+            gcs: GcsOptions { region: "asia-northeast1-c".into(), ..GcsOptions::default() },
+            s3: S3Options { region: "us-east-1".into(), ..S3Options::default() },
+            max_retries: 10,
+            request_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(5),
+            part_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Declares a closed set of lowercase keywords with `FromStr`, `Display` and `as_str`.
+macro_rules! keyword_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)*),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Returns the canonical spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                let lower = text.trim().to_ascii_lowercase();
+                $(
+                    if lower == $text.to_ascii_lowercase() $(|| lower == $alias)* {
+                        return Ok($name::$variant);
+                    }
+                )+
+                Err(format!("unknown value {text:?}: expected one of {}", [$($text),+].join(", ")))
+            }
+        }
+    };
+}
+
+keyword_enum! {
+    /// A Tardis CSV data type.
+    DataType {
+        /// Trades.
+        Trades = "trades",
+        /// Tick-level order book updates.
+        IncrementalBookL2 = "incremental_book_L2",
+        /// Top 25 levels snapshots.
+        BookSnapshot25 = "book_snapshot_25",
+        /// Top 5 levels snapshots.
+        BookSnapshot5 = "book_snapshot_5",
+        /// Top of book.
+        Quotes = "quotes",
+        /// Exchange book ticker.
+        BookTicker = "book_ticker",
+        /// Funding, open interest, mark and index prices.
+        DerivativeTicker = "derivative_ticker",
+        /// Option chain summaries.
+        OptionsChain = "options_chain",
+        /// Liquidations.
+        Liquidations = "liquidations",
+    }
+}
+
+keyword_enum! {
+    /// An instrument type, as `DOWNLOAD_INSTRUMENT_TYPES` names it (Tardis spelling; key spellings accepted).
+    InstrumentType {
+        /// Spot pairs.
+        Spot = "spot" | "spot_pair",
+        /// Perpetual swaps.
+        Perpetual = "perpetual" | "perp",
+        /// Dated futures.
+        Future = "future" | "futures",
+        /// Options.
+        Option = "option" | "options",
+        /// Combos and spreads.
+        Combo = "combo",
+    }
+}
+
+keyword_enum! {
+    /// How verbose logs are (`LOG_LEVEL`).
+    LogLevel {
+        /// Everything.
+        Trace = "trace",
+        /// Debugging detail.
+        Debug = "debug",
+        /// Normal operation.
+        Info = "info",
+        /// Recoverable problems.
+        Warning = "warning" | "warn",
+        /// Failures.
+        Error = "error" | "critical",
+    }
+}
+
+keyword_enum! {
+    /// Where logs go (`LOG_DESTINATION`).
+    LogDestination {
+        /// Human-readable (or `MD_LOG_FORMAT=json`) lines on stderr.
+        Local = "local",
+        /// Cloud Logging JSON lines with `severity` on stderr.
+        Gcp = "gcp",
+        /// Cloud Logging JSON on stderr plus human-readable lines in `MD_LOG_FILE`.
+        Both = "both",
+    }
+}
+
+keyword_enum! {
+    /// Log line format for local logs (`MD_LOG_FORMAT`, `--log-format`).
+    LogFormat {
+        /// Human-readable.
+        Text = "text",
+        /// One JSON object per line.
+        Json = "json",
+    }
+}
+
+keyword_enum! {
+    /// What a downloaded unit is stored as (`MD_OUTPUT_FORMAT`, `--format`).
+    OutputFormat {
+        /// The `.csv.gz` exactly as Tardis sends it.
+        Raw = "raw" | "csv" | "csv.gz",
+        /// Typed Parquet, converted while streaming.
+        Parquet = "parquet",
+    }
+}
+
+keyword_enum! {
+    /// Parquet compression codec (`MD_PARQUET_COMPRESSION`).
+    ParquetCompression {
+        /// Zstandard (default).
+        Zstd = "zstd",
+        /// Snappy, as the seed system wrote.
+        Snappy = "snappy",
+        /// No compression.
+        None = "none" | "uncompressed",
+    }
+}
+
+/// Logging and process-wide service settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `LOG_LEVEL`.
+    pub log_level: LogLevel,
+    /// `LOG_DESTINATION`.
+    pub log_destination: LogDestination,
+    /// `MD_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `MD_LOG_FILE`.
+    pub log_file: PathBuf,
+    /// Units in flight (`MAX_CONCURRENT_REQUESTS`).
+    pub max_concurrent_requests: NonZeroUsize,
+    /// Rows per converted batch (`BATCH_SIZE`).
+    pub batch_size: NonZeroUsize,
+    /// `MEMORY_EFFICIENT`.
+    pub memory_efficient: bool,
+    /// `ENABLE_CACHING`.
+    pub enable_caching: bool,
+    /// `CACHE_TTL`.
+    pub cache_ttl: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            log_level: LogLevel::Info,
+            log_destination: LogDestination::Local,
+            log_format: LogFormat::Text,
+            log_file: PathBuf::from("md-cli.log"),
+            max_concurrent_requests: NonZeroUsize::new(16).expect("non-zero"),
+            batch_size: NonZeroUsize::new(65_536).expect("non-zero"),
+            memory_efficient: false,
+            enable_caching: true,
+            cache_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Where the shard numbers came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardOrigin {
+    /// No sharding: one shard of one.
+    Unsharded,
+    /// `SHARD_INDEX` / `TOTAL_SHARDS`.
+    Explicit,
+    /// Cloud Run Jobs.
+    CloudRun,
+    /// Google Cloud Batch.
+    CloudBatch,
+    /// Kubernetes Indexed Job.
+    Kubernetes,
+}
+
+/// This process's shard of the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardingConfig {
+    /// 0-based index, below `total_shards`.
+    pub shard_index: u32,
+    /// Number of shards.
+    pub total_shards: NonZeroU32,
+    /// The seed system's instrument-count sharding, when set.
+    pub instruments_per_shard: Option<NonZeroUsize>,
+    /// Where the numbers came from.
+    pub origin: ShardOrigin,
+}
+
+impl Default for ShardingConfig {
+    fn default() -> Self {
+        ShardingConfig {
+            shard_index: 0,
+            total_shards: NonZeroU32::MIN,
+            instruments_per_shard: None,
+            origin: ShardOrigin::Unsharded,
+        }
+    }
+}
+
+/// An inclusive range of UTC days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day (inclusive), never before `start`.
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// Returns every day of the range in order.
+    pub fn days(self) -> impl Iterator<Item = NaiveDate> {
+        self.start.iter_days().take_while(move |day| *day <= self.end)
+    }
+}
+
+/// The instrument-definitions job.
+#[derive(Debug, Clone)]
+pub struct InstrumentsConfig {
+    /// Tardis exchange ids (`INSTRUMENT_EXCHANGES`).
+    pub exchanges: Vec<String>,
+    /// Days (`INSTRUMENT_START_DATE`..=`INSTRUMENT_END_DATE`).
+    pub dates: DateRange,
+}
+
+/// Parquet output settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ParquetOptions {
+    /// `MD_PARQUET_COMPRESSION`.
+    pub compression: ParquetCompression,
+    /// `MD_PARQUET_ROW_GROUP_SIZE`.
+    pub row_group_size: NonZeroUsize,
+}
+
+/// The tick-download job.
+#[derive(Debug, Clone)]
+pub struct DownloadConfig {
+    /// Venues to download; empty means every venue with stored definitions (`DOWNLOAD_VENUES`).
+    pub venues: Vec<String>,
+    /// Instrument types; empty means all (`DOWNLOAD_INSTRUMENT_TYPES`).
+    pub instrument_types: Vec<InstrumentType>,
+    /// Data types (`DOWNLOAD_DATA_TYPES`).
+    pub data_types: Vec<DataType>,
+    /// Instruments per venue and day (`DOWNLOAD_MAX_INSTRUMENTS`).
+    pub max_instruments: Option<NonZeroUsize>,
+    /// Days (`DOWNLOAD_START_DATE`..=`DOWNLOAD_END_DATE`).
+    pub dates: DateRange,
+    /// `MD_OUTPUT_FORMAT`.
+    pub output_format: OutputFormat,
+    /// Parquet settings.
+    pub parquet: ParquetOptions,
+    /// Object name template (`MD_LAYOUT`).
+    pub layout: String,
+    /// Replace objects even when they verify (`MD_FORCE`, `--force`).
+    pub force: bool,
+}
+
+/// The placeholders an `MD_LAYOUT` template may use.
+pub const LAYOUT_PLACEHOLDERS: &[&str] = &[
+    "date",
+    "year",
+    "month",
+    "day",
+    "exchange",
+    "venue",
+    "data_type",
+    "symbol",
+    "instrument_key",
+    "ext",
+];

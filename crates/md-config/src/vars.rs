@@ -1,0 +1,664 @@
+//! The registry of every variable md-config reads: its name, section, YAML key, default and meaning.
+//!
+//! This table is the single source of truth: loading, `md-cli config`, the YAML mapping, the misspelling check and
+//! `.env.example` are all derived from it, so a variable cannot be read without being documented.
+
+/// A configuration section, as it appears in YAML files and in `md-cli config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    /// Tardis API access.
+    Tardis,
+    /// Google Cloud (project, bucket, credentials, emulator).
+    Gcp,
+    /// The sink URL and object store tuning, plus S3 settings.
+    Sink,
+    /// Logging and process-wide service settings.
+    Service,
+    /// Which shard of the work this process takes.
+    Sharding,
+    /// The instrument-definitions job.
+    Instruments,
+    /// The tick-download job.
+    Download,
+}
+
+impl Section {
+    /// Returns the section's key in YAML files.
+    pub fn yaml_key(self) -> &'static str {
+        match self {
+            Section::Tardis => "tardis",
+            Section::Gcp => "gcp",
+            Section::Sink => "sink",
+            Section::Service => "service",
+            Section::Sharding => "sharding",
+            Section::Instruments => "instruments",
+            Section::Download => "download",
+        }
+    }
+
+    /// Returns every section in display order.
+    pub fn all() -> [Section; 7] {
+        [
+            Section::Tardis,
+            Section::Gcp,
+            Section::Sink,
+            Section::Service,
+            Section::Sharding,
+            Section::Instruments,
+            Section::Download,
+        ]
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Tardis => "Tardis API",
+            Section::Gcp => "Google Cloud",
+            Section::Sink => "Sink (where objects are written)",
+            Section::Service => "Service: logging, concurrency, caching",
+            Section::Sharding => "Sharding (fleet mode)",
+            Section::Instruments => "Instrument definitions (md-cli instruments)",
+            Section::Download => "Tick download (md-cli download)",
+        }
+    }
+}
+
+/// One variable md-config knows.
+#[derive(Debug, Clone, Copy)]
+pub struct VarSpec {
+    /// Environment variable name (the contract with existing deployments).
+    pub name: &'static str,
+    /// Section it belongs to.
+    pub section: Section,
+    /// Key inside the section in YAML files (the seed system's field name where it had one).
+    pub yaml_key: &'static str,
+    /// Default as text, or `None` when unset by default.
+    pub default: Option<&'static str>,
+    /// What the default means when it is computed or unset (shown instead of an empty value).
+    pub default_note: &'static str,
+    /// Meaning and unit, one line.
+    pub doc: &'static str,
+    /// Whether the value is a secret (never printed).
+    pub secret: bool,
+    /// Set by a batch engine rather than by a person.
+    pub engine: bool,
+}
+
+const fn var(
+    name: &'static str,
+    section: Section,
+    yaml_key: &'static str,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> VarSpec {
+    VarSpec {
+        name,
+        section,
+        yaml_key,
+        default,
+        default_note: "",
+        doc,
+        secret: false,
+        engine: false,
+    }
+}
+
+const fn noted(mut spec: VarSpec, note: &'static str) -> VarSpec {
+    spec.default_note = note;
+    spec
+}
+
+const fn secret(mut spec: VarSpec) -> VarSpec {
+    spec.secret = true;
+    spec
+}
+
+const fn engine(mut spec: VarSpec) -> VarSpec {
+    spec.engine = true;
+    spec
+}
+
+use Section::{Download, Gcp, Instruments, Service, Sharding, Sink, Tardis};
+
+/// Every variable md-config reads, in `.env.example` order.
+pub const VARS: &[VarSpec] = &[
+    // Tardis.
+    noted(
+        secret(var(
+            "TARDIS_API_KEY",
+            Tardis,
+            "api_key",
+            None,
+            "Tardis API key (sent as `Authorization: Bearer`). Optional: without it only the first day of each month can be downloaded and instrument definitions come from the free exchange details.",
+        )),
+        "unset: free days only",
+    ),
+    var(
+        "TARDIS_BASE_URL",
+        Tardis,
+        "base_url",
+        Some("https://datasets.tardis.dev"),
+        "Base URL of the CSV datasets service (files at {base}/v1/{exchange}/{data_type}/{YYYY}/{MM}/{DD}/{symbol}.csv.gz).",
+    ),
+    var(
+        "TARDIS_API_URL",
+        Tardis,
+        "api_url",
+        Some("https://api.tardis.dev"),
+        "Base URL of the metadata API (/v1/exchanges, /v1/instruments).",
+    ),
+    var(
+        "TARDIS_TIMEOUT",
+        Tardis,
+        "timeout",
+        Some("30"),
+        "Idle-read timeout in seconds: a request fails when no byte arrives for this long. A long, healthy download is never cut.",
+    ),
+    var(
+        "TARDIS_CONNECT_TIMEOUT",
+        Tardis,
+        "connect_timeout",
+        Some("10"),
+        "TCP and TLS connect timeout in seconds.",
+    ),
+    var(
+        "TARDIS_MAX_RETRIES",
+        Tardis,
+        "max_retries",
+        Some("5"),
+        "Retries after the first attempt for retryable failures (5xx, 429, connection errors, timeouts, bodies cut short), with exponential backoff and jitter.",
+    ),
+    var(
+        "TARDIS_MAX_CONCURRENT",
+        Tardis,
+        "max_concurrent",
+        Some("50"),
+        "Most Tardis requests in flight at once in this process, shared by every caller.",
+    ),
+    var(
+        "TARDIS_RATE_LIMIT_PER_SECOND",
+        Tardis,
+        "rate_limit_per_second",
+        Some("50"),
+        "Most Tardis requests started per second by this process (one limiter shared by every caller).",
+    ),
+    var(
+        "RATE_LIMIT_PER_VM",
+        Tardis,
+        "rate_limit_per_vm",
+        Some("1000000"),
+        "Most Tardis requests per day for this process (VM or fleet task).",
+    ),
+    noted(
+        var(
+            "TARDIS_DAILY_QUOTA_BYTES",
+            Tardis,
+            "daily_quota_bytes",
+            None,
+            "Budget of compressed bytes per day for the whole fleet, split evenly over TOTAL_SHARDS; a shard stops cleanly (exit 1) before it would exceed its share.",
+        ),
+        "unset: no budget",
+    ),
+    // Google Cloud.
+    noted(
+        var(
+            "GCP_PROJECT_ID",
+            Gcp,
+            "project_id",
+            None,
+            "Google Cloud project id (informational for GCS; used in logs and manifests).",
+        ),
+        "unset",
+    ),
+    noted(
+        var(
+            "GCS_BUCKET",
+            Gcp,
+            "bucket",
+            None,
+            "GCS bucket; when MD_SINK is unset the sink is gs://$GCS_BUCKET.",
+        ),
+        "unset: MD_SINK or ./data",
+    ),
+    var(
+        "GCS_REGION",
+        Gcp,
+        "region",
+        Some("asia-northeast1-c"),
+        "Google Cloud region of the bucket and the fleet (informational).",
+    ),
+    noted(
+        var(
+            "GCP_CREDENTIALS_PATH",
+            Gcp,
+            "credentials_path",
+            None,
+            "Service-account JSON key file for GCS. Without it (and without GOOGLE_APPLICATION_CREDENTIALS) the metadata server's application default credentials are used.",
+        ),
+        "unset: application default credentials",
+    ),
+    noted(
+        var(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            Gcp,
+            "google_application_credentials",
+            None,
+            "Same as GCP_CREDENTIALS_PATH (the Google client libraries' name); GCP_CREDENTIALS_PATH wins when both are set.",
+        ),
+        "unset",
+    ),
+    noted(
+        var(
+            "STORAGE_EMULATOR_HOST",
+            Gcp,
+            "storage_emulator_host",
+            None,
+            "GCS emulator base URL (http://127.0.0.1:4443); switches gs:// sinks to it with no credentials.",
+        ),
+        "unset: real GCS",
+    ),
+    // Sink.
+    noted(
+        var(
+            "MD_SINK",
+            Sink,
+            "url",
+            None,
+            "Where objects go: gs://bucket[/prefix], s3://bucket[/prefix], file:///path or a plain path, memory:// (tests).",
+        ),
+        "gs://$GCS_BUCKET, else ./data",
+    ),
+    var(
+        "MD_SINK_MAX_RETRIES",
+        Sink,
+        "max_retries",
+        Some("10"),
+        "Retries of a failed object-store request.",
+    ),
+    var(
+        "MD_SINK_TIMEOUT",
+        Sink,
+        "timeout",
+        Some("120"),
+        "Object-store request timeout in seconds (one part or one small object).",
+    ),
+    var(
+        "MD_SINK_CONNECT_TIMEOUT",
+        Sink,
+        "connect_timeout",
+        Some("5"),
+        "Object-store connect timeout in seconds.",
+    ),
+    var(
+        "MD_SINK_PART_SIZE",
+        Sink,
+        "part_size",
+        Some("16777216"),
+        "Multipart part size in bytes; smaller objects are written with one conditional put (minimum 5 MiB).",
+    ),
+    noted(
+        var(
+            "AWS_ENDPOINT_URL",
+            Sink,
+            "aws_endpoint_url",
+            None,
+            "S3 endpoint for s3:// sinks (MinIO, moto); http:// endpoints are allowed.",
+        ),
+        "unset: AWS",
+    ),
+    noted(var("AWS_ACCESS_KEY_ID", Sink, "aws_access_key_id", None, "S3 access key id."), "unset"),
+    noted(
+        secret(var(
+            "AWS_SECRET_ACCESS_KEY",
+            Sink,
+            "aws_secret_access_key",
+            None,
+            "S3 secret access key.",
+        )),
+        "unset",
+    ),
+    noted(
+        secret(var(
+            "AWS_SESSION_TOKEN",
+            Sink,
+            "aws_session_token",
+            None,
+            "S3 session token, for temporary credentials.",
+        )),
+        "unset",
+    ),
+    noted(
+        var("AWS_REGION", Sink, "aws_region", None, "S3 region."),
+        "AWS_DEFAULT_REGION, else us-east-1",
+    ),
+    noted(
+        var(
+            "AWS_DEFAULT_REGION",
+            Sink,
+            "aws_default_region",
+            None,
+            "S3 region when AWS_REGION is unset.",
+        ),
+        "unset",
+    ),
+    // Service.
+    var(
+        "LOG_LEVEL",
+        Service,
+        "log_level",
+        Some("INFO"),
+        "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    ),
+    var(
+        "LOG_DESTINATION",
+        Service,
+        "log_destination",
+        Some("local"),
+        "local: human-readable lines on stderr; gcp: JSON lines with a `severity` field on stderr, as Cloud Logging reads them; both: the JSON lines on stderr and human-readable lines appended to MD_LOG_FILE.",
+    ),
+    var(
+        "MD_LOG_FORMAT",
+        Service,
+        "log_format",
+        Some("text"),
+        "text or json, for LOG_DESTINATION=local.",
+    ),
+    var(
+        "MD_LOG_FILE",
+        Service,
+        "log_file",
+        Some("md-cli.log"),
+        "File for the human-readable copy of the logs when LOG_DESTINATION=both.",
+    ),
+    var(
+        "MAX_CONCURRENT_REQUESTS",
+        Service,
+        "max_concurrent_requests",
+        Some("16"),
+        "Dataset files (units) downloaded and stored at once.",
+    ),
+    var(
+        "BATCH_SIZE",
+        Service,
+        "batch_size",
+        Some("65536"),
+        "Rows per batch when rows are converted (Parquet output, instrument definitions).",
+    ),
+    var(
+        "MEMORY_EFFICIENT",
+        Service,
+        "memory_efficient",
+        Some("false"),
+        "true: smaller buffers and multipart parts (5 MiB) for small machines, at some cost in throughput.",
+    ),
+    var(
+        "ENABLE_CACHING",
+        Service,
+        "enable_caching",
+        Some("true"),
+        "Cache Tardis metadata responses in the process for CACHE_TTL seconds.",
+    ),
+    var(
+        "CACHE_TTL",
+        Service,
+        "cache_ttl",
+        Some("3600"),
+        "Lifetime of cached metadata responses, in seconds.",
+    ),
+    // Sharding.
+    noted(
+        var(
+            "SHARD_INDEX",
+            Sharding,
+            "shard_index",
+            None,
+            "This process's shard, 0-based; needs TOTAL_SHARDS.",
+        ),
+        "0, or the engine's task index",
+    ),
+    noted(
+        var(
+            "TOTAL_SHARDS",
+            Sharding,
+            "total_shards",
+            None,
+            "Number of shards the work is split into.",
+        ),
+        "1, or the engine's task count",
+    ),
+    noted(
+        var(
+            "INSTRUMENTS_PER_SHARD",
+            Sharding,
+            "instruments_per_shard",
+            None,
+            "The seed system's sharding: shard i takes the units of instruments [i*N, (i+1)*N) of the plan's instrument list. Unset: units are spread evenly over TOTAL_SHARDS.",
+        ),
+        "unset: balanced by units",
+    ),
+    noted(
+        engine(var(
+            "CLOUD_RUN_TASK_INDEX",
+            Sharding,
+            "cloud_run_task_index",
+            None,
+            "Set by Cloud Run Jobs: the task index, used as SHARD_INDEX.",
+        )),
+        "set by the engine",
+    ),
+    noted(
+        engine(var(
+            "CLOUD_RUN_TASK_COUNT",
+            Sharding,
+            "cloud_run_task_count",
+            None,
+            "Set by Cloud Run Jobs: the task count, used as TOTAL_SHARDS.",
+        )),
+        "set by the engine",
+    ),
+    noted(
+        engine(var(
+            "BATCH_TASK_INDEX",
+            Sharding,
+            "batch_task_index",
+            None,
+            "Set by Google Cloud Batch: the task index, used as SHARD_INDEX.",
+        )),
+        "set by the engine",
+    ),
+    noted(
+        engine(var(
+            "BATCH_TASK_COUNT",
+            Sharding,
+            "batch_task_count",
+            None,
+            "Set by Google Cloud Batch: the task count, used as TOTAL_SHARDS.",
+        )),
+        "set by the engine",
+    ),
+    noted(
+        engine(var(
+            "JOB_COMPLETION_INDEX",
+            Sharding,
+            "job_completion_index",
+            None,
+            "Set by Kubernetes Indexed Jobs: the completion index, used as SHARD_INDEX (TOTAL_SHARDS must be set).",
+        )),
+        "set by the engine",
+    ),
+    // Instruments.
+    var(
+        "INSTRUMENT_EXCHANGES",
+        Instruments,
+        "exchanges",
+        Some("binance,deribit,bybit,okex"),
+        "Tardis exchange ids whose instrument definitions are written, comma-separated.",
+    ),
+    noted(
+        var(
+            "INSTRUMENT_START_DATE",
+            Instruments,
+            "start_date",
+            None,
+            "First day (YYYY-MM-DD, UTC, inclusive) of md-cli instruments.",
+        ),
+        "the latest free day: the 1st of this month (of last month on the 1st)",
+    ),
+    noted(
+        var(
+            "INSTRUMENT_END_DATE",
+            Instruments,
+            "end_date",
+            None,
+            "Last day (YYYY-MM-DD, UTC, inclusive) of md-cli instruments.",
+        ),
+        "INSTRUMENT_START_DATE",
+    ),
+    // Download.
+    noted(
+        var(
+            "DOWNLOAD_VENUES",
+            Download,
+            "venues",
+            None,
+            "Tardis exchange ids to download, comma-separated.",
+        ),
+        "every venue with stored definitions",
+    ),
+    noted(
+        var(
+            "DOWNLOAD_INSTRUMENT_TYPES",
+            Download,
+            "instrument_types",
+            None,
+            "Instrument types to download: spot, perpetual, future, option, combo (SPOT_PAIR and PERP are accepted).",
+        ),
+        "all types",
+    ),
+    var(
+        "DOWNLOAD_DATA_TYPES",
+        Download,
+        "data_types",
+        Some("trades,book_snapshot_5"),
+        "Tardis data types to download: trades, incremental_book_L2, book_snapshot_25, book_snapshot_5, quotes, book_ticker, derivative_ticker, options_chain, liquidations.",
+    ),
+    noted(
+        var(
+            "DOWNLOAD_MAX_INSTRUMENTS",
+            Download,
+            "max_instruments",
+            None,
+            "Download at most this many instruments per venue and day (the first in the plan's order).",
+        ),
+        "unset: no limit",
+    ),
+    noted(
+        var(
+            "DOWNLOAD_START_DATE",
+            Download,
+            "start_date",
+            None,
+            "First day (YYYY-MM-DD, inclusive) of md-cli download.",
+        ),
+        "INSTRUMENT_START_DATE",
+    ),
+    noted(
+        var(
+            "DOWNLOAD_END_DATE",
+            Download,
+            "end_date",
+            None,
+            "Last day (YYYY-MM-DD, inclusive) of md-cli download.",
+        ),
+        "INSTRUMENT_END_DATE",
+    ),
+    var(
+        "MD_OUTPUT_FORMAT",
+        Download,
+        "output_format",
+        Some("raw"),
+        "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming.",
+    ),
+    var(
+        "MD_PARQUET_COMPRESSION",
+        Download,
+        "parquet_compression",
+        Some("zstd"),
+        "Parquet codec: zstd, snappy or none.",
+    ),
+    var(
+        "MD_PARQUET_ROW_GROUP_SIZE",
+        Download,
+        "parquet_row_group_size",
+        Some("1048576"),
+        "Rows per Parquet row group.",
+    ),
+    var(
+        "MD_LAYOUT",
+        Download,
+        "layout",
+        Some("raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}"),
+        "Object name template; placeholders {date} {year} {month} {day} {exchange} {venue} {data_type} {symbol} {instrument_key} {ext}.",
+    ),
+    var(
+        "MD_FORCE",
+        Download,
+        "force",
+        Some("false"),
+        "true: download and replace every object, even those that exist and verify.",
+    ),
+];
+
+/// Returns the spec of a variable by name.
+pub fn spec(name: &str) -> Option<&'static VarSpec> {
+    VARS.iter().find(|spec| spec.name == name)
+}
+
+/// Renders `.env.example`: every variable, grouped by section, with its meaning and default.
+pub fn env_example() -> String {
+    let mut out = String::from(
+        "# md: every environment variable md-config reads, with its default and meaning.\n\
+         # Generated from crates/md-config/src/vars.rs by `cargo xtask env-example`; do not edit by hand.\n\
+         # Precedence, highest first: command-line flags > process environment > .env (--env-file) > YAML (--config) > defaults.\n\
+         # Copy to .env and uncomment what you need.\n",
+    );
+    for section in Section::all() {
+        out.push_str(&format!(
+            "\n# ---- {} (YAML section `{}`) ----\n",
+            section.title(),
+            section.yaml_key()
+        ));
+        for spec in VARS.iter().filter(|spec| spec.section == section) {
+            out.push('\n');
+            for line in wrap(spec.doc, 110) {
+                out.push_str("# ");
+                out.push_str(&line);
+                out.push('\n');
+            }
+            match spec.default {
+                Some(default) => {
+                    out.push_str(&format!("# Default: {default}\n#{}={default}\n", spec.name))
+                }
+                None => {
+                    out.push_str(&format!("# Default: {}\n#{}=\n", spec.default_note, spec.name))
+                }
+            }
+        }
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("lines is never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}

@@ -1,0 +1,192 @@
+//! md-config: loading from every source, precedence, and the documented variable table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use md_config::{LoadOptions, Loaded, Override, Source};
+
+fn load_in(
+    dir: &Path,
+    environment: &[(&str, &str)],
+    overrides: Vec<Override>,
+) -> md_config::Result<Loaded> {
+    md_config::load(&LoadOptions {
+        environment: Some(
+            environment
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        working_dir: Some(dir.to_path_buf()),
+        home_dir: Some(dir.join("home")),
+        skip_system_config: true,
+        today: Some(chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()),
+        overrides,
+        ..LoadOptions::default()
+    })
+}
+
+fn setting<'a>(loaded: &'a Loaded, name: &str) -> (Option<&'a str>, Source) {
+    let setting =
+        loaded.settings.iter().find(|setting| setting.name == name).expect("known variable");
+    (setting.value.as_deref(), setting.source)
+}
+
+#[test]
+fn precedence_is_flag_env_dotenv_file_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "TARDIS_MAX_RETRIES: 1\nservice:\n  batch_size: 10\n  cache_ttl: 5\n  log_level: debug\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env"), "TARDIS_MAX_RETRIES=2\nBATCH_SIZE=20\nCACHE_TTL=6\n")
+        .unwrap();
+    let flag = Override { var: "TARDIS_MAX_RETRIES", flag: "--retries", value: "4".into() };
+    let loaded =
+        load_in(dir.path(), &[("TARDIS_MAX_RETRIES", "3"), ("BATCH_SIZE", "30")], vec![flag])
+            .unwrap();
+    assert_eq!(loaded.config.tardis.max_retries, 4);
+    assert_eq!(setting(&loaded, "TARDIS_MAX_RETRIES"), (Some("4"), Source::Flag));
+    assert_eq!(loaded.config.service.batch_size.get(), 30);
+    assert_eq!(setting(&loaded, "BATCH_SIZE"), (Some("30"), Source::Env));
+    assert_eq!(loaded.config.service.cache_ttl.as_secs(), 6);
+    assert_eq!(setting(&loaded, "CACHE_TTL"), (Some("6"), Source::DotEnv));
+    assert_eq!(loaded.config.service.log_level, md_config::LogLevel::Debug);
+    assert_eq!(setting(&loaded, "LOG_LEVEL"), (Some("debug"), Source::File));
+    assert_eq!(setting(&loaded, "TARDIS_TIMEOUT"), (Some("30"), Source::Default));
+}
+
+#[test]
+fn yaml_in_the_seed_systems_sections_is_understood() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home/.tick-data")).unwrap();
+    std::fs::write(
+        dir.path().join("home/.tick-data/config.yaml"),
+        "tardis:\n  api_key: TD.from-yaml\n  base_url: http://127.0.0.1:9/\n  timeout: 12\n  max_concurrent: 7\n  rate_limit_per_vm: 500000\n\
+         gcp:\n  project_id: proj\n  bucket: tick-bucket\n  region: europe-west1\n\
+         service:\n  log_destination: gcp\n  memory_efficient: true\n\
+         sharding:\n  shard_index: 2\n  total_shards: 30\n  instruments_per_shard: 2\n\
+         download:\n  data_types: [trades, incremental_book_L2]\n  instrument_types: [option, PERP]\n",
+    )
+    .unwrap();
+    let config = load_in(dir.path(), &[], vec![]).unwrap().config;
+    assert_eq!(config.tardis.api_key.as_ref().map(|key| key.expose()), Some("TD.from-yaml"));
+    assert_eq!(config.tardis.datasets_url.as_str(), "http://127.0.0.1:9/");
+    assert_eq!(config.tardis.read_timeout.as_secs(), 12);
+    assert_eq!(config.tardis.max_concurrent.get(), 7);
+    assert_eq!(config.sink.location.to_string(), "gs://tick-bucket");
+    assert_eq!(config.sink.gcs.region, "europe-west1");
+    assert_eq!(config.sink.part_size, md_config::MIN_PART_SIZE, "MEMORY_EFFICIENT shrinks parts");
+    assert_eq!((config.sharding.shard_index, config.sharding.total_shards.get()), (2, 30));
+    assert_eq!(config.sharding.instruments_per_shard.map(|n| n.get()), Some(2));
+    assert_eq!(
+        config.download.data_types,
+        vec![md_config::DataType::Trades, md_config::DataType::IncrementalBookL2]
+    );
+    assert_eq!(config.download.data_types[1].as_str(), "incremental_book_L2");
+    assert_eq!(
+        config.download.instrument_types,
+        vec![md_config::InstrumentType::Option, md_config::InstrumentType::Perpetual]
+    );
+}
+
+#[test]
+fn date_defaults_are_the_latest_free_day_and_download_follows_instruments() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_in(dir.path(), &[], vec![]).unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    assert_eq!(
+        (loaded.config.instruments.dates.start, loaded.config.instruments.dates.end),
+        (day, day)
+    );
+    assert_eq!(loaded.config.download.dates, loaded.config.instruments.dates);
+    assert_eq!(setting(&loaded, "INSTRUMENT_START_DATE"), (Some("2026-11-01"), Source::Default));
+
+    let loaded = load_in(
+        dir.path(),
+        &[("INSTRUMENT_START_DATE", "2024-01-01"), ("INSTRUMENT_END_DATE", "2024-01-03")],
+        vec![],
+    )
+    .unwrap();
+    assert_eq!(loaded.config.download.dates.days().count(), 3);
+    let loaded = load_in(dir.path(), &[("DOWNLOAD_START_DATE", "2024-02-01")], vec![]).unwrap();
+    assert_eq!(
+        loaded.config.download.dates.start, loaded.config.download.dates.end,
+        "a start alone means one day"
+    );
+
+    for (today, free) in [
+        ((2026, 11, 1), (2026, 10, 1)),
+        ((2026, 1, 1), (2025, 12, 1)),
+        ((2026, 3, 2), (2026, 3, 1)),
+    ] {
+        let today = chrono::NaiveDate::from_ymd_opt(today.0, today.1, today.2).unwrap();
+        assert_eq!(
+            md_config::latest_free_day(today),
+            chrono::NaiveDate::from_ymd_opt(free.0, free.1, free.2).unwrap()
+        );
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_in(
+        dir.path(),
+        &[("TARDIS_API_KEY", "TD.hunter2"), ("AWS_SECRET_ACCESS_KEY", "aws-hunter3")],
+        vec![],
+    )
+    .unwrap();
+    let debug = format!("{:?}", loaded.config);
+    assert!(!debug.contains("hunter2") && !debug.contains("hunter3"), "{debug}");
+    assert_eq!(setting(&loaded, "TARDIS_API_KEY").0, Some("<redacted>"));
+    let error =
+        load_in(dir.path(), &[("TARDIS_API_KEY", "TD.hunter2"), ("TARDIS_TIMEOUT", "x")], vec![])
+            .unwrap_err();
+    assert!(!format!("{error} {error:?}").contains("hunter2"));
+}
+
+#[test]
+fn sink_urls() {
+    use md_config::SinkLocation;
+    for (text, expected) in [
+        ("gs://bucket", SinkLocation::Gcs { bucket: "bucket".into(), prefix: String::new() }),
+        ("gs://bucket/a/b/", SinkLocation::Gcs { bucket: "bucket".into(), prefix: "a/b".into() }),
+        ("s3://my.bucket/p", SinkLocation::S3 { bucket: "my.bucket".into(), prefix: "p".into() }),
+        ("file:///var/ticks", SinkLocation::Local { root: "/var/ticks".into() }),
+        ("./data", SinkLocation::Local { root: "./data".into() }),
+        ("memory://", SinkLocation::Memory),
+    ] {
+        assert_eq!(SinkLocation::parse(text).unwrap(), expected, "{text}");
+    }
+    for text in [
+        "",
+        "gs://",
+        "gs://a",
+        "s3://Under_Score",
+        "file://relative",
+        "http://x/y",
+        "gs://goog-ticks",
+    ] {
+        assert!(SinkLocation::parse(text).is_err(), "{text} should be refused");
+    }
+}
+
+#[test]
+fn env_example_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.env.example");
+    let actual = std::fs::read_to_string(path).expect(".env.example exists at the workspace root");
+    assert_eq!(
+        actual,
+        md_config::env_example(),
+        ".env.example is stale: run `cargo xtask env-example`"
+    );
+    for spec in md_config::VARS {
+        assert!(
+            actual.contains(&format!("#{}=", spec.name)),
+            "{} is not in .env.example",
+            spec.name
+        );
+    }
+}

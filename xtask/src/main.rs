@@ -1,0 +1,90 @@
+//! Project automation: `cargo xtask <task>`.
+//!
+//! - `test`: everything CI checks, with its own set-up (fmt, clippy, tests, doc tests, docs, `.env.example`).
+//! - `env-example [--check]`: regenerate `.env.example` from md-config's variable table, or fail on drift.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "xtask is a developer tool that reads its own environment"
+)]
+
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (task, rest) =
+        args.split_first().map(|(task, rest)| (task.as_str(), rest)).unwrap_or(("help", &[]));
+    match task {
+        "test" => test::run(rest),
+        "env-example" => env_example(rest),
+        "help" | "--help" | "-h" => {
+            println!("{HELP}");
+            Ok(())
+        }
+        other => bail!("unknown task {other:?}\n\n{HELP}"),
+    }
+}
+
+const HELP: &str = "\
+cargo xtask <task>
+
+tasks:
+  test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
+  env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)";
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo that runs us, so the pinned toolchain is used throughout.
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs a command to completion, failing with its description when it fails.
+pub(crate) fn run_checked(command: &mut Command, what: &str) -> Result<()> {
+    eprintln!("xtask: {what}");
+    let status = command.status().with_context(|| format!("cannot start: {what}"))?;
+    if !status.success() {
+        bail!("failed ({status}): {what}");
+    }
+    Ok(())
+}
+
+fn env_example(args: &[String]) -> Result<()> {
+    let path = root().join(".env.example");
+    let expected = md_config::env_example();
+    if args.iter().any(|arg| arg == "--check") {
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        if actual != expected {
+            bail!(".env.example is stale: run `cargo xtask env-example` and commit the result");
+        }
+        eprintln!("xtask: .env.example documents all {} variables", md_config::VARS.len());
+        return Ok(());
+    }
+    std::fs::write(&path, expected).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
