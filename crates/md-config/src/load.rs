@@ -522,12 +522,14 @@ impl Resolver<'_> {
         // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts unless the part size was set explicitly.
         let mut sink = sink?;
         let service = service?;
+        let mut tardis = tardis?;
+        tardis.metadata_cache_ttl = service.enable_caching.then_some(service.cache_ttl);
         if service.memory_efficient && !self.is_set("MD_SINK_PART_SIZE") {
             sink.part_size = MIN_PART_SIZE;
             self.derived.insert("MD_SINK_PART_SIZE", (MIN_PART_SIZE.to_string(), Source::Default));
         }
         Some(Config {
-            tardis: tardis?,
+            tardis,
             sink,
             service,
             sharding: sharding?,
@@ -560,6 +562,7 @@ impl Resolver<'_> {
             rate_limit_per_second: rate_limit_per_second?,
             rate_limit_per_day: rate_limit_per_day?,
             daily_quota_bytes: daily_quota_bytes?,
+            metadata_cache_ttl: None,
         })
     }
 

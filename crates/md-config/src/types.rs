@@ -88,6 +88,8 @@ pub struct TardisConfig {
     pub rate_limit_per_day: NonZeroU32,
     /// Fleet-wide compressed bytes per day (`TARDIS_DAILY_QUOTA_BYTES`).
     pub daily_quota_bytes: Option<NonZeroU64>,
+    /// How long metadata responses are cached in the process: `CACHE_TTL` when `ENABLE_CACHING`, else `None`.
+    pub metadata_cache_ttl: Option<Duration>,
 }
 
 impl Default for TardisConfig {
@@ -104,6 +106,7 @@ impl Default for TardisConfig {
             rate_limit_per_second: NonZeroU32::new(50).expect("non-zero"),
             rate_limit_per_day: NonZeroU32::new(1_000_000).expect("non-zero"),
             daily_quota_bytes: None,
+            metadata_cache_ttl: Some(Duration::from_secs(3600)),
         }
     }
 }
