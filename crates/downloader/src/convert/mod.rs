@@ -1,0 +1,1 @@
+//! Streaming conversion of Tardis `.csv.gz` files into typed Parquet.

@@ -1,0 +1,1 @@
+//! downloader: planning, sharding, the streaming pipeline and Parquet conversion, end to end.
