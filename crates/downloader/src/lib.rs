@@ -4,3 +4,4 @@
 //! Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`.
 
 pub mod convert;
+pub mod plan;

@@ -1,1 +1,3 @@
 //! downloader: planning, sharding, the streaming pipeline and Parquet conversion, end to end.
+
+mod plan;

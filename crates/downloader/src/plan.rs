@@ -1,0 +1,405 @@
+//! The plan: every unit of work (one dataset file) for a date range, in a deterministic order, each with its
+//! object name and shard.
+//!
+//! A plan is a pure function of the stored instrument definitions and the download configuration: the same inputs
+//! give the same units in the same order, with the same shards, on every machine (no process-seeded hashing).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use md_config::{DataType, DownloadConfig, InstrumentType, OutputFormat, ShardingConfig};
+use serde::Serialize;
+
+/// One downloadable symbol of one day, as read from the stored definitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanInstrument {
+    /// Canonical key (`DERIBIT:PERP:BTC-USD`), or the grouped object key for grouped files.
+    pub instrument_key: String,
+    /// Tardis exchange id (`deribit`).
+    pub exchange: String,
+    /// Tardis symbol type (`spot`, `perpetual`, `future`, `option`, `combo`, ...).
+    pub instrument_type: String,
+    /// Dataset id used in download URLs (`BTC-PERPETUAL`, `OPTIONS`).
+    pub symbol: String,
+    /// Data types Tardis has for this symbol.
+    pub data_types: Vec<String>,
+    /// Whether this is a grouped file (`OPTIONS`, `PERPETUALS`, ...) rather than one instrument.
+    pub grouped: bool,
+}
+
+/// Everything downloadable on one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayInstruments {
+    /// Real instruments.
+    pub instruments: Vec<PlanInstrument>,
+    /// Grouped dataset files (`OPTIONS`, ...).
+    pub grouped: Vec<PlanInstrument>,
+}
+
+/// One unit of work: one dataset file and the object it becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unit {
+    /// UTC day.
+    pub date: NaiveDate,
+    /// Tardis exchange id.
+    pub exchange: String,
+    /// Data type.
+    pub data_type: DataType,
+    /// Dataset id in the download URL.
+    pub symbol: String,
+    /// Canonical instrument key (or grouped object key).
+    pub instrument_key: String,
+    /// Tardis symbol type.
+    pub instrument_type: String,
+    /// Whether the file is a grouped one.
+    pub grouped: bool,
+    /// Object name, relative to the sink's root.
+    pub object: String,
+    /// The shard that owns the unit; `None` when `INSTRUMENTS_PER_SHARD` leaves it to no shard.
+    pub shard: Option<u32>,
+}
+
+impl Unit {
+    /// A stable identity, `date/exchange/data_type/symbol`, used for sharding and in reports.
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}/{}", self.date, self.exchange, self.data_type, self.symbol)
+    }
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {} {}", self.date, self.exchange, self.data_type, self.symbol)
+    }
+}
+
+/// A whole plan over every shard.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every unit, in plan order.
+    pub units: Vec<Unit>,
+    /// Number of shards the plan was cut into.
+    pub total_shards: u32,
+    /// Units owned by no shard (only with `INSTRUMENTS_PER_SHARD` when the shards cannot hold every instrument).
+    pub uncovered: usize,
+}
+
+impl Plan {
+    /// Returns the units of one shard, in plan order.
+    pub fn shard(&self, shard: u32) -> impl Iterator<Item = &Unit> + '_ {
+        self.units.iter().filter(move |unit| unit.shard == Some(shard))
+    }
+
+    /// Returns the number of units per shard, indexed by shard.
+    pub fn counts_per_shard(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.total_shards as usize];
+        for shard in self.units.iter().filter_map(|unit| unit.shard) {
+            counts[shard as usize] += 1;
+        }
+        counts
+    }
+
+    /// A fingerprint of the plan (units and shards), equal on every machine for equal plans.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Fnv1a::default();
+        for unit in &self.units {
+            hash.write(unit.id().as_bytes());
+            hash.write(unit.object.as_bytes());
+            hash.write(&unit.shard.map_or(u32::MAX, |shard| shard).to_le_bytes());
+        }
+        format!("{:016x}", hash.finish())
+    }
+}
+
+/// Why a plan cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A day in the range has no stored instrument definitions.
+    #[error(
+        "no stored instrument definitions for {date} (looked for {object}): run `md-cli instruments --from {date} --to {date}` first, or `md-cli pipeline` which does both"
+    )]
+    MissingDefinitions {
+        /// The day.
+        date: NaiveDate,
+        /// The object that was looked for.
+        object: String,
+    },
+    /// Two units would be written to the same object (a layout template that cannot tell them apart).
+    #[error(
+        "units {first} and {second} would both be written to {object}: the layout must tell them apart"
+    )]
+    ObjectCollision {
+        /// The object name.
+        object: String,
+        /// One unit.
+        first: String,
+        /// The other unit.
+        second: String,
+    },
+}
+
+/// Builds the plan for every day of the download range from the stored definitions of each day.
+///
+/// Filters by venue, instrument type and data type (each only where Tardis has that type for that symbol), keeps at
+/// most `max_instruments` instruments per venue and day (in key order), and adds a grouped file (`OPTIONS`, ...) for
+/// a data type only when no instrument of that group's type has the type itself (so `options_chain` comes from
+/// `OPTIONS`, while `trades` come per instrument and are never downloaded twice).
+///
+/// # Errors
+/// [`PlanError::MissingDefinitions`] for a day of the range absent from `days`; [`PlanError::ObjectCollision`] when
+/// the layout maps two units to one object.
+pub fn build(
+    days: &BTreeMap<NaiveDate, DayInstruments>,
+    download: &DownloadConfig,
+    sharding: &ShardingConfig,
+    definitions_object: impl Fn(NaiveDate) -> String,
+) -> Result<Plan, PlanError> {
+    let layout = Layout::parse(&download.layout);
+    let extension = match download.output_format {
+        OutputFormat::Raw => "csv.gz",
+        OutputFormat::Parquet => "parquet",
+    };
+    let venue_wanted = |exchange: &str| {
+        download.venues.is_empty() || download.venues.iter().any(|venue| venue == exchange)
+    };
+    let type_wanted = |instrument_type: &str| {
+        download.instrument_types.is_empty()
+            || download.instrument_types.iter().any(|wanted| matches_type(*wanted, instrument_type))
+    };
+    let mut units = Vec::new();
+    for date in download.dates.days() {
+        let day = days.get(&date).ok_or_else(|| PlanError::MissingDefinitions {
+            date,
+            object: definitions_object(date),
+        })?;
+        let exchanges: BTreeSet<&str> = day
+            .instruments
+            .iter()
+            .chain(&day.grouped)
+            .filter(|i| venue_wanted(&i.exchange) && type_wanted(&i.instrument_type))
+            .map(|i| i.exchange.as_str())
+            .collect();
+        for exchange in exchanges {
+            let mut instruments: Vec<&PlanInstrument> = day
+                .instruments
+                .iter()
+                .filter(|i| i.exchange == exchange && type_wanted(&i.instrument_type))
+                .collect();
+            instruments.sort_by(|a, b| {
+                (&a.instrument_key, &a.symbol).cmp(&(&b.instrument_key, &b.symbol))
+            });
+            instruments.dedup_by(|a, b| a.symbol == b.symbol);
+            if let Some(max) = download.max_instruments {
+                instruments.truncate(max.get());
+            }
+            // Data types some instrument of a given type has on its own: its group file would duplicate them.
+            let covered: BTreeSet<(&str, &str)> = day
+                .instruments
+                .iter()
+                .filter(|i| i.exchange == exchange)
+                .flat_map(|i| {
+                    i.data_types
+                        .iter()
+                        .map(move |data_type| (i.instrument_type.as_str(), data_type.as_str()))
+                })
+                .collect();
+            let mut grouped: Vec<&PlanInstrument> = day
+                .grouped
+                .iter()
+                .filter(|group| group.exchange == exchange && type_wanted(&group.instrument_type))
+                .collect();
+            grouped.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+            for instrument in instruments {
+                for &data_type in &download.data_types {
+                    if instrument.data_types.iter().any(|have| have == data_type.as_str()) {
+                        units.push(unit(date, instrument, data_type, &layout, extension));
+                    }
+                }
+            }
+            for group in grouped {
+                for &data_type in &download.data_types {
+                    let has = group.data_types.iter().any(|have| have == data_type.as_str());
+                    if has
+                        && !covered.contains(&(group.instrument_type.as_str(), data_type.as_str()))
+                    {
+                        units.push(unit(date, group, data_type, &layout, extension));
+                    }
+                }
+            }
+        }
+    }
+    check_collisions(&units)?;
+    let uncovered = assign_shards(&mut units, sharding);
+    Ok(Plan { units, total_shards: sharding.total_shards.get(), uncovered })
+}
+
+fn matches_type(wanted: InstrumentType, tardis_type: &str) -> bool {
+    wanted.as_str() == tardis_type
+}
+
+fn unit(
+    date: NaiveDate,
+    instrument: &PlanInstrument,
+    data_type: DataType,
+    layout: &Layout,
+    extension: &str,
+) -> Unit {
+    let mut unit = Unit {
+        date,
+        exchange: instrument.exchange.clone(),
+        data_type,
+        symbol: instrument.symbol.clone(),
+        instrument_key: instrument.instrument_key.clone(),
+        instrument_type: instrument.instrument_type.clone(),
+        grouped: instrument.grouped,
+        object: String::new(),
+        shard: None,
+    };
+    unit.object = layout.render(&unit, extension);
+    unit
+}
+
+fn check_collisions(units: &[Unit]) -> Result<(), PlanError> {
+    let mut seen: BTreeMap<&str, &Unit> = BTreeMap::new();
+    for unit in units {
+        if let Some(first) = seen.insert(&unit.object, unit) {
+            return Err(PlanError::ObjectCollision {
+                object: unit.object.clone(),
+                first: first.id(),
+                second: unit.id(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Assigns shards; returns the number of units left to no shard.
+///
+/// Balanced mode (default): units are ranked by a fixed FNV-1a hash of their identity and dealt round-robin, so
+/// shard sizes differ by at most one and large and small files spread evenly. `INSTRUMENTS_PER_SHARD = N`: the
+/// distinct instruments of the plan, in key order, are cut into blocks of N; shard i takes block i with all its units.
+fn assign_shards(units: &mut [Unit], sharding: &ShardingConfig) -> usize {
+    let total = sharding.total_shards.get();
+    match sharding.instruments_per_shard {
+        None => {
+            let mut order: Vec<(u64, String, usize)> = units
+                .iter()
+                .enumerate()
+                .map(|(index, unit)| (fnv1a(unit.id().as_bytes()), unit.id(), index))
+                .collect();
+            order.sort();
+            for (rank, (_, _, index)) in order.into_iter().enumerate() {
+                units[index].shard = Some((rank % total as usize) as u32);
+            }
+            0
+        }
+        Some(per_shard) => {
+            let instruments: BTreeSet<(String, String)> = units
+                .iter()
+                .map(|unit| (unit.exchange.clone(), unit.instrument_key.clone()))
+                .collect();
+            let block: BTreeMap<(String, String), usize> = instruments
+                .into_iter()
+                .enumerate()
+                .map(|(index, instrument)| (instrument, index / per_shard.get()))
+                .collect();
+            let mut uncovered = 0;
+            for unit in units.iter_mut() {
+                let shard = block[&(unit.exchange.clone(), unit.instrument_key.clone())];
+                unit.shard = u32::try_from(shard).ok().filter(|shard| *shard < total);
+                uncovered += usize::from(unit.shard.is_none());
+            }
+            uncovered
+        }
+    }
+}
+
+/// FNV-1a, 64-bit, with the standard fixed constants: stable across processes, machines and releases.
+#[derive(Debug)]
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = Fnv1a::default();
+    hash.write(bytes);
+    hash.finish()
+}
+
+/// A parsed `MD_LAYOUT` template.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    parts: Vec<LayoutPart>,
+}
+
+#[derive(Debug, Clone)]
+enum LayoutPart {
+    Text(String),
+    Placeholder(String),
+}
+
+impl Layout {
+    /// Parses a template already validated by md-config (unknown placeholders render as themselves).
+    pub fn parse(template: &str) -> Layout {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            match rest[open..].find('}') {
+                Some(close) => {
+                    parts.push(LayoutPart::Text(rest[..open].to_owned()));
+                    parts.push(LayoutPart::Placeholder(rest[open + 1..open + close].to_owned()));
+                    rest = &rest[open + close + 1..];
+                }
+                None => break,
+            }
+        }
+        parts.push(LayoutPart::Text(rest.to_owned()));
+        Layout { parts }
+    }
+
+    /// Renders the object name of a unit.
+    pub fn render(&self, unit: &Unit, extension: &str) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                LayoutPart::Text(text) => out.push_str(text),
+                LayoutPart::Placeholder(name) => match name.as_str() {
+                    "date" => out.push_str(&unit.date.to_string()),
+                    "year" => out.push_str(&format!("{:04}", unit.date.year())),
+                    "month" => out.push_str(&format!("{:02}", unit.date.month())),
+                    "day" => out.push_str(&format!("{:02}", unit.date.day())),
+                    "exchange" => out.push_str(&unit.exchange),
+                    "venue" => out.push_str(&unit.exchange.to_ascii_uppercase()),
+                    "data_type" => out.push_str(unit.data_type.as_str()),
+                    "symbol" => out.push_str(&unit.symbol),
+                    "instrument_key" => out.push_str(&unit.instrument_key),
+                    "ext" => out.push_str(extension),
+                    other => {
+                        out.push('{');
+                        out.push_str(other);
+                        out.push('}');
+                    }
+                },
+            }
+        }
+        out
+    }
+}
