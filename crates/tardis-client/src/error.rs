@@ -1,0 +1,278 @@
+//! The crate's error type: what went wrong, for which request, after how many attempts, and whether a retry can help.
+
+use std::time::Duration;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to Tardis.
+///
+/// Every variant that follows a request names it (`request`: exchange, data type, date and symbol, or the metadata
+/// call), the URL (which never contains the API key), the number of attempts made so far and the time spent.
+/// Ask [`Error::is_retryable`] whether trying again can help; never match on the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built from the configuration.
+    #[error("cannot build the Tardis client: {reason}")]
+    Build {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The request itself is invalid; nothing was sent.
+    #[error("invalid request {request}: {reason}")]
+    InvalidRequest {
+        /// The request.
+        request: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// No API key is configured and the day is not a free one; nothing was sent.
+    #[error(
+        "{request}: {date} is not the first day of a month, and without an API key Tardis serves only the first day \
+         of each month (free days); set TARDIS_API_KEY to download other days"
+    )]
+    ApiKeyRequired {
+        /// The request.
+        request: String,
+        /// The requested day.
+        date: chrono::NaiveDate,
+    },
+
+    /// Tardis answered with an error status.
+    #[error(
+        "{request}: HTTP {status} from {url} after {attempts} attempt(s) in {elapsed:.1?}{}",
+        detail(message)
+    )]
+    Status {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// The status.
+        status: u16,
+        /// The error message from the body, if any (shortened).
+        message: String,
+        /// `Retry-After`, when the server sent one.
+        retry_after: Option<Duration>,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+    },
+
+    /// Tardis answered 429 with a `Retry-After` beyond what is worth waiting for: the quota is spent.
+    #[error(
+        "{request}: the Tardis quota is spent (429 from {url} with Retry-After {retry_after:?}) after {attempts} \
+         attempt(s) in {elapsed:.1?}"
+    )]
+    QuotaExhausted {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// The `Retry-After` the server asked for.
+        retry_after: Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+    },
+
+    /// No connection, a reset, or another transport failure before the response headers.
+    #[error("{request}: {what} for {url} after {attempts} attempt(s) in {elapsed:.1?}")]
+    Transport {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// What failed (connect failed, timed out, ...).
+        what: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The body ended (or stalled past the idle timeout) before it was complete, and it could not be resumed.
+    /// Restart the whole file.
+    #[error(
+        "{request}: the body from {url} was cut short after {received} of {} bytes ({reason}) after {attempts} \
+         attempt(s) in {elapsed:.1?}", expected.map_or_else(|| "?".to_owned(), |n| n.to_string())
+    )]
+    BodyCutShort {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// Bytes received before the cut.
+        received: u64,
+        /// Bytes announced by `Content-Length`, if any.
+        expected: Option<u64>,
+        /// Why it counts as cut.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+    },
+
+    /// The body is not a valid, complete gzip file. Restart the whole file.
+    #[error(
+        "{request}: the body from {url} is not a valid gzip file at byte {offset}: {reason} (after {attempts} \
+         attempt(s) in {elapsed:.1?})"
+    )]
+    CorruptGzip {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// Compressed offset where the problem was found.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+    },
+
+    /// A redirect could not be followed.
+    #[error("{request}: bad redirect from {url}: {reason}")]
+    Redirect {
+        /// The request.
+        request: String,
+        /// The URL that redirected.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A metadata response is not the JSON expected.
+    #[error("{request}: cannot parse the response from {url}")]
+    Decode {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() { String::new() } else { format!(": {message}") }
+}
+
+impl Error {
+    /// Returns whether trying again (the same request, or the whole file) can help.
+    ///
+    /// Retryable: 5xx, 408, 429 (unless the quota is spent), transport failures and timeouts, bodies cut short,
+    /// corrupt or truncated gzip. Never retried: 400, 401, 403, 404 and other 4xx, missing key, bad requests,
+    /// undecodable metadata.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            Error::Transport { .. } | Error::BodyCutShort { .. } | Error::CorruptGzip { .. } => {
+                true
+            }
+            Error::Build { .. }
+            | Error::InvalidRequest { .. }
+            | Error::ApiKeyRequired { .. }
+            | Error::QuotaExhausted { .. }
+            | Error::Redirect { .. }
+            | Error::Decode { .. } => false,
+        }
+    }
+
+    /// Returns the `Retry-After` the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status { retry_after, .. } => *retry_after,
+            Error::QuotaExhausted { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Returns the HTTP status, when the server answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            Error::QuotaExhausted { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// Returns the number of attempts made (0 when nothing was sent).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Status { attempts, .. }
+            | Error::QuotaExhausted { attempts, .. }
+            | Error::Transport { attempts, .. }
+            | Error::BodyCutShort { attempts, .. }
+            | Error::CorruptGzip { attempts, .. } => *attempts,
+            _ => 0,
+        }
+    }
+
+    /// Returns whether nothing was sent because the request itself is unacceptable (bad input, missing key).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Error::InvalidRequest { .. } | Error::ApiKeyRequired { .. })
+    }
+
+    /// Sets the attempt count and elapsed time, where the variant carries them.
+    pub(crate) fn with_attempts(mut self, count: u32, spent: Duration) -> Self {
+        match &mut self {
+            Error::Status { attempts, elapsed, .. }
+            | Error::QuotaExhausted { attempts, elapsed, .. }
+            | Error::Transport { attempts, elapsed, .. }
+            | Error::BodyCutShort { attempts, elapsed, .. }
+            | Error::CorruptGzip { attempts, elapsed, .. } => {
+                *attempts = count;
+                *elapsed = spent;
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> Error {
+        Error::Status {
+            request: "deribit trades 2024-01-02 BTC-PERPETUAL".into(),
+            url: "http://127.0.0.1/v1/x".into(),
+            status: code,
+            message: String::new(),
+            retry_after: None,
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn status_classes() {
+        for code in [500, 502, 503, 504, 429, 408] {
+            assert!(status(code).is_retryable(), "{code}");
+        }
+        for code in [400, 401, 403, 404, 410, 422] {
+            assert!(!status(code).is_retryable(), "{code}");
+        }
+    }
+
+    #[test]
+    fn messages_name_request_attempts_and_status() {
+        let text = status(503).with_attempts(6, Duration::from_millis(2500)).to_string();
+        assert!(text.contains("deribit trades 2024-01-02 BTC-PERPETUAL"), "{text}");
+        assert!(text.contains("HTTP 503") && text.contains("6 attempt(s)"), "{text}");
+    }
+}

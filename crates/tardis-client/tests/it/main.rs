@@ -1,0 +1,1 @@
+//! tardis-client against the Tardis stand-in.
