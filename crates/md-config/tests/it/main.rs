@@ -1,5 +1,7 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
+mod deploy;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
