@@ -1,4 +1,812 @@
 //! Object-store sinks (`gs://`, `s3://`, local directory, memory) with atomic, verified, create-only writes.
 //!
-//! Built from md-config's [`md_config::SinkConfig`]; never reads the environment.
+//! Built from md-config's [`md_config::SinkConfig`] ([`GcsSink::from_config`]) or around any
+//! `Arc<dyn ObjectStore>` ([`GcsSink::new`]); never reads the environment.
 //! Dependency position: `md-config` <- `gcs-sink` <- `downloader`.
+//!
+//! # Guarantees of [`GcsSink::put_stream`]
+//! - **Streaming**: the object arrives as a stream and is never held whole in memory. Objects up to
+//!   [`SinkOptions::part_size`] are buffered (at most one part) and written with one conditional put; larger ones
+//!   are uploaded in parts (at most [`SinkOptions::upload_concurrency`] in flight) to a staging name under
+//!   [`names::STAGING_DIR`], then copied to the final name, then the staging object is deleted.
+//! - **Atomic**: no partial object is ever visible under the final name, whatever fails and whenever the process
+//!   dies: a put either happens whole or not at all, and a copy publishes a complete object. An upload that fails or
+//!   whose future is dropped is aborted; staging objects left by killed processes are removed by a later
+//!   [`GcsSink::cleanup_staging`]. On GCS, also give the bucket a lifecycle rule with the
+//!   `AbortIncompleteMultipartUpload` action: the parts of an upload whose process was killed are not objects,
+//!   so no listing can find them.
+//! - **Create-only** ([`WriteMode::CreateOnly`]): an existing object is never overwritten. The put carries
+//!   `x-goog-if-generation-match: 0` (S3: `If-None-Match: *`, local: a hard link); the publishing copy is a
+//!   copy-if-not-exists. An existing object is answered by verification: same size and CRC32C as what was just
+//!   streamed gives [`PutStatus::AlreadyPresent`], different gives [`Error::Mismatch`] naming both.
+//!   [`WriteMode::Replace`] (`--force`) replaces deliberately, still atomically.
+//! - **Integrity**: size and CRC32C are computed while streaming, returned in [`PutOutcome`] and recorded with
+//!   the object as custom metadata ([`digest::META_SIZE`], [`digest::META_CRC32C`]; on GCS `x-goog-meta-md-size`
+//!   and `x-goog-meta-md-crc32c`). Where the store cannot attach them (local directories; objects published by
+//!   copy, whose metadata is fixed before their content is known) a sidecar `.md-meta/<name>` records the digest
+//!   and the ETag of the object it describes, so a stale sidecar is ignored. S3 requests carry
+//!   `x-amz-checksum-sha256`, which the server checks; object_store sends no checksum to GCS.
+//! - **Errors**: a failing source stream stores nothing and returns [`Error::Source`]; every other error is the
+//!   sink's ([`Error::is_retryable`]).
+//!
+//! # Example
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use bytes::Bytes;
+//! use gcs_sink::{GcsSink, PutStatus, WriteMode};
+//! use md_config::{SinkConfig, SinkLocation};
+//!
+//! let config = SinkConfig { location: SinkLocation::Memory, ..SinkConfig::default() };
+//! let sink = GcsSink::from_config(&config)?;
+//! let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from("a,b\n1,2\n"))]);
+//! let outcome = sink.put_stream("day-2024-01-01/trades.csv", chunks, WriteMode::CreateOnly).await?;
+//! assert_eq!(outcome.status, PutStatus::Created);
+//! assert_eq!(sink.head("day-2024-01-01/trades.csv").await?.recorded, Some(outcome.digest));
+//! # Ok::<_, gcs_sink::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod build;
+pub mod digest;
+mod error;
+pub mod generated;
+pub mod names;
+mod upload;
+
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use md_config::SinkConfig;
+use object_store::path::Path;
+use object_store::{
+    CopyMode, CopyOptions, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload,
+};
+use tracing::Instrument;
+
+use crate::digest::SidecarRecord;
+pub use crate::digest::{Digest, Hasher};
+pub use crate::error::{BoxError, Error, Result};
+use crate::names::Names;
+use crate::upload::StagedUpload;
+
+/// Default part size: 16 MiB (GCS and S3 need at least 5 MiB for every part but the last).
+pub const DEFAULT_PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// What kind of store a sink writes to: decides how digests are recorded and how staging leftovers are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Google Cloud Storage (or an emulator of its XML API).
+    Gcs,
+    /// Amazon S3 or a compatible server.
+    S3,
+    /// A local directory: no custom metadata (sidecars instead), and cleanup also removes object_store's hidden
+    /// partial files under `root`.
+    Local {
+        /// The directory the store is rooted at.
+        root: PathBuf,
+    },
+    /// object_store's `InMemory`.
+    Memory,
+    /// Any other store.
+    Other {
+        /// Whether `put` keeps custom metadata attributes.
+        custom_metadata: bool,
+    },
+}
+
+impl StoreKind {
+    fn custom_metadata(&self) -> bool {
+        match self {
+            StoreKind::Gcs | StoreKind::S3 | StoreKind::Memory => true,
+            StoreKind::Local { .. } => false,
+            StoreKind::Other { custom_metadata } => *custom_metadata,
+        }
+    }
+}
+
+/// How a sink uploads.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// The store's kind.
+    pub kind: StoreKind,
+    /// Bytes per multipart part, and the size up to which an object is written with a single put.
+    pub part_size: usize,
+    /// Parts uploaded concurrently per object; memory per upload is about `(upload_concurrency + 1) * part_size`.
+    pub upload_concurrency: usize,
+    /// How the sink is named in errors and logs (`gs://bucket/prefix`, a path, ...).
+    pub label: String,
+}
+
+impl SinkOptions {
+    /// Returns the defaults for a store kind: [`DEFAULT_PART_SIZE`], two parts in flight.
+    pub fn new(kind: StoreKind) -> Self {
+        let label = match &kind {
+            StoreKind::Gcs => "gs://".to_owned(),
+            StoreKind::S3 => "s3://".to_owned(),
+            StoreKind::Local { root } => root.display().to_string(),
+            StoreKind::Memory => "memory://".to_owned(),
+            StoreKind::Other { .. } => "object store".to_owned(),
+        };
+        SinkOptions { kind, part_size: DEFAULT_PART_SIZE, upload_concurrency: 2, label }
+    }
+}
+
+/// What a write does when the name is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Never overwrite: an existing object is verified against what was streamed.
+    CreateOnly,
+    /// Replace an existing object atomically (`--force`).
+    Replace,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutStatus {
+    /// The object was created.
+    Created,
+    /// An existing object was replaced ([`WriteMode::Replace`]), or there was none to replace.
+    Replaced,
+    /// An object with the same size and CRC32C was already there; nothing was written.
+    AlreadyPresent,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// The object name, relative to the sink.
+    pub name: String,
+    /// Size and CRC32C of the streamed bytes (and so of the stored object).
+    pub digest: Digest,
+    /// What happened.
+    pub status: PutStatus,
+}
+
+/// An object's metadata, as [`GcsSink::head`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object name, relative to the sink.
+    pub name: String,
+    /// The actual size in bytes.
+    pub size: u64,
+    /// When the object was last written.
+    pub last_modified: DateTime<Utc>,
+    /// The store's ETag, when it gives one.
+    pub e_tag: Option<String>,
+    /// The size and CRC32C recorded when it was written; `None` for objects written by something else.
+    pub recorded: Option<Digest>,
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The object name, relative to the sink.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// When the object was last written.
+    pub last_modified: DateTime<Utc>,
+    /// The store's ETag, when it gives one.
+    pub e_tag: Option<String>,
+}
+
+/// The result of [`GcsSink::verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Size and CRC32C of the object's bytes as read now.
+    pub digest: Digest,
+    /// Whether a recorded digest was found (and matched); `false` for objects written by something else.
+    pub recorded: bool,
+}
+
+/// An object-store sink. Cheap to clone; clones share the store.
+#[derive(Debug, Clone)]
+pub struct GcsSink {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn ObjectStore>,
+    names: Names,
+    options: SinkOptions,
+}
+
+impl GcsSink {
+    /// Builds the sink md-config describes.
+    ///
+    /// `gs://`: a service-account key file when `credentials_path` is set, else application default credentials;
+    /// `emulator_host` points it at an emulator with no credentials. `s3://`: the configured endpoint, region and
+    /// keys (plain `http://` endpoints allowed), create-only puts through `If-None-Match`, SHA-256 checksums.
+    /// A local directory is created when missing. Retries and timeouts come from the config.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the store cannot be built (bad key file, uncreatable directory, zero part size).
+    pub fn from_config(config: &SinkConfig) -> Result<Self> {
+        let built = build::build(config)?;
+        tracing::debug!(sink = %built.options.label, "sink built");
+        Ok(GcsSink::new(built.store, &built.prefix, built.options))
+    }
+
+    /// Wraps a store: objects are named `<prefix>/<name>` in it.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, options: SinkOptions) -> Self {
+        let options = SinkOptions {
+            part_size: options.part_size.max(1),
+            upload_concurrency: options.upload_concurrency.max(1),
+            ..options
+        };
+        GcsSink { inner: Arc::new(Inner { store, names: Names::new(prefix), options }) }
+    }
+
+    /// Returns the underlying store (its paths include the sink prefix).
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.store
+    }
+
+    /// Returns the sink's options.
+    pub fn options(&self) -> &SinkOptions {
+        &self.inner.options
+    }
+
+    fn label(&self) -> &str {
+        &self.inner.options.label
+    }
+
+    /// Streams an object into the sink; see the crate docs for the guarantees.
+    ///
+    /// # Errors
+    /// [`Error::Source`] when the stream yields an error (nothing is stored); [`Error::Mismatch`] when
+    /// [`WriteMode::CreateOnly`] finds different content under the name; [`Error::InvalidName`]; [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future never leaves a partial object under the final name. A multipart upload in progress is
+    /// aborted by a task spawned on drop; a staging object already completed stays until
+    /// [`GcsSink::cleanup_staging`]. If the future is dropped after the publishing put or copy was sent, the object
+    /// may exist complete.
+    pub async fn put_stream<S, E>(
+        &self,
+        name: &str,
+        stream: S,
+        mode: WriteMode,
+    ) -> Result<PutOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        let path = self.inner.names.object(name)?;
+        let span = tracing::info_span!("sink_put", object = name, sink = self.label(), ?mode);
+        Box::pin(self.put_stream_at(name, path, stream, mode).instrument(span)).await
+    }
+
+    /// Writes a small object (a manifest, a report) held in memory, with the same guarantees as
+    /// [`GcsSink::put_stream`].
+    ///
+    /// # Errors
+    /// As [`GcsSink::put_stream`], without [`Error::Source`].
+    ///
+    /// # Cancel safety
+    /// As [`GcsSink::put_stream`].
+    pub async fn put_bytes(
+        &self,
+        name: &str,
+        bytes: impl Into<Bytes>,
+        mode: WriteMode,
+    ) -> Result<PutOutcome> {
+        let chunk = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes.into())]);
+        self.put_stream(name, chunk, mode).await
+    }
+
+    async fn put_stream_at<S, E>(
+        &self,
+        name: &str,
+        path: Path,
+        stream: S,
+        mode: WriteMode,
+    ) -> Result<PutOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        let options = &self.inner.options;
+        let mut stream = pin!(stream);
+        let mut hasher = Hasher::default();
+        let mut buffered: Vec<Bytes> = Vec::new();
+        let mut buffered_len = 0usize;
+        let mut staged: Option<(StagedUpload, Path)> = None;
+
+        while let Some(item) = stream.next().await {
+            let chunk = match item {
+                Ok(chunk) => chunk,
+                Err(source) => {
+                    if let Some((upload, _)) = staged.take() {
+                        upload.abort().await;
+                    }
+                    let bytes = hasher.finish().size;
+                    tracing::warn!(object = name, bytes, "source stream failed; nothing stored");
+                    return Err(Error::Source {
+                        name: name.to_owned(),
+                        bytes,
+                        source: source.into(),
+                    });
+                }
+            };
+            if chunk.is_empty() {
+                continue;
+            }
+            hasher.update(&chunk);
+            if let Some((upload, staging)) = staged.as_mut() {
+                if let Err(source) = upload.put(chunk).await {
+                    let staging = staging.to_string();
+                    if let Some((upload, _)) = staged.take() {
+                        upload.abort().await;
+                    }
+                    return Err(Error::store("upload part of", staging, self.label(), source));
+                }
+                continue;
+            }
+            buffered_len += chunk.len();
+            buffered.push(chunk);
+            if buffered_len > options.part_size {
+                let staging = self.inner.names.new_staging();
+                tracing::debug!(object = name, staging = %staging, "object exceeds one part: multipart upload to staging");
+                let upload = self
+                    .inner
+                    .store
+                    .put_multipart_opts(&staging, PutMultipartOptions::default())
+                    .await
+                    .map_err(|source| {
+                        Error::store(
+                            "start multipart upload of",
+                            staging.as_ref(),
+                            self.label(),
+                            source,
+                        )
+                    })?;
+                let mut upload = StagedUpload::new(
+                    upload,
+                    staging.clone(),
+                    options.part_size,
+                    options.upload_concurrency,
+                );
+                for chunk in buffered.drain(..) {
+                    if let Err(source) = upload.put(chunk).await {
+                        upload.abort().await;
+                        return Err(Error::store(
+                            "upload part of",
+                            staging.as_ref(),
+                            self.label(),
+                            source,
+                        ));
+                    }
+                }
+                staged = Some((upload, staging));
+            }
+        }
+
+        let digest = hasher.finish();
+        match staged {
+            Some((upload, staging)) => {
+                upload.complete().await.map_err(|source| {
+                    Error::store(
+                        "complete multipart upload of",
+                        staging.as_ref(),
+                        self.label(),
+                        source,
+                    )
+                })?;
+                self.publish(name, &path, &staging, digest, mode).await
+            }
+            None if options.kind.custom_metadata() => {
+                self.put_small(name, &path, PutPayload::from_iter(buffered), digest, mode).await
+            }
+            None => {
+                // No custom metadata (local): stage, then publish by copy, so partial files stay under staging.
+                let staging = self.inner.names.new_staging();
+                self.inner
+                    .store
+                    .put_opts(&staging, PutPayload::from_iter(buffered), PutOptions::default())
+                    .await
+                    .map_err(|source| {
+                        Error::store("put", staging.as_ref(), self.label(), source)
+                    })?;
+                self.publish(name, &path, &staging, digest, mode).await
+            }
+        }
+    }
+
+    /// One conditional put carrying the digest as custom metadata.
+    async fn put_small(
+        &self,
+        name: &str,
+        path: &Path,
+        payload: PutPayload,
+        digest: Digest,
+        mode: WriteMode,
+    ) -> Result<PutOutcome> {
+        let put_mode = match mode {
+            WriteMode::CreateOnly => PutMode::Create,
+            WriteMode::Replace => PutMode::Overwrite,
+        };
+        let options = PutOptions {
+            mode: put_mode,
+            attributes: digest.to_attributes(),
+            ..PutOptions::default()
+        };
+        match self.inner.store.put_opts(path, payload, options).await {
+            Ok(_) => Ok(self.written(name, digest, mode)),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.answer_existing(name, path, digest).await
+            }
+            Err(source) => Err(Error::store("put", name, self.label(), source)),
+        }
+    }
+
+    /// Copies a complete staging object to its final name, records its digest, and removes the staging object.
+    async fn publish(
+        &self,
+        name: &str,
+        path: &Path,
+        staging: &Path,
+        digest: Digest,
+        mode: WriteMode,
+    ) -> Result<PutOutcome> {
+        let copy_mode = match mode {
+            WriteMode::CreateOnly => CopyMode::Create,
+            WriteMode::Replace => CopyMode::Overwrite,
+        };
+        let copied = self
+            .inner
+            .store
+            .copy_opts(staging, path, CopyOptions::new().with_mode(copy_mode))
+            .await;
+        let outcome = match copied {
+            Ok(()) => match self.record_sidecar(name, path, digest).await {
+                Ok(()) => Ok(self.written(name, digest, mode)),
+                Err(error) => Err(error),
+            },
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.answer_existing(name, path, digest).await
+            }
+            Err(source) => Err(Error::store("copy staging object to", name, self.label(), source)),
+        };
+        self.delete_staging(staging).await;
+        outcome
+    }
+
+    fn written(&self, name: &str, digest: Digest, mode: WriteMode) -> PutOutcome {
+        let status = match mode {
+            WriteMode::CreateOnly => PutStatus::Created,
+            WriteMode::Replace => PutStatus::Replaced,
+        };
+        tracing::info!(object = name, sink = self.label(), size = digest.size, crc32c = %digest.crc32c_hex(), ?status, "object stored");
+        PutOutcome { name: name.to_owned(), digest, status }
+    }
+
+    /// Answers a create-only write that found the name taken: verified equal, or a mismatch naming both.
+    async fn answer_existing(&self, name: &str, path: &Path, new: Digest) -> Result<PutOutcome> {
+        let info = self.head_path(name, path).await?;
+        let existing = match info.recorded {
+            // A record whose size disagrees with the object describes other bytes: report the actual size.
+            Some(recorded) => Digest { size: info.size, crc32c: recorded.crc32c },
+            None => {
+                let actual = self.read_digest(name, path).await?;
+                if actual == new {
+                    // Written by something that recorded no digest (or killed before its sidecar): record it now.
+                    self.record_sidecar(name, path, actual).await?;
+                }
+                actual
+            }
+        };
+        if existing != new {
+            tracing::warn!(object = name, sink = self.label(), %existing, %new, "existing object differs");
+            return Err(Error::Mismatch {
+                name: name.to_owned(),
+                store: self.label().to_owned(),
+                existing,
+                new,
+            });
+        }
+        tracing::info!(object = name, sink = self.label(), size = new.size, crc32c = %new.crc32c_hex(), "object already present and verified");
+        Ok(PutOutcome { name: name.to_owned(), digest: new, status: PutStatus::AlreadyPresent })
+    }
+
+    /// Writes the sidecar record of an object, bound to its current identity.
+    async fn record_sidecar(&self, name: &str, path: &Path, digest: Digest) -> Result<()> {
+        let meta = self
+            .inner
+            .store
+            .head(path)
+            .await
+            .map_err(|source| Error::store("head", name, self.label(), source))?;
+        let identity = self.identity(name, path, &meta).await?;
+        let record = SidecarRecord { digest, identity };
+        let sidecar = self.inner.names.sidecar(name);
+        self.inner
+            .store
+            .put_opts(&sidecar, PutPayload::from(record.encode()), PutOptions::default())
+            .await
+            .map_err(|source| Error::store("record digest of", name, self.label(), source))?;
+        Ok(())
+    }
+
+    /// What a sidecar record is bound to: the ETag, or on local disks the inode (an in-place change keeps it, so
+    /// corruption stays detectable; every write through the sink makes a new file).
+    async fn identity(&self, name: &str, path: &Path, meta: &ObjectMeta) -> Result<String> {
+        if let StoreKind::Local { root } = &self.inner.options.kind {
+            let file = root.join(path.as_ref());
+            let metadata = tokio::fs::metadata(&file).await.map_err(|error| Error::BadRecord {
+                name: name.to_owned(),
+                store: self.label().to_owned(),
+                detail: format!("cannot stat {}: {error}", file.display()),
+            })?;
+            return Ok(format!("inode:{}", std::os::unix::fs::MetadataExt::ino(&metadata)));
+        }
+        meta.e_tag.clone().ok_or_else(|| Error::BadRecord {
+            name: name.to_owned(),
+            store: self.label().to_owned(),
+            detail: "the store gives no ETag to bind a sidecar record to".into(),
+        })
+    }
+
+    async fn delete_staging(&self, staging: &Path) {
+        match self.inner.store.delete(staging).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => {
+                tracing::warn!(staging = %staging, error = %error, "staging object not deleted; cleanup_staging will remove it")
+            }
+        }
+    }
+
+    /// Returns an object's size, ETag and recorded digest.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::BadRecord`] for unreadable metadata, [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// Read-only: dropping the future has no effect on the store.
+    pub async fn head(&self, name: &str) -> Result<ObjectInfo> {
+        let path = self.inner.names.object(name)?;
+        self.head_path(name, &path).await
+    }
+
+    async fn head_path(&self, name: &str, path: &Path) -> Result<ObjectInfo> {
+        let store = &self.inner.store;
+        let options = GetOptions { head: true, ..GetOptions::default() };
+        let result = store
+            .get_opts(path, options)
+            .await
+            .map_err(|source| Error::store("head", name, self.label(), source))?;
+        let bad_record = |detail: String| Error::BadRecord {
+            name: name.to_owned(),
+            store: self.label().to_owned(),
+            detail,
+        };
+        let meta = result.meta.clone();
+        let mut recorded = Digest::from_attributes(&result.attributes).map_err(bad_record)?;
+        drop(result);
+        if recorded.is_none() {
+            let sidecar = self.inner.names.sidecar(name);
+            match store.get(&sidecar).await {
+                Ok(found) => {
+                    let bytes = found.bytes().await.map_err(|source| {
+                        Error::store("read digest record of", name, self.label(), source)
+                    })?;
+                    let text = String::from_utf8_lossy(&bytes);
+                    let record = SidecarRecord::decode(&text).map_err(bad_record)?;
+                    if self.identity(name, path, &meta).await? == record.identity {
+                        recorded = Some(record.digest);
+                    } else {
+                        tracing::debug!(
+                            object = name,
+                            "sidecar record describes an older object; ignored"
+                        );
+                    }
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => {
+                    return Err(Error::store("read digest record of", name, self.label(), source));
+                }
+            }
+        }
+        Ok(ObjectInfo {
+            name: name.to_owned(),
+            size: meta.size,
+            last_modified: meta.last_modified,
+            e_tag: meta.e_tag,
+            recorded,
+        })
+    }
+
+    /// Reads an object back and checks its size and CRC32C against the recorded ones.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when they differ, [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// Read-only: dropping the future has no effect on the store.
+    pub async fn verify(&self, name: &str) -> Result<Verified> {
+        let path = self.inner.names.object(name)?;
+        let info = self.head_path(name, &path).await?;
+        let actual = self.read_digest(name, &path).await?;
+        match info.recorded {
+            Some(recorded) if recorded != actual => {
+                tracing::warn!(object = name, sink = self.label(), %recorded, %actual, "object is corrupt");
+                Err(Error::Corrupt {
+                    name: name.to_owned(),
+                    store: self.label().to_owned(),
+                    recorded,
+                    actual,
+                })
+            }
+            Some(_) => Ok(Verified { digest: actual, recorded: true }),
+            None => Ok(Verified { digest: actual, recorded: false }),
+        }
+    }
+
+    async fn read_digest(&self, name: &str, path: &Path) -> Result<Digest> {
+        let mut stream = self.get_path(name, path).await?;
+        let mut hasher = Hasher::default();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk?);
+        }
+        Ok(hasher.finish())
+    }
+
+    /// Returns an object's bytes as a stream.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Store`]; the stream yields [`Error::Store`] when reading fails midway.
+    ///
+    /// # Cancel safety
+    /// Read-only: dropping the future or the stream has no effect on the store.
+    pub async fn get(&self, name: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let path = self.inner.names.object(name)?;
+        self.get_path(name, &path).await
+    }
+
+    async fn get_path(&self, name: &str, path: &Path) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let result = self
+            .inner
+            .store
+            .get(path)
+            .await
+            .map_err(|source| Error::store("get", name, self.label(), source))?;
+        let (name, label) = (name.to_owned(), self.label().to_owned());
+        Ok(result
+            .into_stream()
+            .map_err(move |source| Error::store("read", name.clone(), label.clone(), source))
+            .boxed())
+    }
+
+    /// Lists the data objects under a prefix (segment-wise: `a/b` matches `a/b/...`, not `a/bc`; `""` lists
+    /// everything). Staging objects and sidecars are never listed.
+    ///
+    /// Listings carry no custom metadata: use [`GcsSink::head`] for recorded digests.
+    pub fn list(&self, prefix: &str) -> BoxStream<'static, Result<ListedObject>> {
+        let full = match self.inner.names.list_prefix(prefix) {
+            Ok(full) => full,
+            Err(error) => return futures::stream::once(async move { Err(error) }).boxed(),
+        };
+        let names = self.inner.names.clone();
+        let (label, prefix) = (self.label().to_owned(), prefix.to_owned());
+        self.inner
+            .store
+            .list(full.as_ref())
+            .filter_map(move |item| {
+                let result = match item {
+                    Ok(meta) => names.relative(&meta.location).map(|name| {
+                        Ok(ListedObject {
+                            name,
+                            size: meta.size,
+                            last_modified: meta.last_modified,
+                            e_tag: meta.e_tag,
+                        })
+                    }),
+                    Err(source) => {
+                        Some(Err(Error::store("list", prefix.clone(), label.clone(), source)))
+                    }
+                };
+                futures::future::ready(result)
+            })
+            .boxed()
+    }
+
+    /// Deletes an object and its sidecar record. Deleting a missing object succeeds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future may leave the sidecar record behind; a later write ignores it (its ETag differs).
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let path = self.inner.names.object(name)?;
+        for target in [path, self.inner.names.sidecar(name)] {
+            match self.inner.store.delete(&target).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => return Err(Error::store("delete", name, self.label(), source)),
+            }
+        }
+        tracing::info!(object = name, sink = self.label(), "object deleted");
+        Ok(())
+    }
+
+    /// Removes staging objects older than `older_than`: the leftovers of processes killed between completing an
+    /// upload and publishing it. Local sinks also remove object_store's hidden partial files under the staging
+    /// directory. Returns how many were removed.
+    ///
+    /// Use an age well above the longest upload (an hour, say): a younger staging object may belong to an upload
+    /// still running elsewhere in the fleet.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when listing or deleting fails.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops the cleanup; objects not yet deleted stay for the next run.
+    pub async fn cleanup_staging(&self, older_than: Duration) -> Result<usize> {
+        let cutoff =
+            Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let staging_dir = self.inner.names.staging_dir();
+        let mut removed = 0;
+        let mut listing = self.inner.store.list(Some(&staging_dir));
+        let mut stale = Vec::new();
+        while let Some(item) = listing.next().await {
+            let meta = item.map_err(|source| {
+                Error::store("list", staging_dir.as_ref(), self.label(), source)
+            })?;
+            if meta.last_modified < cutoff {
+                stale.push(meta.location);
+            }
+        }
+        for location in stale {
+            match self.inner.store.delete(&location).await {
+                Ok(()) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => {
+                    return Err(Error::store("delete", location.as_ref(), self.label(), source));
+                }
+            }
+            tracing::info!(staging = %location, sink = self.label(), "stale staging object removed");
+        }
+        if let StoreKind::Local { root } = &self.inner.options.kind {
+            removed += remove_local_partials(root.join(staging_dir.as_ref()), older_than).await;
+        }
+        Ok(removed)
+    }
+}
+
+/// Removes object_store's hidden partial files (`<staging>#<n>`, invisible to listings) older than `older_than`.
+async fn remove_local_partials(dir: PathBuf, older_than: Duration) -> usize {
+    let task = tokio::task::spawn_blocking(move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let old_enough = entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age >= older_than);
+            if old_enough && entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        tracing::info!(staging = %path.display(), "stale partial file removed");
+                        removed += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(staging = %path.display(), %error, "stale partial file not removed")
+                    }
+                }
+            }
+        }
+        removed
+    });
+    task.await.unwrap_or(0)
+}

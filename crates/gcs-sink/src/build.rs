@@ -1,0 +1,138 @@
+//! Builds the object store for a [`SinkConfig`]: the only place that knows the backends' builder settings.
+
+use std::sync::Arc;
+
+use md_config::{SinkConfig, SinkLocation};
+use object_store::aws::{AmazonS3Builder, Checksum, S3ConditionalPut, S3CopyIfNotExists};
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+
+use crate::error::{Error, Result};
+use crate::{SinkOptions, StoreKind};
+
+/// A store built from configuration, with what the sink needs to know about it.
+pub(crate) struct Built {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: String,
+    pub(crate) options: SinkOptions,
+}
+
+pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
+    let label = config.location.to_string();
+    let config_error = |detail: String, source: Option<object_store::Error>| Error::Config {
+        store: label.clone(),
+        detail,
+        source: source.map(Box::new),
+    };
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: config.max_retries as usize,
+        retry_timeout: RetryConfig::default().retry_timeout,
+    };
+    let client = ClientOptions::new()
+        .with_timeout(config.request_timeout)
+        .with_connect_timeout(config.connect_timeout);
+    if config.part_size == 0 {
+        return Err(config_error("part size must be positive".into(), None));
+    }
+    let options = |kind: StoreKind| SinkOptions {
+        part_size: config.part_size,
+        label: label.clone(),
+        ..SinkOptions::new(kind)
+    };
+
+    match &config.location {
+        SinkLocation::Gcs { bucket, prefix } => {
+            let mut builder =
+                GoogleCloudStorageBuilder::new().with_bucket_name(bucket).with_retry(retry);
+            let client = if let Some(emulator) = &config.gcs.emulator_host {
+                // An emulator takes no credentials: a fixed bearer token keeps object_store from asking the GCE
+                // metadata server for one (INFRA.md, verified against fake-gcs-server and our fake).
+                let base_url = emulator.as_str().trim_end_matches('/');
+                builder = builder.with_base_url(base_url).with_bearer_token("emulator");
+                client.with_allow_http(emulator.scheme() == "http")
+            } else {
+                if let Some(path) = &config.gcs.credentials_path {
+                    builder = builder.with_service_account_path(path.to_string_lossy());
+                }
+                // Without a key file, object_store uses application default credentials (the gcloud ADC file, else
+                // the metadata server).
+                client
+            };
+            let store = builder.with_client_options(client).build().map_err(|source| {
+                config_error("the GCS client cannot be built".into(), Some(source))
+            })?;
+            Ok(Built {
+                store: Arc::new(store),
+                prefix: prefix.clone(),
+                options: options(StoreKind::Gcs),
+            })
+        }
+        SinkLocation::S3 { bucket, prefix } => {
+            let mut builder = AmazonS3Builder::new()
+                .with_bucket_name(bucket)
+                .with_region(&config.s3.region)
+                .with_retry(retry)
+                // Create-only small objects: `If-None-Match: *` (AWS, MinIO, moto).
+                .with_conditional_put(S3ConditionalPut::ETagMatch)
+                // Create-only publication of staged objects: a one-part multipart copy completed with
+                // `If-None-Match: *` (native AWS).
+                .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
+                // The server checks every request body against this hash.
+                .with_checksum_algorithm(Checksum::SHA256);
+            let mut client = client;
+            if let Some(endpoint) = &config.s3.endpoint {
+                builder = builder
+                    .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+                    .with_virtual_hosted_style_request(false);
+                client = client.with_allow_http(endpoint.scheme() == "http");
+            }
+            if let Some(key) = &config.s3.access_key_id {
+                builder = builder.with_access_key_id(key);
+            }
+            if let Some(secret) = &config.s3.secret_access_key {
+                builder = builder.with_secret_access_key(secret.expose());
+            }
+            if let Some(token) = &config.s3.session_token {
+                builder = builder.with_token(token.expose());
+            }
+            let store = builder.with_client_options(client).build().map_err(|source| {
+                config_error("the S3 client cannot be built".into(), Some(source))
+            })?;
+            Ok(Built {
+                store: Arc::new(store),
+                prefix: prefix.clone(),
+                options: options(StoreKind::S3),
+            })
+        }
+        SinkLocation::Local { root } => {
+            std::fs::create_dir_all(root).map_err(|error| {
+                config_error(
+                    format!("cannot create the directory {}: {error}", root.display()),
+                    None,
+                )
+            })?;
+            let store = LocalFileSystem::new_with_prefix(root)
+                .map_err(|source| {
+                    config_error(
+                        format!("cannot use the directory {}", root.display()),
+                        Some(source),
+                    )
+                })?
+                .with_automatic_cleanup(true);
+            let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
+            Ok(Built {
+                store: Arc::new(store),
+                prefix: String::new(),
+                options: options(StoreKind::Local { root }),
+            })
+        }
+        SinkLocation::Memory => Ok(Built {
+            store: Arc::new(InMemory::new()),
+            prefix: String::new(),
+            options: options(StoreKind::Memory),
+        }),
+    }
+}

@@ -1,0 +1,169 @@
+//! The crate's one error type, with the object, the store and the cause of every failure.
+
+use crate::digest::Digest;
+
+/// An error from the source stream handed to [`crate::GcsSink::put_stream`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a sink.
+///
+/// [`Error::Source`] is the caller's stream failing (retry the download); every other variant is the sink or the store
+/// (see [`Error::is_retryable`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The sink configuration cannot be turned into a store.
+    #[error("cannot build the {store} sink: {detail}")]
+    Config {
+        /// The sink, as configured (`gs://bucket/prefix`, a path, ...).
+        store: String,
+        /// What is wrong.
+        detail: String,
+        /// The store builder's error, when there is one.
+        #[source]
+        source: Option<Box<object_store::Error>>,
+    },
+
+    /// The object name cannot be stored.
+    #[error("invalid object name {name:?}: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+
+    /// The source stream failed: nothing was stored under the final name.
+    #[error("the source stream for {name} failed after {bytes} bytes; nothing was stored")]
+    Source {
+        /// The object being written.
+        name: String,
+        /// Bytes received before the failure.
+        bytes: u64,
+        /// The stream's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A store operation failed.
+    #[error("{operation} {name} on {store} failed")]
+    Store {
+        /// What the sink was doing (`put`, `copy`, `head`, ...).
+        operation: &'static str,
+        /// The object (or prefix) concerned.
+        name: String,
+        /// The sink (`gs://bucket/prefix`, ...).
+        store: String,
+        /// The store's error (boxed: object_store's errors are large).
+        #[source]
+        source: Box<object_store::Error>,
+    },
+
+    /// The object does not exist.
+    #[error("{name} does not exist on {store}")]
+    NotFound {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+    },
+
+    /// A create-only write found an object with different content under the name.
+    #[error(
+        "{name} already exists on {store} with different content: existing {existing}, new {new}; nothing was replaced"
+    )]
+    Mismatch {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+        /// Size and CRC32C of the object already stored (actual size; CRC32C recorded, or computed by reading it).
+        existing: Digest,
+        /// Size and CRC32C of what was just streamed.
+        new: Digest,
+    },
+
+    /// An object's content does not match the size and CRC32C recorded with it.
+    #[error("{name} on {store} is corrupt: recorded {recorded}, actual {actual}")]
+    Corrupt {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+        /// What was recorded when it was written.
+        recorded: Digest,
+        /// What its bytes are now.
+        actual: Digest,
+    },
+
+    /// The recorded size/CRC32C (custom metadata or sidecar) cannot be parsed.
+    #[error("the recorded digest of {name} on {store} is unreadable: {detail}")]
+    BadRecord {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Returns whether trying the same sink operation again may succeed: transient store failures (network, 5xx,
+    /// timeouts once object_store's own retries are spent). Source errors, mismatches, corruption, missing
+    /// objects, bad names and configuration are not retryable here; for [`Error::Source`], ask the source.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Store { source, .. } => is_transient(source),
+            Error::Config { .. }
+            | Error::InvalidName { .. }
+            | Error::Source { .. }
+            | Error::NotFound { .. }
+            | Error::Mismatch { .. }
+            | Error::Corrupt { .. }
+            | Error::BadRecord { .. } => false,
+        }
+    }
+
+    /// Returns whether the error came from the caller's source stream rather than from the sink.
+    pub fn is_source(&self) -> bool {
+        matches!(self, Error::Source { .. })
+    }
+
+    pub(crate) fn store(
+        operation: &'static str,
+        name: impl Into<String>,
+        store: impl Into<String>,
+        source: object_store::Error,
+    ) -> Self {
+        let name = name.into();
+        let store = store.into();
+        match source {
+            object_store::Error::NotFound { .. } => Error::NotFound { name, store },
+            source => Error::Store { operation, name, store, source: Box::new(source) },
+        }
+    }
+}
+
+/// Whether an object_store error is worth another attempt.
+fn is_transient(error: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    match error {
+        // Connection failures, 5xx and timeouts surface as `Generic` once object_store's retries are spent.
+        E::Generic { .. } | E::JoinError { .. } => true,
+        E::NotFound { .. }
+        | E::AlreadyExists { .. }
+        | E::Precondition { .. }
+        | E::NotModified { .. }
+        | E::NotSupported { .. }
+        | E::NotImplemented { .. }
+        | E::InvalidPath { .. }
+        | E::PermissionDenied { .. }
+        | E::Unauthenticated { .. }
+        | E::UnknownConfigurationKey { .. } => false,
+        _ => false,
+    }
+}

@@ -1,0 +1,4 @@
+//! gcs-sink's integration tests: one binary, one module per subject.
+
+mod contract;
+mod support;
