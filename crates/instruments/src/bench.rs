@@ -1,0 +1,129 @@
+//! Synthetic listings for `cargo xtask bench` and `examples/keygen.rs`: key generation speed is measured there,
+//! never in tests (this crate reads no clock).
+//!
+//! [`synthetic_instruments`] builds a Deribit-shaped listing (most instruments are inverse options whose strike
+//! currency comes from the venue's symbol rule, as on the real venue), and [`format_keys`] is the measured work:
+//! keying a whole listing (variants included) and formatting every key.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use crate::error::Result;
+use crate::keying::assign_keys;
+use crate::tardis::{Decimal, InstrumentInfo, SymbolType};
+
+const BASES: [&str; 8] = ["BTC", "ETH", "SOL", "XRP", "AVAX", "MATIC", "DOGE", "ADA"];
+const MONTHS: [&str; 12] =
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+
+/// Returns `count` synthetic Deribit instruments, numbered from `start`; every number gives a distinct key.
+/// Of every 8: one spot pair, one perpetual, one future and five options.
+pub fn synthetic_instruments(start: u64, count: usize) -> Vec<InstrumentInfo> {
+    (start..start + count as u64).map(synthetic_instrument).collect()
+}
+
+/// Returns synthetic instrument number `index` (see [`synthetic_instruments`]).
+pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
+    let since: DateTime<Utc> = DateTime::from_timestamp(1_546_300_800, 0).unwrap_or_default(); // 2019-01-01
+    let first_expiry = NaiveDate::from_ymd_opt(2024, 1, 5).unwrap_or_default();
+    let expiry_date = first_expiry + Duration::days((index % 700) as i64);
+    let expiry = expiry_date.and_hms_opt(8, 0, 0).map(|time| time.and_utc());
+    let deribit_date = format!(
+        "{}{}{:02}",
+        expiry_date.day(),
+        MONTHS[expiry_date.month0() as usize],
+        expiry_date.year() % 100
+    );
+    let coin = format!("C{index}");
+    let (id, base, quote, symbol_type, strike, option_type) = match index % 8 {
+        0 => (format!("{coin}_USDC"), coin, "USDC".to_owned(), SymbolType::Spot, None, None),
+        1 => {
+            (format!("{coin}-PERPETUAL"), coin, "USD".to_owned(), SymbolType::Perpetual, None, None)
+        }
+        2 => (
+            format!("{coin}-{deribit_date}"),
+            coin,
+            "USD".to_owned(),
+            SymbolType::Future,
+            None,
+            None,
+        ),
+        _ => {
+            let base = BASES[(index % BASES.len() as u64) as usize].to_owned();
+            let strike = 100.0 + (index / 8) as f64 * 0.5;
+            let right = if index.is_multiple_of(2) { "C" } else { "P" };
+            let strike_text = strike.to_string().replace('.', "d");
+            let option_type = if right == "C" { "call" } else { "put" };
+            (
+                format!("{base}-{deribit_date}-{strike_text}-{right}"),
+                base.clone(),
+                base,
+                SymbolType::Option,
+                Some(Decimal(strike)),
+                Some(option_type.to_owned()),
+            )
+        }
+    };
+    let dated = matches!(symbol_type, SymbolType::Future | SymbolType::Option);
+    InstrumentInfo {
+        dataset_id: Some(id.clone()),
+        underlying_index: dated.then(|| format!("{base}-{deribit_date}")),
+        id,
+        exchange: "deribit".to_owned(),
+        base_currency: base,
+        quote_currency: quote,
+        contract_type: None,
+        active: true,
+        available_since: since,
+        available_to: None,
+        listing: None,
+        expiry: if dated { expiry } else { None },
+        expiration_type: None,
+        underlying_type: None,
+        price_increment: Some(Decimal(0.5)),
+        amount_increment: Some(Decimal(1.0)),
+        min_trade_amount: Some(Decimal(1.0)),
+        min_notional: None,
+        maker_fee: Some(Decimal(0.0)),
+        taker_fee: Some(Decimal(0.0005)),
+        inverse: Some(symbol_type != SymbolType::Spot),
+        quanto: None,
+        contract_multiplier: Some(Decimal(1.0)),
+        settlement_currency: None,
+        strike_price: strike,
+        option_type,
+        margin_mode: None,
+        changes: Vec::new(),
+        symbol_type,
+    }
+}
+
+/// Keys a listing (variants included) and formats every key: the work `cargo xtask bench` measures.
+///
+/// # Errors
+/// The first instrument that got no key.
+pub fn format_keys(instruments: &[InstrumentInfo]) -> Result<Vec<String>> {
+    let exchange = instruments.first().map_or("deribit", |info| info.exchange.as_str());
+    assign_keys(exchange, instruments)
+        .into_iter()
+        .map(|key| key.map(|key| key.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn synthetic_instruments_all_get_distinct_keys() {
+        let instruments = synthetic_instruments(0, 4_000);
+        let keys = format_keys(&instruments).unwrap();
+        assert_eq!(keys.len(), 4_000);
+        assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 4_000);
+        assert!(keys.iter().all(|key| !key.contains('~')), "no variants needed");
+        assert_eq!(keys[3], "DERIBIT:OPTION:XRP-USD-240108-100-PUT");
+        assert_eq!(keys[0], "DERIBIT:SPOT_PAIR:C0-USDC");
+        assert_eq!(synthetic_instrument(12), synthetic_instruments(12, 1)[0]);
+    }
+}

@@ -1,0 +1,1164 @@
+//! Canonical instrument keys: `VENUE:INSTRUMENT_TYPE:SYMBOL`, their parser, and the names of grouped dataset files.
+//!
+//! The grammar is written down in `docs/INSTRUMENT_KEY.md`; this module is its only implementation.
+//! [`InstrumentKey::new`] canonicalises and validates, [`fmt::Display`] formats, and [`InstrumentKey::parse`]
+//! accepts exactly the strings `Display` produces, so `InstrumentKey::parse(&key.to_string()) == Ok(key)`.
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::error::{Error, Result, invalid_key};
+use crate::tardis::SymbolType;
+
+/// The longest key this crate produces, in bytes; object names on GCS may be 1024 bytes long, so a key fits
+/// with room for the path around it.
+pub const MAX_KEY_LEN: usize = 512;
+const MAX_VENUE_LEN: usize = 64;
+const MAX_ASSET_LEN: usize = 40;
+const MAX_STRIKE_LEN: usize = 40;
+const MAX_LEGS_LEN: usize = 120;
+const MAX_VARIANT_LEN: usize = 120;
+
+/// The SYMBOL of a grouped dataset file: `DERIBIT:OPTION:ALL` names Tardis' `OPTIONS` file of Deribit.
+pub const GROUP_SYMBOL: &str = "ALL";
+
+/// The `INSTRUMENT_TYPE` part of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InstrumentType {
+    /// `SPOT_PAIR`: a spot pair (Tardis `spot`).
+    SpotPair,
+    /// `PERP`: a perpetual swap (Tardis `perpetual`).
+    Perp,
+    /// `FUTURE`: a dated future (Tardis `future`).
+    Future,
+    /// `OPTION`: an option (Tardis `option`).
+    Option,
+    /// `COMBO`: a combination of other instruments (Tardis `combo`); a documented extension of the spec.
+    Combo,
+}
+
+impl InstrumentType {
+    /// Every type, in grammar order.
+    pub const ALL: [InstrumentType; 5] = [
+        InstrumentType::SpotPair,
+        InstrumentType::Perp,
+        InstrumentType::Future,
+        InstrumentType::Option,
+        InstrumentType::Combo,
+    ];
+
+    /// Returns the key spelling (`SPOT_PAIR`, `PERP`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstrumentType::SpotPair => "SPOT_PAIR",
+            InstrumentType::Perp => "PERP",
+            InstrumentType::Future => "FUTURE",
+            InstrumentType::Option => "OPTION",
+            InstrumentType::Combo => "COMBO",
+        }
+    }
+
+    /// Returns the type of a Tardis symbol type, or `None` for types without a key grammar (`prediction`, unknown).
+    pub fn from_symbol_type(symbol_type: &SymbolType) -> Option<InstrumentType> {
+        match symbol_type {
+            SymbolType::Spot => Some(InstrumentType::SpotPair),
+            SymbolType::Perpetual => Some(InstrumentType::Perp),
+            SymbolType::Future => Some(InstrumentType::Future),
+            SymbolType::Option => Some(InstrumentType::Option),
+            SymbolType::Combo => Some(InstrumentType::Combo),
+            SymbolType::Prediction | SymbolType::Other(_) => None,
+        }
+    }
+
+    /// Returns the Tardis grouped dataset symbol holding every instrument of this type (`OPTIONS`, `SPOT`, ...).
+    pub fn tardis_group(self) -> &'static str {
+        match self {
+            InstrumentType::SpotPair => "SPOT",
+            InstrumentType::Perp => "PERPETUALS",
+            InstrumentType::Future => "FUTURES",
+            InstrumentType::Option => "OPTIONS",
+            InstrumentType::Combo => "COMBOS",
+        }
+    }
+
+    /// Returns the type whose grouped dataset symbol is `group` (`OPTIONS` gives [`InstrumentType::Option`]).
+    pub fn from_tardis_group(group: &str) -> Option<InstrumentType> {
+        InstrumentType::ALL.into_iter().find(|kind| kind.tardis_group() == group)
+    }
+}
+
+impl fmt::Display for InstrumentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InstrumentType {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        InstrumentType::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| invalid_key(text, "unknown instrument type"))
+    }
+}
+
+/// `CALL` or `PUT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OptionType {
+    /// A call.
+    Call,
+    /// A put.
+    Put,
+}
+
+impl OptionType {
+    /// Returns the key spelling (`CALL`, `PUT`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionType::Call => "CALL",
+            OptionType::Put => "PUT",
+        }
+    }
+
+    /// Reads Tardis and exchange spellings: `call`, `put`, `C`, `P` (any case).
+    pub fn from_tardis(text: &str) -> Option<OptionType> {
+        match text.to_ascii_uppercase().as_str() {
+            "CALL" | "C" => Some(OptionType::Call),
+            "PUT" | "P" => Some(OptionType::Put),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for OptionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An option strike in canonical decimal text: no exponent, no float noise, no trailing zeros
+/// (`0.625`, `1500`, `85000`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Strike(String);
+
+impl Strike {
+    /// Returns the strike of a decimal value, printed as the shortest text that reads back as the same `f64`.
+    ///
+    /// # Errors
+    /// Rejects negative, infinite and NaN values, and values whose text would be longer than 40 characters.
+    pub fn from_f64(value: f64) -> Result<Strike> {
+        if !value.is_finite() || value < 0.0 {
+            return Err(invalid_key(
+                &value.to_string(),
+                "a strike must be a finite, non-negative number",
+            ));
+        }
+        // `-0.0` compares equal to `0.0` but prints as `-0`.
+        let value = if value == 0.0 { 0.0 } else { value };
+        // Rust prints floats as the shortest round-trip text and never with an exponent.
+        let text = value.to_string();
+        Strike::parse(&text)
+    }
+
+    /// Reads a decimal number in any notation Rust's `f64` parser accepts (`100000`, `0.50`, `1e3`) and
+    /// returns its canonical strike.
+    ///
+    /// # Errors
+    /// Fails on text that is not a number, and on the values [`Strike::from_f64`] rejects.
+    pub fn from_decimal_text(text: &str) -> Result<Strike> {
+        let value: f64 =
+            text.parse().map_err(|_| invalid_key(text, "a strike must be a decimal number"))?;
+        Strike::from_f64(value)
+    }
+
+    /// Reads a strike in canonical form only: `0` or digits without a leading zero, optionally followed by `.`
+    /// and digits without a trailing zero.
+    ///
+    /// # Errors
+    /// Fails on any other text, including non-canonical spellings of valid numbers (`1500.0`, `01`).
+    pub fn parse(text: &str) -> Result<Strike> {
+        if text.is_empty() || text.len() > MAX_STRIKE_LEN {
+            return Err(invalid_key(text, "a strike has 1 to 40 characters"));
+        }
+        let (integer, fraction) = match text.split_once('.') {
+            Some((integer, fraction)) => (integer, Some(fraction)),
+            None => (text, None),
+        };
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        let canonical_integer = digits(integer) && (integer == "0" || !integer.starts_with('0'));
+        let canonical_fraction = fraction.is_none_or(|part| digits(part) && !part.ends_with('0'));
+        if canonical_integer && canonical_fraction {
+            Ok(Strike(text.to_owned()))
+        } else {
+            Err(invalid_key(text, "a strike is a canonical decimal such as 0.625, 1500 or 85000"))
+        }
+    }
+
+    /// Returns the canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns the value.
+    pub fn value(&self) -> f64 {
+        // Canonical text always parses.
+        self.0.parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl fmt::Display for Strike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The fields of a key, as plain data. [`InstrumentKey::new`] canonicalises and validates them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyParts {
+    /// Tardis exchange id, upper-cased (`DERIBIT`, `BINANCE-FUTURES`).
+    pub venue: String,
+    /// The instrument type.
+    pub instrument_type: InstrumentType,
+    /// Base asset (`BTC`).
+    pub base: String,
+    /// Quote asset; for options the currency of the strike (`USD` for Deribit's BTC options).
+    pub quote: String,
+    /// Expiry date (UTC); futures and options only.
+    pub expiry: Option<NaiveDate>,
+    /// Strike; options only.
+    pub strike: Option<Strike>,
+    /// Call or put; options only.
+    pub option_type: Option<OptionType>,
+    /// The legs of a combo (`FS_261225_PERP`); combos only.
+    pub legs: Option<String>,
+    /// The variant segment that tells apart instruments whose other fields are equal (see
+    /// `docs/INSTRUMENT_KEY.md`, "Variants"); `None` for almost every instrument.
+    pub variant: Option<String>,
+}
+
+/// A canonical instrument key such as `DERIBIT:OPTION:BTC-USD-241225-50000-CALL`.
+///
+/// Built only through [`InstrumentKey::new`] (and the shorthands beside it) or [`InstrumentKey::parse`], so every
+/// value follows the grammar, formats to a valid object name, and parses back to itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstrumentKey(KeyParts);
+
+impl InstrumentKey {
+    /// Canonicalises (upper-cases) and validates the parts.
+    ///
+    /// # Errors
+    /// Fails when a component has characters outside the grammar, is empty or too long, when the fields present do not
+    /// match the type (a future needs an expiry, only options have strikes, ...), or when the expiry year is not
+    /// 2000 to 2099 (`YYMMDD` cannot say otherwise).
+    pub fn new(parts: KeyParts) -> Result<InstrumentKey> {
+        let KeyParts {
+            venue,
+            instrument_type,
+            base,
+            quote,
+            expiry,
+            strike,
+            option_type,
+            legs,
+            variant,
+        } = parts;
+        let venue = canonical_venue(&venue)?;
+        let base = canonical_asset(&base)?;
+        let quote = canonical_asset(&quote)?;
+        let legs = legs
+            .map(|legs| canonical_token(&legs, "combo legs", MAX_LEGS_LEN, false))
+            .transpose()?;
+        let variant = variant
+            .map(|variant| canonical_token(&variant, "variant", MAX_VARIANT_LEN, true))
+            .transpose()?;
+        let needs_expiry =
+            matches!(instrument_type, InstrumentType::Future | InstrumentType::Option);
+        let is_option = instrument_type == InstrumentType::Option;
+        let is_combo = instrument_type == InstrumentType::Combo;
+        let shape_error = |what: &str| {
+            invalid_key(
+                &format!("{venue}:{instrument_type}:{base}-{quote}"),
+                format!("a {instrument_type} {what}"),
+            )
+        };
+        if expiry.is_some() != needs_expiry {
+            return Err(shape_error(if needs_expiry {
+                "needs an expiry"
+            } else {
+                "has no expiry in its key"
+            }));
+        }
+        if strike.is_some() != is_option || option_type.is_some() != is_option {
+            return Err(shape_error(if is_option {
+                "needs a strike and an option type"
+            } else {
+                "has no strike or option type"
+            }));
+        }
+        if legs.is_some() != is_combo {
+            return Err(shape_error(if is_combo { "needs legs" } else { "has no legs" }));
+        }
+        if let Some(expiry) = expiry
+            && !(2000..=2099).contains(&expiry.year())
+        {
+            return Err(invalid_key(&expiry.to_string(), "an expiry year must be 2000 to 2099"));
+        }
+        let key = InstrumentKey(KeyParts {
+            venue,
+            instrument_type,
+            base,
+            quote,
+            expiry,
+            strike,
+            option_type,
+            legs,
+            variant,
+        });
+        let len = key.text_len();
+        if len > MAX_KEY_LEN {
+            return Err(invalid_key(
+                &key.to_string(),
+                format!("a key has at most {MAX_KEY_LEN} bytes"),
+            ));
+        }
+        Ok(key)
+    }
+
+    /// Returns the key of a spot pair: `VENUE:SPOT_PAIR:BASE-QUOTE`.
+    ///
+    /// # Errors
+    /// As [`InstrumentKey::new`].
+    pub fn spot(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts::plain(venue, InstrumentType::SpotPair, base, quote))
+    }
+
+    /// Returns the key of a perpetual: `VENUE:PERP:BASE-QUOTE`.
+    ///
+    /// # Errors
+    /// As [`InstrumentKey::new`].
+    pub fn perp(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts::plain(venue, InstrumentType::Perp, base, quote))
+    }
+
+    /// Returns the key of a future: `VENUE:FUTURE:BASE-QUOTE-YYMMDD`.
+    ///
+    /// # Errors
+    /// As [`InstrumentKey::new`].
+    pub fn future(
+        venue: &str,
+        base: &str,
+        quote: &str,
+        expiry: NaiveDate,
+    ) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts {
+            expiry: Some(expiry),
+            ..KeyParts::plain(venue, InstrumentType::Future, base, quote)
+        })
+    }
+
+    /// Returns the key of an option: `VENUE:OPTION:BASE-QUOTE-YYMMDD-STRIKE-CALL|PUT`.
+    ///
+    /// # Errors
+    /// As [`InstrumentKey::new`].
+    pub fn option(
+        venue: &str,
+        base: &str,
+        quote: &str,
+        expiry: NaiveDate,
+        strike: Strike,
+        option_type: OptionType,
+    ) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts {
+            expiry: Some(expiry),
+            strike: Some(strike),
+            option_type: Some(option_type),
+            ..KeyParts::plain(venue, InstrumentType::Option, base, quote)
+        })
+    }
+
+    /// Returns the key of a combo: `VENUE:COMBO:BASE-QUOTE-LEGS`.
+    ///
+    /// # Errors
+    /// As [`InstrumentKey::new`].
+    pub fn combo(venue: &str, base: &str, quote: &str, legs: &str) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts {
+            legs: Some(legs.to_owned()),
+            ..KeyParts::plain(venue, InstrumentType::Combo, base, quote)
+        })
+    }
+
+    /// Returns this key with the variant segment `~variant` (replacing any variant it had).
+    ///
+    /// # Errors
+    /// Fails when the variant has characters outside `A-Z 0-9 _ . -` or is too long.
+    pub fn with_variant(self, variant: &str) -> Result<InstrumentKey> {
+        InstrumentKey::new(KeyParts { variant: Some(variant.to_owned()), ..self.0 })
+    }
+
+    /// Returns this key without its variant segment.
+    pub fn without_variant(&self) -> InstrumentKey {
+        InstrumentKey(KeyParts { variant: None, ..self.0.clone() })
+    }
+
+    /// Reads a key. Only canonical text is accepted: the exact string [`fmt::Display`] prints.
+    ///
+    /// # Errors
+    /// Fails, naming the text, on anything outside the grammar, including lower case and non-canonical strikes.
+    pub fn parse(text: &str) -> Result<InstrumentKey> {
+        let mut fields = text.split(':');
+        let (Some(venue), Some(kind), Some(symbol), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(invalid_key(text, "a key has three parts separated by ':'"));
+        };
+        let instrument_type: InstrumentType = kind.parse()?;
+        let (core, variant) = match symbol.split_once('~') {
+            Some((core, variant)) => (core, Some(variant.to_owned())),
+            None => (symbol, None),
+        };
+        let segments: Vec<&str> = core.split('-').collect();
+        let expected = match instrument_type {
+            InstrumentType::SpotPair | InstrumentType::Perp => 2,
+            InstrumentType::Future | InstrumentType::Combo => 3,
+            InstrumentType::Option => 5,
+        };
+        if segments.len() != expected {
+            return Err(invalid_key(
+                text,
+                format!("the SYMBOL of a {instrument_type} has {expected} parts separated by '-'"),
+            ));
+        }
+        let mut parts = KeyParts::plain(venue, instrument_type, segments[0], segments[1]);
+        parts.variant = variant;
+        match instrument_type {
+            InstrumentType::SpotPair | InstrumentType::Perp => {}
+            InstrumentType::Future => parts.expiry = Some(parse_yymmdd(segments[2])?),
+            InstrumentType::Combo => parts.legs = Some(segments[2].to_owned()),
+            InstrumentType::Option => {
+                parts.expiry = Some(parse_yymmdd(segments[2])?);
+                parts.strike = Some(Strike::parse(segments[3])?);
+                parts.option_type = Some(match segments[4] {
+                    "CALL" => OptionType::Call,
+                    "PUT" => OptionType::Put,
+                    other => return Err(invalid_key(other, "an option type is CALL or PUT")),
+                });
+            }
+        }
+        let key = InstrumentKey::new(parts).map_err(|error| match error {
+            Error::InvalidKey { reason, .. } => invalid_key(text, reason),
+            other => other,
+        })?;
+        if key.to_string() != text {
+            return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
+        }
+        Ok(key)
+    }
+
+    /// Returns the parts.
+    pub fn parts(&self) -> &KeyParts {
+        &self.0
+    }
+
+    /// Returns the parts, consuming the key.
+    pub fn into_parts(self) -> KeyParts {
+        self.0
+    }
+
+    /// Returns the venue (`DERIBIT`).
+    pub fn venue(&self) -> &str {
+        &self.0.venue
+    }
+
+    /// Returns the instrument type.
+    pub fn instrument_type(&self) -> InstrumentType {
+        self.0.instrument_type
+    }
+
+    /// Returns the base asset.
+    pub fn base(&self) -> &str {
+        &self.0.base
+    }
+
+    /// Returns the quote asset (for options, the strike currency).
+    pub fn quote(&self) -> &str {
+        &self.0.quote
+    }
+
+    /// Returns the expiry date.
+    pub fn expiry(&self) -> Option<NaiveDate> {
+        self.0.expiry
+    }
+
+    /// Returns the expiry as it appears in the key (`YYMMDD`).
+    pub fn expiry_code(&self) -> Option<String> {
+        self.0.expiry.map(yymmdd)
+    }
+
+    /// Returns the strike.
+    pub fn strike(&self) -> Option<&Strike> {
+        self.0.strike.as_ref()
+    }
+
+    /// Returns the option type.
+    pub fn option_type(&self) -> Option<OptionType> {
+        self.0.option_type
+    }
+
+    /// Returns the legs of a combo.
+    pub fn legs(&self) -> Option<&str> {
+        self.0.legs.as_deref()
+    }
+
+    /// Returns the variant segment, without its `~`.
+    pub fn variant(&self) -> Option<&str> {
+        self.0.variant.as_deref()
+    }
+
+    /// Returns the SYMBOL part (`BTC-USD-241225-50000-CALL`).
+    pub fn symbol(&self) -> String {
+        let mut symbol = String::with_capacity(self.text_len());
+        self.write_symbol(&mut symbol);
+        symbol
+    }
+
+    /// Appends the whole key to `out`; the fast path behind `Display`.
+    pub fn write_to(&self, out: &mut String) {
+        out.push_str(&self.0.venue);
+        out.push(':');
+        out.push_str(self.0.instrument_type.as_str());
+        out.push(':');
+        self.write_symbol(out);
+    }
+
+    fn write_symbol(&self, out: &mut String) {
+        let parts = &self.0;
+        out.push_str(&parts.base);
+        out.push('-');
+        out.push_str(&parts.quote);
+        if let Some(expiry) = parts.expiry {
+            out.push('-');
+            push_yymmdd(out, expiry);
+        }
+        if let (Some(strike), Some(option_type)) = (&parts.strike, parts.option_type) {
+            out.push('-');
+            out.push_str(strike.as_str());
+            out.push('-');
+            out.push_str(option_type.as_str());
+        }
+        if let Some(legs) = &parts.legs {
+            out.push('-');
+            out.push_str(legs);
+        }
+        if let Some(variant) = &parts.variant {
+            out.push('~');
+            out.push_str(variant);
+        }
+    }
+
+    fn text_len(&self) -> usize {
+        let parts = &self.0;
+        parts.venue.len()
+            + 1
+            + parts.instrument_type.as_str().len()
+            + 1
+            + parts.base.len()
+            + 1
+            + parts.quote.len()
+            + parts.expiry.map_or(0, |_| 7)
+            + parts.strike.as_ref().map_or(0, |strike| strike.as_str().len() + 1)
+            + parts.option_type.map_or(0, |kind| kind.as_str().len() + 1)
+            + parts.legs.as_ref().map_or(0, |legs| legs.len() + 1)
+            + parts.variant.as_ref().map_or(0, |variant| variant.len() + 1)
+    }
+}
+
+impl KeyParts {
+    fn plain(venue: &str, instrument_type: InstrumentType, base: &str, quote: &str) -> KeyParts {
+        KeyParts {
+            venue: venue.to_owned(),
+            instrument_type,
+            base: base.to_owned(),
+            quote: quote.to_owned(),
+            expiry: None,
+            strike: None,
+            option_type: None,
+            legs: None,
+            variant: None,
+        }
+    }
+}
+
+impl fmt::Display for InstrumentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::with_capacity(self.text_len());
+        self.write_to(&mut text);
+        f.write_str(&text)
+    }
+}
+
+impl FromStr for InstrumentKey {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        InstrumentKey::parse(text)
+    }
+}
+
+/// The object name of a grouped Tardis dataset file (`OPTIONS`, `PERPETUALS`, `FUTURES`, `SPOT`, `COMBOS`):
+/// `VENUE:INSTRUMENT_TYPE:ALL`, for example `DERIBIT:OPTION:ALL`.
+///
+/// It can never equal an [`InstrumentKey`]: the SYMBOL of an instrument always holds a `-`, `ALL` does not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    venue: String,
+    instrument_type: InstrumentType,
+}
+
+impl GroupKey {
+    /// Returns the key of the grouped file holding every instrument of `instrument_type` on `venue`.
+    ///
+    /// # Errors
+    /// Fails when the venue is not a valid key venue.
+    pub fn new(venue: &str, instrument_type: InstrumentType) -> Result<GroupKey> {
+        Ok(GroupKey { venue: canonical_venue(venue)?, instrument_type })
+    }
+
+    /// Reads a group key. Only canonical text is accepted.
+    ///
+    /// # Errors
+    /// Fails on anything that is not `VENUE:INSTRUMENT_TYPE:ALL`.
+    pub fn parse(text: &str) -> Result<GroupKey> {
+        let mut fields = text.split(':');
+        let (Some(venue), Some(kind), Some(GROUP_SYMBOL), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(invalid_key(text, "a group key is VENUE:INSTRUMENT_TYPE:ALL"));
+        };
+        let key = GroupKey::new(venue, kind.parse()?)?;
+        if key.venue != venue {
+            return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
+        }
+        Ok(key)
+    }
+
+    /// Returns the venue.
+    pub fn venue(&self) -> &str {
+        &self.venue
+    }
+
+    /// Returns the instrument type the group holds.
+    pub fn instrument_type(&self) -> InstrumentType {
+        self.instrument_type
+    }
+
+    /// Returns the Tardis grouped dataset symbol (`OPTIONS`).
+    pub fn tardis_group(&self) -> &'static str {
+        self.instrument_type.tardis_group()
+    }
+}
+
+impl fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{GROUP_SYMBOL}", self.venue, self.instrument_type)
+    }
+}
+
+/// Returns the object name of a grouped Tardis dataset file: `grouped_object_key("deribit", "OPTIONS")` is
+/// `DERIBIT:OPTION:ALL`.
+///
+/// # Errors
+/// Fails on a group other than `OPTIONS`, `FUTURES`, `PERPETUALS`, `SPOT` and `COMBOS`, and on an invalid venue.
+pub fn grouped_object_key(venue: &str, group: &str) -> Result<GroupKey> {
+    let kind = InstrumentType::from_tardis_group(group)
+        .ok_or_else(|| Error::UnknownGroup { group: group.to_owned() })?;
+    GroupKey::new(venue, kind)
+}
+
+/// Any name this crate gives a dataset object: one instrument, or a grouped file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ObjectKey {
+    /// One instrument.
+    Instrument(InstrumentKey),
+    /// A grouped file.
+    Group(GroupKey),
+}
+
+impl ObjectKey {
+    /// Reads either kind of key.
+    ///
+    /// # Errors
+    /// Fails when the text is neither an instrument key nor a group key.
+    pub fn parse(text: &str) -> Result<ObjectKey> {
+        if text.ends_with(":ALL") {
+            GroupKey::parse(text).map(ObjectKey::Group)
+        } else {
+            InstrumentKey::parse(text).map(ObjectKey::Instrument)
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectKey::Instrument(key) => key.fmt(f),
+            ObjectKey::Group(key) => key.fmt(f),
+        }
+    }
+}
+
+/// Returns the canonical spelling of an asset code: upper case, characters `A-Z 0-9 _ .`, 1 to 40 of them.
+/// Idempotent: `canonical_asset(canonical_asset(x)?) == canonical_asset(x)`.
+///
+/// # Errors
+/// Fails on empty or over-long codes, on `.` and `..`, and on any other character (non-ASCII, `-`, `/`, `:`,
+/// spaces...): such a code is reported, never rewritten into a guess.
+pub fn canonical_asset(raw: &str) -> Result<String> {
+    let asset = raw.to_ascii_uppercase();
+    let valid = !asset.is_empty()
+        && asset.len() <= MAX_ASSET_LEN
+        && asset != "."
+        && asset != ".."
+        && asset
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+    if valid {
+        Ok(asset)
+    } else {
+        Err(invalid_key(raw, "an asset code has 1 to 40 characters from A-Z 0-9 _ ."))
+    }
+}
+
+/// Returns the canonical venue of a Tardis exchange id: upper case, characters `A-Z 0-9 - _`.
+///
+/// # Errors
+/// Fails on empty or over-long ids and on any other character.
+pub fn canonical_venue(raw: &str) -> Result<String> {
+    let venue = raw.to_ascii_uppercase();
+    let valid = !venue.is_empty()
+        && venue.len() <= MAX_VENUE_LEN
+        && venue
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if valid {
+        Ok(venue)
+    } else {
+        Err(invalid_key(
+            raw,
+            "a venue is a Tardis exchange id: 1 to 64 characters from A-Z 0-9 - _",
+        ))
+    }
+}
+
+fn canonical_token(raw: &str, what: &str, max_len: usize, allow_dash: bool) -> Result<String> {
+    let token = raw.to_ascii_uppercase();
+    let valid = !token.is_empty()
+        && token.len() <= max_len
+        && token != "."
+        && token != ".."
+        && token.bytes().all(|b| {
+            b.is_ascii_uppercase()
+                || b.is_ascii_digit()
+                || b == b'_'
+                || b == b'.'
+                || (allow_dash && b == b'-')
+        });
+    if valid {
+        Ok(token)
+    } else {
+        let allowed = if allow_dash { "A-Z 0-9 _ . -" } else { "A-Z 0-9 _ ." };
+        Err(invalid_key(raw, format!("{what} have 1 to {max_len} characters from {allowed}")))
+    }
+}
+
+/// Returns whether `text` can be used as one component of a GCS object name: 1 to 1024 bytes of UTF-8, no `/`,
+/// no control characters (so no CR or LF), not `.` or `..`, and none of the characters GCS advises against
+/// (`#`, `[`, `]`, `*`, `?`).
+pub fn is_valid_object_component(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 1024
+        && text != "."
+        && text != ".."
+        && !text.chars().any(|c| c.is_control() || matches!(c, '/' | '#' | '[' | ']' | '*' | '?'))
+}
+
+/// Formats a date as `YYMMDD`.
+pub(crate) fn yymmdd(date: NaiveDate) -> String {
+    let mut text = String::with_capacity(6);
+    push_yymmdd(&mut text, date);
+    text
+}
+
+fn push_yymmdd(out: &mut String, date: NaiveDate) {
+    // Years are 2000..=2099 (checked in `InstrumentKey::new`).
+    let _ = write!(out, "{:02}{:02}{:02}", date.year().rem_euclid(100), date.month(), date.day());
+}
+
+/// Reads `YYMMDD` (years 2000 to 2099).
+pub(crate) fn parse_yymmdd(text: &str) -> Result<NaiveDate> {
+    let number =
+        |range: std::ops::Range<usize>| text.get(range).and_then(|part| part.parse::<u32>().ok());
+    if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid_key(text, "an expiry is YYMMDD"));
+    }
+    match (number(0..2), number(2..4), number(4..6)) {
+        (Some(year), Some(month), Some(day)) => {
+            NaiveDate::from_ymd_opt(2000 + year as i32, month, day)
+                .ok_or_else(|| invalid_key(text, "an expiry is a calendar date YYMMDD"))
+        }
+        _ => Err(invalid_key(text, "an expiry is YYMMDD")),
+    }
+}
+
+/// FNV-1a, 32 bits, with its published constants (offset basis 0x811c9dc5, prime 0x01000193): a fixed hash that
+/// gives the same value on every run and machine, unlike `std`'s randomly seeded hashers.
+pub(crate) fn fnv1a_32(bytes: &[u8]) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for &byte in bytes {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// Returns the variant segment for an instrument: its Tardis dataset symbol, upper case, with every character
+/// outside `A-Z 0-9 _ . -` replaced by `_`; when anything was replaced (or the symbol is over 100 characters), the
+/// 8 upper-case hex digits of FNV-1a-32 of the original symbol follow after a `.`, so two symbols never share a
+/// variant by accident.
+pub fn variant_tag(tardis_symbol: &str) -> String {
+    let upper = tardis_symbol.to_ascii_uppercase();
+    let mut changed = false;
+    let mut tag: String = upper
+        .chars()
+        .map(|c| {
+            if c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                changed = true;
+                '_'
+            }
+        })
+        .collect();
+    if tag.len() > 100 {
+        tag.truncate(100);
+        changed = true;
+    }
+    if changed || tag.is_empty() || tag == "." || tag == ".." {
+        let _ = write!(tag, ".{:08X}", fnv1a_32(tardis_symbol.as_bytes()));
+    }
+    tag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn example_keys_format_exactly() {
+        let expected = [
+            (InstrumentKey::spot("binance", "BTC", "USDT"), "BINANCE:SPOT_PAIR:BTC-USDT"),
+            (InstrumentKey::perp("deribit", "BTC", "USD"), "DERIBIT:PERP:BTC-USD"),
+            (InstrumentKey::perp("bybit", "eth", "usdt"), "BYBIT:PERP:ETH-USDT"),
+            (
+                InstrumentKey::future("deribit", "BTC", "USD", date("2024-12-25")),
+                "DERIBIT:FUTURE:BTC-USD-241225",
+            ),
+            (
+                InstrumentKey::option(
+                    "deribit",
+                    "BTC",
+                    "USD",
+                    date("2024-12-25"),
+                    Strike::from_f64(50000.0).unwrap(),
+                    OptionType::Call,
+                ),
+                "DERIBIT:OPTION:BTC-USD-241225-50000-CALL",
+            ),
+            (
+                InstrumentKey::option(
+                    "deribit",
+                    "BTC",
+                    "USD",
+                    date("2023-12-29"),
+                    Strike::from_f64(50000.0).unwrap(),
+                    OptionType::Put,
+                ),
+                "DERIBIT:OPTION:BTC-USD-231229-50000-PUT",
+            ),
+            (
+                InstrumentKey::combo("deribit", "BTC", "USD", "FS_261225_PERP"),
+                "DERIBIT:COMBO:BTC-USD-FS_261225_PERP",
+            ),
+        ];
+        for (key, text) in expected {
+            let key = key.unwrap();
+            assert_eq!(key.to_string(), text);
+            assert_eq!(InstrumentKey::parse(text).unwrap(), key, "{text}");
+        }
+    }
+
+    #[test]
+    fn strikes_print_without_float_noise() {
+        for (value, text) in [
+            (0.625, "0.625"),
+            (1500.0, "1500"),
+            (85000.0, "85000"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (0.3, "0.3"),
+            (1e-7, "0.0000001"),
+            (-0.0, "0"),
+            (1e21, "1000000000000000000000"),
+        ] {
+            assert_eq!(Strike::from_f64(value).unwrap().as_str(), text, "{value}");
+        }
+        assert_eq!(Strike::from_decimal_text("0.6250").unwrap().as_str(), "0.625");
+        assert_eq!(Strike::from_decimal_text("1500.0").unwrap().as_str(), "1500");
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 1e40, 5e-324] {
+            assert!(Strike::from_f64(bad).is_err(), "{bad}");
+        }
+        for bad in ["", "01", "1.", ".5", "1.50", "1e3", "-1", "1,5", "+1"] {
+            assert!(Strike::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Strike::parse("0.625").unwrap().value(), 0.625);
+    }
+
+    #[test]
+    fn parse_rejects_everything_outside_the_grammar() {
+        for bad in [
+            "",
+            "DERIBIT",
+            "DERIBIT:PERP",
+            "DERIBIT:PERP:BTC-USD:X",
+            "deribit:PERP:BTC-USD",
+            "DERIBIT:PERP:btc-USD",
+            "DERIBIT:PERPETUAL:BTC-USD",
+            "DERIBIT:PERP:BTC",
+            "DERIBIT:PERP:BTC-USD-241225",
+            "DERIBIT:FUTURE:BTC-USD",
+            "DERIBIT:FUTURE:BTC-USD-241232",
+            "DERIBIT:FUTURE:BTC-USD-20241225",
+            "DERIBIT:OPTION:BTC-USD-241225-50000-C",
+            "DERIBIT:OPTION:BTC-USD-241225-50000.0-CALL",
+            "DERIBIT:OPTION:BTC-USD-241225-CALL",
+            "DERIBIT:COMBO:BTC-USD",
+            "DERIBIT:PERP:BTC-USD~",
+            "DERIBIT:PERP:BTC-USD~a",
+            "DERIBIT:PERP:BTC-USD~X~Y",
+            "DERIBIT:PERP:BTC/X-USD",
+            "DERIBIT:PERP:-USD",
+            "DER IBIT:PERP:BTC-USD",
+            "DERIBIT:OPTION:ALL",
+        ] {
+            assert!(InstrumentKey::parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn fields_must_match_the_type() {
+        let mut parts = InstrumentKey::perp("deribit", "BTC", "USD").unwrap().into_parts();
+        parts.expiry = Some(date("2024-12-25"));
+        assert!(InstrumentKey::new(parts.clone()).is_err());
+        parts.instrument_type = InstrumentType::Future;
+        assert!(InstrumentKey::new(parts.clone()).is_ok());
+        parts.strike = Some(Strike::from_f64(1.0).unwrap());
+        assert!(InstrumentKey::new(parts.clone()).is_err());
+        parts.instrument_type = InstrumentType::Option;
+        assert!(InstrumentKey::new(parts.clone()).is_err(), "an option needs its option type");
+        parts.option_type = Some(OptionType::Put);
+        assert!(InstrumentKey::new(parts.clone()).is_ok());
+        parts.expiry = Some(date("2100-01-01"));
+        assert!(InstrumentKey::new(parts).is_err(), "YYMMDD cannot hold 2100");
+    }
+
+    #[test]
+    fn variants_extend_the_symbol() {
+        let key = InstrumentKey::perp("cryptofacilities", "BTC", "USD")
+            .unwrap()
+            .with_variant(&variant_tag("PF_XBTUSD"))
+            .unwrap();
+        assert_eq!(key.to_string(), "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD");
+        assert_eq!(InstrumentKey::parse(&key.to_string()).unwrap(), key);
+        assert_eq!(key.without_variant().to_string(), "CRYPTOFACILITIES:PERP:BTC-USD");
+        assert_eq!(variant_tag("BTC-27NOV26-100000-C"), "BTC-27NOV26-100000-C");
+        let odd = variant_tag("btc usd#1");
+        assert_eq!(odd, format!("BTC_USD_1.{:08X}", fnv1a_32(b"btc usd#1")));
+        assert!(InstrumentKey::perp("x", "A", "B").unwrap().with_variant(&odd).is_ok());
+    }
+
+    #[test]
+    fn group_keys_are_distinct_from_instrument_keys() {
+        let group = grouped_object_key("deribit", "OPTIONS").unwrap();
+        assert_eq!(group.to_string(), "DERIBIT:OPTION:ALL");
+        assert_eq!(GroupKey::parse("DERIBIT:OPTION:ALL").unwrap(), group);
+        assert_eq!(group.tardis_group(), "OPTIONS");
+        for (group, text) in [
+            ("SPOT", "BINANCE:SPOT_PAIR:ALL"),
+            ("PERPETUALS", "BINANCE:PERP:ALL"),
+            ("FUTURES", "BINANCE:FUTURE:ALL"),
+            ("COMBOS", "BINANCE:COMBO:ALL"),
+        ] {
+            assert_eq!(grouped_object_key("binance", group).unwrap().to_string(), text);
+            assert!(matches!(ObjectKey::parse(text).unwrap(), ObjectKey::Group(_)));
+        }
+        assert_eq!(
+            grouped_object_key("deribit", "PREDICTIONS"),
+            Err(Error::UnknownGroup { group: "PREDICTIONS".into() })
+        );
+        assert!(GroupKey::parse("deribit:OPTION:ALL").is_err());
+        assert!(matches!(
+            ObjectKey::parse("DERIBIT:PERP:BTC-USD").unwrap(),
+            ObjectKey::Instrument(_)
+        ));
+    }
+
+    #[test]
+    fn fnv1a_32_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a_32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a_32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a_32(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn object_component_validity() {
+        assert!(is_valid_object_component("DERIBIT:OPTION:BTC-USD-241225-0.625-CALL~X.Y-Z"));
+        for bad in
+            ["", ".", "..", "a/b", "a\nb", "a\rb", "a#b", "a?b", "a*b", "a[b", "a]b", "\u{7f}"]
+        {
+            assert!(!is_valid_object_component(bad), "{bad:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod property_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn asset() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9][A-Za-z0-9_.]{0,9}"
+    }
+
+    fn strike() -> impl Strategy<Value = Strike> {
+        prop_oneof![
+            (0u64..10_000_000).prop_map(|value| value as f64),
+            (0u64..10_000_000, 1u32..7)
+                .prop_map(|(value, scale)| value as f64 / 10f64.powi(scale as i32)),
+            (0.0f64..1e9),
+        ]
+        .prop_map(|value| Strike::from_f64(value).unwrap())
+    }
+
+    prop_compose! {
+        fn parts()(
+            venue in "[a-z][a-z0-9-]{0,15}",
+            kind in prop::sample::select(InstrumentType::ALL.to_vec()),
+            base in asset(),
+            quote in asset(),
+            days in 0i64..36_524,
+            strike in strike(),
+            call in any::<bool>(),
+            legs in "[A-Z0-9][A-Z0-9_.]{0,11}",
+            variant in prop::option::of("[A-Za-z0-9_-][A-Za-z0-9_.-]{0,11}"),
+        ) -> KeyParts {
+            let expiry = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + chrono::Duration::days(days);
+            let is_option = kind == InstrumentType::Option;
+            KeyParts {
+                venue,
+                instrument_type: kind,
+                base,
+                quote,
+                expiry: matches!(kind, InstrumentType::Future | InstrumentType::Option).then_some(expiry),
+                strike: is_option.then_some(strike),
+                option_type: is_option.then_some(if call { OptionType::Call } else { OptionType::Put }),
+                legs: (kind == InstrumentType::Combo).then_some(legs),
+                variant,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn prop_same_input_gives_same_key(parts in parts()) {
+            let first = InstrumentKey::new(parts.clone()).unwrap();
+            let second = InstrumentKey::new(parts).unwrap();
+            prop_assert_eq!(first.to_string(), second.to_string());
+            prop_assert_eq!(first, second);
+        }
+
+        #[test]
+        fn prop_canonicalize_is_idempotent(parts in parts(), raw in "[A-Za-z0-9_.]{1,12}|\\PC{0,12}") {
+            let key = InstrumentKey::new(parts).unwrap();
+            let again = InstrumentKey::new(key.parts().clone()).unwrap();
+            prop_assert_eq!(&again, &key);
+            if let Ok(asset) = canonical_asset(&raw) {
+                prop_assert_eq!(canonical_asset(&asset).unwrap(), asset);
+            }
+            if let Ok(venue) = canonical_venue(&raw) {
+                prop_assert_eq!(canonical_venue(&venue).unwrap(), venue);
+            }
+        }
+
+        #[test]
+        fn prop_parse_format_round_trips(parts in parts()) {
+            let key = InstrumentKey::new(parts).unwrap();
+            let text = key.to_string();
+            prop_assert_eq!(InstrumentKey::parse(&text).unwrap(), key.clone());
+            prop_assert_eq!(ObjectKey::parse(&text).unwrap(), ObjectKey::Instrument(key));
+        }
+
+        #[test]
+        fn prop_distinct_canonical_tuples_give_distinct_keys(a in parts(), b in parts()) {
+            let a = InstrumentKey::new(a).unwrap();
+            let b = InstrumentKey::new(b).unwrap();
+            prop_assert_eq!(a == b, a.to_string() == b.to_string());
+        }
+
+        #[test]
+        fn prop_changing_one_field_changes_the_key(parts in parts(), field in 0usize..5, other in "[A-Z0-9]{1,6}") {
+            prop_assume!(field != 4 || parts.expiry.is_some());
+            let key = InstrumentKey::new(parts.clone()).unwrap();
+            let mut changed = parts;
+            match field {
+                0 => changed.venue = format!("{}X", changed.venue),
+                1 => changed.base = format!("{}{other}", changed.base),
+                2 => changed.quote = format!("{other}{}", changed.quote),
+                3 => changed.variant = Some(match changed.variant { Some(v) => format!("{v}{other}"), None => other }),
+                _ => changed.expiry = changed.expiry.map(|expiry| expiry.succ_opt().unwrap()).filter(|e| e.year() < 2100),
+            }
+            if let Ok(changed) = InstrumentKey::new(changed) {
+                prop_assert_ne!(changed.to_string(), key.to_string());
+            }
+        }
+
+        #[test]
+        fn prop_keys_are_valid_object_names(parts in parts()) {
+            let key = InstrumentKey::new(parts).unwrap();
+            let text = key.to_string();
+            prop_assert!(is_valid_object_component(&text), "{}", text);
+            prop_assert!(text.len() <= MAX_KEY_LEN);
+            prop_assert!(text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b":-_.~".contains(&b)));
+        }
+
+        #[test]
+        fn prop_strikes_round_trip_their_value(value in 0.0f64..1e12) {
+            let strike = Strike::from_f64(value).unwrap();
+            prop_assert_eq!(strike.as_str().parse::<f64>().unwrap(), value);
+            prop_assert_eq!(Strike::parse(strike.as_str()).unwrap(), strike);
+        }
+
+        #[test]
+        fn prop_variant_tags_are_valid_variants(symbol in "\\PC{1,40}") {
+            let tag = variant_tag(&symbol);
+            prop_assert!(InstrumentKey::perp("x", "A", "B").unwrap().with_variant(&tag).is_ok(), "{}", tag);
+            prop_assert_eq!(variant_tag(&symbol), tag);
+        }
+    }
+}

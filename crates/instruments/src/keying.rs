@@ -1,0 +1,552 @@
+//! Keys from Tardis metadata ([`key_for_instrument`]) or from a symbol alone ([`key_for_symbol`]), and their
+//! assignment over a venue's whole listing ([`assign_keys`]), which adds the variant segment where two instruments
+//! would otherwise share a key on some day.
+//!
+//! Rules (also in `docs/INSTRUMENT_KEY.md`):
+//! - Keys come from the instrument's current metadata (the top-level fields), never from `changes[]`, so an
+//!   instrument keeps one key for its whole life.
+//! - The expiry is the UTC date of the metadata `expiry`; the symbol is read only when metadata has none.
+//! - A derivative whose Tardis `quoteCurrency` equals its base (Deribit and OKX inverse options quote premiums in
+//!   BTC) takes as key quote the strike currency: the quote of its `underlyingIndex` when that names a pair
+//!   (`BTC-USD`, `btc_usd`), else the venue's symbol rule (Deribit: USD), else the instrument is reported.
+//! - Variants: see [`assign_keys`].
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::error::{Error, Result};
+use crate::key::{InstrumentKey, InstrumentType, KeyParts, OptionType, Strike, variant_tag};
+use crate::symbols::{ParsedSymbol, parse_symbol};
+use crate::tardis::{InstrumentInfo, SymbolType};
+
+/// Returns the key of an instrument from its metadata, without a variant segment (see [`assign_keys`]).
+///
+/// # Errors
+/// [`Error::Unkeyable`], naming the exchange and dataset symbol, when the type has no key grammar, a currency is
+/// outside the grammar, or a field the type needs (expiry, strike, option type, strike currency) is in neither the
+/// metadata nor the symbol.
+pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
+    let symbol = info.dataset_symbol();
+    let fail = |reason: String| Error::Unkeyable {
+        exchange: info.exchange.clone(),
+        symbol: symbol.clone(),
+        reason,
+    };
+    let kind = InstrumentType::from_symbol_type(&info.symbol_type).ok_or_else(|| {
+        fail(format!("symbol type {:?} has no key grammar", info.symbol_type.as_str()))
+    })?;
+    let parsed: OnceCell<Option<ParsedSymbol>> = OnceCell::new();
+    let parsed = || {
+        parsed
+            .get_or_init(|| parse_symbol(&info.exchange, &symbol, &info.symbol_type).ok())
+            .as_ref()
+    };
+
+    let base = &info.base_currency;
+    let quote = if kind != InstrumentType::SpotPair
+        && info.quote_currency.eq_ignore_ascii_case(base)
+    {
+        info.underlying_index
+            .as_deref()
+            .and_then(|index| strike_currency_of_index(index, base))
+            .or_else(|| {
+                parsed()
+                    .filter(|parsed| {
+                        parsed.base.eq_ignore_ascii_case(base) && !parsed.quote.eq_ignore_ascii_case(base)
+                    })
+                    .map(|parsed| parsed.quote.clone())
+            })
+            .ok_or_else(|| {
+                fail(format!(
+                    "quoted in its base currency {base}, and neither the underlying index nor the venue's symbol \
+                     rule names the strike currency"
+                ))
+            })?
+    } else {
+        info.quote_currency.clone()
+    };
+
+    let mut parts = KeyParts {
+        venue: info.exchange.clone(),
+        instrument_type: kind,
+        base: base.clone(),
+        quote,
+        expiry: None,
+        strike: None,
+        option_type: None,
+        legs: None,
+        variant: None,
+    };
+    if matches!(kind, InstrumentType::Future | InstrumentType::Option) {
+        let expiry = info
+            .expiry
+            .map(|expiry| expiry.date_naive())
+            .or_else(|| parsed().and_then(|p| p.expiry));
+        parts.expiry =
+            Some(expiry.ok_or_else(|| fail("no expiry in the metadata or the symbol".into()))?);
+    }
+    if kind == InstrumentType::Option {
+        let strike = match info.strike_price {
+            Some(strike) => {
+                Strike::from_f64(strike.get()).map_err(|error| fail(error.to_string()))?
+            }
+            None => parsed()
+                .and_then(|p| p.strike.clone())
+                .ok_or_else(|| fail("no strike in the metadata or the symbol".into()))?,
+        };
+        parts.strike = Some(strike);
+        let option_type = info
+            .option_type
+            .as_deref()
+            .and_then(OptionType::from_tardis)
+            .or_else(|| {
+                info.contract_type.as_deref().and_then(|contract| {
+                    if contract.ends_with("call_option") {
+                        Some(OptionType::Call)
+                    } else if contract.ends_with("put_option") {
+                        Some(OptionType::Put)
+                    } else {
+                        None
+                    }
+                })
+            })
+            .or_else(|| parsed().and_then(|p| p.option_type))
+            .ok_or_else(|| fail("no option type in the metadata or the symbol".into()))?;
+        parts.option_type = Some(option_type);
+    }
+    if kind == InstrumentType::Combo {
+        parts.legs =
+            Some(parsed().and_then(|p| p.legs.clone()).unwrap_or_else(|| generic_legs(&symbol)));
+    }
+    InstrumentKey::new(parts).map_err(|error| fail(error.to_string()))
+}
+
+/// Returns the key of an instrument from its symbol alone (the path without an API key), without a variant
+/// segment. Base and quote come from the per-venue parsers of [`crate::symbols`].
+///
+/// # Errors
+/// [`Error::UnparsedSymbol`], naming the exchange and symbol, when no parser understands the symbol.
+pub fn key_for_symbol(
+    exchange: &str,
+    symbol: &str,
+    symbol_type: &SymbolType,
+) -> Result<InstrumentKey> {
+    let parsed = parse_symbol(exchange, symbol, symbol_type)?;
+    key_of_parsed(exchange, symbol, &parsed)
+}
+
+pub(crate) fn key_of_parsed(
+    exchange: &str,
+    symbol: &str,
+    parsed: &ParsedSymbol,
+) -> Result<InstrumentKey> {
+    InstrumentKey::new(KeyParts {
+        venue: exchange.to_owned(),
+        instrument_type: parsed.instrument_type,
+        base: parsed.base.clone(),
+        quote: parsed.quote.clone(),
+        expiry: parsed.expiry,
+        strike: parsed.strike.clone(),
+        option_type: parsed.option_type,
+        legs: parsed.legs.clone(),
+        variant: None,
+    })
+    .map_err(|error| Error::UnparsedSymbol {
+        exchange: exchange.to_owned(),
+        symbol: symbol.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+/// The quote of an underlying index that names a pair: `BTC-USD` and `btc_usd` give `USD`; `BTC-27NOV26`
+/// (a future) and `.BXBT` (a single index) give nothing.
+fn strike_currency_of_index(index: &str, base: &str) -> Option<String> {
+    let index = index.rsplit('.').next().unwrap_or(index);
+    let mut tokens = index.split(['-', '_', '/']);
+    let (first, second) = (tokens.next()?, tokens.next()?);
+    let currency =
+        (2..=10).contains(&second.len()) && second.bytes().all(|b| b.is_ascii_alphabetic());
+    (first.eq_ignore_ascii_case(base) && currency && !second.eq_ignore_ascii_case(base))
+        .then(|| second.to_ascii_uppercase())
+}
+
+/// Legs of a combo on a venue without a combo parser: the dataset symbol with every character outside
+/// `A-Z 0-9 _ .` replaced by `_`.
+fn generic_legs(symbol: &str) -> String {
+    symbol
+        .to_ascii_uppercase()
+        .chars()
+        .map(|c| if c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' { c } else { '_' })
+        .collect()
+}
+
+/// The UTC days `[first, last]` on which an instrument is available; `last` is `None` while it is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DaySpan {
+    pub(crate) first: NaiveDate,
+    pub(crate) last: Option<NaiveDate>,
+}
+
+impl DaySpan {
+    /// Days with some of `[since, to)`; `None` when the interval is empty.
+    pub(crate) fn of(since: DateTime<Utc>, to: Option<DateTime<Utc>>) -> Option<DaySpan> {
+        match to {
+            Some(to) if to <= since => None,
+            // `to` is exclusive: an instrument available until D 08:00 is available on D, until D 00:00 is not.
+            Some(to) => Some(DaySpan {
+                first: since.date_naive(),
+                last: Some((to - chrono::Duration::nanoseconds(1)).date_naive()),
+            }),
+            None => Some(DaySpan { first: since.date_naive(), last: None }),
+        }
+    }
+
+    fn overlaps(&self, other: &DaySpan) -> bool {
+        self.last.is_none_or(|last| other.first <= last)
+            && other.last.is_none_or(|last| self.first <= last)
+    }
+
+    fn first_common_day(&self, other: &DaySpan) -> NaiveDate {
+        self.first.max(other.first)
+    }
+}
+
+/// One instrument of a listing, as the variant assignment sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) core: InstrumentKey,
+    pub(crate) tardis_symbol: String,
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) to: Option<DateTime<Utc>>,
+}
+
+/// Returns the key of every instrument of one exchange's listing, in input order, variants included.
+///
+/// Instruments whose keys (from [`key_for_instrument`]) are equal and that are available on a common UTC day are
+/// twins. Taken in order of `availableSince`, then Tardis dataset symbol, a twin keeps the plain key when no
+/// earlier twin that kept it shares a day with it; every other twin gets the variant segment
+/// `~` + [`crate::key::variant_tag`] of its dataset symbol (`BTC-USD~PF_XBTUSD`). A new listing sorts after the
+/// instruments already listed, so it never changes their keys.
+/// An instrument that would still share a key with another on some day (two listings of one dataset symbol)
+/// gets [`Error::DuplicateKey`] instead.
+pub fn assign_keys(exchange: &str, instruments: &[InstrumentInfo]) -> Vec<Result<InstrumentKey>> {
+    let mut results: Vec<Option<Result<InstrumentKey>>> = Vec::with_capacity(instruments.len());
+    let mut slots = Vec::with_capacity(instruments.len());
+    let mut positions = Vec::with_capacity(instruments.len());
+    for (position, info) in instruments.iter().enumerate() {
+        let core = if info.exchange.eq_ignore_ascii_case(exchange) {
+            key_for_instrument(info)
+        } else {
+            Err(Error::ExchangeMismatch {
+                expected: exchange.to_owned(),
+                found: info.exchange.clone(),
+                symbol: info.id.clone(),
+            })
+        };
+        match core {
+            Ok(core) => {
+                results.push(None);
+                slots.push(Slot {
+                    core,
+                    tardis_symbol: info.dataset_symbol(),
+                    since: info.available_since,
+                    to: info.available_to,
+                });
+                positions.push(position);
+            }
+            Err(error) => results.push(Some(Err(error))),
+        }
+    }
+    for (position, key) in positions.into_iter().zip(assign_variants(exchange, slots)) {
+        results[position] = Some(key);
+    }
+    results.into_iter().map(|result| result.unwrap_or_else(|| unreachable_slot(exchange))).collect()
+}
+
+fn unreachable_slot(exchange: &str) -> Result<InstrumentKey> {
+    Err(Error::Unkeyable {
+        exchange: exchange.to_owned(),
+        symbol: String::new(),
+        reason: "internal error: instrument left without a key".into(),
+    })
+}
+
+/// Adds variant segments where needed (see [`assign_keys`]); returns one key per slot, in slot order.
+pub(crate) fn assign_variants(exchange: &str, slots: Vec<Slot>) -> Vec<Result<InstrumentKey>> {
+    let spans: Vec<Option<DaySpan>> =
+        slots.iter().map(|slot| DaySpan::of(slot.since, slot.to)).collect();
+    let order = |a: &usize, b: &usize| {
+        (slots[*a].since, &slots[*a].tardis_symbol, *a).cmp(&(
+            slots[*b].since,
+            &slots[*b].tardis_symbol,
+            *b,
+        ))
+    };
+
+    let mut groups: HashMap<&InstrumentKey, Vec<usize>> = HashMap::with_capacity(slots.len());
+    for (index, slot) in slots.iter().enumerate() {
+        groups.entry(&slot.core).or_default().push(index);
+    }
+    let mut tagged = vec![false; slots.len()];
+    for members in groups.values_mut().filter(|members| members.len() > 1) {
+        members.sort_by(order);
+        let mut holders: Vec<DaySpan> = Vec::new();
+        for &member in members.iter() {
+            let Some(span) = spans[member] else { continue };
+            if holders.iter().any(|holder| holder.overlaps(&span)) {
+                tagged[member] = true;
+            } else {
+                holders.push(span);
+            }
+        }
+    }
+    drop(groups);
+
+    let keys: Vec<Result<InstrumentKey>> = slots
+        .iter()
+        .zip(&tagged)
+        .map(|(slot, &tagged)| {
+            if tagged {
+                slot.core.clone().with_variant(&variant_tag(&slot.tardis_symbol)).map_err(|error| {
+                    Error::Unkeyable {
+                        exchange: exchange.to_owned(),
+                        symbol: slot.tardis_symbol.clone(),
+                        reason: error.to_string(),
+                    }
+                })
+            } else {
+                Ok(slot.core.clone())
+            }
+        })
+        .collect();
+
+    // Verify: no two kept keys share a day. Only repeated dataset symbols can trip this.
+    let mut by_key: HashMap<&InstrumentKey, Vec<usize>> = HashMap::new();
+    for (index, key) in keys.iter().enumerate() {
+        if let Ok(key) = key
+            && spans[index].is_some()
+        {
+            by_key.entry(key).or_default().push(index);
+        }
+    }
+    let mut refused: Vec<(usize, Error)> = Vec::new();
+    for (key, members) in by_key.iter_mut().filter(|(_, members)| members.len() > 1) {
+        members.sort_by(order);
+        let mut kept: Vec<(DaySpan, usize)> = Vec::new();
+        for &member in members.iter() {
+            let span = spans[member]
+                .unwrap_or(DaySpan { first: NaiveDate::MIN, last: Some(NaiveDate::MIN) });
+            match kept.iter().find(|(holder, _)| holder.overlaps(&span)) {
+                Some((holder, other)) => refused.push((
+                    member,
+                    Error::DuplicateKey {
+                        exchange: exchange.to_owned(),
+                        symbol: slots[member].tardis_symbol.clone(),
+                        other: slots[*other].tardis_symbol.clone(),
+                        key: key.to_string(),
+                        day: holder.first_common_day(&span),
+                    },
+                )),
+                None => kept.push((span, member)),
+            }
+        }
+    }
+    drop(by_key);
+    let mut keys = keys;
+    for (member, error) in refused {
+        keys[member] = Err(error);
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn instrument(json: &str) -> InstrumentInfo {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn deribit_option(
+        id: &str,
+        quote: &str,
+        underlying: Option<&str>,
+        expiry: &str,
+    ) -> InstrumentInfo {
+        let underlying =
+            underlying.map_or(String::new(), |u| format!(r#""underlyingIndex": "{u}","#));
+        instrument(&format!(
+            r#"{{"id": "{id}", "exchange": "deribit", "baseCurrency": "BTC", "quoteCurrency": "{quote}",
+                "type": "option", "contractType": "put_option", "active": true, {underlying}
+                "availableSince": "2023-06-01T00:00:00.000Z", "expiry": "{expiry}",
+                "strikePrice": 50000, "optionType": "put", "inverse": true}}"#
+        ))
+    }
+
+    #[test]
+    fn inverse_option_strike_currency_comes_from_the_underlying_or_the_venue_rule() {
+        let from_future_underlying = deribit_option(
+            "BTC-29DEC23-50000-P",
+            "BTC",
+            Some("BTC-29DEC23"),
+            "2023-12-29T08:00:00.000Z",
+        );
+        assert_eq!(
+            key_for_instrument(&from_future_underlying).unwrap().to_string(),
+            "DERIBIT:OPTION:BTC-USD-231229-50000-PUT"
+        );
+        let from_index = deribit_option(
+            "BTC-29DEC23-50000-P",
+            "BTC",
+            Some("btc_usd"),
+            "2023-12-29T08:00:00.000Z",
+        );
+        assert_eq!(key_for_instrument(&from_index).unwrap().quote(), "USD");
+        let mut elsewhere = from_future_underlying.clone();
+        elsewhere.exchange = "somewhere".into();
+        let error = key_for_instrument(&elsewhere).unwrap_err();
+        assert!(error.to_string().contains("strike currency"), "{error}");
+        elsewhere.underlying_index = Some("BTC_EUR".into());
+        assert_eq!(key_for_instrument(&elsewhere).unwrap().quote(), "EUR");
+    }
+
+    #[test]
+    fn expiry_comes_from_metadata_in_utc_not_from_the_symbol() {
+        // The symbol says 29DEC23; the metadata (which wins) says 2023-12-30 00:30 UTC (29 Dec in New York).
+        let info = deribit_option("BTC-29DEC23-50000-P", "BTC", None, "2023-12-29T19:30:00-05:00");
+        assert_eq!(key_for_instrument(&info).unwrap().expiry_code().as_deref(), Some("231230"));
+        let mut without = info.clone();
+        without.expiry = None;
+        assert_eq!(key_for_instrument(&without).unwrap().expiry_code().as_deref(), Some("231229"));
+    }
+
+    #[test]
+    fn strikes_come_from_the_decimal_value() {
+        for (strike, text) in [("0.625", "0.625"), ("\"1500\"", "1500"), ("85000.0", "85000")] {
+            let info = instrument(&format!(
+                r#"{{"id": "XRP_USDC-27DEC24-X-C", "exchange": "deribit", "baseCurrency": "XRP",
+                    "quoteCurrency": "USDC", "type": "option", "availableSince": "2024-01-01T00:00:00Z",
+                    "expiry": "2024-12-27T08:00:00Z", "strikePrice": {strike}, "optionType": "call"}}"#
+            ));
+            assert_eq!(
+                key_for_instrument(&info).unwrap().to_string(),
+                format!("DERIBIT:OPTION:XRP-USDC-241227-{text}-CALL")
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_types_and_missing_fields_are_reported() {
+        let prediction = instrument(
+            r#"{"id": "WILL-IT", "exchange": "polymarket", "baseCurrency": "X", "quoteCurrency": "USDC",
+                "type": "prediction", "availableSince": "2024-01-01T00:00:00Z"}"#,
+        );
+        assert!(matches!(key_for_instrument(&prediction), Err(Error::Unkeyable { .. })));
+        let mut option = deribit_option("NOT-A-SYMBOL", "USDC", None, "2024-12-27T08:00:00Z");
+        option.option_type = None;
+        option.contract_type = None;
+        let error = key_for_instrument(&option).unwrap_err();
+        assert!(error.to_string().contains("option type"), "{error}");
+        let bad_currency = instrument(
+            r#"{"id": "BTC/USD", "exchange": "x", "baseCurrency": "BTC/X", "quoteCurrency": "USD",
+                "type": "spot", "availableSince": "2024-01-01T00:00:00Z"}"#,
+        );
+        assert!(matches!(key_for_instrument(&bad_currency), Err(Error::Unkeyable { .. })));
+    }
+
+    fn perp(id: &str, quote: &str, since: &str, to: Option<&str>) -> InstrumentInfo {
+        let base = if id.contains("ETH") { "ETH" } else { "BTC" };
+        let to = to.map_or(String::new(), |to| format!(r#""availableTo": "{to}","#));
+        instrument(&format!(
+            r#"{{"id": "{id}", "exchange": "cryptofacilities", "baseCurrency": "{base}", "quoteCurrency": "{quote}",
+                "type": "perpetual", {to} "availableSince": "{since}"}}"#
+        ))
+    }
+
+    fn keys(listing: &[InstrumentInfo]) -> Vec<String> {
+        assign_keys("cryptofacilities", listing)
+            .into_iter()
+            .map(|key| key.unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn twins_sharing_a_day_get_variants_and_the_first_listed_keeps_the_plain_key() {
+        // Kraken Futures lists BTC/USD twice: PI_ (inverse, settled in BTC) and PF_ (linear, settled in USD).
+        let listing = [
+            perp("PF_XBTUSD", "USD", "2022-03-01T00:00:00Z", None),
+            perp("PI_XBTUSD", "USD", "2018-08-31T00:00:00Z", None),
+            perp("PI_ETHUSD", "USD", "2018-08-31T00:00:00Z", None),
+        ];
+        let expected = [
+            "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD",
+            "CRYPTOFACILITIES:PERP:BTC-USD",
+            "CRYPTOFACILITIES:PERP:ETH-USD",
+        ];
+        assert_eq!(keys(&listing), expected);
+        // Input order does not matter.
+        let mut reversed = listing.to_vec();
+        reversed.reverse();
+        let mut reversed_keys = keys(&reversed);
+        reversed_keys.reverse();
+        assert_eq!(reversed_keys, expected);
+    }
+
+    #[test]
+    fn twins_that_never_share_a_day_share_the_key() {
+        let listing = [
+            perp("OLD", "USD", "2019-01-01T00:00:00Z", Some("2020-01-01T00:00:00Z")),
+            perp("NEW", "USD", "2020-01-01T00:00:00Z", None),
+            perp("OVERLAP", "USD", "2019-06-01T00:00:00Z", Some("2020-01-01T08:00:00Z")),
+        ];
+        assert_eq!(
+            keys(&listing),
+            [
+                "CRYPTOFACILITIES:PERP:BTC-USD",
+                "CRYPTOFACILITIES:PERP:BTC-USD",
+                "CRYPTOFACILITIES:PERP:BTC-USD~OVERLAP",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repeated_dataset_symbol_is_refused_not_duplicated() {
+        let listing = [
+            perp("PI_XBTUSD", "USD", "2018-08-31T00:00:00Z", None),
+            perp("PF_XBTUSD", "USD", "2022-03-01T00:00:00Z", None),
+            perp("PF_XBTUSD", "USD", "2023-03-01T00:00:00Z", None),
+        ];
+        let keys = assign_keys("cryptofacilities", &listing);
+        assert_eq!(
+            keys[1].as_ref().unwrap().to_string(),
+            "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD"
+        );
+        match &keys[2] {
+            Err(Error::DuplicateKey { symbol, other, day, .. }) => {
+                assert_eq!((symbol.as_str(), other.as_str()), ("PF_XBTUSD", "PF_XBTUSD"));
+                assert_eq!(day.to_string(), "2023-03-01");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn day_spans_treat_available_to_as_exclusive() {
+        let span =
+            DaySpan::of(time("2025-03-28T00:00:00Z"), Some(time("2025-09-26T08:00:00Z"))).unwrap();
+        assert_eq!(span.last.unwrap().to_string(), "2025-09-26");
+        let span =
+            DaySpan::of(time("2025-03-28T00:00:00Z"), Some(time("2025-09-26T00:00:00Z"))).unwrap();
+        assert_eq!(span.last.unwrap().to_string(), "2025-09-25");
+        assert_eq!(
+            DaySpan::of(time("2025-03-28T00:00:00Z"), Some(time("2025-03-28T00:00:00Z"))),
+            None
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! instruments: data-driven tests over the vendored Tardis fixtures.
