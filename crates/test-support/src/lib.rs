@@ -2,3 +2,4 @@
 //! that tests and `cargo xtask` run on 127.0.0.1.
 
 pub mod gcs;
+pub mod tardis;
