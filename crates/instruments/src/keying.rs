@@ -550,3 +550,68 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod property_tests {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn listing() -> impl Strategy<Value = Vec<InstrumentInfo>> {
+        let instrument =
+            (0usize..2, 0usize..2, 0i64..40, prop::option::of(1i64..40), any::<bool>());
+        prop::collection::vec(instrument, 1..30).prop_map(|specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(|(index, (base, quote, since, length, hours))| {
+                    let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+                    let since = start + chrono::Duration::days(since);
+                    let extra = if hours { chrono::Duration::hours(8) } else { chrono::Duration::zero() };
+                    let to = length.map(|length| since + chrono::Duration::days(length) + extra);
+                    let json = format!(
+                        r#"{{"id": "S{index}", "exchange": "venue", "baseCurrency": "{}", "quoteCurrency": "{}",
+                            "type": "perpetual", "availableSince": "{}"}}"#,
+                        ["BTC", "ETH"][base],
+                        ["USD", "USDT"][quote],
+                        since.to_rfc3339(),
+                    );
+                    let mut info: InstrumentInfo = serde_json::from_str(&json).unwrap();
+                    info.available_to = to;
+                    info
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn prop_keys_are_unique_per_day_and_independent_of_input_order(listing in listing(), seed in any::<u64>()) {
+            let keys: Vec<InstrumentKey> =
+                assign_keys("venue", &listing).into_iter().map(|key| key.unwrap()).collect();
+            let first: NaiveDate = "2024-01-01".parse().unwrap();
+            for day in first.iter_days().take(90) {
+                let mut seen = HashSet::new();
+                for (info, key) in listing.iter().zip(&keys) {
+                    if crate::definitions::is_available_on(info.available_since, info.available_to, day) {
+                        prop_assert!(seen.insert(key.to_string()), "{} twice on {}", key, day);
+                    }
+                }
+            }
+            // Same listing in another order: every instrument keeps its key.
+            let mut shuffled: Vec<(usize, &InstrumentInfo)> = listing.iter().enumerate().collect();
+            shuffled.sort_by_key(|(index, _)| (*index as u64).wrapping_mul(seed | 1).rotate_left(17));
+            let reordered: Vec<InstrumentInfo> = shuffled.iter().map(|(_, info)| (*info).clone()).collect();
+            let again: HashMap<String, String> = reordered
+                .iter()
+                .zip(assign_keys("venue", &reordered))
+                .map(|(info, key)| (info.id.clone(), key.unwrap().to_string()))
+                .collect();
+            for (info, key) in listing.iter().zip(&keys) {
+                prop_assert_eq!(&again[&info.id], &key.to_string());
+            }
+        }
+    }
+}
