@@ -65,8 +65,8 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use md_config::SinkConfig;
 use object_store::path::Path;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload,
+    CopyMode, CopyOptions, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload,
 };
 use tracing::Instrument;
 

@@ -46,7 +46,8 @@ async fn a_written_object_reads_back_with_its_recorded_digest(
     let sink = &harness.sink;
     let generated = data(backend, size, 1);
 
-    let outcome = sink.put_stream(NAME, generated.stream(), WriteMode::CreateOnly).await.expect("put");
+    let outcome =
+        sink.put_stream(NAME, generated.stream(), WriteMode::CreateOnly).await.expect("put");
     assert_eq!(outcome.status, PutStatus::Created);
     assert_eq!(outcome.digest, generated.digest());
 
@@ -57,8 +58,12 @@ async fn a_written_object_reads_back_with_its_recorded_digest(
     assert_eq!(sink.verify(NAME).await.expect("verify").digest, generated.digest());
     assert!(sink.verify(NAME).await.expect("verify").recorded);
     assert_eq!(list_names(sink, "").await, vec![NAME.to_owned()], "only the data object is listed");
-    let leftovers: Vec<String> =
-        harness.raw_listing().await.into_iter().filter(|name| name.contains(".md-staging")).collect();
+    let leftovers: Vec<String> = harness
+        .raw_listing()
+        .await
+        .into_iter()
+        .filter(|name| name.contains(".md-staging"))
+        .collect();
     assert!(leftovers.is_empty(), "staging objects left behind: {leftovers:?}");
 }
 
@@ -73,7 +78,8 @@ async fn create_only_answers_an_existing_object_by_verification(
     let first = data(backend, size, 1);
     sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("first put");
 
-    let same = sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("same content");
+    let same =
+        sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("same content");
     assert_eq!(same.status, PutStatus::AlreadyPresent);
     assert_eq!(same.digest, first.digest());
 
@@ -91,9 +97,16 @@ async fn create_only_answers_an_existing_object_by_verification(
         other => panic!("expected a mismatch, got {other:?}"),
     }
     let message = error.to_string();
-    assert!(message.contains(&first.digest().crc32c_hex()) && message.contains(&other.digest().crc32c_hex()));
+    assert!(
+        message.contains(&first.digest().crc32c_hex())
+            && message.contains(&other.digest().crc32c_hex())
+    );
     assert!(!error.is_retryable());
-    assert_eq!(sink.verify(NAME).await.expect("verify").digest, first.digest(), "the original is untouched");
+    assert_eq!(
+        sink.verify(NAME).await.expect("verify").digest,
+        first.digest(),
+        "the original is untouched"
+    );
     assert_eq!(list_names(sink, "").await, vec![NAME.to_owned()]);
 }
 
@@ -110,7 +123,8 @@ async fn replace_swaps_the_object_and_its_record(
     let second = data(backend, second_size, 2);
     sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("first put");
 
-    let outcome = sink.put_stream(NAME, second.stream(), WriteMode::Replace).await.expect("replace");
+    let outcome =
+        sink.put_stream(NAME, second.stream(), WriteMode::Replace).await.expect("replace");
     assert_eq!(outcome.status, PutStatus::Replaced);
     assert_eq!(sink.head(NAME).await.expect("head").recorded, Some(second.digest()));
     assert_eq!(Digest::of(&read_all(sink, NAME).await), second.digest());
@@ -153,7 +167,11 @@ async fn a_failing_source_stores_nothing(
     assert!(error.is_source(), "a source error, not a sink error: {error:?}");
     assert!(matches!(&error, Error::Source { name, .. } if name == NAME));
     assert!(matches!(sink.head(NAME).await, Err(Error::NotFound { .. })));
-    assert_eq!(harness.raw_listing().await, Vec::<String>::new(), "nothing stored, not even staging");
+    assert_eq!(
+        harness.raw_listing().await,
+        Vec::<String>::new(),
+        "nothing stored, not even staging"
+    );
     if backend == Backend::FakeGcs {
         assert_eq!(harness.fake().open_uploads(), 0, "the multipart upload was aborted");
     }
@@ -178,7 +196,10 @@ async fn a_dropped_upload_leaves_no_object_and_is_aborted(
     assert!(list_names(sink, "").await.is_empty());
     if backend == Backend::FakeGcs {
         let fake = harness.fake();
-        assert!(crate::support::eventually(|| fake.open_uploads() == 0).await, "the drop guard aborts the upload");
+        assert!(
+            crate::support::eventually(|| fake.open_uploads() == 0).await,
+            "the drop guard aborts the upload"
+        );
     }
 }
 
@@ -236,11 +257,12 @@ async fn cleanup_removes_only_old_staging_objects(
     let sink = &harness.sink;
     sink.put_bytes("kept.csv", "data", WriteMode::CreateOnly).await.expect("put");
     // What a process killed after completing its upload leaves behind.
-    let staging = if harness.prefix.is_empty() || matches!(backend, Backend::Memory | Backend::Local) {
-        ".md-staging/0000000000001-00000000000000aa".to_owned()
-    } else {
-        format!("{}/.md-staging/0000000000001-00000000000000aa", harness.prefix)
-    };
+    let staging =
+        if harness.prefix.is_empty() || matches!(backend, Backend::Memory | Backend::Local) {
+            ".md-staging/0000000000001-00000000000000aa".to_owned()
+        } else {
+            format!("{}/.md-staging/0000000000001-00000000000000aa", harness.prefix)
+        };
     object_store::ObjectStoreExt::put(
         sink.store().as_ref(),
         &object_store::path::Path::from(staging.as_str()),
@@ -249,7 +271,11 @@ async fn cleanup_removes_only_old_staging_objects(
     .await
     .expect("plant a staging object");
 
-    assert_eq!(sink.cleanup_staging(Duration::from_secs(3600)).await.expect("cleanup"), 0, "young ones stay");
+    assert_eq!(
+        sink.cleanup_staging(Duration::from_secs(3600)).await.expect("cleanup"),
+        0,
+        "young ones stay"
+    );
     assert!(harness.raw_listing().await.contains(&staging));
     assert_eq!(sink.cleanup_staging(Duration::ZERO).await.expect("cleanup"), 1);
     assert!(!harness.raw_listing().await.contains(&staging));
@@ -263,5 +289,8 @@ async fn invalid_names_are_refused_before_any_request(
 ) {
     let (sink, _) = crate::support::memory_sink(1024);
     let error = sink.put_bytes(name, "x", WriteMode::CreateOnly).await.expect_err("invalid name");
-    assert!(matches!(&error, Error::InvalidName { name: culprit, .. } if culprit == name), "{error:?}");
+    assert!(
+        matches!(&error, Error::InvalidName { name: culprit, .. } if culprit == name),
+        "{error:?}"
+    );
 }

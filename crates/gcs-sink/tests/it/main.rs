@@ -1,4 +1,8 @@
 //! gcs-sink's integration tests: one binary, one module per subject.
 
+mod config;
 mod contract;
+mod fake_gcs;
+mod fake_gcs_server;
+mod kill;
 mod support;

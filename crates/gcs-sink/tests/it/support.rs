@@ -41,7 +41,6 @@ pub(crate) struct Harness {
     pub(crate) fake: Option<FakeGcs>,
     pub(crate) dir: Option<tempfile::TempDir>,
     pub(crate) prefix: String,
-    pub(crate) config: SinkConfig,
 }
 
 impl Harness {
@@ -72,7 +71,8 @@ impl Harness {
             }
             Backend::FakeGcs => {
                 let server = FakeGcs::start().await.expect("fake GCS starts");
-                config.location = SinkLocation::Gcs { bucket: BUCKET.into(), prefix: prefix.clone() };
+                config.location =
+                    SinkLocation::Gcs { bucket: BUCKET.into(), prefix: prefix.clone() };
                 config.gcs.emulator_host = Some(Url::parse(&server.url()).expect("url"));
                 fake = Some(server);
             }
@@ -87,7 +87,7 @@ impl Harness {
             }
         }
         let sink = GcsSink::from_config(&config).expect("sink builds");
-        Some(Harness { sink, backend, fake, dir, prefix, config })
+        Some(Harness { sink, backend, fake, dir, prefix })
     }
 
     /// The fake GCS server (panics on other backends).
@@ -104,7 +104,9 @@ impl Harness {
     pub(crate) async fn raw_listing(&self) -> Vec<String> {
         let store = self.sink.store();
         let prefix = match self.backend {
-            Backend::FakeGcs | Backend::Moto => Some(object_store::path::Path::from(self.prefix.as_str())),
+            Backend::FakeGcs | Backend::Moto => {
+                Some(object_store::path::Path::from(self.prefix.as_str()))
+            }
             Backend::Memory | Backend::Local => None,
         };
         let mut names: Vec<String> = store
@@ -135,7 +137,9 @@ pub(crate) fn server_url(variable: &str, what: &str) -> Option<String> {
                 !required,
                 "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be running (cargo xtask test starts it)"
             );
-            eprintln!("notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)");
+            eprintln!(
+                "notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)"
+            );
             None
         }
     }
@@ -147,7 +151,11 @@ async fn create_moto_bucket(url: &str, bucket: &str) {
         .send()
         .await
         .unwrap_or_else(|error| panic!("moto at {url} does not answer: {error}"));
-    assert!(response.status().is_success(), "creating bucket {bucket} on moto: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "creating bucket {bucket} on moto: {}",
+        response.status()
+    );
 }
 
 /// A process-unique, run-unique token.
@@ -162,8 +170,7 @@ pub(crate) fn unique() -> String {
 
 /// Reads a whole object through the sink.
 pub(crate) async fn read_all(sink: &GcsSink, name: &str) -> Vec<u8> {
-    let chunks: Vec<Bytes> =
-        sink.get(name).await.expect("get").try_collect().await.expect("read");
+    let chunks: Vec<Bytes> = sink.get(name).await.expect("get").try_collect().await.expect("read");
     chunks.concat()
 }
 

@@ -39,6 +39,8 @@ pub enum Fault {
     DropBefore,
     /// Let the request take effect, then close the connection without answering (the client cannot know).
     DropAfter,
+    /// Hold the request this long before handling it (a slow or hung server).
+    Stall(std::time::Duration),
 }
 
 /// Request and fault counts: a snapshot.

@@ -14,8 +14,8 @@
 //! - copy: `PUT` with `x-goog-copy-source: {bucket}/{object}` (encoded), honouring the generation match and
 //!   `x-goog-metadata-directive: REPLACE` (else the source's metadata is copied).
 //!
-//! Faults ([`Faults`]) answer a status (e.g. 503) or drop the connection before or after the request takes effect,
-//! scripted (the next N matching requests) or at random with a seed. [`Counters`] count requests by
+//! Faults ([`Faults`]) answer a status (e.g. 503), drop the connection before or after the request takes effect,
+//! or stall it, scripted (the next N matching requests) or at random with a seed. [`Counters`] count requests by
 //! [`RequestKind`] and injected faults.
 //!
 //! ```no_run

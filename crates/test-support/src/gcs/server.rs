@@ -79,6 +79,7 @@ async fn handle(
             return Ok(error(status, "InjectedFault", "fault injected by the test"));
         }
         Some(Fault::DropBefore) => return Err(Dropped),
+        Some(Fault::Stall(duration)) => tokio::time::sleep(duration).await,
         Some(Fault::DropAfter) | None => {}
     }
     let body = match body.collect().await {

@@ -1,0 +1,136 @@
+//! A process killed (SIGKILL) in the middle of an upload never leaves a partial object under the final name, and a
+//! later run cleans up what it left. The uploader is a child process (`gcs-sink-upload`); the fake GCS server runs
+//! here, outside the killed process.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gcs_sink::generated::Generated;
+use gcs_sink::{GcsSink, PutStatus, WriteMode};
+use test_support::gcs::{Fault, RequestKind};
+
+use crate::support::{BUCKET, Backend, Harness, eventually, list_names};
+
+const NAME: &str = "day-2024-01-01/big.csv.gz";
+
+/// Starts a slow upload of 16 MiB in 64 KiB chunks, 256 KiB parts, 20 ms per chunk (about 5 s in all).
+fn spawn_uploader(sink_args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gcs-sink-upload"))
+        .args(sink_args)
+        .args(["--name", NAME, "--size", "16MiB", "--chunk-size", "64KiB", "--part-size", "256KiB"])
+        .args(["--delay-ms", "20", "--seed", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the uploader starts")
+}
+
+fn kill(mut child: Child) {
+    // std's kill is SIGKILL on Unix: no destructor, no abort, nothing runs.
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reaped");
+    assert!(!status.success(), "the uploader was killed, not finished: {status}");
+}
+
+#[tokio::test]
+async fn killed_during_the_parts_leaves_no_object_under_the_final_name() {
+    let harness = Harness::new(Backend::FakeGcs).await.expect("fake");
+    let fake = harness.fake();
+    let sink = format!("gs://{BUCKET}/{}", harness.prefix);
+    let child = spawn_uploader(&["--sink", &sink, "--emulator-host", &fake.url()]);
+    assert!(
+        eventually(|| fake.counters().of(RequestKind::UploadPart) >= 3).await,
+        "the child uploads parts"
+    );
+    kill(child);
+
+    assert!(fake.object(BUCKET, &harness.fake_name(NAME)).is_none(), "no partial object");
+    assert!(matches!(harness.sink.head(NAME).await, Err(gcs_sink::Error::NotFound { .. })));
+    assert!(list_names(&harness.sink, "").await.is_empty());
+    assert_eq!(
+        fake.open_uploads(),
+        1,
+        "the killed upload stays open (parts are reclaimed by a lifecycle rule)"
+    );
+    assert_eq!(fake.counters().of(RequestKind::CompleteMultipart), 0);
+
+    // A later run writes the object whole.
+    let generated = Generated { size: 16 << 20, chunk_size: 64 << 10, seed: 3, delay: None };
+    let outcome = harness
+        .sink
+        .put_stream(NAME, generated.stream(), WriteMode::CreateOnly)
+        .await
+        .expect("rerun");
+    assert_eq!(outcome.status, PutStatus::Created);
+    assert_eq!(harness.sink.verify(NAME).await.expect("verify").digest, generated.digest());
+}
+
+#[tokio::test]
+async fn killed_while_publishing_leaves_a_staging_object_that_cleanup_removes() {
+    let harness = Harness::new(Backend::FakeGcs).await.expect("fake");
+    let fake = harness.fake();
+    // The publishing copy hangs, so the child is killed with its staging object complete but not yet copied.
+    fake.faults().inject(Some(RequestKind::Copy), 1, Fault::Stall(Duration::from_secs(300)));
+    let sink = format!("gs://{BUCKET}/{}", harness.prefix);
+    let child =
+        spawn_uploader(&["--sink", &sink, "--emulator-host", &fake.url(), "--delay-ms", "0"]);
+    assert!(
+        eventually(|| fake.counters().of(RequestKind::Copy) >= 1).await,
+        "the child reaches the copy"
+    );
+    kill(child);
+
+    assert!(
+        fake.object(BUCKET, &harness.fake_name(NAME)).is_none(),
+        "no object under the final name"
+    );
+    let staged: Vec<String> = fake
+        .object_names(BUCKET)
+        .into_iter()
+        .filter(|name| name.contains("/.md-staging/"))
+        .collect();
+    assert_eq!(
+        staged.len(),
+        1,
+        "one complete staging object left: {:?}",
+        fake.object_names(BUCKET)
+    );
+    assert!(list_names(&harness.sink, "").await.is_empty(), "staging objects are never listed");
+
+    // A later run removes it (age 0 here; in production an hour or more).
+    assert_eq!(harness.sink.cleanup_staging(Duration::from_secs(3600)).await.expect("cleanup"), 0);
+    assert_eq!(harness.sink.cleanup_staging(Duration::ZERO).await.expect("cleanup"), 1);
+    assert!(fake.object_names(BUCKET).is_empty());
+}
+
+#[tokio::test]
+async fn killed_local_uploads_leave_only_hidden_partials_that_cleanup_removes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("sink");
+    let child = spawn_uploader(&["--sink", root.to_str().expect("utf-8 path")]);
+    let staging = root.join(".md-staging");
+    assert!(
+        eventually(|| bytes_under(&staging) >= 1 << 20).await,
+        "the child writes its staging file"
+    );
+    kill(child);
+
+    assert!(!root.join(NAME).exists(), "no file under the final name");
+    let sink = GcsSink::from_config(&md_config::SinkConfig {
+        location: md_config::SinkLocation::Local { root: root.clone() },
+        ..md_config::SinkConfig::default()
+    })
+    .expect("sink");
+    assert!(list_names(&sink, "").await.is_empty());
+    assert_eq!(sink.cleanup_staging(Duration::ZERO).await.expect("cleanup"), 1);
+    assert_eq!(bytes_under(&staging), 0);
+}
+
+fn bytes_under(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().filter_map(|entry| entry.metadata().ok()).map(|meta| meta.len()).sum()
+        })
+        .unwrap_or(0)
+}
