@@ -1,1 +1,9 @@
-//! tardis-client against the Tardis stand-in.
+//! tardis-client against the Tardis stand-in (`test_support::tardis`), on 127.0.0.1.
+
+mod datasets;
+mod faults;
+mod limits;
+mod metadata;
+mod redaction;
+mod support;
+mod symbols;

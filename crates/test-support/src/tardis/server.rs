@@ -431,7 +431,8 @@ struct Sending {
     bandwidth: Option<u64>,
     started: Instant,
     sent: u64,
-    _guard: InFlight,
+    /// Released when the last byte is produced (or the body is dropped), before the client can see the end.
+    guard: Option<InFlight>,
 }
 
 fn body_stream(
@@ -451,7 +452,7 @@ fn body_stream(
         bandwidth,
         started: Instant::now(),
         sent: 0,
-        _guard: guard,
+        guard: Some(guard),
     };
     futures::stream::unfold(state, |mut state| async move {
         let item = state.next_chunk().await?;
@@ -463,9 +464,13 @@ fn body_stream(
 impl Sending {
     async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
         if self.position >= self.end {
+            self.guard = None;
             return None;
         }
         if self.plan.cut_at == Some(self.position) {
+            // Let the bytes already produced reach the client before the connection drops (hyper flushes while
+            // the body is pending), so the cut is really mid-body.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             self.end = self.position;
             return Some(Err(io::Error::new(
                 io::ErrorKind::ConnectionReset,
@@ -501,6 +506,9 @@ impl Sending {
         };
         self.position += len as u64;
         self.sent += len as u64;
+        if self.position >= self.end {
+            self.guard = None;
+        }
         if let Some(rate) = self.bandwidth.filter(|rate| *rate > 0) {
             let due = Duration::from_secs_f64(self.sent as f64 / rate as f64);
             let elapsed = self.started.elapsed();

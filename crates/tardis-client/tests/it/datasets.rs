@@ -1,0 +1,153 @@
+//! Byte-exact downloads, grouped symbols, empty days, 404s, and the free-day rule.
+
+use md_config::DataType;
+use rstest::rstest;
+use tardis_client::Error;
+
+use crate::support::{client, download, gunzip, path_of, request, served, stub};
+
+/// Every data type downloads byte-exact, with the right header, and the summary matches the bytes.
+#[rstest]
+#[case::trades("deribit", DataType::Trades, "BTC-PERPETUAL")]
+#[case::liquidations("binance-futures", DataType::Liquidations, "BTCUSDT")]
+#[case::incremental_book_l2("deribit", DataType::IncrementalBookL2, "BTC-PERPETUAL")]
+#[case::book_snapshot_25("binance-futures", DataType::BookSnapshot25, "BTCUSDT")]
+#[case::book_snapshot_5("okex-swap", DataType::BookSnapshot5, "BTC-USDT-SWAP")]
+#[case::quotes("bybit", DataType::Quotes, "BTCUSD")]
+#[case::book_ticker("binance-futures", DataType::BookTicker, "BTCUSDT")]
+#[case::derivative_ticker("bitmex", DataType::DerivativeTicker, "XBTUSD")]
+#[case::options_chain("deribit", DataType::OptionsChain, "OPTIONS")]
+#[tokio::test]
+async fn every_data_type_downloads_byte_exact(
+    #[case] exchange: &str,
+    #[case] data_type: DataType,
+    #[case] symbol: &str,
+) {
+    let stub = stub(|_| {}).await;
+    let client = client(&stub, 0, |_| {});
+    let request = request(exchange, data_type, "2026-10-02", symbol);
+    let drained = download(&client, &request).await.expect("opens");
+    let summary = drained.outcome.expect("completes");
+    let expected = served(&stub, &request).await;
+    assert!(drained.bytes == expected, "{exchange} {data_type}: bytes differ");
+    assert_eq!(summary.bytes, expected.len() as u64);
+    assert_eq!(summary.crc32c, crc32c::crc32c(&expected));
+    assert_eq!(summary.attempts, 1);
+    let text = gunzip(&drained.bytes);
+    assert_eq!(summary.uncompressed_bytes, text.len() as u64);
+    let header = text.lines().next().expect("a header");
+    assert_eq!(Some(header.to_owned()), test_support::tardis::generate::header(data_type.as_str()));
+    let records = stub.requests();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].path, path_of(&request));
+}
+
+/// Grouped files (OPTIONS, PERPETUALS, FUTURES, SPOT) download like any symbol; their rows carry real symbols.
+#[rstest]
+#[case::options("deribit", DataType::Trades, "OPTIONS", "-C")]
+#[case::perpetuals("deribit", DataType::DerivativeTicker, "PERPETUALS", "PERPETUAL")]
+#[case::futures("binance-futures", DataType::Liquidations, "FUTURES", "_")]
+#[case::spot("binance", DataType::Trades, "SPOT", "USDT")]
+#[tokio::test]
+async fn grouped_symbols_carry_real_row_symbols(
+    #[case] exchange: &str,
+    #[case] data_type: DataType,
+    #[case] grouped: &str,
+    #[case] hint: &str,
+) {
+    let stub = stub(|_| {}).await;
+    let client = client(&stub, 0, |_| {});
+    let request = request(exchange, data_type, "2026-10-02", grouped);
+    let drained = download(&client, &request).await.expect("opens");
+    drained.outcome.expect("completes");
+    let text = gunzip(&drained.bytes);
+    let symbols: std::collections::BTreeSet<&str> =
+        text.lines().skip(1).map(|line| line.split(',').nth(1).expect("a symbol cell")).collect();
+    assert!(!symbols.contains(grouped), "rows carry real symbols, not {grouped}");
+    assert!(symbols.iter().any(|symbol| symbol.contains(hint)), "{symbols:?}");
+}
+
+#[tokio::test]
+async fn an_empty_gzip_is_a_valid_file() {
+    let request = request("deribit", DataType::Trades, "2026-10-03", "BTC-PERPETUAL");
+    let path = path_of(&request);
+    let stub = stub(|config| {
+        config.empty_paths.insert(path.clone());
+    })
+    .await;
+    let client = client(&stub, 0, |_| {});
+    let drained = download(&client, &request).await.expect("opens");
+    let summary = drained.outcome.expect("an empty gzip completes");
+    assert_eq!(summary.uncompressed_bytes, 0);
+    assert_eq!(drained.bytes, served(&stub, &request).await);
+    assert!(gunzip(&drained.bytes).is_empty());
+}
+
+/// Not-found answers (unknown exchange, symbol, type not offered, day outside availability) are final: one attempt.
+#[rstest]
+#[case::unknown_exchange("nowhere", DataType::Trades, "2026-10-02", "BTC-PERPETUAL")]
+#[case::unknown_symbol("deribit", DataType::Trades, "2026-10-02", "DOGE-PERPETUAL")]
+#[case::type_not_offered("deribit", DataType::OptionsChain, "2026-10-02", "BTC-PERPETUAL")]
+#[case::before_listing("deribit", DataType::Trades, "2019-03-01", "BTC-PERPETUAL")]
+#[case::after_delisting("deribit", DataType::Trades, "2025-10-01", "BTC-26SEP25")]
+#[case::not_yet_exported("deribit", DataType::Trades, "2026-12-01", "BTC-PERPETUAL")]
+#[tokio::test]
+async fn not_found_is_final(
+    #[case] exchange: &str,
+    #[case] data_type: DataType,
+    #[case] date: &str,
+    #[case] symbol: &str,
+) {
+    let stub = stub(|_| {}).await;
+    let client = client(&stub, 3, |_| {});
+    let request = request(exchange, data_type, date, symbol);
+    let error = download(&client, &request).await.expect_err("fails");
+    assert_eq!(error.status(), Some(404), "{error}");
+    assert!(!error.is_retryable());
+    assert_eq!(error.attempts(), 1);
+    assert_eq!(stub.counters().total, 1);
+    let text = error.to_string();
+    assert!(text.contains(&request.to_string()) && text.contains("1 attempt"), "{text}");
+}
+
+/// Without a key: the first of a month downloads, any other day fails before a request, saying why.
+#[tokio::test]
+async fn free_day_rule_without_a_key() {
+    let stub = stub(|_| {}).await;
+    let client = client(&stub, 2, |config| config.api_key = None);
+    assert!(!client.has_api_key());
+    let free = request("deribit", DataType::Trades, "2026-10-01", "BTC-PERPETUAL");
+    let drained = download(&client, &free).await.expect("opens");
+    drained.outcome.expect("a free day downloads without a key");
+    assert_eq!(drained.bytes, served(&stub, &free).await);
+
+    let paid = request("deribit", DataType::Trades, "2026-10-02", "BTC-PERPETUAL");
+    let error = download(&client, &paid).await.expect_err("not a free day");
+    assert!(matches!(error, Error::ApiKeyRequired { .. }), "{error:?}");
+    assert!(error.is_bad_input() && !error.is_retryable());
+    let text = error.to_string();
+    assert!(text.contains("first day") && text.contains("TARDIS_API_KEY"), "{text}");
+    assert_eq!(stub.counters().total, 1, "nothing was sent for the paid day");
+    assert_eq!(stub.counters().with_authorization, 0);
+}
+
+/// With a key: any available day downloads and every request carries the key; a wrong key is a final 401.
+#[tokio::test]
+async fn free_day_rule_with_a_key() {
+    let stub = stub(|_| {}).await;
+    let client = client(&stub, 2, |_| {});
+    for date in ["2026-10-01", "2026-10-17"] {
+        let request = request("deribit", DataType::Trades, date, "BTC-PERPETUAL");
+        let drained = download(&client, &request).await.expect("opens");
+        drained.outcome.expect("completes");
+    }
+    assert_eq!(stub.counters().with_authorization, 2);
+
+    let wrong = crate::support::client(&stub, 2, |config| {
+        config.api_key = Some(md_config::Secret::new("TD.wrong"));
+    });
+    let request = request("deribit", DataType::Trades, "2026-10-17", "BTC-PERPETUAL");
+    let error = download(&wrong, &request).await.expect_err("a wrong key fails");
+    assert_eq!((error.status(), error.attempts()), (Some(401), 1), "{error}");
+    assert!(!error.is_retryable());
+}
