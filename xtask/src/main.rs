@@ -33,6 +33,7 @@ fn run() -> Result<()> {
     match task {
         "test" => test::run(rest),
         "env-example" => env_example(rest),
+        "stub" => stub(rest),
         "help" | "--help" | "-h" => {
             println!("{HELP}");
             Ok(())
@@ -46,7 +47,9 @@ cargo xtask <task>
 
 tasks:
   test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
-  env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)";
+  env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)
+  stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
+                        ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
@@ -71,6 +74,14 @@ pub(crate) fn run_checked(command: &mut Command, what: &str) -> Result<()> {
         bail!("failed ({status}): {what}");
     }
     Ok(())
+}
+
+/// Runs the Tardis stand-in binary from test-support until Ctrl-C.
+fn stub(args: &[String]) -> Result<()> {
+    let mut command = cargo();
+    command.args(["run", "--quiet", "--release", "--package", "test-support", "--bin", "tardis-stub", "--"]);
+    command.args(args);
+    run_checked(&mut command, "tardis-stub (Ctrl-C to stop)")
 }
 
 fn env_example(args: &[String]) -> Result<()> {

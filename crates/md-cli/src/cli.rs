@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{ArgAction, Args, Parser, Subcommand};
-use md_config::{LoadOptions, LogFormat, Override};
+use md_config::{DataType, LoadOptions, LogFormat, Override};
 
 /// Mirror Tardis.dev historical crypto market data into Google Cloud Storage.
 ///
@@ -49,6 +50,49 @@ fn parse_log_format(text: &str) -> Result<LogFormat, String> {
 pub(crate) enum Command {
     /// Show the effective configuration, each value with its source (flag, env, .env, file, engine, default).
     Config(ConfigArgs),
+    /// Download one Tardis dataset file byte-exact, check that it decompresses completely, and write it atomically
+    /// (nothing is left at --output when the fetch fails or is interrupted).
+    ///
+    /// The API key comes from TARDIS_API_KEY (env, .env or the config file); without it only the first day of each
+    /// month can be fetched. Endpoints, timeouts, retries and rate limits come from the TARDIS_* variables
+    /// (see `md-cli config`).
+    Fetch(FetchArgs),
+}
+
+/// One dataset file: exchange × data type × day × symbol.
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// Tardis exchange id, e.g. deribit, binance-futures, okex-swap.
+    #[arg(long, value_name = "ID")]
+    pub(crate) exchange: String,
+
+    /// Data type: trades, incremental_book_L2, book_snapshot_25, book_snapshot_5, quotes, book_ticker,
+    /// derivative_ticker, options_chain, liquidations.
+    #[arg(long, value_name = "TYPE", value_parser = parse_data_type)]
+    pub(crate) data_type: DataType,
+
+    /// UTC day, YYYY-MM-DD. Without TARDIS_API_KEY only the first day of a month is allowed.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub(crate) date: NaiveDate,
+
+    /// Dataset symbol (datasetId, e.g. BTC-PERPETUAL, BTCUSDT) or a grouped one (OPTIONS, PERPETUALS, FUTURES,
+    /// SPOT); it is upper-cased and ':' and '/' become '-', as Tardis expects.
+    #[arg(long, value_name = "SYMBOL")]
+    pub(crate) symbol: String,
+
+    /// File to write (its directory must exist); replaced atomically when the fetch succeeds. The API key is
+    /// read from the environment [env: TARDIS_API_KEY].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) output: PathBuf,
+}
+
+fn parse_data_type(text: &str) -> Result<DataType, String> {
+    text.parse()
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|error| format!("expected a day as YYYY-MM-DD: {error}"))
 }
 
 #[derive(Debug, Args)]

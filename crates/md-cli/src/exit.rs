@@ -9,7 +9,6 @@ pub(crate) const WORK_FAILED: u8 = 1;
 /// Bad input or configuration; nothing was done.
 pub(crate) const BAD_INPUT: u8 = 2;
 /// Interrupted by SIGINT or SIGTERM.
-#[allow(dead_code, reason = "used by the long-running commands")]
 pub(crate) const INTERRUPTED: u8 = 130;
 
 /// Why a command did not succeed, deciding the exit code.
@@ -18,14 +17,11 @@ pub(crate) enum Failure {
     /// The configuration is invalid (exit 2).
     Config(md_config::Error),
     /// The request is invalid (exit 2).
-    #[allow(dead_code, reason = "used by the commands that validate their arguments")]
     BadInput(anyhow::Error),
     /// The run failed (exit 1).
-    #[allow(dead_code, reason = "used by the commands that do work")]
     Work(anyhow::Error),
     /// Interrupted (exit 130).
-    #[allow(dead_code, reason = "used by the long-running commands")]
-    Interrupted,
+        Interrupted,
 }
 
 impl Failure {

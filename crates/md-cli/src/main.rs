@@ -7,6 +7,9 @@
 mod cli;
 mod commands;
 mod exit;
+mod logging;
+mod output;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -39,5 +42,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         // `config` runs before logging is set up: it only prints, and must work with any log settings.
         Command::Config(args) => commands::config::run(&loaded, args),
+        Command::Fetch(args) => commands::fetch::run(&loaded, args),
     }
 }

@@ -1,4 +1,5 @@
 //! md-cli end to end: the binary run as a user runs it.
 
 mod config;
+mod fetch;
 mod support;

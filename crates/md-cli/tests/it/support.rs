@@ -32,13 +32,18 @@ impl TestEnv {
         path
     }
 
-    pub(crate) fn run(&self, args: &[&str]) -> Run {
+    /// Returns the command for one run, in the temporary directory with only the variables given.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_md-cli"));
         command.args(args).current_dir(self.dir.path()).env_clear().env("HOME", self.dir.path());
         for (name, value) in &self.vars {
             command.env(name, value);
         }
-        let Output { status, stdout, stderr } = command.output().expect("md-cli runs");
+        command
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        let Output { status, stdout, stderr } = self.command(args).output().expect("md-cli runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -1,0 +1,129 @@
+//! `md-cli fetch`: download one dataset file byte-exact, verify it decompresses completely, write it atomically.
+
+use std::path::Path;
+
+use anyhow::{Context as _, anyhow};
+use futures::StreamExt;
+use md_config::Loaded;
+use tardis_client::{DatasetRequest, DatasetSummary, TardisClient};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::FetchArgs;
+use crate::exit::Failure;
+use crate::output::LocalFileWriter;
+
+/// Why one attempt at the file ended.
+enum AttemptError {
+    Tardis(tardis_client::Error),
+    Write(std::io::Error),
+}
+
+pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
+    let request = DatasetRequest::new(&args.exchange, args.data_type, args.date, &args.symbol);
+    let client = TardisClient::new(&loaded.config.tardis)
+        .map_err(|error| Failure::BadInput(anyhow!(error)))?;
+    // Everything that can be refused is refused before a request is sent.
+    client.check_dataset_request(&request).map_err(|error| Failure::BadInput(anyhow!(error)))?;
+    check_output(&args.output)?;
+    crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
+    let output = args.output.clone();
+    let summary =
+        crate::runtime::run(
+            move |token| async move { fetch(&client, &request, &output, token).await },
+        )?;
+    tracing::info!(
+        path = %args.output.display(),
+        bytes = summary.bytes,
+        uncompressed_bytes = summary.uncompressed_bytes,
+        crc32c = format!("{:08x}", summary.crc32c),
+        attempts = summary.attempts,
+        elapsed_ms = summary.elapsed.as_millis() as u64,
+        "fetched"
+    );
+    Ok(())
+}
+
+fn check_output(path: &Path) -> Result<(), Failure> {
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(Failure::BadInput(anyhow!("--output {} is not a file path", path.display())));
+    }
+    let parent =
+        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::BadInput(anyhow!(
+            "--output {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Downloads the file, restarting it whole after a retryable stream error while the retry policy allows (one
+/// attempt budget for the whole file).
+async fn fetch(
+    client: &TardisClient,
+    request: &DatasetRequest,
+    output: &Path,
+    token: CancellationToken,
+) -> Result<DatasetSummary, Failure> {
+    let policy = client.retry_policy().clone();
+    let mut first_attempt = 1;
+    loop {
+        let error = match fetch_once(client, request, output, first_attempt).await {
+            Ok(summary) => return Ok(summary),
+            Err(AttemptError::Write(error)) => {
+                return Err(Failure::Work(
+                    anyhow!(error)
+                        .context(format!("fetching {request}: cannot write {}", output.display())),
+                ));
+            }
+            Err(AttemptError::Tardis(error)) => error,
+        };
+        if error.is_bad_input() {
+            return Err(Failure::BadInput(anyhow!(error)));
+        }
+        if !policy.should_retry(error.attempts(), &error) {
+            return Err(Failure::Work(
+                anyhow!(error).context(format!("fetching {request} failed")),
+            ));
+        }
+        let sleep = policy.backoff(error.attempts(), &error);
+        tracing::info!(
+            attempt = error.attempts(),
+            max_attempts = policy.max_attempts(),
+            sleep_ms = sleep.as_millis() as u64,
+            error = %error,
+            "restarting the file"
+        );
+        tokio::select! {
+            () = token.cancelled() => return Err(Failure::Interrupted),
+            () = tokio::time::sleep(sleep) => {}
+        }
+        first_attempt = error.attempts() + 1;
+    }
+}
+
+/// One pass over the file: stream it into a temporary file, commit only after the stream ended without error.
+async fn fetch_once(
+    client: &TardisClient,
+    request: &DatasetRequest,
+    output: &Path,
+    first_attempt: u32,
+) -> Result<DatasetSummary, AttemptError> {
+    let mut stream =
+        client.dataset_attempt(request, first_attempt).await.map_err(AttemptError::Tardis)?;
+    let mut writer = LocalFileWriter::create(output)
+        .await
+        .with_context(|| format!("creating a temporary file beside {}", output.display()))
+        .map_err(|error| AttemptError::Write(std::io::Error::other(format!("{error:#}"))))?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(AttemptError::Tardis)?;
+        writer.write(&chunk).await.map_err(AttemptError::Write)?;
+    }
+    let summary = stream.summary().ok_or_else(|| {
+        AttemptError::Write(std::io::Error::other("the stream ended without a summary"))
+    })?;
+    writer.commit().await.map_err(AttemptError::Write)?;
+    Ok(summary)
+}

@@ -1,0 +1,59 @@
+//! The tokio runtime and shutdown: SIGINT or SIGTERM cancel one [`CancellationToken`] that async commands watch.
+
+use std::future::Future;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::Failure;
+
+/// Runs an async command on a new multi-threaded runtime. SIGINT or SIGTERM cancel the token handed to the command
+/// and, unless the command finishes first, drop it (its destructors clean up) and yield [`Failure::Interrupted`].
+pub(crate) fn run<T, F>(command: impl FnOnce(CancellationToken) -> F) -> Result<T, Failure>
+where
+    F: Future<Output = Result<T, Failure>>,
+{
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|error| {
+            Failure::Work(anyhow::Error::new(error).context("cannot start the tokio runtime"))
+        })?;
+    let token = CancellationToken::new();
+    let outcome = runtime.block_on(async {
+        let watcher = tokio::spawn(cancel_on_signal(token.clone()));
+        let outcome = tokio::select! {
+            biased;
+            () = token.cancelled() => Err(Failure::Interrupted),
+            outcome = command(token.clone()) => outcome,
+        };
+        watcher.abort();
+        outcome
+    });
+    // Do not wait for blocking tasks (a file write in flight) beyond a moment.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    outcome
+}
+
+/// Cancels `token` on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("interrupted; stopping");
+    token.cancel();
+}
