@@ -10,6 +10,7 @@ use object_store::memory::InMemory;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
 use crate::error::{Error, Result};
+use crate::gcs_copy::CopyMetadata;
 use crate::{SinkOptions, StoreKind};
 
 /// A store built from configuration, with what the sink needs to know about it.
@@ -17,6 +18,8 @@ pub(crate) struct Built {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) prefix: String,
     pub(crate) options: SinkOptions,
+    /// Set for GCS: attaches the digest to publishing copies.
+    pub(crate) copy_metadata: Option<CopyMetadata>,
 }
 
 pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
@@ -45,8 +48,11 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
 
     match &config.location {
         SinkLocation::Gcs { bucket, prefix } => {
-            let mut builder =
-                GoogleCloudStorageBuilder::new().with_bucket_name(bucket).with_retry(retry);
+            let copy_metadata = CopyMetadata::default();
+            let mut builder = GoogleCloudStorageBuilder::new()
+                .with_bucket_name(bucket)
+                .with_retry(retry)
+                .with_http_connector(copy_metadata.connector());
             let client = if let Some(emulator) = &config.gcs.emulator_host {
                 // An emulator takes no credentials: a fixed bearer token keeps object_store from asking the GCE
                 // metadata server for one (INFRA.md, verified against fake-gcs-server and our fake).
@@ -68,6 +74,7 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 store: Arc::new(store),
                 prefix: prefix.clone(),
                 options: options(StoreKind::Gcs),
+                copy_metadata: Some(copy_metadata),
             })
         }
         SinkLocation::S3 { bucket, prefix } => {
@@ -105,6 +112,7 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 store: Arc::new(store),
                 prefix: prefix.clone(),
                 options: options(StoreKind::S3),
+                copy_metadata: None,
             })
         }
         SinkLocation::Local { root } => {
@@ -127,12 +135,14 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 store: Arc::new(store),
                 prefix: String::new(),
                 options: options(StoreKind::Local { root }),
+                copy_metadata: None,
             })
         }
         SinkLocation::Memory => Ok(Built {
             store: Arc::new(InMemory::new()),
             prefix: String::new(),
             options: options(StoreKind::Memory),
+            copy_metadata: None,
         }),
     }
 }

@@ -49,6 +49,7 @@
 mod build;
 pub mod digest;
 mod error;
+mod gcs_copy;
 pub mod generated;
 pub mod names;
 mod upload;
@@ -217,6 +218,8 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     names: Names,
     options: SinkOptions,
+    /// GCS stores built by [`GcsSink::from_config`]: publishing copies carry the digest as metadata.
+    copy_metadata: Option<gcs_copy::CopyMetadata>,
 }
 
 impl GcsSink {
@@ -232,7 +235,11 @@ impl GcsSink {
     pub fn from_config(config: &SinkConfig) -> Result<Self> {
         let built = build::build(config)?;
         tracing::debug!(sink = %built.options.label, "sink built");
-        Ok(GcsSink::new(built.store, &built.prefix, built.options))
+        let mut sink = GcsSink::new(built.store, &built.prefix, built.options);
+        if let Some(inner) = Arc::get_mut(&mut sink.inner) {
+            inner.copy_metadata = built.copy_metadata;
+        }
+        Ok(sink)
     }
 
     /// Wraps a store: objects are named `<prefix>/<name>` in it.
@@ -242,7 +249,8 @@ impl GcsSink {
             upload_concurrency: options.upload_concurrency.max(1),
             ..options
         };
-        GcsSink { inner: Arc::new(Inner { store, names: Names::new(prefix), options }) }
+        let names = Names::new(prefix);
+        GcsSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None }) }
     }
 
     /// Returns the underlying store (its paths include the sink prefix).
@@ -461,13 +469,17 @@ impl GcsSink {
             WriteMode::CreateOnly => CopyMode::Create,
             WriteMode::Replace => CopyMode::Overwrite,
         };
+        let registration =
+            self.inner.copy_metadata.as_ref().map(|m| m.register(staging.as_ref(), digest));
         let copied = self
             .inner
             .store
             .copy_opts(staging, path, CopyOptions::new().with_mode(copy_mode))
             .await;
+        let attached = registration.is_some();
+        drop(registration);
         let outcome = match copied {
-            Ok(()) => match self.record_sidecar(name, path, digest).await {
+            Ok(()) => match self.record_after_copy(name, path, digest, attached).await {
                 Ok(()) => Ok(self.written(name, digest, mode)),
                 Err(error) => Err(error),
             },
@@ -478,6 +490,34 @@ impl GcsSink {
         };
         self.delete_staging(staging).await;
         outcome
+    }
+
+    /// Makes sure a copied object has its digest recorded: confirms the metadata the copy attached (GCS), else
+    /// writes a sidecar.
+    async fn record_after_copy(
+        &self,
+        name: &str,
+        path: &Path,
+        digest: Digest,
+        attached: bool,
+    ) -> Result<()> {
+        if attached {
+            let options = GetOptions { head: true, ..GetOptions::default() };
+            let result = self
+                .inner
+                .store
+                .get_opts(path, options)
+                .await
+                .map_err(|source| Error::store("head", name, self.label(), source))?;
+            if Digest::from_attributes(&result.attributes) == Ok(Some(digest)) {
+                return Ok(());
+            }
+            tracing::warn!(
+                object = name,
+                "the copy did not keep the digest metadata: recording a sidecar"
+            );
+        }
+        self.record_sidecar(name, path, digest).await
     }
 
     fn written(&self, name: &str, digest: Digest, mode: WriteMode) -> PutOutcome {

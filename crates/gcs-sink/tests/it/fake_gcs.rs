@@ -32,7 +32,7 @@ async fn small_objects_are_one_conditional_put_with_metadata() {
 }
 
 #[tokio::test]
-async fn large_objects_go_through_staging_then_a_create_only_copy() {
+async fn large_objects_go_through_staging_then_a_create_only_copy_carrying_the_digest() {
     let harness = harness().await;
     let generated = large(1);
     harness
@@ -45,10 +45,31 @@ async fn large_objects_go_through_staging_then_a_create_only_copy() {
     assert_eq!(counters.of(RequestKind::UploadPart), 4);
     assert_eq!(counters.of(RequestKind::CompleteMultipart), 1);
     assert_eq!(counters.of(RequestKind::Copy), 1);
-    assert_eq!(counters.of(RequestKind::Put), 1, "the sidecar record");
-    let names = harness.fake().object_names(BUCKET);
-    assert_eq!(names, vec![harness.fake_name(".md-meta/big.bin"), harness.fake_name("big.bin")]);
+    assert_eq!(counters.of(RequestKind::Put), 0, "no sidecar: the copy replaced the metadata");
+    assert_eq!(harness.fake().object_names(BUCKET), vec![harness.fake_name("big.bin")]);
+    let stored = harness.fake().object(BUCKET, &harness.fake_name("big.bin")).expect("stored");
+    assert_eq!(stored.metadata.get("md-size"), Some(&generated.size.to_string()));
+    assert_eq!(stored.metadata.get("md-crc32c"), Some(&generated.digest().crc32c_hex()));
     assert_eq!(harness.fake().open_uploads(), 0);
+}
+
+#[tokio::test]
+async fn an_injected_store_without_the_copy_hook_records_large_digests_in_a_sidecar() {
+    let harness = harness().await;
+    // The same GCS store, wrapped by `GcsSink::new`: no connector hook, so the sink falls back to a sidecar.
+    let options = gcs_sink::SinkOptions {
+        part_size: Harness::part_size(Backend::FakeGcs),
+        ..gcs_sink::SinkOptions::new(gcs_sink::StoreKind::Gcs)
+    };
+    let sink = gcs_sink::GcsSink::new(harness.sink.store().clone(), &harness.prefix, options);
+    let generated = large(1);
+    sink.put_stream("big.bin", generated.stream(), WriteMode::CreateOnly).await.expect("put");
+    assert_eq!(
+        harness.fake().object_names(BUCKET),
+        vec![harness.fake_name(".md-meta/big.bin"), harness.fake_name("big.bin")]
+    );
+    assert_eq!(sink.head("big.bin").await.expect("head").recorded, Some(generated.digest()));
+    assert_eq!(list_names(&sink, "").await, vec!["big.bin"]);
 }
 
 #[rstest]
@@ -67,7 +88,8 @@ async fn transient_faults_are_retried_and_the_object_verifies(
 ) {
     let harness = harness().await;
     harness.fake().faults().inject(Some(kind), 2, fault);
-    let generated = large(2);
+    // Small objects are one put; large ones go through multipart and a copy.
+    let generated = if kind == RequestKind::Put { Generated { size: 1000, ..large(2) } } else { large(2) };
     let outcome = harness
         .sink
         .put_stream("big.bin", generated.stream(), WriteMode::CreateOnly)
@@ -195,15 +217,21 @@ async fn objects_written_by_others_are_verified_by_content() {
 #[tokio::test]
 async fn a_sidecar_of_a_replaced_object_is_ignored() {
     let harness = harness().await;
+    let fake = harness.fake();
+    fake.insert(BUCKET, &harness.fake_name("theirs.csv"), "their bytes", &[]);
     harness
         .sink
-        .put_stream("big.bin", large(5).stream(), WriteMode::CreateOnly)
+        .put_bytes("theirs.csv", "their bytes", WriteMode::CreateOnly)
         .await
-        .expect("put");
-    // Someone else rewrites the object without metadata: the sidecar now describes an older generation.
-    harness.fake().insert(BUCKET, &harness.fake_name("big.bin"), "rewritten", &[]);
-    assert_eq!(harness.sink.head("big.bin").await.expect("head").recorded, None);
-    assert!(!harness.sink.verify("big.bin").await.expect("verify").recorded);
+        .expect("verified");
+    assert!(
+        fake.object(BUCKET, &harness.fake_name(".md-meta/theirs.csv")).is_some(),
+        "record repaired"
+    );
+    // Someone else rewrites the object: the sidecar now describes an older generation.
+    fake.insert(BUCKET, &harness.fake_name("theirs.csv"), "rewritten", &[]);
+    assert_eq!(harness.sink.head("theirs.csv").await.expect("head").recorded, None);
+    assert!(!harness.sink.verify("theirs.csv").await.expect("verify").recorded);
 }
 
 #[rstest]
