@@ -242,6 +242,39 @@ impl GcsSink {
         Ok(sink)
     }
 
+    /// Builds a sink for a URL that names one object (`md-cli fetch --output gs://bucket/path/file.csv.gz`):
+    /// returns the sink of the bucket (or of the file's directory) and the object name within it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`] when the location names no object (`gs://bucket`, `memory://`); as
+    /// [`GcsSink::from_config`] otherwise.
+    pub fn for_object(config: &SinkConfig) -> Result<(Self, String)> {
+        use md_config::SinkLocation;
+        let no_object = || Error::InvalidName {
+            name: config.location.to_string(),
+            reason: "the sink URL names no object".into(),
+        };
+        let (location, name) = match &config.location {
+            SinkLocation::Gcs { bucket, prefix } if !prefix.is_empty() => (
+                SinkLocation::Gcs { bucket: bucket.clone(), prefix: String::new() },
+                prefix.clone(),
+            ),
+            SinkLocation::S3 { bucket, prefix } if !prefix.is_empty() => {
+                (SinkLocation::S3 { bucket: bucket.clone(), prefix: String::new() }, prefix.clone())
+            }
+            SinkLocation::Local { root } => {
+                let name = root.file_name().and_then(|name| name.to_str()).ok_or_else(no_object)?;
+                let parent = root.parent().filter(|parent| !parent.as_os_str().is_empty());
+                let directory = parent.map_or_else(|| PathBuf::from("."), PathBuf::from);
+                (SinkLocation::Local { root: directory }, name.to_owned())
+            }
+            _ => return Err(no_object()),
+        };
+        let sink = GcsSink::from_config(&SinkConfig { location, ..config.clone() })?;
+        sink.inner.names.object(&name)?;
+        Ok((sink, name))
+    }
+
     /// Wraps a store: objects are named `<prefix>/<name>` in it.
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, options: SinkOptions) -> Self {
         let options = SinkOptions {

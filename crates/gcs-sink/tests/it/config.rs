@@ -69,3 +69,40 @@ fn secrets_never_appear_in_errors() {
     let error = GcsSink::from_config(&config).expect_err("zero part size");
     assert!(!format!("{error} {error:?}").contains("hunter2"));
 }
+
+#[rstest]
+#[case::gcs(
+    "gs://md-bucket/raw/day-2024-01-01/trades.csv.gz",
+    "gs://md-bucket",
+    "raw/day-2024-01-01/trades.csv.gz"
+)]
+#[case::s3("s3://md-bucket/a/b.csv.gz", "s3://md-bucket", "a/b.csv.gz")]
+#[case::relative_file("out.csv.gz", ".", "out.csv.gz")]
+fn a_sink_url_naming_an_object_splits_into_sink_and_name(
+    #[case] url: &str,
+    #[case] sink_label: &str,
+    #[case] name: &str,
+) {
+    let mut config = config(url);
+    config.gcs.emulator_host = Some("http://127.0.0.1:9".parse().expect("url"));
+    config.s3.access_key_id = Some("key".into());
+    config.s3.secret_access_key = Some(md_config::Secret::new("secret"));
+    let (sink, object) = GcsSink::for_object(&config).expect("names an object");
+    assert_eq!((sink.options().label.as_str(), object.as_str()), (sink_label, name));
+}
+
+#[rstest]
+#[case::bucket_only("gs://md-bucket")]
+#[case::memory("memory://")]
+fn a_sink_url_without_an_object_is_refused(#[case] url: &str) {
+    assert!(matches!(GcsSink::for_object(&config(url)), Err(Error::InvalidName { .. })));
+}
+
+#[tokio::test]
+async fn an_object_url_on_disk_writes_that_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("out/trades.csv.gz");
+    let (sink, name) = GcsSink::for_object(&config(target.to_str().expect("utf-8"))).expect("sink");
+    sink.put_bytes(&name, "gzip bytes", WriteMode::CreateOnly).await.expect("put");
+    assert_eq!(std::fs::read(&target).expect("written"), b"gzip bytes");
+}

@@ -89,7 +89,8 @@ async fn transient_faults_are_retried_and_the_object_verifies(
     let harness = harness().await;
     harness.fake().faults().inject(Some(kind), 2, fault);
     // Small objects are one put; large ones go through multipart and a copy.
-    let generated = if kind == RequestKind::Put { Generated { size: 1000, ..large(2) } } else { large(2) };
+    let generated =
+        if kind == RequestKind::Put { Generated { size: 1000, ..large(2) } } else { large(2) };
     let outcome = harness
         .sink
         .put_stream("big.bin", generated.stream(), WriteMode::CreateOnly)
