@@ -21,7 +21,7 @@ pub(crate) enum Failure {
     /// The run failed (exit 1).
     Work(anyhow::Error),
     /// Interrupted (exit 130).
-        Interrupted,
+    Interrupted,
 }
 
 impl Failure {

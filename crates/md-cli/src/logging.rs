@@ -9,6 +9,7 @@
 //! shows everything, including the HTTP stack.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -49,7 +50,11 @@ pub(crate) fn init(service: &ServiceConfig) -> anyhow::Result<()> {
     let installed = match (service.log_destination, service.log_format) {
         (LogDestination::Local, LogFormat::Text) => tracing_subscriber::registry()
             .with(filter())
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         (LogDestination::Local, LogFormat::Json) => tracing_subscriber::registry()
             .with(filter())

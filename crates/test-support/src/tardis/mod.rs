@@ -26,6 +26,7 @@
 
 mod fixtures;
 pub mod generate;
+pub mod measure;
 mod server;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
