@@ -1,1 +1,207 @@
 //! Streaming conversion of Tardis `.csv.gz` files into typed Parquet.
+//!
+//! [`convert`] turns the raw body of one dataset file, as it downloads, into the bytes of one Parquet file, emitted
+//! row group by row group with the footer last, ready for a multipart upload. [`schema`] gives the Arrow schema of
+//! each data type; docs/SCHEMAS.md documents every column. [`convert_reader`] does the same work synchronously on
+//! one thread, for tests and tools.
+//!
+//! The work runs on two threads per conversion, never on the async runtime: one inflates the gzip members, the
+//! other parses CSV rows into Arrow batches and encodes them with the `parquet` crate. Memory is bounded by a few
+//! blocks of CSV, one Arrow batch and one row group, whatever the file size.
+//!
+//! ```
+//! use downloader::convert::{self, ConvertOptions, Partition};
+//! use futures::{StreamExt, TryStreamExt};
+//! use md_config::DataType;
+//! # use std::io::Write;
+//! # let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+//! # gzip.write_all(b"exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n\
+//! #     deribit,BTC-PERPETUAL,1790812812074054,1790812812107755,1,buy,93429.7,380\n").unwrap();
+//! # let body = bytes::Bytes::from(gzip.finish().unwrap());
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let input = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
+//! let partition = Partition {
+//!     date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+//!     venue: "DERIBIT".into(),
+//!     instrument_key: "DERIBIT:PERPETUAL:BTC-USD".into(),
+//! };
+//! let parquet: Vec<bytes::Bytes> = convert::convert(input, DataType::Trades, partition, ConvertOptions::default())
+//!     .try_collect()
+//!     .await?;
+//! assert_eq!(&parquet.concat()[..4], b"PAR1");
+//! # Ok::<(), convert::ConvertError>(())
+//! # }).unwrap();
+//! ```
+
+mod builder;
+mod encode;
+mod error;
+mod parse;
+mod schema;
+mod stream;
+
+use std::io::{Read, Write};
+use std::num::NonZeroUsize;
+
+use bytes::Bytes;
+use futures::Stream;
+use md_config::{DataType, ParquetCompression, ParquetOptions};
+
+pub use error::{BoxError, ConvertError};
+pub use schema::{csv_header, schema};
+pub use stream::ParquetStream;
+
+/// How Parquet files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvertOptions {
+    /// Page compression codec (`MD_PARQUET_COMPRESSION`).
+    pub compression: ParquetCompression,
+    /// Most rows per row group (`MD_PARQUET_ROW_GROUP_SIZE`).
+    pub row_group_size: NonZeroUsize,
+    /// Most encoded bytes per row group, whichever limit comes first: it bounds memory for wide rows
+    /// (a row group is held in memory until it is complete). Defaults to 32 MiB.
+    pub row_group_bytes: NonZeroUsize,
+    /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 8 MiB.
+    pub batch_size: NonZeroUsize,
+}
+
+impl ConvertOptions {
+    /// Returns the options from the configuration's Parquet settings and `BATCH_SIZE`.
+    pub fn new(parquet: &ParquetOptions, batch_size: NonZeroUsize) -> Self {
+        ConvertOptions {
+            compression: parquet.compression,
+            row_group_size: parquet.row_group_size,
+            batch_size,
+            ..ConvertOptions::default()
+        }
+    }
+}
+
+impl Default for ConvertOptions {
+    /// zstd, 1,048,576 rows or 32 MiB per row group, 65,536 rows per batch: the configuration's defaults.
+    fn default() -> Self {
+        ConvertOptions {
+            compression: ParquetCompression::Zstd,
+            row_group_size: NonZeroUsize::new(1 << 20).expect("non-zero"),
+            row_group_bytes: NonZeroUsize::new(32 << 20).expect("non-zero"),
+            batch_size: NonZeroUsize::new(65_536).expect("non-zero"),
+        }
+    }
+}
+
+/// The partition values written as constant columns into every row of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// The day of the file (`date`, and `year`, `month`, `day`).
+    pub date: chrono::NaiveDate,
+    /// The venue, as the instrument key spells it (e.g. `DERIBIT`).
+    pub venue: String,
+    /// The instrument key of the object; for a grouped file (`OPTIONS`, `PERPETUALS`, ...) the grouped object's key,
+    /// while each row keeps its real `symbol`.
+    pub instrument_key: String,
+}
+
+/// What one conversion produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConvertSummary {
+    /// Data rows converted (the header excluded).
+    pub rows: u64,
+    /// Bytes of CSV inflated.
+    pub csv_bytes: u64,
+    /// Bytes of Parquet produced, footer included.
+    pub parquet_bytes: u64,
+    /// Row groups written.
+    pub row_groups: usize,
+}
+
+/// Converts the raw body of one Tardis `.csv.gz` file into one Parquet file, while it streams.
+///
+/// `input` is the body exactly as downloaded, in chunks of any size; it may hold several gzip members. The returned
+/// [`ParquetStream`] yields the Parquet bytes: each completed row group, then the rest of the file with its footer.
+/// A gzip holding no CSV at all, or only the header, gives a valid file with the schema and no rows.
+///
+/// The work runs on two threads of its own; this function only starts them. It must not be called from a thread
+/// that is itself blocked on the stream (the stream drives the input).
+///
+/// # Errors
+///
+/// The stream yields one error and ends if the input fails ([`ConvertError::Input`]), the gzip is bad or truncated
+/// ([`ConvertError::Gzip`]), the header differs from the data type's ([`ConvertError::Header`]), or a row is
+/// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text). No footer
+/// is emitted then: what was yielded before the error is not a valid Parquet file.
+///
+/// # Cancel safety
+///
+/// Dropping the stream cancels the conversion; the threads exit within about one 1 MiB block of work.
+pub fn convert<S, E>(
+    input: S,
+    data_type: DataType,
+    partition: Partition,
+    options: ConvertOptions,
+) -> ParquetStream
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    ParquetStream::start(input, data_type, partition, options)
+}
+
+/// Converts a `.csv.gz` file from `gzip` into Parquet written to `output`, on the calling thread.
+///
+/// The same conversion as [`convert`], without threads or a runtime: for tests and tools.
+///
+/// # Errors
+///
+/// As [`convert`], plus [`ConvertError::Output`] when `output` fails. On error, `output` may hold the row groups
+/// written so far but never a footer.
+pub fn convert_reader(
+    gzip: impl Read,
+    mut output: impl Write,
+    data_type: DataType,
+    partition: &Partition,
+    options: &ConvertOptions,
+) -> Result<ConvertSummary, ConvertError> {
+    let mut encoder = encode::Encoder::new(data_type, partition, options)?;
+    let mut reader = CountingReader { inner: gzip, bytes: 0 };
+    let mut decoder = flate2::read::MultiGzDecoder::new(&mut reader);
+    let mut block = vec![0; stream::BLOCK_BYTES];
+    let mut uncompressed_bytes = 0u64;
+    let write = |output: &mut dyn Write, bytes: Bytes| {
+        output.write_all(&bytes).map_err(|source| ConvertError::Output { source })
+    };
+    loop {
+        let filled = stream::fill(&mut decoder, &mut block)
+            .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
+        uncompressed_bytes += filled as u64;
+        encoder.push(&block[..filled])?;
+        if let Some(bytes) = encoder.take_output()? {
+            write(&mut output, bytes)?;
+        }
+        if filled < block.len() {
+            break;
+        }
+    }
+    drop(decoder);
+    if reader.bytes == 0 {
+        return Err(stream::empty_input_error());
+    }
+    let (bytes, summary) = encoder.finish()?;
+    write(&mut output, bytes)?;
+    output.flush().map_err(|source| ConvertError::Output { source })?;
+    Ok(summary)
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let amount = self.inner.read(buf)?;
+        self.bytes += amount as u64;
+        Ok(amount)
+    }
+}

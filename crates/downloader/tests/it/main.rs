@@ -1,3 +1,4 @@
 //! downloader: planning, sharding, the streaming pipeline and Parquet conversion, end to end.
 
+mod convert;
 mod plan;

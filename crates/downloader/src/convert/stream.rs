@@ -1,0 +1,471 @@
+//! The streaming converter: a `.csv.gz` byte stream in, a Parquet byte stream out, with the CPU work on three
+//! threads (inflate, parse, encode) so that two cores are kept busy.
+//!
+//! ```text
+//! input stream --(pumped by ParquetStream::poll_next)--> [pieces] --> inflate --[CSV blocks]--> parse
+//!                                                                                                 |
+//! ParquetStream <--[row groups, then the footer]-- encode <--[Arrow batches]---------------------+
+//! ```
+//!
+//! Every channel is bounded, so a slow consumer stops the encoder, which stops the parser and the inflater, which
+//! stops the pumping of the input; a slow input starves them in turn. Memory stays bounded by the channel sizes,
+//! two Arrow batches and one row group, whatever the file size.
+
+use std::io::{BufRead, Read};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures::Stream;
+use md_config::DataType;
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+use arrow::array::RecordBatch;
+
+use super::encode::{ParquetSink, ParseSummary, Parser};
+use super::error::{BoxError, ConvertError};
+use super::{ConvertOptions, ConvertSummary, Partition};
+
+/// Inflated CSV handed from the inflate thread to the encode thread at a time.
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
+/// Inflated blocks queued between the inflate and parse threads.
+const BLOCK_SLOTS: usize = 3;
+
+/// Arrow batches queued between the parse and encode threads.
+const BATCH_SLOTS: usize = 1;
+
+/// Compressed pieces queued for the inflate thread, each at most `PIECE_BYTES`.
+const INPUT_SLOTS: usize = 16;
+
+/// Input chunks are cut into pieces of at most this size, so the input queue holds at most 4 MiB.
+const PIECE_BYTES: usize = 256 << 10;
+
+/// Parquet chunks (row groups) queued for the consumer.
+const OUTPUT_SLOTS: usize = 1;
+
+type InputStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+
+/// What the stream hands the inflate thread.
+#[derive(Debug)]
+enum Input {
+    Chunk(Bytes),
+    End,
+}
+
+/// What the inflate thread hands the encode thread.
+#[derive(Debug)]
+enum Block {
+    Data(Vec<u8>, usize),
+    End,
+    Failed(ConvertError),
+}
+
+/// What the parse thread hands the encode thread.
+#[derive(Debug)]
+enum Batch {
+    Data(RecordBatch),
+    End(ParseSummary),
+    Failed(ConvertError),
+}
+
+/// What the encode thread hands the stream.
+#[derive(Debug)]
+enum Output {
+    Chunk(Bytes),
+    Done(ConvertSummary),
+    Failed(ConvertError),
+}
+
+/// The Parquet bytes of one converted file, as a stream: row groups as they complete, then the footer.
+///
+/// Returned by [`convert`](super::convert). The stream yields `Ok` chunks that, concatenated, form one Parquet file;
+/// it ends after the chunk holding the footer. If the conversion fails it yields one `Err` and ends, and no chunk
+/// holding a footer has been yielded, so the concatenation of what was yielded is never a valid Parquet file.
+///
+/// The input stream is polled only while this stream is polled: keep polling it (hand chunks to an upload that
+/// runs concurrently) to keep the conversion busy. Dropping the stream stops the conversion: the worker threads
+/// notice within one block (about 1 MiB of CSV) and exit.
+pub struct ParquetStream {
+    input: Option<InputStream>,
+    pending: Bytes,
+    to_inflater: PollSender<Input>,
+    from_encoder: mpsc::Receiver<Output>,
+    cancel: Arc<AtomicBool>,
+    done: bool,
+    summary: Option<ConvertSummary>,
+}
+
+impl std::fmt::Debug for ParquetStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetStream")
+            .field("done", &self.done)
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParquetStream {
+    pub(crate) fn start<S, E>(
+        input: S,
+        data_type: DataType,
+        partition: Partition,
+        options: ConvertOptions,
+    ) -> Self
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        use futures::TryStreamExt;
+        let input: InputStream = Box::pin(input.map_err(Into::into));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (input_tx, input_rx) = mpsc::channel(INPUT_SLOTS);
+        let (block_tx, block_rx) = std_mpsc::sync_channel(BLOCK_SLOTS);
+        let (recycle_tx, recycle_rx) = std_mpsc::channel();
+        let (batch_tx, batch_rx) = std_mpsc::sync_channel(BATCH_SLOTS);
+        let (output_tx, output_rx) = mpsc::channel(OUTPUT_SLOTS);
+        let (inflate_cancel, parse_cancel, encode_cancel) =
+            (cancel.clone(), cancel.clone(), cancel.clone());
+        let parser = Parser::new(data_type, &partition, &options);
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name.into()).spawn(work)
+        };
+        let spawned = spawn(
+            "md-convert-inflate",
+            Box::new(move || inflate_worker(input_rx, &block_tx, &recycle_rx, &inflate_cancel)),
+        )
+        .and_then(|_| {
+            spawn(
+                "md-convert-parse",
+                Box::new(move || {
+                    parse_worker(parser, &block_rx, &recycle_tx, &batch_tx, &parse_cancel);
+                }),
+            )
+        })
+        .and_then(|_| {
+            spawn(
+                "md-convert-encode",
+                Box::new(move || {
+                    encode_worker(&batch_rx, &output_tx, &encode_cancel, data_type, &options);
+                }),
+            )
+        });
+        let mut stream = ParquetStream {
+            input: Some(input),
+            pending: Bytes::new(),
+            to_inflater: PollSender::new(input_tx),
+            from_encoder: output_rx,
+            cancel,
+            done: false,
+            summary: None,
+        };
+        if spawned.is_err() {
+            // Without the threads the output channel closes at once and the stream reports `Worker`.
+            stream.input = None;
+        }
+        stream
+    }
+
+    /// Returns what was converted, once the stream has ended successfully.
+    pub fn summary(&self) -> Option<ConvertSummary> {
+        self.summary
+    }
+
+    /// Feeds the inflate thread from the input stream until the input or the queue is not ready.
+    fn pump(&mut self, cx: &mut Context<'_>) -> Result<(), ConvertError> {
+        loop {
+            let Some(input) = self.input.as_mut() else { return Ok(()) };
+            match self.to_inflater.poll_reserve(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => {
+                    // The workers have stopped; the output channel says why.
+                    self.input = None;
+                    return Ok(());
+                }
+                Poll::Pending => return Ok(()),
+            }
+            if !self.pending.is_empty() {
+                let piece = self.pending.split_to(self.pending.len().min(PIECE_BYTES));
+                let _closed = self.to_inflater.send_item(Input::Chunk(piece));
+                continue;
+            }
+            match input.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => self.pending = bytes,
+                Poll::Ready(Some(Err(source))) => {
+                    self.input = None;
+                    return Err(ConvertError::Input { source });
+                }
+                Poll::Ready(None) => {
+                    let _closed = self.to_inflater.send_item(Input::End);
+                    self.input = None;
+                }
+                Poll::Pending => return Ok(()),
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        self.input = None;
+        self.cancel.store(true, Ordering::Relaxed);
+        self.to_inflater.close();
+        self.from_encoder.close();
+    }
+}
+
+impl Stream for ParquetStream {
+    type Item = Result<Bytes, ConvertError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Err(error) = this.pump(cx) {
+            this.stop();
+            return Poll::Ready(Some(Err(error)));
+        }
+        match this.from_encoder.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Output::Chunk(bytes))) => Poll::Ready(Some(Ok(bytes))),
+            Poll::Ready(Some(Output::Done(summary))) => {
+                this.summary = Some(summary);
+                this.stop();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Output::Failed(error))) => {
+                this.stop();
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                this.stop();
+                Poll::Ready(Some(Err(ConvertError::Worker)))
+            }
+        }
+    }
+}
+
+impl Drop for ParquetStream {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads the compressed pieces the stream sends, as a `BufRead` for the gzip decoder.
+struct ChannelReader {
+    input: mpsc::Receiver<Input>,
+    current: Bytes,
+    ended: bool,
+    compressed_bytes: u64,
+}
+
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.current.is_empty() && !self.ended {
+            match self.input.blocking_recv() {
+                Some(Input::Chunk(bytes)) => {
+                    self.compressed_bytes += bytes.len() as u64;
+                    self.current = bytes;
+                }
+                Some(Input::End) => self.ended = true,
+                None => return Err(std::io::Error::other("the conversion was cancelled")),
+            }
+        }
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.current.advance(amount);
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let amount = available.len().min(buf.len());
+        buf[..amount].copy_from_slice(&available[..amount]);
+        self.consume(amount);
+        Ok(amount)
+    }
+}
+
+/// Fills `buf` from `reader` until it is full or the reader ends; returns how much was read.
+pub(crate) fn fill(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(amount) => filled += amount,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// The error for a gzip failure after `uncompressed_bytes` of output.
+pub(crate) fn gzip_error(uncompressed_bytes: u64, source: std::io::Error) -> ConvertError {
+    ConvertError::Gzip { uncompressed_bytes, source }
+}
+
+/// The error for an input with no bytes at all (not even a gzip header).
+pub(crate) fn empty_input_error() -> ConvertError {
+    gzip_error(
+        0,
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the input is empty: no gzip header",
+        ),
+    )
+}
+
+fn inflate_worker(
+    input: mpsc::Receiver<Input>,
+    blocks: &std_mpsc::SyncSender<Block>,
+    recycled: &std_mpsc::Receiver<Vec<u8>>,
+    cancel: &AtomicBool,
+) {
+    let reader = ChannelReader { input, current: Bytes::new(), ended: false, compressed_bytes: 0 };
+    let mut decoder = flate2::bufread::MultiGzDecoder::new(reader);
+    let mut uncompressed_bytes = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut buf = recycled.try_recv().unwrap_or_else(|_| vec![0; BLOCK_BYTES]);
+        let filled = match fill(&mut decoder, &mut buf) {
+            Ok(filled) => filled,
+            Err(source) => {
+                if !cancel.load(Ordering::Relaxed) {
+                    let _closed =
+                        blocks.send(Block::Failed(gzip_error(uncompressed_bytes, source)));
+                }
+                return;
+            }
+        };
+        uncompressed_bytes += filled as u64;
+        if filled > 0 && blocks.send(Block::Data(buf, filled)).is_err() {
+            return;
+        }
+        if filled < BLOCK_BYTES {
+            let message = if decoder.get_ref().compressed_bytes == 0 {
+                Block::Failed(empty_input_error())
+            } else {
+                Block::End
+            };
+            let _closed = blocks.send(message);
+            return;
+        }
+    }
+}
+
+fn parse_worker(
+    mut parser: Parser,
+    blocks: &std_mpsc::Receiver<Block>,
+    recycle: &std_mpsc::Sender<Vec<u8>>,
+    batches: &std_mpsc::SyncSender<Batch>,
+    cancel: &AtomicBool,
+) {
+    let failed = |error: ConvertError| {
+        let _closed = batches.send(Batch::Failed(error));
+    };
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        match blocks.recv() {
+            Ok(Block::Data(buf, filled)) => {
+                if let Err(error) = parser.push(&buf[..filled]) {
+                    return failed(error);
+                }
+                let _closed = recycle.send(buf);
+                for batch in parser.take_batches() {
+                    if batches.send(Batch::Data(batch)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(Block::End) => {
+                let parsed = match parser.finish() {
+                    Ok(parsed) => parsed,
+                    Err(error) => return failed(error),
+                };
+                for batch in parser.take_batches() {
+                    if batches.send(Batch::Data(batch)).is_err() {
+                        return;
+                    }
+                }
+                let _closed = batches.send(Batch::End(parsed));
+                return;
+            }
+            Ok(Block::Failed(error)) => return failed(error),
+            Err(_) => {
+                if !cancel.load(Ordering::Relaxed) {
+                    failed(ConvertError::Worker);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn encode_worker(
+    batches: &std_mpsc::Receiver<Batch>,
+    output: &mpsc::Sender<Output>,
+    cancel: &AtomicBool,
+    data_type: DataType,
+    options: &ConvertOptions,
+) {
+    let failed = |error: ConvertError| {
+        let _closed = output.blocking_send(Output::Failed(error));
+    };
+    let mut sink = match ParquetSink::new(data_type, options) {
+        Ok(sink) => sink,
+        Err(error) => return failed(error),
+    };
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        match batches.recv() {
+            Ok(Batch::Data(batch)) => {
+                if let Err(error) = sink.write(&batch) {
+                    return failed(error);
+                }
+                match sink.take_output() {
+                    Ok(Some(bytes)) => {
+                        if output.blocking_send(Output::Chunk(bytes)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(error) => return failed(error),
+                }
+            }
+            Ok(Batch::End(parsed)) => {
+                match sink.finish(parsed) {
+                    Ok((bytes, summary)) => {
+                        if !bytes.is_empty() && output.blocking_send(Output::Chunk(bytes)).is_err()
+                        {
+                            return;
+                        }
+                        let _closed = output.blocking_send(Output::Done(summary));
+                    }
+                    Err(error) => failed(error),
+                }
+                return;
+            }
+            Ok(Batch::Failed(error)) => return failed(error),
+            Err(_) => {
+                if !cancel.load(Ordering::Relaxed) {
+                    failed(ConvertError::Worker);
+                }
+                return;
+            }
+        }
+    }
+}
