@@ -10,9 +10,10 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Spacing margin for the per-second limit, so network jitter between here and the server cannot push
-/// `n + 1` request starts into one second as the server sees it.
-const SPACING_MARGIN: f64 = 1.01;
+/// Spacing margin for the per-second limit: `n + 1` starts span at least 1.03 s, so up to 30 ms of network and
+/// scheduling jitter between here and the server cannot push them into one second as the server sees it, while
+/// about 97% of the rate stays usable.
+const SPACING_MARGIN: f64 = 1.03;
 
 /// Requests in flight, per second and per day.
 pub(crate) struct Limits {
@@ -35,8 +36,8 @@ impl std::fmt::Debug for Limits {
 impl Limits {
     /// Builds the limits.
     ///
-    /// The per-second limit spaces request starts evenly (burst 1, one start every `1.01 / n` seconds), so no window
-    /// of one second ever holds more than `n` starts while about 99% of the rate stays usable. The per-day limit
+    /// The per-second limit spaces request starts evenly (burst 1, one start every `1.03 / n` seconds), so no window
+    /// of one second ever holds more than `n` starts while about 97% of the rate stays usable. The per-day limit
     /// allows a burst of the whole day's budget and refills evenly over 24 hours.
     pub(crate) fn new(
         max_in_flight: NonZeroUsize,

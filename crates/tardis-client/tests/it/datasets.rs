@@ -151,3 +151,48 @@ async fn free_day_rule_with_a_key() {
     assert_eq!((error.status(), error.attempts()), (Some(401), 1), "{error}");
     assert!(!error.is_retryable());
 }
+
+/// The downloader spawns these: the stream and the futures must be `Send + 'static`.
+#[test]
+fn streams_and_futures_are_send() {
+    fn send_static<T: Send + 'static>(_: &T) {}
+    fn stream<T: futures::Stream<Item = tardis_client::Result<bytes::Bytes>> + Send + 'static>() {}
+    stream::<tardis_client::DatasetStream>();
+    let client =
+        tardis_client::TardisClient::new(&md_config::TardisConfig::default()).expect("client");
+    let request = request("deribit", DataType::Trades, "2026-10-01", "BTC-PERPETUAL");
+    let metadata = client.clone();
+    send_static(&async move { client.dataset(&request).await.map(|_| ()) });
+    send_static(
+        &async move { metadata.instruments("deribit", &Default::default()).await.map(|_| ()) },
+    );
+}
+
+/// The stand-in itself enforces the rule: without a key, 401 with a Tardis-like JSON body except on the 1st.
+#[tokio::test]
+async fn the_stand_in_answers_401_without_a_key_on_other_days() {
+    let stub = stub(|_| {}).await;
+    let http = reqwest::Client::new();
+    for (date, expected) in [("2026-10-02", 401), ("2026-10-01", 200)] {
+        let path = path_of(&request("deribit", DataType::Trades, date, "BTC-PERPETUAL"));
+        let response =
+            http.get(format!("{}{path}", stub.base_url())).send().await.expect("answers");
+        assert_eq!(response.status().as_u16(), expected, "{date}");
+        if expected == 401 {
+            let body: serde_json::Value = response.json_or_text().await;
+            assert_eq!(body["code"], 401, "{body}");
+            assert!(body["message"].as_str().is_some_and(|m| m.contains("first day")), "{body}");
+        }
+    }
+}
+
+trait JsonOrText {
+    async fn json_or_text(self) -> serde_json::Value;
+}
+
+impl JsonOrText for reqwest::Response {
+    async fn json_or_text(self) -> serde_json::Value {
+        let text = self.text().await.expect("a body");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+}
