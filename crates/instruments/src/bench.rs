@@ -2,12 +2,13 @@
 //! never in tests (this crate reads no clock).
 //!
 //! [`synthetic_instruments`] builds a Deribit-shaped listing (most instruments are inverse options whose strike
-//! currency comes from the venue's symbol rule, as on the real venue), and [`format_keys`] is the measured work:
-//! keying a whole listing (variants included) and formatting every key.
+//! currency comes from the venue's symbol rule, as on the real venue), and [`generate_keys`] is the measured work:
+//! keying a whole listing, variants included (each key holds its formatted text).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use crate::error::Result;
+use crate::key::InstrumentKey;
 use crate::keying::assign_keys;
 use crate::tardis::{Decimal, InstrumentInfo, SymbolType};
 
@@ -97,16 +98,14 @@ pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
     }
 }
 
-/// Keys a listing (variants included) and formats every key: the work `cargo xtask bench` measures.
+/// Keys a listing, variants included: the work `cargo xtask bench` measures. Each key holds its formatted text
+/// ([`InstrumentKey::as_str`]), so formatting is part of the work.
 ///
 /// # Errors
 /// The first instrument that got no key.
-pub fn format_keys(instruments: &[InstrumentInfo]) -> Result<Vec<String>> {
+pub fn generate_keys(instruments: &[InstrumentInfo]) -> Result<Vec<InstrumentKey>> {
     let exchange = instruments.first().map_or("deribit", |info| info.exchange.as_str());
-    assign_keys(exchange, instruments)
-        .into_iter()
-        .map(|key| key.map(|key| key.to_string()))
-        .collect()
+    assign_keys(exchange, instruments).into_iter().collect()
 }
 
 #[cfg(test)]
@@ -118,7 +117,11 @@ mod tests {
     #[test]
     fn synthetic_instruments_all_get_distinct_keys() {
         let instruments = synthetic_instruments(0, 4_000);
-        let keys = format_keys(&instruments).unwrap();
+        let keys: Vec<String> = generate_keys(&instruments)
+            .unwrap()
+            .iter()
+            .map(|key| key.as_str().to_owned())
+            .collect();
         assert_eq!(keys.len(), 4_000);
         assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 4_000);
         assert!(keys.iter().all(|key| !key.contains('~')), "no variants needed");

@@ -19,13 +19,14 @@
 //!   in [`DayDefinitions::groups`] under their [`GroupKey`].
 //! - **Order.** Records are sorted by key text, groups by key text, unparsed symbols by dataset symbol.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 use crate::key::{GroupKey, InstrumentKey, InstrumentType, OptionType, Strike, yymmdd};
-use crate::keying::{DaySpan, Slot, assign_variants, key_for_instrument, key_of_parsed};
+use crate::keying::{DaySpan, Listed, assign_variants, key_for_instrument, key_of_parsed};
 use crate::symbols::{ParsedSymbol, parse_symbol};
 use crate::tardis::{
     AvailableSymbol, DatasetSymbol, ExchangeDetails, InstrumentChange, InstrumentInfo, SymbolType,
@@ -269,7 +270,7 @@ impl Catalog {
             .map(|symbol| (normalize_dataset_symbol(&symbol.id), symbol))
             .collect();
 
-        let mut candidates: Vec<(Slot, Candidate)> = Vec::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
         let mut covered: HashSet<String> = HashSet::new();
         for info in instruments.unwrap_or_default() {
             if !info.exchange.eq_ignore_ascii_case(&exchange) {
@@ -321,9 +322,22 @@ impl Catalog {
             }
         }
 
-        let (slots, candidates): (Vec<Slot>, Vec<Candidate>) = candidates.into_iter().unzip();
+        let mut keys: Vec<Result<InstrumentKey>> = candidates
+            .iter()
+            .map(|candidate| Ok(candidate.record.instrument_key.clone()))
+            .collect();
+        let listed: Vec<Listed<'_>> = candidates
+            .iter()
+            .map(|candidate| Listed {
+                tardis_symbol: Cow::Borrowed(&candidate.record.tardis_symbol),
+                since: candidate.record.available_since,
+                to: candidate.record.available_to,
+            })
+            .collect();
+        assign_variants(&exchange, &mut keys, &listed);
+        drop(listed);
         let mut entries = Vec::with_capacity(candidates.len());
-        for (key, candidate) in assign_variants(&exchange, slots).into_iter().zip(candidates) {
+        for (key, candidate) in keys.into_iter().zip(candidates) {
             let mut record = candidate.record;
             match key {
                 Ok(key) => {
@@ -334,7 +348,7 @@ impl Catalog {
                     };
                     record.venue = key.venue().to_owned();
                     record.instrument_type = key.instrument_type();
-                    record.canonical_symbol = key.symbol();
+                    record.canonical_symbol = key.symbol().to_owned();
                     record.instrument_key = key;
                     entries.push(Entry {
                         key_text: record.instrument_key.to_string(),
@@ -530,7 +544,7 @@ fn metadata_candidate(
     core: InstrumentKey,
     tardis_symbol: String,
     data_types: Option<Vec<String>>,
-) -> (Slot, Candidate) {
+) -> Candidate {
     let decimal = |value: Option<crate::tardis::Decimal>| value.map(|value| value.get());
     let price_asset = Some(info.quote_currency.to_ascii_uppercase());
     let mut changes = info.changes.clone();
@@ -538,7 +552,7 @@ fn metadata_candidate(
     let record = InstrumentRecord {
         venue: core.venue().to_owned(),
         instrument_type: core.instrument_type(),
-        canonical_symbol: core.symbol(),
+        canonical_symbol: core.symbol().to_owned(),
         base_asset: core.base().to_owned(),
         quote_asset: core.quote().to_owned(),
         settle_asset: settle_asset(
@@ -575,12 +589,9 @@ fn metadata_candidate(
         available_to: info.available_to,
         data_types: data_types.unwrap_or_default(),
         source: RecordSource::Metadata,
-        instrument_key: core.clone(),
+        instrument_key: core,
     };
-    let slot = Slot { core, tardis_symbol, since: info.available_since, to: info.available_to };
-    let candidate =
-        Candidate { record, changes, settlement_currency: info.settlement_currency.clone() };
-    (slot, candidate)
+    Candidate { record, changes, settlement_currency: info.settlement_currency.clone() }
 }
 
 /// A symbol known only from the exchange details.
@@ -595,7 +606,7 @@ impl SymbolOnly<'_> {
         &self,
         exchange: &str,
         fallback_since: Option<DateTime<Utc>>,
-    ) -> std::result::Result<(Slot, Candidate), Box<Unparsed>> {
+    ) -> std::result::Result<Candidate, Box<Unparsed>> {
         let symbol_type = self
             .dataset
             .map(|d| d.symbol_type.clone())
@@ -636,7 +647,7 @@ impl SymbolOnly<'_> {
         let record = InstrumentRecord {
             venue: core.venue().to_owned(),
             instrument_type: core.instrument_type(),
-            canonical_symbol: core.symbol(),
+            canonical_symbol: core.symbol().to_owned(),
             base_asset: core.base().to_owned(),
             quote_asset: core.quote().to_owned(),
             price_asset: parsed.price_asset,
@@ -667,10 +678,9 @@ impl SymbolOnly<'_> {
             available_to: to,
             data_types: self.dataset.map(|d| d.data_types.clone()).unwrap_or_default(),
             source: RecordSource::SymbolParser,
-            instrument_key: core.clone(),
+            instrument_key: core,
         };
-        let slot = Slot { core, tardis_symbol: self.tardis_symbol.clone(), since, to };
-        Ok((slot, Candidate { record, changes: Vec::new(), settlement_currency: None }))
+        Ok(Candidate { record, changes: Vec::new(), settlement_currency: None })
     }
 }
 

@@ -126,10 +126,12 @@ impl OptionType {
 
     /// Reads Tardis and exchange spellings: `call`, `put`, `C`, `P` (any case).
     pub fn from_tardis(text: &str) -> Option<OptionType> {
-        match text.to_ascii_uppercase().as_str() {
-            "CALL" | "C" => Some(OptionType::Call),
-            "PUT" | "P" => Some(OptionType::Put),
-            _ => None,
+        if text.eq_ignore_ascii_case("call") || text.eq_ignore_ascii_case("c") {
+            Some(OptionType::Call)
+        } else if text.eq_ignore_ascii_case("put") || text.eq_ignore_ascii_case("p") {
+            Some(OptionType::Put)
+        } else {
+            None
         }
     }
 }
@@ -141,9 +143,12 @@ impl fmt::Display for OptionType {
 }
 
 /// An option strike in canonical decimal text: no exponent, no float noise, no trailing zeros
-/// (`0.625`, `1500`, `85000`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Strike(String);
+/// (`0.625`, `1500`, `85000`). Held inline (no allocation), at most 40 characters.
+#[derive(Clone, Copy)]
+pub struct Strike {
+    len: u8,
+    bytes: [u8; MAX_STRIKE_LEN],
+}
 
 impl Strike {
     /// Returns the strike of a decimal value, printed as the shortest text that reads back as the same `f64`.
@@ -159,9 +164,71 @@ impl Strike {
         }
         // `-0.0` compares equal to `0.0` but prints as `-0`.
         let value = if value == 0.0 { 0.0 } else { value };
+        let mut strike = Strike { len: 0, bytes: [0; MAX_STRIKE_LEN] };
+        if strike.write_short_decimal(value) {
+            // Canonical by construction: digits, and no trailing zero after a point.
+            return Ok(strike);
+        }
         // Rust prints floats as the shortest round-trip text and never with an exponent.
-        let text = value.to_string();
-        Strike::parse(&text)
+        if write!(strike, "{value}").is_err() {
+            return Err(invalid_key(&value.to_string(), "a strike has 1 to 40 characters"));
+        }
+        Strike::parse(strike.as_str())
+    }
+
+    /// Writes `value` (finite, non-negative) as `m / 10^k` for the smallest `k <= 9` that reads back exactly, with
+    /// `m < 2^50`; returns `false`, writing nothing, when there is none. The text equals what `Display` prints (the
+    /// shortest round-trip text), without its cost: every integer below 2^53 needs all its digits, and a shorter
+    /// fraction would have been found at a smaller `k`. A property test holds the two equal.
+    fn write_short_decimal(&mut self, value: f64) -> bool {
+        const POWERS: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+        const LIMIT: f64 = (1u64 << 50) as f64;
+        for (decimals, power) in POWERS.iter().enumerate() {
+            let scaled = (value * power).round();
+            if scaled >= LIMIT {
+                return false;
+            }
+            if scaled / power == value {
+                let scaled = scaled as u64;
+                if decimals > 0 && scaled.is_multiple_of(10) {
+                    // Not the shortest: leave it to `Display`.
+                    return false;
+                }
+                self.push_scaled(scaled, decimals);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Writes `scaled / 10^decimals` in fixed notation without trailing zeros.
+    fn push_scaled(&mut self, scaled: u64, decimals: usize) {
+        let mut digits = [0u8; 20];
+        let mut count = 0;
+        let mut rest = scaled;
+        loop {
+            digits[count] = b'0' + (rest % 10) as u8;
+            count += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        // Digits are in reverse order; pad with zeros so that there is an integer digit.
+        while count <= decimals {
+            digits[count] = b'0';
+            count += 1;
+        }
+        let mut len = 0;
+        for position in (0..count).rev() {
+            if position + 1 == decimals {
+                self.bytes[len] = b'.';
+                len += 1;
+            }
+            self.bytes[len] = digits[position];
+            len += 1;
+        }
+        self.len = len as u8;
     }
 
     /// Reads a decimal number in any notation Rust's `f64` parser accepts (`100000`, `0.50`, `1e3`) and
@@ -191,28 +258,66 @@ impl Strike {
         let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
         let canonical_integer = digits(integer) && (integer == "0" || !integer.starts_with('0'));
         let canonical_fraction = fraction.is_none_or(|part| digits(part) && !part.ends_with('0'));
-        if canonical_integer && canonical_fraction {
-            Ok(Strike(text.to_owned()))
-        } else {
-            Err(invalid_key(text, "a strike is a canonical decimal such as 0.625, 1500 or 85000"))
+        if !(canonical_integer && canonical_fraction) {
+            return Err(invalid_key(
+                text,
+                "a strike is a canonical decimal such as 0.625, 1500 or 85000",
+            ));
         }
+        let mut bytes = [0; MAX_STRIKE_LEN];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Ok(Strike { len: text.len() as u8, bytes })
     }
 
     /// Returns the canonical text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII digits and `.` are ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 
     /// Returns the value.
     pub fn value(&self) -> f64 {
         // Canonical text always parses.
-        self.0.parse().unwrap_or(f64::NAN)
+        self.as_str().parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl fmt::Write for Strike {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + text.len();
+        if end > MAX_STRIKE_LEN {
+            return Err(fmt::Error);
+        }
+        self.bytes[start..end].copy_from_slice(text.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
+}
+
+impl PartialEq for Strike {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Strike {}
+
+impl std::hash::Hash for Strike {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Strike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Strike").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for Strike {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -240,12 +345,230 @@ pub struct KeyParts {
     pub variant: Option<String>,
 }
 
+/// [`KeyParts`] borrowed: what the builder reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRef<'a> {
+    pub(crate) venue: &'a str,
+    pub(crate) instrument_type: InstrumentType,
+    pub(crate) base: &'a str,
+    pub(crate) quote: &'a str,
+    pub(crate) expiry: Option<NaiveDate>,
+    pub(crate) strike: Option<Strike>,
+    pub(crate) option_type: Option<OptionType>,
+    pub(crate) legs: Option<&'a str>,
+    pub(crate) variant: Option<&'a str>,
+}
+
+/// For each byte, a bit per [`Component`] that may hold it (letters in either case: components are upper-cased).
+const ALLOWED: [u8; 256] = {
+    const VENUE: u8 = 1 << Component::Venue as u8;
+    const ASSET: u8 = 1 << Component::Asset as u8;
+    const LEGS: u8 = 1 << Component::Legs as u8;
+    const VARIANT: u8 = 1 << Component::Variant as u8;
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = if b.is_ascii_alphanumeric() || b == b'_' {
+            VENUE | ASSET | LEGS | VARIANT
+        } else if b == b'-' {
+            VENUE | VARIANT
+        } else if b == b'.' {
+            ASSET | LEGS | VARIANT
+        } else {
+            0
+        };
+        byte += 1;
+    }
+    table
+};
+
+/// What a component may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Component {
+    Venue,
+    Asset,
+    Legs,
+    Variant,
+}
+
+impl Component {
+    fn max_len(self) -> usize {
+        match self {
+            Component::Venue => MAX_VENUE_LEN,
+            Component::Asset => MAX_ASSET_LEN,
+            Component::Legs => MAX_LEGS_LEN,
+            Component::Variant => MAX_VARIANT_LEN,
+        }
+    }
+
+    /// Bit `self as u8` of `ALLOWED[byte]` says whether the byte (either case) may appear.
+    fn allows(self, byte: u8) -> bool {
+        ALLOWED[usize::from(byte)] & (1 << self as u8) != 0
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            Component::Venue => {
+                "a venue is a Tardis exchange id: 1 to 64 characters from A-Z 0-9 - _"
+            }
+            Component::Asset => "an asset code has 1 to 40 characters from A-Z 0-9 _ .",
+            Component::Legs => "combo legs have 1 to 120 characters from A-Z 0-9 _ .",
+            Component::Variant => "a variant has 1 to 120 characters from A-Z 0-9 _ . -",
+        }
+    }
+}
+
+/// Appends `raw`, upper-cased, to `out` if it is a valid `component`.
+fn push_component(out: &mut String, raw: &str, component: Component) -> Result<()> {
+    let valid = !raw.is_empty()
+        && raw.len() <= component.max_len()
+        && raw != "."
+        && raw != ".."
+        && raw.bytes().all(|b| component.allows(b));
+    if !valid {
+        return Err(invalid_key(raw, component.rule()));
+    }
+    let start = out.len();
+    out.push_str(raw);
+    out.as_mut_str()[start..].make_ascii_uppercase();
+    Ok(())
+}
+
+/// Byte offsets of a component in the key text.
+type Span = (u16, u16);
+
+fn span(start: usize, end: usize) -> Span {
+    // Keys are at most MAX_KEY_LEN (512) bytes.
+    (start as u16, end as u16)
+}
+
+impl KeyRef<'_> {
+    /// Canonicalises, validates and renders: the one constructor of [`InstrumentKey`].
+    pub(crate) fn build(&self) -> Result<InstrumentKey> {
+        let kind = self.instrument_type;
+        let needs_expiry = matches!(kind, InstrumentType::Future | InstrumentType::Option);
+        let is_option = kind == InstrumentType::Option;
+        let is_combo = kind == InstrumentType::Combo;
+        let shape_error = |what: &str| {
+            invalid_key(
+                &format!("{}:{kind}:{}-{}", self.venue, self.base, self.quote),
+                format!("a {kind} {what}"),
+            )
+        };
+        if self.expiry.is_some() != needs_expiry {
+            return Err(shape_error(if needs_expiry {
+                "needs an expiry"
+            } else {
+                "has no expiry in its key"
+            }));
+        }
+        if self.strike.is_some() != is_option || self.option_type.is_some() != is_option {
+            return Err(shape_error(if is_option {
+                "needs a strike and an option type"
+            } else {
+                "has no strike or option type"
+            }));
+        }
+        if self.legs.is_some() != is_combo {
+            return Err(shape_error(if is_combo { "needs legs" } else { "has no legs" }));
+        }
+        if let Some(expiry) = self.expiry
+            && !(2000..=2099).contains(&expiry.year())
+        {
+            return Err(invalid_key(&expiry.to_string(), "an expiry year must be 2000 to 2099"));
+        }
+        let strike = self.strike.as_ref().map(Strike::as_str);
+        let len = self.venue.len()
+            + kind.as_str().len()
+            + self.base.len()
+            + self.quote.len()
+            + 3
+            + self.expiry.map_or(0, |_| 7)
+            + strike.map_or(0, |strike| strike.len() + 1)
+            + self.option_type.map_or(0, |right| right.as_str().len() + 1)
+            + self.legs.map_or(0, |legs| legs.len() + 1)
+            + self.variant.map_or(0, |variant| variant.len() + 1);
+        if len > MAX_KEY_LEN {
+            return Err(shape_error(&format!("key would be longer than {MAX_KEY_LEN} bytes")));
+        }
+        let mut text = String::with_capacity(len);
+        push_component(&mut text, self.venue, Component::Venue)?;
+        let venue_end = text.len();
+        text.push(':');
+        text.push_str(kind.as_str());
+        text.push(':');
+        let base_start = text.len();
+        push_component(&mut text, self.base, Component::Asset)?;
+        let base = span(base_start, text.len());
+        text.push('-');
+        let quote_start = text.len();
+        push_component(&mut text, self.quote, Component::Asset)?;
+        let quote = span(quote_start, text.len());
+        if let Some(expiry) = self.expiry {
+            text.push('-');
+            push_yymmdd(&mut text, expiry);
+        }
+        if let (Some(strike), Some(right)) = (strike, self.option_type) {
+            text.push('-');
+            text.push_str(strike);
+            text.push('-');
+            text.push_str(right.as_str());
+        }
+        let legs = match self.legs {
+            Some(legs) => {
+                text.push('-');
+                let start = text.len();
+                push_component(&mut text, legs, Component::Legs)?;
+                Some(span(start, text.len()))
+            }
+            None => None,
+        };
+        let variant_start = match self.variant {
+            Some(variant) => {
+                text.push('~');
+                let start = text.len();
+                push_component(&mut text, variant, Component::Variant)?;
+                Some(start as u16)
+            }
+            None => None,
+        };
+        Ok(InstrumentKey {
+            fingerprint: fingerprint(text.as_bytes()),
+            text: text.into_boxed_str(),
+            instrument_type: kind,
+            venue_end: venue_end as u16,
+            base,
+            quote,
+            expiry: self.expiry,
+            strike: self.strike,
+            option_type: self.option_type,
+            legs,
+            variant_start,
+        })
+    }
+}
+
 /// A canonical instrument key such as `DERIBIT:OPTION:BTC-USD-241225-50000-CALL`.
 ///
 /// Built only through [`InstrumentKey::new`] (and the shorthands beside it) or [`InstrumentKey::parse`], so every
-/// value follows the grammar, formats to a valid object name, and parses back to itself.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InstrumentKey(KeyParts);
+/// value follows the grammar, formats to a valid object name, and parses back to itself. The canonical text is
+/// kept (one allocation per key), so formatting is a copy; equality, hashing and ordering are those of the text.
+#[derive(Clone)]
+pub struct InstrumentKey {
+    text: Box<str>,
+    /// [`fingerprint`] of `text`, computed once while the text is hot: `Hash` feeds only this.
+    fingerprint: u64,
+    instrument_type: InstrumentType,
+    venue_end: u16,
+    base: Span,
+    quote: Span,
+    expiry: Option<NaiveDate>,
+    strike: Option<Strike>,
+    option_type: Option<OptionType>,
+    legs: Option<Span>,
+    variant_start: Option<u16>,
+}
 
 impl InstrumentKey {
     /// Canonicalises (upper-cases) and validates the parts.
@@ -255,77 +578,37 @@ impl InstrumentKey {
     /// match the type (a future needs an expiry, only options have strikes, ...), or when the expiry year is not
     /// 2000 to 2099 (`YYMMDD` cannot say otherwise).
     pub fn new(parts: KeyParts) -> Result<InstrumentKey> {
-        let KeyParts {
+        KeyRef {
+            venue: &parts.venue,
+            instrument_type: parts.instrument_type,
+            base: &parts.base,
+            quote: &parts.quote,
+            expiry: parts.expiry,
+            strike: parts.strike,
+            option_type: parts.option_type,
+            legs: parts.legs.as_deref(),
+            variant: parts.variant.as_deref(),
+        }
+        .build()
+    }
+
+    fn plain<'a>(
+        venue: &'a str,
+        instrument_type: InstrumentType,
+        base: &'a str,
+        quote: &'a str,
+    ) -> KeyRef<'a> {
+        KeyRef {
             venue,
             instrument_type,
             base,
             quote,
-            expiry,
-            strike,
-            option_type,
-            legs,
-            variant,
-        } = parts;
-        let venue = canonical_venue(&venue)?;
-        let base = canonical_asset(&base)?;
-        let quote = canonical_asset(&quote)?;
-        let legs = legs
-            .map(|legs| canonical_token(&legs, "combo legs", MAX_LEGS_LEN, false))
-            .transpose()?;
-        let variant = variant
-            .map(|variant| canonical_token(&variant, "variant", MAX_VARIANT_LEN, true))
-            .transpose()?;
-        let needs_expiry =
-            matches!(instrument_type, InstrumentType::Future | InstrumentType::Option);
-        let is_option = instrument_type == InstrumentType::Option;
-        let is_combo = instrument_type == InstrumentType::Combo;
-        let shape_error = |what: &str| {
-            invalid_key(
-                &format!("{venue}:{instrument_type}:{base}-{quote}"),
-                format!("a {instrument_type} {what}"),
-            )
-        };
-        if expiry.is_some() != needs_expiry {
-            return Err(shape_error(if needs_expiry {
-                "needs an expiry"
-            } else {
-                "has no expiry in its key"
-            }));
+            expiry: None,
+            strike: None,
+            option_type: None,
+            legs: None,
+            variant: None,
         }
-        if strike.is_some() != is_option || option_type.is_some() != is_option {
-            return Err(shape_error(if is_option {
-                "needs a strike and an option type"
-            } else {
-                "has no strike or option type"
-            }));
-        }
-        if legs.is_some() != is_combo {
-            return Err(shape_error(if is_combo { "needs legs" } else { "has no legs" }));
-        }
-        if let Some(expiry) = expiry
-            && !(2000..=2099).contains(&expiry.year())
-        {
-            return Err(invalid_key(&expiry.to_string(), "an expiry year must be 2000 to 2099"));
-        }
-        let key = InstrumentKey(KeyParts {
-            venue,
-            instrument_type,
-            base,
-            quote,
-            expiry,
-            strike,
-            option_type,
-            legs,
-            variant,
-        });
-        let len = key.text_len();
-        if len > MAX_KEY_LEN {
-            return Err(invalid_key(
-                &key.to_string(),
-                format!("a key has at most {MAX_KEY_LEN} bytes"),
-            ));
-        }
-        Ok(key)
     }
 
     /// Returns the key of a spot pair: `VENUE:SPOT_PAIR:BASE-QUOTE`.
@@ -333,7 +616,7 @@ impl InstrumentKey {
     /// # Errors
     /// As [`InstrumentKey::new`].
     pub fn spot(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts::plain(venue, InstrumentType::SpotPair, base, quote))
+        InstrumentKey::plain(venue, InstrumentType::SpotPair, base, quote).build()
     }
 
     /// Returns the key of a perpetual: `VENUE:PERP:BASE-QUOTE`.
@@ -341,7 +624,7 @@ impl InstrumentKey {
     /// # Errors
     /// As [`InstrumentKey::new`].
     pub fn perp(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts::plain(venue, InstrumentType::Perp, base, quote))
+        InstrumentKey::plain(venue, InstrumentType::Perp, base, quote).build()
     }
 
     /// Returns the key of a future: `VENUE:FUTURE:BASE-QUOTE-YYMMDD`.
@@ -354,10 +637,11 @@ impl InstrumentKey {
         quote: &str,
         expiry: NaiveDate,
     ) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts {
+        KeyRef {
             expiry: Some(expiry),
-            ..KeyParts::plain(venue, InstrumentType::Future, base, quote)
-        })
+            ..InstrumentKey::plain(venue, InstrumentType::Future, base, quote)
+        }
+        .build()
     }
 
     /// Returns the key of an option: `VENUE:OPTION:BASE-QUOTE-YYMMDD-STRIKE-CALL|PUT`.
@@ -372,12 +656,13 @@ impl InstrumentKey {
         strike: Strike,
         option_type: OptionType,
     ) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts {
+        KeyRef {
             expiry: Some(expiry),
             strike: Some(strike),
             option_type: Some(option_type),
-            ..KeyParts::plain(venue, InstrumentType::Option, base, quote)
-        })
+            ..InstrumentKey::plain(venue, InstrumentType::Option, base, quote)
+        }
+        .build()
     }
 
     /// Returns the key of a combo: `VENUE:COMBO:BASE-QUOTE-LEGS`.
@@ -385,23 +670,42 @@ impl InstrumentKey {
     /// # Errors
     /// As [`InstrumentKey::new`].
     pub fn combo(venue: &str, base: &str, quote: &str, legs: &str) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts {
-            legs: Some(legs.to_owned()),
-            ..KeyParts::plain(venue, InstrumentType::Combo, base, quote)
-        })
+        KeyRef {
+            legs: Some(legs),
+            ..InstrumentKey::plain(venue, InstrumentType::Combo, base, quote)
+        }
+        .build()
+    }
+
+    fn as_ref_parts(&self) -> KeyRef<'_> {
+        KeyRef {
+            venue: self.venue(),
+            instrument_type: self.instrument_type,
+            base: self.base(),
+            quote: self.quote(),
+            expiry: self.expiry,
+            strike: self.strike,
+            option_type: self.option_type,
+            legs: self.legs(),
+            variant: self.variant(),
+        }
     }
 
     /// Returns this key with the variant segment `~variant` (replacing any variant it had).
     ///
     /// # Errors
     /// Fails when the variant has characters outside `A-Z 0-9 _ . -` or is too long.
-    pub fn with_variant(self, variant: &str) -> Result<InstrumentKey> {
-        InstrumentKey::new(KeyParts { variant: Some(variant.to_owned()), ..self.0 })
+    pub fn with_variant(&self, variant: &str) -> Result<InstrumentKey> {
+        KeyRef { variant: Some(variant), ..self.as_ref_parts() }.build()
     }
 
     /// Returns this key without its variant segment.
     pub fn without_variant(&self) -> InstrumentKey {
-        InstrumentKey(KeyParts { variant: None, ..self.0.clone() })
+        match (KeyRef { variant: None, ..self.as_ref_parts() }).build() {
+            Ok(key) => key,
+            // Dropping a segment of a valid key leaves a valid key.
+            Err(_) => self.clone(),
+        }
     }
 
     /// Reads a key. Only canonical text is accepted: the exact string [`fmt::Display`] prints.
@@ -417,27 +721,36 @@ impl InstrumentKey {
         };
         let instrument_type: InstrumentType = kind.parse()?;
         let (core, variant) = match symbol.split_once('~') {
-            Some((core, variant)) => (core, Some(variant.to_owned())),
+            Some((core, variant)) => (core, Some(variant)),
             None => (symbol, None),
         };
-        let segments: Vec<&str> = core.split('-').collect();
+        let mut segments = [""; 5];
+        let mut count = 0;
+        for segment in core.split('-') {
+            if count == segments.len() {
+                count += 1;
+                break;
+            }
+            segments[count] = segment;
+            count += 1;
+        }
         let expected = match instrument_type {
             InstrumentType::SpotPair | InstrumentType::Perp => 2,
             InstrumentType::Future | InstrumentType::Combo => 3,
             InstrumentType::Option => 5,
         };
-        if segments.len() != expected {
+        if count != expected {
             return Err(invalid_key(
                 text,
                 format!("the SYMBOL of a {instrument_type} has {expected} parts separated by '-'"),
             ));
         }
-        let mut parts = KeyParts::plain(venue, instrument_type, segments[0], segments[1]);
+        let mut parts = InstrumentKey::plain(venue, instrument_type, segments[0], segments[1]);
         parts.variant = variant;
         match instrument_type {
             InstrumentType::SpotPair | InstrumentType::Perp => {}
             InstrumentType::Future => parts.expiry = Some(parse_yymmdd(segments[2])?),
-            InstrumentType::Combo => parts.legs = Some(segments[2].to_owned()),
+            InstrumentType::Combo => parts.legs = Some(segments[2]),
             InstrumentType::Option => {
                 parts.expiry = Some(parse_yymmdd(segments[2])?);
                 parts.strike = Some(Strike::parse(segments[3])?);
@@ -448,155 +761,138 @@ impl InstrumentKey {
                 });
             }
         }
-        let key = InstrumentKey::new(parts).map_err(|error| match error {
+        let key = parts.build().map_err(|error| match error {
             Error::InvalidKey { reason, .. } => invalid_key(text, reason),
             other => other,
         })?;
-        if key.to_string() != text {
+        if key.as_str() != text {
             return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
         }
         Ok(key)
     }
 
-    /// Returns the parts.
-    pub fn parts(&self) -> &KeyParts {
-        &self.0
+    /// Returns the key text (`DERIBIT:PERP:BTC-USD`).
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
-    /// Returns the parts, consuming the key.
-    pub fn into_parts(self) -> KeyParts {
-        self.0
+    /// Returns the parts as plain data.
+    pub fn to_parts(&self) -> KeyParts {
+        KeyParts {
+            venue: self.venue().to_owned(),
+            instrument_type: self.instrument_type,
+            base: self.base().to_owned(),
+            quote: self.quote().to_owned(),
+            expiry: self.expiry,
+            strike: self.strike,
+            option_type: self.option_type,
+            legs: self.legs().map(str::to_owned),
+            variant: self.variant().map(str::to_owned),
+        }
+    }
+
+    fn slice(&self, (start, end): Span) -> &str {
+        &self.text[usize::from(start)..usize::from(end)]
     }
 
     /// Returns the venue (`DERIBIT`).
     pub fn venue(&self) -> &str {
-        &self.0.venue
+        &self.text[..usize::from(self.venue_end)]
     }
 
     /// Returns the instrument type.
     pub fn instrument_type(&self) -> InstrumentType {
-        self.0.instrument_type
+        self.instrument_type
     }
 
     /// Returns the base asset.
     pub fn base(&self) -> &str {
-        &self.0.base
+        self.slice(self.base)
     }
 
     /// Returns the quote asset (for options, the strike currency).
     pub fn quote(&self) -> &str {
-        &self.0.quote
+        self.slice(self.quote)
     }
 
     /// Returns the expiry date.
     pub fn expiry(&self) -> Option<NaiveDate> {
-        self.0.expiry
+        self.expiry
     }
 
     /// Returns the expiry as it appears in the key (`YYMMDD`).
     pub fn expiry_code(&self) -> Option<String> {
-        self.0.expiry.map(yymmdd)
+        self.expiry.map(yymmdd)
     }
 
     /// Returns the strike.
     pub fn strike(&self) -> Option<&Strike> {
-        self.0.strike.as_ref()
+        self.strike.as_ref()
     }
 
     /// Returns the option type.
     pub fn option_type(&self) -> Option<OptionType> {
-        self.0.option_type
+        self.option_type
     }
 
     /// Returns the legs of a combo.
     pub fn legs(&self) -> Option<&str> {
-        self.0.legs.as_deref()
+        self.legs.map(|legs| self.slice(legs))
     }
 
     /// Returns the variant segment, without its `~`.
     pub fn variant(&self) -> Option<&str> {
-        self.0.variant.as_deref()
+        self.variant_start.map(|start| &self.text[usize::from(start)..])
     }
 
     /// Returns the SYMBOL part (`BTC-USD-241225-50000-CALL`).
-    pub fn symbol(&self) -> String {
-        let mut symbol = String::with_capacity(self.text_len());
-        self.write_symbol(&mut symbol);
-        symbol
+    pub fn symbol(&self) -> &str {
+        &self.text[usize::from(self.base.0)..]
     }
 
-    /// Appends the whole key to `out`; the fast path behind `Display`.
+    /// Appends the whole key to `out`.
     pub fn write_to(&self, out: &mut String) {
-        out.push_str(&self.0.venue);
-        out.push(':');
-        out.push_str(self.0.instrument_type.as_str());
-        out.push(':');
-        self.write_symbol(out);
-    }
-
-    fn write_symbol(&self, out: &mut String) {
-        let parts = &self.0;
-        out.push_str(&parts.base);
-        out.push('-');
-        out.push_str(&parts.quote);
-        if let Some(expiry) = parts.expiry {
-            out.push('-');
-            push_yymmdd(out, expiry);
-        }
-        if let (Some(strike), Some(option_type)) = (&parts.strike, parts.option_type) {
-            out.push('-');
-            out.push_str(strike.as_str());
-            out.push('-');
-            out.push_str(option_type.as_str());
-        }
-        if let Some(legs) = &parts.legs {
-            out.push('-');
-            out.push_str(legs);
-        }
-        if let Some(variant) = &parts.variant {
-            out.push('~');
-            out.push_str(variant);
-        }
-    }
-
-    fn text_len(&self) -> usize {
-        let parts = &self.0;
-        parts.venue.len()
-            + 1
-            + parts.instrument_type.as_str().len()
-            + 1
-            + parts.base.len()
-            + 1
-            + parts.quote.len()
-            + parts.expiry.map_or(0, |_| 7)
-            + parts.strike.as_ref().map_or(0, |strike| strike.as_str().len() + 1)
-            + parts.option_type.map_or(0, |kind| kind.as_str().len() + 1)
-            + parts.legs.as_ref().map_or(0, |legs| legs.len() + 1)
-            + parts.variant.as_ref().map_or(0, |variant| variant.len() + 1)
+        out.push_str(&self.text);
     }
 }
 
-impl KeyParts {
-    fn plain(venue: &str, instrument_type: InstrumentType, base: &str, quote: &str) -> KeyParts {
-        KeyParts {
-            venue: venue.to_owned(),
-            instrument_type,
-            base: base.to_owned(),
-            quote: quote.to_owned(),
-            expiry: None,
-            strike: None,
-            option_type: None,
-            legs: None,
-            variant: None,
-        }
+impl PartialEq for InstrumentKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for InstrumentKey {}
+
+/// Equal keys have equal text, hence equal fingerprints.
+impl std::hash::Hash for InstrumentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint);
+    }
+}
+
+impl PartialOrd for InstrumentKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Keys order as their text.
+impl Ord for InstrumentKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl fmt::Debug for InstrumentKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("InstrumentKey").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for InstrumentKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::with_capacity(self.text_len());
-        self.write_to(&mut text);
-        f.write_str(&text)
+        f.write_str(&self.text)
     }
 }
 
@@ -717,19 +1013,9 @@ impl fmt::Display for ObjectKey {
 /// Fails on empty or over-long codes, on `.` and `..`, and on any other character (non-ASCII, `-`, `/`, `:`,
 /// spaces...): such a code is reported, never rewritten into a guess.
 pub fn canonical_asset(raw: &str) -> Result<String> {
-    let asset = raw.to_ascii_uppercase();
-    let valid = !asset.is_empty()
-        && asset.len() <= MAX_ASSET_LEN
-        && asset != "."
-        && asset != ".."
-        && asset
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
-    if valid {
-        Ok(asset)
-    } else {
-        Err(invalid_key(raw, "an asset code has 1 to 40 characters from A-Z 0-9 _ ."))
-    }
+    let mut asset = String::with_capacity(raw.len());
+    push_component(&mut asset, raw, Component::Asset)?;
+    Ok(asset)
 }
 
 /// Returns the canonical venue of a Tardis exchange id: upper case, characters `A-Z 0-9 - _`.
@@ -737,41 +1023,9 @@ pub fn canonical_asset(raw: &str) -> Result<String> {
 /// # Errors
 /// Fails on empty or over-long ids and on any other character.
 pub fn canonical_venue(raw: &str) -> Result<String> {
-    let venue = raw.to_ascii_uppercase();
-    let valid = !venue.is_empty()
-        && venue.len() <= MAX_VENUE_LEN
-        && venue
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(venue)
-    } else {
-        Err(invalid_key(
-            raw,
-            "a venue is a Tardis exchange id: 1 to 64 characters from A-Z 0-9 - _",
-        ))
-    }
-}
-
-fn canonical_token(raw: &str, what: &str, max_len: usize, allow_dash: bool) -> Result<String> {
-    let token = raw.to_ascii_uppercase();
-    let valid = !token.is_empty()
-        && token.len() <= max_len
-        && token != "."
-        && token != ".."
-        && token.bytes().all(|b| {
-            b.is_ascii_uppercase()
-                || b.is_ascii_digit()
-                || b == b'_'
-                || b == b'.'
-                || (allow_dash && b == b'-')
-        });
-    if valid {
-        Ok(token)
-    } else {
-        let allowed = if allow_dash { "A-Z 0-9 _ . -" } else { "A-Z 0-9 _ ." };
-        Err(invalid_key(raw, format!("{what} have 1 to {max_len} characters from {allowed}")))
-    }
+    let mut venue = String::with_capacity(raw.len());
+    push_component(&mut venue, raw, Component::Venue)?;
+    Ok(venue)
 }
 
 /// Returns whether `text` can be used as one component of a GCS object name: 1 to 1024 bytes of UTF-8, no `/`,
@@ -794,7 +1048,10 @@ pub(crate) fn yymmdd(date: NaiveDate) -> String {
 
 fn push_yymmdd(out: &mut String, date: NaiveDate) {
     // Years are 2000..=2099 (checked in `InstrumentKey::new`).
-    let _ = write!(out, "{:02}{:02}{:02}", date.year().rem_euclid(100), date.month(), date.day());
+    for number in [date.year().rem_euclid(100) as u32, date.month(), date.day()] {
+        out.push(char::from(b'0' + (number / 10) as u8));
+        out.push(char::from(b'0' + (number % 10) as u8));
+    }
 }
 
 /// Reads `YYMMDD` (years 2000 to 2099).
@@ -822,6 +1079,24 @@ pub(crate) fn fnv1a_32(bytes: &[u8]) -> u32 {
         hash = hash.wrapping_mul(0x0100_0193);
     }
     hash
+}
+
+/// A fixed, seedless 64-bit hash of the key text, eight bytes at a time (the FxHash step of rustc). Never
+/// persisted: it only makes hashing a key cheap.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    let step =
+        |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut hash = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = step(hash, u64::from_le_bytes(word));
+    }
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    step(hash, u64::from_le_bytes(word))
 }
 
 /// Returns the variant segment for an instrument: its Tardis dataset symbol, upper case, with every character
@@ -962,7 +1237,7 @@ mod tests {
 
     #[test]
     fn fields_must_match_the_type() {
-        let mut parts = InstrumentKey::perp("deribit", "BTC", "USD").unwrap().into_parts();
+        let mut parts = InstrumentKey::perp("deribit", "BTC", "USD").unwrap().to_parts();
         parts.expiry = Some(date("2024-12-25"));
         assert!(InstrumentKey::new(parts.clone()).is_err());
         parts.instrument_type = InstrumentType::Future;
@@ -1096,7 +1371,7 @@ mod property_tests {
         #[test]
         fn prop_canonicalize_is_idempotent(parts in parts(), raw in "[A-Za-z0-9_.]{1,12}|\\PC{0,12}") {
             let key = InstrumentKey::new(parts).unwrap();
-            let again = InstrumentKey::new(key.parts().clone()).unwrap();
+            let again = InstrumentKey::new(key.to_parts()).unwrap();
             prop_assert_eq!(&again, &key);
             if let Ok(asset) = canonical_asset(&raw) {
                 prop_assert_eq!(canonical_asset(&asset).unwrap(), asset);
@@ -1145,6 +1420,22 @@ mod property_tests {
             prop_assert!(is_valid_object_component(&text), "{}", text);
             prop_assert!(text.len() <= MAX_KEY_LEN);
             prop_assert!(text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b":-_.~".contains(&b)));
+        }
+
+        #[test]
+        fn prop_strikes_print_like_display(
+            value in prop_oneof![
+                0.0f64..1e16,
+                (0u64..1u64 << 53).prop_map(|v| v as f64),
+                (0u64..10_000_000_000, 0i32..12).prop_map(|(v, k)| v as f64 / 10f64.powi(k)),
+                (0u64..1000, 0i32..30).prop_map(|(v, k)| v as f64 / 10f64.powi(k)),
+            ]
+        ) {
+            let shown = value.to_string();
+            match Strike::from_f64(value) {
+                Ok(strike) => prop_assert_eq!(strike.as_str(), shown.as_str()),
+                Err(_) => prop_assert!(shown.len() > MAX_STRIKE_LEN, "{}", shown),
+            }
         }
 
         #[test]

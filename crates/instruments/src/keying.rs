@@ -11,15 +11,18 @@
 //!   (`BTC-USD`, `btc_usd`), else the venue's symbol rule (Deribit: USD), else the instrument is reported.
 //! - Variants: see [`assign_keys`].
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
-use crate::key::{InstrumentKey, InstrumentType, KeyParts, OptionType, Strike, variant_tag};
-use crate::symbols::{ParsedSymbol, parse_symbol};
-use crate::tardis::{InstrumentInfo, SymbolType};
+use crate::key::{InstrumentKey, InstrumentType, KeyRef, OptionType, Strike, variant_tag};
+use crate::symbols::{Facts, ParsedSymbol, parse_facts, parse_symbol, scheme_pair};
+use crate::tardis::{InstrumentInfo, SymbolType, normalize_dataset_symbol};
 
 /// Returns the key of an instrument from its metadata, without a variant segment (see [`assign_keys`]).
 ///
@@ -28,23 +31,33 @@ use crate::tardis::{InstrumentInfo, SymbolType};
 /// outside the grammar, or a field the type needs (expiry, strike, option type, strike currency) is in neither the
 /// metadata nor the symbol.
 pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
-    let symbol = info.dataset_symbol();
+    key_with_symbol(info, &dataset_symbol(info))
+}
+
+/// [`InstrumentInfo::dataset_symbol`], borrowed when it needs no normalising (the usual case).
+fn dataset_symbol(info: &InstrumentInfo) -> Cow<'_, str> {
+    let raw = info.dataset_id.as_deref().unwrap_or(&info.id);
+    if raw.bytes().any(|b| b.is_ascii_lowercase() || b == b':' || b == b'/') {
+        Cow::Owned(normalize_dataset_symbol(raw))
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey> {
     let fail = |reason: String| Error::Unkeyable {
         exchange: info.exchange.clone(),
-        symbol: symbol.clone(),
+        symbol: symbol.to_owned(),
         reason,
     };
     let kind = InstrumentType::from_symbol_type(&info.symbol_type).ok_or_else(|| {
         fail(format!("symbol type {:?} has no key grammar", info.symbol_type.as_str()))
     })?;
-    let parsed: OnceCell<Option<ParsedSymbol>> = OnceCell::new();
-    let parsed = || {
-        parsed
-            .get_or_init(|| parse_symbol(&info.exchange, &symbol, &info.symbol_type).ok())
-            .as_ref()
-    };
+    // The venue's reading of the symbol, computed only when the metadata lacks something.
+    let facts: OnceCell<Option<Facts<'_>>> = OnceCell::new();
+    let facts = || facts.get_or_init(|| parse_facts(&info.exchange, symbol, kind).ok()).as_ref();
 
-    let base = &info.base_currency;
+    let base = info.base_currency.as_str();
     let quote = if kind != InstrumentType::SpotPair
         && info.quote_currency.eq_ignore_ascii_case(base)
     {
@@ -52,11 +65,12 @@ pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
             .as_deref()
             .and_then(|index| strike_currency_of_index(index, base))
             .or_else(|| {
-                parsed()
-                    .filter(|parsed| {
-                        parsed.base.eq_ignore_ascii_case(base) && !parsed.quote.eq_ignore_ascii_case(base)
+                scheme_pair(&info.exchange, symbol)
+                    .or_else(|| facts().map(|facts| (facts.base, facts.quote)))
+                    .filter(|(symbol_base, quote)| {
+                        symbol_base.eq_ignore_ascii_case(base) && !quote.eq_ignore_ascii_case(base)
                     })
-                    .map(|parsed| parsed.quote.clone())
+                    .map(|(_, quote)| quote)
             })
             .ok_or_else(|| {
                 fail(format!(
@@ -65,13 +79,13 @@ pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
                 ))
             })?
     } else {
-        info.quote_currency.clone()
+        info.quote_currency.as_str()
     };
 
-    let mut parts = KeyParts {
-        venue: info.exchange.clone(),
+    let mut parts = KeyRef {
+        venue: &info.exchange,
         instrument_type: kind,
-        base: base.clone(),
+        base,
         quote,
         expiry: None,
         strike: None,
@@ -83,7 +97,7 @@ pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
         let expiry = info
             .expiry
             .map(|expiry| expiry.date_naive())
-            .or_else(|| parsed().and_then(|p| p.expiry));
+            .or_else(|| facts().and_then(|f| f.expiry));
         parts.expiry =
             Some(expiry.ok_or_else(|| fail("no expiry in the metadata or the symbol".into()))?);
     }
@@ -92,8 +106,8 @@ pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
             Some(strike) => {
                 Strike::from_f64(strike.get()).map_err(|error| fail(error.to_string()))?
             }
-            None => parsed()
-                .and_then(|p| p.strike.clone())
+            None => facts()
+                .and_then(|f| f.strike().ok().flatten())
                 .ok_or_else(|| fail("no strike in the metadata or the symbol".into()))?,
         };
         parts.strike = Some(strike);
@@ -112,15 +126,21 @@ pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
                     }
                 })
             })
-            .or_else(|| parsed().and_then(|p| p.option_type))
+            .or_else(|| facts().and_then(|f| f.option_type))
             .ok_or_else(|| fail("no option type in the metadata or the symbol".into()))?;
         parts.option_type = Some(option_type);
     }
+    let generic_legs;
     if kind == InstrumentType::Combo {
-        parts.legs =
-            Some(parsed().and_then(|p| p.legs.clone()).unwrap_or_else(|| generic_legs(&symbol)));
+        parts.legs = Some(match facts().and_then(|f| f.legs.as_deref()) {
+            Some(legs) => legs,
+            None => {
+                generic_legs = generic_combo_legs(symbol);
+                &generic_legs
+            }
+        });
     }
-    InstrumentKey::new(parts).map_err(|error| fail(error.to_string()))
+    parts.build().map_err(|error| fail(error.to_string()))
 }
 
 /// Returns the key of an instrument from its symbol alone (the path without an API key), without a variant
@@ -142,17 +162,18 @@ pub(crate) fn key_of_parsed(
     symbol: &str,
     parsed: &ParsedSymbol,
 ) -> Result<InstrumentKey> {
-    InstrumentKey::new(KeyParts {
-        venue: exchange.to_owned(),
+    KeyRef {
+        venue: exchange,
         instrument_type: parsed.instrument_type,
-        base: parsed.base.clone(),
-        quote: parsed.quote.clone(),
+        base: &parsed.base,
+        quote: &parsed.quote,
         expiry: parsed.expiry,
-        strike: parsed.strike.clone(),
+        strike: parsed.strike,
         option_type: parsed.option_type,
-        legs: parsed.legs.clone(),
+        legs: parsed.legs.as_deref(),
         variant: None,
-    })
+    }
+    .build()
     .map_err(|error| Error::UnparsedSymbol {
         exchange: exchange.to_owned(),
         symbol: symbol.to_owned(),
@@ -162,19 +183,24 @@ pub(crate) fn key_of_parsed(
 
 /// The quote of an underlying index that names a pair: `BTC-USD` and `btc_usd` give `USD`; `BTC-27NOV26`
 /// (a future) and `.BXBT` (a single index) give nothing.
-fn strike_currency_of_index(index: &str, base: &str) -> Option<String> {
-    let index = index.rsplit('.').next().unwrap_or(index);
-    let mut tokens = index.split(['-', '_', '/']);
-    let (first, second) = (tokens.next()?, tokens.next()?);
+fn strike_currency_of_index<'a>(index: &'a str, base: &str) -> Option<&'a str> {
+    let index = match index.bytes().rposition(|b| b == b'.') {
+        Some(dot) => &index[dot + 1..],
+        None => index,
+    };
+    let is_separator = |b: u8| matches!(b, b'-' | b'_' | b'/');
+    let first_end = index.bytes().position(is_separator)?;
+    let (first, rest) = (&index[..first_end], &index[first_end + 1..]);
+    let second = &rest[..rest.bytes().position(is_separator).unwrap_or(rest.len())];
     let currency =
         (2..=10).contains(&second.len()) && second.bytes().all(|b| b.is_ascii_alphabetic());
     (first.eq_ignore_ascii_case(base) && currency && !second.eq_ignore_ascii_case(base))
-        .then(|| second.to_ascii_uppercase())
+        .then_some(second)
 }
 
 /// Legs of a combo on a venue without a combo parser: the dataset symbol with every character outside
 /// `A-Z 0-9 _ .` replaced by `_`.
-fn generic_legs(symbol: &str) -> String {
+fn generic_combo_legs(symbol: &str) -> String {
     symbol
         .to_ascii_uppercase()
         .chars()
@@ -213,11 +239,11 @@ impl DaySpan {
     }
 }
 
-/// One instrument of a listing, as the variant assignment sees it.
+/// What the variant assignment needs to know of an instrument besides its key.
 #[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    pub(crate) core: InstrumentKey,
-    pub(crate) tardis_symbol: String,
+pub(crate) struct Listed<'a> {
+    /// The normalised dataset symbol.
+    pub(crate) tardis_symbol: Cow<'a, str>,
     pub(crate) since: DateTime<Utc>,
     pub(crate) to: Option<DateTime<Utc>>,
 }
@@ -232,133 +258,137 @@ pub(crate) struct Slot {
 /// An instrument that would still share a key with another on some day (two listings of one dataset symbol)
 /// gets [`Error::DuplicateKey`] instead.
 pub fn assign_keys(exchange: &str, instruments: &[InstrumentInfo]) -> Vec<Result<InstrumentKey>> {
-    let mut results: Vec<Option<Result<InstrumentKey>>> = Vec::with_capacity(instruments.len());
-    let mut slots = Vec::with_capacity(instruments.len());
-    let mut positions = Vec::with_capacity(instruments.len());
-    for (position, info) in instruments.iter().enumerate() {
-        let core = if info.exchange.eq_ignore_ascii_case(exchange) {
-            key_for_instrument(info)
+    let mut keys = Vec::with_capacity(instruments.len());
+    let mut listed = Vec::with_capacity(instruments.len());
+    for info in instruments {
+        let tardis_symbol = dataset_symbol(info);
+        keys.push(if info.exchange.eq_ignore_ascii_case(exchange) {
+            key_with_symbol(info, &tardis_symbol)
         } else {
             Err(Error::ExchangeMismatch {
                 expected: exchange.to_owned(),
                 found: info.exchange.clone(),
                 symbol: info.id.clone(),
             })
-        };
-        match core {
-            Ok(core) => {
-                results.push(None);
-                slots.push(Slot {
-                    core,
-                    tardis_symbol: info.dataset_symbol(),
-                    since: info.available_since,
-                    to: info.available_to,
-                });
-                positions.push(position);
-            }
-            Err(error) => results.push(Some(Err(error))),
-        }
+        });
+        listed.push(Listed { tardis_symbol, since: info.available_since, to: info.available_to });
     }
-    for (position, key) in positions.into_iter().zip(assign_variants(exchange, slots)) {
-        results[position] = Some(key);
-    }
-    results.into_iter().map(|result| result.unwrap_or_else(|| unreachable_slot(exchange))).collect()
-}
-
-fn unreachable_slot(exchange: &str) -> Result<InstrumentKey> {
-    Err(Error::Unkeyable {
-        exchange: exchange.to_owned(),
-        symbol: String::new(),
-        reason: "internal error: instrument left without a key".into(),
-    })
-}
-
-/// Adds variant segments where needed (see [`assign_keys`]); returns one key per slot, in slot order.
-pub(crate) fn assign_variants(exchange: &str, slots: Vec<Slot>) -> Vec<Result<InstrumentKey>> {
-    let spans: Vec<Option<DaySpan>> =
-        slots.iter().map(|slot| DaySpan::of(slot.since, slot.to)).collect();
-    let order = |a: &usize, b: &usize| {
-        (slots[*a].since, &slots[*a].tardis_symbol, *a).cmp(&(
-            slots[*b].since,
-            &slots[*b].tardis_symbol,
-            *b,
-        ))
-    };
-
-    let mut groups: HashMap<&InstrumentKey, Vec<usize>> = HashMap::with_capacity(slots.len());
-    for (index, slot) in slots.iter().enumerate() {
-        groups.entry(&slot.core).or_default().push(index);
-    }
-    let mut tagged = vec![false; slots.len()];
-    for members in groups.values_mut().filter(|members| members.len() > 1) {
-        members.sort_by(order);
-        let mut holders: Vec<DaySpan> = Vec::new();
-        for &member in members.iter() {
-            let Some(span) = spans[member] else { continue };
-            if holders.iter().any(|holder| holder.overlaps(&span)) {
-                tagged[member] = true;
-            } else {
-                holders.push(span);
-            }
-        }
-    }
-    drop(groups);
-
-    let keys: Vec<Result<InstrumentKey>> = slots
-        .iter()
-        .zip(&tagged)
-        .map(|(slot, &tagged)| {
-            if tagged {
-                slot.core.clone().with_variant(&variant_tag(&slot.tardis_symbol)).map_err(|error| {
-                    Error::Unkeyable {
-                        exchange: exchange.to_owned(),
-                        symbol: slot.tardis_symbol.clone(),
-                        reason: error.to_string(),
-                    }
-                })
-            } else {
-                Ok(slot.core.clone())
-            }
-        })
-        .collect();
-
-    // Verify: no two kept keys share a day. Only repeated dataset symbols can trip this.
-    let mut by_key: HashMap<&InstrumentKey, Vec<usize>> = HashMap::new();
-    for (index, key) in keys.iter().enumerate() {
-        if let Ok(key) = key
-            && spans[index].is_some()
-        {
-            by_key.entry(key).or_default().push(index);
-        }
-    }
-    let mut refused: Vec<(usize, Error)> = Vec::new();
-    for (key, members) in by_key.iter_mut().filter(|(_, members)| members.len() > 1) {
-        members.sort_by(order);
-        let mut kept: Vec<(DaySpan, usize)> = Vec::new();
-        for &member in members.iter() {
-            let span = spans[member]
-                .unwrap_or(DaySpan { first: NaiveDate::MIN, last: Some(NaiveDate::MIN) });
-            match kept.iter().find(|(holder, _)| holder.overlaps(&span)) {
-                Some((holder, other)) => refused.push((
-                    member,
-                    Error::DuplicateKey {
-                        exchange: exchange.to_owned(),
-                        symbol: slots[member].tardis_symbol.clone(),
-                        other: slots[*other].tardis_symbol.clone(),
-                        key: key.to_string(),
-                        day: holder.first_common_day(&span),
-                    },
-                )),
-                None => kept.push((span, member)),
-            }
-        }
-    }
-    drop(by_key);
-    let mut keys = keys;
-    for (member, error) in refused {
-        keys[member] = Err(error);
-    }
+    assign_variants(exchange, &mut keys, &listed);
     keys
+}
+
+/// A word-at-a-time hasher (the FxHash function of rustc) for the twin search; [`InstrumentKey`] feeds it the
+/// fingerprint it computed when it was built, so a probe reads no key text. Its values are never stored and cannot
+/// change the result (the map is only probed, never iterated); the input is Tardis metadata, so hash flooding is
+/// not a concern.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Adds variant segments where needed (see [`assign_keys`]), in place; `listed[i]` describes `keys[i]`.
+pub(crate) fn assign_variants(
+    exchange: &str,
+    keys: &mut [Result<InstrumentKey>],
+    listed: &[Listed<'_>],
+) {
+    // Find the twins: (first instrument with the key, later instrument with the same key). Listings rarely have
+    // any, so this allocates nothing per instrument.
+    let mut first_with_key: HashMap<&InstrumentKey, usize, BuildHasherDefault<WordHasher>> =
+        HashMap::with_capacity_and_hasher(keys.len(), BuildHasherDefault::default());
+    let mut twins: Vec<(usize, usize)> = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        let Ok(key) = key else { continue };
+        match first_with_key.entry(key) {
+            Entry::Occupied(first) => twins.push((*first.get(), index)),
+            Entry::Vacant(vacant) => {
+                vacant.insert(index);
+            }
+        }
+    }
+    drop(first_with_key);
+    twins.sort_unstable();
+
+    let mut outcomes: Vec<(usize, Result<InstrumentKey>)> = Vec::new();
+    for group in twins.chunk_by(|a, b| a.0 == b.0) {
+        let mut members: Vec<usize> =
+            std::iter::once(group[0].0).chain(group.iter().map(|twin| twin.1)).collect();
+        members.sort_by(|a, b| {
+            (listed[*a].since, &listed[*a].tardis_symbol, *a).cmp(&(
+                listed[*b].since,
+                &listed[*b].tardis_symbol,
+                *b,
+            ))
+        });
+        let mut holders: Vec<DaySpan> = Vec::new();
+        let mut tagged: Vec<(String, DaySpan, usize)> = Vec::new();
+        for member in members {
+            let Some(span) = DaySpan::of(listed[member].since, listed[member].to) else { continue };
+            if !holders.iter().any(|holder| holder.overlaps(&span)) {
+                holders.push(span);
+                continue;
+            }
+            let Ok(core) = &keys[member] else { continue };
+            let symbol = &listed[member].tardis_symbol;
+            let tag = variant_tag(symbol);
+            let key = core.with_variant(&tag).map_err(|error| Error::Unkeyable {
+                exchange: exchange.to_owned(),
+                symbol: symbol.to_string(),
+                reason: error.to_string(),
+            });
+            // Two twins with one tag (one dataset symbol listed twice) that share a day: refuse the later.
+            let clash = tagged
+                .iter()
+                .find(|(other, other_span, _)| *other == tag && other_span.overlaps(&span));
+            let outcome = match (clash, key) {
+                (Some((_, other_span, other)), Ok(key)) => Err(Error::DuplicateKey {
+                    exchange: exchange.to_owned(),
+                    symbol: symbol.to_string(),
+                    other: listed[*other].tardis_symbol.to_string(),
+                    key: key.to_string(),
+                    day: other_span.first_common_day(&span),
+                }),
+                (None, Ok(key)) => {
+                    tagged.push((tag, span, member));
+                    Ok(key)
+                }
+                (_, Err(error)) => Err(error),
+            };
+            outcomes.push((member, outcome));
+        }
+    }
+    for (member, outcome) in outcomes {
+        keys[member] = outcome;
+    }
 }
 
 #[cfg(test)]

@@ -104,73 +104,150 @@ pub fn parse_symbol(
         symbol: symbol.to_owned(),
         reason: reason.to_owned(),
     };
-    let kind = InstrumentType::from_symbol_type(symbol_type)
-        .ok_or_else(|| fail(&format!("symbol type {symbol_type:?} has no key grammar")))?;
+    let kind = InstrumentType::from_symbol_type(symbol_type).ok_or_else(|| {
+        fail(&format!("symbol type {:?} has no key grammar", symbol_type.as_str()))
+    })?;
     let upper = symbol.to_ascii_uppercase();
-    let parsed = match exchange {
-        "deribit" => deribit(&upper, kind),
-        "binance" | "bybit-spot" => spot_concatenated(&upper, kind),
-        "binance-futures" => binance_futures(&upper, kind),
-        "binance-delivery" => binance_delivery(&upper, kind),
-        "bybit" => bybit(&upper, kind),
-        "bybit-options" => bybit_options(&upper, kind),
-        "okex" => okex_spot(&upper, kind),
-        "okex-swap" => okex_swap(&upper, kind),
-        "okex-futures" => okex_futures(&upper, kind),
-        "okex-options" => okex_options(&upper, kind),
-        "bitmex" => bitmex(&upper, kind),
-        _ => Err("no symbol parser for this exchange"),
-    };
-    parsed.map_err(fail)
+    parse_facts(exchange, &upper, kind).and_then(Facts::into_owned).map_err(fail)
 }
 
-type Parsed = std::result::Result<ParsedSymbol, &'static str>;
+/// What a symbol says, borrowed from the (upper-case) symbol: the allocation-free core of [`parse_symbol`].
+#[derive(Debug, Clone)]
+pub(crate) struct Facts<'a> {
+    pub(crate) instrument_type: InstrumentType,
+    pub(crate) base: &'a str,
+    pub(crate) quote: &'a str,
+    pub(crate) price_asset: Option<&'a str>,
+    pub(crate) settle: Option<&'a str>,
+    pub(crate) inverse: Option<bool>,
+    pub(crate) expiry: Option<NaiveDate>,
+    /// The strike as written (`100000`, `0d625`), read by [`Facts::strike`] only when needed.
+    pub(crate) strike_text: Option<&'a str>,
+    pub(crate) option_type: Option<OptionType>,
+    pub(crate) legs: Option<String>,
+}
 
-impl ParsedSymbol {
-    fn new(instrument_type: InstrumentType, base: &str, quote: &str) -> ParsedSymbol {
-        ParsedSymbol {
+/// Parses an upper-case symbol; the error is the reason.
+pub(crate) fn parse_facts<'a>(
+    exchange: &str,
+    symbol: &'a str,
+    kind: InstrumentType,
+) -> std::result::Result<Facts<'a>, &'static str> {
+    match exchange {
+        "deribit" => deribit(symbol, kind),
+        "binance" | "bybit-spot" => spot_concatenated(symbol, kind),
+        "binance-futures" => binance_futures(symbol, kind),
+        "binance-delivery" => binance_delivery(symbol, kind),
+        "bybit" => bybit(symbol, kind),
+        "bybit-options" => bybit_options(symbol, kind),
+        "okex" => okex_spot(symbol, kind),
+        "okex-swap" => okex_swap(symbol, kind),
+        "okex-futures" => okex_futures(symbol, kind),
+        "okex-options" => okex_options(symbol, kind),
+        "bitmex" => bitmex(symbol, kind),
+        _ => Err("no symbol parser for this exchange"),
+    }
+}
+
+type Parsed<'a> = std::result::Result<Facts<'a>, &'static str>;
+
+impl<'a> Facts<'a> {
+    /// The strike, if the symbol has one.
+    pub(crate) fn strike(&self) -> std::result::Result<Option<Strike>, &'static str> {
+        self.strike_text.map(strike).transpose()
+    }
+
+    fn into_owned(self) -> std::result::Result<ParsedSymbol, &'static str> {
+        Ok(ParsedSymbol {
+            instrument_type: self.instrument_type,
+            base: self.base.to_owned(),
+            quote: self.quote.to_owned(),
+            price_asset: self.price_asset.map(str::to_owned),
+            settle: self.settle.map(str::to_owned),
+            inverse: self.inverse,
+            expiry: self.expiry,
+            expiry_time: self.expiry.and_then(expiry_time),
+            strike: self.strike()?,
+            option_type: self.option_type,
+            legs: self.legs,
+        })
+    }
+
+    fn new(instrument_type: InstrumentType, base: &'a str, quote: &'a str) -> Facts<'a> {
+        Facts {
             instrument_type,
-            base: base.to_owned(),
-            quote: quote.to_owned(),
+            base,
+            quote,
             price_asset: None,
             settle: None,
             inverse: None,
             expiry: None,
-            expiry_time: None,
-            strike: None,
+            strike_text: None,
             option_type: None,
             legs: None,
         }
     }
 
-    fn spot(base: &str, quote: &str) -> ParsedSymbol {
-        ParsedSymbol {
-            price_asset: Some(quote.to_owned()),
-            ..ParsedSymbol::new(InstrumentType::SpotPair, base, quote)
-        }
+    fn spot(base: &'a str, quote: &'a str) -> Facts<'a> {
+        Facts { price_asset: Some(quote), ..Facts::new(InstrumentType::SpotPair, base, quote) }
     }
 
     /// A derivative priced in `quote`; inverse ones settle in `base`, linear ones in `quote`.
-    fn derivative(kind: InstrumentType, base: &str, quote: &str, inverse: bool) -> ParsedSymbol {
-        ParsedSymbol {
-            price_asset: Some(quote.to_owned()),
-            settle: Some(if inverse { base } else { quote }.to_owned()),
+    fn derivative(kind: InstrumentType, base: &'a str, quote: &'a str, inverse: bool) -> Facts<'a> {
+        Facts {
+            price_asset: Some(quote),
+            settle: Some(if inverse { base } else { quote }),
             inverse: Some(inverse),
-            ..ParsedSymbol::new(kind, base, quote)
+            ..Facts::new(kind, base, quote)
         }
     }
 
-    fn expiring(mut self, expiry: NaiveDate) -> ParsedSymbol {
+    fn expiring(mut self, expiry: NaiveDate) -> Facts<'a> {
         self.expiry = Some(expiry);
-        self.expiry_time = expiry.and_hms_opt(EXPIRY_HOUR_UTC, 0, 0).map(|time| time.and_utc());
         self
     }
 
-    fn with_option(mut self, strike: Strike, option_type: OptionType) -> ParsedSymbol {
-        self.strike = Some(strike);
+    fn with_option(mut self, strike_text: &'a str, option_type: OptionType) -> Facts<'a> {
+        self.strike_text = Some(strike_text);
         self.option_type = Some(option_type);
         self
     }
+}
+
+/// The venue's expiry instant on `expiry`.
+fn expiry_time(expiry: NaiveDate) -> Option<DateTime<Utc>> {
+    expiry.and_hms_opt(EXPIRY_HOUR_UTC, 0, 0).map(|time| time.and_utc())
+}
+
+/// Up to 6 segments of a symbol, without allocating.
+struct Segments<'a> {
+    parts: [&'a str; 6],
+    len: usize,
+}
+
+impl<'a> Segments<'a> {
+    /// Splits at `separator`; `None` when there are more than 6 segments.
+    fn split(text: &'a str, separator: u8) -> Option<Segments<'a>> {
+        let mut segments = Segments { parts: [""; 6], len: 0 };
+        let mut rest = text;
+        loop {
+            let end = rest.bytes().position(|b| b == separator).unwrap_or(rest.len());
+            *segments.parts.get_mut(segments.len)? = &rest[..end];
+            segments.len += 1;
+            if end == rest.len() {
+                return Some(segments);
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        &self.parts[..self.len]
+    }
+}
+
+fn segments(text: &str, separator: u8) -> std::result::Result<Segments<'_>, &'static str> {
+    Segments::split(text, separator).ok_or("too many segments")
 }
 
 fn is_asset(text: &str) -> bool {
@@ -211,8 +288,8 @@ fn require_kind(
 /// `25DEC26` or `7NOV25`.
 fn parse_ddmmmyy(text: &str) -> Option<NaiveDate> {
     let split = text.len().checked_sub(5)?;
-    let (day, rest) = text.split_at(split);
-    let (month, year) = rest.split_at(3);
+    let (day, rest) = text.split_at_checked(split)?;
+    let (month, year) = rest.split_at_checked(3)?;
     if day.is_empty() || day.len() > 2 || !day.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -234,7 +311,16 @@ fn parse_ddmmmyy(text: &str) -> Option<NaiveDate> {
         "DEC" => 12,
         _ => return None,
     };
-    NaiveDate::from_ymd_opt(2000 + year.parse::<i32>().ok()?, month, day.parse().ok()?)
+    NaiveDate::from_ymd_opt(2000 + digits(year)? as i32, month, digits(day)?)
+}
+
+/// The value of 1 to 9 ASCII digits.
+fn digits(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 9 {
+        return None;
+    }
+    text.bytes()
+        .try_fold(0u32, |value, b| b.is_ascii_digit().then(|| value * 10 + u32::from(b - b'0')))
 }
 
 fn parse_yymmdd(text: &str) -> Option<NaiveDate> {
@@ -281,63 +367,84 @@ fn option_right(text: &str) -> std::result::Result<OptionType, &'static str> {
     }
 }
 
+/// A strike as venues write it: digits, with `.` or `d` (Deribit) as the decimal point.
 fn strike(text: &str) -> std::result::Result<Strike, &'static str> {
-    let canonical_digits = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit() || b == b'd' || b == b'D' || b == b'.');
-    if !canonical_digits {
-        return Err("an option strike must be a decimal number");
+    const BAD: &str = "an option strike must be a decimal number";
+    if text.is_empty() || text.len() > 40 {
+        return Err(BAD);
     }
-    let text = text.replace(['d', 'D'], ".");
-    Strike::from_decimal_text(&text).map_err(|_| "an option strike must be a decimal number")
+    let mut buffer = [0u8; 40];
+    for (slot, byte) in buffer.iter_mut().zip(text.bytes()) {
+        *slot = match byte {
+            b'0'..=b'9' | b'.' => byte,
+            b'd' | b'D' => b'.',
+            _ => return Err(BAD),
+        };
+    }
+    let text = std::str::from_utf8(&buffer[..text.len()]).map_err(|_| BAD)?;
+    Strike::from_decimal_text(text).map_err(|_| BAD)
+}
+
+/// The quote of Deribit instruments without `_QUOTE` in their symbol (inverse, priced against USD).
+const DERIBIT_INVERSE_QUOTE: &str = "USD";
+
+/// The base and the key quote (for options, the strike currency) that the venue's scheme gives a derivative
+/// symbol, reading no more of it than needed; `None` where the scheme needs the whole symbol (use
+/// [`parse_facts`]). Keying from metadata asks this when Tardis quotes an instrument in its base currency.
+pub(crate) fn scheme_pair<'a>(exchange: &str, symbol: &'a str) -> Option<(&'a str, &'a str)> {
+    match exchange {
+        "deribit" => {
+            let first = &symbol[..symbol.bytes().position(|b| b == b'-').unwrap_or(symbol.len())];
+            let (base, linear_quote) = deribit_underlying(first).ok()?;
+            Some((base, linear_quote.unwrap_or(DERIBIT_INVERSE_QUOTE)))
+        }
+        _ => None,
+    }
 }
 
 /// `BTC` or `BTC_USDC`: the base, and the linear quote if named.
 fn deribit_underlying(text: &str) -> std::result::Result<(&str, Option<&str>), &'static str> {
-    match text.split_once('_') {
-        Some((base, quote)) => Ok((asset(base)?, Some(asset(quote)?))),
+    match text.bytes().position(|b| b == b'_') {
+        Some(split) => Ok((asset(&text[..split])?, Some(asset(&text[split + 1..])?))),
         None => Ok((asset(text)?, None)),
     }
 }
 
-fn deribit(symbol: &str, kind: InstrumentType) -> Parsed {
-    let segments: Vec<&str> = symbol.split('-').collect();
+fn deribit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
+    let segments = segments(symbol, b'-')?;
+    let segments = segments.as_slice();
     let (base, linear_quote) = deribit_underlying(segments[0])?;
     let inverse = linear_quote.is_none();
-    let quote = linear_quote.unwrap_or("USD");
-    match kind {
-        InstrumentType::SpotPair => {
-            require(segments.len() == 1, "a Deribit spot symbol is BASE_QUOTE")?;
+    let quote = linear_quote.unwrap_or(DERIBIT_INVERSE_QUOTE);
+    match (kind, segments) {
+        (InstrumentType::SpotPair, [_]) => {
             let quote = linear_quote.ok_or("a Deribit spot symbol is BASE_QUOTE")?;
-            Ok(ParsedSymbol::spot(base, quote))
+            Ok(Facts::spot(base, quote))
         }
-        InstrumentType::Perp => {
-            require(
-                segments.len() == 2 && segments[1] == "PERPETUAL",
-                "a Deribit perpetual is BASE[_QUOTE]-PERPETUAL",
-            )?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, inverse))
+        (InstrumentType::SpotPair, _) => Err("a Deribit spot symbol is BASE_QUOTE"),
+        (InstrumentType::Perp, [_, "PERPETUAL"]) => {
+            Ok(Facts::derivative(kind, base, quote, inverse))
         }
-        InstrumentType::Future => {
-            require(segments.len() == 2, "a Deribit future is BASE[_QUOTE]-DDMMMYY")?;
+        (InstrumentType::Perp, _) => Err("a Deribit perpetual is BASE[_QUOTE]-PERPETUAL"),
+        (InstrumentType::Future, [_, date]) => {
+            let expiry = parse_ddmmmyy(date).ok_or("a Deribit future is BASE[_QUOTE]-DDMMMYY")?;
+            Ok(Facts::derivative(kind, base, quote, inverse).expiring(expiry))
+        }
+        (InstrumentType::Future, _) => Err("a Deribit future is BASE[_QUOTE]-DDMMMYY"),
+        (InstrumentType::Option, [_, date, strike_text, right]) => {
             let expiry =
-                parse_ddmmmyy(segments[1]).ok_or("a Deribit future is BASE[_QUOTE]-DDMMMYY")?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, inverse).expiring(expiry))
-        }
-        InstrumentType::Option => {
-            require(segments.len() == 4, "a Deribit option is BASE[_QUOTE]-DDMMMYY-STRIKE-C|P")?;
-            let expiry = parse_ddmmmyy(segments[1])
-                .ok_or("a Deribit option is BASE[_QUOTE]-DDMMMYY-STRIKE-C|P")?;
-            let mut parsed = ParsedSymbol::derivative(kind, base, quote, inverse)
+                parse_ddmmmyy(date).ok_or("a Deribit option is BASE[_QUOTE]-DDMMMYY-STRIKE-C|P")?;
+            let mut facts = Facts::derivative(kind, base, quote, inverse)
                 .expiring(expiry)
-                .with_option(strike(segments[2])?, option_right(segments[3])?);
+                .with_option(strike_text, option_right(right)?);
             if inverse {
                 // Inverse options: strikes in USD, premiums in the base coin.
-                parsed.price_asset = Some(base.to_owned());
+                facts.price_asset = Some(base);
             }
-            Ok(parsed)
+            Ok(facts)
         }
-        InstrumentType::Combo => {
-            require(segments.len() >= 3, "a Deribit combo is BASE[_QUOTE]-STRATEGY-LEGS")?;
+        (InstrumentType::Option, _) => Err("a Deribit option is BASE[_QUOTE]-DDMMMYY-STRIKE-C|P"),
+        (InstrumentType::Combo, [_, _, _, ..]) => {
             let mut legs = Vec::new();
             for token in segments[1..].iter().flat_map(|segment| segment.split('_')) {
                 let token = match parse_ddmmmyy(token) {
@@ -351,55 +458,54 @@ fn deribit(symbol: &str, kind: InstrumentType) -> Parsed {
                 };
                 legs.push(token);
             }
-            let mut parsed = ParsedSymbol::derivative(kind, base, quote, inverse);
+            let mut facts = Facts::derivative(kind, base, quote, inverse);
             // Combo prices follow their legs (USD for future spreads, the coin for option strategies).
-            parsed.price_asset = None;
-            parsed.legs = Some(legs.join("_"));
-            Ok(parsed)
+            facts.price_asset = None;
+            facts.legs = Some(legs.join("_"));
+            Ok(facts)
         }
+        (InstrumentType::Combo, _) => Err("a Deribit combo is BASE[_QUOTE]-STRATEGY-LEGS"),
     }
 }
 
-fn spot_concatenated(symbol: &str, kind: InstrumentType) -> Parsed {
+fn spot_concatenated(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::SpotPair])?;
     let (base, quote) = split_concatenated(symbol, SPOT_QUOTE_CURRENCIES)?;
-    Ok(ParsedSymbol::spot(base, quote))
+    Ok(Facts::spot(base, quote))
 }
 
-fn binance_futures(symbol: &str, kind: InstrumentType) -> Parsed {
+fn binance_futures(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
     match (kind, symbol.split_once('_')) {
         (InstrumentType::Perp, None) => {
             let (base, quote) = split_concatenated(symbol, BINANCE_USDM_QUOTES)?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, false))
+            Ok(Facts::derivative(kind, base, quote, false))
         }
         (InstrumentType::Future, Some((pair, date))) => {
             let (base, quote) = split_concatenated(pair, BINANCE_USDM_QUOTES)?;
             let expiry = parse_yymmdd(date).ok_or("a Binance future is PAIR_YYMMDD")?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, false).expiring(expiry))
+            Ok(Facts::derivative(kind, base, quote, false).expiring(expiry))
         }
         _ => Err("a Binance USDT-M symbol is PAIR (perpetual) or PAIR_YYMMDD (future)"),
     }
 }
 
-fn binance_delivery(symbol: &str, kind: InstrumentType) -> Parsed {
+fn binance_delivery(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
     let (pair, suffix) =
         symbol.split_once('_').ok_or("a Binance COIN-M symbol is PAIR_PERP or PAIR_YYMMDD")?;
     let (base, quote) = split_concatenated(pair, BINANCE_COINM_QUOTES)?;
     match kind {
-        InstrumentType::Perp if suffix == "PERP" => {
-            Ok(ParsedSymbol::derivative(kind, base, quote, true))
-        }
+        InstrumentType::Perp if suffix == "PERP" => Ok(Facts::derivative(kind, base, quote, true)),
         InstrumentType::Future => {
             let expiry = parse_yymmdd(suffix).ok_or("a Binance COIN-M future is PAIR_YYMMDD")?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, true).expiring(expiry))
+            Ok(Facts::derivative(kind, base, quote, true).expiring(expiry))
         }
         _ => Err("a Binance COIN-M symbol is PAIR_PERP or PAIR_YYMMDD"),
     }
 }
 
-fn bybit(symbol: &str, kind: InstrumentType) -> Parsed {
+fn bybit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
     if let Some((pair, date)) = symbol.split_once('-') {
         // USDC (or USDT) futures: BTC-25DEC26, BTCUSDT-25DEC26.
@@ -409,116 +515,112 @@ fn bybit(symbol: &str, kind: InstrumentType) -> Parsed {
             Ok((base, quote)) if quote == "USDT" || quote == "USDC" => (base, quote),
             _ => (asset(pair)?, "USDC"),
         };
-        return Ok(ParsedSymbol::derivative(kind, base, quote, false).expiring(expiry));
+        return Ok(Facts::derivative(kind, base, quote, false).expiring(expiry));
     }
     match kind {
         InstrumentType::Perp => {
             if let Some(base) = symbol.strip_suffix("PERP") {
-                return Ok(ParsedSymbol::derivative(kind, asset(base)?, "USDC", false));
+                return Ok(Facts::derivative(kind, asset(base)?, "USDC", false));
             }
             let (base, quote) = split_concatenated(symbol, BYBIT_QUOTES)?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, quote == "USD"))
+            Ok(Facts::derivative(kind, base, quote, quote == "USD"))
         }
         _ => {
             // Inverse futures: BTCUSDZ26 expires on the last Friday of December 2026.
-            let bytes = symbol.as_bytes();
-            require(bytes.len() > 3, "a Bybit inverse future is PAIR + month code + YY")?;
-            let (pair, code) = symbol.split_at(symbol.len() - 3);
-            let month = month_code(code.as_bytes()[0])
-                .ok_or("a Bybit inverse future is PAIR + month code + YY")?;
-            let year: i32 = code[1..]
-                .parse()
-                .map_err(|_| "a Bybit inverse future is PAIR + month code + YY")?;
+            const SHAPE: &str = "a Bybit inverse future is PAIR + month code + YY";
+            let (pair, code) =
+                symbol.split_at_checked(symbol.len().saturating_sub(3)).ok_or(SHAPE)?;
+            require(code.len() == 3 && !pair.is_empty(), SHAPE)?;
+            let month = month_code(code.as_bytes()[0]).ok_or(SHAPE)?;
+            let year: i32 = code[1..].parse().map_err(|_| SHAPE)?;
             let expiry = last_friday(2000 + year, month).ok_or("invalid expiry month")?;
             let (base, quote) = split_concatenated(pair, BYBIT_QUOTES)?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, quote == "USD").expiring(expiry))
+            Ok(Facts::derivative(kind, base, quote, quote == "USD").expiring(expiry))
         }
     }
 }
 
-fn bybit_options(symbol: &str, kind: InstrumentType) -> Parsed {
+fn bybit_options(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Option])?;
-    let segments: Vec<&str> = symbol.split('-').collect();
-    require(
-        segments.len() == 4 || segments.len() == 5,
-        "a Bybit option is BASE-DDMMMYY-STRIKE-C|P[-QUOTE]",
-    )?;
-    let base = asset(segments[0])?;
-    let quote = match segments.get(4) {
-        Some(quote) => asset(quote)?,
-        None => "USDC",
+    const SHAPE: &str = "a Bybit option is BASE-DDMMMYY-STRIKE-C|P[-QUOTE]";
+    let (base, date, strike_text, right, quote) = match segments(symbol, b'-')?.as_slice() {
+        [base, date, strike_text, right] => (*base, *date, *strike_text, *right, "USDC"),
+        [base, date, strike_text, right, quote] => {
+            (*base, *date, *strike_text, *right, asset(quote)?)
+        }
+        _ => return Err(SHAPE),
     };
-    let expiry =
-        parse_ddmmmyy(segments[1]).ok_or("a Bybit option is BASE-DDMMMYY-STRIKE-C|P[-QUOTE]")?;
-    Ok(ParsedSymbol::derivative(kind, base, quote, false)
+    let expiry = parse_ddmmmyy(date).ok_or(SHAPE)?;
+    Ok(Facts::derivative(kind, asset(base)?, quote, false)
         .expiring(expiry)
-        .with_option(strike(segments[2])?, option_right(segments[3])?))
+        .with_option(strike_text, option_right(right)?))
 }
 
-fn okex_spot(symbol: &str, kind: InstrumentType) -> Parsed {
+fn okex_spot(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::SpotPair])?;
-    match symbol.split('-').collect::<Vec<_>>()[..] {
-        [base, quote] => Ok(ParsedSymbol::spot(asset(base)?, asset(quote)?)),
+    match segments(symbol, b'-')?.as_slice() {
+        [base, quote] => Ok(Facts::spot(asset(base)?, asset(quote)?)),
         _ => Err("an OKX spot symbol is BASE-QUOTE"),
     }
 }
 
-fn okex_swap(symbol: &str, kind: InstrumentType) -> Parsed {
+fn okex_swap(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Perp])?;
-    match symbol.split('-').collect::<Vec<_>>()[..] {
+    match segments(symbol, b'-')?.as_slice() {
         [base, quote, "SWAP"] => {
             let (base, quote) = (asset(base)?, asset(quote)?);
-            Ok(ParsedSymbol::derivative(kind, base, quote, quote == "USD"))
+            Ok(Facts::derivative(kind, base, quote, quote == "USD"))
         }
         _ => Err("an OKX swap is BASE-QUOTE-SWAP"),
     }
 }
 
-fn okex_futures(symbol: &str, kind: InstrumentType) -> Parsed {
+fn okex_futures(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Future])?;
-    match symbol.split('-').collect::<Vec<_>>()[..] {
+    match segments(symbol, b'-')?.as_slice() {
         [base, quote, date] => {
             let (base, quote) = (asset(base)?, asset(quote)?);
             let expiry = parse_yymmdd(date).ok_or("an OKX future is BASE-QUOTE-YYMMDD")?;
-            Ok(ParsedSymbol::derivative(kind, base, quote, quote == "USD").expiring(expiry))
+            Ok(Facts::derivative(kind, base, quote, quote == "USD").expiring(expiry))
         }
         _ => Err("an OKX future is BASE-QUOTE-YYMMDD"),
     }
 }
 
-fn okex_options(symbol: &str, kind: InstrumentType) -> Parsed {
+fn okex_options(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     require_kind(kind, &[InstrumentType::Option])?;
-    match symbol.split('-').collect::<Vec<_>>()[..] {
+    const SHAPE: &str = "an OKX option is BASE-USD-YYMMDD-STRIKE-C|P";
+    match segments(symbol, b'-')?.as_slice() {
         [base, quote, date, strike_text, right] => {
             let (base, quote) = (asset(base)?, asset(quote)?);
-            require(quote == "USD", "an OKX option is BASE-USD-YYMMDD-STRIKE-C|P")?;
-            let expiry = parse_yymmdd(date).ok_or("an OKX option is BASE-USD-YYMMDD-STRIKE-C|P")?;
-            let mut parsed = ParsedSymbol::derivative(kind, base, quote, true)
+            require(quote == "USD", SHAPE)?;
+            let expiry = parse_yymmdd(date).ok_or(SHAPE)?;
+            let mut facts = Facts::derivative(kind, base, quote, true)
                 .expiring(expiry)
-                .with_option(strike(strike_text)?, option_right(right)?);
+                .with_option(strike_text, option_right(right)?);
             // Coin-margined: premiums in the base coin.
-            parsed.price_asset = Some(base.to_owned());
-            Ok(parsed)
+            facts.price_asset = Some(base);
+            Ok(facts)
         }
-        _ => Err("an OKX option is BASE-USD-YYMMDD-STRIKE-C|P"),
+        _ => Err(SHAPE),
     }
 }
 
-fn bitmex(symbol: &str, kind: InstrumentType) -> Parsed {
+fn bitmex(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     match kind {
         InstrumentType::Perp => {
             let (base, quote) = split_concatenated(symbol, BITMEX_QUOTES)?;
             let base = if base == "XBT" { "BTC" } else { base };
-            let mut parsed = ParsedSymbol::new(kind, base, quote);
-            parsed.price_asset = Some(quote.to_owned());
+            let mut facts = Facts::new(kind, base, quote);
+            facts.price_asset = Some(quote);
             if quote == "USDT" || quote == "USDC" {
-                parsed.inverse = Some(false);
-                parsed.settle = Some(quote.to_owned());
+                facts.inverse = Some(false);
+                facts.settle = Some(quote);
             } else if base == "BTC" {
-                parsed.inverse = Some(true);
-                parsed.settle = Some(base.to_owned());
+                facts.inverse = Some(true);
+                facts.settle = Some(base);
             }
-            Ok(parsed)
+            Ok(facts)
         }
         InstrumentType::Future => {
             Err("BitMEX futures do not name their quote currency or expiry day; metadata is needed")
