@@ -5,3 +5,7 @@
 
 pub mod convert;
 pub mod plan;
+pub mod manifest;
+pub mod progress;
+pub mod pipeline;
+pub mod definitions;

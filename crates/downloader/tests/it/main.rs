@@ -1,4 +1,5 @@
 //! downloader: planning, sharding, the streaming pipeline and Parquet conversion, end to end.
 
 mod convert;
+mod pipeline;
 mod plan;

@@ -1,0 +1,106 @@
+//! The per-shard run summary written to the sink after each run, so a fleet's state can be read from the bucket alone.
+//!
+//! One object per shard and date range: `manifests/download/{from}_{to}/shard-{index:04}-of-{total:04}.json`.
+//! A rerun replaces it (atomically) with its own summary; units skipped because a previous run stored them are
+//! listed as `skipped`, so the latest manifests of all shards together account for every planned unit.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The object name of a shard's manifest.
+pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
+    format!("{}/{from}_{to}/shard-{shard:04}-of-{total:04}.json", MANIFEST_PREFIX)
+}
+
+/// Where manifests live in the sink.
+pub const MANIFEST_PREFIX: &str = "manifests/download";
+
+/// How a shard's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every unit of the shard is stored and verified.
+    Complete,
+    /// The run finished, but some units failed after their retries.
+    Failed,
+    /// The shard's share of `TARDIS_DAILY_QUOTA_BYTES` would have been exceeded; the shard stopped early.
+    QuotaExhausted,
+    /// SIGINT or SIGTERM: the shard stopped taking units and aborted those in flight.
+    Interrupted,
+}
+
+/// Counts of units by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitCounts {
+    /// Units of this shard in the plan.
+    pub planned: usize,
+    /// Downloaded and stored by this run.
+    pub done: usize,
+    /// Already stored and verified: nothing downloaded.
+    pub skipped: usize,
+    /// Stored, but failed verification, and replaced by this run (also counted in `done`).
+    pub replaced: usize,
+    /// Failed after retries.
+    pub failed: usize,
+    /// Never started (interrupted or quota).
+    pub not_started: usize,
+}
+
+/// A failed unit and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitError {
+    /// The unit (`date/exchange/data_type/symbol`).
+    pub unit: String,
+    /// Its object name.
+    pub object: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The error chain.
+    pub error: String,
+}
+
+/// A shard's run summary: what `md-cli download` writes to the sink after its work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub version: u32,
+    /// First day of the plan.
+    pub from: NaiveDate,
+    /// Last day of the plan (inclusive).
+    pub to: NaiveDate,
+    /// The plan's fingerprint: equal across shards that ran the same plan.
+    pub plan_fingerprint: String,
+    /// Units in the whole plan (all shards).
+    pub plan_units: usize,
+    /// This shard.
+    pub shard_index: u32,
+    /// Number of shards.
+    pub total_shards: u32,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Start of the run.
+    pub started_at: DateTime<Utc>,
+    /// End of the run.
+    pub finished_at: DateTime<Utc>,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+    /// Unit counts.
+    pub units: UnitCounts,
+    /// Compressed bytes downloaded from Tardis (all attempts).
+    pub bytes_downloaded: u64,
+    /// Bytes of objects stored by this run.
+    pub bytes_written: u64,
+    /// Retries (attempts beyond the first) over all units.
+    pub retries: u64,
+    /// Failed units with their errors.
+    pub errors: Vec<UnitError>,
+    /// Object names stored by this run.
+    pub done_objects: Vec<String>,
+    /// Object names found stored and verified, so skipped.
+    pub skipped_objects: Vec<String>,
+}
+
+impl Manifest {
+    /// The current manifest format version.
+    pub const VERSION: u32 = 1;
+}

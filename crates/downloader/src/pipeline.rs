@@ -1,0 +1,518 @@
+//! The pipeline: one global, bounded queue over a shard's units, each streamed from Tardis straight into the sink.
+//!
+//! For every unit: verify what is stored (skip it, or mark it for atomic replacement), open the dataset stream,
+//! (convert it), and stream it into the sink, which commits only when the stream ends cleanly. Failed attempts are
+//! restarted as a whole, within the one retry budget of `TARDIS_MAX_RETRIES`. A failed unit never stops the others.
+//! Cancellation stops taking units and aborts those in flight (no partial objects); a spent quota share does the same.
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use gcs_sink::{GcsSink, PutStatus, StoreKind, WriteMode};
+use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
+use tardis_client::{DatasetRequest, TardisClient};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::convert::{self, ConvertError, ConvertOptions, Partition};
+use crate::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
+use crate::plan::{Plan, Unit};
+use crate::progress::{Progress, UnitOutcome};
+
+/// How stored objects are checked before a unit is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// Head the object: it must carry a recorded size and CRC32C that match its actual size (remote stores).
+    Head,
+    /// Read the object back and check its recorded size and CRC32C (local and in-memory stores, where it is cheap).
+    Full,
+}
+
+/// Errors that stop a run before or after its units (a unit's own failure is only counted).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The manifest could not be written.
+    #[error("cannot write the manifest {object}")]
+    Manifest {
+        /// The manifest's object name.
+        object: String,
+        /// The sink's error (boxed: it is large).
+        #[source]
+        source: Box<gcs_sink::Error>,
+    },
+}
+
+/// Why a unit's source stream stopped; travels through the sink as its source error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    /// Tardis failed (a body cut short, a corrupt gzip, ...).
+    #[error(transparent)]
+    Tardis(#[from] tardis_client::Error),
+    /// The Parquet conversion failed.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// The run is stopping (signal or quota).
+    #[error("stopped: {0}")]
+    Stopped(&'static str),
+}
+
+/// The shard's share of the fleet's daily byte budget (`TARDIS_DAILY_QUOTA_BYTES / TOTAL_SHARDS`).
+#[derive(Debug)]
+struct Quota {
+    share: u64,
+    used: AtomicU64,
+}
+
+impl Quota {
+    /// Reserves `bytes` of the share; `false` when that would exceed it.
+    fn try_reserve(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.share)
+            })
+            .is_ok()
+    }
+}
+
+/// The result of a shard's run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The manifest that was written to the sink.
+    pub manifest: Manifest,
+    /// Its object name.
+    pub manifest_object: String,
+}
+
+/// Runs a shard's units from Tardis into the sink.
+#[derive(Debug, Clone)]
+pub struct Downloader {
+    client: TardisClient,
+    sink: GcsSink,
+    download: DownloadConfig,
+    service: ServiceConfig,
+    shard_index: u32,
+    total_shards: u32,
+    quota_share: Option<u64>,
+    verify: VerifyMode,
+}
+
+impl Downloader {
+    /// Builds a downloader from the configuration and the clients built from it.
+    ///
+    /// The verify mode is [`VerifyMode::Full`] for local and in-memory sinks and [`VerifyMode::Head`] otherwise.
+    pub fn new(config: &Config, client: TardisClient, sink: GcsSink) -> Self {
+        let total_shards = config.sharding.total_shards.get();
+        let verify = match sink.options().kind {
+            StoreKind::Local { .. } | StoreKind::Memory => VerifyMode::Full,
+            _ => VerifyMode::Head,
+        };
+        Downloader {
+            client,
+            sink,
+            download: config.download.clone(),
+            service: config.service.clone(),
+            shard_index: config.sharding.shard_index,
+            total_shards,
+            quota_share: config.tardis.daily_quota_bytes.map(|quota| share_of(quota, total_shards)),
+            verify,
+        }
+    }
+
+    /// Overrides how stored objects are verified.
+    pub fn with_verify_mode(mut self, verify: VerifyMode) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// Returns the sink.
+    pub fn sink(&self) -> &GcsSink {
+        &self.sink
+    }
+
+    /// Runs this process's shard of `plan`, then writes the shard's manifest.
+    ///
+    /// Units run `MAX_CONCURRENT_REQUESTS` at a time from one queue over the whole shard. Each unit is skipped when
+    /// its object is stored and verifies, else downloaded and stored; a failed unit is retried as a whole within the
+    /// retry budget and then counted as failed, without stopping the others.
+    ///
+    /// # Errors
+    /// [`Error::Manifest`] when the manifest cannot be written; the units' own failures are in the report.
+    ///
+    /// # Cancel safety
+    /// Cancel through `cancel`, not by dropping the future: cancellation aborts uploads in flight, stops taking
+    /// units and still writes the manifest (status [`RunStatus::Interrupted`]).
+    pub async fn run(
+        &self,
+        plan: &Plan,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<RunReport, Error> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        match self.sink.cleanup_staging(Duration::from_secs(6 * 3600)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed staging leftovers of interrupted runs"),
+            Err(error) => tracing::warn!(error = %error, "could not clean up staging leftovers"),
+        }
+        let units: Vec<&Unit> = plan.shard(self.shard_index).collect();
+        progress.start(units.len());
+        tracing::info!(
+            shard = self.shard_index,
+            total_shards = self.total_shards,
+            units = units.len(),
+            plan_units = plan.units.len(),
+            "starting"
+        );
+        let state = RunState {
+            quota: self.quota_share.map(|share| Quota { share, used: AtomicU64::new(0) }),
+            quota_exhausted: AtomicBool::new(false),
+            downloaded: Arc::new(AtomicU64::new(0)),
+            stop: cancel.child_token(),
+            cancel,
+            progress,
+        };
+        let concurrency = self.service.max_concurrent_requests.get();
+        let outcomes: Vec<(&Unit, UnitOutcome)> = stream::iter(units)
+            .map(|unit| {
+                let span = tracing::info_span!("unit", date = %unit.date, exchange = %unit.exchange, data_type = %unit.data_type, symbol = %unit.symbol);
+                let state = &state;
+                async move {
+                    let outcome = self.process(unit, state).await;
+                    state.progress.unit_finished(unit, &outcome);
+                    (unit, outcome)
+                }
+                .instrument(span)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+
+        let mut counts = UnitCounts { planned: outcomes.len(), ..UnitCounts::default() };
+        let (mut errors, mut done_objects, mut skipped_objects, mut bytes_written) =
+            (Vec::new(), Vec::new(), Vec::new(), 0);
+        let mut retries = 0u64;
+        for (unit, outcome) in &outcomes {
+            match outcome {
+                UnitOutcome::Done { bytes, replaced, attempts } => {
+                    retries += u64::from(attempts.saturating_sub(1));
+                    counts.done += 1;
+                    counts.replaced += usize::from(*replaced);
+                    bytes_written += bytes;
+                    done_objects.push(unit.object.clone());
+                }
+                UnitOutcome::Skipped => {
+                    counts.skipped += 1;
+                    skipped_objects.push(unit.object.clone());
+                }
+                UnitOutcome::Failed { attempts, error } => {
+                    retries += u64::from(attempts.saturating_sub(1));
+                    counts.failed += 1;
+                    errors.push(UnitError {
+                        unit: unit.id(),
+                        object: unit.object.clone(),
+                        attempts: *attempts,
+                        error: error.clone(),
+                    });
+                }
+                UnitOutcome::NotStarted => counts.not_started += 1,
+            }
+        }
+        done_objects.sort();
+        skipped_objects.sort();
+        errors.sort_by(|a, b| a.unit.cmp(&b.unit));
+        let status = if state.cancel.is_cancelled() {
+            RunStatus::Interrupted
+        } else if state.quota_exhausted.load(Ordering::SeqCst) {
+            RunStatus::QuotaExhausted
+        } else if counts.failed > 0 || counts.not_started > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Complete
+        };
+        let manifest = Manifest {
+            version: Manifest::VERSION,
+            from: self.download.dates.start,
+            to: self.download.dates.end,
+            plan_fingerprint: plan.fingerprint(),
+            plan_units: plan.units.len(),
+            shard_index: self.shard_index,
+            total_shards: self.total_shards,
+            status,
+            started_at,
+            finished_at: Utc::now(),
+            duration_secs: clock.elapsed().as_secs_f64(),
+            units: counts,
+            bytes_downloaded: state.downloaded.load(Ordering::Relaxed),
+            bytes_written,
+            retries,
+            errors,
+            done_objects,
+            skipped_objects,
+        };
+        let manifest_object =
+            manifest::object_name(manifest.from, manifest.to, self.shard_index, self.total_shards);
+        let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+        self.sink.put_bytes(&manifest_object, body, WriteMode::Replace).await.map_err(
+            |source| Error::Manifest { object: manifest_object.clone(), source: Box::new(source) },
+        )?;
+        tracing::info!(
+            status = ?manifest.status,
+            done = counts.done,
+            skipped = counts.skipped,
+            failed = counts.failed,
+            not_started = counts.not_started,
+            bytes = manifest.bytes_downloaded,
+            manifest = %manifest_object,
+            "shard finished"
+        );
+        Ok(RunReport { manifest, manifest_object })
+    }
+
+    async fn process(&self, unit: &Unit, state: &RunState) -> UnitOutcome {
+        if state.stop.is_cancelled() {
+            return UnitOutcome::NotStarted;
+        }
+        let mut mode = if self.download.force { WriteMode::Replace } else { WriteMode::CreateOnly };
+        let mut replaced = false;
+        if !self.download.force {
+            match self.check_stored(unit).await {
+                Stored::Verified => return UnitOutcome::Skipped,
+                Stored::Missing => {}
+                Stored::Invalid(reason) => {
+                    tracing::warn!(object = %unit.object, reason = %reason, "stored object failed verification; replacing it");
+                    mode = WriteMode::Replace;
+                    replaced = true;
+                }
+                Stored::Unknown(error) => {
+                    return UnitOutcome::Failed {
+                        attempts: 0,
+                        error: format!("cannot check the stored object: {error}"),
+                    };
+                }
+            }
+        }
+        let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
+        let policy = self.client.retry_policy().clone();
+        let mut attempt = 1;
+        loop {
+            let opened = tokio::select! {
+                opened = self.client.dataset_attempt(&request, attempt) => opened,
+                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
+            };
+            let dataset = match opened {
+                Ok(dataset) => dataset,
+                Err(error) => {
+                    return UnitOutcome::Failed { attempts: error.attempts(), error: chain(&error) };
+                }
+            };
+            let opened_attempt = attempt.max(1);
+            if let Some(quota) = &state.quota {
+                let needed = dataset.content_length().unwrap_or(0);
+                if !quota.try_reserve(needed) {
+                    if !state.quota_exhausted.swap(true, Ordering::SeqCst) {
+                        tracing::warn!(share = quota.share, object = %unit.object, "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
+                    }
+                    state.stop.cancel();
+                    return UnitOutcome::NotStarted;
+                }
+            }
+            let body = self.source(unit, dataset, state);
+            let error = match self.sink.put_stream(&unit.object, body, mode).await {
+                Ok(outcome) => {
+                    return match outcome.status {
+                        PutStatus::AlreadyPresent => UnitOutcome::Skipped,
+                        PutStatus::Created | PutStatus::Replaced => UnitOutcome::Done {
+                            bytes: outcome.digest.size,
+                            replaced,
+                            attempts: opened_attempt,
+                        },
+                    };
+                }
+                Err(error) => error,
+            };
+            // Decide whether another whole-file attempt can help, within the one retry budget.
+            let (retry, attempts_used, wait) = match classify(&error) {
+                Cause::Stopped => return UnitOutcome::NotStarted,
+                Cause::Tardis(tardis) => {
+                    let used = tardis.attempts().max(opened_attempt);
+                    (policy.should_retry(used, tardis), used, policy.backoff(used, tardis))
+                }
+                Cause::Data => (false, opened_attempt, Duration::ZERO),
+                Cause::Sink => {
+                    let retry = error.is_retryable() && opened_attempt < policy.max_attempts();
+                    (retry, opened_attempt, policy.base * opened_attempt)
+                }
+            };
+            if !retry {
+                return UnitOutcome::Failed { attempts: attempts_used, error: chain(&error) };
+            }
+            tracing::info!(
+                attempt = attempts_used,
+                max_attempts = policy.max_attempts(),
+                sleep_ms = wait.as_millis() as u64,
+                error = %chain(&error),
+                "unit failed; restarting the whole file"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
+            }
+            // The next whole-file attempt continues the count; `dataset_attempt` adds its own retries to it.
+            attempt = attempts_used + 1;
+        }
+    }
+
+    /// The unit's body as the sink will store it: raw bytes, or Parquet converted on the way; stopped (with an
+    /// error, so the sink aborts) when the run stops.
+    fn source(
+        &self,
+        unit: &Unit,
+        dataset: tardis_client::DatasetStream,
+        state: &RunState,
+    ) -> BoxStream<'static, Result<Bytes, SourceError>> {
+        let progress = state.progress.clone();
+        let downloaded = state.downloaded.clone();
+        let raw = dataset.map_err(SourceError::from).inspect_ok(move |chunk| {
+            progress.bytes(chunk.len() as u64);
+            downloaded.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        });
+        let body: BoxStream<'static, Result<Bytes, SourceError>> = match self.download.output_format
+        {
+            OutputFormat::Raw => raw.boxed(),
+            OutputFormat::Parquet => {
+                let partition = Partition {
+                    date: unit.date,
+                    venue: unit.exchange.to_ascii_uppercase(),
+                    instrument_key: unit.instrument_key.clone(),
+                };
+                let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
+                convert::convert(raw, unit.data_type, partition, options)
+                    .map_err(SourceError::from)
+                    .boxed()
+            }
+        };
+        stop_on_cancel(body, state.stop.clone())
+    }
+
+    async fn check_stored(&self, unit: &Unit) -> Stored {
+        let name = &unit.object;
+        match self.verify {
+            VerifyMode::Head => match self.sink.head(name).await {
+                Ok(info) => match info.recorded {
+                    Some(recorded) if recorded.size == info.size => Stored::Verified,
+                    Some(recorded) => Stored::Invalid(format!(
+                        "size {} differs from the recorded {}",
+                        info.size, recorded
+                    )),
+                    None => Stored::Invalid("no size and CRC32C were recorded with it".into()),
+                },
+                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                Err(gcs_sink::Error::BadRecord { detail, .. }) => Stored::Invalid(detail),
+                Err(error) => Stored::Unknown(chain(&error)),
+            },
+            VerifyMode::Full => match self.sink.verify(name).await {
+                Ok(verified) if verified.recorded => Stored::Verified,
+                Ok(_) => Stored::Invalid("no size and CRC32C were recorded with it".into()),
+                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                Err(
+                    error @ (gcs_sink::Error::Corrupt { .. } | gcs_sink::Error::BadRecord { .. }),
+                ) => Stored::Invalid(error.to_string()),
+                Err(error) => Stored::Unknown(chain(&error)),
+            },
+        }
+    }
+}
+
+struct RunState {
+    quota: Option<Quota>,
+    quota_exhausted: AtomicBool,
+    /// Compressed bytes received from Tardis over all attempts.
+    downloaded: Arc<AtomicU64>,
+    /// Cancelled on a signal (the parent) or when the quota share is spent.
+    stop: CancellationToken,
+    cancel: CancellationToken,
+    progress: Arc<dyn Progress>,
+}
+
+enum Stored {
+    Verified,
+    Missing,
+    Invalid(String),
+    Unknown(String),
+}
+
+/// The shard's share of a fleet-wide budget: an even split, rounded down.
+fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
+    quota.get() / u64::from(total_shards.max(1))
+}
+
+/// Ends `body` with [`SourceError::Stopped`] as soon as `stop` is cancelled, so the sink aborts its upload.
+fn stop_on_cancel(
+    body: BoxStream<'static, Result<Bytes, SourceError>>,
+    stop: CancellationToken,
+) -> BoxStream<'static, Result<Bytes, SourceError>> {
+    stream::unfold(Some((body, stop)), |state| async move {
+        let (mut body, stop) = state?;
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => Some((Err(SourceError::Stopped("the run is stopping")), None)),
+            item = body.next() => item.map(|item| (item, Some((body, stop)))),
+        }
+    })
+    .boxed()
+}
+
+/// What made a unit's write fail.
+enum Cause<'a> {
+    /// The run is stopping.
+    Stopped,
+    /// Tardis (ask it whether a retry helps).
+    Tardis(&'a tardis_client::Error),
+    /// The data itself (a malformed row): retrying cannot help.
+    Data,
+    /// The sink.
+    Sink,
+}
+
+fn classify(error: &gcs_sink::Error) -> Cause<'_> {
+    fn source_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Cause<'a> {
+        match error.downcast_ref::<SourceError>() {
+            Some(SourceError::Stopped(_)) => Cause::Stopped,
+            Some(SourceError::Tardis(tardis)) => Cause::Tardis(tardis),
+            Some(SourceError::Convert(ConvertError::Input { source })) => {
+                source_cause(source.as_ref())
+            }
+            Some(SourceError::Convert(_)) => Cause::Data,
+            None => match error.source() {
+                Some(inner) => source_cause(inner),
+                None => Cause::Data,
+            },
+        }
+    }
+    match error {
+        gcs_sink::Error::Source { source, .. } => source_cause(source.as_ref()),
+        _ => Cause::Sink,
+    }
+}
+
+/// Formats an error with its whole chain of causes, `a: b: c`.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,52 @@
+//! Progress events from the pipeline; md-cli renders them (a bar on a terminal, periodic log lines on a server).
+
+use crate::plan::Unit;
+
+/// How one unit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitOutcome {
+    /// Downloaded and stored (`replaced`: an object that failed verification was replaced).
+    Done {
+        /// Bytes stored.
+        bytes: u64,
+        /// Whether an existing, unverifiable object was replaced.
+        replaced: bool,
+        /// Attempts used.
+        attempts: u32,
+    },
+    /// Already stored and verified.
+    Skipped,
+    /// Failed after retries.
+    Failed {
+        /// Attempts used.
+        attempts: u32,
+        /// The error chain.
+        error: String,
+    },
+    /// Not run: the shard was interrupted or its quota share is spent.
+    NotStarted,
+}
+
+/// Receives progress events. Implementations must be cheap: `bytes` is called for every chunk.
+pub trait Progress: Send + Sync {
+    /// The shard's work is known: `units` to look at.
+    fn start(&self, units: usize) {
+        let _ = units;
+    }
+
+    /// `count` more compressed bytes arrived from Tardis.
+    fn bytes(&self, count: u64) {
+        let _ = count;
+    }
+
+    /// A unit ended.
+    fn unit_finished(&self, unit: &Unit, outcome: &UnitOutcome) {
+        let _ = (unit, outcome);
+    }
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
