@@ -29,6 +29,14 @@
 //! - **Errors**: a failing source stream stores nothing and returns [`Error::Source`]; every other error is the
 //!   sink's ([`Error::is_retryable`]).
 //!
+//! # Limits
+//! - A create-only write that finds the name taken trusts the *recorded* digest of the existing object (one `HEAD`);
+//!   it reads the object back only when nothing is recorded. [`GcsSink::verify`] re-reads to detect corruption.
+//! - S3 publishes staged objects with a one-part multipart copy (`S3CopyIfNotExists::Multipart`, the only
+//!   create-only copy AWS offers) and replaces with `CopyObject`: both stop at 5 GiB per object.
+//! - Local directories publish with hard links (create-only) and renames (replace): the directory must be on a
+//!   filesystem that has them.
+//!
 //! # Example
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -289,3 +289,27 @@ async fn a_fault_free_run_after_faults_sends_no_extra_requests() {
         "head is one request with metadata"
     );
 }
+
+#[tokio::test]
+async fn the_fake_honours_generation_updates_and_ranges_as_object_store_uses_them() {
+    use object_store::{ObjectStoreExt, PutMode, PutOptions, UpdateVersion};
+    let harness = harness().await;
+    let store = harness.sink.store();
+    let path = object_store::path::Path::from(harness.fake_name("v.txt"));
+    let first = store.put(&path, "0123456789".into()).await.expect("put");
+    assert!(first.version.is_some(), "x-goog-generation is returned");
+
+    let stale = UpdateVersion { e_tag: None, version: Some("1".into()) };
+    let options = PutOptions { mode: PutMode::Update(stale), ..PutOptions::default() };
+    let error = store.put_opts(&path, "x".into(), options).await.expect_err("stale generation");
+    assert!(matches!(error, object_store::Error::Precondition { .. }), "{error:?}");
+
+    let current = UpdateVersion { e_tag: first.e_tag.clone(), version: first.version.clone() };
+    let options = PutOptions { mode: PutMode::Update(current), ..PutOptions::default() };
+    store.put_opts(&path, "abcdefghij".into(), options).await.expect("current generation");
+
+    assert_eq!(store.get_range(&path, 2..5).await.expect("range").as_ref(), b"cde");
+    let meta = store.head(&path).await.expect("head");
+    assert_eq!(meta.size, 10);
+    assert!(meta.e_tag.is_some());
+}
