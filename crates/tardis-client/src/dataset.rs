@@ -352,8 +352,9 @@ impl Body {
             };
             match response.status() {
                 StatusCode::PARTIAL_CONTENT => {
-                    if let Err(reason) = self.check_partial(&response) {
-                        return Err(self.cut(reason));
+                    match self.check_partial(&response) {
+                        Ok(total) => self.expected = self.expected.or(total),
+                        Err(reason) => return Err(self.cut(reason)),
                     }
                     self.chunks = response.bytes_stream().boxed();
                     return Ok(());
@@ -375,8 +376,11 @@ impl Body {
         }
     }
 
-    /// Checks that a 206 continues exactly where the body was cut, for the same file.
-    fn check_partial(&self, response: &reqwest::Response) -> std::result::Result<(), String> {
+    /// Checks that a 206 continues exactly where the body was cut, for the same file; returns the total length.
+    fn check_partial(
+        &self,
+        response: &reqwest::Response,
+    ) -> std::result::Result<Option<u64>, String> {
         let range = response
             .headers()
             .get(CONTENT_RANGE)
@@ -397,7 +401,7 @@ impl Body {
         {
             return Err("the ETag changed between the first response and the resumed one".into());
         }
-        Ok(())
+        Ok(total)
     }
 }
 
