@@ -326,16 +326,14 @@ impl Catalog {
             .iter()
             .map(|candidate| Ok(candidate.record.instrument_key.clone()))
             .collect();
-        let listed: Vec<Listed<'_>> = candidates
-            .iter()
-            .map(|candidate| Listed {
-                tardis_symbol: Cow::Borrowed(&candidate.record.tardis_symbol),
-                since: candidate.record.available_since,
-                to: candidate.record.available_to,
-            })
-            .collect();
-        assign_variants(&exchange, &mut keys, &listed);
-        drop(listed);
+        assign_variants(&exchange, &mut keys, |index| {
+            let record = &candidates[index].record;
+            Listed {
+                tardis_symbol: Cow::Borrowed(&record.tardis_symbol),
+                since: record.available_since,
+                to: record.available_to,
+            }
+        });
         let mut entries = Vec::with_capacity(candidates.len());
         for (key, candidate) in keys.into_iter().zip(candidates) {
             let mut record = candidate.record;
@@ -570,7 +568,7 @@ fn metadata_candidate(
             .expiry_code()
             .or_else(|| info.expiry.map(|expiry| yymmdd(expiry.date_naive()))),
         expiry_time: info.expiry,
-        strike: core.strike().cloned(),
+        strike: core.strike(),
         option_type: core.option_type(),
         legs: core.legs().map(str::to_owned),
         underlying: info.underlying_index.clone(),
@@ -657,7 +655,7 @@ impl SymbolOnly<'_> {
             contract_type: None,
             expiry: core.expiry_code(),
             expiry_time: parsed.expiry_time,
-            strike: core.strike().cloned(),
+            strike: core.strike(),
             option_type: core.option_type(),
             legs: core.legs().map(str::to_owned),
             underlying: None,

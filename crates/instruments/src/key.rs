@@ -509,12 +509,18 @@ impl KeyRef<'_> {
             text.push('-');
             push_yymmdd(&mut text, expiry);
         }
-        if let (Some(strike), Some(right)) = (strike, self.option_type) {
-            text.push('-');
-            text.push_str(strike);
-            text.push('-');
-            text.push_str(right.as_str());
-        }
+        let strike = match (strike, self.option_type) {
+            (Some(strike), Some(right)) => {
+                text.push('-');
+                let start = text.len();
+                text.push_str(strike);
+                let strike = span(start, text.len());
+                text.push('-');
+                text.push_str(right.as_str());
+                Some(strike)
+            }
+            _ => None,
+        };
         let legs = match self.legs {
             Some(legs) => {
                 text.push('-');
@@ -541,7 +547,7 @@ impl KeyRef<'_> {
             base,
             quote,
             expiry: self.expiry,
-            strike: self.strike,
+            strike,
             option_type: self.option_type,
             legs,
             variant_start,
@@ -564,7 +570,7 @@ pub struct InstrumentKey {
     base: Span,
     quote: Span,
     expiry: Option<NaiveDate>,
-    strike: Option<Strike>,
+    strike: Option<Span>,
     option_type: Option<OptionType>,
     legs: Option<Span>,
     variant_start: Option<u16>,
@@ -684,7 +690,7 @@ impl InstrumentKey {
             base: self.base(),
             quote: self.quote(),
             expiry: self.expiry,
-            strike: self.strike,
+            strike: self.strike(),
             option_type: self.option_type,
             legs: self.legs(),
             variant: self.variant(),
@@ -784,7 +790,7 @@ impl InstrumentKey {
             base: self.base().to_owned(),
             quote: self.quote().to_owned(),
             expiry: self.expiry,
-            strike: self.strike,
+            strike: self.strike(),
             option_type: self.option_type,
             legs: self.legs().map(str::to_owned),
             variant: self.variant().map(str::to_owned),
@@ -826,8 +832,9 @@ impl InstrumentKey {
     }
 
     /// Returns the strike.
-    pub fn strike(&self) -> Option<&Strike> {
-        self.strike.as_ref()
+    pub fn strike(&self) -> Option<Strike> {
+        // The key text holds a canonical strike at this span.
+        self.strike.and_then(|strike| Strike::parse(self.slice(strike)).ok())
     }
 
     /// Returns the option type.

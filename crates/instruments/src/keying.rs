@@ -258,22 +258,28 @@ pub(crate) struct Listed<'a> {
 /// An instrument that would still share a key with another on some day (two listings of one dataset symbol)
 /// gets [`Error::DuplicateKey`] instead.
 pub fn assign_keys(exchange: &str, instruments: &[InstrumentInfo]) -> Vec<Result<InstrumentKey>> {
-    let mut keys = Vec::with_capacity(instruments.len());
-    let mut listed = Vec::with_capacity(instruments.len());
-    for info in instruments {
-        let tardis_symbol = dataset_symbol(info);
-        keys.push(if info.exchange.eq_ignore_ascii_case(exchange) {
-            key_with_symbol(info, &tardis_symbol)
-        } else {
-            Err(Error::ExchangeMismatch {
-                expected: exchange.to_owned(),
-                found: info.exchange.clone(),
-                symbol: info.id.clone(),
-            })
-        });
-        listed.push(Listed { tardis_symbol, since: info.available_since, to: info.available_to });
-    }
-    assign_variants(exchange, &mut keys, &listed);
+    let mut keys: Vec<Result<InstrumentKey>> = instruments
+        .iter()
+        .map(|info| {
+            if info.exchange.eq_ignore_ascii_case(exchange) {
+                key_with_symbol(info, &dataset_symbol(info))
+            } else {
+                Err(Error::ExchangeMismatch {
+                    expected: exchange.to_owned(),
+                    found: info.exchange.clone(),
+                    symbol: info.id.clone(),
+                })
+            }
+        })
+        .collect();
+    assign_variants(exchange, &mut keys, |index| {
+        let info = &instruments[index];
+        Listed {
+            tardis_symbol: dataset_symbol(info),
+            since: info.available_since,
+            to: info.available_to,
+        }
+    });
     keys
 }
 
@@ -315,11 +321,12 @@ impl std::hash::Hasher for WordHasher {
     }
 }
 
-/// Adds variant segments where needed (see [`assign_keys`]), in place; `listed[i]` describes `keys[i]`.
-pub(crate) fn assign_variants(
+/// Adds variant segments where needed (see [`assign_keys`]), in place; `listed(i)` describes `keys[i]` (asked only
+/// for twins, which are rare).
+pub(crate) fn assign_variants<'a>(
     exchange: &str,
     keys: &mut [Result<InstrumentKey>],
-    listed: &[Listed<'_>],
+    listed: impl Fn(usize) -> Listed<'a>,
 ) {
     // Find the twins: (first instrument with the key, later instrument with the same key). Listings rarely have
     // any, so this allocates nothing per instrument.
@@ -340,25 +347,27 @@ pub(crate) fn assign_variants(
 
     let mut outcomes: Vec<(usize, Result<InstrumentKey>)> = Vec::new();
     for group in twins.chunk_by(|a, b| a.0 == b.0) {
-        let mut members: Vec<usize> =
-            std::iter::once(group[0].0).chain(group.iter().map(|twin| twin.1)).collect();
-        members.sort_by(|a, b| {
-            (listed[*a].since, &listed[*a].tardis_symbol, *a).cmp(&(
-                listed[*b].since,
-                &listed[*b].tardis_symbol,
-                *b,
+        let mut members: Vec<(usize, Listed<'a>)> = std::iter::once(group[0].0)
+            .chain(group.iter().map(|twin| twin.1))
+            .map(|index| (index, listed(index)))
+            .collect();
+        members.sort_by(|(a, listed_a), (b, listed_b)| {
+            (listed_a.since, &listed_a.tardis_symbol, a).cmp(&(
+                listed_b.since,
+                &listed_b.tardis_symbol,
+                b,
             ))
         });
         let mut holders: Vec<DaySpan> = Vec::new();
-        let mut tagged: Vec<(String, DaySpan, usize)> = Vec::new();
-        for member in members {
-            let Some(span) = DaySpan::of(listed[member].since, listed[member].to) else { continue };
+        let mut tagged: Vec<(String, DaySpan, String)> = Vec::new();
+        for (member, listed) in members {
+            let Some(span) = DaySpan::of(listed.since, listed.to) else { continue };
             if !holders.iter().any(|holder| holder.overlaps(&span)) {
                 holders.push(span);
                 continue;
             }
             let Ok(core) = &keys[member] else { continue };
-            let symbol = &listed[member].tardis_symbol;
+            let symbol = &listed.tardis_symbol;
             let tag = variant_tag(symbol);
             let key = core.with_variant(&tag).map_err(|error| Error::Unkeyable {
                 exchange: exchange.to_owned(),
@@ -373,12 +382,12 @@ pub(crate) fn assign_variants(
                 (Some((_, other_span, other)), Ok(key)) => Err(Error::DuplicateKey {
                     exchange: exchange.to_owned(),
                     symbol: symbol.to_string(),
-                    other: listed[*other].tardis_symbol.to_string(),
+                    other: other.clone(),
                     key: key.to_string(),
                     day: other_span.first_common_day(&span),
                 }),
                 (None, Ok(key)) => {
-                    tagged.push((tag, span, member));
+                    tagged.push((tag, span, symbol.to_string()));
                     Ok(key)
                 }
                 (_, Err(error)) => Err(error),

@@ -9,7 +9,7 @@
 //! - [`keying`]: keys from metadata or from symbols, and the variant rule that keeps keys unique per venue and day.
 //! - [`symbols`]: per-venue symbol parsers, for the path without an API key.
 //! - [`definitions`]: the instruments available on a day, with the values in force that day.
-//! - [`bench`]: synthetic listings for `cargo xtask bench`.
+//! - [`bench`](mod@bench): synthetic listings for `cargo xtask bench`.
 //!
 //! ```
 //! use instruments::{InstrumentKey, tardis::InstrumentInfo};
