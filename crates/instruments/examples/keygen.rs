@@ -36,7 +36,9 @@ impl Meter {
         let result = work();
         self.wall += clock.elapsed();
         self.cpu = match (cpu, cpu_time()) {
-            (Some(before), Some(after)) => Some(self.cpu.unwrap_or_default() + after.saturating_sub(before)),
+            (Some(before), Some(after)) => {
+                Some(self.cpu.unwrap_or_default() + after.saturating_sub(before))
+            }
             _ => None,
         };
         result
@@ -48,13 +50,18 @@ impl Meter {
             || "cpu time unavailable".to_owned(),
             |cpu| format!("cpu {:.3} s, {:.0} keys/s", cpu.as_secs_f64(), rate(cpu)),
         );
-        println!("{label}: wall {:.3} s, {:.0} keys/s; {cpu}", self.wall.as_secs_f64(), rate(self.wall));
+        println!(
+            "{label}: wall {:.3} s, {:.0} keys/s; {cpu}",
+            self.wall.as_secs_f64(),
+            rate(self.wall)
+        );
     }
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let parse = |arg: Option<String>, default: usize| arg.map_or(Ok(default), |arg| arg.parse::<usize>());
+    let parse =
+        |arg: Option<String>, default: usize| arg.map_or(Ok(default), |arg| arg.parse::<usize>());
     let (total, chunk) = match (parse(args.next(), 1_000_000), parse(args.next(), 10_000)) {
         (Ok(total), Ok(chunk)) if chunk > 0 => (total, chunk),
         _ => {
@@ -79,7 +86,10 @@ fn main() -> ExitCode {
             }
         };
         let single_bytes: instruments::Result<usize> = single.measure(|| {
-            instruments.iter().map(|info| key_for_instrument(info).map(|key| key.as_str().len())).sum()
+            instruments
+                .iter()
+                .map(|info| key_for_instrument(info).map(|key| key.as_str().len()))
+                .sum()
         });
         match single_bytes {
             Ok(single_bytes) => bytes += single_bytes,
@@ -91,7 +101,10 @@ fn main() -> ExitCode {
         distinct.extend(keys.iter().map(|key| key.as_str().to_owned()));
         start += count;
     }
-    println!("instruments: {total} (listings of {chunk}), distinct keys: {}, key bytes: {bytes}", distinct.len());
+    println!(
+        "instruments: {total} (listings of {chunk}), distinct keys: {}, key bytes: {bytes}",
+        distinct.len()
+    );
     listing.report("listing path (bench::generate_keys)", total);
     single.report("single path (key_for_instrument)", total);
     if distinct.len() == total { ExitCode::SUCCESS } else { ExitCode::FAILURE }
