@@ -207,7 +207,8 @@ async fn cross_origin_redirects_drop_the_key() {
     let client = client(&first, 1, |_| {});
     let request = request("deribit", DataType::Trades, "2026-10-01", "BTC-PERPETUAL");
     let drained = download(&client, &request).await.expect("opens");
-    drained.outcome.expect("completes through the redirect");
+    let summary = drained.outcome.expect("completes through the redirect");
+    assert_eq!(summary.attempts, 1, "following a redirect is not a retry");
     assert!(drained.bytes == served(&second, &request).await);
     let first_seen = first.requests();
     assert_eq!(

@@ -311,7 +311,12 @@ pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Res
         .cache_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("md-tardis-stub"));
-    let name = format!("v1-{:016x}-{}.csv.gz", generate::fnv1a(&key.0), spec.target_size);
+    let name = format!(
+        "v{}-{:016x}-{}.csv.gz",
+        generate::GENERATOR_VERSION,
+        generate::fnv1a(&key.0),
+        spec.target_size
+    );
     let path = dir.join(name);
     if let Ok(metadata) = tokio::fs::metadata(&path).await {
         return Ok(Source::File { path, len: metadata.len() });
