@@ -107,6 +107,10 @@ impl GzipVerifier {
         while !input.is_empty() {
             if self.phase == Phase::Deflate {
                 let used = self.inflate(input)?;
+                if used == 0 && self.phase == Phase::Deflate {
+                    // zlib always progresses with input and output room; guard against looping forever anyway.
+                    return Err(self.fail("the deflate stream makes no progress"));
+                }
                 input = &input[used..];
                 self.offset += used as u64;
                 continue;
@@ -407,5 +411,39 @@ mod tests {
         assert!(
             verify_in_chunks(b"plain text, not gzip", 4096).unwrap_err().reason.contains("magic")
         );
+    }
+
+    mod property_tests {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any split of a valid (multi-member) file verifies; any cut before the end does not.
+            #[test]
+            fn prop_chunking_never_matters(
+                members in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..3000), 1..4),
+                chunk in 1usize..700,
+                cut in any::<proptest::sample::Index>(),
+            ) {
+                let encoded: Vec<Vec<u8>> = members.iter().map(|data| gzip(data)).collect();
+                let boundaries: Vec<usize> = encoded
+                    .iter()
+                    .scan(0, |end, member| {
+                        *end += member.len();
+                        Some(*end)
+                    })
+                    .collect();
+                let body: Vec<u8> = encoded.concat();
+                let verifier = verify_in_chunks(&body, chunk).expect("valid");
+                prop_assert_eq!(verifier.members() as usize, members.len());
+                let total: usize = members.iter().map(Vec::len).sum();
+                prop_assert_eq!(verifier.uncompressed_bytes(), total as u64);
+                let cut = cut.index(body.len());
+                // A cut at a member boundary leaves a valid (shorter) multi-member file.
+                prop_assume!(!boundaries.contains(&cut));
+                prop_assert!(verify_in_chunks(&body[..cut], chunk).is_err());
+            }
+        }
     }
 }
