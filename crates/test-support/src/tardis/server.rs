@@ -543,3 +543,30 @@ impl Sending {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=10-", 100), Some(Ok((10, 99))));
+        assert_eq!(parse_range("bytes=10-19", 100), Some(Ok((10, 19))));
+        assert_eq!(parse_range("bytes=10-500", 100), Some(Ok((10, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("items=1-2", 100), None);
+    }
+
+    #[test]
+    fn dataset_paths_are_normalised_and_encoded() {
+        let date = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        assert_eq!(
+            super::super::dataset_path("okex-swap", "trades", date, "btc/usdt:swap"),
+            "/v1/okex-swap/trades/2024/03/01/BTC-USDT-SWAP.csv.gz"
+        );
+        assert_eq!(
+            super::super::dataset_path("x", "quotes", date, "a b"),
+            "/v1/x/quotes/2024/03/01/A%20B.csv.gz"
+        );
+    }
+}
