@@ -667,33 +667,29 @@ pub async fn write_definitions(
     let mut catalogs = Vec::new();
     for (exchange, result) in &fetched {
         let entry = report.exchanges.entry(exchange.clone()).or_default();
-        match result {
-            Ok((details, instruments)) => {
-                entry.source =
-                    if instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
-                catalogs.push((exchange.clone(), details, instruments.as_deref()));
-            }
+        let catalog = result.as_ref().map_err(Clone::clone).and_then(|(details, instruments)| {
+            entry.source =
+                if instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
+            // Keys are assigned once over the whole listing; each day then only selects and applies changes.
+            instruments::Catalog::new(details, instruments.as_deref())
+                .map_err(|error| error.to_string())
+        });
+        match catalog {
+            Ok(catalog) => catalogs.push((exchange.clone(), catalog)),
             Err(error) => {
-                tracing::error!(exchange = %exchange, error = %error, "cannot fetch the exchange's metadata; it is left out");
-                entry.error = Some(error.clone());
+                tracing::error!(exchange = %exchange, error = %error, "cannot use the exchange's metadata; it is left out");
+                entry.error = Some(error);
             }
         }
     }
     let written_exchanges: Vec<String> =
-        catalogs.iter().map(|(exchange, ..)| exchange.clone()).collect();
+        catalogs.iter().map(|(exchange, _)| exchange.clone()).collect();
     let mut aggregate: Vec<(NaiveDate, Vec<InstrumentRecord>)> = Vec::new();
     for date in dates.days() {
         let mut records = Vec::new();
         let mut groups = Vec::new();
-        for (exchange, details, instruments) in &catalogs {
-            let day = match instruments::definitions_for_day(details, *instruments, date) {
-                Ok(day) => day,
-                Err(error) => {
-                    let entry = report.exchanges.entry(exchange.clone()).or_default();
-                    entry.error = Some(error.to_string());
-                    continue;
-                }
-            };
+        for (exchange, catalog) in &catalogs {
+            let day = catalog.day(date);
             let entry = report.exchanges.entry(exchange.clone()).or_default();
             entry.max_instruments_per_day = entry.max_instruments_per_day.max(day.records.len());
             entry.instrument_days += day.records.len();

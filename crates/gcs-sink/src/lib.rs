@@ -566,7 +566,7 @@ impl GcsSink {
             WriteMode::CreateOnly => PutStatus::Created,
             WriteMode::Replace => PutStatus::Replaced,
         };
-        tracing::info!(object = name, sink = self.label(), size = digest.size, crc32c = %digest.crc32c_hex(), ?status, "object stored");
+        tracing::debug!(object = name, sink = self.label(), size = digest.size, crc32c = %digest.crc32c_hex(), ?status, "object stored");
         PutOutcome { name: name.to_owned(), digest, status }
     }
 

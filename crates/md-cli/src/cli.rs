@@ -57,6 +57,139 @@ pub(crate) enum Command {
     /// month can be fetched. Endpoints, timeouts, retries and rate limits come from the TARDIS_* variables
     /// (see `md-cli config`).
     Fetch(FetchArgs),
+    /// Write the instrument definitions of every day of a range: each instrument Tardis lists gets its canonical
+    /// key, and the instruments available each day go to
+    /// instrument_availability/by_date/day-YYYY-MM-DD/instruments.parquet in the sink (plus one aggregate for the
+    /// range). Without TARDIS_API_KEY the free exchange details and per-venue symbol parsers are used.
+    Instruments(InstrumentsArgs),
+    /// Download this shard's dataset files of a range from Tardis straight into the sink (raw .csv.gz, or
+    /// Parquet), skipping what is stored and verifies, then write the shard's manifest.
+    /// Needs the stored definitions of every day (`md-cli instruments`, or `md-cli pipeline`).
+    Download(DownloadArgs),
+    /// Print the plan: every unit (dataset file) of the range with its shard and object name, and the counts per
+    /// shard.
+    Plan(PlanArgs),
+    /// Compare the stored definitions x data types x days with the objects present; print what is missing and
+    /// write the report to the sink under reports/missing/.
+    Missing(MissingArgs),
+    /// Run `instruments` then `download` for the same range: the whole job in one command.
+    Pipeline(PipelineArgs),
+}
+
+/// Which units: the download selection, each flag overriding its variable.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct SelectionArgs {
+    /// Tardis exchange ids to download, comma-separated (default: every venue with stored definitions)
+    /// [env: DOWNLOAD_VENUES]
+    #[arg(long, value_name = "IDS")]
+    pub(crate) venues: Option<String>,
+
+    /// Instrument types: spot, perpetual, future, option, combo (default: all) [env: DOWNLOAD_INSTRUMENT_TYPES]
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) instrument_types: Option<String>,
+
+    /// Data types, comma-separated: trades, incremental_book_L2, book_snapshot_25, book_snapshot_5, quotes,
+    /// book_ticker, derivative_ticker, options_chain, liquidations [env: DOWNLOAD_DATA_TYPES]
+    #[arg(long, value_name = "TYPES")]
+    pub(crate) data_types: Option<String>,
+
+    /// First day, YYYY-MM-DD, inclusive [env: DOWNLOAD_START_DATE, else INSTRUMENT_START_DATE]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) from: Option<String>,
+
+    /// Last day, YYYY-MM-DD, inclusive (default: --from) [env: DOWNLOAD_END_DATE, else INSTRUMENT_END_DATE]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) to: Option<String>,
+
+    /// At most this many instruments per venue and day [env: DOWNLOAD_MAX_INSTRUMENTS]
+    #[arg(long, value_name = "N")]
+    pub(crate) max_instruments: Option<String>,
+}
+
+/// `md-cli download`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DownloadArgs {
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+
+    /// Download and replace every object, even those stored and verified [env: MD_FORCE]
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Output format: raw (the .csv.gz exactly as sent) or parquet (typed, converted while streaming)
+    /// [env: MD_OUTPUT_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+}
+
+/// `md-cli plan`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+
+    /// Output format of object names: raw or parquet [env: MD_OUTPUT_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+
+    /// Print one JSON object per unit (date, exchange, data_type, symbol, instrument_key, object, shard).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `md-cli missing`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MissingArgs {
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+
+    /// Output format of object names: raw or parquet [env: MD_OUTPUT_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+
+    /// Print one JSON object per missing unit (date, exchange, data_type, symbol, instrument_key, object, shard).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `md-cli instruments`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InstrumentsArgs {
+    /// Tardis exchange ids, comma-separated [env: INSTRUMENT_EXCHANGES]
+    #[arg(long, value_name = "IDS")]
+    pub(crate) exchanges: Option<String>,
+
+    /// First day, YYYY-MM-DD, inclusive [env: INSTRUMENT_START_DATE]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) from: Option<String>,
+
+    /// Last day, YYYY-MM-DD, inclusive (default: --from) [env: INSTRUMENT_END_DATE]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) to: Option<String>,
+
+    /// Replace stored definitions files this version cannot read (for example written by another tool)
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `md-cli pipeline`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PipelineArgs {
+    /// Tardis exchange ids whose definitions are written, comma-separated; also the venues downloaded unless
+    /// --venues is given [env: INSTRUMENT_EXCHANGES]
+    #[arg(long, value_name = "IDS")]
+    pub(crate) exchanges: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+
+    /// Download and replace every object, even those stored and verified [env: MD_FORCE]
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// Output format: raw or parquet [env: MD_OUTPUT_FORMAT]
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
 }
 
 /// One dataset file: exchange × data type × day × symbol.
@@ -123,6 +256,55 @@ impl Cli {
         };
         if let Some((flag, level)) = level {
             push("LOG_LEVEL", flag, Some(level.to_owned()));
+        }
+        let selection =
+            |selection: &SelectionArgs,
+             push: &mut dyn FnMut(&'static str, &'static str, Option<String>)| {
+                push("DOWNLOAD_VENUES", "--venues", selection.venues.clone());
+                push(
+                    "DOWNLOAD_INSTRUMENT_TYPES",
+                    "--instrument-types",
+                    selection.instrument_types.clone(),
+                );
+                push("DOWNLOAD_DATA_TYPES", "--data-types", selection.data_types.clone());
+                push("DOWNLOAD_START_DATE", "--from", selection.from.clone());
+                push("DOWNLOAD_END_DATE", "--to", selection.to.clone());
+                push(
+                    "DOWNLOAD_MAX_INSTRUMENTS",
+                    "--max-instruments",
+                    selection.max_instruments.clone(),
+                );
+            };
+        let force = |force: bool| force.then(|| "true".to_owned());
+        match &self.command {
+            Command::Config(_) | Command::Fetch(_) => {}
+            Command::Instruments(args) => {
+                push("INSTRUMENT_EXCHANGES", "--exchanges", args.exchanges.clone());
+                push("INSTRUMENT_START_DATE", "--from", args.from.clone());
+                push("INSTRUMENT_END_DATE", "--to", args.to.clone());
+            }
+            Command::Download(args) => {
+                selection(&args.selection, &mut push);
+                push("MD_FORCE", "--force", force(args.force));
+                push("MD_OUTPUT_FORMAT", "--format", args.format.clone());
+            }
+            Command::Plan(PlanArgs { selection: args, format, .. })
+            | Command::Missing(MissingArgs { selection: args, format, .. }) => {
+                selection(args, &mut push);
+                push("MD_OUTPUT_FORMAT", "--format", format.clone());
+            }
+            Command::Pipeline(args) => {
+                selection(&args.selection, &mut push);
+                push("INSTRUMENT_EXCHANGES", "--exchanges", args.exchanges.clone());
+                if args.selection.venues.is_none() {
+                    push("DOWNLOAD_VENUES", "--exchanges", args.exchanges.clone());
+                }
+                // One range for both jobs.
+                push("INSTRUMENT_START_DATE", "--from", args.selection.from.clone());
+                push("INSTRUMENT_END_DATE", "--to", args.selection.to.clone());
+                push("MD_FORCE", "--force", force(args.force));
+                push("MD_OUTPUT_FORMAT", "--format", args.format.clone());
+            }
         }
         LoadOptions {
             env_file: self.env_file.clone(),

@@ -9,6 +9,7 @@ mod commands;
 mod exit;
 mod logging;
 mod output;
+mod progress;
 mod runtime;
 
 use std::process::ExitCode;
@@ -43,5 +44,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         // `config` runs before logging is set up: it only prints, and must work with any log settings.
         Command::Config(args) => commands::config::run(&loaded, args),
         Command::Fetch(args) => commands::fetch::run(&loaded, args),
+        Command::Instruments(args) => commands::instruments::run(&loaded, args),
+        Command::Download(args) => commands::download::download(&loaded, args),
+        Command::Plan(args) => commands::download::plan(&loaded, args),
+        Command::Missing(args) => commands::download::missing(&loaded, args),
+        Command::Pipeline(args) => commands::download::pipeline(&loaded, args),
     }
 }

@@ -32,6 +32,36 @@ where
     outcome
 }
 
+/// Runs an async command that handles cancellation itself (it finishes its bookkeeping, then returns
+/// [`Failure::Interrupted`]): SIGINT or SIGTERM cancel the token, and a second signal exits at once with 130.
+pub(crate) fn run_graceful<T, F>(command: impl FnOnce(CancellationToken) -> F) -> Result<T, Failure>
+where
+    F: Future<Output = Result<T, Failure>>,
+{
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|error| {
+            Failure::Work(anyhow::Error::new(error).context("cannot start the tokio runtime"))
+        })?;
+    let token = CancellationToken::new();
+    let outcome = runtime.block_on(async {
+        let watcher = tokio::spawn({
+            let token = token.clone();
+            async move {
+                cancel_on_signal(token).await;
+                // A second signal: the user insists; uploads in flight are abandoned (never published).
+                cancel_on_signal(CancellationToken::new()).await;
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(i32::from(crate::exit::INTERRUPTED));
+            }
+        });
+        let outcome = command(token.clone()).await;
+        watcher.abort();
+        outcome
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    outcome
+}
+
 /// Cancels `token` on the first SIGINT (Ctrl-C) or SIGTERM.
 async fn cancel_on_signal(token: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();

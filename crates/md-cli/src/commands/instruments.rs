@@ -1,0 +1,86 @@
+//! `md-cli instruments`: write the daily instrument definitions of a range.
+
+use std::io::Write as _;
+
+use anyhow::anyhow;
+use downloader::definitions::{self, DefinitionsStore};
+use md_config::Loaded;
+use tardis_client::TardisClient;
+
+use crate::cli::InstrumentsArgs;
+use crate::commands::download::Job;
+use crate::exit::Failure;
+
+pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure> {
+    let job = Job::new(loaded)?;
+    let client = job.client()?;
+    let force = args.force;
+    crate::runtime::run(move |_token| async move {
+        let all_fetched = write_with(&job, &client, force).await?;
+        if all_fetched {
+            Ok(())
+        } else {
+            Err(Failure::Work(anyhow!("some exchanges could not be fetched")))
+        }
+    })
+}
+
+/// Writes the definitions of the configured exchanges and range, prints the summary, and returns whether every
+/// exchange was fetched.
+pub(crate) async fn write(job: &Job, client: &TardisClient) -> Result<bool, Failure> {
+    write_with(job, client, false).await
+}
+
+async fn write_with(job: &Job, client: &TardisClient, force: bool) -> Result<bool, Failure> {
+    let store = DefinitionsStore::new(job.sink.clone(), force);
+    let instruments = &job.config.instruments;
+    tracing::info!(
+        exchanges = %instruments.exchanges.join(","),
+        from = %instruments.dates.start,
+        to = %instruments.dates.end,
+        "writing instrument definitions"
+    );
+    let report =
+        definitions::write_definitions(client, &store, &instruments.exchanges, instruments.dates)
+            .await
+            .map_err(|error| Failure::Work(anyhow!(error)))?;
+    let mut text = format!(
+        "instrument definitions {} to {}\n{:<20} {:<14} {:>10} {:>8} {:>9}\n",
+        instruments.dates.start,
+        instruments.dates.end,
+        "exchange",
+        "source",
+        "per day",
+        "groups",
+        "unparsed"
+    );
+    for (exchange, entry) in &report.exchanges {
+        match &entry.error {
+            Some(error) => text.push_str(&format!("{exchange:<20} FAILED: {error}\n")),
+            None => text.push_str(&format!(
+                "{exchange:<20} {:<14} {:>10} {:>8} {:>9}\n",
+                entry.source,
+                entry.max_instruments_per_day,
+                entry.groups,
+                entry.unparsed.len()
+            )),
+        }
+        for (symbol, why) in &entry.unparsed {
+            text.push_str(&format!("  unparsed {exchange} {symbol}: {why}\n"));
+        }
+    }
+    let changed = report.objects.iter().filter(|object| object.changed).count();
+    text.push_str(&format!(
+        "objects: {} written ({} changed, {} unchanged)\n",
+        report.objects.len(),
+        changed,
+        report.objects.len() - changed
+    ));
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(text.as_bytes()) {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Failure::Work(error.into()));
+        }
+    }
+    Ok(report.all_fetched())
+}
