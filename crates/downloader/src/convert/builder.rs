@@ -17,7 +17,7 @@ use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::Int32Type;
 
 use super::error::ConvertError;
-use super::parse::{parse_bool, parse_f64, parse_i64};
+use super::parse::{cell_end, ends_cell, parse_bool, parse_f64, parse_i64, scan_f64, scan_i64};
 use super::schema::Kind;
 
 /// What is wrong with a cell; the caller adds the line, column and text.
@@ -72,6 +72,45 @@ impl ColumnBuilder {
                 Ok(())
             }
         }
+    }
+
+    /// Appends the cell that starts at `input[start]` (not empty) and returns the position where it ends.
+    ///
+    /// Numbers are parsed in the same pass that finds the end of the cell; a dictionary cell equal to the previous
+    /// one is recognised without searching for the separator.
+    #[inline]
+    pub(crate) fn push_scanned(
+        &mut self,
+        input: &[u8],
+        start: usize,
+    ) -> Result<usize, CellProblem> {
+        match self {
+            ColumnBuilder::Float(builder) => {
+                if let Some((value, end)) = scan_f64(input, start)
+                    && ends_cell(input, end)
+                {
+                    builder.push(value);
+                    return Ok(end);
+                }
+            }
+            ColumnBuilder::Timestamp(builder) => {
+                if let Some((value, end)) = scan_i64(input, start)
+                    && ends_cell(input, end)
+                {
+                    builder.push(value);
+                    return Ok(end);
+                }
+            }
+            ColumnBuilder::Dict(builder) => {
+                if let Some(end) = builder.push_repeated(input, start) {
+                    return Ok(end);
+                }
+            }
+            ColumnBuilder::Text(_) | ColumnBuilder::Bool(_) => {}
+        }
+        let end = cell_end(input, start);
+        self.push(&input[start..end])?;
+        Ok(end)
     }
 
     /// Appends a null.
@@ -253,6 +292,31 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Compares two short byte strings with a few word loads instead of a call to `memcmp`.
+#[inline]
+fn short_eq(left: &[u8], right: &[u8]) -> bool {
+    let length = left.len();
+    if length != right.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let half = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+    };
+    match length {
+        0..4 => left == right,
+        4..8 => {
+            half(left, 0) == half(right, 0) && half(left, length - 4) == half(right, length - 4)
+        }
+        8..=16 => {
+            word(left, 0) == word(right, 0) && word(left, length - 8) == word(right, length - 8)
+        }
+        _ => left == right,
+    }
+}
+
 /// Keys, distinct values and validity of a dictionary-encoded string column.
 ///
 /// The distinct values live for the whole file, so keys stay stable from batch to batch.
@@ -280,23 +344,60 @@ impl DictBuilder {
         }
     }
 
+    #[inline]
     fn value(&self, key: i32) -> &[u8] {
-        let index = usize::try_from(key).expect("keys are non-negative");
-        let start = usize::try_from(self.value_offsets[index]).expect("offsets are non-negative");
-        let end = usize::try_from(self.value_offsets[index + 1]).expect("offsets are non-negative");
+        #[allow(clippy::cast_sign_loss, reason = "keys and offsets are non-negative")]
+        let (start, end) = (
+            self.value_offsets[key as usize] as usize,
+            self.value_offsets[key as usize + 1] as usize,
+        );
         &self.value_bytes[start..end]
     }
 
     #[inline]
     fn push(&mut self, cell: &[u8]) -> Result<(), CellProblem> {
         let key = match self.last {
-            Some(last) if self.value(last) == cell => last,
-            _ => self.intern(cell)?,
+            Some(last) if short_eq(self.value(last), cell) => last,
+            _ => self.find(cell)?,
         };
         self.last = Some(key);
         self.keys.push(key);
         self.nulls.append_non_null();
         Ok(())
+    }
+
+    /// Appends the previous value again if the cell at `input[start]` equals it; returns where the cell ends.
+    #[inline]
+    fn push_repeated(&mut self, input: &[u8], start: usize) -> Option<usize> {
+        let last = self.last?;
+        let value = self.value(last);
+        let end = start + value.len();
+        if short_eq(input.get(start..end)?, value) && ends_cell(input, end) {
+            self.keys.push(last);
+            self.nulls.append_non_null();
+            return Some(end);
+        }
+        None
+    }
+
+    /// Finds or adds `cell`: a scan while the dictionary is small (sides, types), a hash lookup beyond.
+    #[inline]
+    fn find(&mut self, cell: &[u8]) -> Result<i32, CellProblem> {
+        let distinct = self.value_offsets.len() - 1;
+        if distinct <= 8 {
+            for key in 0..distinct {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_possible_wrap,
+                    reason = "at most 8"
+                )]
+                let key = key as i32;
+                if short_eq(self.value(key), cell) {
+                    return Ok(key);
+                }
+            }
+        }
+        self.intern(cell)
     }
 
     #[cold]

@@ -8,18 +8,26 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, DictionaryArray, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{Int32Type, SchemaRef};
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, Int32Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType as ArrowType, Int32Type, SchemaRef};
 use bytes::Bytes;
 use chrono::Datelike;
 use md_config::{DataType, ParquetCompression};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
+};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::column::writer::{ColumnCloseResult, ColumnWriter, get_column_writer};
+use parquet::data_type::ByteArray;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 
 use super::builder::ColumnBuilder;
 use super::error::{ConvertError, excerpt};
+use super::parse;
 use super::schema::{self, CsvColumn, Kind};
 use super::{ConvertOptions, ConvertSummary, Partition};
 
@@ -39,10 +47,8 @@ pub(crate) struct Parser {
     columns: Vec<CsvColumn>,
     builders: Vec<ColumnBuilder>,
     text_column: Option<usize>,
+    /// The CSV columns only: the sink adds the partition columns.
     schema: SchemaRef,
-    /// The partition values, and their constant columns as long as the longest batch so far (sliced when shorter).
-    partition: Partition,
-    partition_arrays: Vec<ArrayRef>,
     /// Batches completed and not yet taken.
     ready: Vec<RecordBatch>,
     batch_rows: usize,
@@ -65,51 +71,290 @@ pub(crate) struct ParseSummary {
     pub(crate) csv_bytes: u64,
 }
 
-/// Encodes Arrow batches into Parquet bytes.
-#[derive(Debug)]
+/// Encodes Arrow batches into Parquet bytes, managing row groups itself.
+///
+/// Most columns go through the `parquet` crate's Arrow column writers. Constant columns are cheaper: the partition
+/// columns always, and a dictionary column (exchange, symbol, ...) while every row of the row group holds the same
+/// value. Their column chunks are encoded once per value and row-group length and spliced into each row group:
+/// encoding the partition columns value by value would cost about as much as all the CSV columns together.
 pub(crate) struct ParquetSink {
-    writer: ArrowWriter<Vec<u8>>,
+    file: SerializedFileWriter<Vec<u8>>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// The CSV columns of the row group in progress (empty between row groups).
+    columns: Vec<ColumnSlot>,
+    /// The partition values, in schema order after the CSV columns.
+    constants: Vec<Constant>,
+    rows_in_group: usize,
+    /// Rows per row group: the configured count, lowered once if a row group reaches the byte limit first.
+    group_rows: usize,
+    group_bytes: usize,
+    /// Encoded constant column chunks: (column index, value, rows) and the chunk.
+    chunk_cache: Vec<(ChunkKey, EncodedChunk)>,
     row_groups_emitted: usize,
     parquet_bytes: u64,
 }
 
+impl std::fmt::Debug for ParquetSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetSink")
+            .field("rows_in_group", &self.rows_in_group)
+            .field("group_rows", &self.group_rows)
+            .field("row_groups_emitted", &self.row_groups_emitted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An encoded column chunk, ready to splice into a row group.
+type EncodedChunk = (Bytes, ColumnCloseResult);
+
+/// Which constant chunk: column index, value and rows.
+type ChunkKey = (usize, Constant, usize);
+
+/// A constant column value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Constant {
+    Int(i32),
+    Text(String),
+}
+
+/// One CSV column of the row group in progress.
+struct ColumnSlot {
+    writer: ArrowColumnWriter,
+    /// `Some` while every row so far holds one value (dictionary columns only; the value once a batch arrives):
+    /// nothing has gone through the writer then.
+    constant: Option<Option<String>>,
+}
+
+/// Rows written per call when encoding a constant column chunk.
+const CONSTANT_CHUNK_ROWS: usize = 64 << 10;
+
+/// Returns the single value of a dictionary column without nulls whose rows all hold one key.
+fn single_value(array: &ArrayRef) -> Option<&str> {
+    let dictionary = array.as_dictionary_opt::<Int32Type>()?;
+    let keys = dictionary.keys();
+    if keys.null_count() > 0 {
+        return None;
+    }
+    let first = *keys.values().first()?;
+    if !keys.values().iter().all(|key| *key == first) {
+        return None;
+    }
+    let values = dictionary.values().as_string_opt::<i32>()?;
+    Some(values.value(usize::try_from(first).ok()?))
+}
+
 impl ParquetSink {
     /// Returns a sink writing a file of `data_type`.
-    pub(crate) fn new(data_type: DataType, options: &ConvertOptions) -> Result<Self, ConvertError> {
-        let writer = ArrowWriter::try_new_with_options(
+    pub(crate) fn new(
+        data_type: DataType,
+        partition: &Partition,
+        options: &ConvertOptions,
+    ) -> Result<Self, ConvertError> {
+        let schema = schema::schema(data_type);
+        let properties = writer_properties(data_type, options);
+        // The Arrow writer embeds the Arrow schema in the file metadata; its lower-level parts do the rest.
+        let (file, factory) = ArrowWriter::try_new_with_options(
             Vec::new(),
-            schema::schema(data_type),
-            ArrowWriterOptions::new().with_properties(writer_properties(data_type, options)),
-        )?;
-        Ok(ParquetSink { writer, row_groups_emitted: 0, parquet_bytes: 0 })
+            schema.clone(),
+            ArrowWriterOptions::new().with_properties(properties),
+        )?
+        .into_serialized_writer()?;
+        Ok(ParquetSink {
+            file,
+            factory,
+            schema,
+            columns: Vec::new(),
+            constants: partition_constants(data_type, partition),
+            rows_in_group: 0,
+            group_rows: options.row_group_size.get(),
+            group_bytes: options.row_group_bytes.get(),
+            chunk_cache: Vec::new(),
+            row_groups_emitted: 0,
+            parquet_bytes: 0,
+        })
     }
 
-    /// Encodes one batch.
+    /// Encodes one batch of the CSV columns.
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
-        Ok(self.writer.write(batch)?)
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if self.columns.is_empty() {
+                self.start_row_group()?;
+            }
+            let rows = (self.group_rows - self.rows_in_group).min(batch.num_rows() - offset);
+            let part =
+                if rows == batch.num_rows() { batch.clone() } else { batch.slice(offset, rows) };
+            for index in 0..self.columns.len() {
+                self.write_column(index, part.column(index))?;
+            }
+            self.rows_in_group += rows;
+            offset += rows;
+            if self.rows_in_group >= self.group_rows {
+                self.flush()?;
+            } else if self
+                .columns
+                .iter()
+                .map(|slot| slot.writer.get_estimated_total_bytes())
+                .sum::<usize>()
+                >= self.group_bytes
+            {
+                // Wide or poorly compressible rows: keep this length for the rest of the file.
+                self.group_rows = self.rows_in_group;
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_row_group(&mut self) -> Result<(), ConvertError> {
+        let index = self.file.flushed_row_groups().len();
+        let mut writers = self.factory.create_column_writers(index)?;
+        writers.truncate(self.schema.fields().len() - self.constants.len());
+        self.columns = writers
+            .into_iter()
+            .enumerate()
+            .map(|(index, writer)| {
+                let dictionary =
+                    matches!(self.schema.field(index).data_type(), ArrowType::Dictionary(_, _));
+                ColumnSlot { writer, constant: dictionary.then_some(None) }
+            })
+            .collect();
+        Ok(())
+    }
+
+    fn write_column(&mut self, index: usize, array: &ArrayRef) -> Result<(), ConvertError> {
+        let rows_before = self.rows_in_group;
+        let field = self.schema.field(index);
+        let slot = &mut self.columns[index];
+        if let Some(held) = &mut slot.constant {
+            match (held.as_deref(), single_value(array)) {
+                (None, Some(single)) if rows_before == 0 => {
+                    *held = Some(single.to_owned());
+                    return Ok(());
+                }
+                (Some(value), Some(single)) if value == single => return Ok(()),
+                _ => {}
+            }
+            // The column stops being constant: write the rows held so far, then go on normally.
+            if let Some(value) = held.take()
+                && rows_before > 0
+            {
+                let keys = Int32Array::from(vec![0; rows_before]);
+                let values: ArrayRef = Arc::new(StringArray::from(vec![value]));
+                let held: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::new(keys, values));
+                for leaf in compute_leaves(field, &held)? {
+                    slot.writer.write(&leaf)?;
+                }
+            }
+            slot.constant = None;
+        }
+        for leaf in compute_leaves(field, array)? {
+            slot.writer.write(&leaf)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the row group in progress.
+    fn flush(&mut self) -> Result<(), ConvertError> {
+        if self.rows_in_group == 0 {
+            return Ok(());
+        }
+        let rows = self.rows_in_group;
+        let columns = std::mem::take(&mut self.columns);
+        let csv_columns = columns.len();
+        let mut chunks = Vec::with_capacity(columns.len());
+        for (index, slot) in columns.into_iter().enumerate() {
+            chunks.push(match slot.constant {
+                Some(Some(value)) => {
+                    Err(self.constant_chunk(index, &Constant::Text(value), rows)?)
+                }
+                _ => Ok(slot.writer.close()?),
+            });
+        }
+        for (offset, constant) in self.constants.clone().iter().enumerate() {
+            chunks.push(Err(self.constant_chunk(csv_columns + offset, constant, rows)?));
+        }
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks {
+            match chunk {
+                Ok(encoded) => encoded.append_to_row_group(&mut row_group)?,
+                Err((bytes, close)) => row_group.append_column(&bytes, close)?,
+            }
+        }
+        row_group.close()?;
+        self.rows_in_group = 0;
+        Ok(())
+    }
+
+    /// Returns the encoded chunk of column `index` holding `rows` times `constant`.
+    fn constant_chunk(
+        &mut self,
+        index: usize,
+        constant: &Constant,
+        rows: usize,
+    ) -> Result<EncodedChunk, ConvertError> {
+        if let Some((_, chunk)) = self.chunk_cache.iter().find(|((column, value, length), _)| {
+            *column == index && value == constant && *length == rows
+        }) {
+            return Ok(chunk.clone());
+        }
+        let column = self.file.schema_descr().column(index);
+        let nullable = column.max_def_level() > 0;
+        let mut buffer = TrackedWrite::new(Vec::new());
+        let page_writer = Box::new(SerializedPageWriter::new(&mut buffer));
+        let mut writer = get_column_writer(column, self.file.properties().clone(), page_writer);
+        let batch = rows.min(CONSTANT_CHUNK_ROWS);
+        let levels = vec![1i16; if nullable { batch } else { 0 }];
+        let levels = |count: usize| nullable.then(|| &levels[..count]);
+        match (&mut writer, constant) {
+            (ColumnWriter::Int32ColumnWriter(typed), Constant::Int(value)) => {
+                let values = vec![*value; batch];
+                for start in (0..rows).step_by(batch) {
+                    let count = batch.min(rows - start);
+                    typed.write_batch(&values[..count], levels(count), None)?;
+                }
+            }
+            (ColumnWriter::ByteArrayColumnWriter(typed), Constant::Text(value)) => {
+                let values = vec![ByteArray::from(value.as_bytes().to_vec()); batch];
+                for start in (0..rows).step_by(batch) {
+                    let count = batch.min(rows - start);
+                    typed.write_batch(&values[..count], levels(count), None)?;
+                }
+            }
+            _ => unreachable!("constant columns are Int32/Date32 or strings"),
+        }
+        let close = writer.close()?;
+        let chunk = (Bytes::from(buffer.into_inner()?), close);
+        // A file has few distinct constants and row-group lengths: keep the latest few.
+        if self.chunk_cache.len() >= 64 {
+            self.chunk_cache.remove(0);
+        }
+        self.chunk_cache.push(((index, constant.clone(), rows), chunk.clone()));
+        Ok(chunk)
     }
 
     /// Returns the Parquet bytes of the row groups completed since the last call, if any.
     pub(crate) fn take_output(&mut self) -> Result<Option<Bytes>, ConvertError> {
-        let flushed = self.writer.flushed_row_groups().len();
+        let flushed = self.file.flushed_row_groups().len();
         if flushed == self.row_groups_emitted {
             return Ok(None);
         }
         self.row_groups_emitted = flushed;
-        self.writer.sync().map_err(|source| ConvertError::Output { source })?;
-        let bytes = std::mem::take(self.writer.inner_mut());
+        self.file.flush().map_err(|source| ConvertError::Output { source })?;
+        let bytes = std::mem::take(self.file.inner_mut());
         self.parquet_bytes += bytes.len() as u64;
         Ok(Some(Bytes::from(bytes)))
     }
 
     /// Flushes the last row group and writes the footer; returns the remaining bytes and the summary.
     pub(crate) fn finish(
-        self,
+        mut self,
         parsed: ParseSummary,
     ) -> Result<(Bytes, ConvertSummary), ConvertError> {
-        let row_groups = self.writer.flushed_row_groups().len()
-            + usize::from(self.writer.in_progress_rows() > 0);
-        let bytes = Bytes::from(self.writer.into_inner()?);
+        self.flush()?;
+        let row_groups = self.file.flushed_row_groups().len();
+        let bytes = Bytes::from(self.file.into_inner()?);
         let summary = ConvertSummary {
             rows: parsed.rows,
             csv_bytes: parsed.csv_bytes,
@@ -118,6 +363,23 @@ impl ParquetSink {
         };
         Ok((bytes, summary))
     }
+}
+
+/// Returns the partition values in schema order.
+fn partition_constants(data_type: DataType, partition: &Partition) -> Vec<Constant> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    let days =
+        i32::try_from(partition.date.signed_duration_since(epoch).num_days()).unwrap_or(i32::MAX);
+    let int = |value: u32| Constant::Int(i32::try_from(value).unwrap_or(0));
+    vec![
+        Constant::Int(days),
+        Constant::Text(partition.venue.clone()),
+        Constant::Text(partition.instrument_key.clone()),
+        Constant::Text(data_type.as_str().to_owned()),
+        Constant::Int(partition.date.year()),
+        int(partition.date.month()),
+        int(partition.date.day()),
+    ]
 }
 
 /// Converts CSV text into Parquet bytes on the calling thread: a [`Parser`] feeding a [`ParquetSink`].
@@ -135,8 +397,8 @@ impl Encoder {
         options: &ConvertOptions,
     ) -> Result<Self, ConvertError> {
         Ok(Encoder {
-            parser: Parser::new(data_type, partition, options),
-            sink: ParquetSink::new(data_type, options)?,
+            parser: Parser::new(data_type, options),
+            sink: ParquetSink::new(data_type, partition, options)?,
         })
     }
 
@@ -180,11 +442,7 @@ pub(crate) fn writer_properties(data_type: DataType, options: &ConvertOptions) -
 
 impl Parser {
     /// Returns a parser for one file of `data_type`.
-    pub(crate) fn new(
-        data_type: DataType,
-        partition: &Partition,
-        options: &ConvertOptions,
-    ) -> Self {
+    pub(crate) fn new(data_type: DataType, options: &ConvertOptions) -> Self {
         let columns = schema::csv_columns(data_type);
         let row_bytes: usize =
             columns.iter().map(|column| if column.kind == Kind::Text { 32 } else { 8 }).sum();
@@ -194,13 +452,11 @@ impl Parser {
         let text_column = columns.iter().position(|column| column.kind == Kind::Text);
         Parser {
             data_type,
-            partition: partition.clone(),
-            partition_arrays: Vec::new(),
             ready: Vec::new(),
             columns,
             builders,
             text_column,
-            schema: schema::schema(data_type),
+            schema: schema::csv_schema(data_type),
             batch_rows,
             rows_in_batch: 0,
             line: 0,
@@ -283,58 +539,78 @@ impl Parser {
         self.fast_lines(block)
     }
 
-    /// The hot loop: one vectorised scan for separators over the whole block.
+    /// The hot loop: each cell is parsed in the same pass that finds its end.
     fn fast_lines(&mut self, block: &[u8]) -> Result<(), ConvertError> {
-        let last_column = self.columns.len() - 1;
-        let mut field = 0usize;
-        let mut start = 0usize;
-        for position in memchr::memchr2_iter(b',', b'\n', block) {
-            let cell = &block[start..position];
-            start = position + 1;
-            if block[position] == b',' {
-                if field == last_column {
-                    return Err(self.field_count_error(block, position));
-                }
-                self.cell(field, cell)?;
-                field += 1;
-            } else {
-                self.end_row(field, cell, block, position)?;
-                field = 0;
-            }
-        }
-        let cell = &block[start..];
-        self.end_row(field, cell, block, block.len())
-    }
-
-    #[inline]
-    fn end_row(
-        &mut self,
-        field: usize,
-        cell: &[u8],
-        block: &[u8],
-        position: usize,
-    ) -> Result<(), ConvertError> {
-        let cell = cell.strip_suffix(b"\r").unwrap_or(cell);
-        if field != self.columns.len() - 1 {
-            if field == 0 && cell.is_empty() {
-                // A blank line holds no row: skip it, as pandas and DuckDB do.
+        let mut at = 0;
+        loop {
+            // A blank line holds no row: skip it, as pandas and DuckDB do.
+            let blank = match block.get(at) {
+                None => Some(block.len()),
+                Some(b'\n') => Some(at + 1),
+                Some(b'\r') if matches!(block.get(at + 1), None | Some(b'\n')) => Some(at + 2),
+                Some(_) => None,
+            };
+            if let Some(next) = blank {
                 self.line += 1;
-                return Ok(());
+                if next >= block.len() {
+                    return Ok(());
+                }
+                at = next;
+                continue;
             }
-            return Err(self.field_count_error(block, position));
+            match self.fast_row(block, at)? {
+                Some(next) => at = next,
+                None => return Ok(()),
+            }
         }
-        self.cell(field, cell)?;
-        self.line += 1;
-        self.finish_row()
     }
 
-    /// Builds the error for the line that contains `position` (the line is line `self.line + 1`).
+    /// Converts the row starting at `block[start]`; returns where the next line starts, or `None` at the block end.
+    #[inline]
+    fn fast_row(&mut self, block: &[u8], start: usize) -> Result<Option<usize>, ConvertError> {
+        let last = self.columns.len() - 1;
+        let mut at = start;
+        for field in 0..=last {
+            let end = if parse::ends_cell(block, at) {
+                if self.columns[field].required {
+                    return Err(self.cell_error(field, b"", "empty cell in a required column"));
+                }
+                self.builders[field].push_null();
+                at
+            } else {
+                self.builders[field].push_scanned(block, at).map_err(|problem| {
+                    let end = parse::cell_end(block, at);
+                    self.cell_error(field, &block[at..end], problem)
+                })?
+            };
+            let separator = block.get(end).copied();
+            if field < last {
+                if separator != Some(b',') {
+                    return Err(self.field_count_error(block, start));
+                }
+                at = end + 1;
+            } else {
+                let next = match separator {
+                    None => None,
+                    Some(b'\n') => Some(end + 1),
+                    Some(b'\r') => (block.get(end + 1) == Some(&b'\n')).then_some(end + 2),
+                    _ => return Err(self.field_count_error(block, start)),
+                };
+                self.line += 1;
+                self.finish_row()?;
+                return Ok(next);
+            }
+        }
+        unreachable!("the loop returns at the last column")
+    }
+
+    /// Builds the error for the line that starts at `start` (the line is line `self.line + 1`).
     #[cold]
-    fn field_count_error(&self, block: &[u8], position: usize) -> ConvertError {
-        let start = memchr::memrchr(b'\n', &block[..position.min(block.len())])
-            .map_or(0, |index| index + 1);
+    fn field_count_error(&self, block: &[u8], start: usize) -> ConvertError {
         let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |index| start + index);
-        let found = block[start..end].split(|&byte| byte == b',').count();
+        let line = &block[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let found = line.split(|&byte| byte == b',').count();
         ConvertError::FieldCount { line: self.line + 1, expected: self.columns.len(), found }
     }
 
@@ -431,12 +707,6 @@ impl Parser {
         for builder in &mut self.builders {
             arrays.push(builder.finish()?);
         }
-        if self.partition_arrays.first().is_none_or(|array| array.len() < rows) {
-            self.partition_arrays = partition_arrays(self.data_type, &self.partition, rows);
-        }
-        for array in &self.partition_arrays {
-            arrays.push(if array.len() == rows { array.clone() } else { array.slice(0, rows) });
-        }
         self.ready.push(RecordBatch::try_new(self.schema.clone(), arrays)?);
         self.rows += rows as u64;
         self.rows_in_batch = 0;
@@ -477,33 +747,63 @@ fn split_quoted(line: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
     Ok(cells)
 }
 
-fn constant_dictionary(value: &str, rows: usize) -> ArrayRef {
-    let keys = Int32Array::from(vec![0; rows]);
-    Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(StringArray::from(vec![value]))))
-}
-
-/// Builds the constant partition columns, `rows` long.
-fn partition_arrays(data_type: DataType, partition: &Partition, rows: usize) -> Vec<ArrayRef> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let days =
-        i32::try_from(partition.date.signed_duration_since(epoch).num_days()).unwrap_or(i32::MAX);
-    let int = |value: u32| -> ArrayRef {
-        Arc::new(Int32Array::from(vec![i32::try_from(value).unwrap_or(0); rows]))
-    };
-    vec![
-        Arc::new(Date32Array::from(vec![days; rows])),
-        constant_dictionary(&partition.venue, rows),
-        constant_dictionary(&partition.instrument_key, rows),
-        constant_dictionary(data_type.as_str(), rows),
-        Arc::new(Int32Array::from(vec![partition.date.year(); rows])) as ArrayRef,
-        int(partition.date.month()),
-        int(partition.date.day()),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(blocks: &[&[u8]]) -> Result<Vec<u8>, ConvertError> {
+        let partition = Partition {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
+            venue: "DERIBIT".into(),
+            instrument_key: "DERIBIT:PERPETUAL:BTC-USD".into(),
+        };
+        let options = ConvertOptions {
+            row_group_size: std::num::NonZeroUsize::new(3).expect("non-zero"),
+            batch_size: std::num::NonZeroUsize::new(2).expect("non-zero"),
+            ..ConvertOptions::default()
+        };
+        let mut encoder = Encoder::new(DataType::Trades, &partition, &options)?;
+        let mut output = Vec::new();
+        for block in blocks {
+            encoder.push(block)?;
+            if let Some(bytes) = encoder.take_output()? {
+                output.extend_from_slice(&bytes);
+            }
+        }
+        let (bytes, summary) = encoder.finish()?;
+        output.extend_from_slice(&bytes);
+        assert_eq!(summary.parquet_bytes, output.len() as u64);
+        Ok(output)
+    }
+
+    /// CRLF and LF line ends, a blank line, empty cells, a dictionary value that changes, no final line end.
+    const CSV: &[u8] = b"exchange,symbol,timestamp,local_timestamp,id,side,price,amount\r\n\
+        deribit,BTC-PERPETUAL,1790812812074054,1790812812107755,22072000000000,buy,93429.7,380\n\
+        deribit,BTC-PERPETUAL,1790812812074055,1790812812107756,,sell,93429.5,\r\n\
+        \n\
+        deribit,ETH-PERPETUAL,1790812812074056,1790812812107757,abc,,3286.52,1e3\n\
+        deribit,BTC-PERPETUAL,1790812812074057,1790812812107758,22072000000003,buy,-0.5,0.001";
+
+    #[test]
+    fn every_block_boundary_gives_the_same_file() {
+        let reference = encode(&[CSV]).expect("converts");
+        for split in 0..=CSV.len() {
+            assert_eq!(
+                encode(&[&CSV[..split], &CSV[split..]]).expect("converts"),
+                reference,
+                "{split}"
+            );
+        }
+        let bytes: Vec<&[u8]> = CSV.chunks(1).collect();
+        assert_eq!(encode(&bytes).expect("converts"), reference, "one byte per block");
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines() {
+        let bad = [CSV, b"\nderibit,BTC-PERPETUAL,1,2,3,buy,x,1\n"].concat();
+        let error = encode(&[&bad]).expect_err("a bad price");
+        assert!(matches!(error, ConvertError::Cell { line: 7, .. }), "{error:?}");
+    }
 
     #[test]
     fn quoted_cells() {

@@ -51,6 +51,103 @@ pub(crate) fn parse_f64(text: &[u8]) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
+/// Returns whether `input[at]` ends a cell: a comma, a line end, a `\r` before a line end, or the end of the input.
+#[inline]
+pub(crate) fn ends_cell(input: &[u8], at: usize) -> bool {
+    match input.get(at) {
+        None | Some(b',' | b'\n') => true,
+        Some(b'\r') => matches!(input.get(at + 1), None | Some(b'\n')),
+        Some(_) => false,
+    }
+}
+
+/// Returns the position where the cell starting at `start` ends (see [`ends_cell`]).
+#[inline]
+pub(crate) fn cell_end(input: &[u8], start: usize) -> usize {
+    let mut at = start;
+    loop {
+        match memchr::memchr3(b',', b'\n', b'\r', &input[at..]) {
+            None => return input.len(),
+            Some(offset) => {
+                at += offset;
+                if ends_cell(input, at) {
+                    return at;
+                }
+                at += 1;
+            }
+        }
+    }
+}
+
+/// Reads a plain decimal (`-123.456`, at most 15 significant digits) at `start`, stopping at the first other byte.
+///
+/// Returns the value and the position after it, or `None` when the text is not such a decimal (the caller then
+/// finds the cell's end and uses [`parse_f64`], which handles every other form).
+#[inline]
+pub(crate) fn scan_f64(input: &[u8], start: usize) -> Option<(f64, usize)> {
+    let mut at = start;
+    let negative = input.get(at) == Some(&b'-');
+    if negative {
+        at += 1;
+    }
+    let mut mantissa: u64 = 0;
+    let mut significant = 0usize;
+    let mut fraction_digits = 0usize;
+    let mut seen_point = false;
+    let digits_start = at;
+    while let Some(&byte) = input.get(at) {
+        match byte {
+            b'0'..=b'9' => {
+                if significant > 0 || byte != b'0' {
+                    significant += 1;
+                }
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(byte - b'0'));
+                fraction_digits += usize::from(seen_point);
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => break,
+        }
+        at += 1;
+    }
+    let digits = at - digits_start - usize::from(seen_point);
+    if digits == 0 || significant > 15 || fraction_digits >= POWERS_OF_TEN.len() {
+        return None;
+    }
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "at most 15 significant digits: below 2^53, exact"
+    )]
+    let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
+    Some((if negative { -value } else { value }, at))
+}
+
+/// Reads an integer of at most 18 digits (with an optional `-`) at `start`, stopping at the first other byte.
+#[inline]
+pub(crate) fn scan_i64(input: &[u8], start: usize) -> Option<(i64, usize)> {
+    let mut at = start;
+    let negative = input.get(at) == Some(&b'-');
+    if negative {
+        at += 1;
+    }
+    let digits_start = at;
+    let mut value: i64 = 0;
+    while let Some(&byte) = input.get(at) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        value = value * 10 + i64::from(digit);
+        at += 1;
+        if at - digits_start > 18 {
+            return None;
+        }
+    }
+    if at == digits_start {
+        return None;
+    }
+    Some((if negative { -value } else { value }, at))
+}
+
 #[cold]
 fn parse_f64_slow(text: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(text).ok()?;
@@ -163,6 +260,30 @@ mod tests {
         for bad in ["", "-", "9223372036854775808", "1.5", "12a", "+1", "99999999999999999999"] {
             assert_eq!(parse_i64(bad.as_bytes()), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn scanning_stops_at_the_cell_end() {
+        assert_eq!(scan_f64(b"98926.2,1", 0), Some((98926.2, 7)));
+        assert_eq!(scan_f64(b"x,-0.5\n", 2), Some((-0.5, 6)));
+        assert_eq!(
+            scan_f64(b"1e5,", 0),
+            Some((1.0, 1)),
+            "stops at the exponent; the caller checks the end"
+        );
+        assert_eq!(scan_f64(b"-,", 0), None);
+        assert_eq!(scan_f64(b".,", 0), None);
+        assert_eq!(scan_f64(b"1234567890.1234567,", 0), None, "too many digits for the fast path");
+        assert_eq!(scan_i64(b"1790812800000000,", 0), Some((1_790_812_800_000_000, 16)));
+        assert_eq!(scan_i64(b"-12\r\n", 0), Some((-12, 3)));
+        assert_eq!(scan_i64(b"1234567890123456789", 0), None);
+        assert_eq!(scan_i64(b"a", 0), None);
+        assert!(ends_cell(b"1\r\n", 1));
+        assert!(ends_cell(b"1\r", 1));
+        assert!(!ends_cell(b"1\rx", 1));
+        assert_eq!(cell_end(b"ab\rc,d", 0), 4);
+        assert_eq!(cell_end(b"ab\r\n", 0), 2);
+        assert_eq!(cell_end(b"abc", 0), 3);
     }
 
     #[test]

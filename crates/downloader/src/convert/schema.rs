@@ -169,6 +169,14 @@ pub fn schema(data_type: DataType) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Returns the schema of the CSV columns alone (the leading columns of [`schema`]).
+pub(crate) fn csv_schema(data_type: DataType) -> SchemaRef {
+    let schema = schema(data_type);
+    let fields: Vec<_> =
+        schema.fields().iter().take(csv_columns(data_type).len()).cloned().collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// Sets the per-column encodings of `data_type` on a writer properties builder.
 ///
 /// - timestamps and the integer partition columns: `DELTA_BINARY_PACKED`, no dictionary (they increase or are constant);

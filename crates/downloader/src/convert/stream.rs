@@ -130,7 +130,7 @@ impl ParquetStream {
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_SLOTS);
         let (inflate_cancel, parse_cancel, encode_cancel) =
             (cancel.clone(), cancel.clone(), cancel.clone());
-        let parser = Parser::new(data_type, &partition, &options);
+        let parser = Parser::new(data_type, &options);
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work)
         };
@@ -150,7 +150,14 @@ impl ParquetStream {
             spawn(
                 "md-convert-encode",
                 Box::new(move || {
-                    encode_worker(&batch_rx, &output_tx, &encode_cancel, data_type, &options);
+                    encode_worker(
+                        &batch_rx,
+                        &output_tx,
+                        &encode_cancel,
+                        data_type,
+                        &partition,
+                        &options,
+                    );
                 }),
             )
         });
@@ -418,12 +425,13 @@ fn encode_worker(
     output: &mpsc::Sender<Output>,
     cancel: &AtomicBool,
     data_type: DataType,
+    partition: &Partition,
     options: &ConvertOptions,
 ) {
     let failed = |error: ConvertError| {
         let _closed = output.blocking_send(Output::Failed(error));
     };
-    let mut sink = match ParquetSink::new(data_type, options) {
+    let mut sink = match ParquetSink::new(data_type, partition, options) {
         Ok(sink) => sink,
         Err(error) => return failed(error),
     };
