@@ -213,7 +213,8 @@ pub(crate) struct FetchArgs {
     #[arg(long, value_name = "SYMBOL")]
     pub(crate) symbol: String,
 
-    /// File to write (its directory must exist); replaced atomically when the fetch succeeds. The API key is
+    /// File to write (its directory must exist), or an object URL (gs://bucket/path/file.csv.gz,
+    /// s3://bucket/path): replaced atomically when the fetch succeeds, nothing written otherwise. The API key is
     /// read from the environment [env: TARDIS_API_KEY].
     #[arg(long, value_name = "PATH")]
     pub(crate) output: PathBuf,

@@ -1,10 +1,11 @@
 //! `md-cli fetch`: download one dataset file byte-exact, verify it decompresses completely, write it atomically.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
-use md_config::Loaded;
+use gcs_sink::{GcsSink, WriteMode};
+use md_config::{Loaded, SinkConfig, SinkLocation};
 use tardis_client::{DatasetRequest, DatasetSummary, TardisClient};
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,38 @@ use crate::output::LocalFileWriter;
 enum AttemptError {
     Tardis(tardis_client::Error),
     Write(std::io::Error),
+    Sink(gcs_sink::Error),
+}
+
+/// Where the file goes: a local path (temporary name, then rename) or an object in a sink (`gs://`, `s3://`).
+enum Output {
+    Local(PathBuf),
+    Object { sink: GcsSink, name: String, url: String },
+}
+
+impl Output {
+    /// A URL with a scheme names an object in a sink; anything else is a local path.
+    fn from_arg(output: &Path, sink: &SinkConfig) -> Result<Output, Failure> {
+        let text = output.to_string_lossy();
+        if !text.contains("://") {
+            check_output(output)?;
+            return Ok(Output::Local(output.to_path_buf()));
+        }
+        let location = SinkLocation::parse(&text)
+            .map_err(|reason| Failure::BadInput(anyhow!("--output {text}: {reason}")))?;
+        let config = SinkConfig { location, ..sink.clone() };
+        let (sink, name) = GcsSink::for_object(&config).map_err(|error| {
+            Failure::BadInput(anyhow!(error).context(format!("--output {text}")))
+        })?;
+        Ok(Output::Object { sink, name, url: text.into_owned() })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Output::Local(path) => path.display().to_string(),
+            Output::Object { url, .. } => url.clone(),
+        }
+    }
 }
 
 pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
@@ -24,15 +57,14 @@ pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
         .map_err(|error| Failure::BadInput(anyhow!(error)))?;
     // Everything that can be refused is refused before a request is sent.
     client.check_dataset_request(&request).map_err(|error| Failure::BadInput(anyhow!(error)))?;
-    check_output(&args.output)?;
     crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
-    let output = args.output.clone();
+    let output = Output::from_arg(&args.output, &loaded.config.sink)?;
     let summary =
         crate::runtime::run(
             move |token| async move { fetch(&client, &request, &output, token).await },
         )?;
     tracing::info!(
-        path = %args.output.display(),
+        output = %args.output.display(),
         bytes = summary.bytes,
         uncompressed_bytes = summary.uncompressed_bytes,
         crc32c = format!("{:08x}", summary.crc32c),
@@ -64,7 +96,7 @@ fn check_output(path: &Path) -> Result<(), Failure> {
 async fn fetch(
     client: &TardisClient,
     request: &DatasetRequest,
-    output: &Path,
+    output: &Output,
     token: CancellationToken,
 ) -> Result<DatasetSummary, Failure> {
     let policy = client.retry_policy().clone();
@@ -75,7 +107,13 @@ async fn fetch(
             Err(AttemptError::Write(error)) => {
                 return Err(Failure::Work(
                     anyhow!(error)
-                        .context(format!("fetching {request}: cannot write {}", output.display())),
+                        .context(format!("fetching {request}: cannot write {}", output.describe())),
+                ));
+            }
+            Err(AttemptError::Sink(error)) => {
+                return Err(Failure::Work(
+                    anyhow!(error)
+                        .context(format!("fetching {request}: cannot store {}", output.describe())),
                 ));
             }
             Err(AttemptError::Tardis(error)) => error,
@@ -104,26 +142,47 @@ async fn fetch(
     }
 }
 
-/// One pass over the file: stream it into a temporary file, commit only after the stream ended without error.
+/// One pass over the file: stream it into a temporary file (or a sink's staging), commit only after the stream
+/// ended without error.
 async fn fetch_once(
     client: &TardisClient,
     request: &DatasetRequest,
-    output: &Path,
+    output: &Output,
     first_attempt: u32,
 ) -> Result<DatasetSummary, AttemptError> {
     let mut stream =
         client.dataset_attempt(request, first_attempt).await.map_err(AttemptError::Tardis)?;
-    let mut writer = LocalFileWriter::create(output)
-        .await
-        .with_context(|| format!("creating a temporary file beside {}", output.display()))
-        .map_err(|error| AttemptError::Write(std::io::Error::other(format!("{error:#}"))))?;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(AttemptError::Tardis)?;
-        writer.write(&chunk).await.map_err(AttemptError::Write)?;
+    let no_summary =
+        || AttemptError::Write(std::io::Error::other("the stream ended without a summary"));
+    match output {
+        Output::Local(path) => {
+            let mut writer = LocalFileWriter::create(path)
+                .await
+                .with_context(|| format!("creating a temporary file beside {}", path.display()))
+                .map_err(|error| {
+                    AttemptError::Write(std::io::Error::other(format!("{error:#}")))
+                })?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(AttemptError::Tardis)?;
+                writer.write(&chunk).await.map_err(AttemptError::Write)?;
+            }
+            let summary = stream.summary().ok_or_else(no_summary)?;
+            writer.commit().await.map_err(AttemptError::Write)?;
+            Ok(summary)
+        }
+        Output::Object { sink, name, .. } => {
+            // The sink publishes the object only when the stream ends cleanly (verified gzip); `fetch` replaces
+            // an existing object, as it replaces a local file.
+            match sink.put_stream(name, &mut stream, WriteMode::Replace).await {
+                Ok(_) => stream.summary().ok_or_else(no_summary),
+                Err(gcs_sink::Error::Source { source, .. }) => {
+                    match source.downcast::<tardis_client::Error>() {
+                        Ok(error) => Err(AttemptError::Tardis(*error)),
+                        Err(other) => Err(AttemptError::Write(std::io::Error::other(other))),
+                    }
+                }
+                Err(error) => Err(AttemptError::Sink(error)),
+            }
+        }
     }
-    let summary = stream.summary().ok_or_else(|| {
-        AttemptError::Write(std::io::Error::other("the stream ended without a summary"))
-    })?;
-    writer.commit().await.map_err(AttemptError::Write)?;
-    Ok(summary)
 }

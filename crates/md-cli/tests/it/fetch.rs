@@ -5,51 +5,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rstest::rstest;
-use test_support::tardis::{Fault, FaultRates, StubConfig, TardisStub, dataset_path};
+use test_support::tardis::{Fault, FaultRates, StubConfig};
 
-use crate::support::TestEnv;
+use crate::support::{Stand, TestEnv};
 
 const KEY: &str = "TD.cli-test-key-42";
-
-/// A stand-in on its own runtime, alive while the test runs the binary.
-struct Stand {
-    stub: TardisStub,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Stand {
-    fn start(config: StubConfig) -> Stand {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let stub = runtime.block_on(TardisStub::start(config)).expect("the stand-in starts");
-        Stand { stub, runtime }
-    }
-
-    fn env(&self, key: Option<&str>) -> TestEnv {
-        let url = self.stub.base_url();
-        let env = TestEnv::new()
-            .var("TARDIS_BASE_URL", &url)
-            .var("TARDIS_API_URL", &url)
-            .var("TARDIS_TIMEOUT", "5")
-            .var("TARDIS_MAX_RETRIES", "8");
-        match key {
-            Some(key) => env.var("TARDIS_API_KEY", key),
-            None => env,
-        }
-    }
-
-    fn served(&self, exchange: &str, data_type: &str, date: &str, symbol: &str) -> Vec<u8> {
-        let path = dataset_path(exchange, data_type, date.parse().expect("a date"), symbol);
-        self.runtime
-            .block_on(self.stub.expected_body(&path))
-            .expect("readable")
-            .expect("served")
-            .to_vec()
-    }
-}
 
 fn keyed_stand() -> Stand {
     Stand::start(StubConfig {
@@ -382,4 +342,62 @@ fn logs_follow_the_destination() {
         "{}",
         local.stderr
     );
+}
+
+/// `--output gs://bucket/path` streams from Tardis into the bucket through STORAGE_EMULATOR_HOST, byte-exact,
+/// with nothing on the local disk; a fetch that fails stores nothing.
+#[test]
+fn fetch_into_gcs_lands_byte_exact() {
+    let stand = Stand::start(StubConfig {
+        api_key: Some(KEY.into()),
+        file_size: 6 * 1024 * 1024,
+        ..StubConfig::default()
+    })
+    .with_gcs();
+    // Parts of 5 MiB: the 6 MiB file goes through a multipart upload to staging, then a copy.
+    let env = stand.env(Some(KEY)).var("MD_SINK_PART_SIZE", "5242880");
+    let object = "ticks/deribit/trades/2026-10-02/BTC-PERPETUAL.csv.gz";
+    let run = env.run(&[
+        "fetch",
+        "--exchange",
+        "deribit",
+        "--data-type",
+        "trades",
+        "--date",
+        "2026-10-02",
+        "--symbol",
+        "BTC-PERPETUAL",
+        "--output",
+        &format!("gs://fetch-bucket/{object}"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let gcs = stand.gcs.as_ref().expect("the fake runs");
+    let stored = gcs.object("fetch-bucket", object).expect("the object landed");
+    assert!(
+        stored.data.as_ref()
+            == stand.served("deribit", "trades", "2026-10-02", "BTC-PERPETUAL").as_slice()
+    );
+    assert!(
+        files_in(env.dir.path()).is_empty(),
+        "nothing on the local disk: {:?}",
+        files_in(env.dir.path())
+    );
+    assert!(gcs.counters().of(test_support::gcs::RequestKind::Copy) >= 1, "published by copy");
+
+    // An unknown symbol is a 404: exit 1, and nothing appears in the bucket.
+    let missing = env.run(&[
+        "fetch",
+        "--exchange",
+        "deribit",
+        "--data-type",
+        "trades",
+        "--date",
+        "2026-10-02",
+        "--symbol",
+        "NO-SUCH-SYMBOL",
+        "--output",
+        "gs://fetch-bucket/none.csv.gz",
+    ]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(gcs.object("fetch-bucket", "none.csv.gz").is_none());
 }

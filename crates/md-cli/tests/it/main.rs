@@ -1,5 +1,6 @@
 //! md-cli end to end: the binary run as a user runs it.
 
 mod config;
+mod download;
 mod fetch;
 mod support;

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use test_support::gcs::FakeGcs;
+use test_support::tardis::{StubConfig, TardisStub, dataset_path};
+
 /// A temporary working directory and a clean environment for one `md-cli` run.
 pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
@@ -49,5 +52,63 @@ impl TestEnv {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
+    }
+}
+
+/// A Tardis stand-in (and, on demand, a GCS fake) on its own runtime, alive while the test runs the binary.
+pub(crate) struct Stand {
+    pub(crate) stub: TardisStub,
+    pub(crate) gcs: Option<FakeGcs>,
+    pub(crate) runtime: tokio::runtime::Runtime,
+}
+
+impl Stand {
+    pub(crate) fn start(config: StubConfig) -> Stand {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let stub = runtime.block_on(TardisStub::start(config)).expect("the stand-in starts");
+        Stand { stub, gcs: None, runtime }
+    }
+
+    /// Also starts the GCS XML-API fake.
+    pub(crate) fn with_gcs(mut self) -> Stand {
+        self.gcs = Some(self.runtime.block_on(FakeGcs::start()).expect("the GCS fake starts"));
+        self
+    }
+
+    /// An environment pointing md-cli at the stand-in (and the GCS fake, through STORAGE_EMULATOR_HOST).
+    pub(crate) fn env(&self, key: Option<&str>) -> TestEnv {
+        let url = self.stub.base_url();
+        let mut env = TestEnv::new()
+            .var("TARDIS_BASE_URL", &url)
+            .var("TARDIS_API_URL", &url)
+            .var("TARDIS_TIMEOUT", "5")
+            .var("TARDIS_MAX_RETRIES", "8");
+        if let Some(gcs) = &self.gcs {
+            env = env.var("STORAGE_EMULATOR_HOST", &gcs.url());
+        }
+        match key {
+            Some(key) => env.var("TARDIS_API_KEY", key),
+            None => env,
+        }
+    }
+
+    /// The exact bytes the stand-in serves for a dataset file.
+    pub(crate) fn served(
+        &self,
+        exchange: &str,
+        data_type: &str,
+        date: &str,
+        symbol: &str,
+    ) -> Vec<u8> {
+        let path = dataset_path(exchange, data_type, date.parse().expect("a date"), symbol);
+        self.runtime
+            .block_on(self.stub.expected_body(&path))
+            .expect("readable")
+            .expect("served")
+            .to_vec()
     }
 }

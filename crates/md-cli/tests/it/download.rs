@@ -1,0 +1,439 @@
+//! The main job through the binary: `instruments`, `plan`, `download`, `missing`, `pipeline` against the Tardis
+//! stand-in, into a local directory and into the GCS fake; resume, shards as processes, signals and SIGKILL.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use test_support::tardis::StubConfig;
+
+use crate::support::{Run, Stand, TestEnv};
+
+const KEY: &str = "TD.main-job-key-77";
+const FROM: &str = "2026-10-01";
+const TO: &str = "2026-10-02";
+
+/// The selection every test downloads: two venues, perpetuals and options, three data types (one only grouped).
+const SELECTION: &[&str] = &[
+    "--from",
+    FROM,
+    "--to",
+    TO,
+    "--venues",
+    "deribit,binance-futures",
+    "--instrument-types",
+    "perpetual,option",
+    "--data-types",
+    "trades,book_snapshot_5,options_chain",
+];
+
+fn stand(config: StubConfig) -> Stand {
+    Stand::start(StubConfig { api_key: Some(KEY.into()), file_size: 16 * 1024, ..config })
+}
+
+fn local_env(stand: &Stand) -> TestEnv {
+    stand
+        .env(Some(KEY))
+        .var("MD_SINK", "sink")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
+}
+
+fn args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![command];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn ok(run: Run) -> Run {
+    assert_eq!(run.code, 0, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    run
+}
+
+/// One unit of `plan --json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct PlannedUnit {
+    date: String,
+    exchange: String,
+    data_type: String,
+    symbol: String,
+    object: String,
+    shard: Option<u64>,
+}
+
+fn plan(env: &TestEnv) -> Vec<PlannedUnit> {
+    let run = ok(env.run(&args("plan", &[SELECTION, &["--json"]].concat())));
+    run.stdout
+        .lines()
+        .map(|line| {
+            let unit: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
+            let text = |field: &str| {
+                unit[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned()
+            };
+            assert!(unit["instrument_key"].as_str().is_some_and(|key| key.contains(':')), "{line}");
+            PlannedUnit {
+                date: text("date"),
+                exchange: text("exchange"),
+                data_type: text("data_type"),
+                symbol: text("symbol"),
+                object: text("object"),
+                shard: unit["shard"].as_u64(),
+            }
+        })
+        .collect()
+}
+
+fn sink_path(env: &TestEnv, object: &str) -> PathBuf {
+    env.dir.path().join("sink").join(object)
+}
+
+fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[PlannedUnit]) {
+    for unit in units {
+        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let stored = std::fs::read(sink_path(env, &unit.object))
+            .unwrap_or_else(|error| panic!("{}: {error}", unit.object));
+        assert!(stored == expected, "{} is not what the stand-in served", unit.object);
+    }
+}
+
+fn dataset_requests(stand: &Stand) -> usize {
+    stand.stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
+}
+
+/// Every regular file under the sink's data prefixes.
+fn stored_data_files(root: &Path) -> BTreeSet<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(&root.join("raw_tick_data"), root, &mut out);
+    out
+}
+
+#[test]
+fn pipeline_lands_every_object_byte_exact_and_a_rerun_downloads_nothing() {
+    let stand = stand(StubConfig::default());
+    let env = local_env(&stand);
+    let run = ok(env.run(&args(
+        "pipeline",
+        &[SELECTION, &["--exchanges", "deribit,binance-futures"]].concat(),
+    )));
+    assert!(run.stdout.contains("Complete"), "{}", run.stdout);
+    let units = plan(&env);
+    assert!(units.len() >= 20, "{} units", units.len());
+    assert!(
+        units.iter().any(|unit| unit.symbol == "OPTIONS" && unit.data_type == "options_chain"),
+        "the grouped file"
+    );
+    assert_byte_exact(&stand, &env, &units);
+    assert_eq!(
+        stored_data_files(&env.dir.path().join("sink")),
+        units.iter().map(|unit| unit.object.clone()).collect(),
+        "exactly the planned objects, nothing partial"
+    );
+    let manifest = format!("manifests/download/{FROM}_{TO}/shard-0000-of-0001.json");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sink_path(&env, &manifest)).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "complete");
+    assert_eq!(manifest["units"]["done"].as_u64(), Some(units.len() as u64));
+
+    stand.stub.reset_counters();
+    let rerun = ok(env.run(&args("download", SELECTION)));
+    assert!(rerun.stdout.contains(&format!("skipped {}", units.len())), "{}", rerun.stdout);
+    assert_eq!(dataset_requests(&stand), 0, "a rerun downloads nothing");
+}
+
+#[test]
+fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units() {
+    let stand = stand(StubConfig::default());
+    let env = local_env(&stand);
+    ok(env.run(&args("pipeline", SELECTION)));
+    let units = plan(&env);
+
+    let none = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
+    assert_eq!(none.stdout.trim(), "", "nothing is missing after a complete run");
+
+    let removed: BTreeSet<String> =
+        units.iter().step_by(5).map(|unit| unit.object.clone()).collect();
+    for object in &removed {
+        std::fs::remove_file(sink_path(&env, object)).unwrap();
+    }
+    let report = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
+    let reported: BTreeSet<String> = report
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["object"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(reported, removed);
+    let stored = sink_path(&env, &format!("reports/missing/missing_{FROM}_{TO}.json"));
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stored).unwrap()).unwrap();
+    assert_eq!(stored["missing"].as_array().unwrap().len(), removed.len());
+    assert_eq!(stored["planned"].as_u64(), Some(units.len() as u64));
+
+    // Corrupt one object in place (same length): the next run detects it and replaces it with the others.
+    let victim = units.iter().find(|unit| !removed.contains(&unit.object)).unwrap();
+    let path = sink_path(&env, &victim.object);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&path, bytes).unwrap();
+    stand.stub.reset_counters();
+    let repair = ok(env.run(&args("download", SELECTION)));
+    assert!(repair.stdout.contains("replaced 1"), "{}", repair.stdout);
+    assert_eq!(dataset_requests(&stand), removed.len() + 1);
+    assert_byte_exact(&stand, &env, &units);
+}
+
+#[test]
+fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
+    let stand = stand(StubConfig::default());
+    let env = local_env(&stand);
+    let run = env.run(&args("download", SELECTION));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("md-cli instruments") && run.stderr.contains(FROM),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dataset_requests(&stand), 0);
+}
+
+#[test]
+fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_once() {
+    let stand = stand(StubConfig::default());
+    let env = local_env(&stand).var("TOTAL_SHARDS", "4").var("SHARD_INDEX", "0");
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let units = plan(&env);
+    let mut counts = BTreeMap::new();
+    for unit in &units {
+        *counts.entry(unit.shard.expect("every unit has a shard")).or_insert(0) += 1;
+    }
+    assert_eq!(counts.len(), 4);
+    assert!(counts.values().max().unwrap() - counts.values().min().unwrap() <= 1, "{counts:?}");
+
+    let children: Vec<(u64, Child)> = (0..4)
+        .map(|shard| {
+            let mut command = env.command(&args("download", SELECTION));
+            command
+                .env("SHARD_INDEX", shard.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            (shard, command.spawn().expect("md-cli starts"))
+        })
+        .collect();
+    let mut done: BTreeMap<String, u64> = BTreeMap::new();
+    for (shard, child) in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "shard {shard}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let manifest = sink_path(
+            &env,
+            &format!("manifests/download/{FROM}_{TO}/shard-{shard:04}-of-0004.json"),
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+        for object in manifest["done_objects"].as_array().unwrap() {
+            *done.entry(object.as_str().unwrap().to_owned()).or_default() += 1;
+        }
+        let mine: BTreeSet<String> = units
+            .iter()
+            .filter(|unit| unit.shard == Some(shard))
+            .map(|unit| unit.object.clone())
+            .collect();
+        let reported: BTreeSet<String> = manifest["done_objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(reported, mine, "shard {shard} did exactly its own units");
+    }
+    assert_eq!(
+        done.keys().cloned().collect::<BTreeSet<_>>(),
+        units.iter().map(|unit| unit.object.clone()).collect()
+    );
+    assert!(done.values().all(|count| *count == 1));
+    assert_byte_exact(&stand, &env, &units);
+}
+
+fn spawn(env: &TestEnv, command: &str) -> Child {
+    env.command(&args(command, SELECTION))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("md-cli starts")
+}
+
+fn wait_for_requests(stand: &Stand, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dataset_requests(stand) < at_least {
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_then_a_rerun_completes_with_no_partial_objects() {
+    // Slow bodies (64 KiB/s each) so kills land mid-upload.
+    let stand = stand(StubConfig {
+        file_size: 48 * 1024,
+        bandwidth: Some(64 * 1024),
+        ..StubConfig::default()
+    });
+    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", "4");
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let units = plan(&env);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for round in 0..3 {
+        stand.stub.reset_counters();
+        let mut child = spawn(&env, "download");
+        wait_for_requests(&stand, 1);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 900));
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        // Whatever is visible under the final names is complete.
+        for object in stored_data_files(&env.dir.path().join("sink")) {
+            let unit = units
+                .iter()
+                .find(|unit| unit.object == object)
+                .unwrap_or_else(|| panic!("round {round}: stray {object}"));
+            let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+            assert!(
+                std::fs::read(sink_path(&env, &object)).unwrap() == expected,
+                "round {round}: partial {object}"
+            );
+        }
+    }
+    let stored_before = stored_data_files(&env.dir.path().join("sink")).len();
+    stand.stub.reset_counters();
+    let run = ok(env.run(&args("download", SELECTION)));
+    assert!(run.stdout.contains("Complete"), "{}", run.stdout);
+    assert_eq!(
+        dataset_requests(&stand),
+        units.len() - stored_before,
+        "only what was not stored is downloaded again"
+    );
+    assert_byte_exact(&stand, &env, &units);
+}
+
+#[test]
+fn sigterm_stops_cleanly_with_exit_130_and_an_interrupted_manifest() {
+    let stand = stand(StubConfig {
+        file_size: 48 * 1024,
+        bandwidth: Some(32 * 1024),
+        ..StubConfig::default()
+    });
+    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", "2");
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let child = spawn(&env, "download");
+    wait_for_requests(&stand, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    let manifest =
+        sink_path(&env, &format!("manifests/download/{FROM}_{TO}/shard-0000-of-0001.json"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest).expect("a manifest")).unwrap();
+    assert_eq!(manifest["status"], "interrupted");
+    assert!(manifest["units"]["not_started"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn pipeline_into_gcs_through_the_storage_emulator() {
+    let stand = stand(StubConfig::default()).with_gcs();
+    let env = stand
+        .env(Some(KEY))
+        .var("GCS_BUCKET", "md-ticks")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures");
+    let run = ok(env.run(&args("pipeline", SELECTION)));
+    assert!(run.stdout.contains("Complete"), "{}", run.stdout);
+    let units = plan(&env);
+    let gcs = stand.gcs.as_ref().unwrap();
+    for unit in &units {
+        let stored = gcs
+            .object("md-ticks", &unit.object)
+            .unwrap_or_else(|| panic!("{} not in the bucket", unit.object));
+        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        assert!(stored.data.as_ref() == expected.as_slice(), "{} differs", unit.object);
+        assert_eq!(
+            stored.metadata.get("md-size").map(String::as_str),
+            Some(expected.len().to_string().as_str())
+        );
+    }
+    assert!(
+        gcs.object(
+            "md-ticks",
+            &format!("instrument_availability/by_date/day-{FROM}/instruments.parquet")
+        )
+        .is_some()
+    );
+    stand.stub.reset_counters();
+    ok(env.run(&args("download", SELECTION)));
+    assert_eq!(dataset_requests(&stand), 0, "a rerun against GCS downloads nothing");
+}
+
+#[test]
+fn main_job_commands_document_their_flags_with_their_variables() {
+    for (command, expected) in [
+        (
+            "download",
+            &[
+                "--venues",
+                "DOWNLOAD_VENUES",
+                "--data-types",
+                "DOWNLOAD_DATA_TYPES",
+                "--from",
+                "--to",
+                "--force",
+                "MD_FORCE",
+                "--max-instruments",
+                "DOWNLOAD_MAX_INSTRUMENTS",
+                "--instrument-types",
+            ][..],
+        ),
+        ("plan", &["--json", "--venues"][..]),
+        ("missing", &["--json", "DOWNLOAD_START_DATE"][..]),
+        (
+            "instruments",
+            &[
+                "--exchanges",
+                "INSTRUMENT_EXCHANGES",
+                "INSTRUMENT_START_DATE",
+                "INSTRUMENT_END_DATE",
+            ][..],
+        ),
+        ("pipeline", &["--exchanges", "--venues", "--force"][..]),
+    ] {
+        let help = ok(TestEnv::new().run(&[command, "--help"]));
+        for flag in expected {
+            assert!(help.stdout.contains(flag), "`{command} --help` lacks {flag}: {}", help.stdout);
+        }
+    }
+}
