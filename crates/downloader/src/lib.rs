@@ -4,8 +4,8 @@
 //! Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`.
 
 pub mod convert;
-pub mod plan;
-pub mod manifest;
-pub mod progress;
-pub mod pipeline;
 pub mod definitions;
+pub mod manifest;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;

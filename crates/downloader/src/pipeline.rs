@@ -309,7 +309,10 @@ impl Downloader {
             let dataset = match opened {
                 Ok(dataset) => dataset,
                 Err(error) => {
-                    return UnitOutcome::Failed { attempts: error.attempts(), error: chain(&error) };
+                    return UnitOutcome::Failed {
+                        attempts: error.attempts(),
+                        error: chain(&error),
+                    };
                 }
             };
             let opened_attempt = attempt.max(1);
