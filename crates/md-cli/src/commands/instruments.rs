@@ -77,10 +77,10 @@ async fn write_with(job: &Job, client: &TardisClient, force: bool) -> Result<boo
         report.objects.len() - changed
     ));
     let mut out = std::io::stdout().lock();
-    if let Err(error) = out.write_all(text.as_bytes()) {
-        if error.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(Failure::Work(error.into()));
-        }
+    if let Err(error) = out.write_all(text.as_bytes())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Failure::Work(error.into()));
     }
     Ok(report.all_fetched())
 }
