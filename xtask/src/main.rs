@@ -2,6 +2,7 @@
 //!
 //! - `test`: everything CI checks, with its own set-up (fmt, clippy, tests, doc tests, docs, `.env.example`).
 //! - `env-example [--check]`: regenerate `.env.example` from md-config's variable table, or fail on drift.
+//! - `bench convert`: the Parquet conversion against DuckDB, pyarrow and pandas (see `bench.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
 #![allow(
@@ -9,6 +10,7 @@
     reason = "xtask is a developer tool that reads its own environment"
 )]
 
+mod bench;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ fn run() -> Result<()> {
         args.split_first().map(|(task, rest)| (task.as_str(), rest)).unwrap_or(("help", &[]));
     match task {
         "test" => test::run(rest),
+        "bench" => bench::run(rest),
         "env-example" => env_example(rest),
         "stub" => stub(rest),
         "help" | "--help" | "-h" => {
@@ -48,6 +51,9 @@ cargo xtask <task>
 tasks:
   test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
   env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)
+  bench convert [--runs N] [--quick]
+                        CSV.gz -> Parquet against DuckDB, pyarrow and pandas (throughput, peak RSS, size), and peak RSS
+                        on a 1 GiB file generated on the fly; installs the Python tools into .venv
   stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
                         ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
 

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
             let seed: u64 = flag("--seed").unwrap_or("7").parse()?;
             let out = flag("--out").context("--out is required")?;
             let sizes = if out == "-" {
-                generate(data_type, compressed, level, seed, std::io::stdout().lock())?
+                generate(data_type, compressed, level, seed, std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?
             } else {
                 let file =
                     std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?;
