@@ -1,7 +1,7 @@
 //! The conversion benchmark's worker, driven by `cargo xtask bench convert`.
 //!
 //! - `generate --data-type T --compressed-bytes N --out PATH|- [--level L] [--seed S]`: writes a deterministic,
-//!   realistic Tardis `.csv.gz` of about N compressed bytes (trades or book_snapshot_5) and prints its sizes as JSON.
+//!   realistic Tardis `.csv.gz` of about N compressed bytes (trades, book_snapshot_5 or book_snapshot_25) and prints its sizes as JSON.
 //! - `convert --data-type T --input PATH|- --output PATH`: converts with `downloader::convert::convert` (the streaming
 //!   converter the downloader uses, on a tokio runtime, reading the input in 64 KiB chunks) and prints a JSON summary.
 
@@ -65,7 +65,13 @@ fn main() -> Result<()> {
             let seed: u64 = flag("--seed").unwrap_or("7").parse()?;
             let out = flag("--out").context("--out is required")?;
             let sizes = if out == "-" {
-                generate(data_type, compressed, level, seed, std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?
+                generate(
+                    data_type,
+                    compressed,
+                    level,
+                    seed,
+                    std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+                )?
             } else {
                 let file =
                     std::fs::File::create(out).with_context(|| format!("cannot create {out}"))?;
@@ -208,10 +214,10 @@ fn generate(
     let mut price: i64 = 982_345; // 98234.5
     let mut trade_id: i64 = 6_123_456_789;
     let mut side_buy = true;
-    let mut asks = [0i64; 5];
-    let mut bids = [0i64; 5];
-    let mut ask_amounts = [0i64; 5];
-    let mut bid_amounts = [0i64; 5];
+    let mut asks = [0i64; 25];
+    let mut bids = [0i64; 25];
+    let mut ask_amounts = [0i64; 25];
+    let mut bid_amounts = [0i64; 25];
     let mut refresh_book = true;
     loop {
         match data_type {
@@ -239,7 +245,8 @@ fn generate(
                 write_fixed(&mut buf, random.lots(), 3);
                 buf.push(b'\n');
             }
-            DataType::BookSnapshot5 => {
+            DataType::BookSnapshot5 | DataType::BookSnapshot25 => {
+                let levels = if data_type == DataType::BookSnapshot5 { 5 } else { 25 };
                 timestamp += 80_000 + i64::try_from(random.below(40_000)).unwrap_or(0);
                 let local = timestamp + 2_000 + i64::try_from(random.below(8_000)).unwrap_or(0);
                 if random.chance(30) {
@@ -249,7 +256,7 @@ fn generate(
                 if refresh_book {
                     let mut ask = price + tick;
                     let mut bid = price;
-                    for level in 0..5 {
+                    for level in 0..levels {
                         asks[level] = ask;
                         bids[level] = bid;
                         ask_amounts[level] = random.lots();
@@ -259,7 +266,7 @@ fn generate(
                     }
                     refresh_book = false;
                 } else {
-                    for level in 0..5 {
+                    for level in 0..levels {
                         if random.chance(30) {
                             ask_amounts[level] = random.lots();
                         }
@@ -269,7 +276,7 @@ fn generate(
                     }
                 }
                 let _infallible = write!(buf, "binance-futures,BTCUSDT,{timestamp},{local}");
-                for level in 0..5 {
+                for level in 0..levels {
                     for (value, decimals) in [
                         (asks[level], 1),
                         (ask_amounts[level], 3),
@@ -283,10 +290,9 @@ fn generate(
                 buf.push(b'\n');
             }
             other => {
-                return Err(format!(
-                    "the generator writes trades and book_snapshot_5, not {other}"
-                )
-                .into());
+                return Err(
+                    format!("the generator writes trades and book snapshots, not {other}").into()
+                );
             }
         }
         rows += 1;

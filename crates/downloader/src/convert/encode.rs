@@ -2,10 +2,11 @@
 //!
 //! [`Parser`] takes the inflated CSV in blocks of any size (a block may end in the middle of a line), checks the
 //! header and parses every row into column builders, producing an Arrow batch every `batch_size` rows.
-//! [`ParquetSink`] encodes batches and makes the bytes of each completed row group available; the footer is written
-//! only by [`ParquetSink::finish`]. The streaming converter runs them on separate threads; [`Encoder`] chains them
+//! [`ParquetSink`] encodes batches and writes the bytes of each completed row group to its writer; the footer is
+//! written only by [`ParquetSink::finish`]. The streaming converter runs them on separate threads; [`Encoder`] chains them
 //! on one.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -77,8 +78,8 @@ pub(crate) struct ParseSummary {
 /// columns always, and a dictionary column (exchange, symbol, ...) while every row of the row group holds the same
 /// value. Their column chunks are encoded once per value and row-group length and spliced into each row group:
 /// encoding the partition columns value by value would cost about as much as all the CSV columns together.
-pub(crate) struct ParquetSink {
-    file: SerializedFileWriter<Vec<u8>>,
+pub(crate) struct ParquetSink<W: Write + Send> {
+    file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     /// The CSV columns of the row group in progress (empty between row groups).
@@ -91,16 +92,14 @@ pub(crate) struct ParquetSink {
     group_bytes: usize,
     /// Encoded constant column chunks: (column index, value, rows) and the chunk.
     chunk_cache: Vec<(ChunkKey, EncodedChunk)>,
-    row_groups_emitted: usize,
-    parquet_bytes: u64,
 }
 
-impl std::fmt::Debug for ParquetSink {
+impl<W: Write + Send> std::fmt::Debug for ParquetSink<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetSink")
             .field("rows_in_group", &self.rows_in_group)
             .field("group_rows", &self.group_rows)
-            .field("row_groups_emitted", &self.row_groups_emitted)
+            .field("bytes_written", &self.file.bytes_written())
             .finish_non_exhaustive()
     }
 }
@@ -144,18 +143,19 @@ fn single_value(array: &ArrayRef) -> Option<&str> {
     Some(values.value(usize::try_from(first).ok()?))
 }
 
-impl ParquetSink {
-    /// Returns a sink writing a file of `data_type`.
+impl<W: Write + Send> ParquetSink<W> {
+    /// Returns a sink writing a file of `data_type` to `output`.
     pub(crate) fn new(
         data_type: DataType,
         partition: &Partition,
         options: &ConvertOptions,
+        output: W,
     ) -> Result<Self, ConvertError> {
         let schema = schema::schema(data_type);
         let properties = writer_properties(data_type, options);
         // The Arrow writer embeds the Arrow schema in the file metadata; its lower-level parts do the rest.
         let (file, factory) = ArrowWriter::try_new_with_options(
-            Vec::new(),
+            output,
             schema.clone(),
             ArrowWriterOptions::new().with_properties(properties),
         )?
@@ -170,8 +170,6 @@ impl ParquetSink {
             group_rows: options.row_group_size.get(),
             group_bytes: options.row_group_bytes.get(),
             chunk_cache: Vec::new(),
-            row_groups_emitted: 0,
-            parquet_bytes: 0,
         })
     }
 
@@ -284,6 +282,8 @@ impl ParquetSink {
         }
         row_group.close()?;
         self.rows_in_group = 0;
+        // Hand the row group's last bytes to the writer now rather than with the next row group.
+        self.file.flush().map_err(|source| ConvertError::Output { source })?;
         Ok(())
     }
 
@@ -334,34 +334,26 @@ impl ParquetSink {
         Ok(chunk)
     }
 
-    /// Returns the Parquet bytes of the row groups completed since the last call, if any.
-    pub(crate) fn take_output(&mut self) -> Result<Option<Bytes>, ConvertError> {
-        let flushed = self.file.flushed_row_groups().len();
-        if flushed == self.row_groups_emitted {
-            return Ok(None);
-        }
-        self.row_groups_emitted = flushed;
-        self.file.flush().map_err(|source| ConvertError::Output { source })?;
-        let bytes = std::mem::take(self.file.inner_mut());
-        self.parquet_bytes += bytes.len() as u64;
-        Ok(Some(Bytes::from(bytes)))
-    }
-
-    /// Flushes the last row group and writes the footer; returns the remaining bytes and the summary.
-    pub(crate) fn finish(
-        mut self,
-        parsed: ParseSummary,
-    ) -> Result<(Bytes, ConvertSummary), ConvertError> {
+    /// Flushes the last row group and writes the footer; returns what was converted.
+    pub(crate) fn finish(&mut self, parsed: ParseSummary) -> Result<ConvertSummary, ConvertError> {
         self.flush()?;
         let row_groups = self.file.flushed_row_groups().len();
-        let bytes = Bytes::from(self.file.into_inner()?);
-        let summary = ConvertSummary {
+        self.file.finish()?;
+        Ok(ConvertSummary {
             rows: parsed.rows,
             csv_bytes: parsed.csv_bytes,
-            parquet_bytes: self.parquet_bytes + bytes.len() as u64,
+            parquet_bytes: self.file.bytes_written() as u64,
             row_groups,
-        };
-        Ok((bytes, summary))
+        })
+    }
+}
+
+impl ParquetSink<Vec<u8>> {
+    /// Returns the bytes written since the last call, if any.
+    pub(crate) fn take_output(&mut self) -> Result<Option<Bytes>, ConvertError> {
+        self.file.flush().map_err(|source| ConvertError::Output { source })?;
+        let bytes = std::mem::take(self.file.inner_mut());
+        Ok((!bytes.is_empty()).then(|| Bytes::from(bytes)))
     }
 }
 
@@ -386,7 +378,7 @@ fn partition_constants(data_type: DataType, partition: &Partition) -> Vec<Consta
 #[derive(Debug)]
 pub(crate) struct Encoder {
     parser: Parser,
-    sink: ParquetSink,
+    sink: ParquetSink<Vec<u8>>,
 }
 
 impl Encoder {
@@ -398,7 +390,7 @@ impl Encoder {
     ) -> Result<Self, ConvertError> {
         Ok(Encoder {
             parser: Parser::new(data_type, options),
-            sink: ParquetSink::new(data_type, partition, options)?,
+            sink: ParquetSink::new(data_type, partition, options, Vec::new())?,
         })
     }
 
@@ -422,7 +414,8 @@ impl Encoder {
         for batch in self.parser.take_batches() {
             self.sink.write(&batch)?;
         }
-        self.sink.finish(parsed)
+        let summary = self.sink.finish(parsed)?;
+        Ok((self.sink.take_output()?.unwrap_or_default(), summary))
     }
 }
 

@@ -4,14 +4,14 @@
 //! ```text
 //! input stream --(pumped by ParquetStream::poll_next)--> [pieces] --> inflate --[CSV blocks]--> parse
 //!                                                                                                 |
-//! ParquetStream <--[row groups, then the footer]-- encode <--[Arrow batches]---------------------+
+//! ParquetStream <--[~1 MiB pieces, footer last]-- encode <--[Arrow batches]---------------------+
 //! ```
 //!
 //! Every channel is bounded, so a slow consumer stops the encoder, which stops the parser and the inflater, which
 //! stops the pumping of the input; a slow input starves them in turn. Memory stays bounded by the channel sizes,
 //! two Arrow batches and one row group, whatever the file size.
 
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,8 +45,11 @@ const INPUT_SLOTS: usize = 16;
 /// Input chunks are cut into pieces of at most this size, so the input queue holds at most 4 MiB.
 const PIECE_BYTES: usize = 256 << 10;
 
-/// Parquet chunks (row groups) queued for the consumer.
-const OUTPUT_SLOTS: usize = 1;
+/// Parquet chunks queued for the consumer.
+const OUTPUT_SLOTS: usize = 2;
+
+/// Parquet bytes are handed to the consumer in pieces of about this size as row groups are written.
+const OUTPUT_CHUNK_BYTES: usize = 1 << 20;
 
 type InputStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 
@@ -81,7 +84,8 @@ enum Output {
     Failed(ConvertError),
 }
 
-/// The Parquet bytes of one converted file, as a stream: row groups as they complete, then the footer.
+/// The Parquet bytes of one converted file, as a stream: each row group as it completes (in pieces of about 1 MiB),
+/// then the footer.
 ///
 /// Returned by [`convert`](super::convert). The stream yields `Ok` chunks that, concatenated, form one Parquet file;
 /// it ends after the chunk holding the footer. If the conversion fails it yields one `Err` and ends, and no chunk
@@ -420,6 +424,42 @@ fn parse_worker(
     }
 }
 
+/// Sends the Parquet bytes to the stream in pieces of about 1 MiB as the writer produces them, so a row group is
+/// never held twice (once encoded, once as bytes).
+struct ChunkSender {
+    buffer: Vec<u8>,
+    output: mpsc::Sender<Output>,
+}
+
+impl ChunkSender {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let bytes = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(OUTPUT_CHUNK_BYTES),
+        ));
+        self.output
+            .blocking_send(Output::Chunk(bytes))
+            .map_err(|_| std::io::Error::other("the Parquet stream was dropped"))
+    }
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= OUTPUT_CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
 fn encode_worker(
     batches: &std_mpsc::Receiver<Batch>,
     output: &mpsc::Sender<Output>,
@@ -431,7 +471,9 @@ fn encode_worker(
     let failed = |error: ConvertError| {
         let _closed = output.blocking_send(Output::Failed(error));
     };
-    let mut sink = match ParquetSink::new(data_type, partition, options) {
+    let sender =
+        ChunkSender { buffer: Vec::with_capacity(OUTPUT_CHUNK_BYTES), output: output.clone() };
+    let mut sink = match ParquetSink::new(data_type, partition, options, sender) {
         Ok(sink) => sink,
         Err(error) => return failed(error),
     };
@@ -444,23 +486,10 @@ fn encode_worker(
                 if let Err(error) = sink.write(&batch) {
                     return failed(error);
                 }
-                match sink.take_output() {
-                    Ok(Some(bytes)) => {
-                        if output.blocking_send(Output::Chunk(bytes)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(error) => return failed(error),
-                }
             }
             Ok(Batch::End(parsed)) => {
                 match sink.finish(parsed) {
-                    Ok((bytes, summary)) => {
-                        if !bytes.is_empty() && output.blocking_send(Output::Chunk(bytes)).is_err()
-                        {
-                            return;
-                        }
+                    Ok(summary) => {
                         let _closed = output.blocking_send(Output::Done(summary));
                     }
                     Err(error) => failed(error),
