@@ -56,6 +56,9 @@ impl ColumnBuilder {
         match self {
             ColumnBuilder::Dict(builder) => builder.push(cell),
             ColumnBuilder::Text(builder) => {
+                if !cell.is_ascii() && std::str::from_utf8(cell).is_err() {
+                    return Err("not UTF-8 text");
+                }
                 builder.push(cell);
                 Ok(())
             }
@@ -458,6 +461,13 @@ mod tests {
         assert_eq!(second.keys().values().as_ref(), &[1]);
         assert_eq!(second.values().as_string::<i32>().value(1), "sell");
         assert_eq!(builder.push(&[0xff, 0xfe]), Err("not UTF-8 text"));
+    }
+
+    #[test]
+    fn text_must_be_utf8() {
+        let mut builder = ColumnBuilder::new(Kind::Text, 2);
+        assert_eq!(builder.push("é".as_bytes()), Ok(()));
+        assert_eq!(builder.push(&[b'a', 0xff]), Err("not UTF-8 text"));
     }
 
     #[test]
