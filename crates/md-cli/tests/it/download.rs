@@ -437,3 +437,62 @@ fn main_job_commands_document_their_flags_with_their_variables() {
         }
     }
 }
+
+/// Rows and columns of a stored Parquet object.
+fn parquet_rows(path: &Path) -> (usize, Vec<String>) {
+    let file =
+        std::fs::File::open(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file");
+    let columns = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
+    let rows = builder.build().unwrap().map(|batch| batch.unwrap().num_rows()).sum();
+    (rows, columns)
+}
+
+#[test]
+fn parquet_output_has_the_same_guarantees_as_raw() {
+    let stand = stand(StubConfig::default());
+    let env = local_env(&stand).var("MD_OUTPUT_FORMAT", "parquet");
+    let run = ok(env.run(&args("pipeline", SELECTION)));
+    assert!(run.stdout.contains("Complete"), "{}", run.stdout);
+    let units = plan(&env);
+    assert!(
+        units.iter().all(|unit| unit.object.ends_with(".parquet")),
+        "objects are named .parquet"
+    );
+    for unit in &units {
+        let (rows, columns) = parquet_rows(&sink_path(&env, &unit.object));
+        // Each served file has a header and generated rows; the converted file has them all.
+        let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let mut csv = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(served.as_slice()),
+            &mut csv,
+        )
+        .unwrap();
+        assert_eq!(rows, csv.lines().count() - 1, "{}: one row per CSV line", unit.object);
+        for column in [
+            "timestamp",
+            "local_timestamp",
+            "symbol",
+            "date",
+            "venue",
+            "instrument_key",
+            "data_type",
+        ] {
+            assert!(
+                columns.iter().any(|c| c == column),
+                "{} lacks {column}: {columns:?}",
+                unit.object
+            );
+        }
+    }
+    stand.stub.reset_counters();
+    let rerun = ok(env.run(&args("download", &[SELECTION, &["--format", "parquet"]].concat())));
+    assert!(rerun.stdout.contains(&format!("skipped {}", units.len())), "{}", rerun.stdout);
+    assert_eq!(
+        dataset_requests(&stand),
+        0,
+        "stored Parquet objects verify, so nothing is downloaded again"
+    );
+}
