@@ -461,6 +461,14 @@ async fn an_input_error_ends_the_stream_without_a_footer() {
     assert!(!output.ends_with(b"PAR1"));
 }
 
+#[test]
+fn the_stream_can_move_between_tasks() {
+    fn spawnable<T: futures::Stream + Send + Unpin + 'static>(_: &T) {}
+    let input = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(gzip(b"")))]);
+    let stream = convert::convert(input, DataType::Trades, partition(), ConvertOptions::default());
+    spawnable(&stream);
+}
+
 /// An input that never ends, and says when it is dropped.
 struct Endless {
     dropped: Arc<AtomicBool>,
