@@ -101,6 +101,9 @@ pub struct Downloader {
     total_shards: u32,
     quota_share: Option<u64>,
     verify: VerifyMode,
+    /// Parquet conversions in flight: each uses three threads and up to ~120 MiB, so at most one per core runs at
+    /// once, however many units are downloading.
+    conversions: Arc<tokio::sync::Semaphore>,
 }
 
 impl Downloader {
@@ -122,6 +125,9 @@ impl Downloader {
             total_shards,
             quota_share: config.tardis.daily_quota_bytes.map(|quota| share_of(quota, total_shards)),
             verify,
+            conversions: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
         }
     }
 
@@ -300,6 +306,14 @@ impl Downloader {
         }
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
         let policy = self.client.retry_policy().clone();
+        // A conversion slot is taken before the Tardis request, so no connection idles while waiting for a core.
+        let _conversion = match self.download.output_format {
+            OutputFormat::Raw => None,
+            OutputFormat::Parquet => tokio::select! {
+                permit = self.conversions.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
+                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
+            },
+        };
         let mut attempt = 1;
         loop {
             let opened = tokio::select! {
