@@ -15,32 +15,35 @@ use md_config::{DataType, LoadOptions, LogFormat, Override};
 #[command(name = "md-cli", version, about, long_about = None, max_term_width = 120)]
 pub(crate) struct Cli {
     /// Read variables from this .env file instead of ./.env (it must exist).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub(crate) env_file: Option<PathBuf>,
 
     /// Read this YAML file instead of searching ./config.yaml, ~/.tick-data/config.yaml, /etc/tick-data/config.yaml.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     pub(crate) config: Option<PathBuf>,
 
     /// Where objects go: gs://bucket[/prefix], s3://bucket[/prefix], file:///path or a path, memory:// [env: MD_SINK]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub(crate) sink: Option<String>,
 
     /// More log output (-v debug, -vv trace) [env: LOG_LEVEL]
-    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub(crate) verbose: u8,
 
     /// Less log output (-q warnings, -qq errors only) [env: LOG_LEVEL]
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, action = ArgAction::Count, help_heading = GLOBAL)]
     pub(crate) quiet: u8,
 
     /// Log line format on stderr [env: MD_LOG_FORMAT]
-    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format)]
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_log_format, help_heading = GLOBAL)]
     pub(crate) log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
 }
+
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 fn parse_log_format(text: &str) -> Result<LogFormat, String> {
     text.parse()
