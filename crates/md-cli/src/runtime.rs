@@ -12,10 +12,7 @@ pub(crate) fn run<T, F>(command: impl FnOnce(CancellationToken) -> F) -> Result<
 where
     F: Future<Output = Result<T, Failure>>,
 {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|error| {
-            Failure::Work(anyhow::Error::new(error).context("cannot start the tokio runtime"))
-        })?;
+    let runtime = build_runtime()?;
     let token = CancellationToken::new();
     let outcome = runtime.block_on(async {
         let watcher = tokio::spawn(cancel_on_signal(token.clone()));
@@ -38,10 +35,7 @@ pub(crate) fn run_graceful<T, F>(command: impl FnOnce(CancellationToken) -> F) -
 where
     F: Future<Output = Result<T, Failure>>,
 {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|error| {
-            Failure::Work(anyhow::Error::new(error).context("cannot start the tokio runtime"))
-        })?;
+    let runtime = build_runtime()?;
     let token = CancellationToken::new();
     let outcome = runtime.block_on(async {
         let watcher = tokio::spawn({
@@ -60,6 +54,12 @@ where
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     outcome
+}
+
+fn build_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|error| {
+        Failure::Work(anyhow::Error::new(error).context("cannot start the tokio runtime"))
+    })
 }
 
 /// Cancels `token` on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -218,15 +218,7 @@ impl TardisClient {
                 tracing::debug!(attempt, max_attempts, error = %error, "giving up");
                 return Err(error);
             }
-            let sleep = self.retry.backoff(attempt, &error);
-            tracing::info!(
-                attempt,
-                max_attempts,
-                sleep_ms = sleep.as_millis() as u64,
-                error = %error,
-                "dataset request failed; retrying"
-            );
-            tokio::time::sleep(sleep).await;
+            self.back_off(attempt, &error, "dataset").await;
             attempt += 1;
         }
     }
@@ -319,17 +311,22 @@ impl TardisClient {
             if !self.retry.should_retry(attempt, &error) {
                 return Err(error);
             }
-            let sleep = self.retry.backoff(attempt, &error);
-            tracing::info!(
-                attempt,
-                max_attempts,
-                sleep_ms = sleep.as_millis() as u64,
-                error = %error,
-                "metadata request failed; retrying"
-            );
-            tokio::time::sleep(sleep).await;
+            self.back_off(attempt, &error, "metadata").await;
             attempt += 1;
         }
+    }
+
+    /// Waits the retry policy's backoff after failed attempt `attempt`, logging it once.
+    async fn back_off(&self, attempt: u32, error: &Error, what: &'static str) {
+        let sleep = self.retry.backoff(attempt, error);
+        tracing::info!(
+            attempt,
+            max_attempts = self.retry.max_attempts(),
+            sleep_ms = sleep.as_millis() as u64,
+            error = %error,
+            "{what} request failed; retrying"
+        );
+        tokio::time::sleep(sleep).await;
     }
 
     /// Sends one GET, following redirects; `Authorization` is sent only while the origin stays the first one.
