@@ -3,6 +3,8 @@
 //! - `test`: everything CI checks, with its own set-up (fmt, clippy, tests, doc tests, docs, `.env.example`).
 //! - `env-example [--check]`: regenerate `.env.example` from md-config's variable table, or fail on drift.
 //! - `bench convert`: the Parquet conversion against DuckDB, pyarrow and pandas (see `bench.rs`).
+//! - `image`: the `FROM scratch` container image of md-cli (see `image.rs`).
+//! - `fleet --shards N`: N `md-cli download` processes against the stand-ins, checked (see `fleet.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
 #![allow(
@@ -11,6 +13,8 @@
 )]
 
 mod bench;
+mod fleet;
+mod image;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,8 @@ fn run() -> Result<()> {
     match task {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "image" => image::run(rest),
+        "fleet" => fleet::run(rest),
         "env-example" => env_example(rest),
         "stub" => stub(rest),
         "help" | "--help" | "-h" => {
@@ -54,6 +60,12 @@ tasks:
   bench convert [--runs N] [--quick]
                         CSV.gz -> Parquet against DuckDB, pyarrow and pandas (throughput, peak RSS, size), and peak RSS
                         on a 1 GiB file generated on the fly; installs the Python tools into .venv
+  image [--engine docker|podman] [--tag NAME]
+                        static md-cli + CA bundle in a FROM scratch image (localhost/md:latest), built with docker
+                        when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf)
+  fleet [--shards N] [--parallel P] [--rate R] [--engine batch|cloud-run|kubernetes|plain] ...
+                        N md-cli download processes against the Tardis stand-in and the GCS fake; checks every unit
+                        was done exactly once and prints units, bytes, wall time and peak request rate (--help)
   stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
                         ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
 
@@ -85,7 +97,16 @@ pub(crate) fn run_checked(command: &mut Command, what: &str) -> Result<()> {
 /// Runs the Tardis stand-in binary from test-support until Ctrl-C.
 fn stub(args: &[String]) -> Result<()> {
     let mut command = cargo();
-    command.args(["run", "--quiet", "--release", "--package", "test-support", "--bin", "tardis-stub", "--"]);
+    command.args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "test-support",
+        "--bin",
+        "tardis-stub",
+        "--",
+    ]);
     command.args(args);
     run_checked(&mut command, "tardis-stub (Ctrl-C to stop)")
 }

@@ -1,0 +1,916 @@
+//! `cargo xtask fleet --shards N`: a fleet of `md-cli download` processes on one machine, checked like production.
+//!
+//! 1. Starts the GCS fake (`fake-gcs`) as the one sink and the Tardis stand-in (`tardis-stub`, with a key), both on
+//!    free loopback ports.
+//! 2. Writes the instrument definitions once (`md-cli instruments`), then restarts the stand-in so its counters hold
+//!    only the fleet's requests.
+//! 3. Reads the plan (`md-cli plan --json` with `TOTAL_SHARDS=N`): every unit with its shard.
+//! 4. Runs N `md-cli download` processes, at most `--parallel` at once, each told its shard the way an engine tells
+//!    it (`--engine batch`: `BATCH_TASK_INDEX`/`BATCH_TASK_COUNT`; also `cloud-run`, `kubernetes`, `plain`), with
+//!    `TARDIS_RATE_LIMIT_PER_SECOND=--rate` each.
+//! 5. Checks, failing on any violation: every process exited 0; every manifest
+//!    (`manifests/download/{from}_{to}/shard-NNNN-of-NNNN.json`) is complete, names its shard, and reports the same
+//!    plan fingerprint and exactly its planned objects as done; every planned unit was done exactly once across all
+//!    manifests; the bucket holds exactly the planned objects under `raw_tick_data/`, each matching its recorded size
+//!    and CRC32C; the stand-in served exactly one request per unit plus the retries the manifests report; and the
+//!    stand-in's busiest second stayed within `--rate` x shards.
+//! 6. Prints units, bytes and wall time per shard, and the fleet's totals and peak request rate.
+
+mod http;
+mod json;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use self::json::Json;
+use crate::{cargo, run_checked};
+
+/// The key the stand-in requires.
+const KEY: &str = "TD.fleet-simulator";
+/// The bucket in the GCS fake.
+const BUCKET: &str = "md-fleet";
+/// How long a stand-in may take to print its address.
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// How a task learns its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexVars {
+    /// `SHARD_INDEX` and `TOTAL_SHARDS`.
+    Plain,
+    /// Google Cloud Batch: `BATCH_TASK_INDEX`, `BATCH_TASK_COUNT`.
+    Batch,
+    /// Cloud Run Jobs: `CLOUD_RUN_TASK_INDEX`, `CLOUD_RUN_TASK_COUNT`.
+    CloudRun,
+    /// Kubernetes Indexed Job: `JOB_COMPLETION_INDEX` plus `TOTAL_SHARDS`.
+    Kubernetes,
+}
+
+impl IndexVars {
+    fn parse(text: &str) -> Result<IndexVars> {
+        Ok(match text {
+            "plain" => IndexVars::Plain,
+            "batch" => IndexVars::Batch,
+            "cloud-run" => IndexVars::CloudRun,
+            "kubernetes" => IndexVars::Kubernetes,
+            other => bail!("--engine takes plain, batch, cloud-run or kubernetes, not {other:?}"),
+        })
+    }
+
+    fn vars(self, index: u32, total: u32) -> [(&'static str, String); 2] {
+        let (index_var, total_var) = match self {
+            IndexVars::Plain => ("SHARD_INDEX", "TOTAL_SHARDS"),
+            IndexVars::Batch => ("BATCH_TASK_INDEX", "BATCH_TASK_COUNT"),
+            IndexVars::CloudRun => ("CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT"),
+            IndexVars::Kubernetes => ("JOB_COMPLETION_INDEX", "TOTAL_SHARDS"),
+        };
+        [(index_var, index.to_string()), (total_var, total.to_string())]
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) shards: u32,
+    pub(crate) parallel: usize,
+    pub(crate) rate: u32,
+    pub(crate) engine: IndexVars,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) venues: String,
+    pub(crate) data_types: String,
+    pub(crate) file_size: String,
+    pub(crate) release: bool,
+    /// Extra arguments for the stand-in (faults: `--rate-500 0.05`, WAN: `--bandwidth 1M`).
+    pub(crate) stub_args: Vec<String>,
+    /// Build the binaries as `cargo nextest run --workspace` does (dev-dependency features unified), so that after
+    /// the tests nothing is rebuilt; otherwise only the three binaries are built.
+    pub(crate) like_workspace_tests: bool,
+}
+
+impl Default for Options {
+    /// A small plan: 4 days of deribit and binance-futures (every instrument type of the fixtures), three data
+    /// types, 16 KiB files: about 100 units.
+    fn default() -> Self {
+        Options {
+            shards: 8,
+            parallel: 4,
+            rate: 4,
+            engine: IndexVars::Batch,
+            from: "2026-10-01".into(),
+            to: "2026-10-04".into(),
+            venues: "deribit,binance-futures".into(),
+            data_types: "trades,book_snapshot_5,options_chain".into(),
+            file_size: "16K".into(),
+            release: false,
+            stub_args: Vec::new(),
+            like_workspace_tests: false,
+        }
+    }
+}
+
+const HELP: &str = "\
+cargo xtask fleet [--shards N] [--parallel P] [--rate R] [--engine batch|cloud-run|kubernetes|plain]
+                  [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--venues IDS] [--data-types TYPES] [--file-size SIZE]
+                  [--release] [--stub-arg ARG]...
+
+Runs N md-cli download processes (at most P at once, each limited to R Tardis requests per second) against the
+Tardis stand-in and the GCS fake, then checks that every planned unit was done exactly once (manifests and objects)
+and prints units, bytes and wall time per shard and the stand-in's peak request rate.
+Defaults: 8 shards, 4 at once, 4 requests/s each, Cloud Batch's task variables, 2026-10-01..2026-10-04,
+deribit,binance-futures, trades,book_snapshot_5,options_chain, 16K files, debug binaries.
+--stub-arg passes one argument to tardis-stub for the fleet's run, e.g. --stub-arg --rate-500 --stub-arg 0.05
+(faults are retried; the request count must then equal units plus the retries the manifests report).";
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut options = Options::default();
+    let mut parallel = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value")).cloned();
+        match arg.as_str() {
+            "--shards" => options.shards = value()?.parse().context("--shards takes a number")?,
+            "--parallel" => parallel = Some(value()?.parse().context("--parallel takes a number")?),
+            "--rate" => options.rate = value()?.parse().context("--rate takes a number")?,
+            "--engine" => options.engine = IndexVars::parse(&value()?)?,
+            "--from" => options.from = value()?,
+            "--to" => options.to = value()?,
+            "--venues" => options.venues = value()?,
+            "--data-types" => options.data_types = value()?,
+            "--file-size" => options.file_size = value()?,
+            "--release" => options.release = true,
+            "--stub-arg" => options.stub_args.push(value()?),
+            "--help" | "-h" => {
+                println!("{HELP}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}\n\n{HELP}"),
+        }
+    }
+    ensure!(options.shards >= 1, "--shards must be at least 1");
+    ensure!(options.rate >= 1, "--rate must be at least 1");
+    options.parallel = parallel.unwrap_or(options.parallel).clamp(1, options.shards as usize);
+    let report = simulate(&options)?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Runs the simulation and its checks; the report is the table to print.
+pub(crate) fn simulate(options: &Options) -> Result<String> {
+    let started = Instant::now();
+    let binaries = Binaries::build(options)?;
+    let work = crate::image::target_dir().join("xtask-fleet");
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+    }
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+
+    let gcs = Server::start(
+        Command::new(&binaries.fake_gcs),
+        "fake-gcs listening on ",
+        &logs.join("fake-gcs.log"),
+    )?;
+    let stub_args = ["--port", "0", "--key", KEY, "--file-size", &options.file_size];
+    let mut fleet_stub = command_with(&binaries.tardis_stub, &stub_args);
+    fleet_stub.args(&options.stub_args);
+    let mut env = Env::new(&work, options, &gcs.url);
+
+    // Definitions once, as the fleet's one-off `instruments` task does.
+    let definitions_stub = Server::start(
+        command_with(&binaries.tardis_stub, &stub_args),
+        "tardis-stub listening on ",
+        &logs.join("tardis-stub-definitions.log"),
+    )?;
+    env.set_tardis(&definitions_stub.url);
+    let instruments = env.command(&binaries.md_cli, &["instruments"]);
+    run_logged(instruments, &logs.join("instruments.log"), "md-cli instruments")?;
+    drop(definitions_stub);
+
+    // A fresh stand-in, so its counters hold the fleet's requests only.
+    let mut stub =
+        Server::start(fleet_stub, "tardis-stub listening on ", &logs.join("tardis-stub.log"))?;
+    env.set_tardis(&stub.url);
+    let plan = Plan::read(&env, &binaries.md_cli, options.shards)?;
+    ensure!(!plan.units.is_empty(), "the plan is empty: nothing to simulate");
+
+    let fleet_started = Instant::now();
+    let tasks = run_fleet(&env, &binaries.md_cli, options, &logs)?;
+    let fleet_wall = fleet_started.elapsed();
+    let counters = stub.stop_with_counters()?;
+
+    let mut violations = Vec::new();
+    let (manifests, fingerprints) =
+        check_manifests(&gcs.url, options, &plan, &tasks, &mut violations)?;
+    let stored = check_objects(&gcs.url, &plan, &mut violations)?;
+    let retries: u64 = manifests.values().map(|manifest| manifest.retries).sum();
+    let expected_requests = plan.units.len() as u64 + retries;
+    // Without faults every unit is one request. With faults the manifests' `retries` counts whole-file restarts
+    // only (not retries inside one open, see the report of issue 8), so the count is a lower bound then.
+    let accounted = if options.stub_args.is_empty() {
+        counters.total == expected_requests
+    } else {
+        counters.total >= expected_requests
+    };
+    if !accounted {
+        violations.push(format!(
+            "the stand-in served {} requests; the plan has {} units and the manifests report {retries} retries",
+            counters.total,
+            plan.units.len()
+        ));
+    }
+    let limit = u64::from(options.rate) * u64::from(options.shards);
+    if counters.max_per_second > limit {
+        violations.push(format!(
+            "the stand-in saw {} requests in one second, above {} per process x {} shards = {limit}",
+            counters.max_per_second, options.rate, options.shards
+        ));
+    }
+
+    let report = render(
+        options,
+        &plan,
+        &tasks,
+        &manifests,
+        &Measured { stored, counters, fleet_wall, fingerprints, started },
+    );
+    if !violations.is_empty() {
+        eprintln!("{report}");
+        bail!(
+            "the fleet simulation found {} violation(s) (logs in {}):\n  - {}",
+            violations.len(),
+            logs.display(),
+            violations.join("\n  - ")
+        );
+    }
+    Ok(report)
+}
+
+/// The three programs, built once.
+struct Binaries {
+    md_cli: PathBuf,
+    tardis_stub: PathBuf,
+    fake_gcs: PathBuf,
+}
+
+impl Binaries {
+    fn build(options: &Options) -> Result<Binaries> {
+        let release = options.release;
+        let mut build = cargo();
+        build.args(["build", "--locked"]);
+        if options.like_workspace_tests {
+            build.args(["--workspace", "--exclude", "xtask", "--tests"]);
+        } else {
+            build.args(["--package", "md-cli", "--package", "test-support"]);
+        }
+        build.args(["--bin", "md-cli", "--bin", "tardis-stub", "--bin", "fake-gcs"]);
+        if release {
+            build.arg("--release");
+        }
+        run_checked(&mut build, "cargo build md-cli, tardis-stub, fake-gcs")?;
+        let dir = crate::image::target_dir().join(if release { "release" } else { "debug" });
+        Ok(Binaries {
+            md_cli: dir.join("md-cli"),
+            tardis_stub: dir.join("tardis-stub"),
+            fake_gcs: dir.join("fake-gcs"),
+        })
+    }
+}
+
+fn command_with(program: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args);
+    command
+}
+
+/// A stand-in started by us, stopped (by its own pid) on drop.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the program, waits for the stdout line `{banner}http://127.0.0.1:PORT`; stderr goes to `log`.
+    fn start(mut command: Command, banner: &'static str, log: &Path) -> Result<Server> {
+        let name = command.get_program().to_string_lossy().into_owned();
+        let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Reads every line (so the pipe never fills) and reports the banner's URL once.
+            let mut sender = Some(sender);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix(banner)
+                    && let Some(sender) = sender.take()
+                {
+                    let _ = sender.send(url.trim().to_owned());
+                }
+            }
+        });
+        let server = |url| Server { child, url, log: log.to_path_buf() };
+        match receiver.recv_timeout(STARTUP) {
+            Ok(url) => Ok(server(url)),
+            Err(_) => {
+                let mut server = server(String::new());
+                let status = server.child.try_wait().ok().flatten();
+                bail!(
+                    "{name} did not print its address within {STARTUP:?} (exit: {status:?}); its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                )
+            }
+        }
+    }
+
+    /// Stops the Tardis stand-in with SIGINT, so it prints its counters, and reads them from its log.
+    fn stop_with_counters(&mut self) -> Result<StubCounters> {
+        let pid = self.child.id().to_string();
+        run_quiet(Command::new("kill").args(["-INT", &pid]), "kill -INT tardis-stub")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            ensure!(Instant::now() < deadline, "tardis-stub did not stop after SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = std::fs::read_to_string(&self.log)?;
+        StubCounters::parse(&log)
+            .with_context(|| format!("no counters in {}:\n{log}", self.log.display()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn run_quiet(command: &mut Command, what: &str) -> Result<()> {
+    let status = command.status().with_context(|| format!("cannot run {what}"))?;
+    ensure!(status.success(), "{what} failed ({status})");
+    Ok(())
+}
+
+/// What the stand-in printed when stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StubCounters {
+    total: u64,
+    in_flight_peak: u64,
+    max_per_second: u64,
+}
+
+impl StubCounters {
+    /// Parses `tardis-stub: T requests, at most F in flight, at most S in one second`.
+    fn parse(log: &str) -> Option<StubCounters> {
+        let line = log.lines().rev().find(|line| line.starts_with("tardis-stub: "))?;
+        let numbers: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|part| !part.is_empty())
+            .filter_map(|part| part.parse().ok())
+            .collect();
+        match numbers.as_slice() {
+            [total, in_flight_peak, max_per_second] => Some(StubCounters {
+                total: *total,
+                in_flight_peak: *in_flight_peak,
+                max_per_second: *max_per_second,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The clean environment every md-cli process gets (nothing inherited but `PATH`).
+struct Env {
+    work: PathBuf,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Env {
+    fn new(work: &Path, options: &Options, gcs_url: &str) -> Env {
+        let vars = vec![
+            ("TARDIS_API_KEY", KEY.to_owned()),
+            ("STORAGE_EMULATOR_HOST", gcs_url.to_owned()),
+            ("GCS_BUCKET", BUCKET.to_owned()),
+            ("INSTRUMENT_EXCHANGES", options.venues.clone()),
+            ("INSTRUMENT_START_DATE", options.from.clone()),
+            ("INSTRUMENT_END_DATE", options.to.clone()),
+            ("DOWNLOAD_VENUES", options.venues.clone()),
+            ("DOWNLOAD_DATA_TYPES", options.data_types.clone()),
+            ("TARDIS_RATE_LIMIT_PER_SECOND", options.rate.to_string()),
+            ("MAX_CONCURRENT_REQUESTS", "4".into()),
+            ("LOG_LEVEL", "WARNING".into()),
+        ];
+        Env { work: work.to_path_buf(), vars }
+    }
+
+    fn set_tardis(&mut self, url: &str) {
+        self.vars.retain(|(name, _)| *name != "TARDIS_BASE_URL" && *name != "TARDIS_API_URL");
+        self.vars.push(("TARDIS_BASE_URL", url.to_owned()));
+        self.vars.push(("TARDIS_API_URL", url.to_owned()));
+    }
+
+    /// md-cli in the work directory (no `.env` there) with only our variables.
+    fn command(&self, md_cli: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(md_cli);
+        command
+            .args(args)
+            .current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.work);
+        for (name, value) in &self.vars {
+            command.env(name, value);
+        }
+        command
+    }
+}
+
+fn run_logged(mut command: Command, log: &Path, what: &str) -> Result<()> {
+    let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .status()
+        .with_context(|| format!("cannot start {what}"))?;
+    ensure!(
+        status.success(),
+        "{what} failed ({status}); its output:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// One unit of `md-cli plan --json`.
+#[derive(Debug, Clone)]
+struct Unit {
+    object: String,
+    shard: u32,
+}
+
+struct Plan {
+    units: Vec<Unit>,
+    /// Planned objects per shard.
+    by_shard: BTreeMap<u32, BTreeSet<String>>,
+}
+
+impl Plan {
+    fn read(env: &Env, md_cli: &Path, shards: u32) -> Result<Plan> {
+        let mut command = env.command(md_cli, &["plan", "--json"]);
+        command.env("TOTAL_SHARDS", shards.to_string()).env("SHARD_INDEX", "0");
+        let output = command.output().context("cannot run md-cli plan")?;
+        ensure!(
+            output.status.success(),
+            "md-cli plan --json failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut units = Vec::new();
+        let mut by_shard: BTreeMap<u32, BTreeSet<String>> =
+            (0..shards).map(|shard| (shard, BTreeSet::new())).collect();
+        for line in String::from_utf8(output.stdout)?.lines().filter(|line| !line.trim().is_empty())
+        {
+            let unit = Json::parse(line).with_context(|| format!("plan line {line:?}"))?;
+            let object = unit.get("object").as_str().context("a unit without object")?.to_owned();
+            let shard = unit
+                .get("shard")
+                .as_u64()
+                .and_then(|shard| u32::try_from(shard).ok())
+                .filter(|shard| *shard < shards)
+                .with_context(|| format!("a unit without a valid shard: {line}"))?;
+            ensure!(
+                by_shard.entry(shard).or_default().insert(object.clone()),
+                "the plan names {object} twice"
+            );
+            units.push(Unit { object, shard });
+        }
+        Ok(Plan { units, by_shard })
+    }
+}
+
+/// One download process.
+struct Task {
+    shard: u32,
+    code: Option<i32>,
+    wall: Duration,
+}
+
+/// Runs every shard's process, at most `parallel` at once.
+fn run_fleet(env: &Env, md_cli: &Path, options: &Options, logs: &Path) -> Result<Vec<Task>> {
+    let mut pending: Vec<u32> = (0..options.shards).rev().collect();
+    let mut running: Vec<(u32, Instant, Child)> = Vec::new();
+    let mut finished = Vec::new();
+    while !pending.is_empty() || !running.is_empty() {
+        while running.len() < options.parallel
+            && let Some(shard) = pending.pop()
+        {
+            let mut command = env.command(md_cli, &["download"]);
+            for (name, value) in options.engine.vars(shard, options.shards) {
+                command.env(name, value);
+            }
+            let log = File::create(logs.join(format!("shard-{shard:04}.log")))?;
+            let child =
+                command
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone()?)
+                    .stderr(log)
+                    .spawn()
+                    .with_context(|| format!("cannot start md-cli download for shard {shard}"))?;
+            running.push((shard, Instant::now(), child));
+        }
+        let mut index = 0;
+        while index < running.len() {
+            if let Some(status) = running[index].2.try_wait()? {
+                let (shard, started, _) = running.swap_remove(index);
+                finished.push(Task { shard, code: status.code(), wall: started.elapsed() });
+            } else {
+                index += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    finished.sort_by_key(|task| task.shard);
+    Ok(finished)
+}
+
+/// What a shard's manifest says.
+struct Manifest {
+    planned: u64,
+    done: u64,
+    skipped: u64,
+    failed: u64,
+    bytes: u64,
+    retries: u64,
+    status: String,
+}
+
+fn manifest_name(options: &Options, shard: u32) -> String {
+    format!(
+        "manifests/download/{}_{}/shard-{shard:04}-of-{:04}.json",
+        options.from, options.to, options.shards
+    )
+}
+
+fn check_manifests(
+    gcs: &str,
+    options: &Options,
+    plan: &Plan,
+    tasks: &[Task],
+    violations: &mut Vec<String>,
+) -> Result<(BTreeMap<u32, Manifest>, BTreeSet<String>)> {
+    let mut manifests = BTreeMap::new();
+    let mut fingerprints = BTreeSet::new();
+    let mut done_count: BTreeMap<String, u32> = BTreeMap::new();
+    for task in tasks {
+        let shard = task.shard;
+        if task.code != Some(0) {
+            violations.push(format!("shard {shard}: md-cli download exited {:?}", task.code));
+        }
+        let name = manifest_name(options, shard);
+        let response = http::get(gcs, &format!("/{BUCKET}/{}", http::encode_path(&name)))?;
+        if response.status != 200 {
+            violations.push(format!("shard {shard}: no manifest {name} ({})", response.status));
+            continue;
+        }
+        let json = Json::parse(std::str::from_utf8(&response.body)?)
+            .with_context(|| format!("{name} is not JSON"))?;
+        let units = json.get("units");
+        let count = |field: &str| units.get(field).as_u64().unwrap_or(u64::MAX);
+        let manifest = Manifest {
+            planned: count("planned"),
+            done: count("done"),
+            skipped: count("skipped"),
+            failed: count("failed"),
+            bytes: json.get("bytes_written").as_u64().unwrap_or(0),
+            retries: json.get("retries").as_u64().unwrap_or(0),
+            status: json.get("status").as_str().unwrap_or("?").to_owned(),
+        };
+        let mine = &plan.by_shard[&shard];
+        let done: BTreeSet<String> = strings(json.get("done_objects"));
+        let skipped: BTreeSet<String> = strings(json.get("skipped_objects"));
+        for object in &done {
+            *done_count.entry(object.clone()).or_default() += 1;
+        }
+        let problems = [
+            (manifest.status != "complete", format!("status {}", manifest.status)),
+            (
+                json.get("shard_index").as_u64() != Some(u64::from(shard))
+                    || json.get("total_shards").as_u64() != Some(u64::from(options.shards)),
+                format!(
+                    "names shard {:?} of {:?}",
+                    json.get("shard_index").as_u64(),
+                    json.get("total_shards").as_u64()
+                ),
+            ),
+            (
+                manifest.planned != mine.len() as u64,
+                format!("{} units planned, the plan gives it {}", manifest.planned, mine.len()),
+            ),
+            (
+                manifest.done + manifest.skipped != manifest.planned || manifest.failed != 0,
+                format!(
+                    "done {} + skipped {} != planned {} (failed {})",
+                    manifest.done, manifest.skipped, manifest.planned, manifest.failed
+                ),
+            ),
+            (
+                done.len() as u64 != manifest.done || !skipped.is_empty(),
+                format!(
+                    "{} done objects for done {}, {} skipped in a fresh bucket",
+                    done.len(),
+                    manifest.done,
+                    skipped.len()
+                ),
+            ),
+            (&done != mine, "its done objects are not its planned objects".to_owned()),
+            (
+                json.get("plan_units").as_u64() != Some(plan.units.len() as u64),
+                format!(
+                    "plan_units {:?}, the plan has {}",
+                    json.get("plan_units").as_u64(),
+                    plan.units.len()
+                ),
+            ),
+        ];
+        for (broken, what) in problems {
+            if broken {
+                violations.push(format!("shard {shard} manifest: {what}"));
+            }
+        }
+        match json.get("plan_fingerprint").as_str() {
+            Some(fingerprint) => {
+                fingerprints.insert(fingerprint.to_owned());
+            }
+            None => violations.push(format!("shard {shard} manifest: no plan_fingerprint")),
+        }
+        manifests.insert(shard, manifest);
+    }
+    if fingerprints.len() > 1 {
+        violations.push(format!("the shards ran different plans: fingerprints {fingerprints:?}"));
+    }
+    for unit in &plan.units {
+        match done_count.get(&unit.object) {
+            Some(1) => {}
+            Some(times) => violations.push(format!("{} was done {times} times", unit.object)),
+            None => violations
+                .push(format!("{} (shard {}) was done by no shard", unit.object, unit.shard)),
+        }
+    }
+    let planned: BTreeSet<&String> = plan.units.iter().map(|unit| &unit.object).collect();
+    for object in done_count.keys().filter(|object| !planned.contains(object)) {
+        violations.push(format!("{object} was done but is not in the plan"));
+    }
+    Ok((manifests, fingerprints))
+}
+
+fn strings(value: &Json) -> BTreeSet<String> {
+    value
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Json::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the bucket holds under `raw_tick_data/`.
+struct Stored {
+    objects: usize,
+    bytes: u64,
+}
+
+fn check_objects(gcs: &str, plan: &Plan, violations: &mut Vec<String>) -> Result<Stored> {
+    let listed = list(gcs, "raw_tick_data/")?;
+    let planned: BTreeSet<&str> = plan.units.iter().map(|unit| unit.object.as_str()).collect();
+    for name in listed.iter().filter(|name| !planned.contains(name.as_str())) {
+        violations.push(format!("the bucket holds {name}, which is not in the plan"));
+    }
+    let mut stored = Stored { objects: 0, bytes: 0 };
+    for object in &planned {
+        let response = http::get(gcs, &format!("/{BUCKET}/{}", http::encode_path(object)))?;
+        if response.status != 200 {
+            violations.push(format!("{object} is not in the bucket ({})", response.status));
+            continue;
+        }
+        let size = response.body.len() as u64;
+        let crc = format!("{:08x}", crc32c(&response.body));
+        let recorded_size =
+            response.header("x-goog-meta-md-size").and_then(|size| size.parse().ok());
+        let recorded_crc = response.header("x-goog-meta-md-crc32c");
+        if recorded_size != Some(size) || recorded_crc != Some(crc.as_str()) || size == 0 {
+            violations.push(format!(
+                "{object}: {size} bytes with CRC32C {crc}, recorded {recorded_size:?} and {recorded_crc:?}"
+            ));
+        }
+        stored.objects += 1;
+        stored.bytes += size;
+    }
+    Ok(stored)
+}
+
+/// Every object name under `prefix` (XML API `list-type=2`, following continuation tokens).
+fn list(gcs: &str, prefix: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = format!("/{BUCKET}?list-type=2&prefix={}", http::encode_path(prefix));
+        if let Some(token) = &token {
+            query.push_str(&format!(
+                "&continuation-token={}",
+                http::encode_path(token).replace('/', "%2F")
+            ));
+        }
+        let response = http::get(gcs, &query)?;
+        ensure!(response.status == 200, "listing the bucket answered {}", response.status);
+        let xml = String::from_utf8(response.body)?;
+        names.extend(elements(&xml, "Key").into_iter().map(|key| unescape(&key)));
+        token = elements(&xml, "NextContinuationToken")
+            .into_iter()
+            .next()
+            .map(|token| unescape(&token));
+        if token.as_deref().is_none_or(str::is_empty) {
+            return Ok(names);
+        }
+    }
+}
+
+fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        rest = &rest[start + open.len()..];
+        let Some(end) = rest.find(&close) else { break };
+        out.push(rest[..end].to_owned());
+        rest = &rest[end + close.len()..];
+    }
+    out
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// CRC32C (Castagnoli), as recorded in `md-crc32c`.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The fleet-wide measurements.
+struct Measured {
+    stored: Stored,
+    counters: StubCounters,
+    fleet_wall: Duration,
+    fingerprints: BTreeSet<String>,
+    started: Instant,
+}
+
+fn render(
+    options: &Options,
+    plan: &Plan,
+    tasks: &[Task],
+    manifests: &BTreeMap<u32, Manifest>,
+    measured: &Measured,
+) -> String {
+    let Measured { stored, counters, fleet_wall, fingerprints, started } = measured;
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ =
+        writeln!(out, "shard  planned  done  skipped  failed      bytes   wall s  exit  status");
+    for task in tasks {
+        let manifest = manifests.get(&task.shard);
+        let field = |get: fn(&Manifest) -> u64| {
+            manifest.map_or_else(|| "-".to_owned(), |manifest| get(manifest).to_string())
+        };
+        let _ = writeln!(
+            out,
+            "{:>5}  {:>7}  {:>4}  {:>7}  {:>6}  {:>9}  {:>7.2}  {:>4}  {}",
+            task.shard,
+            field(|m| m.planned),
+            field(|m| m.done),
+            field(|m| m.skipped),
+            field(|m| m.failed),
+            field(|m| m.bytes),
+            task.wall.as_secs_f64(),
+            task.code.map_or_else(|| "sig".to_owned(), |code| code.to_string()),
+            manifest.map_or("no manifest", |manifest| manifest.status.as_str()),
+        );
+    }
+    let per_shard: Vec<usize> = plan.by_shard.values().map(BTreeSet::len).collect();
+    let walls: Vec<f64> = tasks.iter().map(|task| task.wall.as_secs_f64()).collect();
+    let max = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
+    let secs = fleet_wall.as_secs_f64();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "fleet: {} shards ({} at once, shard from {}), {} units ({}..{} per shard), {} objects, {} bytes",
+        options.shards,
+        options.parallel,
+        options.engine.vars(0, 0).map(|(name, _)| name).join("/"),
+        plan.units.len(),
+        per_shard.iter().min().unwrap_or(&0),
+        per_shard.iter().max().unwrap_or(&0),
+        stored.objects,
+        stored.bytes,
+    );
+    let _ = writeln!(
+        out,
+        "wall: fleet {secs:.2} s ({:.1} units/s, {:.0} KiB/s), per shard mean {:.2} s, max {:.2} s; whole simulation {:.1} s",
+        plan.units.len() as f64 / secs,
+        stored.bytes as f64 / 1024.0 / secs,
+        mean(&walls),
+        max(&walls),
+        started.elapsed().as_secs_f64(),
+    );
+    let _ = writeln!(
+        out,
+        "tardis stand-in: {} requests, at most {} in flight, peak {} requests in one second; limit {}/s per process x {} shards = {}/s (x {} running at once = {}/s)",
+        counters.total,
+        counters.in_flight_peak,
+        counters.max_per_second,
+        options.rate,
+        options.shards,
+        u64::from(options.rate) * u64::from(options.shards),
+        options.parallel,
+        u64::from(options.rate) * options.parallel as u64,
+    );
+    let _ = write!(
+        out,
+        "checks passed: every planned unit done exactly once (manifests, objects, requests); plan fingerprint {}",
+        fingerprints.iter().next().map_or("-", String::as_str)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_stand_in_counters_line() {
+        let log =
+            "noise\ntardis-stub: 120 requests, at most 9 in flight, at most 31 in one second\n";
+        assert_eq!(
+            StubCounters::parse(log),
+            Some(StubCounters { total: 120, in_flight_peak: 9, max_per_second: 31 })
+        );
+        assert_eq!(StubCounters::parse("tardis-stub listening on http://127.0.0.1:1"), None);
+    }
+
+    #[test]
+    fn crc32c_matches_the_standard_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+    }
+
+    #[test]
+    fn lists_keys_from_a_list_bucket_result() {
+        let xml = "<ListBucketResult><Contents><Key>a/b&amp;c</Key></Contents><Contents><Key>d</Key></Contents>\
+                   <NextContinuationToken>t1</NextContinuationToken></ListBucketResult>";
+        assert_eq!(
+            elements(xml, "Key").iter().map(|key| unescape(key)).collect::<Vec<_>>(),
+            ["a/b&c", "d"]
+        );
+        assert_eq!(elements(xml, "NextContinuationToken"), ["t1"]);
+    }
+
+    #[test]
+    fn each_engine_names_its_own_index_variables() {
+        assert_eq!(IndexVars::Batch.vars(3, 60)[0], ("BATCH_TASK_INDEX", "3".to_owned()));
+        assert_eq!(IndexVars::Kubernetes.vars(3, 60)[1], ("TOTAL_SHARDS", "60".to_owned()));
+        for engine in
+            [IndexVars::Plain, IndexVars::Batch, IndexVars::CloudRun, IndexVars::Kubernetes]
+        {
+            for (name, _) in engine.vars(0, 1) {
+                assert!(md_config::spec(name).is_some(), "md-config does not know {name}");
+            }
+        }
+        assert!(IndexVars::parse("k8s").is_err());
+    }
+}
