@@ -1,6 +1,7 @@
 //! md-cli end to end: the binary run as a user runs it.
 
 mod config;
+mod container;
 mod download;
 mod fetch;
 mod support;
