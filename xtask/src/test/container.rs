@@ -1,0 +1,116 @@
+//! The container set-up of `cargo xtask test`: a container engine (docker when an engine answers, else podman,
+//! installed with apt-get when missing and we are root), the image (`cargo xtask image`, built once), and a compose
+//! program (podman-compose 1.6.0 from PyPI in `.venv/`, or `docker compose`). Their names reach the container tests
+//! (`crates/md-cli/tests/it/container.rs`) as `MD_TEST_IMAGE`, `MD_TEST_CONTAINER_ENGINE` and `MD_TEST_COMPOSE`.
+//!
+//! Under CI (`CI` set, or `MD_TEST_REQUIRE_SERVERS=1` in our environment) a missing engine that cannot be installed
+//! fails the run; elsewhere the run goes on and the tests print the reason they skip (`MD_TEST_CONTAINER_SKIP`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Result, bail};
+
+use crate::image::{self, Engine};
+use crate::run_checked;
+
+/// podman-compose, pinned: Debian's 1.0.3 breaks on `network_mode: host` (see shared/INFRA.md).
+const PODMAN_COMPOSE: &str = "podman-compose==1.6.0";
+
+/// The variables the container tests read.
+pub(crate) struct Containers {
+    env: Vec<(&'static str, String)>,
+}
+
+impl Containers {
+    pub(crate) fn env(&self) -> &[(&'static str, String)] {
+        &self.env
+    }
+}
+
+/// Whether this run must not skip anything: `CI` is set (and not `false`/`0`), or `MD_TEST_REQUIRE_SERVERS=1`.
+pub(crate) fn required() -> bool {
+    let ci = std::env::var("CI")
+        .is_ok_and(|value| !matches!(value.trim(), "" | "0" | "false" | "FALSE" | "False"));
+    ci || std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1")
+}
+
+/// Gets an engine (installing podman when it can), builds the image, and finds a compose program.
+pub(crate) fn prepare(root: &Path) -> Result<Containers> {
+    let engine = match Engine::detect() {
+        Some(engine) => engine,
+        None => match install_podman() {
+            Ok(()) => Engine::Podman,
+            Err(reason) => {
+                let reason = format!("no container engine: {reason:#}");
+                if required() {
+                    bail!("{reason} (CI must run the container tests)");
+                }
+                eprintln!("xtask: notice: {reason}; the container tests will be skipped");
+                return Ok(Containers { env: vec![("MD_TEST_CONTAINER_SKIP", reason)] });
+            }
+        },
+    };
+    image::build(engine, image::TAG)?;
+    let mut env = vec![
+        ("MD_TEST_IMAGE", image::TAG.to_owned()),
+        ("MD_TEST_CONTAINER_ENGINE", engine.program().to_owned()),
+    ];
+    env.extend(engine.env());
+    match engine {
+        Engine::Podman => {
+            let compose = super::servers::venv_program(root, PODMAN_COMPOSE, "podman-compose")?;
+            env.push(("MD_TEST_COMPOSE", compose.display().to_string()));
+        }
+        Engine::Docker if succeeds(Command::new("docker").args(["compose", "version"])) => {
+            env.push(("MD_TEST_COMPOSE", "docker compose".into()));
+        }
+        Engine::Docker => {
+            let reason = "docker has no compose plugin (`docker compose version` fails)".to_owned();
+            if required() {
+                bail!("{reason} (CI must run the compose test)");
+            }
+            env.push(("MD_TEST_COMPOSE_SKIP", reason));
+        }
+    }
+    Ok(Containers { env })
+}
+
+/// `apt-get update && apt-get install -y podman buildah runc`, as root only.
+fn install_podman() -> Result<()> {
+    let hint = "install podman: apt-get install -y podman buildah runc";
+    if !succeeds(Command::new("apt-get").arg("--version")) {
+        bail!(
+            "`docker info` finds no engine, podman is not installed and there is no apt-get; {hint}"
+        );
+    }
+    let uid = Command::new("id").arg("-u").output().map(|output| output.stdout).unwrap_or_default();
+    if String::from_utf8_lossy(&uid).trim() != "0" {
+        bail!(
+            "`docker info` finds no engine and podman is not installed; not root, so not installing it; {hint}"
+        );
+    }
+    run_checked(
+        Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get update (podman is not installed)",
+    )?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "podman", "buildah", "runc"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get install -y podman buildah runc",
+    )?;
+    if !image::podman_installed() {
+        bail!("apt-get installed podman, but `podman --version` still fails");
+    }
+    Ok(())
+}
+
+fn succeeds(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
