@@ -2,7 +2,8 @@
 //!
 //! - `test`: everything CI checks, with its own set-up (fmt, clippy, tests, doc tests, docs, `.env.example`).
 //! - `env-example [--check]`: regenerate `.env.example` from md-config's variable table, or fail on drift.
-//! - `bench convert`: the Parquet conversion against DuckDB, pyarrow and pandas (see `bench.rs`).
+//! - `bench [PART]`: mirror throughput, memory, rate limiter, keys and Parquet conversion, against the alternatives
+//!   (see `bench.rs`).
 //! - `image`: the `FROM scratch` container image of md-cli (see `image.rs`).
 //! - `fleet --shards N`: N `md-cli download` processes against the stand-ins, checked (see `fleet.rs`).
 
@@ -57,9 +58,11 @@ cargo xtask <task>
 tasks:
   test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
   env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)
-  bench convert [--runs N] [--quick]
-                        CSV.gz -> Parquet against DuckDB, pyarrow and pandas (throughput, peak RSS, size), and peak RSS
-                        on a 1 GiB file generated on the fly; installs the Python tools into .venv
+  bench [mirror|memory|rate|keys|convert] [--runs N] [--quick] [--write-docs]
+                        every benchmark (or one), side by side with the alternatives: md-cli download vs the official
+                        Python client and curl (loopback and WAN-like), peak RSS over 64 MiB and 1 GiB files, the rate
+                        limiter, keys/s, CSV.gz -> Parquet vs DuckDB/pyarrow/pandas; tables with ratios on stdout and
+                        in target/bench/report.md (--write-docs: docs/BENCHMARKS.md); Python tools go into .venv
   image [--engine docker|podman] [--tag NAME]
                         static md-cli + CA bundle in a FROM scratch image (localhost/md:latest), built with docker
                         when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf)

@@ -1,4 +1,5 @@
-//! Runs the fake GCS XML API until killed: `fake-gcs [--port N]` (default: a free port).
+//! Runs the fake GCS XML API until killed: `fake-gcs [--port N] [--discard-over BYTES]` (default: a free port;
+//! `--discard-over`: bodies of puts and parts above BYTES are dropped, for benchmarks that stream gigabytes).
 //!
 //! Prints `fake-gcs listening on http://127.0.0.1:PORT` on stdout once it accepts connections; point
 //! `STORAGE_EMULATOR_HOST` at that URL to try `md-cli` offline.
@@ -13,12 +14,16 @@ use test_support::gcs::FakeGcs;
 
 fn main() -> ExitCode {
     let mut port = 0u16;
+    let mut discard_over = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|value| value.parse::<u16>())) {
-            ("--port", Some(Ok(value))) => port = value,
+        match (arg.as_str(), args.next().map(|value| value.parse::<usize>())) {
+            ("--port", Some(Ok(value))) if u16::try_from(value).is_ok() => {
+                port = u16::try_from(value).unwrap_or_default();
+            }
+            ("--discard-over", Some(Ok(value))) => discard_over = Some(value),
             _ => {
-                eprintln!("usage: fake-gcs [--port N]");
+                eprintln!("usage: fake-gcs [--port N] [--discard-over BYTES]");
                 return ExitCode::from(2);
             }
         }
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        fake.set_discard_over(discard_over);
         println!("fake-gcs listening on {}", fake.url());
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;

@@ -1,4 +1,8 @@
-//! `tardis-stub`: the Tardis stand-in as a program, to try `md-cli` offline (`cargo xtask stub`).
+//! `tardis-stub`: the Tardis stand-in as a program, to try `md-cli` offline (`cargo xtask stub`) and to serve
+//! `cargo xtask bench`.
+//!
+//! It prints `tardis-stub listening on http://127.0.0.1:PORT` first, and runs until SIGINT; then it reports its
+//! counters on stderr and, with `--stats PATH`, writes them as one JSON object (the benches read it).
 
 #![allow(
     clippy::print_stdout,
@@ -6,6 +10,8 @@
     reason = "a developer tool that reports to the terminal"
 )]
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -60,6 +66,19 @@ struct Args {
     /// Delay before each response, milliseconds.
     #[arg(long, default_value_t = 0)]
     first_byte_delay_ms: u64,
+    /// Directory of the disk cache of generated files (default: $TMPDIR/md-tardis-stub).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Files up to this size are generated in memory, larger ones into the disk cache and served from it.
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    memory_cache_limit: u64,
+    /// Serve every file of one exchange, data type and month with the same body (one cached file per data type
+    /// for benchmarks over many large files; the rows do not carry the requested symbol and day).
+    #[arg(long)]
+    shared_bodies: bool,
+    /// At shutdown, write the counters as JSON to this file (dataset requests counted apart from metadata ones).
+    #[arg(long, value_name = "PATH")]
+    stats: Option<PathBuf>,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -101,6 +120,9 @@ async fn main() -> std::process::ExitCode {
         stall: Duration::from_millis(args.stall_ms),
         bandwidth: args.bandwidth,
         first_byte_delay: Duration::from_millis(args.first_byte_delay_ms),
+        cache_dir: args.cache_dir.clone(),
+        memory_cache_limit: args.memory_cache_limit,
+        shared_bodies: args.shared_bodies,
         ..StubConfig::default()
     };
     let stub = match TardisStub::start(config).await {
@@ -112,6 +134,7 @@ async fn main() -> std::process::ExitCode {
     };
     let url = stub.base_url();
     println!("tardis-stub listening on {url}");
+    let _ = std::io::stdout().flush();
     println!("try:");
     println!("  export TARDIS_BASE_URL={url} TARDIS_API_URL={url}");
     if let Some(key) = &args.key {
@@ -126,5 +149,50 @@ async fn main() -> std::process::ExitCode {
         "tardis-stub: {} requests, at most {} in flight, at most {} in one second",
         counters.total, counters.in_flight_peak, counters.max_per_second
     );
+    if let Some(path) = &args.stats {
+        let stats = stats_json(&stub);
+        if let Err(error) = std::fs::write(path, stats) {
+            eprintln!("tardis-stub: cannot write {}: {error}", path.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     std::process::ExitCode::SUCCESS
+}
+
+/// The counters as one JSON object: all requests, and dataset requests (`.csv.gz`) apart, with the busiest
+/// one-second window and the first and last arrival (milliseconds since the stand-in started).
+fn stats_json(stub: &TardisStub) -> String {
+    let counters = stub.counters();
+    let requests = stub.requests();
+    let mut arrivals: Vec<Duration> = requests
+        .iter()
+        .filter(|record| record.path.ends_with(".csv.gz"))
+        .map(|record| record.at)
+        .collect();
+    arrivals.sort();
+    let mut busiest = 0;
+    let mut first = 0;
+    for last in 0..arrivals.len() {
+        while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
+            first += 1;
+        }
+        busiest = busiest.max(last - first + 1);
+    }
+    let millis = |at: Option<&Duration>| at.map_or(0.0, |at| at.as_secs_f64() * 1000.0);
+    let faults = requests.iter().filter(|record| record.fault.is_some()).count();
+    let errors = requests.iter().filter(|record| record.status >= 400).count();
+    serde_json::json!({
+        "total": counters.total,
+        "max_per_second": counters.max_per_second,
+        "in_flight_peak": counters.in_flight_peak,
+        "with_authorization": counters.with_authorization,
+        "faults": faults,
+        "error_statuses": errors,
+        "dataset_requests": arrivals.len(),
+        "distinct_paths": counters.per_path.len(),
+        "dataset_max_per_second": busiest,
+        "dataset_first_ms": millis(arrivals.first()),
+        "dataset_last_ms": millis(arrivals.last()),
+    })
+    .to_string()
 }

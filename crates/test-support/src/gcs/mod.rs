@@ -83,6 +83,9 @@ pub(crate) struct Store {
     pub(crate) next_generation: u64,
     pub(crate) next_upload: u64,
     pub(crate) page_size: usize,
+    /// Bodies of puts and parts above this size are counted and dropped ([`FakeGcs::set_discard_over`]).
+    pub(crate) discard_over: Option<usize>,
+    pub(crate) discarded_bytes: u64,
 }
 
 impl Store {
@@ -104,6 +107,21 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns the body to keep for a request: empty when it is a put or a part above the discard size.
+    pub(crate) fn keep(&self, kind: RequestKind, body: Bytes) -> Bytes {
+        if !matches!(kind, RequestKind::Put | RequestKind::UploadPart) {
+            return body;
+        }
+        let mut store = self.store();
+        match store.discard_over {
+            Some(limit) if body.len() > limit => {
+                store.discarded_bytes += body.len() as u64;
+                Bytes::new()
+            }
+            _ => body,
+        }
     }
 }
 
@@ -162,6 +180,18 @@ impl FakeGcs {
     /// Sets how many entries a list page holds at most (default 1000), to exercise pagination.
     pub fn set_page_size(&self, page_size: usize) {
         self.shared.store().page_size = page_size.max(1);
+    }
+
+    /// Drops the bodies of puts and parts larger than `limit` bytes (the objects are stored empty, with their
+    /// metadata), so a benchmark can stream gigabytes through the fake without holding them; `None` keeps every
+    /// byte (the default). Small objects (definitions, manifests) stay readable with a limit of a few MiB.
+    pub fn set_discard_over(&self, limit: Option<usize>) {
+        self.shared.store().discard_over = limit;
+    }
+
+    /// Returns how many bytes were dropped under [`FakeGcs::set_discard_over`].
+    pub fn discarded_bytes(&self) -> u64 {
+        self.shared.store().discarded_bytes
     }
 
     /// Returns a stored object.

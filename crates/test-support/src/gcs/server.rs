@@ -83,7 +83,7 @@ async fn handle(
         Some(Fault::DropAfter) | None => {}
     }
     let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
+        Ok(collected) => shared.keep(kind, collected.to_bytes()),
         Err(_) => return Err(Dropped),
     };
     let response = answer(&shared, kind, &parts.method, &parts.headers, &target, body);

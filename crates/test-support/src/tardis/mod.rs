@@ -77,6 +77,10 @@ pub struct StubConfig {
     pub cache_dir: Option<PathBuf>,
     /// Files up to this size are generated in memory and kept there.
     pub memory_cache_limit: u64,
+    /// Serve every dataset file of one exchange, data type and month with the same body (generated for the symbol
+    /// `SHARED` on the first of the month), so a benchmark over many large files needs one cached file per data
+    /// type instead of one per path. The rows then do not carry the requested symbol and day.
+    pub shared_bodies: bool,
 }
 
 impl Default for StubConfig {
@@ -97,6 +101,7 @@ impl Default for StubConfig {
             first_byte_delay: Duration::ZERO,
             cache_dir: None,
             memory_cache_limit: 64 * 1024 * 1024,
+            shared_bodies: false,
         }
     }
 }

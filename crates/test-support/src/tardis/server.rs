@@ -282,6 +282,18 @@ async fn dataset(shared: &Arc<Shared>, path: &str, auth: AuthSeen) -> Plain {
 
 /// Returns the body for a file: from the memory cache, the disk cache, or freshly generated.
 pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Result<Source> {
+    let shared_body;
+    let spec = if shared.config.shared_bodies && !spec.empty {
+        shared_body = FileSpec {
+            symbol: "SHARED".into(),
+            row_symbols: Vec::new(),
+            date: spec.date.with_day(1).unwrap_or(spec.date),
+            ..spec.clone()
+        };
+        &shared_body
+    } else {
+        spec
+    };
     let key = (
         format!(
             "{}/{}/{}/{}/{}",

@@ -1,0 +1,349 @@
+//! `cargo xtask bench mirror`: mirror throughput of `md-cli download` against the official Python client and
+//! parallel curl, in two profiles.
+//!
+//! - (a) loopback, unthrottled: the machine's own limit;
+//! - (b) WAN-like: the stand-in caps each response at 25 MB/s and delays every response by 50 ms, as a far CDN.
+//!
+//! The files: 16 of about 32 MiB (4 data types x 2 symbols x 2 days of `binance-futures`, the plan of
+//! `md-cli plan` for the selection below), generated once into the stand-in's disk cache under
+//! `target/bench/stub-cache/` and fetched once untimed before any tool runs (so they are in the page cache and the
+//! server is not the bottleneck). The tools, interleaved round by round:
+//! - `md-cli download` into a local directory and into the GCS fake (`STORAGE_EMULATOR_HOST`), definitions written
+//!   first (untimed), default settings (`MAX_CONCURRENT_REQUESTS=16`);
+//! - the official client, `tardis_dev.download_datasets(..., endpoint=...)` (PyPI `tardis-dev`), into a directory;
+//! - curl, 16 at a time (`xargs -P16`), into a directory: the practical limit.
+//!
+//! Throughput is megabytes (10^6) of files per second of wall time, process start included.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::job::{Job, KEY, curl};
+use super::measure::{Meter, capture, max, mb_per_s, median, mib};
+use super::stand::{self, StubOptions};
+use super::{Binaries, Options, log_file, remove_dir, target_dir};
+
+const EXCHANGE: &str = "binance-futures";
+const FROM: &str = "2026-10-02";
+const TO: &str = "2026-10-03";
+/// The official client's `to_date` is exclusive.
+const TO_EXCLUSIVE: &str = "2026-10-04";
+const SELECTION: &[&str] = &[
+    "--venues",
+    EXCHANGE,
+    "--instrument-types",
+    "perpetual",
+    "--data-types",
+    "trades,incremental_book_L2,quotes,book_snapshot_5",
+    "--max-instruments",
+    "2",
+];
+const FILES: usize = 16;
+
+/// The official client, as its documentation shows it, pointed at the stand-in.
+const OFFICIAL: &str = "\
+import sys
+from tardis_dev import download_datasets
+endpoint, key, out, exchange, start, end, symbols, types = sys.argv[1:]
+download_datasets(exchange, types.split(','), symbols.split(','), start, end, api_key=key, download_dir=out,
+                  endpoint=endpoint)
+";
+
+/// One network profile.
+#[derive(Debug, Clone, Copy)]
+struct Profile {
+    name: &'static str,
+    /// Bytes per second per response.
+    bandwidth: Option<u64>,
+    first_byte_delay_ms: u64,
+}
+
+const PROFILES: [Profile; 2] = [
+    Profile { name: "(a) loopback, unthrottled", bandwidth: None, first_byte_delay_ms: 0 },
+    Profile {
+        name: "(b) WAN-like: 25 MB/s per connection, 50 ms first byte",
+        bandwidth: Some(25_000_000),
+        first_byte_delay_ms: 50,
+    },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tool {
+    MdLocal,
+    MdGcs,
+    Official,
+    Curl,
+}
+
+const TOOLS: [Tool; 4] = [Tool::MdLocal, Tool::MdGcs, Tool::Official, Tool::Curl];
+
+impl Tool {
+    fn label(self) -> &'static str {
+        match self {
+            Tool::MdLocal => "md-cli download | local directory",
+            Tool::MdGcs => "md-cli download | GCS fake (XML API)",
+            Tool::Official => "official client (tardis-dev) | local directory",
+            Tool::Curl => "curl, 16 at a time | local directory",
+        }
+    }
+}
+
+/// Runs both profiles; returns the Markdown section body.
+pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Result<String> {
+    let work = target_dir().join("bench/mirror");
+    remove_dir(&work)?;
+    std::fs::create_dir_all(&work)?;
+    let versions = capture(std::process::Command::new(&meter.python).args([
+        "-c",
+        "import importlib.metadata as m, sys; print(f\"tardis-dev {m.version('tardis-dev')}, Python {sys.version.split()[0]}\")",
+    ]))?;
+    let curl_version = capture(std::process::Command::new("curl").arg("--version"))?;
+    let curl_version = curl_version.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "16 files of about 32 MiB (binance-futures, trades, incremental_book_L2, quotes and book_snapshot_5 of BTCUSDC \
+         and BTCUSDT, {FROM} and {TO}), served by `tardis-stub` from its disk cache (page cache); median of \
+         {} runs, best in brackets, tools interleaved round by round; {}, {curl_version}. \
+         MB/s: 10^6 bytes of files per second of wall time, process start included; \
+         CPU: user + system seconds of the tool's processes; peak RSS: `ru_maxrss` from `wait4`.\n",
+        options.runs,
+        versions.trim()
+    );
+    let mut goals = String::new();
+    for profile in PROFILES {
+        let results = run_profile(profile, options, binaries, meter, &work)?;
+        let _ = writeln!(out, "**Profile {}**\n", profile.name);
+        out.push_str(
+            "| tool | sink | MB/s (best) | wall s | CPU s | peak RSS MiB | vs curl | vs official client |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let speed = |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s).collect::<Vec<_>>());
+        let (curl, official) = (speed(Tool::Curl), speed(Tool::Official));
+        for tool in TOOLS {
+            let runs = &results[&tool];
+            let column = |pick: fn(&Row) -> f64| median(&runs.iter().map(pick).collect::<Vec<_>>());
+            let (label, sink) = tool.label().split_once(" | ").unwrap_or((tool.label(), ""));
+            let rss = if matches!(tool, Tool::Curl) {
+                "-".to_owned()
+            } else {
+                format!("{:.0}", mib(column(|r| r.rss_kib)))
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {rss} | {:.2}x | {:.2}x |",
+                column(|r| r.mb_s),
+                max(&runs.iter().map(|r| r.mb_s).collect::<Vec<_>>()),
+                column(|r| r.seconds),
+                column(|r| r.cpu),
+                column(|r| r.mb_s) / curl,
+                column(|r| r.mb_s) / official,
+            );
+        }
+        out.push('\n');
+        for tool in [Tool::MdLocal, Tool::MdGcs] {
+            let md = speed(tool);
+            let sink = if tool == Tool::MdLocal { "local" } else { "GCS fake" };
+            let versus_curl = md / curl;
+            let _ = writeln!(
+                goals,
+                "- {} {sink}: md vs curl {versus_curl:.2}x (goal >= 0.8x): **{}**",
+                &profile.name[..3],
+                if versus_curl >= 0.8 { "met" } else { "missed" }
+            );
+            if profile.bandwidth.is_some() {
+                let versus_official = md / official;
+                let _ = writeln!(
+                    goals,
+                    "- {} {sink}: md vs the official client {versus_official:.2}x (goal >= 5x): **{}**",
+                    &profile.name[..3],
+                    if versus_official >= 5.0 { "met" } else { "missed" }
+                );
+            }
+        }
+    }
+    let _ = write!(out, "Goals:\n{goals}");
+    remove_dir(&work)?;
+    Ok(out)
+}
+
+/// One measured run, reduced.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    mb_s: f64,
+    seconds: f64,
+    cpu: f64,
+    rss_kib: f64,
+}
+
+fn run_profile(
+    profile: Profile,
+    options: &Options,
+    binaries: &Binaries,
+    meter: &Meter,
+    work: &Path,
+) -> Result<BTreeMap<Tool, Vec<Row>>> {
+    let stub_options = StubOptions {
+        key: KEY.into(),
+        file_size: "32M".into(),
+        cache_dir: target_dir().join("bench/stub-cache"),
+        memory_cache_limit: "0".into(),
+        bandwidth: profile.bandwidth,
+        first_byte_delay_ms: profile.first_byte_delay_ms,
+        shared_bodies: false,
+        stats: None,
+    };
+    let stub = stand::tardis_stub(
+        &binaries.tardis_stub,
+        &stub_options,
+        &log_file("mirror-tardis-stub.log")?,
+    )?;
+    let url = stub.url().to_owned();
+
+    // The units, from md-cli's own plan.
+    let planning = work.join("plan");
+    let sink = planning.join("sink");
+    let job = Job::new(&binaries.md_cli, &url, sink.to_str().context("UTF-8 path")?, &planning)
+        .select(EXCHANGE, FROM, TO, SELECTION);
+    job.instruments()?;
+    let units = job.plan()?;
+    if units.len() != FILES {
+        bail!("the plan has {} units, expected {FILES}: {units:?}", units.len());
+    }
+    remove_dir(&planning)?;
+
+    // Fetch every file once (untimed): generated into the cache if new, then in the page cache.
+    eprintln!("xtask: bench mirror {}: warming the stand-in", profile.name);
+    let reference = work.join("reference");
+    curl(meter, &units, &url, Some(&reference), 16)?;
+    let sizes: BTreeMap<String, u64> = units
+        .iter()
+        .map(|unit| {
+            let size = std::fs::metadata(reference.join(unit.file_name()))?.len();
+            Ok((unit.file_name(), size))
+        })
+        .collect::<Result<_>>()?;
+    let total: u64 = sizes.values().sum();
+
+    let mut results: BTreeMap<Tool, Vec<Row>> = BTreeMap::new();
+    for round in 0..options.runs {
+        for offset in 0..TOOLS.len() {
+            let tool = TOOLS[(round + offset) % TOOLS.len()];
+            eprintln!(
+                "xtask: bench mirror {} {} (round {})",
+                &profile.name[..3],
+                tool.label(),
+                round + 1
+            );
+            let dir = work.join(format!("run-{round}-{tool:?}"));
+            remove_dir(&dir)?;
+            std::fs::create_dir_all(&dir)?;
+            let measured = match tool {
+                Tool::MdLocal => {
+                    let sink = dir.join("sink");
+                    let job = Job::new(
+                        &binaries.md_cli,
+                        &url,
+                        sink.to_str().context("UTF-8 path")?,
+                        &dir,
+                    )
+                    .select(EXCHANGE, FROM, TO, SELECTION);
+                    job.instruments()?;
+                    let measured = job.download(meter, FILES)?;
+                    for unit in &units {
+                        same_bytes(&sink.join(&unit.object), &reference.join(unit.file_name()))?;
+                    }
+                    measured
+                }
+                Tool::MdGcs => {
+                    let gcs = stand::fake_gcs(
+                        &binaries.fake_gcs,
+                        None,
+                        &log_file("mirror-fake-gcs.log")?,
+                    )?;
+                    let job = Job::new(&binaries.md_cli, &url, "gs://md-bench", &dir)
+                        .select(EXCHANGE, FROM, TO, SELECTION)
+                        .var("STORAGE_EMULATOR_HOST", gcs.url());
+                    job.instruments()?;
+                    let measured = job.download(meter, FILES)?;
+                    gcs.stop()?;
+                    measured
+                }
+                Tool::Official => {
+                    let out = dir.join("datasets");
+                    let mut symbols: Vec<&str> =
+                        units.iter().map(|unit| unit.symbol.as_str()).collect();
+                    symbols.sort_unstable();
+                    symbols.dedup();
+                    let mut types: Vec<&str> =
+                        units.iter().map(|unit| unit.data_type.as_str()).collect();
+                    types.sort_unstable();
+                    types.dedup();
+                    let command: Vec<String> = [
+                        meter.python.to_str().context("UTF-8 path")?,
+                        "-c",
+                        OFFICIAL,
+                        &format!("{url}/v1"),
+                        KEY,
+                        out.to_str().context("UTF-8 path")?,
+                        EXCHANGE,
+                        FROM,
+                        TO_EXCLUSIVE,
+                        &symbols.join(","),
+                        &types.join(","),
+                    ]
+                    .iter()
+                    .map(|part| (*part).to_owned())
+                    .collect();
+                    let measured = meter.run_with(&command, &[], Some(&dir), None)?;
+                    check_sizes(&out, &sizes)?;
+                    measured
+                }
+                Tool::Curl => {
+                    let out = dir.join("curl");
+                    let measured = curl(meter, &units, &url, Some(&out), 16)?;
+                    check_sizes(&out, &sizes)?;
+                    measured
+                }
+            };
+            remove_dir(&dir)?;
+            results.entry(tool).or_default().push(Row {
+                mb_s: mb_per_s(total, measured.seconds),
+                seconds: measured.seconds,
+                cpu: measured.user + measured.system,
+                #[allow(clippy::cast_precision_loss, reason = "KiB")]
+                rss_kib: measured.peak_rss_kib as f64,
+            });
+        }
+    }
+    stub.stop()?;
+    remove_dir(&reference)?;
+    Ok(results)
+}
+
+/// Every file the tool should have written is there with the size the stand-in serves.
+fn check_sizes(dir: &Path, sizes: &BTreeMap<String, u64>) -> Result<()> {
+    for (name, size) in sizes {
+        let path = dir.join(name);
+        let actual = std::fs::metadata(&path)
+            .with_context(|| format!("{} is missing", path.display()))?
+            .len();
+        if actual != *size {
+            bail!("{} has {actual} bytes, the stand-in served {size}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn same_bytes(stored: &Path, reference: &Path) -> Result<()> {
+    let (a, b) = (std::fs::read(stored), std::fs::read(reference));
+    let (a, b) = (a.with_context(|| format!("reading {}", stored.display()))?, b?);
+    if a != b {
+        bail!("{} differs from what the stand-in served", stored.display());
+    }
+    Ok(())
+}
