@@ -228,7 +228,8 @@ impl Machine {
             .map(|name| name.trim_matches('"').to_owned())
             .unwrap_or_else(|| "?".into());
         let rustc = output(Command::new("rustc").arg("--version").current_dir(root()));
-        let date = output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
+        let date =
+            output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).trim().to_owned();
         let text = format!(
             "Machine: {date}; `nproc` {cores}; CPU {} ({} socket(s), {} core(s) per socket, {} thread(s) per core{}); \
              {memory_gib} GiB of memory; {os}; {}.",

@@ -24,6 +24,7 @@ use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
 use crate::plan::{Plan, Unit};
 use crate::progress::{Progress, UnitOutcome};
+use crate::quota::{LedgerError, Quota};
 
 /// How stored objects are checked before a unit is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,9 @@ pub enum Error {
         #[source]
         source: Box<gcs_sink::Error>,
     },
+    /// The shard's quota ledger could not be read or written.
+    #[error(transparent)]
+    Quota(#[from] LedgerError),
 }
 
 /// Why a unit's source stream stopped; travels through the sink as its source error.
@@ -61,24 +65,6 @@ pub(crate) enum SourceError {
     /// The run is stopping (signal or quota).
     #[error("stopped: {0}")]
     Stopped(&'static str),
-}
-
-/// The shard's share of the fleet's daily byte budget (`TARDIS_DAILY_QUOTA_BYTES / TOTAL_SHARDS`).
-#[derive(Debug)]
-struct Quota {
-    share: u64,
-    used: AtomicU64,
-}
-
-impl Quota {
-    /// Reserves `bytes` of the share; `false` when that would exceed it.
-    fn try_reserve(&self, bytes: u64) -> bool {
-        self.used
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                used.checked_add(bytes).filter(|total| *total <= self.share)
-            })
-            .is_ok()
-    }
 }
 
 /// The result of a shard's run.
@@ -176,8 +162,15 @@ impl Downloader {
             plan_units = plan.units.len(),
             "starting"
         );
+        let quota = match self.quota_share {
+            Some(share) => Some(
+                Quota::open(&self.sink, share, started_at, self.shard_index, self.total_shards)
+                    .await?,
+            ),
+            None => None,
+        };
         let state = RunState {
-            quota: self.quota_share.map(|share| Quota { share, used: AtomicU64::new(0) }),
+            quota,
             quota_exhausted: AtomicBool::new(false),
             downloaded: Arc::new(AtomicU64::new(0)),
             stop: cancel.child_token(),
@@ -191,6 +184,9 @@ impl Downloader {
                 let state = &state;
                 async move {
                     let outcome = self.process(unit, state).await;
+                    if let Some(quota) = &state.quota {
+                        quota.flush_if_due(&self.sink).await;
+                    }
                     state.progress.unit_finished(unit, &outcome);
                     (unit, outcome)
                 }
@@ -262,6 +258,11 @@ impl Downloader {
             done_objects,
             skipped_objects,
         };
+        // The ledger is recorded before the manifest, and its failure reported after it, so the manifest is kept.
+        let recorded = match &state.quota {
+            Some(quota) => quota.record(&self.sink).await,
+            None => Ok(()),
+        };
         let manifest_object =
             manifest::object_name(manifest.from, manifest.to, self.shard_index, self.total_shards);
         let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
@@ -278,6 +279,7 @@ impl Downloader {
             manifest = %manifest_object,
             "shard finished"
         );
+        recorded?;
         Ok(RunReport { manifest, manifest_object })
     }
 
@@ -334,12 +336,13 @@ impl Downloader {
                 let needed = dataset.content_length().unwrap_or(0);
                 if !quota.try_reserve(needed) {
                     if !state.quota_exhausted.swap(true, Ordering::SeqCst) {
-                        tracing::warn!(share = quota.share, object = %unit.object, "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
+                        tracing::warn!(share = quota.share(), used = quota.used(), object = %unit.object, "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
                     }
                     state.stop.cancel();
                     return UnitOutcome::NotStarted;
                 }
             }
+            let summary = dataset.summary_handle();
             let body = self.source(unit, dataset, state);
             let error = match self.sink.put_stream(&unit.object, body, mode).await {
                 Ok(outcome) => {
@@ -348,7 +351,11 @@ impl Downloader {
                         PutStatus::Created | PutStatus::Replaced => UnitOutcome::Done {
                             bytes: outcome.digest.size,
                             replaced,
-                            attempts: opened_attempt,
+                            // The attempt that completed the file: retries inside the client (before the body,
+                            // and resumed bodies) count too.
+                            attempts: summary.summary().map_or(opened_attempt, |summary| {
+                                summary.attempts.max(opened_attempt)
+                            }),
                         },
                     };
                 }
@@ -363,8 +370,11 @@ impl Downloader {
                 }
                 Cause::Data => (false, opened_attempt, Duration::ZERO),
                 Cause::Sink => {
-                    let retry = error.is_retryable() && opened_attempt < policy.max_attempts();
-                    (retry, opened_attempt, policy.base * opened_attempt)
+                    let used = summary
+                        .summary()
+                        .map_or(opened_attempt, |summary| summary.attempts.max(opened_attempt));
+                    let retry = error.is_retryable() && used < policy.max_attempts();
+                    (retry, used, policy.base * used)
                 }
             };
             if !retry {

@@ -194,7 +194,7 @@ pub const VARS: &[VarSpec] = &[
             Tardis,
             "daily_quota_bytes",
             None,
-            "Budget of compressed bytes per day for the whole fleet, split evenly over TOTAL_SHARDS; a shard stops cleanly (exit 1) before it would exceed its share.",
+            "Budget of compressed bytes per day for the whole fleet, split evenly over TOTAL_SHARDS; a shard stops cleanly (exit 1) before it would exceed its share, counted per UTC day across reruns (a ledger per shard in the sink).",
         ),
         "unset: no budget",
     ),

@@ -13,6 +13,8 @@ use downloader::manifest::RunStatus;
 use downloader::pipeline::{Downloader, RunReport};
 use downloader::plan::{self, Plan};
 use downloader::progress::NoProgress;
+use downloader::quota;
+use futures::TryStreamExt;
 use gcs_sink::GcsSink;
 use md_config::{Config, DataType, DateRange, LoadOptions, SinkConfig, SinkLocation};
 use tardis_client::{RetryPolicy, TardisClient};
@@ -257,6 +259,57 @@ async fn a_spent_quota_share_stops_the_shard_cleanly() {
         report.manifest.units
     );
     assert!(report.manifest.bytes_downloaded <= 200_000, "{}", report.manifest.bytes_downloaded);
+
+    // The share is per UTC day, not per run: the day's ledger holds what this run reserved, and a rerun the same
+    // day (a fleet engine retrying the exit-1 task) starts from it instead of from a fresh share.
+    let today = chrono::Utc::now().date_naive();
+    let ledger = read_ledger(&setup.sink, &quota::object_name(today, 0, 1)).await;
+    assert_eq!((ledger.day, ledger.share_bytes), (today, 200_000));
+    assert!(
+        ledger.used_bytes >= report.manifest.bytes_downloaded && ledger.used_bytes <= 200_000,
+        "{ledger:?} after {} bytes",
+        report.manifest.bytes_downloaded
+    );
+    let requests_before = setup.stub.counters().total;
+    let rerun = run(&setup, &config).await;
+    assert_eq!(rerun.manifest.status, RunStatus::QuotaExhausted);
+    assert_eq!(
+        rerun.manifest.units.skipped, report.manifest.units.done,
+        "{:?}",
+        rerun.manifest.units
+    );
+    let reserved_again =
+        read_ledger(&setup.sink, &quota::object_name(today, 0, 1)).await.used_bytes;
+    assert!(reserved_again <= 200_000, "the rerun went over the day's share: {reserved_again}");
+    assert!(
+        setup.stub.counters().total - requests_before <= 1,
+        "the rerun may open at most the one request it finds no room for"
+    );
+
+    // A ledger that is not one stops the run with an error naming it, before any download.
+    let object = quota::object_name(today, 0, 1);
+    setup
+        .sink
+        .put_bytes(&object, b"not json".to_vec(), gcs_sink::WriteMode::Replace)
+        .await
+        .unwrap();
+    let error = Downloader::new(&config, setup.client.clone(), setup.sink.clone())
+        .run(&setup.plan, Arc::new(NoProgress), CancellationToken::new())
+        .await
+        .expect_err("a broken ledger is an error");
+    assert!(error.to_string().contains(&object), "{error}");
+}
+
+async fn read_ledger(sink: &GcsSink, object: &str) -> quota::Ledger {
+    let body: Vec<u8> = sink
+        .get(object)
+        .await
+        .expect("the ledger is stored")
+        .map_ok(|chunk| chunk.to_vec())
+        .try_concat()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).expect("a ledger")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,167 @@
+//! The shard's share of `TARDIS_DAILY_QUOTA_BYTES`, counted per UTC day across runs.
+//!
+//! A fleet engine restarts a task that exits 1 (a spent share is exit 1), and an operator reruns a shard the same
+//! day; neither may start from a fresh share. So the bytes a shard reserved on a UTC day are kept in the sink, in a
+//! small ledger object per shard and day, `manifests/quota/day-YYYY-MM-DD/shard-NNNN-of-NNNN.json`: a run starts
+//! from what earlier runs of the same shard recorded that day, and records its own total when it finishes, when its
+//! share is spent, and at most every [`FLUSH_EVERY`] while it runs (so a killed process loses at most that much
+//! accounting). The day is the UTC day the run started; a run that crosses midnight keeps counting on its start day.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use gcs_sink::{GcsSink, WriteMode};
+use serde::{Deserialize, Serialize};
+
+/// Where ledgers live in the sink.
+pub const QUOTA_PREFIX: &str = "manifests/quota";
+
+/// How often a running shard records its usage at most.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
+
+/// The object name of a shard's ledger for a UTC day.
+pub fn object_name(day: NaiveDate, shard: u32, total: u32) -> String {
+    format!("{QUOTA_PREFIX}/day-{day}/shard-{shard:04}-of-{total:04}.json")
+}
+
+/// A shard's recorded use of its share on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    /// The UTC day the bytes count against.
+    pub day: NaiveDate,
+    /// This shard.
+    pub shard_index: u32,
+    /// Number of shards.
+    pub total_shards: u32,
+    /// The shard's daily share in bytes when this was written.
+    pub share_bytes: u64,
+    /// Bytes reserved for downloads on `day` by every run of this shard so far.
+    pub used_bytes: u64,
+    /// When this was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("quota ledger {object}: {reason}")]
+pub struct LedgerError {
+    /// The ledger's object name.
+    pub object: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// The running count of one shard's share.
+#[derive(Debug)]
+pub(crate) struct Quota {
+    share: u64,
+    used: AtomicU64,
+    day: NaiveDate,
+    object: String,
+    shard_index: u32,
+    total_shards: u32,
+    last_flush: Mutex<Instant>,
+}
+
+impl Quota {
+    /// Opens today's ledger of the shard (none yet: nothing used).
+    pub(crate) async fn open(
+        sink: &GcsSink,
+        share: u64,
+        now: DateTime<Utc>,
+        shard_index: u32,
+        total_shards: u32,
+    ) -> Result<Quota, LedgerError> {
+        let day = now.date_naive();
+        let object = object_name(day, shard_index, total_shards);
+        let fail = |reason: String| LedgerError { object: object.clone(), reason };
+        let used = match sink.get(&object).await {
+            Ok(body) => {
+                let bytes: Vec<u8> = body
+                    .map_ok(|chunk| chunk.to_vec())
+                    .try_concat()
+                    .await
+                    .map_err(|error| fail(format!("cannot read it: {error}")))?;
+                let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
+                    fail(format!(
+                        "not a quota ledger ({error}); remove it to start the day's count afresh"
+                    ))
+                })?;
+                if ledger.day != day {
+                    return Err(fail(format!(
+                        "it is for {} but is stored under {day}",
+                        ledger.day
+                    )));
+                }
+                ledger.used_bytes
+            }
+            Err(gcs_sink::Error::NotFound { .. }) => 0,
+            Err(error) => return Err(fail(format!("cannot read it: {error}"))),
+        };
+        if used > 0 {
+            tracing::info!(used, share, ledger = %object, "earlier runs of this shard today already used part of the quota share");
+        }
+        Ok(Quota {
+            share,
+            used: AtomicU64::new(used),
+            day,
+            object,
+            shard_index,
+            total_shards,
+            last_flush: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// The shard's daily share.
+    pub(crate) fn share(&self) -> u64 {
+        self.share
+    }
+
+    /// Bytes used today, this run and earlier ones.
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Reserves `bytes` of the share; `false` when that would exceed it.
+    pub(crate) fn try_reserve(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.share)
+            })
+            .is_ok()
+    }
+
+    /// Records the usage when [`FLUSH_EVERY`] has passed since the last record.
+    pub(crate) async fn flush_if_due(&self, sink: &GcsSink) {
+        {
+            let mut last = self.last_flush.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.elapsed() < FLUSH_EVERY {
+                return;
+            }
+            *last = Instant::now();
+        }
+        if let Err(error) = self.record(sink).await {
+            tracing::warn!(error = %error, "could not record quota usage; will try again");
+        }
+    }
+
+    /// Writes the ledger with the current usage (replacing the previous one).
+    pub(crate) async fn record(&self, sink: &GcsSink) -> Result<(), LedgerError> {
+        let ledger = Ledger {
+            day: self.day,
+            shard_index: self.shard_index,
+            total_shards: self.total_shards,
+            share_bytes: self.share,
+            used_bytes: self.used(),
+            updated_at: Utc::now(),
+        };
+        let body = serde_json::to_vec_pretty(&ledger).expect("a ledger serializes");
+        sink.put_bytes(&self.object, body, WriteMode::Replace)
+            .await
+            .map(|_| ())
+            .map_err(|error| LedgerError { object: self.object.clone(), reason: error.to_string() })
+    }
+}
