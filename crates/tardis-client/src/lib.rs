@@ -42,7 +42,7 @@ mod retry;
 mod urls;
 
 pub use client::TardisClient;
-pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary};
+pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};
 pub use error::{Error, Result};
 pub use metadata::InstrumentFilter;
 pub use retry::RetryPolicy;
