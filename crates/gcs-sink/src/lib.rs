@@ -442,14 +442,17 @@ impl GcsSink {
         let digest = hasher.finish();
         match staged {
             Some((upload, staging)) => {
-                upload.complete().await.map_err(|source| {
-                    Error::store(
+                if let Err(source) = upload.complete().await {
+                    // The complete may have taken effect with its answer lost (a dropped connection): the staging
+                    // object would then exist whole, with no one left to publish or delete it.
+                    self.delete_staging(&staging).await;
+                    return Err(Error::store(
                         "complete multipart upload of",
                         staging.as_ref(),
                         self.label(),
                         source,
-                    )
-                })?;
+                    ));
+                }
                 self.publish(name, &path, &staging, digest, mode).await
             }
             None if options.kind.custom_metadata() => {
