@@ -146,6 +146,15 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     for flag in &options.overrides {
         let spec = vars::spec(flag.var)
             .unwrap_or_else(|| panic!("override of unknown variable {}", flag.var));
+        // An empty variable counts as unset, but an empty flag is a mistake, not a request for the default.
+        if flag.value.trim().is_empty() {
+            problems.push(Problem {
+                culprit: format!("{} ({})", flag.flag, spec.name),
+                value: Some(flag.value.clone()),
+                message: "empty value (omit the flag to use the default)".into(),
+            });
+            continue;
+        }
         raw.insert(
             spec.name,
             Raw { value: flag.value.clone(), source: Source::Flag, origin: Some(flag.flag.into()) },
@@ -446,9 +455,12 @@ impl Resolver<'_> {
             Some(Raw { source: Source::Flag, origin: Some(flag), .. }) => {
                 format!("{flag} ({name})")
             }
-            Some(Raw { source: Source::File, origin: Some(file), .. }) => {
-                format!("{name} (in {file})")
-            }
+            Some(Raw { source: Source::File, origin: Some(file), .. }) => match vars::spec(name) {
+                Some(spec) => {
+                    format!("{name} ({}.{} in {file})", spec.section.yaml_key(), spec.yaml_key)
+                }
+                None => format!("{name} (in {file})"),
+            },
             Some(Raw { source: Source::DotEnv, origin: Some(file), .. }) => {
                 format!("{name} (in {file})")
             }

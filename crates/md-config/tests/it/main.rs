@@ -192,3 +192,25 @@ fn env_example_is_current() {
         );
     }
 }
+
+#[test]
+fn an_empty_flag_is_a_problem_but_an_empty_variable_is_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = Override { var: "INSTRUMENT_EXCHANGES", flag: "--exchanges", value: " ".into() };
+    let error = load_in(dir.path(), &[], vec![flag]).unwrap_err().to_string();
+    assert!(
+        error.contains("--exchanges (INSTRUMENT_EXCHANGES)") && error.contains("empty"),
+        "{error}"
+    );
+    let loaded = load_in(dir.path(), &[("INSTRUMENT_EXCHANGES", "")], vec![]).unwrap();
+    assert_eq!(setting(&loaded, "INSTRUMENT_EXCHANGES").1, Source::Env);
+    assert!(!loaded.config.instruments.exchanges.is_empty(), "the default applies");
+}
+
+#[test]
+fn a_bad_value_from_the_yaml_file_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.yaml"), "download:\n  max_instruments: lots\n").unwrap();
+    let error = load_in(dir.path(), &[], vec![]).unwrap_err().to_string();
+    assert!(error.contains("DOWNLOAD_MAX_INSTRUMENTS (download.max_instruments in "), "{error}");
+}
