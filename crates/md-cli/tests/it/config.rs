@@ -1,6 +1,5 @@
-//! `md-cli config` and the configuration contract: sources, redaction, and bad configurations exiting 2.
-
-use rstest::rstest;
+//! `md-cli config` and the configuration contract: sources, redaction, every problem reported at once.
+//! The table of bad configurations (exit 2, culprit named, nothing written) is in `chaos`.
 
 use crate::support::TestEnv;
 
@@ -56,78 +55,6 @@ fn env_file_flag_replaces_dot_env_and_must_exist() {
     let missing = env.run(&["--env-file", "nope.env", "config"]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("--env-file"), "{}", missing.stderr);
-}
-
-/// Each bad configuration exits 2 and names its culprit; `expect` must appear in stderr.
-#[rstest]
-#[case::malformed_date(&[("INSTRUMENT_START_DATE", "2024-13-01")], "INSTRUMENT_START_DATE")]
-#[case::malformed_end_date(&[("INSTRUMENT_END_DATE", "yesterday")], "INSTRUMENT_END_DATE")]
-#[case::start_after_end(&[("INSTRUMENT_START_DATE", "2024-05-02"), ("INSTRUMENT_END_DATE", "2024-05-01")], "INSTRUMENT_START_DATE and INSTRUMENT_END_DATE")]
-#[case::download_start_after_end(&[("DOWNLOAD_START_DATE", "2024-05-02"), ("DOWNLOAD_END_DATE", "2024-05-01")], "DOWNLOAD_START_DATE")]
-#[case::shard_index_too_big(&[("SHARD_INDEX", "4"), ("TOTAL_SHARDS", "4")], "SHARD_INDEX")]
-#[case::shard_index_without_total(&[("SHARD_INDEX", "1")], "TOTAL_SHARDS")]
-#[case::zero_total_shards(&[("SHARD_INDEX", "0"), ("TOTAL_SHARDS", "0")], "TOTAL_SHARDS")]
-#[case::negative_concurrency(&[("MAX_CONCURRENT_REQUESTS", "-1")], "MAX_CONCURRENT_REQUESTS")]
-#[case::zero_concurrency(&[("TARDIS_MAX_CONCURRENT", "0")], "TARDIS_MAX_CONCURRENT")]
-#[case::negative_retries(&[("TARDIS_MAX_RETRIES", "-2")], "TARDIS_MAX_RETRIES")]
-#[case::zero_timeout(&[("TARDIS_TIMEOUT", "0")], "TARDIS_TIMEOUT")]
-#[case::zero_batch(&[("BATCH_SIZE", "0")], "BATCH_SIZE")]
-#[case::zero_rate(&[("RATE_LIMIT_PER_VM", "0")], "RATE_LIMIT_PER_VM")]
-#[case::zero_max_instruments(&[("DOWNLOAD_MAX_INSTRUMENTS", "0")], "DOWNLOAD_MAX_INSTRUMENTS")]
-#[case::zero_instruments_per_shard(&[("INSTRUMENTS_PER_SHARD", "0")], "INSTRUMENTS_PER_SHARD")]
-#[case::not_a_number(&[("CACHE_TTL", "an hour")], "CACHE_TTL")]
-#[case::unknown_data_type(&[("DOWNLOAD_DATA_TYPES", "trades,orderbook")], "DOWNLOAD_DATA_TYPES")]
-#[case::unknown_instrument_type(&[("DOWNLOAD_INSTRUMENT_TYPES", "swapz")], "DOWNLOAD_INSTRUMENT_TYPES")]
-#[case::unknown_log_destination(&[("LOG_DESTINATION", "syslog")], "LOG_DESTINATION")]
-#[case::unknown_log_level(&[("LOG_LEVEL", "LOUD")], "LOG_LEVEL")]
-#[case::bad_boolean(&[("MEMORY_EFFICIENT", "maybe")], "MEMORY_EFFICIENT")]
-#[case::malformed_sink_scheme(&[("MD_SINK", "ftp://bucket/x")], "MD_SINK")]
-#[case::malformed_sink_no_bucket(&[("MD_SINK", "gs://")], "MD_SINK")]
-#[case::relative_file_url(&[("MD_SINK", "file://data")], "MD_SINK")]
-#[case::refused_bucket_upper(&[("GCS_BUCKET", "My_Bucket")], "GCS_BUCKET")]
-#[case::refused_bucket_short(&[("GCS_BUCKET", "ab")], "GCS_BUCKET")]
-#[case::refused_bucket_google(&[("GCS_BUCKET", "google-data")], "GCS_BUCKET")]
-#[case::refused_bucket_in_sink(&[("MD_SINK", "gs://-bad-")], "MD_SINK")]
-#[case::missing_credentials(&[("GCP_CREDENTIALS_PATH", "/nonexistent/key.json")], "GCP_CREDENTIALS_PATH")]
-#[case::missing_adc_credentials(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/adc.json")], "GOOGLE_APPLICATION_CREDENTIALS")]
-#[case::conflicting_shards(&[("SHARD_INDEX", "1"), ("TOTAL_SHARDS", "4"), ("CLOUD_RUN_TASK_INDEX", "2"), ("CLOUD_RUN_TASK_COUNT", "4")], "SHARD_INDEX and CLOUD_RUN_TASK_INDEX")]
-#[case::conflicting_engines(&[("BATCH_TASK_INDEX", "1"), ("BATCH_TASK_COUNT", "4"), ("CLOUD_RUN_TASK_INDEX", "1"), ("CLOUD_RUN_TASK_COUNT", "5")], "CLOUD_RUN_TASK_COUNT and BATCH_TASK_COUNT")]
-#[case::kubernetes_without_total(&[("JOB_COMPLETION_INDEX", "3")], "TOTAL_SHARDS")]
-#[case::misspelled_tardis_var(&[("TARDIS_API_KYE", "x")], "TARDIS_API_KYE")]
-#[case::bad_url(&[("TARDIS_BASE_URL", "datasets.tardis.dev")], "TARDIS_BASE_URL")]
-#[case::bad_layout(&[("MD_LAYOUT", "ticks/{date}/{nonsense}.csv.gz")], "MD_LAYOUT")]
-#[case::small_part(&[("MD_SINK_PART_SIZE", "1024")], "MD_SINK_PART_SIZE")]
-fn bad_configuration_exits_2_naming_the_variable(
-    #[case] vars: &[(&str, &str)],
-    #[case] culprit: &str,
-) {
-    let env = vars.iter().fold(TestEnv::new(), |env, (name, value)| env.var(name, value));
-    let run = env.run(&["config"]);
-    assert_eq!(run.code, 2, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
-    assert!(run.stderr.contains(culprit), "stderr does not name {culprit}: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "nothing is printed on stdout: {}", run.stdout);
-}
-
-#[test]
-fn unparsable_yaml_exits_2_naming_the_file() {
-    let env = TestEnv::new();
-    env.write("config.yaml", "tardis: [unclosed\n");
-    let run = env.run(&["config"]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("config.yaml") && run.stderr.contains("unparsable YAML"),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
-fn unknown_yaml_key_exits_2_naming_it() {
-    let env = TestEnv::new();
-    env.write("settings.yaml", "tardis:\n  time_out: 3\n");
-    let run = env.run(&["--config", "settings.yaml", "config"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("tardis.time_out"), "{}", run.stderr);
 }
 
 #[test]

@@ -1,127 +1,26 @@
 //! The main job through the binary: `instruments`, `plan`, `download`, `missing`, `pipeline` against the Tardis
-//! stand-in, into a local directory and into the GCS fake; resume, shards as processes, signals and SIGKILL.
+//! stand-in, into a local directory and into the GCS fake; resume, shards as processes, SIGTERM (SIGKILL is in
+//! `chaos`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use test_support::tardis::StubConfig;
 
-use crate::support::{Run, Stand, TestEnv};
-
-const KEY: &str = "TD.main-job-key-77";
-const FROM: &str = "2026-10-01";
-const TO: &str = "2026-10-02";
-
-/// The selection every test downloads: two venues, perpetuals and options, three data types (one only grouped).
-const SELECTION: &[&str] = &[
-    "--from",
-    FROM,
-    "--to",
-    TO,
-    "--venues",
-    "deribit,binance-futures",
-    "--instrument-types",
-    "perpetual,option",
-    "--data-types",
-    "trades,book_snapshot_5,options_chain",
-];
+use crate::support::{
+    FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests, local_env,
+    main_job_stand, ok, plan, sink_path, small_files, spawn, stored_data_files, wait_for_requests,
+};
 
 fn stand(config: StubConfig) -> Stand {
-    Stand::start(StubConfig { api_key: Some(KEY.into()), file_size: 16 * 1024, ..config })
-}
-
-fn local_env(stand: &Stand) -> TestEnv {
-    stand
-        .env(Some(KEY))
-        .var("MD_SINK", "sink")
-        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
-}
-
-fn args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![command];
-    args.extend_from_slice(extra);
-    args
-}
-
-fn ok(run: Run) -> Run {
-    assert_eq!(run.code, 0, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
-    run
-}
-
-/// One unit of `plan --json`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct PlannedUnit {
-    date: String,
-    exchange: String,
-    data_type: String,
-    symbol: String,
-    object: String,
-    shard: Option<u64>,
-}
-
-fn plan(env: &TestEnv) -> Vec<PlannedUnit> {
-    let run = ok(env.run(&args("plan", &[SELECTION, &["--json"]].concat())));
-    run.stdout
-        .lines()
-        .map(|line| {
-            let unit: serde_json::Value =
-                serde_json::from_str(line).expect("one JSON object per line");
-            let text = |field: &str| {
-                unit[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned()
-            };
-            assert!(unit["instrument_key"].as_str().is_some_and(|key| key.contains(':')), "{line}");
-            PlannedUnit {
-                date: text("date"),
-                exchange: text("exchange"),
-                data_type: text("data_type"),
-                symbol: text("symbol"),
-                object: text("object"),
-                shard: unit["shard"].as_u64(),
-            }
-        })
-        .collect()
-}
-
-fn sink_path(env: &TestEnv, object: &str) -> PathBuf {
-    env.dir.path().join("sink").join(object)
-}
-
-fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[PlannedUnit]) {
-    for unit in units {
-        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
-        let stored = std::fs::read(sink_path(env, &unit.object))
-            .unwrap_or_else(|error| panic!("{}: {error}", unit.object));
-        assert!(stored == expected, "{} is not what the stand-in served", unit.object);
-    }
-}
-
-fn dataset_requests(stand: &Stand) -> usize {
-    stand.stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
-}
-
-/// Every regular file under the sink's data prefixes.
-fn stored_data_files(root: &Path) -> BTreeSet<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else {
-                out.insert(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(&root.join("raw_tick_data"), root, &mut out);
-    out
+    main_job_stand(config)
 }
 
 #[test]
 fn pipeline_lands_every_object_byte_exact_and_a_rerun_downloads_nothing() {
-    let stand = stand(StubConfig::default());
+    let stand = stand(small_files());
     let env = local_env(&stand);
     let run = ok(env.run(&args(
         "pipeline",
@@ -154,7 +53,7 @@ fn pipeline_lands_every_object_byte_exact_and_a_rerun_downloads_nothing() {
 
 #[test]
 fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units() {
-    let stand = stand(StubConfig::default());
+    let stand = stand(small_files());
     let env = local_env(&stand);
     ok(env.run(&args("pipeline", SELECTION)));
     let units = plan(&env);
@@ -201,7 +100,7 @@ fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units(
 
 #[test]
 fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
-    let stand = stand(StubConfig::default());
+    let stand = stand(small_files());
     let env = local_env(&stand);
     let run = env.run(&args("download", SELECTION));
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -215,7 +114,7 @@ fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
 
 #[test]
 fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_once() {
-    let stand = stand(StubConfig::default());
+    let stand = stand(small_files());
     let env = local_env(&stand).var("TOTAL_SHARDS", "4").var("SHARD_INDEX", "0");
     ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
     let units = plan(&env);
@@ -275,69 +174,6 @@ fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_
     assert_byte_exact(&stand, &env, &units);
 }
 
-fn spawn(env: &TestEnv, command: &str) -> Child {
-    env.command(&args(command, SELECTION))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("md-cli starts")
-}
-
-fn wait_for_requests(stand: &Stand, at_least: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while dataset_requests(stand) < at_least {
-        assert!(Instant::now() < deadline, "the download never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-#[test]
-fn sigkill_at_random_points_then_a_rerun_completes_with_no_partial_objects() {
-    // Slow bodies (64 KiB/s each) so kills land mid-upload.
-    let stand = stand(StubConfig {
-        file_size: 48 * 1024,
-        bandwidth: Some(64 * 1024),
-        ..StubConfig::default()
-    });
-    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", "4");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
-    let units = plan(&env);
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    for round in 0..3 {
-        stand.stub.reset_counters();
-        let mut child = spawn(&env, "download");
-        wait_for_requests(&stand, 1);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(100 + seed % 900));
-        child.kill().expect("SIGKILL");
-        child.wait().unwrap();
-        // Whatever is visible under the final names is complete.
-        for object in stored_data_files(&env.dir.path().join("sink")) {
-            let unit = units
-                .iter()
-                .find(|unit| unit.object == object)
-                .unwrap_or_else(|| panic!("round {round}: stray {object}"));
-            let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
-            assert!(
-                std::fs::read(sink_path(&env, &object)).unwrap() == expected,
-                "round {round}: partial {object}"
-            );
-        }
-    }
-    let stored_before = stored_data_files(&env.dir.path().join("sink")).len();
-    stand.stub.reset_counters();
-    let run = ok(env.run(&args("download", SELECTION)));
-    assert!(run.stdout.contains("Complete"), "{}", run.stdout);
-    assert_eq!(
-        dataset_requests(&stand),
-        units.len() - stored_before,
-        "only what was not stored is downloaded again"
-    );
-    assert_byte_exact(&stand, &env, &units);
-}
-
 #[test]
 fn sigterm_stops_cleanly_with_exit_130_and_an_interrupted_manifest() {
     let stand = stand(StubConfig {
@@ -367,7 +203,7 @@ fn sigterm_stops_cleanly_with_exit_130_and_an_interrupted_manifest() {
 
 #[test]
 fn pipeline_into_gcs_through_the_storage_emulator() {
-    let stand = stand(StubConfig::default()).with_gcs();
+    let stand = stand(small_files()).with_gcs();
     let env = stand
         .env(Some(KEY))
         .var("GCS_BUCKET", "md-ticks")
@@ -451,7 +287,7 @@ fn parquet_rows(path: &Path) -> (usize, Vec<String>) {
 
 #[test]
 fn parquet_output_has_the_same_guarantees_as_raw() {
-    let stand = stand(StubConfig::default());
+    let stand = stand(small_files());
     let env = local_env(&stand).var("MD_OUTPUT_FORMAT", "parquet");
     let run = ok(env.run(&args("pipeline", SELECTION)));
     assert!(run.stdout.contains("Complete"), "{}", run.stdout);

@@ -1,7 +1,9 @@
 //! Running the `md-cli` binary in a clean environment and a temporary working directory.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use test_support::gcs::FakeGcs;
 use test_support::tardis::{StubConfig, TardisStub, dataset_path};
@@ -110,5 +112,169 @@ impl Stand {
             .expect("readable")
             .expect("served")
             .to_vec()
+    }
+}
+
+/// The main job's fixtures, shared by `download` and `chaos`: the key, the range and the selection.
+pub(crate) const KEY: &str = "TD.main-job-key-77";
+pub(crate) const FROM: &str = "2026-10-01";
+pub(crate) const TO: &str = "2026-10-02";
+
+/// The selection the main-job tests download: two venues, perpetuals and options, three data types (one only
+/// grouped).
+pub(crate) const SELECTION: &[&str] = &[
+    "--from",
+    FROM,
+    "--to",
+    TO,
+    "--venues",
+    "deribit,binance-futures",
+    "--instrument-types",
+    "perpetual,option",
+    "--data-types",
+    "trades,book_snapshot_5,options_chain",
+];
+
+/// A stand-in that expects [`KEY`], otherwise configured by `config`.
+pub(crate) fn main_job_stand(config: StubConfig) -> Stand {
+    Stand::start(StubConfig { api_key: Some(KEY.into()), ..config })
+}
+
+/// The stand-in's defaults with 16 KiB files, which keep the main-job tests fast.
+pub(crate) fn small_files() -> StubConfig {
+    StubConfig { file_size: 16 * 1024, ..StubConfig::default() }
+}
+
+/// An environment for the main job into the local directory `sink`.
+pub(crate) fn local_env(stand: &Stand) -> TestEnv {
+    stand
+        .env(Some(KEY))
+        .var("MD_SINK", "sink")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
+}
+
+/// `command` followed by `extra`.
+pub(crate) fn args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![command];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Asserts the run exited 0.
+pub(crate) fn ok(run: Run) -> Run {
+    assert_eq!(run.code, 0, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    run
+}
+
+/// One unit of `plan --json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PlannedUnit {
+    pub(crate) date: String,
+    pub(crate) exchange: String,
+    pub(crate) data_type: String,
+    pub(crate) symbol: String,
+    pub(crate) object: String,
+    pub(crate) shard: Option<u64>,
+}
+
+impl PlannedUnit {
+    /// The dataset path the stand-in serves this unit at.
+    pub(crate) fn path(&self) -> String {
+        dataset_path(
+            &self.exchange,
+            &self.data_type,
+            self.date.parse().expect("a date"),
+            &self.symbol,
+        )
+    }
+}
+
+/// The units of [`SELECTION`], as `md-cli plan --json` prints them.
+pub(crate) fn plan(env: &TestEnv) -> Vec<PlannedUnit> {
+    plan_of(env, SELECTION)
+}
+
+/// The units of a selection, as `md-cli plan --json` prints them.
+pub(crate) fn plan_of(env: &TestEnv, selection: &[&str]) -> Vec<PlannedUnit> {
+    let run = ok(env.run(&args("plan", &[selection, &["--json"]].concat())));
+    run.stdout
+        .lines()
+        .map(|line| {
+            let unit: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
+            let text = |field: &str| {
+                unit[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned()
+            };
+            assert!(unit["instrument_key"].as_str().is_some_and(|key| key.contains(':')), "{line}");
+            PlannedUnit {
+                date: text("date"),
+                exchange: text("exchange"),
+                data_type: text("data_type"),
+                symbol: text("symbol"),
+                object: text("object"),
+                shard: unit["shard"].as_u64(),
+            }
+        })
+        .collect()
+}
+
+/// Where an object of the local sink `sink` lives.
+pub(crate) fn sink_path(env: &TestEnv, object: &str) -> PathBuf {
+    env.dir.path().join("sink").join(object)
+}
+
+/// Asserts every unit's object in the local sink holds exactly what the stand-in serves.
+pub(crate) fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[PlannedUnit]) {
+    for unit in units {
+        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let stored = std::fs::read(sink_path(env, &unit.object))
+            .unwrap_or_else(|error| panic!("{}: {error}", unit.object));
+        assert!(stored == expected, "{} is not what the stand-in served", unit.object);
+    }
+}
+
+/// Dataset (`.csv.gz`) requests the stand-in saw since its counters were last reset.
+pub(crate) fn dataset_requests(stand: &Stand) -> usize {
+    stand.stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
+}
+
+/// Every regular file under the sink's data prefix, relative to the sink's root.
+pub(crate) fn stored_data_files(root: &Path) -> BTreeSet<String> {
+    files_under(root, &root.join("raw_tick_data"))
+}
+
+/// Every regular file under `dir` (recursively), relative to `root`; empty when `dir` does not exist.
+pub(crate) fn files_under(root: &Path, dir: &Path) -> BTreeSet<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, root, &mut out);
+    out
+}
+
+/// Starts `md-cli COMMAND SELECTION` with piped output.
+pub(crate) fn spawn(env: &TestEnv, command: &str) -> Child {
+    env.command(&args(command, SELECTION))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("md-cli starts")
+}
+
+/// Waits (at most a minute) until the stand-in has seen `at_least` dataset requests.
+pub(crate) fn wait_for_requests(stand: &Stand, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dataset_requests(stand) < at_least {
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
