@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
 use tardis_client::{DatasetRequest, TardisClient};
@@ -169,30 +169,43 @@ impl Downloader {
             ),
             None => None,
         };
-        let state = RunState {
+        let state = Arc::new(RunState {
             quota,
             quota_exhausted: AtomicBool::new(false),
             downloaded: Arc::new(AtomicU64::new(0)),
             stop: cancel.child_token(),
             cancel,
             progress,
-        };
+        });
+        // Each unit is a task of its own, so the CPU work of the units in flight (gzip verification, CRC32C, Parquet
+        // conversion) spreads over every worker thread instead of sharing the one task that polls the queue.
+        let this = Arc::new(self.clone());
         let concurrency = self.service.max_concurrent_requests.get();
-        let outcomes: Vec<(&Unit, UnitOutcome)> = stream::iter(units)
-            .map(|unit| {
+        let outcomes: Vec<(&Unit, UnitOutcome)> = stream::iter(units.iter().enumerate())
+            .map(|(index, unit)| {
                 let span = tracing::info_span!("unit", date = %unit.date, exchange = %unit.exchange, data_type = %unit.data_type, symbol = %unit.symbol);
-                let state = &state;
-                async move {
-                    let outcome = self.process(unit, state).await;
-                    if let Some(quota) = &state.quota {
-                        quota.flush_if_due(&self.sink).await;
+                let (this, state, unit) = (this.clone(), state.clone(), (*unit).clone());
+                AbortOnDrop(tokio::spawn(
+                    async move {
+                        let outcome = this.process(&unit, &state).await;
+                        if let Some(quota) = &state.quota {
+                            quota.flush_if_due(&this.sink).await;
+                        }
+                        state.progress.unit_finished(&unit, &outcome);
+                        outcome
                     }
-                    state.progress.unit_finished(unit, &outcome);
-                    (unit, outcome)
-                }
-                .instrument(span)
+                    .instrument(span),
+                ))
+                .map(move |joined| {
+                    let outcome = joined.unwrap_or_else(|error| UnitOutcome::Failed {
+                        attempts: 0,
+                        error: format!("the unit's task failed: {error}"),
+                    });
+                    (index, outcome)
+                })
             })
             .buffer_unordered(concurrency)
+            .map(|(index, outcome)| (units[index], outcome))
             .collect()
             .await;
 
@@ -307,6 +320,11 @@ impl Downloader {
             }
         }
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
+        // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two.
+        let request = match self.download.output_format {
+            OutputFormat::Raw => request,
+            OutputFormat::Parquet => request.without_gzip_check(),
+        };
         let policy = self.client.retry_policy().clone();
         // A conversion slot is taken before the Tardis request, so no connection idles while waiting for a core.
         let _conversion = match self.download.output_format {
@@ -369,6 +387,11 @@ impl Downloader {
                     (policy.should_retry(used, tardis), used, policy.backoff(used, tardis))
                 }
                 Cause::Data => (false, opened_attempt, Duration::ZERO),
+                Cause::CorruptGzip => (
+                    opened_attempt < policy.max_attempts(),
+                    opened_attempt,
+                    policy.base * opened_attempt,
+                ),
                 Cause::Sink => {
                     let used = summary
                         .summary()
@@ -480,6 +503,27 @@ fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
     quota.get() / u64::from(total_shards.max(1))
 }
 
+/// A spawned unit that is aborted when its handle is dropped (the run's future was dropped), so no unit outlives
+/// its run.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(context)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Ends `body` with [`SourceError::Stopped`] as soon as `stop` is cancelled, so the sink aborts its upload.
 fn stop_on_cancel(
     body: BoxStream<'static, Result<Bytes, SourceError>>,
@@ -504,6 +548,9 @@ enum Cause<'a> {
     Tardis(&'a tardis_client::Error),
     /// The data itself (a malformed row): retrying cannot help.
     Data,
+    /// The gzip the converter inflated is corrupt or cut short: the file may arrive whole next time (with Parquet
+    /// output the converter is the one gzip check, as the client's would be retried).
+    CorruptGzip,
     /// The sink.
     Sink,
 }
@@ -516,6 +563,7 @@ fn classify(error: &gcs_sink::Error) -> Cause<'_> {
             Some(SourceError::Convert(ConvertError::Input { source })) => {
                 source_cause(source.as_ref())
             }
+            Some(SourceError::Convert(ConvertError::Gzip { .. })) => Cause::CorruptGzip,
             Some(SourceError::Convert(_)) => Cause::Data,
             None => match error.source() {
                 Some(inner) => source_cause(inner),

@@ -42,6 +42,7 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
     }
     let options = |kind: StoreKind| SinkOptions {
         part_size: config.part_size,
+        buffer_memory: config.buffer_memory,
         label: label.clone(),
         ..SinkOptions::new(kind)
     };

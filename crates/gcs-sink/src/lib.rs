@@ -88,6 +88,9 @@ use crate::upload::StagedUpload;
 /// Default part size: 16 MiB (GCS and S3 need at least 5 MiB for every part but the last).
 pub const DEFAULT_PART_SIZE: usize = 16 * 1024 * 1024;
 
+/// The default [`SinkOptions::buffer_memory`]: 64 MiB.
+pub const DEFAULT_BUFFER_MEMORY: usize = 64 * 1024 * 1024;
+
 /// What kind of store a sink writes to: decides how digests are recorded and how staging leftovers are found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreKind {
@@ -129,6 +132,9 @@ pub struct SinkOptions {
     pub part_size: usize,
     /// Parts uploaded concurrently per object; memory per upload is about `(upload_concurrency + 1) * part_size`.
     pub upload_concurrency: usize,
+    /// Bytes all uploads of the sink (and its clones) may hold in part buffers at once; a writer waits for room
+    /// (at least one part's worth is always allowed).
+    pub buffer_memory: usize,
     /// How the sink is named in errors and logs (`gs://bucket/prefix`, a path, ...).
     pub label: String,
 }
@@ -143,7 +149,13 @@ impl SinkOptions {
             StoreKind::Memory => "memory://".to_owned(),
             StoreKind::Other { .. } => "object store".to_owned(),
         };
-        SinkOptions { kind, part_size: DEFAULT_PART_SIZE, upload_concurrency: 2, label }
+        SinkOptions {
+            kind,
+            part_size: DEFAULT_PART_SIZE,
+            upload_concurrency: 2,
+            buffer_memory: DEFAULT_BUFFER_MEMORY,
+            label,
+        }
     }
 }
 
@@ -228,6 +240,8 @@ struct Inner {
     options: SinkOptions,
     /// GCS stores built by [`GcsSink::from_config`]: publishing copies carry the digest as metadata.
     copy_metadata: Option<gcs_copy::CopyMetadata>,
+    /// Room for part buffers, shared by every upload.
+    budget: upload::BufferBudget,
 }
 
 impl GcsSink {
@@ -291,7 +305,8 @@ impl GcsSink {
             ..options
         };
         let names = Names::new(prefix);
-        GcsSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None }) }
+        let budget = upload::BufferBudget::new(options.buffer_memory, options.part_size);
+        GcsSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None, budget }) }
     }
 
     /// Returns the underlying store (its paths include the sink prefix).
@@ -369,6 +384,8 @@ impl GcsSink {
         let mut buffered: Vec<Bytes> = Vec::new();
         let mut buffered_len = 0usize;
         let mut staged: Option<(StagedUpload, Path)> = None;
+        // The first part's room in the budget, taken with the first byte.
+        let mut room = None;
 
         while let Some(item) = stream.next().await {
             let chunk = match item {
@@ -400,6 +417,9 @@ impl GcsSink {
                 }
                 continue;
             }
+            if room.is_none() {
+                room = Some(self.inner.budget.part().await);
+            }
             buffered_len += chunk.len();
             buffered.push(chunk);
             if buffered_len > options.part_size {
@@ -423,6 +443,8 @@ impl GcsSink {
                     staging.clone(),
                     options.part_size,
                     options.upload_concurrency,
+                    self.inner.budget.clone(),
+                    room.take(),
                 );
                 for chunk in buffered.drain(..) {
                     if let Err(source) = upload.put(chunk).await {

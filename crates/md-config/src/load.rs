@@ -540,6 +540,23 @@ impl Resolver<'_> {
             sink.part_size = MIN_PART_SIZE;
             self.derived.insert("MD_SINK_PART_SIZE", (MIN_PART_SIZE.to_string(), Source::Default));
         }
+        if service.memory_efficient && !self.is_set("MD_SINK_BUFFER_MEMORY") {
+            sink.buffer_memory = MEMORY_EFFICIENT_BUFFER;
+            self.derived.insert(
+                "MD_SINK_BUFFER_MEMORY",
+                (MEMORY_EFFICIENT_BUFFER.to_string(), Source::Default),
+            );
+        }
+        if sink.buffer_memory < sink.part_size {
+            self.problem(
+                "MD_SINK_BUFFER_MEMORY",
+                format!(
+                    "{} bytes cannot hold one part of MD_SINK_PART_SIZE ({} bytes): raise it or lower the part size",
+                    sink.buffer_memory, sink.part_size
+                ),
+            );
+            return None;
+        }
         Some(Config {
             tardis,
             sink,
@@ -563,6 +580,7 @@ impl Resolver<'_> {
         let rate_limit_per_day = self.parse("RATE_LIMIT_PER_VM", parse_positive::<NonZeroU32>);
         let daily_quota_bytes =
             self.parse_opt("TARDIS_DAILY_QUOTA_BYTES", parse_positive::<NonZeroU64>);
+        let verify_gzip = self.parse("TARDIS_VERIFY_GZIP", parse_bool);
         Some(TardisConfig {
             api_key,
             datasets_url: datasets_url?,
@@ -575,6 +593,7 @@ impl Resolver<'_> {
             rate_limit_per_day: rate_limit_per_day?,
             daily_quota_bytes: daily_quota_bytes?,
             metadata_cache_ttl: None,
+            verify_gzip: verify_gzip?,
         })
     }
 
@@ -632,6 +651,8 @@ impl Resolver<'_> {
             }
             Ok(size)
         });
+        let buffer_memory = self
+            .parse("MD_SINK_BUFFER_MEMORY", |text| Ok(parse_positive::<NonZeroUsize>(text)?.get()));
         Some(SinkConfig {
             location,
             gcs,
@@ -640,6 +661,7 @@ impl Resolver<'_> {
             request_timeout: request_timeout?,
             connect_timeout: connect_timeout?,
             part_size: part_size?,
+            buffer_memory: buffer_memory?,
         })
     }
 
@@ -861,6 +883,9 @@ impl Resolver<'_> {
 
 /// The smallest multipart part object stores accept (5 MiB).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// `MD_SINK_BUFFER_MEMORY` under `MEMORY_EFFICIENT` (32 MiB).
+pub(crate) const MEMORY_EFFICIENT_BUFFER: usize = 32 * 1024 * 1024;
 
 /// The most recent day that Tardis serves without an API key and has already exported:
 /// the 1st of this month, or of last month while today is the 1st (day D is exported around 06:00 on D+1).

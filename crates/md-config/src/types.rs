@@ -90,6 +90,8 @@ pub struct TardisConfig {
     pub daily_quota_bytes: Option<NonZeroU64>,
     /// How long metadata responses are cached in the process: `CACHE_TTL` when `ENABLE_CACHING`, else `None`.
     pub metadata_cache_ttl: Option<Duration>,
+    /// Inflate every dataset body while it streams and check its gzip CRC-32 and length (`TARDIS_VERIFY_GZIP`).
+    pub verify_gzip: bool,
 }
 
 impl Default for TardisConfig {
@@ -107,6 +109,7 @@ impl Default for TardisConfig {
             rate_limit_per_day: NonZeroU32::new(1_000_000).expect("non-zero"),
             daily_quota_bytes: None,
             metadata_cache_ttl: Some(Duration::from_secs(3600)),
+            verify_gzip: true,
         }
     }
 }
@@ -313,6 +316,8 @@ pub struct SinkConfig {
     pub connect_timeout: Duration,
     /// Multipart part size in bytes (`MD_SINK_PART_SIZE`, 5 MiB with `MEMORY_EFFICIENT`).
     pub part_size: usize,
+    /// Bytes all uploads may hold in part buffers at once (`MD_SINK_BUFFER_MEMORY`, 32 MiB with `MEMORY_EFFICIENT`).
+    pub buffer_memory: usize,
 }
 
 impl Default for SinkConfig {
@@ -326,6 +331,7 @@ impl Default for SinkConfig {
             request_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(5),
             part_size: 16 * 1024 * 1024,
+            buffer_memory: 64 * 1024 * 1024,
         }
     }
 }

@@ -175,6 +175,13 @@ pub const VARS: &[VarSpec] = &[
         "Most Tardis requests in flight at once in this process, shared by every caller.",
     ),
     var(
+        "TARDIS_VERIFY_GZIP",
+        Tardis,
+        "verify_gzip",
+        Some("true"),
+        "Inflate every dataset file while it streams and check its gzip CRC-32 and size, so a corrupt file is retried and never stored; false trades that check for CPU (inflating is most of the CPU a raw download costs). Parquet output always checks, in the converter.",
+    ),
+    var(
         "TARDIS_RATE_LIMIT_PER_SECOND",
         Tardis,
         "rate_limit_per_second",
@@ -294,6 +301,13 @@ pub const VARS: &[VarSpec] = &[
         "part_size",
         Some("16777216"),
         "Multipart part size in bytes; smaller objects are written with one conditional put (minimum 5 MiB).",
+    ),
+    var(
+        "MD_SINK_BUFFER_MEMORY",
+        Sink,
+        "buffer_memory",
+        Some("67108864"),
+        "Bytes of object data the whole process may hold in upload buffers at once (at least MD_SINK_PART_SIZE); uploads wait for room, so memory stays bounded however many units run (32 MiB with MEMORY_EFFICIENT).",
     ),
     noted(
         var(

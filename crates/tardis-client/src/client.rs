@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     auth: Option<HeaderValue>,
     pub(crate) limits: Limits,
     cache: Option<MetadataCache>,
+    /// `TARDIS_VERIFY_GZIP`.
+    verify_gzip: bool,
 }
 
 impl std::fmt::Debug for TardisClient {
@@ -100,6 +102,7 @@ impl TardisClient {
                     config.rate_limit_per_day,
                 ),
                 cache: config.metadata_cache_ttl.map(MetadataCache::new),
+                verify_gzip: config.verify_gzip,
             }),
             retry: RetryPolicy::from_config(config),
         })
@@ -207,6 +210,7 @@ impl TardisClient {
                         url,
                         attempt,
                         started,
+                        self.shared.verify_gzip && request.checks_gzip(),
                     ));
                 }
                 Ok(response) => status_error(&label, &attempt_url, response, &self.retry).await,

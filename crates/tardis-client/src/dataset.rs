@@ -31,6 +31,9 @@ pub struct DatasetRequest {
     pub date: NaiveDate,
     /// Dataset symbol (`datasetId`) or a grouped id (`OPTIONS`, `PERPETUALS`, ...); normalised in the URL.
     pub symbol: String,
+    /// Whether the body is inflated and its gzip CRC-32 checked on the way (the client's `TARDIS_VERIFY_GZIP`
+    /// unless [`DatasetRequest::without_gzip_check`]).
+    check_gzip: bool,
 }
 
 impl DatasetRequest {
@@ -41,7 +44,25 @@ impl DatasetRequest {
         date: NaiveDate,
         symbol: impl Into<String>,
     ) -> Self {
-        DatasetRequest { exchange: exchange.into(), data_type, date, symbol: symbol.into() }
+        DatasetRequest {
+            exchange: exchange.into(),
+            data_type,
+            date,
+            symbol: symbol.into(),
+            check_gzip: true,
+        }
+    }
+
+    /// Skips the client's gzip check for this file, for a caller that inflates it anyway (the Parquet converter
+    /// checks the same CRC-32): one inflate instead of two.
+    pub fn without_gzip_check(mut self) -> Self {
+        self.check_gzip = false;
+        self
+    }
+
+    /// Whether the body is checked as gzip (given the client's own setting).
+    pub(crate) fn checks_gzip(&self) -> bool {
+        self.check_gzip
     }
 }
 
@@ -59,8 +80,8 @@ pub struct DatasetSummary {
     pub bytes: u64,
     /// CRC32C (Castagnoli) of those bytes, as object stores check it.
     pub crc32c: u32,
-    /// Bytes after decompression (checked against every gzip trailer).
-    pub uncompressed_bytes: u64,
+    /// Bytes after decompression (checked against every gzip trailer); `None` when the gzip check was off.
+    pub uncompressed_bytes: Option<u64>,
     /// The attempt number that completed the file (counting from the first attempt of the file).
     pub attempts: u32,
     /// Time from the first request of this call to the end of the body.
@@ -139,6 +160,7 @@ impl DatasetStream {
         &self.url
     }
 
+    #[allow(clippy::too_many_arguments, reason = "one private constructor, called from one place")]
     pub(crate) fn start(
         client: TardisClient,
         response: reqwest::Response,
@@ -147,6 +169,7 @@ impl DatasetStream {
         url: Url,
         attempt: u32,
         started: Instant,
+        check_gzip: bool,
     ) -> Self {
         let headers = response.headers();
         let accepts_ranges =
@@ -165,7 +188,7 @@ impl DatasetStream {
             url,
             chunks: response.bytes_stream().boxed(),
             permit: Some(permit),
-            verifier: GzipVerifier::new(),
+            verifier: check_gzip.then(GzipVerifier::new),
             crc: 0,
             received: 0,
             expected: content_length,
@@ -203,7 +226,8 @@ struct Body {
     display_url: String,
     chunks: BoxStream<'static, reqwest::Result<Bytes>>,
     permit: Option<OwnedSemaphorePermit>,
-    verifier: GzipVerifier,
+    /// `None` when the gzip check is off for this file.
+    verifier: Option<GzipVerifier>,
     crc: u32,
     received: u64,
     expected: Option<u64>,
@@ -234,7 +258,9 @@ impl Body {
                         let error = self.cut(format!("more bytes than the announced {expected}"));
                         return self.fail(error);
                     }
-                    if let Err(error) = self.verifier.update(&chunk) {
+                    if let Some(Err(error)) =
+                        self.verifier.as_mut().map(|verifier| verifier.update(&chunk))
+                    {
                         let error = self.corrupt(error);
                         return self.fail(error);
                     }
@@ -261,7 +287,7 @@ impl Body {
                         }
                         continue;
                     }
-                    if let Err(error) = self.verifier.finish() {
+                    if let Some(Err(error)) = self.verifier.as_ref().map(GzipVerifier::finish) {
                         let error = self.corrupt(error);
                         return self.fail(error);
                     }
@@ -282,14 +308,14 @@ impl Body {
         let summary = DatasetSummary {
             bytes: self.received,
             crc32c: self.crc,
-            uncompressed_bytes: self.verifier.uncompressed_bytes(),
+            uncompressed_bytes: self.verifier.as_ref().map(GzipVerifier::uncompressed_bytes),
             attempts: self.attempt,
             elapsed: self.started.elapsed(),
         };
         tracing::debug!(
             url = %self.display_url,
             bytes = summary.bytes,
-            uncompressed_bytes = summary.uncompressed_bytes,
+            uncompressed_bytes = ?summary.uncompressed_bytes,
             attempts = summary.attempts,
             elapsed_ms = summary.elapsed.as_millis() as u64,
             "dataset downloaded and verified"

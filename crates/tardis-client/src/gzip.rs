@@ -4,7 +4,8 @@
 //! Multi-member files (several gzip members back to back, as `cat a.gz b.gz` makes) are accepted; anything else after
 //! a member is rejected. A valid empty gzip (a member holding zero bytes) is accepted.
 
-use flate2::{Crc, Decompress, FlushDecompress, Status};
+use crc32fast::Hasher as Crc;
+use flate2::{Decompress, FlushDecompress, Status};
 
 /// What is wrong with the gzip, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub(crate) struct GzipVerifier {
     trailer: [u8; 8],
     inflater: Decompress,
     crc: Crc,
+    /// Bytes inflated in the current member.
+    member_bytes: u64,
     scratch: Box<[u8]>,
     offset: u64,
     members: u32,
@@ -80,6 +83,7 @@ impl GzipVerifier {
             trailer: [0; 8],
             inflater: Decompress::new(false),
             crc: Crc::new(),
+            member_bytes: 0,
             scratch: vec![0; 64 * 1024].into_boxed_slice(),
             offset: 0,
             members: 0,
@@ -246,7 +250,8 @@ impl GzipVerifier {
 
     fn start_deflate(&mut self) -> Phase {
         self.inflater.reset(false);
-        self.crc.reset();
+        self.crc = Crc::new();
+        self.member_bytes = 0;
         Phase::Deflate
     }
 
@@ -267,6 +272,7 @@ impl GzipVerifier {
             let produced = (self.inflater.total_out() - before_out) as usize;
             used += consumed;
             self.crc.update(&self.scratch[..produced]);
+            self.member_bytes += produced as u64;
             self.uncompressed += produced as u64;
             match status {
                 Status::StreamEnd => {
@@ -296,18 +302,20 @@ impl GzipVerifier {
             self.trailer[6],
             self.trailer[7],
         ]);
-        if crc != self.crc.sum() {
+        let actual_crc = self.crc.clone().finalize();
+        if crc != actual_crc {
             return Err(self.fail(format!(
-                "gzip member {} CRC-32 mismatch: trailer says {crc:08x}, data gives {:08x}",
+                "gzip member {} CRC-32 mismatch: trailer says {crc:08x}, data gives {actual_crc:08x}",
                 self.members + 1,
-                self.crc.sum()
             )));
         }
-        if size != self.crc.amount() {
+        // ISIZE is the member's length modulo 2^32.
+        #[allow(clippy::cast_possible_truncation, reason = "ISIZE is the length modulo 2^32")]
+        let actual_size = self.member_bytes as u32;
+        if size != actual_size {
             return Err(self.fail(format!(
-                "gzip member {} size mismatch: trailer says {size} bytes, data gives {}",
+                "gzip member {} size mismatch: trailer says {size} bytes, data gives {actual_size}",
                 self.members + 1,
-                self.crc.amount()
             )));
         }
         self.members += 1;

@@ -96,9 +96,10 @@ pub enum ConvertError {
 }
 
 impl ConvertError {
-    /// Returns whether trying the same unit again may succeed: only input (network) failures are retryable; bad data is not.
+    /// Returns whether trying the same unit again may succeed: input (network) failures and a corrupt or cut gzip
+    /// (damaged on the way) are retryable; bad rows are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ConvertError::Input { .. })
+        matches!(self, ConvertError::Input { .. } | ConvertError::Gzip { .. })
     }
 }
 

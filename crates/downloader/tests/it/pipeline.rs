@@ -217,6 +217,64 @@ async fn under_faults_every_object_is_byte_exact_and_none_is_corrupt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_parquet_output_the_converter_is_the_gzip_check_and_corrupt_files_are_retried() {
+    // The client skips its own inflate for Parquet output; a corrupt or cut gzip must still be retried, never stored.
+    let rates = FaultRates { corrupt_byte: 0.25, truncated_gzip: 0.1, ..FaultRates::default() };
+    let stub_config =
+        StubConfig { fault_rates: rates, seed: 11, ranges: false, ..StubConfig::default() };
+    let setup = setup(stub_config, |config| {
+        config.download.output_format = md_config::OutputFormat::Parquet;
+        config.download.data_types = vec![DataType::Trades];
+    })
+    .await;
+    let report = run(&setup, &setup.config).await;
+    assert_eq!(report.manifest.status, RunStatus::Complete, "{:#?}", report.manifest.errors);
+    assert!(report.manifest.retries > 0, "corrupt files were served and retried");
+    for unit in &setup.plan.units {
+        let path = dataset_path(&unit.exchange, unit.data_type.as_str(), unit.date, &unit.symbol);
+        let served = setup.stub.expected_body(&path).await.unwrap().expect("served");
+        let mut csv = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::MultiGzDecoder::new(served.as_ref()),
+            &mut csv,
+        )
+        .unwrap();
+        let file = std::fs::File::open(setup.dir.path().join("sink").join(&unit.object)).unwrap();
+        let rows = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        let rows = parquet::file::reader::FileReader::metadata(&rows).file_metadata().num_rows();
+        assert_eq!(rows as usize, csv.lines().count() - 1, "{}", unit.object);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_gzip_check_off_a_raw_download_stores_what_was_sent() {
+    // TARDIS_VERIFY_GZIP=false trades the inflate for CPU: a corrupt byte is then only caught downstream.
+    let rates = FaultRates { corrupt_byte: 1.0, ..FaultRates::default() };
+    let stub_config =
+        StubConfig { fault_rates: rates, seed: 3, ranges: false, ..StubConfig::default() };
+    let setup = setup(stub_config, |config| {
+        config.tardis.verify_gzip = false;
+        config.download.data_types = vec![DataType::Trades];
+    })
+    .await;
+    let client = TardisClient::new(&setup.config.tardis).unwrap();
+    let report = Downloader::new(&setup.config, client, setup.sink.clone())
+        .run(&setup.plan, Arc::new(NoProgress), CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.manifest.status, RunStatus::Complete, "{:#?}", report.manifest.errors);
+    assert_eq!(report.manifest.retries, 0, "nothing checked, nothing retried");
+    let unit = &setup.plan.units[0];
+    let stored = std::fs::read(setup.dir.path().join("sink").join(&unit.object)).unwrap();
+    let mut text = Vec::new();
+    let inflated = std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(stored.as_slice()),
+        &mut text,
+    );
+    assert!(inflated.is_err(), "the stand-in corrupted every body, and it was stored as sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_shards_over_one_plan_cover_every_unit_exactly_once() {
     let setup = setup(StubConfig::default(), |_| {}).await;
     let mut seen: BTreeMap<String, u32> = BTreeMap::new();

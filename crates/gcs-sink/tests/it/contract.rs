@@ -1,11 +1,12 @@
 //! The write and read guarantees, on every backend: memory, local directory, our GCS fake (over HTTP through
 //! object_store's GCS backend) and moto's S3 server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use gcs_sink::generated::Generated;
-use gcs_sink::{Digest, Error, PutStatus, WriteMode};
+use gcs_sink::{Digest, Error, GcsSink, PutStatus, SinkOptions, StoreKind, WriteMode};
 use rstest::rstest;
 
 use crate::support::{Backend, Harness, list_names, read_all};
@@ -293,4 +294,34 @@ async fn invalid_names_are_refused_before_any_request(
         matches!(&error, Error::InvalidName { name: culprit, .. } if culprit == name),
         "{error:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_share_one_buffer_budget_and_all_complete() {
+    // Room for two parts in the whole process, eight uploads of ten parts each in flight at once: every upload waits
+    // its turn for room and none deadlocks, whatever order their chunks arrive in.
+    let store = Arc::new(object_store::memory::InMemory::new());
+    let options =
+        SinkOptions { part_size: 1024, buffer_memory: 2048, ..SinkOptions::new(StoreKind::Memory) };
+    let sink = GcsSink::new(store as Arc<dyn object_store::ObjectStore>, "", options);
+    let uploads = (0..8u8).map(|index| {
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            let body: Vec<u8> = (0..10_240u32).map(|at| (at % 251) as u8 ^ index).collect();
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                body.chunks(100).map(|chunk| Ok(Bytes::copy_from_slice(chunk))).collect();
+            let name = format!("budget/{index}.bin");
+            sink.put_stream(&name, futures::stream::iter(chunks), WriteMode::CreateOnly)
+                .await
+                .unwrap();
+            let stored = sink.verify(&name).await.unwrap();
+            assert_eq!(stored.digest, Digest::of(&body), "{name}");
+            assert!(stored.recorded, "{name}");
+        })
+    });
+    let all = futures::future::try_join_all(uploads);
+    tokio::time::timeout(std::time::Duration::from_secs(20), all)
+        .await
+        .expect("the budget never deadlocks")
+        .unwrap();
 }

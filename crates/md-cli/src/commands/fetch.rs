@@ -66,7 +66,7 @@ pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
     tracing::info!(
         output = %args.output.display(),
         bytes = summary.bytes,
-        uncompressed_bytes = summary.uncompressed_bytes,
+        uncompressed_bytes = ?summary.uncompressed_bytes,
         crc32c = format!("{:08x}", summary.crc32c),
         attempts = summary.attempts,
         elapsed_ms = summary.elapsed.as_millis() as u64,
