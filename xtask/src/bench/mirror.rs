@@ -9,7 +9,8 @@
 //! `target/bench/stub-cache/` and fetched once untimed before any tool runs (so they are in the page cache and the
 //! server is not the bottleneck). The tools, interleaved round by round:
 //! - `md-cli download` into a local directory and into the GCS fake (`STORAGE_EMULATOR_HOST`), definitions written
-//!   first (untimed), default settings (`MAX_CONCURRENT_REQUESTS=16`);
+//!   first (untimed), default settings (`MAX_CONCURRENT_REQUESTS=16`), and again with `TARDIS_VERIFY_GZIP=false`
+//!   (no inflate: the gzip check is most of md's CPU, and on a 2-core machine it, not the network, sets the pace);
 //! - the official client, `tardis_dev.download_datasets(..., endpoint=...)` (PyPI `tardis-dev`), into a directory;
 //! - curl, 16 at a time (`xargs -P16`), into a directory: the practical limit.
 //!
@@ -74,17 +75,30 @@ const PROFILES: [Profile; 2] = [
 enum Tool {
     MdLocal,
     MdGcs,
+    MdLocalUnchecked,
+    MdGcsUnchecked,
     Official,
     Curl,
 }
 
-const TOOLS: [Tool; 4] = [Tool::MdLocal, Tool::MdGcs, Tool::Official, Tool::Curl];
+const TOOLS: [Tool; 6] = [
+    Tool::MdLocal,
+    Tool::MdGcs,
+    Tool::MdLocalUnchecked,
+    Tool::MdGcsUnchecked,
+    Tool::Official,
+    Tool::Curl,
+];
 
 impl Tool {
     fn label(self) -> &'static str {
         match self {
             Tool::MdLocal => "md-cli download | local directory",
             Tool::MdGcs => "md-cli download | GCS fake (XML API)",
+            Tool::MdLocalUnchecked => "md-cli download, TARDIS_VERIFY_GZIP=false | local directory",
+            Tool::MdGcsUnchecked => {
+                "md-cli download, TARDIS_VERIFY_GZIP=false | GCS fake (XML API)"
+            }
             Tool::Official => "official client (tardis-dev) | local directory",
             Tool::Curl => "curl, 16 at a time | local directory",
         }
@@ -145,9 +159,14 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             );
         }
         out.push('\n');
-        for tool in [Tool::MdLocal, Tool::MdGcs] {
+        for tool in [Tool::MdLocal, Tool::MdGcs, Tool::MdLocalUnchecked, Tool::MdGcsUnchecked] {
             let md = speed(tool);
-            let sink = if tool == Tool::MdLocal { "local" } else { "GCS fake" };
+            let sink = match tool {
+                Tool::MdLocal => "local",
+                Tool::MdGcs => "GCS fake",
+                Tool::MdLocalUnchecked => "local, TARDIS_VERIFY_GZIP=false",
+                _ => "GCS fake, TARDIS_VERIFY_GZIP=false",
+            };
             let versus_curl = md / curl;
             let _ = writeln!(
                 goals,
@@ -243,7 +262,7 @@ fn run_profile(
             remove_dir(&dir)?;
             std::fs::create_dir_all(&dir)?;
             let measured = match tool {
-                Tool::MdLocal => {
+                Tool::MdLocal | Tool::MdLocalUnchecked => {
                     let sink = dir.join("sink");
                     let job = Job::new(
                         &binaries.md_cli,
@@ -251,7 +270,8 @@ fn run_profile(
                         sink.to_str().context("UTF-8 path")?,
                         &dir,
                     )
-                    .select(EXCHANGE, FROM, TO, SELECTION);
+                    .select(EXCHANGE, FROM, TO, SELECTION)
+                    .var("TARDIS_VERIFY_GZIP", &(tool == Tool::MdLocal).to_string());
                     job.instruments()?;
                     let measured = job.download(meter, FILES)?;
                     for unit in &units {
@@ -259,7 +279,7 @@ fn run_profile(
                     }
                     measured
                 }
-                Tool::MdGcs => {
+                Tool::MdGcs | Tool::MdGcsUnchecked => {
                     let gcs = stand::fake_gcs(
                         &binaries.fake_gcs,
                         None,
@@ -267,7 +287,8 @@ fn run_profile(
                     )?;
                     let job = Job::new(&binaries.md_cli, &url, "gs://md-bench", &dir)
                         .select(EXCHANGE, FROM, TO, SELECTION)
-                        .var("STORAGE_EMULATOR_HOST", gcs.url());
+                        .var("STORAGE_EMULATOR_HOST", gcs.url())
+                        .var("TARDIS_VERIFY_GZIP", &(tool == Tool::MdGcs).to_string());
                     job.instruments()?;
                     let measured = job.download(meter, FILES)?;
                     gcs.stop()?;
