@@ -90,7 +90,8 @@ pub(crate) fn context_dir() -> PathBuf {
     root().join("target/image")
 }
 
-fn quietly_succeeds(command: &mut Command) -> bool {
+/// Whether a command runs and succeeds, its output discarded.
+pub(crate) fn quietly_succeeds(command: &mut Command) -> bool {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())

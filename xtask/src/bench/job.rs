@@ -13,6 +13,25 @@ use super::measure::{Measured, Meter, capture, json_text};
 /// The Tardis key the stand-in expects in every bench.
 pub(crate) const KEY: &str = "TD.bench-key";
 
+/// The 16-file plan of the mirror and memory benches: 4 data types x 2 symbols x 2 days of one venue.
+pub(crate) mod sixteen {
+    pub(crate) const EXCHANGE: &str = "binance-futures";
+    pub(crate) const FROM: &str = "2026-10-02";
+    pub(crate) const TO: &str = "2026-10-03";
+    /// `md-cli` flags that select the 16 units.
+    pub(crate) const SELECTION: &[&str] = &[
+        "--venues",
+        EXCHANGE,
+        "--instrument-types",
+        "perpetual",
+        "--data-types",
+        "trades,incremental_book_L2,quotes,book_snapshot_5",
+        "--max-instruments",
+        "2",
+    ];
+    pub(crate) const FILES: usize = 16;
+}
+
 /// One dataset file of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unit {

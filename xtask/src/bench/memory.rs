@@ -11,25 +11,12 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 
+use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, KEY, curl};
 use super::measure::{Meter, max, mb_per_s, median, mib, min};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
-const EXCHANGE: &str = "binance-futures";
-const FROM: &str = "2026-10-02";
-const TO: &str = "2026-10-03";
-const SELECTION: &[&str] = &[
-    "--venues",
-    EXCHANGE,
-    "--instrument-types",
-    "perpetual",
-    "--data-types",
-    "trades,incremental_book_L2,quotes,book_snapshot_5",
-    "--max-instruments",
-    "2",
-];
-const FILES: usize = 16;
 /// The GCS fake keeps bodies up to this size (definitions, manifests) and drops larger ones.
 const DISCARD_OVER: u64 = 4 << 20;
 

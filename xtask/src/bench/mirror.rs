@@ -22,27 +22,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, KEY, curl};
 use super::measure::{Meter, capture, max, mb_per_s, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
-const EXCHANGE: &str = "binance-futures";
-const FROM: &str = "2026-10-02";
-const TO: &str = "2026-10-03";
 /// The official client's `to_date` is exclusive.
 const TO_EXCLUSIVE: &str = "2026-10-04";
-const SELECTION: &[&str] = &[
-    "--venues",
-    EXCHANGE,
-    "--instrument-types",
-    "perpetual",
-    "--data-types",
-    "trades,incremental_book_L2,quotes,book_snapshot_5",
-    "--max-instruments",
-    "2",
-];
-const FILES: usize = 16;
 
 /// The official client, as its documentation shows it, pointed at the stand-in.
 const OFFICIAL: &str = "\

@@ -7,7 +7,7 @@
 //! fails the run; elsewhere the run goes on and the tests print the reason they skip (`MD_TEST_CONTAINER_SKIP`).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Result, bail};
 
@@ -62,7 +62,11 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
             let compose = super::servers::venv_program(root, PODMAN_COMPOSE, "podman-compose")?;
             env.push(("MD_TEST_COMPOSE", compose.display().to_string()));
         }
-        Engine::Docker if succeeds(Command::new("docker").args(["compose", "version"])) => {
+        Engine::Docker
+            if crate::image::quietly_succeeds(
+                Command::new("docker").args(["compose", "version"]),
+            ) =>
+        {
             env.push(("MD_TEST_COMPOSE", "docker compose".into()));
         }
         Engine::Docker => {
@@ -79,7 +83,7 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
 /// `apt-get update && apt-get install -y podman buildah runc`, as root only.
 fn install_podman() -> Result<()> {
     let hint = "install podman: apt-get install -y podman buildah runc";
-    if !succeeds(Command::new("apt-get").arg("--version")) {
+    if !crate::image::quietly_succeeds(Command::new("apt-get").arg("--version")) {
         bail!(
             "`docker info` finds no engine, podman is not installed and there is no apt-get; {hint}"
         );
@@ -104,13 +108,4 @@ fn install_podman() -> Result<()> {
         bail!("apt-get installed podman, but `podman --version` still fails");
     }
     Ok(())
-}
-
-fn succeeds(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
