@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::gcs_copy::CopyMetadata;
 use crate::{SinkOptions, StoreKind};
 
+/// Part size for local directories, whatever `MD_SINK_PART_SIZE` says (it exists for object stores' minimums).
+const LOCAL_PART_SIZE: usize = 1024 * 1024;
+
 /// A store built from configuration, with what the sink needs to know about it.
 pub(crate) struct Built {
     pub(crate) store: Arc<dyn ObjectStore>,
@@ -41,7 +44,11 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
         return Err(config_error("part size must be positive".into(), None));
     }
     let options = |kind: StoreKind| SinkOptions {
-        part_size: config.part_size,
+        // A local directory has no smallest part: small pieces keep the memory of many uploads low.
+        part_size: match kind {
+            StoreKind::Local { .. } => config.part_size.min(LOCAL_PART_SIZE),
+            _ => config.part_size,
+        },
         buffer_memory: config.buffer_memory,
         label: label.clone(),
         ..SinkOptions::new(kind)

@@ -300,7 +300,7 @@ pub const VARS: &[VarSpec] = &[
         Sink,
         "part_size",
         Some("16777216"),
-        "Multipart part size in bytes; smaller objects are written with one conditional put (minimum 5 MiB).",
+        "Multipart part size in bytes for object stores; smaller objects are written with one conditional put (minimum 5 MiB). Local directories write in pieces of at most 1 MiB.",
     ),
     var(
         "MD_SINK_BUFFER_MEMORY",

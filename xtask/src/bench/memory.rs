@@ -156,10 +156,10 @@ fn run_size(
     let units = job.plan()?;
     anyhow::ensure!(units.len() == FILES, "the plan has {} units, expected {FILES}", units.len());
     remove_dir(&planning)?;
-    // Generate (two at a time: one per core) and cache the files before anything is measured. The plan lists the
-    // four data types of one symbol and day first, so shared bodies are never generated twice at once.
+    // Generate and cache the files before anything is measured.
     eprintln!("xtask: bench memory: stand-in files of {file_size} (generated once, then cached)");
-    let warm = curl(meter, &units, &url, None, 2)?;
+    // One at a time for 1 GiB files: the plan's order may put two units of one shared body side by side.
+    let warm = curl(meter, &units, &url, None, if large { 1 } else { 2 })?;
     let bytes = units.len() as u64 * {
         // Every file has about the target size; the exact total comes from the downloads' reports below.
         if large { 1 << 30 } else { 64 << 20 }
