@@ -85,11 +85,12 @@ pub use crate::error::{BoxError, Error, Result};
 use crate::names::Names;
 use crate::upload::StagedUpload;
 
-/// Default part size: 16 MiB (GCS and S3 need at least 5 MiB for every part but the last).
-pub const DEFAULT_PART_SIZE: usize = 16 * 1024 * 1024;
+/// Default part size: 5 MiB, the smallest GCS and S3 take for every part but the last (so more uploads fit the
+/// buffer budget at once).
+pub const DEFAULT_PART_SIZE: usize = 5 * 1024 * 1024;
 
-/// The default [`SinkOptions::buffer_memory`]: 64 MiB.
-pub const DEFAULT_BUFFER_MEMORY: usize = 64 * 1024 * 1024;
+/// The default [`SinkOptions::buffer_memory`]: 40 MiB (eight parts).
+pub const DEFAULT_BUFFER_MEMORY: usize = 40 * 1024 * 1024;
 
 /// What kind of store a sink writes to: decides how digests are recorded and how staging leftovers are found.
 #[derive(Debug, Clone, PartialEq, Eq)]

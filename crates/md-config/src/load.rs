@@ -531,7 +531,7 @@ impl Resolver<'_> {
         let instruments = self.instruments(today);
         let download =
             instruments.as_ref().and_then(|instruments| self.download(instruments.dates));
-        // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts unless the part size was set explicitly.
+        // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts and the buffer budget unless they were set.
         let mut sink = sink?;
         let service = service?;
         let mut tardis = tardis?;
@@ -884,8 +884,8 @@ impl Resolver<'_> {
 /// The smallest multipart part object stores accept (5 MiB).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 
-/// `MD_SINK_BUFFER_MEMORY` under `MEMORY_EFFICIENT` (32 MiB).
-pub(crate) const MEMORY_EFFICIENT_BUFFER: usize = 32 * 1024 * 1024;
+/// `MD_SINK_BUFFER_MEMORY` under `MEMORY_EFFICIENT` (20 MiB).
+pub(crate) const MEMORY_EFFICIENT_BUFFER: usize = 20 * 1024 * 1024;
 
 /// The most recent day that Tardis serves without an API key and has already exported:
 /// the 1st of this month, or of last month while today is the 1st (day D is exported around 06:00 on D+1).

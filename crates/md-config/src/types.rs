@@ -316,7 +316,7 @@ pub struct SinkConfig {
     pub connect_timeout: Duration,
     /// Multipart part size in bytes (`MD_SINK_PART_SIZE`, 5 MiB with `MEMORY_EFFICIENT`).
     pub part_size: usize,
-    /// Bytes all uploads may hold in part buffers at once (`MD_SINK_BUFFER_MEMORY`, 32 MiB with `MEMORY_EFFICIENT`).
+    /// Bytes all uploads may hold in part buffers at once (`MD_SINK_BUFFER_MEMORY`, 20 MiB with `MEMORY_EFFICIENT`).
     pub buffer_memory: usize,
 }
 
@@ -330,8 +330,8 @@ impl Default for SinkConfig {
             max_retries: 10,
             request_timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(5),
-            part_size: 16 * 1024 * 1024,
-            buffer_memory: 64 * 1024 * 1024,
+            part_size: 5 * 1024 * 1024,
+            buffer_memory: 40 * 1024 * 1024,
         }
     }
 }

@@ -299,15 +299,15 @@ pub const VARS: &[VarSpec] = &[
         "MD_SINK_PART_SIZE",
         Sink,
         "part_size",
-        Some("16777216"),
+        Some("5242880"),
         "Multipart part size in bytes for object stores; smaller objects are written with one conditional put (minimum 5 MiB). Local directories write in pieces of at most 1 MiB.",
     ),
     var(
         "MD_SINK_BUFFER_MEMORY",
         Sink,
         "buffer_memory",
-        Some("67108864"),
-        "Bytes of object data the whole process may hold in upload buffers at once (at least MD_SINK_PART_SIZE); uploads wait for room, so memory stays bounded however many units run (32 MiB with MEMORY_EFFICIENT).",
+        Some("41943040"),
+        "Bytes of object data the whole process may hold in upload buffers at once (at least MD_SINK_PART_SIZE); uploads wait for room, so memory stays bounded however many units run (20 MiB with MEMORY_EFFICIENT).",
     ),
     noted(
         var(
@@ -402,7 +402,7 @@ pub const VARS: &[VarSpec] = &[
         Service,
         "memory_efficient",
         Some("false"),
-        "true: smaller buffers and multipart parts (5 MiB) for small machines, at some cost in throughput.",
+        "true: a smaller upload buffer budget (MD_SINK_BUFFER_MEMORY 20 MiB, multipart parts of 5 MiB) for small machines, at some cost in throughput when the network is slow.",
     ),
     var(
         "ENABLE_CACHING",

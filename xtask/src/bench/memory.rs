@@ -1,6 +1,6 @@
 //! `cargo xtask bench memory`: peak RSS of `md-cli download` with `MAX_CONCURRENT_REQUESTS=16` over 16 files of
 //! 64 MiB and over 16 files of 1 GiB (loopback, unthrottled), into a local directory and into the GCS fake, with the
-//! default 16 MiB multipart parts and with `MEMORY_EFFICIENT=true` (5 MiB parts).
+//! defaults (5 MiB parts, `MD_SINK_BUFFER_MEMORY` 40 MiB) and with `MEMORY_EFFICIENT=true` (a 20 MiB budget).
 //!
 //! Disk space: the 64 MiB files are cached by the stand-in under `target/bench/stub-cache/` (1 GiB); the 1 GiB
 //! files share one body per data type (`tardis-stub --shared-bodies`, 4 GiB of cache instead of 16), and the GCS
@@ -70,7 +70,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         options.runs
     );
     out.push_str(
-        "| files | sink | multipart parts | peak RSS MiB (min-max) | wall s | MB/s |\n|---|---|---|---:|---:|---:|\n",
+        "| files | sink | settings | peak RSS MiB (min-max) | wall s | MB/s |\n|---|---|---|---:|---:|---:|\n",
     );
     for outcome in &outcomes {
         let Case { file_size, sink, memory_efficient } = outcome.case;
@@ -79,7 +79,11 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             "| 16 x {} | {} | {} | {:.0} ({:.0}-{:.0}) | {:.1} | {:.0} |",
             if file_size == "1G" { "1 GiB" } else { "64 MiB" },
             if sink == Sink::Local { "local directory" } else { "GCS fake" },
-            if memory_efficient { "5 MiB (`MEMORY_EFFICIENT=true`)" } else { "16 MiB (default)" },
+            if memory_efficient {
+                "`MEMORY_EFFICIENT=true` (20 MiB of part buffers)"
+            } else {
+                "defaults (40 MiB of part buffers)"
+            },
             mib(median(&outcome.rss_kib)),
             mib(min(&outcome.rss_kib)),
             mib(max(&outcome.rss_kib)),

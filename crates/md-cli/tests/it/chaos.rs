@@ -554,7 +554,7 @@ const WITH_CONFIG: &[&str] = &["config", "download", "pipeline", "instruments"];
 #[case::bad_layout(WITH_CONFIG, &[], &[("MD_LAYOUT", "ticks/{date}/{nonsense}.csv.gz")], &[], "MD_LAYOUT")]
 #[case::small_part(WITH_CONFIG, &[], &[("MD_SINK_PART_SIZE", "1024")], &[], "MD_SINK_PART_SIZE")]
 #[case::part_size_with_unit(WITH_CONFIG, &[], &[("MD_SINK_PART_SIZE", "16MB")], &[], "MD_SINK_PART_SIZE")]
-#[case::buffer_below_a_part(WITH_CONFIG, &[], &[("MD_SINK_BUFFER_MEMORY", "6000000")], &[], "MD_SINK_BUFFER_MEMORY")]
+#[case::buffer_below_a_part(WITH_CONFIG, &[], &[("MD_SINK_BUFFER_MEMORY", "4000000")], &[], "MD_SINK_BUFFER_MEMORY")]
 #[case::verify_gzip_not_a_bool(WITH_CONFIG, &[], &[("TARDIS_VERIFY_GZIP", "sometimes")], &[], "TARDIS_VERIFY_GZIP")]
 #[case::zero_sink_timeout(WITH_CONFIG, &[], &[("MD_SINK_TIMEOUT", "0")], &[], "MD_SINK_TIMEOUT")]
 #[case::zero_quota(WITH_CONFIG, &[], &[("TARDIS_DAILY_QUOTA_BYTES", "0")], &[], "TARDIS_DAILY_QUOTA_BYTES")]

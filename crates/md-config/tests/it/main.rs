@@ -79,7 +79,16 @@ fn yaml_in_the_seed_systems_sections_is_understood() {
     assert_eq!(config.tardis.max_concurrent.get(), 7);
     assert_eq!(config.sink.location.to_string(), "gs://tick-bucket");
     assert_eq!(config.sink.gcs.region, "europe-west1");
-    assert_eq!(config.sink.part_size, md_config::MIN_PART_SIZE, "MEMORY_EFFICIENT shrinks parts");
+    assert_eq!(
+        config.sink.part_size,
+        md_config::MIN_PART_SIZE,
+        "MEMORY_EFFICIENT: the smallest parts"
+    );
+    assert_eq!(
+        config.sink.buffer_memory,
+        20 * 1024 * 1024,
+        "MEMORY_EFFICIENT shrinks the buffer budget"
+    );
     assert_eq!((config.sharding.shard_index, config.sharding.total_shards.get()), (2, 30));
     assert_eq!(config.sharding.instruments_per_shard.map(|n| n.get()), Some(2));
     assert_eq!(
