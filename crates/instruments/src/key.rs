@@ -598,7 +598,8 @@ impl InstrumentKey {
         .build()
     }
 
-    fn plain<'a>(
+    /// The parts of a key with only venue, type, base and quote set.
+    pub(crate) fn plain<'a>(
         venue: &'a str,
         instrument_type: InstrumentType,
         base: &'a str,

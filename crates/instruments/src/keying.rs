@@ -82,17 +82,7 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
         info.quote_currency.as_str()
     };
 
-    let mut parts = KeyRef {
-        venue: &info.exchange,
-        instrument_type: kind,
-        base,
-        quote,
-        expiry: None,
-        strike: None,
-        option_type: None,
-        legs: None,
-        variant: None,
-    };
+    let mut parts = InstrumentKey::plain(&info.exchange, kind, base, quote);
     if matches!(kind, InstrumentType::Future | InstrumentType::Option) {
         let expiry = info
             .expiry

@@ -17,8 +17,8 @@ use test_support::tardis::{AuthSeen, Fault, FaultRates, StubConfig};
 
 use crate::support::{
     FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests,
-    files_under, local_env, main_job_stand, ok, plan, plan_of, sink_path, small_files, spawn,
-    stored_data_files, wait_for_requests,
+    fetch_btc_trades, files_under, local_env, main_job_stand, ok, plan, plan_of, sink_path,
+    small_files, spawn, stored_data_files, wait_for_requests,
 };
 
 /// The manifest of the only shard of [`FROM`]..[`TO`] in the local sink.
@@ -400,19 +400,7 @@ fn a_trace_level_run_with_failures_never_prints_the_key() {
     assert!(download.stdout.contains("403"), "the failure is reported: {}", download.stdout);
     runs.push(("download", download));
     stand.stub.push_faults(Fault::Status(401), 1);
-    let fetch = env.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "BTC-PERPETUAL",
-        "--output",
-        "t.csv.gz",
-    ]);
+    let fetch = env.run(&fetch_btc_trades("t.csv.gz"));
     assert_eq!(fetch.code, 1, "{}", fetch.stderr);
     runs.push(("fetch", fetch));
     runs.push(("config", ok(env.run(&["config"]))));
@@ -424,19 +412,7 @@ fn a_trace_level_run_with_failures_never_prints_the_key() {
         "instruments (refused key)",
         refused.run(&args("instruments", &["--from", FROM, "--to", TO])),
     ));
-    let fetch = refused.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "BTC-PERPETUAL",
-        "--output",
-        "t.csv.gz",
-    ]);
+    let fetch = refused.run(&fetch_btc_trades("t.csv.gz"));
     assert_eq!(fetch.code, 1, "{}", fetch.stderr);
     assert!(fetch.stderr.contains("401"), "{}", fetch.stderr);
     runs.push(("fetch (refused key)", fetch));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 use test_support::tardis::{Fault, FaultRates, StubConfig};
 
-use crate::support::{Stand, TestEnv};
+use crate::support::{Stand, TestEnv, fetch_btc_trades};
 
 const KEY: &str = "TD.cli-test-key-42";
 
@@ -243,19 +243,7 @@ fn sigterm_exits_130_and_leaves_nothing() {
     let env = stand.env(Some(KEY));
     stand.served("deribit", "trades", "2026-10-02", "BTC-PERPETUAL");
     let child = env
-        .command(&[
-            "fetch",
-            "--exchange",
-            "deribit",
-            "--data-type",
-            "trades",
-            "--date",
-            "2026-10-02",
-            "--symbol",
-            "BTC-PERPETUAL",
-            "--output",
-            "slow.csv.gz",
-        ])
+        .command(&fetch_btc_trades("slow.csv.gz"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -291,19 +279,7 @@ fn help_documents_every_flag() {
 #[test]
 fn logs_follow_the_destination() {
     let stand = keyed_stand();
-    let args = [
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "BTC-PERPETUAL",
-        "--output",
-        "t.csv.gz",
-    ];
+    let args = fetch_btc_trades("t.csv.gz");
     let json_lines = |stderr: &str| -> Vec<serde_json::Value> {
         stderr
             .lines()
@@ -357,19 +333,7 @@ fn fetch_into_gcs_lands_byte_exact() {
     // Parts of 5 MiB: the 6 MiB file goes through a multipart upload to staging, then a copy.
     let env = stand.env(Some(KEY)).var("MD_SINK_PART_SIZE", "5242880");
     let object = "ticks/deribit/trades/2026-10-02/BTC-PERPETUAL.csv.gz";
-    let run = env.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "BTC-PERPETUAL",
-        "--output",
-        &format!("gs://fetch-bucket/{object}"),
-    ]);
+    let run = env.run(&fetch_btc_trades(&format!("gs://fetch-bucket/{object}")));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let gcs = stand.gcs.as_ref().expect("the fake runs");
     let stored = gcs.object("fetch-bucket", object).expect("the object landed");

@@ -153,6 +153,23 @@ pub(crate) fn local_env(stand: &Stand) -> TestEnv {
         .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
 }
 
+/// `md-cli fetch` of deribit trades of BTC-PERPETUAL on 2026-10-02 into `output`.
+pub(crate) fn fetch_btc_trades(output: &str) -> [&str; 11] {
+    [
+        "fetch",
+        "--exchange",
+        "deribit",
+        "--data-type",
+        "trades",
+        "--date",
+        "2026-10-02",
+        "--symbol",
+        "BTC-PERPETUAL",
+        "--output",
+        output,
+    ]
+}
+
 /// `command` followed by `extra`.
 pub(crate) fn args<'a>(command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![command];
