@@ -501,7 +501,7 @@ fn instruments_batch(date: NaiveDate, records: &[&InstrumentRecord]) -> RecordBa
     for values in [
         text(|r| Some(r.instrument_key.to_string())),
         text(|r| Some(r.venue.clone())),
-        text(|r| Some(r.instrument_type.as_str().to_owned())),
+        text(|r| Some(r.instrument_type.key_str().to_owned())),
         text(|r| Some(r.canonical_symbol.clone())),
         text(|r| Some(r.base_asset.clone())),
         text(|r| Some(r.quote_asset.clone())),
@@ -557,25 +557,14 @@ fn groups_batch(date: NaiveDate, groups: &[&GroupRecord]) -> RecordBatch {
     c.text(keys.iter().map(|key| Some(key.as_str())));
     let venues: Vec<String> = groups.iter().map(|g| g.object_key.venue().to_owned()).collect();
     c.text(venues.iter().map(|venue| Some(venue.as_str())));
-    c.text(groups.iter().map(|g| Some(g.object_key.instrument_type().as_str())));
+    c.text(groups.iter().map(|g| Some(g.object_key.instrument_type().key_str())));
     c.text(groups.iter().map(|g| Some(g.tardis_exchange.as_str())));
     c.text(groups.iter().map(|g| Some(g.tardis_symbol.as_str())));
-    c.text(groups.iter().map(|g| Some(tardis_type(g.object_key.instrument_type()))));
+    c.text(groups.iter().map(|g| Some(g.object_key.instrument_type().as_str())));
     c.timestamp(groups.iter().map(|g| Some(g.available_since)));
     c.timestamp(groups.iter().map(|g| g.available_to));
     c.lists(groups.iter().map(|g| g.data_types.as_slice()));
     c.finish()
-}
-
-/// The Tardis symbol type of a key type (`PERP` is `perpetual`).
-fn tardis_type(kind: instruments::InstrumentType) -> &'static str {
-    match kind {
-        instruments::InstrumentType::SpotPair => "spot",
-        instruments::InstrumentType::Perp => "perpetual",
-        instruments::InstrumentType::Future => "future",
-        instruments::InstrumentType::Option => "option",
-        instruments::InstrumentType::Combo => "combo",
-    }
 }
 
 /// The exchanges with rows in a set of records (for summaries).

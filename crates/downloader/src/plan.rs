@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate};
-use md_config::{DataType, DownloadConfig, InstrumentType, OutputFormat, ShardingConfig};
+use chrono::NaiveDate;
+use md_config::{DataType, DownloadConfig, InstrumentType, ObjectFields, ShardingConfig};
 use serde::Serialize;
 
 /// One downloadable symbol of one day, as read from the stored definitions.
@@ -155,11 +155,6 @@ pub fn build(
     sharding: &ShardingConfig,
     definitions_object: impl Fn(NaiveDate) -> String,
 ) -> Result<Plan, PlanError> {
-    let layout = Layout::parse(&download.layout);
-    let extension = match download.output_format {
-        OutputFormat::Raw => "csv.gz",
-        OutputFormat::Parquet => "parquet",
-    };
     let venue_wanted = |exchange: &str| {
         download.venues.is_empty() || download.venues.iter().any(|venue| venue == exchange)
     };
@@ -213,7 +208,7 @@ pub fn build(
             for instrument in instruments {
                 for &data_type in &download.data_types {
                     if instrument.data_types.iter().any(|have| have == data_type.as_str()) {
-                        units.push(unit(date, instrument, data_type, &layout, extension));
+                        units.push(unit(date, instrument, data_type, download));
                     }
                 }
             }
@@ -223,7 +218,7 @@ pub fn build(
                     if has
                         && !covered.contains(&(group.instrument_type.as_str(), data_type.as_str()))
                     {
-                        units.push(unit(date, group, data_type, &layout, extension));
+                        units.push(unit(date, group, data_type, download));
                     }
                 }
             }
@@ -242,8 +237,7 @@ fn unit(
     date: NaiveDate,
     instrument: &PlanInstrument,
     data_type: DataType,
-    layout: &Layout,
-    extension: &str,
+    download: &DownloadConfig,
 ) -> Unit {
     let mut unit = Unit {
         date,
@@ -256,7 +250,14 @@ fn unit(
         object: String::new(),
         shard: None,
     };
-    unit.object = layout.render(&unit, extension);
+    unit.object = download.layout.render(&ObjectFields {
+        date,
+        exchange: &unit.exchange,
+        data_type,
+        symbol: &unit.symbol,
+        instrument_key: &unit.instrument_key,
+        format: download.output_format,
+    });
     unit
 }
 
@@ -342,64 +343,4 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash = Fnv1a::default();
     hash.write(bytes);
     hash.finish()
-}
-
-/// A parsed `MD_LAYOUT` template.
-#[derive(Debug, Clone)]
-pub struct Layout {
-    parts: Vec<LayoutPart>,
-}
-
-#[derive(Debug, Clone)]
-enum LayoutPart {
-    Text(String),
-    Placeholder(String),
-}
-
-impl Layout {
-    /// Parses a template already validated by md-config (unknown placeholders render as themselves).
-    pub fn parse(template: &str) -> Layout {
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            match rest[open..].find('}') {
-                Some(close) => {
-                    parts.push(LayoutPart::Text(rest[..open].to_owned()));
-                    parts.push(LayoutPart::Placeholder(rest[open + 1..open + close].to_owned()));
-                    rest = &rest[open + close + 1..];
-                }
-                None => break,
-            }
-        }
-        parts.push(LayoutPart::Text(rest.to_owned()));
-        Layout { parts }
-    }
-
-    /// Renders the object name of a unit.
-    pub fn render(&self, unit: &Unit, extension: &str) -> String {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                LayoutPart::Text(text) => out.push_str(text),
-                LayoutPart::Placeholder(name) => match name.as_str() {
-                    "date" => out.push_str(&unit.date.to_string()),
-                    "year" => out.push_str(&format!("{:04}", unit.date.year())),
-                    "month" => out.push_str(&format!("{:02}", unit.date.month())),
-                    "day" => out.push_str(&format!("{:02}", unit.date.day())),
-                    "exchange" => out.push_str(&unit.exchange),
-                    "venue" => out.push_str(&unit.exchange.to_ascii_uppercase()),
-                    "data_type" => out.push_str(unit.data_type.as_str()),
-                    "symbol" => out.push_str(&unit.symbol),
-                    "instrument_key" => out.push_str(&unit.instrument_key),
-                    "ext" => out.push_str(extension),
-                    other => {
-                        out.push('{');
-                        out.push_str(other);
-                        out.push('}');
-                    }
-                },
-            }
-        }
-        out
-    }
 }

@@ -85,13 +85,6 @@ pub use crate::error::{BoxError, Error, Result};
 use crate::names::Names;
 use crate::upload::StagedUpload;
 
-/// Default part size: 5 MiB, the smallest GCS and S3 take for every part but the last (so more uploads fit the
-/// buffer budget at once).
-pub const DEFAULT_PART_SIZE: usize = 5 * 1024 * 1024;
-
-/// The default [`SinkOptions::buffer_memory`]: 40 MiB (eight parts).
-pub const DEFAULT_BUFFER_MEMORY: usize = 40 * 1024 * 1024;
-
 /// What kind of store a sink writes to: decides how digests are recorded and how staging leftovers are found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreKind {
@@ -141,7 +134,8 @@ pub struct SinkOptions {
 }
 
 impl SinkOptions {
-    /// Returns the defaults for a store kind: [`DEFAULT_PART_SIZE`], two parts in flight.
+    /// Returns the defaults for a store kind: the part size and buffer budget of [`SinkConfig::default`], two parts
+    /// in flight.
     pub fn new(kind: StoreKind) -> Self {
         let label = match &kind {
             StoreKind::Gcs => "gs://".to_owned(),
@@ -150,11 +144,12 @@ impl SinkOptions {
             StoreKind::Memory => "memory://".to_owned(),
             StoreKind::Other { .. } => "object store".to_owned(),
         };
+        let defaults = SinkConfig::default();
         SinkOptions {
             kind,
-            part_size: DEFAULT_PART_SIZE,
+            part_size: defaults.part_size,
             upload_concurrency: 2,
-            buffer_memory: DEFAULT_BUFFER_MEMORY,
+            buffer_memory: defaults.buffer_memory,
             label,
         }
     }

@@ -504,7 +504,7 @@ fn settle_asset(
     base: &str,
     price_asset: Option<&str>,
 ) -> Option<String> {
-    if kind == InstrumentType::SpotPair {
+    if kind == InstrumentType::Spot {
         return None;
     }
     match (settlement_currency, inverse) {

@@ -10,7 +10,6 @@ use std::str::FromStr;
 use chrono::{Datelike, NaiveDate};
 
 use crate::error::{Error, Result, invalid_key};
-use crate::tardis::SymbolType;
 
 /// The longest key this crate produces, in bytes; object names on GCS may be 1024 bytes long, so a key fits
 /// with room for the path around it.
@@ -24,86 +23,12 @@ const MAX_VARIANT_LEN: usize = 120;
 /// The SYMBOL of a grouped dataset file: `DERIBIT:OPTION:ALL` names Tardis' `OPTIONS` file of Deribit.
 pub const GROUP_SYMBOL: &str = "ALL";
 
-/// The `INSTRUMENT_TYPE` part of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum InstrumentType {
-    /// `SPOT_PAIR`: a spot pair (Tardis `spot`).
-    SpotPair,
-    /// `PERP`: a perpetual swap (Tardis `perpetual`).
-    Perp,
-    /// `FUTURE`: a dated future (Tardis `future`).
-    Future,
-    /// `OPTION`: an option (Tardis `option`).
-    Option,
-    /// `COMBO`: a combination of other instruments (Tardis `combo`); a documented extension of the spec.
-    Combo,
-}
+/// The `INSTRUMENT_TYPE` part of a key: md-config's one instrument type, spelt by [`InstrumentType::key_str`].
+pub use md_config::InstrumentType;
 
-impl InstrumentType {
-    /// Every type, in grammar order.
-    pub const ALL: [InstrumentType; 5] = [
-        InstrumentType::SpotPair,
-        InstrumentType::Perp,
-        InstrumentType::Future,
-        InstrumentType::Option,
-        InstrumentType::Combo,
-    ];
-
-    /// Returns the key spelling (`SPOT_PAIR`, `PERP`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InstrumentType::SpotPair => "SPOT_PAIR",
-            InstrumentType::Perp => "PERP",
-            InstrumentType::Future => "FUTURE",
-            InstrumentType::Option => "OPTION",
-            InstrumentType::Combo => "COMBO",
-        }
-    }
-
-    /// Returns the type of a Tardis symbol type, or `None` for types without a key grammar (`prediction`, unknown).
-    pub fn from_symbol_type(symbol_type: &SymbolType) -> Option<InstrumentType> {
-        match symbol_type {
-            SymbolType::Spot => Some(InstrumentType::SpotPair),
-            SymbolType::Perpetual => Some(InstrumentType::Perp),
-            SymbolType::Future => Some(InstrumentType::Future),
-            SymbolType::Option => Some(InstrumentType::Option),
-            SymbolType::Combo => Some(InstrumentType::Combo),
-            SymbolType::Prediction | SymbolType::Other(_) => None,
-        }
-    }
-
-    /// Returns the Tardis grouped dataset symbol holding every instrument of this type (`OPTIONS`, `SPOT`, ...).
-    pub fn tardis_group(self) -> &'static str {
-        match self {
-            InstrumentType::SpotPair => "SPOT",
-            InstrumentType::Perp => "PERPETUALS",
-            InstrumentType::Future => "FUTURES",
-            InstrumentType::Option => "OPTIONS",
-            InstrumentType::Combo => "COMBOS",
-        }
-    }
-
-    /// Returns the type whose grouped dataset symbol is `group` (`OPTIONS` gives [`InstrumentType::Option`]).
-    pub fn from_tardis_group(group: &str) -> Option<InstrumentType> {
-        InstrumentType::ALL.into_iter().find(|kind| kind.tardis_group() == group)
-    }
-}
-
-impl fmt::Display for InstrumentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for InstrumentType {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self> {
-        InstrumentType::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-            .ok_or_else(|| invalid_key(text, "unknown instrument type"))
-    }
+/// Reads the `INSTRUMENT_TYPE` part of a key: exactly a key spelling (`PERP`), nothing else.
+fn key_type(text: &str) -> Result<InstrumentType> {
+    InstrumentType::from_key_str(text).ok_or_else(|| invalid_key(text, "unknown instrument type"))
 }
 
 /// `CALL` or `PUT`.
@@ -452,8 +377,8 @@ impl KeyRef<'_> {
         let is_combo = kind == InstrumentType::Combo;
         let shape_error = |what: &str| {
             invalid_key(
-                &format!("{}:{kind}:{}-{}", self.venue, self.base, self.quote),
-                format!("a {kind} {what}"),
+                &format!("{}:{}:{}-{}", self.venue, kind.key_str(), self.base, self.quote),
+                format!("a {} {what}", kind.key_str()),
             )
         };
         if self.expiry.is_some() != needs_expiry {
@@ -480,7 +405,7 @@ impl KeyRef<'_> {
         }
         let strike = self.strike.as_ref().map(Strike::as_str);
         let len = self.venue.len()
-            + kind.as_str().len()
+            + kind.key_str().len()
             + self.base.len()
             + self.quote.len()
             + 3
@@ -496,7 +421,7 @@ impl KeyRef<'_> {
         push_component(&mut text, self.venue, Component::Venue)?;
         let venue_end = text.len();
         text.push(':');
-        text.push_str(kind.as_str());
+        text.push_str(kind.key_str());
         text.push(':');
         let base_start = text.len();
         push_component(&mut text, self.base, Component::Asset)?;
@@ -623,7 +548,7 @@ impl InstrumentKey {
     /// # Errors
     /// As [`InstrumentKey::new`].
     pub fn spot(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
-        InstrumentKey::plain(venue, InstrumentType::SpotPair, base, quote).build()
+        InstrumentKey::plain(venue, InstrumentType::Spot, base, quote).build()
     }
 
     /// Returns the key of a perpetual: `VENUE:PERP:BASE-QUOTE`.
@@ -631,7 +556,7 @@ impl InstrumentKey {
     /// # Errors
     /// As [`InstrumentKey::new`].
     pub fn perp(venue: &str, base: &str, quote: &str) -> Result<InstrumentKey> {
-        InstrumentKey::plain(venue, InstrumentType::Perp, base, quote).build()
+        InstrumentKey::plain(venue, InstrumentType::Perpetual, base, quote).build()
     }
 
     /// Returns the key of a future: `VENUE:FUTURE:BASE-QUOTE-YYMMDD`.
@@ -726,7 +651,7 @@ impl InstrumentKey {
         else {
             return Err(invalid_key(text, "a key has three parts separated by ':'"));
         };
-        let instrument_type: InstrumentType = kind.parse()?;
+        let instrument_type = key_type(kind)?;
         let (core, variant) = match symbol.split_once('~') {
             Some((core, variant)) => (core, Some(variant)),
             None => (symbol, None),
@@ -742,20 +667,23 @@ impl InstrumentKey {
             count += 1;
         }
         let expected = match instrument_type {
-            InstrumentType::SpotPair | InstrumentType::Perp => 2,
+            InstrumentType::Spot | InstrumentType::Perpetual => 2,
             InstrumentType::Future | InstrumentType::Combo => 3,
             InstrumentType::Option => 5,
         };
         if count != expected {
             return Err(invalid_key(
                 text,
-                format!("the SYMBOL of a {instrument_type} has {expected} parts separated by '-'"),
+                format!(
+                    "the SYMBOL of a {} has {expected} parts separated by '-'",
+                    instrument_type.key_str()
+                ),
             ));
         }
         let mut parts = InstrumentKey::plain(venue, instrument_type, segments[0], segments[1]);
         parts.variant = variant;
         match instrument_type {
-            InstrumentType::SpotPair | InstrumentType::Perp => {}
+            InstrumentType::Spot | InstrumentType::Perpetual => {}
             InstrumentType::Future => parts.expiry = Some(parse_yymmdd(segments[2])?),
             InstrumentType::Combo => parts.legs = Some(segments[2]),
             InstrumentType::Option => {
@@ -942,7 +870,7 @@ impl GroupKey {
         else {
             return Err(invalid_key(text, "a group key is VENUE:INSTRUMENT_TYPE:ALL"));
         };
-        let key = GroupKey::new(venue, kind.parse()?)?;
+        let key = GroupKey::new(venue, key_type(kind)?)?;
         if key.venue != venue {
             return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
         }
@@ -967,7 +895,7 @@ impl GroupKey {
 
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{GROUP_SYMBOL}", self.venue, self.instrument_type)
+        write!(f, "{}:{}:{GROUP_SYMBOL}", self.venue, self.instrument_type.key_str())
     }
 }
 

@@ -50,7 +50,7 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
         symbol: symbol.to_owned(),
         reason,
     };
-    let kind = InstrumentType::from_symbol_type(&info.symbol_type).ok_or_else(|| {
+    let kind = info.symbol_type.instrument_type().ok_or_else(|| {
         fail(format!("symbol type {:?} has no key grammar", info.symbol_type.as_str()))
     })?;
     // The venue's reading of the symbol, computed only when the metadata lacks something.
@@ -58,9 +58,7 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
     let facts = || facts.get_or_init(|| parse_facts(&info.exchange, symbol, kind).ok()).as_ref();
 
     let base = info.base_currency.as_str();
-    let quote = if kind != InstrumentType::SpotPair
-        && info.quote_currency.eq_ignore_ascii_case(base)
-    {
+    let quote = if kind != InstrumentType::Spot && info.quote_currency.eq_ignore_ascii_case(base) {
         info.underlying_index
             .as_deref()
             .and_then(|index| strike_currency_of_index(index, base))

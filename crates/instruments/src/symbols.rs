@@ -104,7 +104,7 @@ pub fn parse_symbol(
         symbol: symbol.to_owned(),
         reason: reason.to_owned(),
     };
-    let kind = InstrumentType::from_symbol_type(symbol_type).ok_or_else(|| {
+    let kind = symbol_type.instrument_type().ok_or_else(|| {
         fail(&format!("symbol type {:?} has no key grammar", symbol_type.as_str()))
     })?;
     let upper = symbol.to_ascii_uppercase();
@@ -189,7 +189,7 @@ impl<'a> Facts<'a> {
     }
 
     fn spot(base: &'a str, quote: &'a str) -> Facts<'a> {
-        Facts { price_asset: Some(quote), ..Facts::new(InstrumentType::SpotPair, base, quote) }
+        Facts { price_asset: Some(quote), ..Facts::new(InstrumentType::Spot, base, quote) }
     }
 
     /// A derivative priced in `quote`; inverse ones settle in `base`, linear ones in `quote`.
@@ -417,15 +417,15 @@ fn deribit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     let inverse = linear_quote.is_none();
     let quote = linear_quote.unwrap_or(DERIBIT_INVERSE_QUOTE);
     match (kind, segments) {
-        (InstrumentType::SpotPair, [_]) => {
+        (InstrumentType::Spot, [_]) => {
             let quote = linear_quote.ok_or("a Deribit spot symbol is BASE_QUOTE")?;
             Ok(Facts::spot(base, quote))
         }
-        (InstrumentType::SpotPair, _) => Err("a Deribit spot symbol is BASE_QUOTE"),
-        (InstrumentType::Perp, [_, "PERPETUAL"]) => {
+        (InstrumentType::Spot, _) => Err("a Deribit spot symbol is BASE_QUOTE"),
+        (InstrumentType::Perpetual, [_, "PERPETUAL"]) => {
             Ok(Facts::derivative(kind, base, quote, inverse))
         }
-        (InstrumentType::Perp, _) => Err("a Deribit perpetual is BASE[_QUOTE]-PERPETUAL"),
+        (InstrumentType::Perpetual, _) => Err("a Deribit perpetual is BASE[_QUOTE]-PERPETUAL"),
         (InstrumentType::Future, [_, date]) => {
             let expiry = parse_ddmmmyy(date).ok_or("a Deribit future is BASE[_QUOTE]-DDMMMYY")?;
             Ok(Facts::derivative(kind, base, quote, inverse).expiring(expiry))
@@ -469,15 +469,15 @@ fn deribit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 }
 
 fn spot_concatenated(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::SpotPair])?;
+    require_kind(kind, &[InstrumentType::Spot])?;
     let (base, quote) = split_concatenated(symbol, SPOT_QUOTE_CURRENCIES)?;
     Ok(Facts::spot(base, quote))
 }
 
 fn binance_futures(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
+    require_kind(kind, &[InstrumentType::Perpetual, InstrumentType::Future])?;
     match (kind, symbol.split_once('_')) {
-        (InstrumentType::Perp, None) => {
+        (InstrumentType::Perpetual, None) => {
             let (base, quote) = split_concatenated(symbol, BINANCE_USDM_QUOTES)?;
             Ok(Facts::derivative(kind, base, quote, false))
         }
@@ -491,12 +491,14 @@ fn binance_futures(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 }
 
 fn binance_delivery(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
+    require_kind(kind, &[InstrumentType::Perpetual, InstrumentType::Future])?;
     let (pair, suffix) =
         symbol.split_once('_').ok_or("a Binance COIN-M symbol is PAIR_PERP or PAIR_YYMMDD")?;
     let (base, quote) = split_concatenated(pair, BINANCE_COINM_QUOTES)?;
     match kind {
-        InstrumentType::Perp if suffix == "PERP" => Ok(Facts::derivative(kind, base, quote, true)),
+        InstrumentType::Perpetual if suffix == "PERP" => {
+            Ok(Facts::derivative(kind, base, quote, true))
+        }
         InstrumentType::Future => {
             let expiry = parse_yymmdd(suffix).ok_or("a Binance COIN-M future is PAIR_YYMMDD")?;
             Ok(Facts::derivative(kind, base, quote, true).expiring(expiry))
@@ -506,7 +508,7 @@ fn binance_delivery(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 }
 
 fn bybit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::Perp, InstrumentType::Future])?;
+    require_kind(kind, &[InstrumentType::Perpetual, InstrumentType::Future])?;
     if let Some((pair, date)) = symbol.split_once('-') {
         // USDC (or USDT) futures: BTC-25DEC26, BTCUSDT-25DEC26.
         require_kind(kind, &[InstrumentType::Future])?;
@@ -518,7 +520,7 @@ fn bybit(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
         return Ok(Facts::derivative(kind, base, quote, false).expiring(expiry));
     }
     match kind {
-        InstrumentType::Perp => {
+        InstrumentType::Perpetual => {
             if let Some(base) = symbol.strip_suffix("PERP") {
                 return Ok(Facts::derivative(kind, asset(base)?, "USDC", false));
             }
@@ -557,7 +559,7 @@ fn bybit_options(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 }
 
 fn okex_spot(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::SpotPair])?;
+    require_kind(kind, &[InstrumentType::Spot])?;
     match segments(symbol, b'-')?.as_slice() {
         [base, quote] => Ok(Facts::spot(asset(base)?, asset(quote)?)),
         _ => Err("an OKX spot symbol is BASE-QUOTE"),
@@ -565,7 +567,7 @@ fn okex_spot(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 }
 
 fn okex_swap(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
-    require_kind(kind, &[InstrumentType::Perp])?;
+    require_kind(kind, &[InstrumentType::Perpetual])?;
     match segments(symbol, b'-')?.as_slice() {
         [base, quote, "SWAP"] => {
             let (base, quote) = (asset(base)?, asset(quote)?);
@@ -608,7 +610,7 @@ fn okex_options(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
 
 fn bitmex(symbol: &str, kind: InstrumentType) -> Parsed<'_> {
     match kind {
-        InstrumentType::Perp => {
+        InstrumentType::Perpetual => {
             let (base, quote) = split_concatenated(symbol, BITMEX_QUOTES)?;
             let base = if base == "XBT" { "BTC" } else { base };
             let mut facts = Facts::new(kind, base, quote);

@@ -92,6 +92,13 @@ impl SymbolType {
     }
 }
 
+impl SymbolType {
+    /// Returns the instrument type, or `None` for types without a key grammar (`prediction`, unknown types).
+    pub fn instrument_type(&self) -> Option<md_config::InstrumentType> {
+        md_config::InstrumentType::from_tardis(self.as_str())
+    }
+}
+
 impl fmt::Display for SymbolType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{ArgAction, Args, Parser, Subcommand};
-use md_config::{DataType, LoadOptions, LogFormat, Override};
+use md_config::{DataType, LoadOptions, LogFormat, Override, Var};
 
 /// Mirror Tardis.dev historical crypto market data into Google Cloud Storage.
 ///
@@ -243,13 +243,13 @@ impl Cli {
     /// Returns what md-config should load, with this command line's flags as overrides.
     pub(crate) fn load_options(&self) -> LoadOptions {
         let mut overrides = Vec::new();
-        let mut push = |var: &'static str, flag: &'static str, value: Option<String>| {
+        let mut push = |var: Var, flag: &'static str, value: Option<String>| {
             if let Some(value) = value {
                 overrides.push(Override { var, flag, value });
             }
         };
-        push("MD_SINK", "--sink", self.sink.clone());
-        push("MD_LOG_FORMAT", "--log-format", self.log_format.map(|format| format.to_string()));
+        push(Var::MdSink, "--sink", self.sink.clone());
+        push(Var::MdLogFormat, "--log-format", self.log_format.map(|format| format.to_string()));
         let level = match (self.verbose, self.quiet) {
             (0, 0) => None,
             (1, _) => Some(("-v", "debug")),
@@ -259,22 +259,21 @@ impl Cli {
             _ => None,
         };
         if let Some((flag, level)) = level {
-            push("LOG_LEVEL", flag, Some(level.to_owned()));
+            push(Var::LogLevel, flag, Some(level.to_owned()));
         }
         let selection =
-            |selection: &SelectionArgs,
-             push: &mut dyn FnMut(&'static str, &'static str, Option<String>)| {
-                push("DOWNLOAD_VENUES", "--venues", selection.venues.clone());
+            |selection: &SelectionArgs, push: &mut dyn FnMut(Var, &'static str, Option<String>)| {
+                push(Var::DownloadVenues, "--venues", selection.venues.clone());
                 push(
-                    "DOWNLOAD_INSTRUMENT_TYPES",
+                    Var::DownloadInstrumentTypes,
                     "--instrument-types",
                     selection.instrument_types.clone(),
                 );
-                push("DOWNLOAD_DATA_TYPES", "--data-types", selection.data_types.clone());
-                push("DOWNLOAD_START_DATE", "--from", selection.from.clone());
-                push("DOWNLOAD_END_DATE", "--to", selection.to.clone());
+                push(Var::DownloadDataTypes, "--data-types", selection.data_types.clone());
+                push(Var::DownloadStartDate, "--from", selection.from.clone());
+                push(Var::DownloadEndDate, "--to", selection.to.clone());
                 push(
-                    "DOWNLOAD_MAX_INSTRUMENTS",
+                    Var::DownloadMaxInstruments,
                     "--max-instruments",
                     selection.max_instruments.clone(),
                 );
@@ -283,31 +282,31 @@ impl Cli {
         match &self.command {
             Command::Config(_) | Command::Fetch(_) => {}
             Command::Instruments(args) => {
-                push("INSTRUMENT_EXCHANGES", "--exchanges", args.exchanges.clone());
-                push("INSTRUMENT_START_DATE", "--from", args.from.clone());
-                push("INSTRUMENT_END_DATE", "--to", args.to.clone());
+                push(Var::InstrumentExchanges, "--exchanges", args.exchanges.clone());
+                push(Var::InstrumentStartDate, "--from", args.from.clone());
+                push(Var::InstrumentEndDate, "--to", args.to.clone());
             }
             Command::Download(args) => {
                 selection(&args.selection, &mut push);
-                push("MD_FORCE", "--force", force(args.force));
-                push("MD_OUTPUT_FORMAT", "--format", args.format.clone());
+                push(Var::MdForce, "--force", force(args.force));
+                push(Var::MdOutputFormat, "--format", args.format.clone());
             }
             Command::Plan(PlanArgs { selection: args, format, .. })
             | Command::Missing(MissingArgs { selection: args, format, .. }) => {
                 selection(args, &mut push);
-                push("MD_OUTPUT_FORMAT", "--format", format.clone());
+                push(Var::MdOutputFormat, "--format", format.clone());
             }
             Command::Pipeline(args) => {
                 selection(&args.selection, &mut push);
-                push("INSTRUMENT_EXCHANGES", "--exchanges", args.exchanges.clone());
+                push(Var::InstrumentExchanges, "--exchanges", args.exchanges.clone());
                 if args.selection.venues.is_none() {
-                    push("DOWNLOAD_VENUES", "--exchanges", args.exchanges.clone());
+                    push(Var::DownloadVenues, "--exchanges", args.exchanges.clone());
                 }
                 // One range for both jobs.
-                push("INSTRUMENT_START_DATE", "--from", args.selection.from.clone());
-                push("INSTRUMENT_END_DATE", "--to", args.selection.to.clone());
-                push("MD_FORCE", "--force", force(args.force));
-                push("MD_OUTPUT_FORMAT", "--format", args.format.clone());
+                push(Var::InstrumentStartDate, "--from", args.selection.from.clone());
+                push(Var::InstrumentEndDate, "--to", args.selection.to.clone());
+                push(Var::MdForce, "--force", force(args.force));
+                push(Var::MdOutputFormat, "--format", args.format.clone());
             }
         }
         LoadOptions {

@@ -30,17 +30,18 @@
 //! ```
 
 mod error;
+mod layout;
 mod load;
 mod types;
 mod vars;
 
 pub use error::{Error, Problem, Result, Source};
+pub use layout::{Layout, ObjectFields, Placeholder};
 pub use load::{LoadOptions, Loaded, MIN_PART_SIZE, Override, Setting, latest_free_day, load};
 pub use types::{
     ApiKey, Config, DataType, DateRange, DownloadConfig, GcsOptions, InstrumentType,
-    InstrumentsConfig, LAYOUT_PLACEHOLDERS, LogDestination, LogFormat, LogLevel, OutputFormat,
-    ParquetCompression, ParquetOptions, REDACTED, S3Options, Secret, ServiceConfig, ShardOrigin,
-    ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
-    validate_s3_bucket,
+    InstrumentsConfig, LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression,
+    ParquetOptions, REDACTED, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig,
+    SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket, validate_s3_bucket,
 };
-pub use vars::{Section, VARS, VarSpec, env_example, spec};
+pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};

@@ -13,19 +13,20 @@ use chrono::{Datelike, NaiveDate, Utc};
 use url::Url;
 
 use crate::error::{Error, Problem, Result, Source};
+use crate::layout::Layout;
 use crate::types::{
     Config, DataType, DateRange, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
-    LAYOUT_PLACEHOLDERS, LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression,
-    ParquetOptions, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig,
-    SinkLocation, TardisConfig, validate_gcs_bucket,
+    LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression, ParquetOptions,
+    S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation,
+    TardisConfig, validate_gcs_bucket,
 };
-use crate::vars::{self, Section, VARS, VarSpec};
+use crate::vars::{self, Section, VARS, Var, VarSpec};
 
 /// A value given on the command line, mapped to the variable it overrides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
-    /// The variable it sets (must be one of [`VARS`]).
-    pub var: &'static str,
+    /// The variable it sets.
+    pub var: Var,
     /// The flag as the user typed it (`--from`), for error messages.
     pub flag: &'static str,
     /// The value.
@@ -106,7 +107,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     let working_dir = options.working_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let home_dir = options.home_dir.clone().or_else(|| environment.get("HOME").map(PathBuf::from));
 
-    let mut raw: BTreeMap<&'static str, Raw> = BTreeMap::new();
+    let mut raw: BTreeMap<Var, Raw> = BTreeMap::new();
 
     // YAML file (lowest of the explicit sources).
     let config_file = find_config_file(options, &working_dir, home_dir.as_deref(), &mut problems);
@@ -136,7 +137,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         match vars::spec(name) {
             Some(spec) => {
                 let source = if spec.engine { Source::Engine } else { Source::Env };
-                raw.insert(spec.name, Raw { value: value.clone(), source, origin: None });
+                raw.insert(spec.var, Raw { value: value.clone(), source, origin: None });
             }
             None => check_unknown(name, "environment", &mut problems),
         }
@@ -144,8 +145,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
 
     // Command-line flags.
     for flag in &options.overrides {
-        let spec = vars::spec(flag.var)
-            .unwrap_or_else(|| panic!("override of unknown variable {}", flag.var));
+        let spec = flag.var.spec();
         // An empty variable counts as unset, but an empty flag is a mistake, not a request for the default.
         if flag.value.trim().is_empty() {
             problems.push(Problem {
@@ -156,7 +156,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             continue;
         }
         raw.insert(
-            spec.name,
+            spec.var,
             Raw { value: flag.value.clone(), source: Source::Flag, origin: Some(flag.flag.into()) },
         );
     }
@@ -170,7 +170,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     let config = config.expect("a config is built whenever no problem was recorded");
     let settings = VARS
         .iter()
-        .map(|spec| match (raw.get(spec.name), resolver.derived.get(spec.name)) {
+        .map(|spec| match (raw.get(&spec.var), resolver.derived.get(&spec.var)) {
             (Some(given), _) => Setting {
                 name: spec.name,
                 section: spec.section,
@@ -199,6 +199,23 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         })
         .collect();
     Ok(Loaded { config, settings, config_file, env_file })
+}
+
+impl Config {
+    /// Returns the configuration with nothing set: every value parsed from its default text in [`VARS`], the date
+    /// ranges from the clock (the latest free day). `TardisConfig::default()` and the other sections' `Default` are
+    /// cut from it, so the table is the one place a default is written.
+    pub fn defaults() -> Config {
+        let raw = BTreeMap::new();
+        let mut resolver = Resolver { raw: &raw, problems: Vec::new(), derived: BTreeMap::new() };
+        let config = resolver.config(Utc::now().date_naive());
+        assert!(
+            resolver.problems.is_empty(),
+            "the defaults in VARS are invalid: {:?}",
+            resolver.problems
+        );
+        config.expect("the defaults in VARS are valid")
+    }
 }
 
 #[allow(
@@ -273,7 +290,7 @@ fn find_config_file(
     candidates.into_iter().find(|path| path.is_file())
 }
 
-fn read_yaml(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut Vec<Problem>) {
+fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Problem>) {
     let culprit = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -316,7 +333,7 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut 
         match yaml_scalar(value) {
             Ok(Some(text)) => {
                 raw.insert(
-                    spec.name,
+                    spec.var,
                     Raw { value: text, source: Source::File, origin: Some(culprit.clone()) },
                 );
             }
@@ -407,7 +424,7 @@ fn yaml_scalar(value: &serde_norway::Value) -> std::result::Result<Option<String
     })
 }
 
-fn read_dotenv(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mut Vec<Problem>) {
+fn read_dotenv(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Problem>) {
     let culprit = path.display().to_string();
     let entries = match dotenvy::from_path_iter(path) {
         Ok(entries) => entries,
@@ -425,7 +442,7 @@ fn read_dotenv(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mu
             Ok((name, value)) => match vars::spec(&name) {
                 Some(spec) => {
                     raw.insert(
-                        spec.name,
+                        spec.var,
                         Raw { value, source: Source::DotEnv, origin: Some(culprit.clone()) },
                     );
                 }
@@ -443,24 +460,23 @@ fn read_dotenv(path: &Path, raw: &mut BTreeMap<&'static str, Raw>, problems: &mu
 }
 
 struct Resolver<'a> {
-    raw: &'a BTreeMap<&'static str, Raw>,
+    raw: &'a BTreeMap<Var, Raw>,
     problems: Vec<Problem>,
     /// Effective values that were computed rather than given (shown by `md-cli config` with their source).
-    derived: BTreeMap<&'static str, (String, Source)>,
+    derived: BTreeMap<Var, (String, Source)>,
 }
 
 impl Resolver<'_> {
-    fn culprit(&self, name: &'static str) -> String {
-        match self.raw.get(name) {
+    fn culprit(&self, var: Var) -> String {
+        let name = var.name();
+        match self.raw.get(&var) {
             Some(Raw { source: Source::Flag, origin: Some(flag), .. }) => {
                 format!("{flag} ({name})")
             }
-            Some(Raw { source: Source::File, origin: Some(file), .. }) => match vars::spec(name) {
-                Some(spec) => {
-                    format!("{name} ({}.{} in {file})", spec.section.yaml_key(), spec.yaml_key)
-                }
-                None => format!("{name} (in {file})"),
-            },
+            Some(Raw { source: Source::File, origin: Some(file), .. }) => {
+                let spec = var.spec();
+                format!("{name} ({}.{} in {file})", spec.section.yaml_key(), spec.yaml_key)
+            }
             Some(Raw { source: Source::DotEnv, origin: Some(file), .. }) => {
                 format!("{name} (in {file})")
             }
@@ -468,33 +484,33 @@ impl Resolver<'_> {
         }
     }
 
-    fn problem(&mut self, name: &'static str, message: impl Into<String>) {
-        let secret = vars::spec(name).is_some_and(|spec| spec.secret);
-        let value = if secret { None } else { self.raw.get(name).map(|raw| raw.value.clone()) };
-        let culprit = self.culprit(name);
+    fn problem(&mut self, var: Var, message: impl Into<String>) {
+        let value =
+            if var.spec().secret { None } else { self.raw.get(&var).map(|raw| raw.value.clone()) };
+        let culprit = self.culprit(var);
         self.problems.push(Problem { culprit, value, message: message.into() });
     }
 
     /// The raw text of a variable, trimmed; an empty value counts as unset.
-    fn text(&self, name: &'static str) -> Option<&str> {
-        debug_assert!(vars::spec(name).is_some(), "{name} is not in the variable table");
-        self.raw.get(name).map(|raw| raw.value.trim()).filter(|value| !value.is_empty())
+    fn text(&self, var: Var) -> Option<&str> {
+        self.raw.get(&var).map(|raw| raw.value.trim()).filter(|value| !value.is_empty())
     }
 
-    fn is_set(&self, name: &'static str) -> bool {
-        self.text(name).is_some()
+    fn is_set(&self, var: Var) -> bool {
+        self.text(var).is_some()
     }
 
     /// Parses a variable, or its table default when unset; records a problem and returns `None` on failure.
     fn parse<T>(
         &mut self,
-        name: &'static str,
+        name: Var,
         parse: impl Fn(&str) -> std::result::Result<T, String>,
     ) -> Option<T> {
         let text = match self.text(name) {
             Some(text) => text.to_owned(),
-            None => vars::spec(name)
-                .and_then(|spec| spec.default)
+            None => name
+                .spec()
+                .default
                 .expect("parse() is used for variables with a default")
                 .to_owned(),
         };
@@ -510,7 +526,7 @@ impl Resolver<'_> {
     /// Parses a variable that has no default; `Some(None)` when unset.
     fn parse_opt<T>(
         &mut self,
-        name: &'static str,
+        name: Var,
         parse: impl Fn(&str) -> std::result::Result<T, String>,
     ) -> Option<Option<T>> {
         let Some(text) = self.text(name).map(str::to_owned) else { return Some(None) };
@@ -536,20 +552,20 @@ impl Resolver<'_> {
         let service = service?;
         let mut tardis = tardis?;
         tardis.metadata_cache_ttl = service.enable_caching.then_some(service.cache_ttl);
-        if service.memory_efficient && !self.is_set("MD_SINK_PART_SIZE") {
+        if service.memory_efficient && !self.is_set(Var::MdSinkPartSize) {
             sink.part_size = MIN_PART_SIZE;
-            self.derived.insert("MD_SINK_PART_SIZE", (MIN_PART_SIZE.to_string(), Source::Default));
+            self.derived.insert(Var::MdSinkPartSize, (MIN_PART_SIZE.to_string(), Source::Default));
         }
-        if service.memory_efficient && !self.is_set("MD_SINK_BUFFER_MEMORY") {
+        if service.memory_efficient && !self.is_set(Var::MdSinkBufferMemory) {
             sink.buffer_memory = MEMORY_EFFICIENT_BUFFER;
             self.derived.insert(
-                "MD_SINK_BUFFER_MEMORY",
+                Var::MdSinkBufferMemory,
                 (MEMORY_EFFICIENT_BUFFER.to_string(), Source::Default),
             );
         }
         if sink.buffer_memory < sink.part_size {
             self.problem(
-                "MD_SINK_BUFFER_MEMORY",
+                Var::MdSinkBufferMemory,
                 format!(
                     "{} bytes cannot hold one part of MD_SINK_PART_SIZE ({} bytes): raise it or lower the part size",
                     sink.buffer_memory, sink.part_size
@@ -568,19 +584,19 @@ impl Resolver<'_> {
     }
 
     fn tardis(&mut self) -> Option<TardisConfig> {
-        let api_key = self.text("TARDIS_API_KEY").map(Secret::new);
-        let datasets_url = self.parse("TARDIS_BASE_URL", parse_http_url);
-        let api_url = self.parse("TARDIS_API_URL", parse_http_url);
-        let read_timeout = self.parse("TARDIS_TIMEOUT", parse_seconds);
-        let connect_timeout = self.parse("TARDIS_CONNECT_TIMEOUT", parse_seconds);
-        let max_retries = self.parse("TARDIS_MAX_RETRIES", parse_count);
-        let max_concurrent = self.parse("TARDIS_MAX_CONCURRENT", parse_positive::<NonZeroUsize>);
+        let api_key = self.text(Var::TardisApiKey).map(Secret::new);
+        let datasets_url = self.parse(Var::TardisBaseUrl, parse_http_url);
+        let api_url = self.parse(Var::TardisApiUrl, parse_http_url);
+        let read_timeout = self.parse(Var::TardisTimeout, parse_seconds);
+        let connect_timeout = self.parse(Var::TardisConnectTimeout, parse_seconds);
+        let max_retries = self.parse(Var::TardisMaxRetries, parse_count);
+        let max_concurrent = self.parse(Var::TardisMaxConcurrent, parse_positive::<NonZeroUsize>);
         let rate_limit_per_second =
-            self.parse("TARDIS_RATE_LIMIT_PER_SECOND", parse_positive::<NonZeroU32>);
-        let rate_limit_per_day = self.parse("RATE_LIMIT_PER_VM", parse_positive::<NonZeroU32>);
+            self.parse(Var::TardisRateLimitPerSecond, parse_positive::<NonZeroU32>);
+        let rate_limit_per_day = self.parse(Var::RateLimitPerVm, parse_positive::<NonZeroU32>);
         let daily_quota_bytes =
-            self.parse_opt("TARDIS_DAILY_QUOTA_BYTES", parse_positive::<NonZeroU64>);
-        let verify_gzip = self.parse("TARDIS_VERIFY_GZIP", parse_bool);
+            self.parse_opt(Var::TardisDailyQuotaBytes, parse_positive::<NonZeroU64>);
+        let verify_gzip = self.parse(Var::TardisVerifyGzip, parse_bool);
         Some(TardisConfig {
             api_key,
             datasets_url: datasets_url?,
@@ -599,52 +615,52 @@ impl Resolver<'_> {
 
     fn sink(&mut self) -> Option<SinkConfig> {
         let bucket = self
-            .parse_opt("GCS_BUCKET", |text| validate_gcs_bucket(text).map(|()| text.to_owned()));
-        let explicit = self.parse_opt("MD_SINK", SinkLocation::parse);
+            .parse_opt(Var::GcsBucket, |text| validate_gcs_bucket(text).map(|()| text.to_owned()));
+        let explicit = self.parse_opt(Var::MdSink, SinkLocation::parse);
         let location = match (explicit?, bucket.clone()?) {
             (Some(location), _) => location,
             (None, Some(bucket)) => {
                 let location = SinkLocation::Gcs { bucket, prefix: String::new() };
                 self.derived
-                    .insert("MD_SINK", (location.to_string(), self.raw["GCS_BUCKET"].source));
+                    .insert(Var::MdSink, (location.to_string(), self.raw[&Var::GcsBucket].source));
                 location
             }
             (None, None) => {
-                let location = SinkConfig::default().location;
-                self.derived.insert("MD_SINK", (location.to_string(), Source::Default));
+                let location = SinkLocation::Local { root: PathBuf::from(DEFAULT_SINK) };
+                self.derived.insert(Var::MdSink, (location.to_string(), Source::Default));
                 location
             }
         };
-        let credentials_path = match self.credentials("GCP_CREDENTIALS_PATH")? {
+        let credentials_path = match self.credentials(Var::GcpCredentialsPath)? {
             Some(path) => Some(path),
-            None => self.credentials("GOOGLE_APPLICATION_CREDENTIALS")?,
+            None => self.credentials(Var::GoogleApplicationCredentials)?,
         };
-        let emulator_host = self.parse_opt("STORAGE_EMULATOR_HOST", parse_emulator_host);
+        let emulator_host = self.parse_opt(Var::StorageEmulatorHost, parse_emulator_host);
         let gcs = GcsOptions {
-            project_id: self.text("GCP_PROJECT_ID").map(str::to_owned),
-            region: self.text("GCS_REGION").unwrap_or("asia-northeast1-c").to_owned(),
+            project_id: self.text(Var::GcpProjectId).map(str::to_owned),
+            region: self.parse(Var::GcsRegion, |text| Ok(text.to_owned()))?,
             credentials_path,
             emulator_host: emulator_host?,
         };
-        let endpoint = self.parse_opt("AWS_ENDPOINT_URL", parse_http_url);
-        let region = match (self.text("AWS_REGION"), self.text("AWS_DEFAULT_REGION")) {
+        let endpoint = self.parse_opt(Var::AwsEndpointUrl, parse_http_url);
+        let region = match (self.text(Var::AwsRegion), self.text(Var::AwsDefaultRegion)) {
             (Some(region), _) | (None, Some(region)) => region.to_owned(),
             (None, None) => {
-                self.derived.insert("AWS_REGION", ("us-east-1".into(), Source::Default));
-                "us-east-1".to_owned()
+                self.derived.insert(Var::AwsRegion, (AWS_FALLBACK_REGION.into(), Source::Default));
+                AWS_FALLBACK_REGION.to_owned()
             }
         };
         let s3 = S3Options {
             endpoint: endpoint?,
             region,
-            access_key_id: self.text("AWS_ACCESS_KEY_ID").map(str::to_owned),
-            secret_access_key: self.text("AWS_SECRET_ACCESS_KEY").map(Secret::new),
-            session_token: self.text("AWS_SESSION_TOKEN").map(Secret::new),
+            access_key_id: self.text(Var::AwsAccessKeyId).map(str::to_owned),
+            secret_access_key: self.text(Var::AwsSecretAccessKey).map(Secret::new),
+            session_token: self.text(Var::AwsSessionToken).map(Secret::new),
         };
-        let max_retries = self.parse("MD_SINK_MAX_RETRIES", parse_count);
-        let request_timeout = self.parse("MD_SINK_TIMEOUT", parse_seconds);
-        let connect_timeout = self.parse("MD_SINK_CONNECT_TIMEOUT", parse_seconds);
-        let part_size = self.parse("MD_SINK_PART_SIZE", |text| {
+        let max_retries = self.parse(Var::MdSinkMaxRetries, parse_count);
+        let request_timeout = self.parse(Var::MdSinkTimeout, parse_seconds);
+        let connect_timeout = self.parse(Var::MdSinkConnectTimeout, parse_seconds);
+        let part_size = self.parse(Var::MdSinkPartSize, |text| {
             let size = parse_positive::<NonZeroUsize>(text)?.get();
             if size < MIN_PART_SIZE {
                 return Err(format!("must be at least {MIN_PART_SIZE} bytes (5 MiB), the smallest multipart part object stores accept"));
@@ -652,7 +668,7 @@ impl Resolver<'_> {
             Ok(size)
         });
         let buffer_memory = self
-            .parse("MD_SINK_BUFFER_MEMORY", |text| Ok(parse_positive::<NonZeroUsize>(text)?.get()));
+            .parse(Var::MdSinkBufferMemory, |text| Ok(parse_positive::<NonZeroUsize>(text)?.get()));
         Some(SinkConfig {
             location,
             gcs,
@@ -665,7 +681,7 @@ impl Resolver<'_> {
         })
     }
 
-    fn credentials(&mut self, name: &'static str) -> Option<Option<PathBuf>> {
+    fn credentials(&mut self, name: Var) -> Option<Option<PathBuf>> {
         self.parse_opt(name, |text| {
             let path = PathBuf::from(text);
             if path.is_file() { Ok(path) } else { Err("credentials file does not exist".into()) }
@@ -673,16 +689,16 @@ impl Resolver<'_> {
     }
 
     fn service(&mut self) -> Option<ServiceConfig> {
-        let log_level = self.parse("LOG_LEVEL", LogLevel::from_str);
-        let log_destination = self.parse("LOG_DESTINATION", LogDestination::from_str);
-        let log_format = self.parse("MD_LOG_FORMAT", LogFormat::from_str);
-        let log_file = self.parse("MD_LOG_FILE", |text| Ok(PathBuf::from(text)));
+        let log_level = self.parse(Var::LogLevel, LogLevel::from_str);
+        let log_destination = self.parse(Var::LogDestination, LogDestination::from_str);
+        let log_format = self.parse(Var::MdLogFormat, LogFormat::from_str);
+        let log_file = self.parse(Var::MdLogFile, |text| Ok(PathBuf::from(text)));
         let max_concurrent_requests =
-            self.parse("MAX_CONCURRENT_REQUESTS", parse_positive::<NonZeroUsize>);
-        let batch_size = self.parse("BATCH_SIZE", parse_positive::<NonZeroUsize>);
-        let memory_efficient = self.parse("MEMORY_EFFICIENT", parse_bool);
-        let enable_caching = self.parse("ENABLE_CACHING", parse_bool);
-        let cache_ttl = self.parse("CACHE_TTL", parse_seconds);
+            self.parse(Var::MaxConcurrentRequests, parse_positive::<NonZeroUsize>);
+        let batch_size = self.parse(Var::BatchSize, parse_positive::<NonZeroUsize>);
+        let memory_efficient = self.parse(Var::MemoryEfficient, parse_bool);
+        let enable_caching = self.parse(Var::EnableCaching, parse_bool);
+        let cache_ttl = self.parse(Var::CacheTtl, parse_seconds);
         Some(ServiceConfig {
             log_level: log_level?,
             log_destination: log_destination?,
@@ -698,14 +714,14 @@ impl Resolver<'_> {
 
     fn sharding(&mut self) -> Option<ShardingConfig> {
         // Every source of a shard index and of a shard count; all that are present must agree.
-        const INDEX_SOURCES: [(&str, ShardOrigin); 4] = [
-            ("SHARD_INDEX", ShardOrigin::Explicit),
-            ("CLOUD_RUN_TASK_INDEX", ShardOrigin::CloudRun),
-            ("BATCH_TASK_INDEX", ShardOrigin::CloudBatch),
-            ("JOB_COMPLETION_INDEX", ShardOrigin::Kubernetes),
+        const INDEX_SOURCES: [(Var, ShardOrigin); 4] = [
+            (Var::ShardIndex, ShardOrigin::Explicit),
+            (Var::CloudRunTaskIndex, ShardOrigin::CloudRun),
+            (Var::BatchTaskIndex, ShardOrigin::CloudBatch),
+            (Var::JobCompletionIndex, ShardOrigin::Kubernetes),
         ];
-        const COUNT_SOURCES: [&str; 3] =
-            ["TOTAL_SHARDS", "CLOUD_RUN_TASK_COUNT", "BATCH_TASK_COUNT"];
+        const COUNT_SOURCES: [Var; 3] =
+            [Var::TotalShards, Var::CloudRunTaskCount, Var::BatchTaskCount];
         let mut indices = Vec::new();
         let mut counts = Vec::new();
         let mut parsed = true;
@@ -724,7 +740,7 @@ impl Resolver<'_> {
             }
         }
         let instruments_per_shard =
-            self.parse_opt("INSTRUMENTS_PER_SHARD", parse_positive::<NonZeroUsize>);
+            self.parse_opt(Var::InstrumentsPerShard, parse_positive::<NonZeroUsize>);
         if !parsed {
             return None;
         }
@@ -761,9 +777,10 @@ impl Resolver<'_> {
                 return None;
             }
             return consistent.then(|| ShardingConfig {
+                shard_index: 0,
                 total_shards: total.unwrap_or(NonZeroU32::MIN),
                 instruments_per_shard: instruments_per_shard.flatten(),
-                ..ShardingConfig::default()
+                origin: ShardOrigin::Unsharded,
             });
         };
         let Some(total) = total else {
@@ -786,9 +803,9 @@ impl Resolver<'_> {
             return None;
         }
         if origin != ShardOrigin::Explicit {
-            self.derived.insert("SHARD_INDEX", (index.to_string(), Source::Engine));
-            if !self.is_set("TOTAL_SHARDS") {
-                self.derived.insert("TOTAL_SHARDS", (total.to_string(), Source::Engine));
+            self.derived.insert(Var::ShardIndex, (index.to_string(), Source::Engine));
+            if !self.is_set(Var::TotalShards) {
+                self.derived.insert(Var::TotalShards, (total.to_string(), Source::Engine));
             }
         }
         Some(ShardingConfig {
@@ -801,8 +818,8 @@ impl Resolver<'_> {
 
     fn date_range(
         &mut self,
-        start_var: &'static str,
-        end_var: &'static str,
+        start_var: Var,
+        end_var: Var,
         default_start: NaiveDate,
         default_end: NaiveDate,
         default_source: Source,
@@ -831,11 +848,11 @@ impl Resolver<'_> {
     }
 
     fn instruments(&mut self, today: NaiveDate) -> Option<InstrumentsConfig> {
-        let exchanges = self.parse("INSTRUMENT_EXCHANGES", parse_exchanges);
+        let exchanges = self.parse(Var::InstrumentExchanges, parse_exchanges);
         let free_day = latest_free_day(today);
         let dates = self.date_range(
-            "INSTRUMENT_START_DATE",
-            "INSTRUMENT_END_DATE",
+            Var::InstrumentStartDate,
+            Var::InstrumentEndDate,
             free_day,
             free_day,
             Source::Default,
@@ -845,28 +862,27 @@ impl Resolver<'_> {
 
     fn download(&mut self, instrument_dates: DateRange) -> Option<DownloadConfig> {
         let dates = self.date_range(
-            "DOWNLOAD_START_DATE",
-            "DOWNLOAD_END_DATE",
+            Var::DownloadStartDate,
+            Var::DownloadEndDate,
             instrument_dates.start,
             instrument_dates.end,
             Source::Default,
         );
-        let venues = self.parse_opt("DOWNLOAD_VENUES", parse_exchanges);
-        let instrument_types = self.parse_opt("DOWNLOAD_INSTRUMENT_TYPES", |text| {
+        let venues = self.parse_opt(Var::DownloadVenues, parse_exchanges);
+        let instrument_types = self.parse_opt(Var::DownloadInstrumentTypes, |text| {
             parse_list(text, InstrumentType::from_str)
         });
-        let data_types = self.parse("DOWNLOAD_DATA_TYPES", |text| {
+        let data_types = self.parse(Var::DownloadDataTypes, |text| {
             let list = parse_list(text, DataType::from_str)?;
             if list.is_empty() { Err("at least one data type is needed".into()) } else { Ok(list) }
         });
         let max_instruments =
-            self.parse_opt("DOWNLOAD_MAX_INSTRUMENTS", parse_positive::<NonZeroUsize>);
-        let output_format = self.parse("MD_OUTPUT_FORMAT", OutputFormat::from_str);
-        let compression = self.parse("MD_PARQUET_COMPRESSION", ParquetCompression::from_str);
-        let row_group_size =
-            self.parse("MD_PARQUET_ROW_GROUP_SIZE", parse_positive::<NonZeroUsize>);
-        let layout = self.parse("MD_LAYOUT", parse_layout);
-        let force = self.parse("MD_FORCE", parse_bool);
+            self.parse_opt(Var::DownloadMaxInstruments, parse_positive::<NonZeroUsize>);
+        let output_format = self.parse(Var::MdOutputFormat, OutputFormat::from_str);
+        let compression = self.parse(Var::MdParquetCompression, ParquetCompression::from_str);
+        let row_group_size = self.parse(Var::MdParquetRowGroupSize, parse_positive::<NonZeroUsize>);
+        let layout = self.parse(Var::MdLayout, Layout::parse);
+        let force = self.parse(Var::MdForce, parse_bool);
         Some(DownloadConfig {
             venues: venues?.unwrap_or_default(),
             instrument_types: instrument_types?.unwrap_or_default(),
@@ -880,6 +896,12 @@ impl Resolver<'_> {
         })
     }
 }
+
+/// The sink when neither `MD_SINK` nor `GCS_BUCKET` is set (the note of `MD_SINK` in [`VARS`] says so).
+const DEFAULT_SINK: &str = "./data";
+
+/// The S3 region when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set (the note of `AWS_REGION` says so).
+const AWS_FALLBACK_REGION: &str = "us-east-1";
 
 /// The smallest multipart part object stores accept (5 MiB).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -978,35 +1000,4 @@ fn parse_exchanges(text: &str) -> std::result::Result<Vec<String>, String> {
         }
     })?;
     if list.is_empty() { Err("at least one exchange is needed".into()) } else { Ok(list) }
-}
-
-fn parse_layout(text: &str) -> std::result::Result<String, String> {
-    let mut used = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            return Err("unclosed '{' in the template".into());
-        };
-        let name = &rest[open + 1..open + close];
-        if !LAYOUT_PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "unknown placeholder {{{name}}}; known: {}",
-                LAYOUT_PLACEHOLDERS.join(", ")
-            ));
-        }
-        used.push(name);
-        rest = &rest[open + close + 1..];
-    }
-    let has = |name: &str| used.contains(&name);
-    let dated = has("date") || (has("year") && has("month") && has("day"));
-    let identified = has("instrument_key") || (has("symbol") && (has("exchange") || has("venue")));
-    if !(dated && has("data_type") && identified) {
-        return Err("the template must name the day ({date}), the {data_type} and the instrument ({instrument_key}, or {exchange} and {symbol}) so that every unit gets its own object".into());
-    }
-    if text.starts_with('/') || text.split('/').any(|segment| segment == ".." || segment == ".") {
-        return Err(
-            "the template must be a relative object name without '.' or '..' segments".into()
-        );
-    }
-    Ok(text.to_owned())
 }

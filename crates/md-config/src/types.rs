@@ -12,6 +12,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use url::Url;
 
+use crate::layout::Layout;
+
 /// The whole effective configuration of one `md-cli` process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -95,22 +97,10 @@ pub struct TardisConfig {
 }
 
 impl Default for TardisConfig {
-    /// The documented defaults: the real Tardis endpoints, no key, 30 s idle timeout, 5 retries, 50 in flight, 50/s.
+    /// The defaults of [`crate::VARS`]: the real Tardis endpoints, no key, 30 s idle timeout, 5 retries, 50 in flight,
+    /// 50/s.
     fn default() -> Self {
-        TardisConfig {
-            api_key: None,
-            datasets_url: Url::parse("https://datasets.tardis.dev").expect("valid default url"),
-            api_url: Url::parse("https://api.tardis.dev").expect("valid default url"),
-            read_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            max_retries: 5,
-            max_concurrent: NonZeroUsize::new(50).expect("non-zero"),
-            rate_limit_per_second: NonZeroU32::new(50).expect("non-zero"),
-            rate_limit_per_day: NonZeroU32::new(1_000_000).expect("non-zero"),
-            daily_quota_bytes: None,
-            metadata_cache_ttl: Some(Duration::from_secs(3600)),
-            verify_gzip: true,
-        }
+        Config::defaults().tardis
     }
 }
 
@@ -321,18 +311,9 @@ pub struct SinkConfig {
 }
 
 impl Default for SinkConfig {
-    /// The embedded default: `./data` on the local disk.
+    /// The defaults of [`crate::VARS`]: `./data` on the local disk.
     fn default() -> Self {
-        SinkConfig {
-            location: SinkLocation::Local { root: PathBuf::from("./data") },
-            gcs: GcsOptions { region: "asia-northeast1-c".into(), ..GcsOptions::default() },
-            s3: S3Options { region: "us-east-1".into(), ..S3Options::default() },
-            max_retries: 10,
-            request_timeout: Duration::from_secs(120),
-            connect_timeout: Duration::from_secs(5),
-            part_size: 5 * 1024 * 1024,
-            buffer_memory: 40 * 1024 * 1024,
-        }
+        Config::defaults().sink
     }
 }
 
@@ -400,7 +381,12 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// An instrument type, as `DOWNLOAD_INSTRUMENT_TYPES` names it (Tardis spelling; key spellings accepted).
+    /// An instrument type: the one type every crate uses, whether it reads `DOWNLOAD_INSTRUMENT_TYPES`, a Tardis symbol
+    /// `type`, or the `INSTRUMENT_TYPE` part of a canonical key.
+    ///
+    /// [`InstrumentType::as_str`] and `Display` give the Tardis spelling (`perpetual`); [`InstrumentType::key_str`]
+    /// the key spelling (`PERP`); [`InstrumentType::tardis_group`] the grouped dataset symbol (`PERPETUALS`).
+    /// Parsing accepts the Tardis and the key spellings, in any case.
     InstrumentType {
         /// Spot pairs.
         Spot = "spot" | "spot_pair",
@@ -412,6 +398,46 @@ keyword_enum! {
         Option = "option" | "options",
         /// Combos and spreads.
         Combo = "combo",
+    }
+}
+
+impl InstrumentType {
+    /// Returns the spelling in canonical keys (`SPOT_PAIR`, `PERP`, `FUTURE`, `OPTION`, `COMBO`).
+    pub fn key_str(self) -> &'static str {
+        match self {
+            InstrumentType::Spot => "SPOT_PAIR",
+            InstrumentType::Perpetual => "PERP",
+            InstrumentType::Future => "FUTURE",
+            InstrumentType::Option => "OPTION",
+            InstrumentType::Combo => "COMBO",
+        }
+    }
+
+    /// Returns the type whose key spelling is exactly `text` (`PERP`), as the key grammar requires.
+    pub fn from_key_str(text: &str) -> Option<InstrumentType> {
+        InstrumentType::ALL.iter().copied().find(|kind| kind.key_str() == text)
+    }
+
+    /// Returns the Tardis grouped dataset symbol holding every instrument of this type (`OPTIONS`, `SPOT`, ...).
+    pub fn tardis_group(self) -> &'static str {
+        match self {
+            InstrumentType::Spot => "SPOT",
+            InstrumentType::Perpetual => "PERPETUALS",
+            InstrumentType::Future => "FUTURES",
+            InstrumentType::Option => "OPTIONS",
+            InstrumentType::Combo => "COMBOS",
+        }
+    }
+
+    /// Returns the type whose grouped dataset symbol is `group` (`OPTIONS` gives [`InstrumentType::Option`]).
+    pub fn from_tardis_group(group: &str) -> Option<InstrumentType> {
+        InstrumentType::ALL.iter().copied().find(|kind| kind.tardis_group() == group)
+    }
+
+    /// Returns the type of a Tardis symbol `type` (`perpetual`), or `None` for a type without a key grammar
+    /// (`prediction`, or one this version does not know).
+    pub fn from_tardis(text: &str) -> Option<InstrumentType> {
+        InstrumentType::ALL.iter().copied().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -463,6 +489,16 @@ keyword_enum! {
     }
 }
 
+impl OutputFormat {
+    /// Returns the extension of the objects written in this format (`csv.gz`, `parquet`), the layout's `{ext}`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Raw => "csv.gz",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+}
+
 keyword_enum! {
     /// Parquet compression codec (`MD_PARQUET_COMPRESSION`).
     ParquetCompression {
@@ -499,18 +535,9 @@ pub struct ServiceConfig {
 }
 
 impl Default for ServiceConfig {
+    /// The defaults of [`crate::VARS`].
     fn default() -> Self {
-        ServiceConfig {
-            log_level: LogLevel::Info,
-            log_destination: LogDestination::Local,
-            log_format: LogFormat::Text,
-            log_file: PathBuf::from("md-cli.log"),
-            max_concurrent_requests: NonZeroUsize::new(16).expect("non-zero"),
-            batch_size: NonZeroUsize::new(65_536).expect("non-zero"),
-            memory_efficient: false,
-            enable_caching: true,
-            cache_ttl: Duration::from_secs(3600),
-        }
+        Config::defaults().service
     }
 }
 
@@ -544,13 +571,9 @@ pub struct ShardingConfig {
 }
 
 impl Default for ShardingConfig {
+    /// One shard of one.
     fn default() -> Self {
-        ShardingConfig {
-            shard_index: 0,
-            total_shards: NonZeroU32::MIN,
-            instruments_per_shard: None,
-            origin: ShardOrigin::Unsharded,
-        }
+        Config::defaults().sharding
     }
 }
 
@@ -580,12 +603,19 @@ pub struct InstrumentsConfig {
 }
 
 /// Parquet output settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParquetOptions {
     /// `MD_PARQUET_COMPRESSION`.
     pub compression: ParquetCompression,
     /// `MD_PARQUET_ROW_GROUP_SIZE`.
     pub row_group_size: NonZeroUsize,
+}
+
+impl Default for ParquetOptions {
+    /// The defaults of [`crate::VARS`]: zstd, 1,048,576 rows per row group.
+    fn default() -> Self {
+        Config::defaults().download.parquet
+    }
 }
 
 /// The tick-download job.
@@ -606,21 +636,7 @@ pub struct DownloadConfig {
     /// Parquet settings.
     pub parquet: ParquetOptions,
     /// Object name template (`MD_LAYOUT`).
-    pub layout: String,
+    pub layout: Layout,
     /// Replace objects even when they verify (`MD_FORCE`, `--force`).
     pub force: bool,
 }
-
-/// The placeholders an `MD_LAYOUT` template may use.
-pub const LAYOUT_PLACEHOLDERS: &[&str] = &[
-    "date",
-    "year",
-    "month",
-    "day",
-    "exchange",
-    "venue",
-    "data_type",
-    "symbol",
-    "instrument_key",
-    "ext",
-];

@@ -62,16 +62,62 @@ impl Section {
     }
 }
 
+/// Declares [`Var`], one variant per variable, with its name.
+macro_rules! variables {
+    ($($variant:ident = $name:literal,)+) => {
+        /// A variable md-config reads: the names are a contract with existing deployments, so code refers to them
+        /// through this enum (a misspelt variant does not compile) and [`Var::name`] is the one place each is spelt.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(missing_docs, reason = "each variant is documented by its entry in `VARS`")]
+        pub enum Var {
+            $($variant,)+
+        }
+
+        impl Var {
+            /// Every variable, in `.env.example` order.
+            pub const ALL: &'static [Var] = &[$(Var::$variant,)+];
+
+            /// Returns the environment variable's name (`TARDIS_API_KEY`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Var::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+impl Var {
+    /// Returns the variable's entry in [`VARS`]: section, YAML key, default and meaning.
+    pub fn spec(self) -> &'static VarSpec {
+        VARS.iter().find(|spec| spec.var == self).expect("every variable has an entry in VARS")
+    }
+
+    /// Returns the variable of a name, if md-config knows it.
+    pub fn from_name(name: &str) -> Option<Var> {
+        Var::ALL.iter().copied().find(|var| var.name() == name)
+    }
+}
+
+impl std::fmt::Display for Var {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One variable md-config knows.
 #[derive(Debug, Clone, Copy)]
 pub struct VarSpec {
-    /// Environment variable name (the contract with existing deployments).
+    /// The variable.
+    pub var: Var,
+    /// Environment variable name (the contract with existing deployments): `var.name()`.
     pub name: &'static str,
     /// Section it belongs to.
     pub section: Section,
     /// Key inside the section in YAML files (the seed system's field name where it had one).
     pub yaml_key: &'static str,
-    /// Default as text, or `None` when unset by default.
+    /// Default as text, or `None` when unset by default. The typed defaults of every section are parsed from this
+    /// text (see [`crate::Config::defaults`]); no other place holds a default.
     pub default: Option<&'static str>,
     /// What the default means when it is computed or unset (shown instead of an empty value).
     pub default_note: &'static str,
@@ -84,14 +130,15 @@ pub struct VarSpec {
 }
 
 const fn var(
-    name: &'static str,
+    var: Var,
     section: Section,
     yaml_key: &'static str,
     default: Option<&'static str>,
     doc: &'static str,
 ) -> VarSpec {
     VarSpec {
-        name,
+        var,
+        name: var.name(),
         section,
         yaml_key,
         default,
@@ -119,12 +166,75 @@ const fn engine(mut spec: VarSpec) -> VarSpec {
 
 use Section::{Download, Gcp, Instruments, Service, Sharding, Sink, Tardis};
 
+variables! {
+    TardisApiKey = "TARDIS_API_KEY",
+    TardisBaseUrl = "TARDIS_BASE_URL",
+    TardisApiUrl = "TARDIS_API_URL",
+    TardisTimeout = "TARDIS_TIMEOUT",
+    TardisConnectTimeout = "TARDIS_CONNECT_TIMEOUT",
+    TardisMaxRetries = "TARDIS_MAX_RETRIES",
+    TardisMaxConcurrent = "TARDIS_MAX_CONCURRENT",
+    TardisVerifyGzip = "TARDIS_VERIFY_GZIP",
+    TardisRateLimitPerSecond = "TARDIS_RATE_LIMIT_PER_SECOND",
+    RateLimitPerVm = "RATE_LIMIT_PER_VM",
+    TardisDailyQuotaBytes = "TARDIS_DAILY_QUOTA_BYTES",
+    GcpProjectId = "GCP_PROJECT_ID",
+    GcsBucket = "GCS_BUCKET",
+    GcsRegion = "GCS_REGION",
+    GcpCredentialsPath = "GCP_CREDENTIALS_PATH",
+    GoogleApplicationCredentials = "GOOGLE_APPLICATION_CREDENTIALS",
+    StorageEmulatorHost = "STORAGE_EMULATOR_HOST",
+    MdSink = "MD_SINK",
+    MdSinkMaxRetries = "MD_SINK_MAX_RETRIES",
+    MdSinkTimeout = "MD_SINK_TIMEOUT",
+    MdSinkConnectTimeout = "MD_SINK_CONNECT_TIMEOUT",
+    MdSinkPartSize = "MD_SINK_PART_SIZE",
+    MdSinkBufferMemory = "MD_SINK_BUFFER_MEMORY",
+    AwsEndpointUrl = "AWS_ENDPOINT_URL",
+    AwsAccessKeyId = "AWS_ACCESS_KEY_ID",
+    AwsSecretAccessKey = "AWS_SECRET_ACCESS_KEY",
+    AwsSessionToken = "AWS_SESSION_TOKEN",
+    AwsRegion = "AWS_REGION",
+    AwsDefaultRegion = "AWS_DEFAULT_REGION",
+    LogLevel = "LOG_LEVEL",
+    LogDestination = "LOG_DESTINATION",
+    MdLogFormat = "MD_LOG_FORMAT",
+    MdLogFile = "MD_LOG_FILE",
+    MaxConcurrentRequests = "MAX_CONCURRENT_REQUESTS",
+    BatchSize = "BATCH_SIZE",
+    MemoryEfficient = "MEMORY_EFFICIENT",
+    EnableCaching = "ENABLE_CACHING",
+    CacheTtl = "CACHE_TTL",
+    ShardIndex = "SHARD_INDEX",
+    TotalShards = "TOTAL_SHARDS",
+    InstrumentsPerShard = "INSTRUMENTS_PER_SHARD",
+    CloudRunTaskIndex = "CLOUD_RUN_TASK_INDEX",
+    CloudRunTaskCount = "CLOUD_RUN_TASK_COUNT",
+    BatchTaskIndex = "BATCH_TASK_INDEX",
+    BatchTaskCount = "BATCH_TASK_COUNT",
+    JobCompletionIndex = "JOB_COMPLETION_INDEX",
+    InstrumentExchanges = "INSTRUMENT_EXCHANGES",
+    InstrumentStartDate = "INSTRUMENT_START_DATE",
+    InstrumentEndDate = "INSTRUMENT_END_DATE",
+    DownloadVenues = "DOWNLOAD_VENUES",
+    DownloadInstrumentTypes = "DOWNLOAD_INSTRUMENT_TYPES",
+    DownloadDataTypes = "DOWNLOAD_DATA_TYPES",
+    DownloadMaxInstruments = "DOWNLOAD_MAX_INSTRUMENTS",
+    DownloadStartDate = "DOWNLOAD_START_DATE",
+    DownloadEndDate = "DOWNLOAD_END_DATE",
+    MdOutputFormat = "MD_OUTPUT_FORMAT",
+    MdParquetCompression = "MD_PARQUET_COMPRESSION",
+    MdParquetRowGroupSize = "MD_PARQUET_ROW_GROUP_SIZE",
+    MdLayout = "MD_LAYOUT",
+    MdForce = "MD_FORCE",
+}
+
 /// Every variable md-config reads, in `.env.example` order.
 pub const VARS: &[VarSpec] = &[
     // Tardis.
     noted(
         secret(var(
-            "TARDIS_API_KEY",
+            Var::TardisApiKey,
             Tardis,
             "api_key",
             None,
@@ -133,63 +243,63 @@ pub const VARS: &[VarSpec] = &[
         "unset: free days only",
     ),
     var(
-        "TARDIS_BASE_URL",
+        Var::TardisBaseUrl,
         Tardis,
         "base_url",
         Some("https://datasets.tardis.dev"),
         "Base URL of the CSV datasets service (files at {base}/v1/{exchange}/{data_type}/{YYYY}/{MM}/{DD}/{symbol}.csv.gz).",
     ),
     var(
-        "TARDIS_API_URL",
+        Var::TardisApiUrl,
         Tardis,
         "api_url",
         Some("https://api.tardis.dev"),
         "Base URL of the metadata API (/v1/exchanges, /v1/instruments).",
     ),
     var(
-        "TARDIS_TIMEOUT",
+        Var::TardisTimeout,
         Tardis,
         "timeout",
         Some("30"),
         "Idle-read timeout in seconds: a request fails when no byte arrives for this long. A long, healthy download is never cut.",
     ),
     var(
-        "TARDIS_CONNECT_TIMEOUT",
+        Var::TardisConnectTimeout,
         Tardis,
         "connect_timeout",
         Some("10"),
         "TCP and TLS connect timeout in seconds.",
     ),
     var(
-        "TARDIS_MAX_RETRIES",
+        Var::TardisMaxRetries,
         Tardis,
         "max_retries",
         Some("5"),
         "Retries after the first attempt for retryable failures (5xx, 429, connection errors, timeouts, bodies cut short), with exponential backoff and jitter.",
     ),
     var(
-        "TARDIS_MAX_CONCURRENT",
+        Var::TardisMaxConcurrent,
         Tardis,
         "max_concurrent",
         Some("50"),
         "Most Tardis requests in flight at once in this process, shared by every caller.",
     ),
     var(
-        "TARDIS_VERIFY_GZIP",
+        Var::TardisVerifyGzip,
         Tardis,
         "verify_gzip",
         Some("true"),
         "Inflate every dataset file while it streams and check its gzip CRC-32 and size, so a corrupt file is retried and never stored; false trades that check for CPU (inflating is most of the CPU a raw download costs). Parquet output always checks, in the converter.",
     ),
     var(
-        "TARDIS_RATE_LIMIT_PER_SECOND",
+        Var::TardisRateLimitPerSecond,
         Tardis,
         "rate_limit_per_second",
         Some("50"),
         "Most Tardis requests started per second by this process (one limiter shared by every caller).",
     ),
     var(
-        "RATE_LIMIT_PER_VM",
+        Var::RateLimitPerVm,
         Tardis,
         "rate_limit_per_vm",
         Some("1000000"),
@@ -197,7 +307,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "TARDIS_DAILY_QUOTA_BYTES",
+            Var::TardisDailyQuotaBytes,
             Tardis,
             "daily_quota_bytes",
             None,
@@ -208,7 +318,7 @@ pub const VARS: &[VarSpec] = &[
     // Google Cloud.
     noted(
         var(
-            "GCP_PROJECT_ID",
+            Var::GcpProjectId,
             Gcp,
             "project_id",
             None,
@@ -218,7 +328,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "GCS_BUCKET",
+            Var::GcsBucket,
             Gcp,
             "bucket",
             None,
@@ -227,7 +337,7 @@ pub const VARS: &[VarSpec] = &[
         "unset: MD_SINK or ./data",
     ),
     var(
-        "GCS_REGION",
+        Var::GcsRegion,
         Gcp,
         "region",
         Some("asia-northeast1-c"),
@@ -235,7 +345,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "GCP_CREDENTIALS_PATH",
+            Var::GcpCredentialsPath,
             Gcp,
             "credentials_path",
             None,
@@ -245,7 +355,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "GOOGLE_APPLICATION_CREDENTIALS",
+            Var::GoogleApplicationCredentials,
             Gcp,
             "google_application_credentials",
             None,
@@ -255,7 +365,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "STORAGE_EMULATOR_HOST",
+            Var::StorageEmulatorHost,
             Gcp,
             "storage_emulator_host",
             None,
@@ -266,7 +376,7 @@ pub const VARS: &[VarSpec] = &[
     // Sink.
     noted(
         var(
-            "MD_SINK",
+            Var::MdSink,
             Sink,
             "url",
             None,
@@ -275,35 +385,35 @@ pub const VARS: &[VarSpec] = &[
         "gs://$GCS_BUCKET, else ./data",
     ),
     var(
-        "MD_SINK_MAX_RETRIES",
+        Var::MdSinkMaxRetries,
         Sink,
         "max_retries",
         Some("10"),
         "Retries of a failed object-store request.",
     ),
     var(
-        "MD_SINK_TIMEOUT",
+        Var::MdSinkTimeout,
         Sink,
         "timeout",
         Some("120"),
         "Object-store request timeout in seconds (one part or one small object).",
     ),
     var(
-        "MD_SINK_CONNECT_TIMEOUT",
+        Var::MdSinkConnectTimeout,
         Sink,
         "connect_timeout",
         Some("5"),
         "Object-store connect timeout in seconds.",
     ),
     var(
-        "MD_SINK_PART_SIZE",
+        Var::MdSinkPartSize,
         Sink,
         "part_size",
         Some("5242880"),
         "Multipart part size in bytes for object stores; smaller objects are written with one conditional put (minimum 5 MiB). Local directories write in pieces of at most 1 MiB.",
     ),
     var(
-        "MD_SINK_BUFFER_MEMORY",
+        Var::MdSinkBufferMemory,
         Sink,
         "buffer_memory",
         Some("41943040"),
@@ -311,7 +421,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "AWS_ENDPOINT_URL",
+            Var::AwsEndpointUrl,
             Sink,
             "aws_endpoint_url",
             None,
@@ -319,10 +429,10 @@ pub const VARS: &[VarSpec] = &[
         ),
         "unset: AWS",
     ),
-    noted(var("AWS_ACCESS_KEY_ID", Sink, "aws_access_key_id", None, "S3 access key id."), "unset"),
+    noted(var(Var::AwsAccessKeyId, Sink, "aws_access_key_id", None, "S3 access key id."), "unset"),
     noted(
         secret(var(
-            "AWS_SECRET_ACCESS_KEY",
+            Var::AwsSecretAccessKey,
             Sink,
             "aws_secret_access_key",
             None,
@@ -332,7 +442,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         secret(var(
-            "AWS_SESSION_TOKEN",
+            Var::AwsSessionToken,
             Sink,
             "aws_session_token",
             None,
@@ -341,12 +451,12 @@ pub const VARS: &[VarSpec] = &[
         "unset",
     ),
     noted(
-        var("AWS_REGION", Sink, "aws_region", None, "S3 region."),
+        var(Var::AwsRegion, Sink, "aws_region", None, "S3 region."),
         "AWS_DEFAULT_REGION, else us-east-1",
     ),
     noted(
         var(
-            "AWS_DEFAULT_REGION",
+            Var::AwsDefaultRegion,
             Sink,
             "aws_default_region",
             None,
@@ -356,63 +466,63 @@ pub const VARS: &[VarSpec] = &[
     ),
     // Service.
     var(
-        "LOG_LEVEL",
+        Var::LogLevel,
         Service,
         "log_level",
         Some("INFO"),
         "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL.",
     ),
     var(
-        "LOG_DESTINATION",
+        Var::LogDestination,
         Service,
         "log_destination",
         Some("local"),
         "local: human-readable lines on stderr; gcp: JSON lines with a `severity` field on stderr, as Cloud Logging reads them; both: the JSON lines on stderr and human-readable lines appended to MD_LOG_FILE.",
     ),
     var(
-        "MD_LOG_FORMAT",
+        Var::MdLogFormat,
         Service,
         "log_format",
         Some("text"),
         "text or json, for LOG_DESTINATION=local.",
     ),
     var(
-        "MD_LOG_FILE",
+        Var::MdLogFile,
         Service,
         "log_file",
         Some("md-cli.log"),
         "File for the human-readable copy of the logs when LOG_DESTINATION=both.",
     ),
     var(
-        "MAX_CONCURRENT_REQUESTS",
+        Var::MaxConcurrentRequests,
         Service,
         "max_concurrent_requests",
         Some("16"),
         "Dataset files (units) downloaded and stored at once.",
     ),
     var(
-        "BATCH_SIZE",
+        Var::BatchSize,
         Service,
         "batch_size",
         Some("65536"),
         "Rows per batch when rows are converted (Parquet output, instrument definitions).",
     ),
     var(
-        "MEMORY_EFFICIENT",
+        Var::MemoryEfficient,
         Service,
         "memory_efficient",
         Some("false"),
         "true: a smaller upload buffer budget (MD_SINK_BUFFER_MEMORY 20 MiB, multipart parts of 5 MiB) for small machines, at some cost in throughput when the network is slow.",
     ),
     var(
-        "ENABLE_CACHING",
+        Var::EnableCaching,
         Service,
         "enable_caching",
         Some("true"),
         "Cache Tardis metadata responses in the process for CACHE_TTL seconds.",
     ),
     var(
-        "CACHE_TTL",
+        Var::CacheTtl,
         Service,
         "cache_ttl",
         Some("3600"),
@@ -421,7 +531,7 @@ pub const VARS: &[VarSpec] = &[
     // Sharding.
     noted(
         var(
-            "SHARD_INDEX",
+            Var::ShardIndex,
             Sharding,
             "shard_index",
             None,
@@ -431,7 +541,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "TOTAL_SHARDS",
+            Var::TotalShards,
             Sharding,
             "total_shards",
             None,
@@ -441,7 +551,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "INSTRUMENTS_PER_SHARD",
+            Var::InstrumentsPerShard,
             Sharding,
             "instruments_per_shard",
             None,
@@ -451,7 +561,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         engine(var(
-            "CLOUD_RUN_TASK_INDEX",
+            Var::CloudRunTaskIndex,
             Sharding,
             "cloud_run_task_index",
             None,
@@ -461,7 +571,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         engine(var(
-            "CLOUD_RUN_TASK_COUNT",
+            Var::CloudRunTaskCount,
             Sharding,
             "cloud_run_task_count",
             None,
@@ -471,7 +581,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         engine(var(
-            "BATCH_TASK_INDEX",
+            Var::BatchTaskIndex,
             Sharding,
             "batch_task_index",
             None,
@@ -481,7 +591,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         engine(var(
-            "BATCH_TASK_COUNT",
+            Var::BatchTaskCount,
             Sharding,
             "batch_task_count",
             None,
@@ -491,7 +601,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         engine(var(
-            "JOB_COMPLETION_INDEX",
+            Var::JobCompletionIndex,
             Sharding,
             "job_completion_index",
             None,
@@ -501,7 +611,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     // Instruments.
     var(
-        "INSTRUMENT_EXCHANGES",
+        Var::InstrumentExchanges,
         Instruments,
         "exchanges",
         Some("binance,deribit,bybit,okex"),
@@ -509,7 +619,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "INSTRUMENT_START_DATE",
+            Var::InstrumentStartDate,
             Instruments,
             "start_date",
             None,
@@ -519,7 +629,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "INSTRUMENT_END_DATE",
+            Var::InstrumentEndDate,
             Instruments,
             "end_date",
             None,
@@ -530,7 +640,7 @@ pub const VARS: &[VarSpec] = &[
     // Download.
     noted(
         var(
-            "DOWNLOAD_VENUES",
+            Var::DownloadVenues,
             Download,
             "venues",
             None,
@@ -540,7 +650,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "DOWNLOAD_INSTRUMENT_TYPES",
+            Var::DownloadInstrumentTypes,
             Download,
             "instrument_types",
             None,
@@ -549,7 +659,7 @@ pub const VARS: &[VarSpec] = &[
         "all types",
     ),
     var(
-        "DOWNLOAD_DATA_TYPES",
+        Var::DownloadDataTypes,
         Download,
         "data_types",
         Some("trades,book_snapshot_5"),
@@ -557,7 +667,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "DOWNLOAD_MAX_INSTRUMENTS",
+            Var::DownloadMaxInstruments,
             Download,
             "max_instruments",
             None,
@@ -567,7 +677,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "DOWNLOAD_START_DATE",
+            Var::DownloadStartDate,
             Download,
             "start_date",
             None,
@@ -577,7 +687,7 @@ pub const VARS: &[VarSpec] = &[
     ),
     noted(
         var(
-            "DOWNLOAD_END_DATE",
+            Var::DownloadEndDate,
             Download,
             "end_date",
             None,
@@ -586,35 +696,35 @@ pub const VARS: &[VarSpec] = &[
         "INSTRUMENT_END_DATE",
     ),
     var(
-        "MD_OUTPUT_FORMAT",
+        Var::MdOutputFormat,
         Download,
         "output_format",
         Some("raw"),
         "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming.",
     ),
     var(
-        "MD_PARQUET_COMPRESSION",
+        Var::MdParquetCompression,
         Download,
         "parquet_compression",
         Some("zstd"),
         "Parquet codec: zstd, snappy or none.",
     ),
     var(
-        "MD_PARQUET_ROW_GROUP_SIZE",
+        Var::MdParquetRowGroupSize,
         Download,
         "parquet_row_group_size",
         Some("1048576"),
         "Rows per Parquet row group.",
     ),
     var(
-        "MD_LAYOUT",
+        Var::MdLayout,
         Download,
         "layout",
         Some("raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}"),
         "Object name template; placeholders {date} {year} {month} {day} {exchange} {venue} {data_type} {symbol} {instrument_key} {ext}.",
     ),
     var(
-        "MD_FORCE",
+        Var::MdForce,
         Download,
         "force",
         Some("false"),

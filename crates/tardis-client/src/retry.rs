@@ -33,23 +33,23 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// Five retries, 1 s doubling to 120 s, 500 ms jitter, `Retry-After` up to 300 s.
+    /// `TARDIS_MAX_RETRIES`'s default retries, 1 s doubling to 120 s, 500 ms jitter, `Retry-After` up to 300 s.
     fn default() -> Self {
-        RetryPolicy {
-            max_retries: 5,
-            base: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(120),
-            jitter: Duration::from_millis(500),
-            retry_after_limit: Duration::from_secs(300),
-            missing_retry_after_penalty: Duration::from_secs(60),
-        }
+        RetryPolicy::from_config(&md_config::TardisConfig::default())
     }
 }
 
 impl RetryPolicy {
     /// Returns the default policy with `max_retries` from the configuration.
     pub fn from_config(config: &md_config::TardisConfig) -> Self {
-        RetryPolicy { max_retries: config.max_retries, ..RetryPolicy::default() }
+        RetryPolicy {
+            max_retries: config.max_retries,
+            base: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(120),
+            jitter: Duration::from_millis(500),
+            retry_after_limit: Duration::from_secs(300),
+            missing_retry_after_penalty: Duration::from_secs(60),
+        }
     }
 
     /// Returns the number of retries allowed after the first attempt.

@@ -74,20 +74,18 @@ impl ConvertOptions {
             compression: parquet.compression,
             row_group_size: parquet.row_group_size,
             batch_size,
-            ..ConvertOptions::default()
+            row_group_bytes: NonZeroUsize::new(32 << 20).expect("non-zero"),
         }
     }
 }
 
 impl Default for ConvertOptions {
-    /// zstd, 1,048,576 rows or 32 MiB per row group, 65,536 rows per batch: the configuration's defaults.
+    /// The configuration's defaults (`MD_PARQUET_*`, `BATCH_SIZE`), and 32 MiB per row group.
     fn default() -> Self {
-        ConvertOptions {
-            compression: ParquetCompression::Zstd,
-            row_group_size: NonZeroUsize::new(1 << 20).expect("non-zero"),
-            row_group_bytes: NonZeroUsize::new(32 << 20).expect("non-zero"),
-            batch_size: NonZeroUsize::new(65_536).expect("non-zero"),
-        }
+        ConvertOptions::new(
+            &ParquetOptions::default(),
+            md_config::ServiceConfig::default().batch_size,
+        )
     }
 }
 

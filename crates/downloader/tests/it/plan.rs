@@ -112,8 +112,10 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
             compression: md_config::ParquetCompression::Zstd,
             row_group_size: NonZeroUsize::new(1000).unwrap(),
         },
-        layout: "raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}"
-            .into(),
+        layout: md_config::Layout::parse(
+            "raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}",
+        )
+        .unwrap(),
         force: false,
     }
 }
@@ -251,15 +253,27 @@ fn instruments_per_shard_keeps_the_seed_meaning() {
 fn parquet_output_and_custom_layouts() {
     let mut config = download(&[DataType::Trades]);
     config.output_format = OutputFormat::Parquet;
-    config.layout = "{exchange}/{year}/{month}/{day}/{data_type}/{symbol}.{ext}".into();
+    config.layout =
+        md_config::Layout::parse("{exchange}/{year}/{month}/{day}/{data_type}/{symbol}.{ext}")
+            .unwrap();
     let plan = build(&config, &shards(1)).unwrap();
     assert_eq!(plan.units[0].object, "binance-futures/2024/03/01/trades/BTCUSDT.parquet");
 }
 
 #[test]
 fn a_layout_that_merges_units_is_refused() {
-    let mut config = download(&[DataType::Trades, DataType::Quotes]);
-    config.layout = "{date}/{instrument_key}.{ext}".into();
-    let error = build(&config, &shards(1)).unwrap_err();
+    // md-config refuses templates that cannot tell units apart (`{date}/{instrument_key}.{ext}`); one that runs two
+    // placeholders together can still merge two units, and the plan refuses it.
+    let mut config = download(&[DataType::Trades]);
+    config.layout = md_config::Layout::parse("{date}/{data_type}/{venue}{symbol}.{ext}").unwrap();
+    let ambiguous = DayInstruments {
+        instruments: vec![
+            instrument("ab", "AB:PERP:X-USD", "perpetual", "X", &["trades"]),
+            instrument("a", "A:PERP:BX-USD", "perpetual", "BX", &["trades"]),
+        ],
+        grouped: vec![],
+    };
+    let days = BTreeMap::from([(day(1), ambiguous.clone()), (day(2), ambiguous)]);
+    let error = plan::build(&days, &config, &shards(1), |date| date.to_string()).unwrap_err();
     assert!(matches!(error, PlanError::ObjectCollision { .. }), "{error}");
 }

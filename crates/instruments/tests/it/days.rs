@@ -41,7 +41,12 @@ fn check_day(definitions: &DayDefinitions, source: &str) {
         assert_eq!(InstrumentKey::parse(&key).as_ref(), Ok(&record.instrument_key), "{context}");
         assert_eq!(
             key,
-            format!("{}:{}:{}", record.venue, record.instrument_type, record.canonical_symbol)
+            format!(
+                "{}:{}:{}",
+                record.venue,
+                record.instrument_type.key_str(),
+                record.canonical_symbol
+            )
         );
         assert!(
             !record.data_types.is_empty(),

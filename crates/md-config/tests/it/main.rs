@@ -5,7 +5,7 @@ mod deploy;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use md_config::{LoadOptions, Loaded, Override, Source};
+use md_config::{LoadOptions, Loaded, Override, Source, VARS, Var};
 
 fn load_in(
     dir: &Path,
@@ -44,7 +44,7 @@ fn precedence_is_flag_env_dotenv_file_default() {
     .unwrap();
     std::fs::write(dir.path().join(".env"), "TARDIS_MAX_RETRIES=2\nBATCH_SIZE=20\nCACHE_TTL=6\n")
         .unwrap();
-    let flag = Override { var: "TARDIS_MAX_RETRIES", flag: "--retries", value: "4".into() };
+    let flag = Override { var: Var::TardisMaxRetries, flag: "--retries", value: "4".into() };
     let loaded =
         load_in(dir.path(), &[("TARDIS_MAX_RETRIES", "3"), ("BATCH_SIZE", "30")], vec![flag])
             .unwrap();
@@ -205,7 +205,7 @@ fn env_example_is_current() {
 #[test]
 fn an_empty_flag_is_a_problem_but_an_empty_variable_is_unset() {
     let dir = tempfile::tempdir().unwrap();
-    let flag = Override { var: "INSTRUMENT_EXCHANGES", flag: "--exchanges", value: " ".into() };
+    let flag = Override { var: Var::InstrumentExchanges, flag: "--exchanges", value: " ".into() };
     let error = load_in(dir.path(), &[], vec![flag]).unwrap_err().to_string();
     assert!(
         error.contains("--exchanges (INSTRUMENT_EXCHANGES)") && error.contains("empty"),
@@ -222,4 +222,65 @@ fn a_bad_value_from_the_yaml_file_names_its_key() {
     std::fs::write(dir.path().join("config.yaml"), "download:\n  max_instruments: lots\n").unwrap();
     let error = load_in(dir.path(), &[], vec![]).unwrap_err().to_string();
     assert!(error.contains("DOWNLOAD_MAX_INSTRUMENTS (download.max_instruments in "), "{error}");
+}
+
+/// The variable table is the one place a default is written: setting every variable to its table default changes
+/// nothing, and each section's `Default` is what loading with nothing set gives.
+#[test]
+fn every_default_comes_from_the_variable_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let nothing = load_in(dir.path(), &[], Vec::new()).unwrap().config;
+    let spelt: Vec<(&str, &str)> =
+        VARS.iter().filter_map(|spec| Some((spec.name, spec.default?))).collect();
+    assert!(spelt.len() > 30, "the table holds the defaults: {}", spelt.len());
+    let explicit = load_in(dir.path(), &spelt, Vec::new()).unwrap().config;
+    assert_eq!(format!("{explicit:?}"), format!("{nothing:?}"));
+    let sections = md_config::Config::defaults();
+    for (name, typed, loaded) in [
+        (
+            "tardis",
+            format!("{:?}", md_config::TardisConfig::default()),
+            format!("{:?}", nothing.tardis),
+        ),
+        ("sink", format!("{:?}", md_config::SinkConfig::default()), format!("{:?}", nothing.sink)),
+        (
+            "service",
+            format!("{:?}", md_config::ServiceConfig::default()),
+            format!("{:?}", nothing.service),
+        ),
+        (
+            "sharding",
+            format!("{:?}", md_config::ShardingConfig::default()),
+            format!("{:?}", nothing.sharding),
+        ),
+        (
+            "parquet",
+            format!("{:?}", md_config::ParquetOptions::default()),
+            format!("{:?}", nothing.download.parquet),
+        ),
+        (
+            "layout",
+            format!("{:?}", sections.download.layout),
+            format!("{:?}", nothing.download.layout),
+        ),
+    ] {
+        assert_eq!(typed, loaded, "{name}");
+    }
+    // Spot checks that the table's text is what the typed values hold.
+    assert_eq!(
+        nothing.tardis.max_retries.to_string(),
+        Var::TardisMaxRetries.spec().default.unwrap()
+    );
+    assert_eq!(nothing.sink.gcs.region, Var::GcsRegion.spec().default.unwrap());
+    assert_eq!(nothing.download.layout.as_str(), Var::MdLayout.spec().default.unwrap());
+}
+
+#[test]
+fn every_variable_has_one_entry_in_the_table() {
+    assert_eq!(VARS.len(), Var::ALL.len());
+    for (spec, var) in VARS.iter().zip(Var::ALL) {
+        assert_eq!(spec.var, *var, "VARS is in Var order");
+        assert_eq!(spec.name, var.name());
+        assert_eq!(Var::from_name(spec.name), Some(*var));
+    }
 }
