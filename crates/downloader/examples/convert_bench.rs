@@ -124,6 +124,8 @@ async fn convert_file(
         venue: "BINANCE-FUTURES".into(),
         instrument_key: "BINANCE-FUTURES:PERPETUAL:BTC-USDT".into(),
     };
+    let body =
+        futures::TryStreamExt::map_err(body, Box::<dyn std::error::Error + Send + Sync>::from);
     let mut parquet = convert::convert(body, data_type, partition, options);
     let mut file =
         tokio::fs::File::create(output).await.with_context(|| format!("cannot create {output}"))?;

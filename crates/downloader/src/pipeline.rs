@@ -14,9 +14,9 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::stream::{self, BoxStream};
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, PutStatus, StoreKind, WriteMode};
+use gcs_sink::{GcsSink, PutError, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
-use tardis_client::{DatasetRequest, TardisClient};
+use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -325,7 +325,6 @@ impl Downloader {
             OutputFormat::Raw => request,
             OutputFormat::Parquet => request.without_gzip_check(),
         };
-        let policy = self.client.retry_policy().clone();
         // A conversion slot is taken before the Tardis request, so no connection idles while waiting for a core.
         let _conversion = match self.download.output_format {
             OutputFormat::Raw => None,
@@ -334,10 +333,12 @@ impl Downloader {
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             },
         };
-        let mut attempt = 1;
+        // One budget for the whole file: the client's retries (before the body, resumed bodies) and the restarts
+        // below all draw from it, so its count is the unit's exact number of attempts.
+        let retry = self.client.retry();
         loop {
             let opened = tokio::select! {
-                opened = self.client.dataset_attempt(&request, attempt) => opened,
+                opened = self.client.dataset_with(&request, &retry) => opened,
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             };
             let dataset = match opened {
@@ -349,7 +350,6 @@ impl Downloader {
                     };
                 }
             };
-            let opened_attempt = attempt.max(1);
             if let Some(quota) = &state.quota {
                 let needed = dataset.content_length().unwrap_or(0);
                 if !quota.try_reserve(needed) {
@@ -360,7 +360,6 @@ impl Downloader {
                     return UnitOutcome::NotStarted;
                 }
             }
-            let summary = dataset.summary_handle();
             let body = self.source(unit, dataset, state);
             let error = match self.sink.put_stream(&unit.object, body, mode).await {
                 Ok(outcome) => {
@@ -369,53 +368,26 @@ impl Downloader {
                         PutStatus::Created | PutStatus::Replaced => UnitOutcome::Done {
                             bytes: outcome.digest.size,
                             replaced,
-                            // The attempt that completed the file: retries inside the client (before the body,
-                            // and resumed bodies) count too.
-                            attempts: summary.summary().map_or(opened_attempt, |summary| {
-                                summary.attempts.max(opened_attempt)
-                            }),
+                            attempts: retry.attempt(),
                         },
                     };
                 }
+                Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
+                    return UnitOutcome::NotStarted;
+                }
                 Err(error) => error,
             };
-            // Decide whether another whole-file attempt can help, within the one retry budget.
-            let (retry, attempts_used, wait) = match classify(&error) {
-                Cause::Stopped => return UnitOutcome::NotStarted,
-                Cause::Tardis(tardis) => {
-                    let used = tardis.attempts().max(opened_attempt);
-                    (policy.should_retry(used, tardis), used, policy.backoff(used, tardis))
-                }
-                Cause::Data => (false, opened_attempt, Duration::ZERO),
-                Cause::CorruptGzip => (
-                    opened_attempt < policy.max_attempts(),
-                    opened_attempt,
-                    policy.base * opened_attempt,
-                ),
-                Cause::Sink => {
-                    let used = summary
-                        .summary()
-                        .map_or(opened_attempt, |summary| summary.attempts.max(opened_attempt));
-                    let retry = error.is_retryable() && used < policy.max_attempts();
-                    (retry, used, policy.base * used)
-                }
-            };
-            if !retry {
-                return UnitOutcome::Failed { attempts: attempts_used, error: chain(&error) };
-            }
-            tracing::info!(
-                attempt = attempts_used,
-                max_attempts = policy.max_attempts(),
-                sleep_ms = wait.as_millis() as u64,
-                error = %chain(&error),
-                "unit failed; restarting the whole file"
-            );
+            // Another whole-file attempt, within the one budget, when the error's class says it can help.
+            let failed = retry.attempt();
+            let message = chain(&error);
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                again = retry.back_off(retry_class(&error), "unit (whole file)", &message) => {
+                    if !again {
+                        return UnitOutcome::Failed { attempts: failed, error: message };
+                    }
+                }
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             }
-            // The next whole-file attempt continues the count; `dataset_attempt` adds its own retries to it.
-            attempt = attempts_used + 1;
         }
     }
 
@@ -443,9 +415,8 @@ impl Downloader {
                     instrument_key: unit.instrument_key.clone(),
                 };
                 let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
-                convert::convert(raw, unit.data_type, partition, options)
-                    .map_err(SourceError::from)
-                    .boxed()
+                // Tardis errors pass through the converter as they came; its own errors become `Convert`.
+                convert::convert(raw, unit.data_type, partition, options).boxed()
             }
         };
         stop_on_cancel(body, state.stop.clone())
@@ -540,40 +511,25 @@ fn stop_on_cancel(
     .boxed()
 }
 
-/// What made a unit's write fail.
-enum Cause<'a> {
-    /// The run is stopping.
-    Stopped,
-    /// Tardis (ask it whether a retry helps).
-    Tardis(&'a tardis_client::Error),
-    /// The data itself (a malformed row): retrying cannot help.
-    Data,
-    /// The gzip the converter inflated is corrupt or cut short: the file may arrive whole next time (with Parquet
-    /// output the converter is the one gzip check, as the client's would be retried).
-    CorruptGzip,
-    /// The sink.
-    Sink,
+/// How another whole-file attempt bears on a failed write: every variant is typed, so the class is a match on
+/// the error itself (the source's own error, through the converter and the sink), never a downcast.
+fn retry_class(error: &PutError<SourceError>) -> RetryClass {
+    match error {
+        PutError::Source { source, .. } => source.retry_class(),
+        PutError::Sink(sink) if sink.is_retryable() => RetryClass::Backoff,
+        PutError::Sink(_) => RetryClass::Final,
+    }
 }
 
-fn classify(error: &gcs_sink::Error) -> Cause<'_> {
-    fn source_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Cause<'a> {
-        match error.downcast_ref::<SourceError>() {
-            Some(SourceError::Stopped(_)) => Cause::Stopped,
-            Some(SourceError::Tardis(tardis)) => Cause::Tardis(tardis),
-            Some(SourceError::Convert(ConvertError::Input { source })) => {
-                source_cause(source.as_ref())
-            }
-            Some(SourceError::Convert(ConvertError::Gzip { .. })) => Cause::CorruptGzip,
-            Some(SourceError::Convert(_)) => Cause::Data,
-            None => match error.source() {
-                Some(inner) => source_cause(inner),
-                None => Cause::Data,
-            },
+impl SourceError {
+    /// Tardis says for its own errors; a corrupt or cut gzip found by the converter may arrive whole next time
+    /// (with Parquet output the converter is the one gzip check); malformed data and a stopping run are final.
+    fn retry_class(&self) -> RetryClass {
+        match self {
+            SourceError::Tardis(error) => error.retry_class(),
+            SourceError::Convert(error) if error.is_retryable() => RetryClass::Backoff,
+            SourceError::Convert(_) | SourceError::Stopped(_) => RetryClass::Final,
         }
-    }
-    match error {
-        gcs_sink::Error::Source { source, .. } => source_cause(source.as_ref()),
-        _ => Cause::Sink,
     }
 }
 
@@ -590,4 +546,78 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn cut_body() -> tardis_client::Error {
+        tardis_client::Error::BodyCutShort {
+            request: "deribit trades 2024-03-02 BTC-PERPETUAL".into(),
+            url: "http://127.0.0.1/v1/deribit/trades/2024/03/02/BTC-PERPETUAL.csv.gz".into(),
+            received: 10,
+            expected: Some(20),
+            reason: "the connection closed early".into(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn through_the_sink(source: SourceError) -> PutError<SourceError> {
+        PutError::Source { name: "raw_tick_data/x.csv.gz".into(), bytes: 10, source }
+    }
+
+    /// However deep a source error sits (the client's error, through the converter, through the sink), its class is
+    /// read from its own variant: wrapping it cannot silently stop retries.
+    #[test]
+    fn wrapped_errors_keep_their_retry_class() {
+        let gzip = || ConvertError::Gzip {
+            uncompressed_bytes: 5,
+            source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "cut"),
+        };
+        let cell = || ConvertError::Cell {
+            line: 2,
+            column: "price".into(),
+            problem: "not a number",
+            text: "x".into(),
+        };
+        let not_found =
+            || gcs_sink::Error::NotFound { name: "x".into(), store: "memory://".into() };
+        for (error, expected) in [
+            (through_the_sink(SourceError::Tardis(cut_body())), RetryClass::Backoff),
+            (through_the_sink(SourceError::from(gzip())), RetryClass::Backoff),
+            (through_the_sink(SourceError::from(cell())), RetryClass::Final),
+            (through_the_sink(SourceError::Stopped("the run is stopping")), RetryClass::Final),
+            (PutError::Sink(not_found()), RetryClass::Final),
+        ] {
+            assert_eq!(retry_class(&error), expected, "{}", chain(&error));
+        }
+    }
+
+    /// The same error, one level deeper: a Tardis error that passed through the Parquet converter's stream.
+    #[tokio::test]
+    async fn a_tardis_error_through_the_converter_is_still_retried() {
+        let input = stream::iter([Err::<Bytes, SourceError>(SourceError::Tardis(cut_body()))]);
+        let partition = Partition {
+            date: chrono::NaiveDate::from_ymd_opt(2024, 3, 2).expect("a date"),
+            venue: "DERIBIT".into(),
+            instrument_key: "DERIBIT:PERP:BTC-USD".into(),
+        };
+        let converted: Vec<Result<Bytes, SourceError>> = convert::convert(
+            input,
+            md_config::DataType::Trades,
+            partition,
+            ConvertOptions::default(),
+        )
+        .collect()
+        .await;
+        let Some(Err(error)) = converted.into_iter().last() else {
+            panic!("the input error ends it")
+        };
+        assert!(matches!(error, SourceError::Tardis(tardis_client::Error::BodyCutShort { .. })));
+        assert_eq!(retry_class(&through_the_sink(error)), RetryClass::Backoff);
+    }
 }

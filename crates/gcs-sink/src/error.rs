@@ -2,16 +2,13 @@
 
 use crate::digest::Digest;
 
-/// An error from the source stream handed to [`crate::GcsSink::put_stream`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 /// Result alias with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in a sink.
+/// Everything that can go wrong in a sink or its store (see [`Error::is_retryable`]).
 ///
-/// [`Error::Source`] is the caller's stream failing (retry the download); every other variant is the sink or the store
-/// (see [`Error::is_retryable`]).
+/// A failing source stream is not a sink error: [`crate::GcsSink::put_stream`] hands the stream's own error back,
+/// typed, in [`PutError::Source`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -34,18 +31,6 @@ pub enum Error {
         name: String,
         /// Which rule it breaks.
         reason: String,
-    },
-
-    /// The source stream failed: nothing was stored under the final name.
-    #[error("the source stream for {name} failed after {bytes} bytes; nothing was stored")]
-    Source {
-        /// The object being written.
-        name: String,
-        /// Bytes received before the failure.
-        bytes: u64,
-        /// The stream's error.
-        #[source]
-        source: BoxError,
     },
 
     /// A store operation failed.
@@ -113,24 +98,18 @@ pub enum Error {
 
 impl Error {
     /// Returns whether trying the same sink operation again may succeed: transient store failures (network, 5xx,
-    /// timeouts once object_store's own retries are spent). Source errors, mismatches, corruption, missing
-    /// objects, bad names and configuration are not retryable here; for [`Error::Source`], ask the source.
+    /// timeouts once object_store's own retries are spent). Mismatches, corruption, missing objects, bad names and
+    /// configuration are not.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Store { source, .. } => is_transient(source),
             Error::Config { .. }
             | Error::InvalidName { .. }
-            | Error::Source { .. }
             | Error::NotFound { .. }
             | Error::Mismatch { .. }
             | Error::Corrupt { .. }
             | Error::BadRecord { .. } => false,
         }
-    }
-
-    /// Returns whether the error came from the caller's source stream rather than from the sink.
-    pub fn is_source(&self) -> bool {
-        matches!(self, Error::Source { .. })
     }
 
     pub(crate) fn store(
@@ -146,6 +125,27 @@ impl Error {
             source => Error::Store { operation, name, store, source: Box::new(source) },
         }
     }
+}
+
+/// Why a [`crate::GcsSink::put_stream`] failed: the caller's stream, with its own error type `E` as it was yielded
+/// (never boxed or downcast, so the caller matches it directly), or the sink. Either way nothing was stored under
+/// the final name (a stream failure) or the sink reports what happened.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError<E> {
+    /// The source stream yielded an error: nothing was stored under the final name.
+    #[error("the source stream for {name} failed after {bytes} bytes; nothing was stored")]
+    Source {
+        /// The object being written.
+        name: String,
+        /// Bytes received before the failure.
+        bytes: u64,
+        /// The stream's error, as it was yielded.
+        #[source]
+        source: E,
+    },
+    /// The sink or its store failed.
+    #[error(transparent)]
+    Sink(#[from] Error),
 }
 
 /// Whether an object_store error is worth another attempt.

@@ -92,7 +92,10 @@ pub async fn upload(
     generated: Generated,
     mode: WriteMode,
 ) -> Result<PutOutcome> {
-    sink.put_stream(name, generated.stream(), mode).await
+    sink.put_stream(name, generated.stream(), mode).await.map_err(|error| match error {
+        crate::PutError::Sink(error) => error,
+        crate::PutError::Source { source, .. } => match source {},
+    })
 }
 
 /// Returns this process's peak resident set size in bytes (`VmHWM` in `/proc/self/status`), where Linux gives it.

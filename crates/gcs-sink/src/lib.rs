@@ -26,8 +26,8 @@
 //!   copy, whose metadata is fixed before their content is known) a sidecar `.md-meta/<name>` records the digest
 //!   and the ETag of the object it describes, so a stale sidecar is ignored. S3 requests carry
 //!   `x-amz-checksum-sha256`, which the server checks; object_store sends no checksum to GCS.
-//! - **Errors**: a failing source stream stores nothing and returns [`Error::Source`]; every other error is the
-//!   sink's ([`Error::is_retryable`]).
+//! - **Errors**: a failing source stream stores nothing and hands the stream's own error back, typed, in
+//!   [`PutError::Source`]; every other error is the sink's ([`PutError::Sink`], [`Error::is_retryable`]).
 //!
 //! # Limits
 //! - A create-only write that finds the name taken trusts the *recorded* digest of the existing object (one `HEAD`);
@@ -81,7 +81,7 @@ use tracing::Instrument;
 
 use crate::digest::SidecarRecord;
 pub use crate::digest::{Digest, Hasher};
-pub use crate::error::{BoxError, Error, Result};
+pub use crate::error::{Error, PutError, Result};
 use crate::names::Names;
 use crate::upload::StagedUpload;
 
@@ -322,8 +322,9 @@ impl GcsSink {
     /// Streams an object into the sink; see the crate docs for the guarantees.
     ///
     /// # Errors
-    /// [`Error::Source`] when the stream yields an error (nothing is stored); [`Error::Mismatch`] when
-    /// [`WriteMode::CreateOnly`] finds different content under the name; [`Error::InvalidName`]; [`Error::Store`].
+    /// [`PutError::Source`] with the stream's own error when the stream yields one (nothing is stored);
+    /// [`PutError::Sink`] with [`Error::Mismatch`] when [`WriteMode::CreateOnly`] finds different content under the
+    /// name, [`Error::InvalidName`] or [`Error::Store`].
     ///
     /// # Cancel safety
     /// Dropping the future never leaves a partial object under the final name. A multipart upload in progress is
@@ -335,10 +336,10 @@ impl GcsSink {
         name: &str,
         stream: S,
         mode: WriteMode,
-    ) -> Result<PutOutcome>
+    ) -> std::result::Result<PutOutcome, PutError<E>>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
-        E: Into<BoxError>,
+        E: Send,
     {
         let path = self.inner.names.object(name)?;
         let span = tracing::info_span!("sink_put", object = name, sink = self.label(), ?mode);
@@ -349,7 +350,7 @@ impl GcsSink {
     /// [`GcsSink::put_stream`].
     ///
     /// # Errors
-    /// As [`GcsSink::put_stream`], without [`Error::Source`].
+    /// As [`GcsSink::put_stream`]'s [`PutError::Sink`].
     ///
     /// # Cancel safety
     /// As [`GcsSink::put_stream`].
@@ -360,7 +361,10 @@ impl GcsSink {
         mode: WriteMode,
     ) -> Result<PutOutcome> {
         let chunk = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes.into())]);
-        self.put_stream(name, chunk, mode).await
+        self.put_stream(name, chunk, mode).await.map_err(|error| match error {
+            PutError::Sink(error) => error,
+            PutError::Source { source, .. } => match source {},
+        })
     }
 
     async fn put_stream_at<S, E>(
@@ -369,10 +373,10 @@ impl GcsSink {
         path: Path,
         stream: S,
         mode: WriteMode,
-    ) -> Result<PutOutcome>
+    ) -> std::result::Result<PutOutcome, PutError<E>>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send,
-        E: Into<BoxError>,
+        E: Send,
     {
         let options = &self.inner.options;
         let mut stream = pin!(stream);
@@ -392,11 +396,7 @@ impl GcsSink {
                     }
                     let bytes = hasher.finish().size;
                     tracing::warn!(object = name, bytes, "source stream failed; nothing stored");
-                    return Err(Error::Source {
-                        name: name.to_owned(),
-                        bytes,
-                        source: source.into(),
-                    });
+                    return Err(PutError::Source { name: name.to_owned(), bytes, source });
                 }
             };
             if chunk.is_empty() {
@@ -409,7 +409,9 @@ impl GcsSink {
                     if let Some((upload, _)) = staged.take() {
                         upload.abort().await;
                     }
-                    return Err(Error::store("upload part of", staging, self.label(), source));
+                    return Err(
+                        Error::store("upload part of", staging, self.label(), source).into()
+                    );
                 }
                 continue;
             }
@@ -450,7 +452,8 @@ impl GcsSink {
                             staging.as_ref(),
                             self.label(),
                             source,
-                        ));
+                        )
+                        .into());
                     }
                 }
                 staged = Some((upload, staging));
@@ -469,13 +472,14 @@ impl GcsSink {
                         staging.as_ref(),
                         self.label(),
                         source,
-                    ));
+                    )
+                    .into());
                 }
-                self.publish(name, &path, &staging, digest, mode).await
+                Ok(self.publish(name, &path, &staging, digest, mode).await?)
             }
-            None if options.kind.custom_metadata() => {
-                self.put_small(name, &path, PutPayload::from_iter(buffered), digest, mode).await
-            }
+            None if options.kind.custom_metadata() => Ok(self
+                .put_small(name, &path, PutPayload::from_iter(buffered), digest, mode)
+                .await?),
             None => {
                 // No custom metadata (local): stage, then publish by copy, so partial files stay under staging.
                 let staging = self.inner.names.new_staging();
@@ -486,7 +490,7 @@ impl GcsSink {
                     .map_err(|source| {
                         Error::store("put", staging.as_ref(), self.label(), source)
                     })?;
-                self.publish(name, &path, &staging, digest, mode).await
+                Ok(self.publish(name, &path, &staging, digest, mode).await?)
             }
         }
     }

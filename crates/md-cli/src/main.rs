@@ -48,6 +48,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Download(args) => commands::download::download(&loaded, args),
         Command::Plan(args) => commands::download::plan(&loaded, args),
         Command::Missing(args) => commands::download::missing(&loaded, args),
-        Command::Pipeline(args) => commands::download::pipeline(&loaded, args),
+        Command::Pipeline(args) => commands::pipeline::run(&loaded, args),
     }
 }

@@ -1,44 +1,34 @@
 //! [`TardisClient`]: construction from the configuration, sending one request (with redirects), and the metadata calls.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::Datelike;
 use instruments::tardis::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use md_config::TardisConfig;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::dataset::{DatasetRequest, DatasetStream};
-use crate::limits::Limits;
+use crate::http::{self, Http};
 use crate::metadata::{InstrumentFilter, MetadataCache};
-use crate::retry::RetryPolicy;
-use crate::urls::{self, same_origin};
+use crate::retry::{Retry, RetryPolicy};
+use crate::urls;
 use crate::{Error, Result};
-
-/// Redirects followed for one request.
-const MAX_REDIRECTS: usize = 5;
-/// Longest error-body excerpt kept in an error.
-const MAX_ERROR_MESSAGE: usize = 300;
 
 /// A rate-limited, retrying Tardis client. Cheap to clone: every clone shares one connection pool and one set of
 /// limits (requests in flight, per second, per day).
 #[derive(Clone)]
 pub struct TardisClient {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) retry: RetryPolicy,
+    shared: Arc<Shared>,
+    retry: RetryPolicy,
 }
 
-pub(crate) struct Shared {
-    pub(crate) http: reqwest::Client,
+struct Shared {
+    http: Arc<Http>,
     datasets_url: Url,
     api_url: Url,
-    /// `Bearer KEY`, marked sensitive; `None` without a key.
-    auth: Option<HeaderValue>,
-    pub(crate) limits: Limits,
     cache: Option<MetadataCache>,
     /// `TARDIS_VERIFY_GZIP`.
     verify_gzip: bool,
@@ -49,8 +39,7 @@ impl std::fmt::Debug for TardisClient {
         f.debug_struct("TardisClient")
             .field("datasets_url", &self.shared.datasets_url.as_str())
             .field("api_url", &self.shared.api_url.as_str())
-            .field("api_key", &self.shared.auth.as_ref().map(|_| md_config::REDACTED))
-            .field("limits", &self.shared.limits)
+            .field("http", &self.shared.http)
             .field("retry", &self.retry)
             .finish()
     }
@@ -62,45 +51,11 @@ impl TardisClient {
     /// # Errors
     /// [`Error::Build`] when the key cannot be sent as a header or the HTTP client cannot be built.
     pub fn new(config: &TardisConfig) -> Result<Self> {
-        let auth = match &config.api_key {
-            Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    Error::Build {
-                        reason: "TARDIS_API_KEY contains characters that cannot be sent in an HTTP header"
-                            .into(),
-                    }
-                })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-            None => None,
-        };
-        let http = reqwest::Client::builder()
-            // Bodies are handed on exactly as sent: never decode them.
-            .no_gzip()
-            .no_brotli()
-            .no_deflate()
-            .no_zstd()
-            // Redirects are followed here, so each hop is rate-limited and logged, and the key stays on its origin.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.connect_timeout)
-            // An idle-read timeout (no byte for this long), never a whole-request one.
-            .read_timeout(config.read_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("md-tardis-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| Error::Build { reason: error.to_string() })?;
         Ok(TardisClient {
             shared: Arc::new(Shared {
-                http,
+                http: Arc::new(Http::new(config)?),
                 datasets_url: config.datasets_url.clone(),
                 api_url: config.api_url.clone(),
-                auth,
-                limits: Limits::new(
-                    config.max_concurrent,
-                    config.rate_limit_per_second,
-                    config.rate_limit_per_day,
-                ),
                 cache: config.metadata_cache_ttl.map(MetadataCache::new),
                 verify_gzip: config.verify_gzip,
             }),
@@ -114,14 +69,15 @@ impl TardisClient {
         self
     }
 
-    /// Returns the retry policy, for callers that restart a whole file after a retryable stream error.
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
+    /// Starts a retry budget for one piece of work (one file over all its restarts), with this client's policy:
+    /// pass it to [`TardisClient::dataset_with`] and draw the caller's own restarts from it too.
+    pub fn retry(&self) -> Retry {
+        Retry::new(&self.retry)
     }
 
     /// Returns whether an API key is configured.
     pub fn has_api_key(&self) -> bool {
-        self.shared.auth.is_some()
+        self.shared.http.has_api_key()
     }
 
     /// Returns the URL of a dataset file (without `retryAttempt`).
@@ -148,30 +104,32 @@ impl TardisClient {
                 });
             }
         }
-        if self.shared.auth.is_none() && request.date.day() != 1 {
+        if !self.has_api_key() && request.date.day() != 1 {
             return Err(Error::ApiKeyRequired { request: request.to_string(), date: request.date });
         }
         Ok(())
     }
 
-    /// Opens a dataset file as a verified byte stream, retrying failures before the first byte is handed out.
+    /// Opens a dataset file as a verified byte stream, with a fresh retry budget.
     ///
-    /// Same as [`TardisClient::dataset_attempt`] with `first_attempt = 1`.
+    /// Same as [`TardisClient::dataset_with`] with [`TardisClient::retry`].
     ///
     /// # Errors
-    /// See [`TardisClient::dataset_attempt`].
+    /// See [`TardisClient::dataset_with`].
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the request and releases its slot.
     pub async fn dataset(&self, request: &DatasetRequest) -> Result<DatasetStream> {
-        self.dataset_attempt(request, 1).await
+        self.dataset_with(request, &self.retry()).await
     }
 
-    /// Opens a dataset file, numbering attempts from `first_attempt` (1-based), so a caller that restarts a whole
-    /// file after a stream error continues the count and the file never exceeds `max_retries` retries overall.
+    /// Opens a dataset file, drawing every attempt from `retry`: a caller that restarts the whole file after a
+    /// stream error passes the same budget again, so the file never exceeds `max_retries` retries overall and
+    /// `retry.attempt()` is the exact count at the end.
     ///
-    /// Retryable failures (5xx, 429, transport errors, timeouts) are retried with the backoff of
-    /// [`TardisClient::retry_policy`] until the first body byte arrives; nothing is handed out before that.
+    /// Retryable failures (5xx, 429, transport errors, timeouts) are retried with the budget's backoff until the
+    /// first body byte arrives; nothing is handed out before that. The stream resumes cut bodies from the same
+    /// budget.
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] and [`Error::ApiKeyRequired`] before anything is sent; otherwise the last failure,
@@ -185,45 +143,43 @@ impl TardisClient {
         date = %request.date,
         symbol = %request.symbol,
     ))]
-    pub async fn dataset_attempt(
+    pub async fn dataset_with(
         &self,
         request: &DatasetRequest,
-        first_attempt: u32,
+        retry: &Retry,
     ) -> Result<DatasetStream> {
         self.check_dataset_request(request)?;
         let label = request.to_string();
         let url = self.dataset_url(request);
-        let started = Instant::now();
-        let max_attempts = self.retry.max_attempts();
-        let mut attempt = first_attempt.max(1);
+        let http = &self.shared.http;
         loop {
-            let permit = self.shared.limits.admit().await;
+            let permit = http.limits.admit().await;
+            let attempt = retry.attempt();
             let attempt_url = urls::attempt_url(&url, attempt);
-            tracing::debug!(url = %attempt_url, attempt, max_attempts, "requesting dataset");
-            let outcome = match self.send(&label, &attempt_url, dataset_headers(None)).await {
+            tracing::debug!(url = %attempt_url, attempt, max_attempts = retry.max_attempts(), "requesting dataset");
+            let outcome = match http.send(&label, &attempt_url, http::dataset_headers(None)).await {
                 Ok(response) if response.status() == StatusCode::OK => {
                     return Ok(DatasetStream::start(
-                        self.clone(),
+                        Arc::clone(http),
                         response,
                         permit,
                         label,
                         url,
-                        attempt,
-                        started,
+                        retry.clone(),
                         self.shared.verify_gzip && request.checks_gzip(),
                     ));
                 }
-                Ok(response) => status_error(&label, &attempt_url, response, &self.retry).await,
+                Ok(response) => {
+                    Http::status_error(&label, &attempt_url, response, self.retry.retry_after_limit)
+                        .await
+                }
                 Err(error) => error,
             };
             drop(permit);
-            let error = outcome.with_attempts(attempt, started.elapsed());
-            if !self.retry.should_retry(attempt, &error) {
-                tracing::debug!(attempt, max_attempts, error = %error, "giving up");
+            let error = outcome.with_attempts(attempt, retry.elapsed());
+            if !retry.back_off(error.retry_class(), "dataset request", &error).await {
                 return Err(error);
             }
-            self.back_off(attempt, &error, "dataset").await;
-            attempt += 1;
         }
     }
 
@@ -289,18 +245,19 @@ impl TardisClient {
             tracing::debug!(%url, "metadata from cache");
             return Ok(body);
         }
-        let started = Instant::now();
-        let max_attempts = self.retry.max_attempts();
-        let mut attempt = 1;
+        let retry = self.retry();
+        let http = &self.shared.http;
         loop {
+            let attempt = retry.attempt();
             let outcome = async {
-                let _permit = self.shared.limits.admit().await;
-                tracing::debug!(%url, attempt, max_attempts, "requesting metadata");
-                let response = self.send(label, url, Vec::new()).await?;
+                let _permit = http.limits.admit().await;
+                tracing::debug!(%url, attempt, max_attempts = retry.max_attempts(), "requesting metadata");
+                let response = http.send(label, url, Vec::new()).await?;
                 if !response.status().is_success() {
-                    return Err(status_error(label, url, response, &self.retry).await);
+                    return Err(Http::status_error(label, url, response, self.retry.retry_after_limit)
+                        .await);
                 }
-                read_all(label, url, response).await
+                http::read_all(label, url, response).await
             }
             .await;
             let error = match outcome {
@@ -310,180 +267,11 @@ impl TardisClient {
                     }
                     return Ok(body);
                 }
-                Err(error) => error.with_attempts(attempt, started.elapsed()),
+                Err(error) => error.with_attempts(attempt, retry.elapsed()),
             };
-            if !self.retry.should_retry(attempt, &error) {
+            if !retry.back_off(error.retry_class(), "metadata request", &error).await {
                 return Err(error);
             }
-            self.back_off(attempt, &error, "metadata").await;
-            attempt += 1;
-        }
-    }
-
-    /// Waits the retry policy's backoff after failed attempt `attempt`, logging it once.
-    async fn back_off(&self, attempt: u32, error: &Error, what: &'static str) {
-        let sleep = self.retry.backoff(attempt, error);
-        tracing::info!(
-            attempt,
-            max_attempts = self.retry.max_attempts(),
-            sleep_ms = sleep.as_millis() as u64,
-            error = %error,
-            "{what} request failed; retrying"
-        );
-        tokio::time::sleep(sleep).await;
-    }
-
-    /// Sends one GET, following redirects; `Authorization` is sent only while the origin stays the first one.
-    pub(crate) async fn send(
-        &self,
-        label: &str,
-        url: &Url,
-        headers: Vec<(HeaderName, HeaderValue)>,
-    ) -> Result<reqwest::Response> {
-        let mut current = url.clone();
-        let mut auth = self.shared.auth.clone();
-        for hop in 0..=MAX_REDIRECTS {
-            if hop > 0 {
-                self.shared.limits.pace().await;
-            }
-            let mut builder = self.shared.http.get(current.clone());
-            if let Some(auth) = &auth {
-                builder = builder.header(AUTHORIZATION, auth.clone());
-            }
-            for (name, value) in &headers {
-                builder = builder.header(name, value.clone());
-            }
-            let response =
-                builder.send().await.map_err(|error| transport_error(label, &current, error))?;
-            let status = response.status();
-            if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-                tracing::trace!(url = %current, status = status.as_u16(), "response headers");
-                return Ok(response);
-            }
-            let next = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|location| current.join(location).ok())
-                .ok_or_else(|| Error::Redirect {
-                    request: label.to_owned(),
-                    url: current.to_string(),
-                    reason: format!("HTTP {status} without a usable Location"),
-                })?;
-            if !same_origin(&current, &next) && auth.is_some() {
-                tracing::debug!(from = %current, to = %next, "redirect to another origin; not sending the API key there");
-                auth = None;
-            } else {
-                tracing::debug!(from = %current, to = %next, "following redirect");
-            }
-            current = next;
-        }
-        Err(Error::Redirect {
-            request: label.to_owned(),
-            url: url.to_string(),
-            reason: format!("more than {MAX_REDIRECTS} redirects"),
-        })
-    }
-}
-
-/// The headers of a dataset request: the raw file (`identity`), and a range when resuming.
-pub(crate) fn dataset_headers(
-    range: Option<(u64, &HeaderValue)>,
-) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers =
-        vec![(reqwest::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"))];
-    if let Some((from, validator)) = range {
-        headers.push((
-            reqwest::header::RANGE,
-            HeaderValue::from_str(&format!("bytes={from}-")).expect("ascii"),
-        ));
-        headers.push((reqwest::header::IF_RANGE, validator.clone()));
-    }
-    headers
-}
-
-/// Maps a transport failure (no response) to an error naming what failed.
-pub(crate) fn transport_error(label: &str, url: &Url, error: reqwest::Error) -> Error {
-    let what = describe_transport(&error);
-    Error::Transport {
-        request: label.to_owned(),
-        url: url.to_string(),
-        what,
-        attempts: 0,
-        elapsed: Duration::ZERO,
-        source: error.without_url(),
-    }
-}
-
-/// Describes a transport failure in a few words.
-pub(crate) fn describe_transport(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out (no byte within the idle timeout)".into()
-    } else if error.is_connect() {
-        "cannot connect".into()
-    } else if error.is_body() || error.is_decode() {
-        "the connection failed while reading the body".into()
-    } else {
-        "the request failed".into()
-    }
-}
-
-/// Turns an error status into an [`Error`], reading a short message from the body.
-pub(crate) async fn status_error(
-    label: &str,
-    url: &Url,
-    mut response: reqwest::Response,
-    policy: &RetryPolicy,
-) -> Error {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut body = BytesMut::new();
-    while body.len() < 4096 {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    let text = String::from_utf8_lossy(&body);
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|json| json.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| text.trim().to_owned());
-    let message: String = message.chars().take(MAX_ERROR_MESSAGE).collect();
-    if status == 429
-        && let Some(retry_after) = retry_after.filter(|wait| *wait > policy.retry_after_limit)
-    {
-        return Error::QuotaExhausted {
-            request: label.to_owned(),
-            url: url.to_string(),
-            retry_after,
-            attempts: 0,
-            elapsed: Duration::ZERO,
-        };
-    }
-    Error::Status {
-        request: label.to_owned(),
-        url: url.to_string(),
-        status,
-        message,
-        retry_after,
-        attempts: 0,
-        elapsed: Duration::ZERO,
-    }
-}
-
-async fn read_all(label: &str, url: &Url, mut response: reqwest::Response) -> Result<Bytes> {
-    let mut body = BytesMut::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => return Ok(body.freeze()),
-            Err(error) => return Err(transport_error(label, url, error)),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -16,9 +16,10 @@ use reqwest::header::{ACCEPT_RANGES, CONTENT_RANGE, ETAG, HeaderValue, LAST_MODI
 use tokio::sync::OwnedSemaphorePermit;
 use url::Url;
 
-use crate::client::{dataset_headers, describe_transport, status_error};
 use crate::gzip::{GzipError, GzipVerifier};
-use crate::{Error, Result, TardisClient, urls};
+use crate::http::{self, Http, describe_transport};
+use crate::retry::Retry;
+use crate::{Error, Result, urls};
 
 /// One dataset file: exchange × data type × UTC day × symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -112,7 +113,7 @@ impl SummaryHandle {
 /// the gzip checks out, so a consumer that commits only when the stream ends without error never stores a corrupt or
 /// truncated file. A body cut short is resumed with `Range`/`If-Range` when the server supports it consistently;
 /// otherwise the stream yields a retryable error ([`Error::BodyCutShort`], [`Error::CorruptGzip`]) and the caller
-/// restarts the whole file (see [`TardisClient::dataset_attempt`]). Bytes from two different responses are never
+/// restarts the whole file with the same [`Retry`] (see [`crate::TardisClient::dataset_with`]). Bytes from two different responses are never
 /// mixed unless the server proved them the same file.
 ///
 /// The request's slot in flight is held until the stream ends or is dropped. Dropping the stream cancels the download.
@@ -160,15 +161,13 @@ impl DatasetStream {
         &self.url
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one private constructor, called from one place")]
     pub(crate) fn start(
-        client: TardisClient,
+        http: Arc<Http>,
         response: reqwest::Response,
         permit: OwnedSemaphorePermit,
         label: String,
         url: Url,
-        attempt: u32,
-        started: Instant,
+        retry: Retry,
         check_gzip: bool,
     ) -> Self {
         let headers = response.headers();
@@ -182,7 +181,7 @@ impl DatasetStream {
         let content_length = response.content_length();
         let progress = Arc::new(Progress::default());
         let body = Body {
-            client,
+            http,
             label,
             display_url: url.to_string(),
             url,
@@ -195,8 +194,7 @@ impl DatasetStream {
             resume: if accepts_ranges { validator } else { None },
             etag,
             held: None,
-            attempt,
-            started,
+            retry,
             progress: Arc::clone(&progress),
             finished: false,
         };
@@ -220,7 +218,7 @@ impl Stream for DatasetStream {
 
 /// The state behind a [`DatasetStream`].
 struct Body {
-    client: TardisClient,
+    http: Arc<Http>,
     label: String,
     url: Url,
     display_url: String,
@@ -235,8 +233,8 @@ struct Body {
     resume: Option<HeaderValue>,
     etag: Option<HeaderValue>,
     held: Option<Bytes>,
-    attempt: u32,
-    started: Instant,
+    /// The file's retry budget: resumed bodies draw from it, and it counts the attempts.
+    retry: Retry,
     progress: Arc<Progress>,
     finished: bool,
 }
@@ -309,8 +307,8 @@ impl Body {
             bytes: self.received,
             crc32c: self.crc,
             uncompressed_bytes: self.verifier.as_ref().map(GzipVerifier::uncompressed_bytes),
-            attempts: self.attempt,
-            elapsed: self.started.elapsed(),
+            attempts: self.retry.attempt(),
+            elapsed: self.retry.elapsed(),
         };
         tracing::debug!(
             url = %self.display_url,
@@ -330,7 +328,7 @@ impl Body {
         self.finished = true;
         self.permit = None;
         self.held = None;
-        Some(Err(error.with_attempts(self.attempt, self.started.elapsed())))
+        Some(Err(error.with_attempts(self.retry.attempt(), self.retry.elapsed())))
     }
 
     fn cut(&self, reason: String) -> Error {
@@ -340,8 +338,8 @@ impl Body {
             received: self.received,
             expected: self.expected,
             reason,
-            attempts: self.attempt,
-            elapsed: self.started.elapsed(),
+            attempts: self.retry.attempt(),
+            elapsed: self.retry.elapsed(),
         }
     }
 
@@ -351,8 +349,8 @@ impl Body {
             url: self.display_url.clone(),
             offset: error.offset,
             reason: error.reason,
-            attempts: self.attempt,
-            elapsed: self.started.elapsed(),
+            attempts: self.retry.attempt(),
+            elapsed: self.retry.elapsed(),
         }
     }
 
@@ -363,17 +361,15 @@ impl Body {
                 "{reason}; the server does not offer resuming (Accept-Ranges: bytes with an ETag or Last-Modified)"
             )));
         };
-        let policy = self.client.retry.clone();
-        let max_attempts = policy.max_attempts();
         let mut last = self.cut(reason);
         loop {
-            if !policy.should_retry(self.attempt, &last) {
+            let failed = self.retry.attempt();
+            let Some(sleep) = self.retry.next(last.retry_class()) else {
                 return Err(last);
-            }
-            let sleep = policy.backoff(self.attempt, &last);
+            };
             tracing::info!(
-                attempt = self.attempt,
-                max_attempts,
+                attempt = failed,
+                max_attempts = self.retry.max_attempts(),
                 sleep_ms = sleep.as_millis() as u64,
                 received = self.received,
                 url = %self.display_url,
@@ -381,14 +377,13 @@ impl Body {
                 "dataset body cut short; resuming with a Range request"
             );
             tokio::time::sleep(sleep).await;
-            self.attempt += 1;
-            self.client.shared.limits.pace().await;
-            let url = urls::attempt_url(&self.url, self.attempt);
-            let headers = dataset_headers(Some((self.received, &validator)));
-            let response = match self.client.send(&self.label, &url, headers).await {
+            self.http.limits.pace().await;
+            let url = urls::attempt_url(&self.url, self.retry.attempt());
+            let headers = http::dataset_headers(Some((self.received, &validator)));
+            let response = match self.http.send(&self.label, &url, headers).await {
                 Ok(response) => response,
                 Err(error) if error.is_retryable() => {
-                    last = error.with_attempts(self.attempt, self.started.elapsed());
+                    last = error.with_attempts(self.retry.attempt(), self.retry.elapsed());
                     continue;
                 }
                 Err(error) => return Err(error),
@@ -409,11 +404,12 @@ impl Body {
                     )));
                 }
                 _ => {
-                    let error = status_error(&self.label, &url, response, &policy).await;
+                    let limit = self.retry.policy().retry_after_limit;
+                    let error = Http::status_error(&self.label, &url, response, limit).await;
                     if !error.is_retryable() {
                         return Err(error);
                     }
-                    last = error.with_attempts(self.attempt, self.started.elapsed());
+                    last = error.with_attempts(self.retry.attempt(), self.retry.elapsed());
                 }
             }
         }

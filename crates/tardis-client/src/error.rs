@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::RetryClass;
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -171,33 +173,39 @@ fn detail(message: &str) -> String {
 }
 
 impl Error {
-    /// Returns whether trying again (the same request, or the whole file) can help.
+    /// Returns how trying again (the same request, or the whole file) bears on this error.
     ///
     /// Retryable: 5xx, 408, 429 (unless the quota is spent), transport failures and timeouts, bodies cut short,
-    /// corrupt or truncated gzip. Never retried: 400, 401, 403, 404 and other 4xx, missing key, bad requests,
-    /// undecodable metadata.
-    pub fn is_retryable(&self) -> bool {
+    /// corrupt or truncated gzip; a `Retry-After` is waited for, 500 doubles the backoff, a 429 without
+    /// `Retry-After` adds the policy's penalty. Never retried: 400, 401, 403, 404 and other 4xx, missing key, bad
+    /// requests, undecodable metadata.
+    pub fn retry_class(&self) -> RetryClass {
         match self {
-            Error::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            Error::Status { status, retry_after, .. } => {
+                let retryable = *status >= 500 || *status == 429 || *status == 408;
+                match (retryable, *status, retry_after) {
+                    (false, _, _) => RetryClass::Final,
+                    (true, _, Some(wait)) => RetryClass::After(*wait),
+                    (true, 500, None) => RetryClass::DoubleBackoff,
+                    (true, 429, None) => RetryClass::RateLimited,
+                    (true, _, None) => RetryClass::Backoff,
+                }
+            }
             Error::Transport { .. } | Error::BodyCutShort { .. } | Error::CorruptGzip { .. } => {
-                true
+                RetryClass::Backoff
             }
             Error::Build { .. }
             | Error::InvalidRequest { .. }
             | Error::ApiKeyRequired { .. }
             | Error::QuotaExhausted { .. }
             | Error::Redirect { .. }
-            | Error::Decode { .. } => false,
+            | Error::Decode { .. } => RetryClass::Final,
         }
     }
 
-    /// Returns the `Retry-After` the server asked for, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Error::Status { retry_after, .. } => *retry_after,
-            Error::QuotaExhausted { retry_after, .. } => Some(*retry_after),
-            _ => None,
-        }
+    /// Returns whether trying again (the same request, or the whole file) can help; see [`Error::retry_class`].
+    pub fn is_retryable(&self) -> bool {
+        self.retry_class().is_retryable()
     }
 
     /// Returns the HTTP status, when the server answered with an error status.
@@ -264,6 +272,14 @@ mod tests {
         for code in [500, 502, 503, 504, 429, 408] {
             assert!(status(code).is_retryable(), "{code}");
         }
+        assert_eq!(status(500).retry_class(), RetryClass::DoubleBackoff);
+        assert_eq!(status(429).retry_class(), RetryClass::RateLimited);
+        assert_eq!(status(503).retry_class(), RetryClass::Backoff);
+        let mut after = status(503);
+        if let Error::Status { retry_after, .. } = &mut after {
+            *retry_after = Some(Duration::from_secs(7));
+        }
+        assert_eq!(after.retry_class(), RetryClass::After(Duration::from_secs(7)));
         for code in [400, 401, 403, 404, 410, 422] {
             assert!(!status(code).is_retryable(), "{code}");
         }

@@ -2,20 +2,12 @@
 
 use md_config::DataType;
 
-/// A boxed error from the input stream.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 /// Why a conversion failed. When a conversion fails, no Parquet footer has been emitted.
+///
+/// A failure of the input stream is not a conversion error: the streaming converter hands it back as it came.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConvertError {
-    /// The input stream failed.
-    #[error("cannot read the input")]
-    Input {
-        /// The input stream's error.
-        #[source]
-        source: BoxError,
-    },
     /// The input is not valid gzip (or is truncated).
     #[error("bad gzip data after {uncompressed_bytes} uncompressed bytes")]
     Gzip {
@@ -96,10 +88,10 @@ pub enum ConvertError {
 }
 
 impl ConvertError {
-    /// Returns whether trying the same unit again may succeed: input (network) failures and a corrupt or cut gzip
-    /// (damaged on the way) are retryable; bad rows are not.
+    /// Returns whether trying the same unit again may succeed: a corrupt or cut gzip (damaged on the way) is
+    /// retryable; bad rows are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ConvertError::Input { .. } | ConvertError::Gzip { .. })
+        matches!(self, ConvertError::Gzip { .. })
     }
 }
 

@@ -21,7 +21,7 @@
 //! # let body = bytes::Bytes::from(gzip.finish().unwrap());
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let input = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
+//! let input = futures::stream::iter([Ok::<_, convert::ConvertError>(body)]);
 //! let partition = Partition {
 //!     date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
 //!     venue: "DERIBIT".into(),
@@ -49,7 +49,7 @@ use bytes::Bytes;
 use futures::Stream;
 use md_config::{DataType, ParquetCompression, ParquetOptions};
 
-pub use error::{BoxError, ConvertError};
+pub use error::ConvertError;
 pub use schema::{csv_header, schema};
 pub use stream::ParquetStream;
 
@@ -126,9 +126,10 @@ pub struct ConvertSummary {
 ///
 /// # Errors
 ///
-/// The stream yields one error and ends if the input fails ([`ConvertError::Input`]), the gzip is bad or truncated
+/// The stream yields one error and ends if the input fails (the input's own error, as it came), the gzip is bad or truncated
 /// ([`ConvertError::Gzip`]), the header differs from the data type's ([`ConvertError::Header`]), or a row is
-/// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text). No footer
+/// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text); conversion
+/// errors reach the caller as `E::from(ConvertError)`, so one error type carries both. No footer
 /// is emitted then: what was yielded before the error is not a valid Parquet file.
 ///
 /// # Cancel safety
@@ -139,10 +140,10 @@ pub fn convert<S, E>(
     data_type: DataType,
     partition: Partition,
     options: ConvertOptions,
-) -> ParquetStream
+) -> ParquetStream<E>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
+    E: From<ConvertError> + 'static,
 {
     ParquetStream::start(input, data_type, partition, options)
 }

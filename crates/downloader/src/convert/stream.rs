@@ -27,7 +27,7 @@ use tokio_util::sync::PollSender;
 use arrow::array::RecordBatch;
 
 use super::encode::{ParquetSink, ParseSummary, Parser};
-use super::error::{BoxError, ConvertError};
+use super::error::ConvertError;
 use super::{ConvertOptions, ConvertSummary, Partition};
 
 /// Inflated CSV handed from the inflate thread to the encode thread at a time.
@@ -51,7 +51,7 @@ const OUTPUT_SLOTS: usize = 2;
 /// Parquet bytes are handed to the consumer in pieces of about this size as row groups are written.
 const OUTPUT_CHUNK_BYTES: usize = 1 << 20;
 
-type InputStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+type InputStream<E> = Pin<Box<dyn Stream<Item = Result<Bytes, E>> + Send>>;
 
 /// What the stream hands the inflate thread.
 #[derive(Debug)]
@@ -91,11 +91,14 @@ enum Output {
 /// it ends after the chunk holding the footer. If the conversion fails it yields one `Err` and ends, and no chunk
 /// holding a footer has been yielded, so the concatenation of what was yielded is never a valid Parquet file.
 ///
+/// An input error is yielded as it came, typed (`E`), and ends the stream; a conversion error is yielded as
+/// `E::from(ConvertError)`.
+///
 /// The input stream is polled only while this stream is polled: keep polling it (hand chunks to an upload that
 /// runs concurrently) to keep the conversion busy. Dropping the stream stops the conversion: the worker threads
 /// notice within one block (about 1 MiB of CSV) and exit.
-pub struct ParquetStream {
-    input: Option<InputStream>,
+pub struct ParquetStream<E> {
+    input: Option<InputStream<E>>,
     pending: Bytes,
     to_inflater: PollSender<Input>,
     from_encoder: mpsc::Receiver<Output>,
@@ -104,7 +107,7 @@ pub struct ParquetStream {
     summary: Option<ConvertSummary>,
 }
 
-impl std::fmt::Debug for ParquetStream {
+impl<E> std::fmt::Debug for ParquetStream<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetStream")
             .field("done", &self.done)
@@ -113,8 +116,8 @@ impl std::fmt::Debug for ParquetStream {
     }
 }
 
-impl ParquetStream {
-    pub(crate) fn start<S, E>(
+impl<E: From<ConvertError> + 'static> ParquetStream<E> {
+    pub(crate) fn start<S>(
         input: S,
         data_type: DataType,
         partition: Partition,
@@ -122,10 +125,8 @@ impl ParquetStream {
     ) -> Self
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<BoxError> + 'static,
     {
-        use futures::TryStreamExt;
-        let input: InputStream = Box::pin(input.map_err(Into::into));
+        let input: InputStream<E> = Box::pin(input);
         let cancel = Arc::new(AtomicBool::new(false));
         let (input_tx, input_rx) = mpsc::channel(INPUT_SLOTS);
         let (block_tx, block_rx) = std_mpsc::sync_channel(BLOCK_SLOTS);
@@ -186,8 +187,9 @@ impl ParquetStream {
         self.summary
     }
 
-    /// Feeds the inflate thread from the input stream until the input or the queue is not ready.
-    fn pump(&mut self, cx: &mut Context<'_>) -> Result<(), ConvertError> {
+    /// Feeds the inflate thread from the input stream until the input or the queue is not ready; an input error is
+    /// handed back as it came.
+    fn pump(&mut self, cx: &mut Context<'_>) -> Result<(), E> {
         loop {
             let Some(input) = self.input.as_mut() else { return Ok(()) };
             match self.to_inflater.poll_reserve(cx) {
@@ -206,9 +208,9 @@ impl ParquetStream {
             }
             match input.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => self.pending = bytes,
-                Poll::Ready(Some(Err(source))) => {
+                Poll::Ready(Some(Err(error))) => {
                     self.input = None;
-                    return Err(ConvertError::Input { source });
+                    return Err(error);
                 }
                 Poll::Ready(None) => {
                     let _closed = self.to_inflater.send_item(Input::End);
@@ -228,8 +230,8 @@ impl ParquetStream {
     }
 }
 
-impl Stream for ParquetStream {
-    type Item = Result<Bytes, ConvertError>;
+impl<E: From<ConvertError> + 'static> Stream for ParquetStream<E> {
+    type Item = Result<Bytes, E>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -250,17 +252,17 @@ impl Stream for ParquetStream {
             }
             Poll::Ready(Some(Output::Failed(error))) => {
                 this.stop();
-                Poll::Ready(Some(Err(error)))
+                Poll::Ready(Some(Err(error.into())))
             }
             Poll::Ready(None) => {
                 this.stop();
-                Poll::Ready(Some(Err(ConvertError::Worker)))
+                Poll::Ready(Some(Err(ConvertError::Worker.into())))
             }
         }
     }
 }
 
-impl Drop for ParquetStream {
+impl<E> Drop for ParquetStream<E> {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
     }

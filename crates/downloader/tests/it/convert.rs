@@ -46,7 +46,7 @@ async fn run(
     options: ConvertOptions,
 ) -> (Vec<u8>, Option<ConvertError>) {
     let input = futures::stream::iter(
-        chunks.into_iter().map(|chunk| Ok::<_, std::io::Error>(Bytes::from(chunk))),
+        chunks.into_iter().map(|chunk| Ok::<_, ConvertError>(Bytes::from(chunk))),
     );
     let mut stream = convert::convert(input, data_type, partition(), options);
     let mut output = Vec::new();
@@ -440,31 +440,57 @@ async fn bad_gzip_is_an_error_without_a_footer() {
     assert!(matches!(error, ConvertError::Gzip { .. }), "plain text is not gzip: {error:?}");
 }
 
+/// The caller's one error type for the converted stream: its input's errors and the conversion's.
+#[derive(Debug)]
+enum Failure {
+    Input(std::io::Error),
+    Convert(ConvertError),
+}
+
+impl From<ConvertError> for Failure {
+    fn from(error: ConvertError) -> Self {
+        Failure::Convert(error)
+    }
+}
+
 #[tokio::test]
 async fn an_input_error_ends_the_stream_without_a_footer() {
     let gz = trades_with("deribit,BTC-PERPETUAL,1790812812074054,1790812812107755,1,buy,1,1");
     let (first, _) = gz.split_at(gz.len() / 2);
     let input = futures::stream::iter([
         Ok(Bytes::from(first.to_vec())),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+        Err(Failure::Input(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"))),
     ]);
     let items: Vec<_> =
         convert::convert(input, DataType::Trades, partition(), small_groups()).collect().await;
     let error = items.last().unwrap().as_ref().unwrap_err();
-    assert!(matches!(error, ConvertError::Input { .. }), "{error:?}");
-    assert!(error.is_retryable());
+    assert!(
+        matches!(error, Failure::Input(input) if input.kind() == std::io::ErrorKind::ConnectionReset),
+        "the input's own error comes back as it was yielded: {error:?}"
+    );
     let output: Vec<u8> = items
         .iter()
         .filter_map(|item| item.as_ref().ok())
         .flat_map(|bytes| bytes.to_vec())
         .collect();
     assert!(!output.ends_with(b"PAR1"));
+    let corrupt = convert::convert(
+        futures::stream::iter([Ok::<_, Failure>(Bytes::from_static(b"not gzip"))]),
+        DataType::Trades,
+        partition(),
+        small_groups(),
+    );
+    let items: Vec<_> = corrupt.collect().await;
+    assert!(
+        matches!(items.last(), Some(Err(Failure::Convert(ConvertError::Gzip { .. })))),
+        "conversion errors arrive as the caller's type: {items:?}"
+    );
 }
 
 #[test]
 fn the_stream_can_move_between_tasks() {
     fn spawnable<T: futures::Stream + Send + Unpin + 'static>(_: &T) {}
-    let input = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(gzip(b"")))]);
+    let input = futures::stream::iter([Ok::<_, ConvertError>(Bytes::from(gzip(b"")))]);
     let stream = convert::convert(input, DataType::Trades, partition(), ConvertOptions::default());
     spawnable(&stream);
 }
@@ -476,7 +502,7 @@ struct Endless {
 }
 
 impl futures::Stream for Endless {
-    type Item = Result<Bytes, std::io::Error>;
+    type Item = Result<Bytes, ConvertError>;
 
     fn poll_next(
         self: std::pin::Pin<&mut Self>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gcs_sink::generated::Generated;
-use gcs_sink::{Digest, Error, GcsSink, PutStatus, SinkOptions, StoreKind, WriteMode};
+use gcs_sink::{Digest, Error, GcsSink, PutError, PutStatus, SinkOptions, StoreKind, WriteMode};
 use rstest::rstest;
 
 use crate::support::{Backend, Harness, list_names, read_all};
@@ -90,7 +90,7 @@ async fn create_only_answers_an_existing_object_by_verification(
         .await
         .expect_err("different content must not pass");
     match &error {
-        Error::Mismatch { name, existing, new, .. } => {
+        PutError::Sink(Error::Mismatch { name, existing, new, .. }) => {
             assert_eq!(name, NAME);
             assert_eq!(*existing, first.digest());
             assert_eq!(*new, other.digest());
@@ -102,7 +102,7 @@ async fn create_only_answers_an_existing_object_by_verification(
         message.contains(&first.digest().crc32c_hex())
             && message.contains(&other.digest().crc32c_hex())
     );
-    assert!(!error.is_retryable());
+    assert!(matches!(&error, PutError::Sink(error) if !error.is_retryable()));
     assert_eq!(
         sink.verify(NAME).await.expect("verify").digest,
         first.digest(),
@@ -165,8 +165,10 @@ async fn a_failing_source_stores_nothing(
         .put_stream(NAME, failing_stream(generated, fail_after), WriteMode::CreateOnly)
         .await
         .expect_err("the source failed");
-    assert!(error.is_source(), "a source error, not a sink error: {error:?}");
-    assert!(matches!(&error, Error::Source { name, .. } if name == NAME));
+    assert!(
+        matches!(&error, PutError::Source { name, .. } if name == NAME),
+        "a source error, not a sink error: {error:?}"
+    );
     assert!(matches!(sink.head(NAME).await, Err(Error::NotFound { .. })));
     assert_eq!(
         harness.raw_listing().await,

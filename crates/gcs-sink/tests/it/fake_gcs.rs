@@ -130,8 +130,10 @@ async fn a_publishing_copy_that_keeps_failing_leaves_nothing() {
         .put_stream("big.bin", large(3).stream(), WriteMode::CreateOnly)
         .await
         .expect_err("the copy never succeeds");
-    assert!(error.is_retryable(), "{error:?}");
-    assert!(!error.is_source());
+    assert!(
+        matches!(&error, gcs_sink::PutError::Sink(error) if error.is_retryable()),
+        "a retryable sink error, not a source error: {error:?}"
+    );
     harness.fake().faults().clear();
     assert!(harness.fake().object_names(BUCKET).is_empty(), "no final object, staging removed");
     assert_eq!(harness.fake().open_uploads(), 0);

@@ -1,67 +1,23 @@
-//! `md-cli download`, `plan`, `missing` and `pipeline`: the main job over stored definitions.
+//! `md-cli download`, `plan` and `missing`: the tick download over stored definitions.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use anyhow::{Context as _, anyhow};
-use downloader::definitions::{self, DefinitionsStore};
 use downloader::manifest::RunStatus;
 use downloader::pipeline::Downloader;
-use downloader::plan::{self, Plan, PlanError, Unit};
+use downloader::plan::{Plan, Unit};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, WriteMode};
-use md_config::{Config, Loaded};
+use md_config::Loaded;
 use serde::Serialize;
 use tardis_client::TardisClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DownloadArgs, MissingArgs, PipelineArgs, PlanArgs};
+use crate::cli::{DownloadArgs, MissingArgs, PlanArgs};
+use crate::commands::job::Job;
 use crate::exit::Failure;
 use crate::progress::{CliProgress, human_bytes};
-
-/// The objects every command of the main job needs, built from the configuration.
-pub(crate) struct Job {
-    pub(crate) config: Config,
-    pub(crate) sink: GcsSink,
-}
-
-impl Job {
-    /// Builds the sink and installs logging; a sink that cannot be built is a configuration problem (exit 2).
-    pub(crate) fn new(loaded: &Loaded) -> Result<Job, Failure> {
-        crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
-        let sink = GcsSink::from_config(&loaded.config.sink)
-            .map_err(|error| Failure::BadInput(anyhow!(error).context("cannot open the sink")))?;
-        Ok(Job { config: loaded.config.clone(), sink })
-    }
-
-    /// Builds the Tardis client (exit 2 when the configuration cannot make one).
-    pub(crate) fn client(&self) -> Result<TardisClient, Failure> {
-        TardisClient::new(&self.config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))
-    }
-
-    fn definitions(&self) -> DefinitionsStore {
-        DefinitionsStore::new(self.sink.clone(), false)
-    }
-
-    /// Reads the stored definitions of the download range and builds the plan over every shard.
-    pub(crate) async fn plan(&self) -> Result<Plan, Failure> {
-        let days = definitions::read_days(&self.definitions(), self.config.download.dates.days())
-            .await
-            .map_err(|error| {
-                Failure::Work(
-                    anyhow!(error).context("cannot read the stored instrument definitions"),
-                )
-            })?;
-        plan::build(&days, &self.config.download, &self.config.sharding, definitions::day_object)
-            .map_err(|error| match error {
-                // Nothing was done, and the message says what to run first.
-                PlanError::MissingDefinitions { .. } | PlanError::ObjectCollision { .. } => {
-                    Failure::BadInput(anyhow!(error))
-                }
-                other => Failure::Work(anyhow!(other)),
-            })
-    }
-}
 
 pub(crate) fn download(loaded: &Loaded, _args: &DownloadArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
@@ -72,31 +28,8 @@ pub(crate) fn download(loaded: &Loaded, _args: &DownloadArgs) -> Result<(), Fail
     })
 }
 
-pub(crate) fn pipeline(loaded: &Loaded, _args: &PipelineArgs) -> Result<(), Failure> {
-    let job = Job::new(loaded)?;
-    let client = job.client()?;
-    crate::runtime::run_graceful(move |token| async move {
-        let definitions = tokio::select! {
-            report = super::instruments::write(&job, &client) => report?,
-            () = token.cancelled() => return Err(Failure::Interrupted),
-        };
-        if !definitions {
-            tracing::warn!(
-                "some exchanges could not be fetched; downloading what their stored definitions allow"
-            );
-        }
-        let plan = job.plan().await?;
-        let outcome = run_download(&job, client, &plan, token).await;
-        match (outcome, definitions) {
-            (Ok(()), false) => Err(Failure::Work(anyhow!(
-                "the download finished, but some exchanges' definitions could not be written"
-            ))),
-            (outcome, _) => outcome,
-        }
-    })
-}
-
-async fn run_download(
+/// Runs this shard of `plan`, prints the shard's summary, and maps its status to the outcome.
+pub(crate) async fn run_download(
     job: &Job,
     client: TardisClient,
     plan: &Plan,

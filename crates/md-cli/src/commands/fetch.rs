@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{GcsSink, PutError, WriteMode};
 use md_config::{Loaded, SinkConfig, SinkLocation};
-use tardis_client::{DatasetRequest, DatasetSummary, TardisClient};
+use tardis_client::{DatasetRequest, DatasetSummary, Retry, TardisClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::FetchArgs;
@@ -91,18 +91,17 @@ fn check_output(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Downloads the file, restarting it whole after a retryable stream error while the retry policy allows (one
-/// attempt budget for the whole file).
+/// Downloads the file, restarting it whole after a retryable stream error, every attempt drawn from one retry
+/// budget for the whole file.
 async fn fetch(
     client: &TardisClient,
     request: &DatasetRequest,
     output: &Output,
     token: CancellationToken,
 ) -> Result<DatasetSummary, Failure> {
-    let policy = client.retry_policy().clone();
-    let mut first_attempt = 1;
+    let retry = client.retry();
     loop {
-        let error = match fetch_once(client, request, output, first_attempt).await {
+        let error = match fetch_once(client, request, output, &retry).await {
             Ok(summary) => return Ok(summary),
             Err(AttemptError::Write(error)) => {
                 return Err(Failure::Work(
@@ -121,24 +120,16 @@ async fn fetch(
         if error.is_bad_input() {
             return Err(Failure::BadInput(anyhow!(error)));
         }
-        if !policy.should_retry(error.attempts(), &error) {
-            return Err(Failure::Work(
-                anyhow!(error).context(format!("fetching {request} failed")),
-            ));
-        }
-        let sleep = policy.backoff(error.attempts(), &error);
-        tracing::info!(
-            attempt = error.attempts(),
-            max_attempts = policy.max_attempts(),
-            sleep_ms = sleep.as_millis() as u64,
-            error = %error,
-            "restarting the file"
-        );
         tokio::select! {
             () = token.cancelled() => return Err(Failure::Interrupted),
-            () = tokio::time::sleep(sleep) => {}
+            again = retry.back_off(error.retry_class(), "the file (restarting it)", &error) => {
+                if !again {
+                    return Err(Failure::Work(
+                        anyhow!(error).context(format!("fetching {request} failed")),
+                    ));
+                }
+            }
         }
-        first_attempt = error.attempts() + 1;
     }
 }
 
@@ -148,10 +139,9 @@ async fn fetch_once(
     client: &TardisClient,
     request: &DatasetRequest,
     output: &Output,
-    first_attempt: u32,
+    retry: &Retry,
 ) -> Result<DatasetSummary, AttemptError> {
-    let mut stream =
-        client.dataset_attempt(request, first_attempt).await.map_err(AttemptError::Tardis)?;
+    let mut stream = client.dataset_with(request, retry).await.map_err(AttemptError::Tardis)?;
     let no_summary =
         || AttemptError::Write(std::io::Error::other("the stream ended without a summary"));
     match output {
@@ -175,13 +165,8 @@ async fn fetch_once(
             // an existing object, as it replaces a local file.
             match sink.put_stream(name, &mut stream, WriteMode::Replace).await {
                 Ok(_) => stream.summary().ok_or_else(no_summary),
-                Err(gcs_sink::Error::Source { source, .. }) => {
-                    match source.downcast::<tardis_client::Error>() {
-                        Ok(error) => Err(AttemptError::Tardis(*error)),
-                        Err(other) => Err(AttemptError::Write(std::io::Error::other(other))),
-                    }
-                }
-                Err(error) => Err(AttemptError::Sink(error)),
+                Err(PutError::Source { source, .. }) => Err(AttemptError::Tardis(source)),
+                Err(PutError::Sink(error)) => Err(AttemptError::Sink(error)),
             }
         }
     }

@@ -8,7 +8,7 @@ use md_config::Loaded;
 use tardis_client::TardisClient;
 
 use crate::cli::InstrumentsArgs;
-use crate::commands::download::Job;
+use crate::commands::job::Job;
 use crate::exit::Failure;
 
 pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure> {

@@ -8,7 +8,7 @@ use tardis_client::Error;
 use test_support::tardis::{AuthSeen, Fault, StubConfig, TardisStub};
 
 use crate::support::{
-    client, download, download_attempt, fetch_with_restarts, path_of, request, served, stub,
+    client, download, download_with, fetch_with_restarts, path_of, request, served, stub,
 };
 
 fn trades() -> tardis_client::DatasetRequest {
@@ -123,14 +123,16 @@ async fn cut_bodies_without_ranges_restart_the_file() {
     stub.push_faults(Fault::DropMidBody, 1);
     let client = client(&stub, 3, |_| {});
     let request = trades();
-    let first = download(&client, &request).await.expect("opens");
+    let retry = client.retry();
+    let first = download_with(&client, &request, &retry).await.expect("opens");
     let error = first.outcome.expect_err("the cut is reported");
     assert!(matches!(error, Error::BodyCutShort { .. }), "{error:?}");
     assert!(error.is_retryable());
     assert_eq!(error.attempts(), 1);
     let expected = served(&stub, &request).await;
     assert!(first.bytes.len() < expected.len(), "the last chunk is held back");
-    let second = download_attempt(&client, &request, error.attempts() + 1).await.expect("opens");
+    assert!(retry.next(error.retry_class()).is_some(), "the budget allows a restart");
+    let second = download_with(&client, &request, &retry).await.expect("opens");
     let summary = second.outcome.expect("completes");
     assert_eq!(summary.attempts, 2);
     assert!(second.bytes == expected);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use futures::StreamExt;
 use md_config::DataType;
-use tardis_client::{DatasetRequest, DatasetSummary, Error, RetryPolicy, TardisClient};
+use tardis_client::{DatasetRequest, DatasetSummary, Error, Retry, RetryPolicy, TardisClient};
 use test_support::tardis::{StubConfig, TardisStub};
 
 pub(crate) const KEY: &str = "TD.test-key-0123456789";
@@ -69,20 +69,21 @@ impl std::fmt::Debug for Drained {
     }
 }
 
-/// Opens and drains one dataset stream (no whole-file restarts).
+/// Opens and drains one dataset stream with a fresh retry budget (no whole-file restarts).
 pub(crate) async fn download(
     client: &TardisClient,
     request: &DatasetRequest,
 ) -> Result<Drained, Error> {
-    download_attempt(client, request, 1).await
+    download_with(client, request, &client.retry()).await
 }
 
-pub(crate) async fn download_attempt(
+/// Opens and drains one dataset stream, drawing its attempts from `retry`.
+pub(crate) async fn download_with(
     client: &TardisClient,
     request: &DatasetRequest,
-    first_attempt: u32,
+    retry: &Retry,
 ) -> Result<Drained, Error> {
-    let mut stream = client.dataset_attempt(request, first_attempt).await?;
+    let mut stream = client.dataset_with(request, retry).await?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk {
@@ -101,23 +102,22 @@ pub(crate) async fn download_attempt(
     Ok(Drained { bytes, outcome: Ok(summary) })
 }
 
-/// Downloads a file the way the downloader will: restart the whole file on a retryable stream error, continuing
-/// the attempt count, within the retry policy.
+/// Downloads a file the way the downloader does: restart the whole file on a retryable stream error, drawing every
+/// attempt from one retry budget.
 pub(crate) async fn fetch_with_restarts(
     client: &TardisClient,
     request: &DatasetRequest,
 ) -> Result<(Vec<u8>, DatasetSummary), Error> {
-    let policy = client.retry_policy().clone();
-    let mut first_attempt = 1;
+    let retry = client.retry();
     loop {
-        let drained = download_attempt(client, request, first_attempt).await?;
+        let drained = download_with(client, request, &retry).await?;
         match drained.outcome {
             Ok(summary) => return Ok((drained.bytes, summary)),
-            Err(error) if policy.should_retry(error.attempts(), &error) => {
-                tokio::time::sleep(policy.backoff(error.attempts(), &error)).await;
-                first_attempt = error.attempts() + 1;
+            Err(error) => {
+                if !retry.back_off(error.retry_class(), "test download", &error).await {
+                    return Err(error);
+                }
             }
-            Err(error) => return Err(error),
         }
     }
 }
