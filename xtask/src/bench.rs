@@ -259,7 +259,6 @@ impl Machine {
                 .fold(0.0, f64::max)
         };
         let loaded = busiest(&self.load).max(busiest(&after.load));
-        #[allow(clippy::cast_precision_loss, reason = "a core count")]
         let cores =
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) as f64;
         let verdict = if loaded > cores * 0.5 {

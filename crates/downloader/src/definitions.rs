@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord};
+use md_config::InstrumentType;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -348,12 +349,18 @@ fn plan_rows(
                     object: object.to_owned(),
                     detail: "`data_types` is not a list of strings".into(),
                 })?;
+            let instrument_type =
+                InstrumentType::from_tardis(kind.value(row)).ok_or_else(|| Error::Foreign {
+                    object: object.to_owned(),
+                    detail: format!("unknown instrument type {:?} in row {row}", kind.value(row)),
+                })?;
             Ok(PlanInstrument {
                 instrument_key: key.value(row).to_owned(),
                 exchange: exchange.value(row).to_owned(),
-                instrument_type: kind.value(row).to_owned(),
+                instrument_type,
                 symbol: symbol.value(row).to_owned(),
-                data_types: types.iter().flatten().map(str::to_owned).collect(),
+                // Types this version does not know cannot be asked for, so they cannot be planned.
+                data_types: types.iter().flatten().filter_map(|name| name.parse().ok()).collect(),
                 grouped,
             })
         })

@@ -117,12 +117,6 @@ impl Downloader {
         }
     }
 
-    /// Overrides how stored objects are verified.
-    pub fn with_verify_mode(mut self, verify: VerifyMode) -> Self {
-        self.verify = verify;
-        self
-    }
-
     /// Returns the sink.
     pub fn sink(&self) -> &GcsSink {
         &self.sink

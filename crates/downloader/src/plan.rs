@@ -18,12 +18,12 @@ pub struct PlanInstrument {
     pub instrument_key: String,
     /// Tardis exchange id (`deribit`).
     pub exchange: String,
-    /// Tardis symbol type (`spot`, `perpetual`, `future`, `option`, `combo`, ...).
-    pub instrument_type: String,
+    /// Instrument type (of the group's instruments, for a grouped file).
+    pub instrument_type: InstrumentType,
     /// Dataset id used in download URLs (`BTC-PERPETUAL`, `OPTIONS`).
     pub symbol: String,
-    /// Data types Tardis has for this symbol.
-    pub data_types: Vec<String>,
+    /// Data types Tardis has for this symbol (those this version knows; others cannot be planned).
+    pub data_types: Vec<DataType>,
     /// Whether this is a grouped file (`OPTIONS`, `PERPETUALS`, ...) rather than one instrument.
     pub grouped: bool,
 }
@@ -50,8 +50,8 @@ pub struct Unit {
     pub symbol: String,
     /// Canonical instrument key (or grouped object key).
     pub instrument_key: String,
-    /// Tardis symbol type.
-    pub instrument_type: String,
+    /// Instrument type (serialised in the Tardis spelling, `perpetual`).
+    pub instrument_type: InstrumentType,
     /// Whether the file is a grouped one.
     pub grouped: bool,
     /// Object name, relative to the sink's root.
@@ -158,9 +158,8 @@ pub fn build(
     let venue_wanted = |exchange: &str| {
         download.venues.is_empty() || download.venues.iter().any(|venue| venue == exchange)
     };
-    let type_wanted = |instrument_type: &str| {
-        download.instrument_types.is_empty()
-            || download.instrument_types.iter().any(|wanted| matches_type(*wanted, instrument_type))
+    let type_wanted = |instrument_type: InstrumentType| {
+        download.instrument_types.is_empty() || download.instrument_types.contains(&instrument_type)
     };
     let mut units = Vec::new();
     for date in download.dates.days() {
@@ -172,14 +171,14 @@ pub fn build(
             .instruments
             .iter()
             .chain(&day.grouped)
-            .filter(|i| venue_wanted(&i.exchange) && type_wanted(&i.instrument_type))
+            .filter(|i| venue_wanted(&i.exchange) && type_wanted(i.instrument_type))
             .map(|i| i.exchange.as_str())
             .collect();
         for exchange in exchanges {
             let mut instruments: Vec<&PlanInstrument> = day
                 .instruments
                 .iter()
-                .filter(|i| i.exchange == exchange && type_wanted(&i.instrument_type))
+                .filter(|i| i.exchange == exchange && type_wanted(i.instrument_type))
                 .collect();
             instruments.sort_by(|a, b| {
                 (&a.instrument_key, &a.symbol).cmp(&(&b.instrument_key, &b.symbol))
@@ -189,34 +188,31 @@ pub fn build(
                 instruments.truncate(max.get());
             }
             // Data types some instrument of a given type has on its own: its group file would duplicate them.
-            let covered: BTreeSet<(&str, &str)> = day
+            let covered: BTreeSet<(InstrumentType, DataType)> = day
                 .instruments
                 .iter()
                 .filter(|i| i.exchange == exchange)
                 .flat_map(|i| {
-                    i.data_types
-                        .iter()
-                        .map(move |data_type| (i.instrument_type.as_str(), data_type.as_str()))
+                    i.data_types.iter().map(move |data_type| (i.instrument_type, *data_type))
                 })
                 .collect();
             let mut grouped: Vec<&PlanInstrument> = day
                 .grouped
                 .iter()
-                .filter(|group| group.exchange == exchange && type_wanted(&group.instrument_type))
+                .filter(|group| group.exchange == exchange && type_wanted(group.instrument_type))
                 .collect();
             grouped.sort_by(|a, b| a.symbol.cmp(&b.symbol));
             for instrument in instruments {
                 for &data_type in &download.data_types {
-                    if instrument.data_types.iter().any(|have| have == data_type.as_str()) {
+                    if instrument.data_types.contains(&data_type) {
                         units.push(unit(date, instrument, data_type, download));
                     }
                 }
             }
             for group in grouped {
                 for &data_type in &download.data_types {
-                    let has = group.data_types.iter().any(|have| have == data_type.as_str());
-                    if has
-                        && !covered.contains(&(group.instrument_type.as_str(), data_type.as_str()))
+                    if group.data_types.contains(&data_type)
+                        && !covered.contains(&(group.instrument_type, data_type))
                     {
                         units.push(unit(date, group, data_type, download));
                     }
@@ -227,10 +223,6 @@ pub fn build(
     check_collisions(&units)?;
     let uncovered = assign_shards(&mut units, sharding);
     Ok(Plan { units, total_shards: sharding.total_shards.get(), uncovered })
-}
-
-fn matches_type(wanted: InstrumentType, tardis_type: &str) -> bool {
-    wanted.as_str() == tardis_type
 }
 
 fn unit(
@@ -245,7 +237,7 @@ fn unit(
         data_type,
         symbol: instrument.symbol.clone(),
         instrument_key: instrument.instrument_key.clone(),
-        instrument_type: instrument.instrument_type.clone(),
+        instrument_type: instrument.instrument_type,
         grouped: instrument.grouped,
         object: String::new(),
         shard: None,

@@ -305,7 +305,8 @@ impl GcsSink {
         GcsSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None, budget }) }
     }
 
-    /// Returns the underlying store (its paths include the sink prefix).
+    /// Returns the underlying store (its paths include the sink prefix), for inspecting what the sink keeps
+    /// beside its objects (staging, sidecars): the test suites list and plant raw objects through it.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.inner.store
     }

@@ -310,7 +310,6 @@ impl GzipVerifier {
             )));
         }
         // ISIZE is the member's length modulo 2^32.
-        #[allow(clippy::cast_possible_truncation, reason = "ISIZE is the length modulo 2^32")]
         let actual_size = self.member_bytes as u32;
         if size != actual_size {
             return Err(self.fail(format!(

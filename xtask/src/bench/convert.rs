@@ -154,7 +154,6 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             if tool.name == "md" && *data_type == "trades" {
                 md_peak_rss = run.peak_rss_kib;
             }
-            #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
             let row = format!(
                 "| {data_type} ({gzip_mib:.0} MiB gz, {csv_mb:.0} MB CSV) | {} | {:.0} ({:.0}) | {:.0} | {:.1} | {:.2}x ({:.2}x) | {:.2}x | {:.2}x |\n",
                 tool.name,
@@ -186,11 +185,6 @@ fn large_file(
     gib: f64,
     small_peak_rss_kib: u64,
 ) -> Result<String> {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "a positive size in bytes"
-    )]
     let compressed = (gib * f64::from(1 << 30)) as u64;
     let generator = format!(
         "{} generate --data-type trades --compressed-bytes {compressed} --level 1 --out -",
@@ -215,7 +209,6 @@ fn large_file(
         .context("csv_bytes in the converter's summary")?;
     let parquet_bytes = std::fs::metadata(&output)?.len();
     std::fs::remove_file(&output)?;
-    #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
     Ok(format!(
         "Memory check: trades, {gib} GiB of gzip (level 1) generated on the fly and piped into the converter, \
          {:.1} GB of CSV, {:.0} MiB of Parquet, {:.1} s (bounded by the generator): peak RSS {:.0} MiB \

@@ -201,7 +201,6 @@ pub(crate) fn ensure_venv(venv: &Path, probe: &str, packages: &[&str]) -> Result
 
 /// Megabytes (10^6) per second.
 pub(crate) fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
-    #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
     let bytes = bytes as f64;
     if seconds > 0.0 { bytes / 1e6 / seconds } else { 0.0 }
 }

@@ -208,7 +208,6 @@ fn run_size(
                 gcs.stop()?;
             }
             remove_dir(&dir)?;
-            #[allow(clippy::cast_precision_loss, reason = "KiB")]
             outcome.rss_kib.push(measured.peak_rss_kib as f64);
             outcome.seconds.push(measured.seconds);
         }

@@ -323,7 +323,6 @@ fn run_profile(
                 mb_s: mb_per_s(total, measured.seconds),
                 seconds: measured.seconds,
                 cpu: measured.user + measured.system,
-                #[allow(clippy::cast_precision_loss, reason = "KiB")]
                 rss_kib: measured.peak_rss_kib as f64,
             });
         }

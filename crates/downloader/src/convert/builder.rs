@@ -244,11 +244,6 @@ impl TextBuilder {
     #[inline]
     fn end_value(&mut self) {
         // A batch holds far less than 2 GiB of text: the caller caps batches by bytes.
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_possible_wrap,
-            reason = "bounded by the batch size"
-        )]
         self.offsets.push(self.bytes.len() as i32);
     }
 
@@ -349,7 +344,6 @@ impl DictBuilder {
 
     #[inline]
     fn value(&self, key: i32) -> &[u8] {
-        #[allow(clippy::cast_sign_loss, reason = "keys and offsets are non-negative")]
         let (start, end) = (
             self.value_offsets[key as usize] as usize,
             self.value_offsets[key as usize + 1] as usize,
@@ -389,11 +383,7 @@ impl DictBuilder {
         let distinct = self.value_offsets.len() - 1;
         if distinct <= 8 {
             for key in 0..distinct {
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_possible_wrap,
-                    reason = "at most 8"
-                )]
+                // At most 8 distinct values.
                 let key = key as i32;
                 if short_eq(self.value(key), cell) {
                     return Ok(key);

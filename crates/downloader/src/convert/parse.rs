@@ -43,10 +43,7 @@ pub(crate) fn parse_f64(text: &[u8]) -> Option<f64> {
     if !seen_digit || significant > 15 || fraction_digits >= POWERS_OF_TEN.len() {
         return parse_f64_slow(text);
     }
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "at most 15 significant digits: below 2^53, exact"
-    )]
+    // At most 15 significant digits: below 2^53, so the conversion is exact.
     let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
     Some(if negative { -value } else { value })
 }
@@ -113,10 +110,7 @@ pub(crate) fn scan_f64(input: &[u8], start: usize) -> Option<(f64, usize)> {
     if digits == 0 || significant > 15 || fraction_digits >= POWERS_OF_TEN.len() {
         return None;
     }
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "at most 15 significant digits: below 2^53, exact"
-    )]
+    // At most 15 significant digits: below 2^53, so the conversion is exact.
     let value = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
     Some((if negative { -value } else { value }, at))
 }

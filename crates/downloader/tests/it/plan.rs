@@ -24,9 +24,9 @@ fn instrument(
     PlanInstrument {
         instrument_key: key.into(),
         exchange: exchange.into(),
-        instrument_type: kind.into(),
+        instrument_type: kind.parse().unwrap(),
         symbol: symbol.into(),
-        data_types: types.iter().map(|t| t.to_string()).collect(),
+        data_types: types.iter().map(|t| t.parse().unwrap()).collect(),
         grouped: false,
     }
 }
@@ -276,4 +276,54 @@ fn a_layout_that_merges_units_is_refused() {
     let days = BTreeMap::from([(day(1), ambiguous.clone()), (day(2), ambiguous)]);
     let error = plan::build(&days, &config, &shards(1), |date| date.to_string()).unwrap_err();
     assert!(matches!(error, PlanError::ObjectCollision { .. }), "{error}");
+}
+
+/// What every task of a fleet must agree on, whatever version each runs: the identity of each unit, its object
+/// name, and its shard, for a fixed plan in both sharding modes. A change that would rename objects or re-deal
+/// units across a running fleet changes this file; update it only with a deliberate, documented migration.
+#[test]
+fn unit_ids_object_names_and_shards_are_pinned() {
+    let mut text = String::new();
+    let every_type = download(&[
+        DataType::Trades,
+        DataType::BookSnapshot5,
+        DataType::Quotes,
+        DataType::OptionsChain,
+        DataType::DerivativeTicker,
+        DataType::Liquidations,
+    ]);
+    let mut parquet = download(&[DataType::Trades]);
+    parquet.output_format = OutputFormat::Parquet;
+    let per_instrument =
+        ShardingConfig { instruments_per_shard: NonZeroUsize::new(2), ..shards(3) };
+    for (name, config, sharding) in [
+        ("balanced over 4 shards", &every_type, shards(4)),
+        ("balanced over 7 shards, parquet", &parquet, shards(7)),
+        ("INSTRUMENTS_PER_SHARD=2 over 3 shards", &every_type, per_instrument),
+    ] {
+        let plan = build(config, &sharding).unwrap();
+        text.push_str(&format!("# {name}: fingerprint {}\n", plan.fingerprint()));
+        for unit in &plan.units {
+            let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
+            text.push_str(&format!("{shard}\t{}\t{}\n", unit.id(), unit.object));
+        }
+    }
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden/plan.tsv");
+    if std::env::var_os("MD_UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden, &text).unwrap();
+    }
+    let pinned =
+        std::fs::read_to_string(golden).expect("the golden plan (MD_UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        pinned == text,
+        "the plan's unit ids, object names or shards changed: a fleet of mixed versions would disagree\n{}",
+        first_difference(&pinned, &text)
+    );
+}
+
+fn first_difference(pinned: &str, now: &str) -> String {
+    pinned.lines().zip(now.lines()).enumerate().find(|(_, (a, b))| a != b).map_or_else(
+        || format!("{} lines pinned, {} now", pinned.lines().count(), now.lines().count()),
+        |(line, (a, b))| format!("line {}: pinned {a:?}, now {b:?}", line + 1),
+    )
 }

@@ -113,7 +113,7 @@ impl<'a> From<&'a Unit> for UnitLine<'a> {
             data_type: unit.data_type.as_str(),
             symbol: &unit.symbol,
             instrument_key: &unit.instrument_key,
-            instrument_type: &unit.instrument_type,
+            instrument_type: unit.instrument_type.as_str(),
             grouped: unit.grouped,
             object: &unit.object,
             shard: unit.shard,
