@@ -217,10 +217,16 @@ pub(crate) struct FetchArgs {
     pub(crate) symbol: String,
 
     /// File to write (its directory must exist), or an object URL (gs://bucket/path/file.csv.gz,
-    /// s3://bucket/path): replaced atomically when the fetch succeeds, nothing written otherwise. The API key is
-    /// read from the environment [env: TARDIS_API_KEY].
+    /// s3://bucket/path). Nothing is written unless the whole file arrives verified. A local file is replaced
+    /// atomically, like curl -o. An object is create-only: an existing one is verified against the download (same
+    /// size and CRC32C: success, nothing rewritten; different: an error naming both, exit 1) unless --force. The
+    /// API key is read from the environment [env: TARDIS_API_KEY].
     #[arg(long, value_name = "PATH")]
     pub(crate) output: PathBuf,
+
+    /// Replace an existing object at --output even when its content differs [env: MD_FORCE].
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 fn parse_data_type(text: &str) -> Result<DataType, String> {
@@ -280,7 +286,8 @@ impl Cli {
             };
         let force = |force: bool| force.then(|| "true".to_owned());
         match &self.command {
-            Command::Config(_) | Command::Fetch(_) => {}
+            Command::Config(_) => {}
+            Command::Fetch(args) => push(Var::MdForce, "--force", force(args.force)),
             Command::Instruments(args) => {
                 push(Var::InstrumentExchanges, "--exchanges", args.exchanges.clone());
                 push(Var::InstrumentStartDate, "--from", args.from.clone());

@@ -728,7 +728,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "force",
         Some("false"),
-        "true: download and replace every object, even those that exist and verify.",
+        "true: download and replace every object, even those that exist and verify; for md-cli fetch into a bucket, replace an existing object whose content differs (without it the fetch fails, naming both digests).",
     ),
 ];
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
-use gcs_sink::{GcsSink, PutError, WriteMode};
+use gcs_sink::{GcsSink, PutError, PutStatus, WriteMode};
 use md_config::{Loaded, SinkConfig, SinkLocation};
 use tardis_client::{DatasetRequest, DatasetSummary, Retry, TardisClient};
 use tokio_util::sync::CancellationToken;
@@ -20,15 +20,16 @@ enum AttemptError {
     Sink(gcs_sink::Error),
 }
 
-/// Where the file goes: a local path (temporary name, then rename) or an object in a sink (`gs://`, `s3://`).
+/// Where the file goes: a local path (temporary name, then rename, replacing what was there) or an object in a sink
+/// (`gs://`, `s3://`), written create-only unless forced.
 enum Output {
     Local(PathBuf),
-    Object { sink: GcsSink, name: String, url: String },
+    Object { sink: GcsSink, name: String, url: String, mode: WriteMode },
 }
 
 impl Output {
     /// A URL with a scheme names an object in a sink; anything else is a local path.
-    fn from_arg(output: &Path, sink: &SinkConfig) -> Result<Output, Failure> {
+    fn from_arg(output: &Path, sink: &SinkConfig, force: bool) -> Result<Output, Failure> {
         let text = output.to_string_lossy();
         if !text.contains("://") {
             check_output(output)?;
@@ -40,7 +41,8 @@ impl Output {
         let (sink, name) = GcsSink::for_object(&config).map_err(|error| {
             Failure::BadInput(anyhow!(error).context(format!("--output {text}")))
         })?;
-        Ok(Output::Object { sink, name, url: text.into_owned() })
+        let mode = if force { WriteMode::Replace } else { WriteMode::CreateOnly };
+        Ok(Output::Object { sink, name, url: text.into_owned(), mode })
     }
 
     fn describe(&self) -> String {
@@ -58,7 +60,7 @@ pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
     // Everything that can be refused is refused before a request is sent.
     client.check_dataset_request(&request).map_err(|error| Failure::BadInput(anyhow!(error)))?;
     crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
-    let output = Output::from_arg(&args.output, &loaded.config.sink)?;
+    let output = Output::from_arg(&args.output, &loaded.config.sink, loaded.config.download.force)?;
     let summary =
         crate::runtime::run(
             move |token| async move { fetch(&client, &request, &output, token).await },
@@ -160,11 +162,16 @@ async fn fetch_once(
             writer.commit().await.map_err(AttemptError::Write)?;
             Ok(summary)
         }
-        Output::Object { sink, name, .. } => {
-            // The sink publishes the object only when the stream ends cleanly (verified gzip); `fetch` replaces
-            // an existing object, as it replaces a local file.
-            match sink.put_stream(name, &mut stream, WriteMode::Replace).await {
-                Ok(_) => stream.summary().ok_or_else(no_summary),
+        Output::Object { sink, name, mode, .. } => {
+            // The sink publishes the object only when the stream ends cleanly (verified gzip). Create-only: an
+            // existing object is verified against what was downloaded; `--force` replaces it.
+            match sink.put_stream(name, &mut stream, *mode).await {
+                Ok(outcome) => {
+                    if outcome.status == PutStatus::AlreadyPresent {
+                        tracing::info!(object = %name, "the object was already stored with the same size and CRC32C; left as it is");
+                    }
+                    stream.summary().ok_or_else(no_summary)
+                }
                 Err(PutError::Source { source, .. }) => Err(AttemptError::Tardis(source)),
                 Err(PutError::Sink(error)) => Err(AttemptError::Sink(error)),
             }

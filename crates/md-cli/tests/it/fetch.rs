@@ -365,3 +365,49 @@ fn fetch_into_gcs_lands_byte_exact() {
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(gcs.object("fetch-bucket", "none.csv.gz").is_none());
 }
+
+/// An object `--output` follows the sink's create-only contract: the same bytes again are verified and left alone,
+/// different bytes under the name are an error naming both digests (exit 1, the object untouched), and `--force`
+/// replaces them.
+#[test]
+fn fetch_into_an_object_is_create_only_unless_forced() {
+    let stand =
+        Stand::start(StubConfig { api_key: Some(KEY.into()), ..StubConfig::default() }).with_gcs();
+    let env = stand.env(Some(KEY));
+    let gcs = stand.gcs.as_ref().expect("the fake runs");
+    let served = stand.served("deribit", "trades", "2026-10-02", "BTC-PERPETUAL");
+    let url = "gs://fetch-bucket/same.csv.gz";
+
+    assert_eq!(env.run(&fetch_btc_trades(url)).code, 0);
+    let first = gcs.object("fetch-bucket", "same.csv.gz").expect("stored");
+    let again = env.run(&fetch_btc_trades(url));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already stored with the same size and CRC32C"),
+        "{}",
+        again.stderr
+    );
+    let second = gcs.object("fetch-bucket", "same.csv.gz").expect("still stored");
+    assert_eq!(second.generation, first.generation, "verified, not rewritten");
+
+    gcs.insert("fetch-bucket", "other.csv.gz", &b"someone else's bytes"[..], &[]);
+    let refused = env.run(&fetch_btc_trades("gs://fetch-bucket/other.csv.gz"));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let expected_crc = format!("{:08x}", crc32c::crc32c(&served));
+    let existing_crc = format!("{:08x}", crc32c::crc32c(b"someone else's bytes"));
+    assert!(
+        refused.stderr.contains("already exists")
+            && refused.stderr.contains(&expected_crc)
+            && refused.stderr.contains(&existing_crc),
+        "the error names both objects' digests: {}",
+        refused.stderr
+    );
+    let untouched = gcs.object("fetch-bucket", "other.csv.gz").expect("kept");
+    assert_eq!(untouched.data.as_ref(), b"someone else's bytes");
+
+    let mut forced = fetch_btc_trades("gs://fetch-bucket/other.csv.gz").to_vec();
+    forced.push("--force");
+    assert_eq!(env.run(&forced).code, 0);
+    let replaced = gcs.object("fetch-bucket", "other.csv.gz").expect("replaced");
+    assert!(replaced.data.as_ref() == served.as_slice());
+}
