@@ -50,7 +50,7 @@
 //! let outcome = sink.put_stream("day-2024-01-01/trades.csv", chunks, WriteMode::CreateOnly).await?;
 //! assert_eq!(outcome.status, PutStatus::Created);
 //! assert_eq!(sink.head("day-2024-01-01/trades.csv").await?.recorded, Some(outcome.digest));
-//! # Ok::<_, gcs_sink::Error>(())
+//! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
