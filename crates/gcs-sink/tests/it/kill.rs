@@ -31,11 +31,14 @@ fn uploader_command(flags: &[&str]) -> Command {
     command
 }
 
-/// Starts a slow upload of 16 MiB in 64 KiB chunks, 256 KiB parts, 20 ms per chunk (about 5 s in all).
-fn spawn_uploader(sink_args: &[&str]) -> Child {
-    uploader_command(sink_args)
-        .args(["--name", NAME, "--size", "16MiB", "--chunk-size", "64KiB", "--part-size", "256KiB"])
-        .args(["--delay-ms", "20", "--seed", "3"])
+/// Starts a slow upload of 16 MiB in 64 KiB chunks, 256 KiB parts, 20 ms per chunk (about 5 s in all); `flags` (the
+/// sink, and any other) come after these defaults, so they override them.
+fn spawn_uploader(flags: &[&str]) -> Child {
+    let mut all =
+        vec!["--name", NAME, "--size", "16MiB", "--chunk-size", "64KiB", "--part-size", "256KiB"];
+    all.extend(["--delay-ms", "20", "--seed", "3"]);
+    all.extend(flags);
+    uploader_command(&all)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
