@@ -37,6 +37,13 @@
 //! - Local directories publish with hard links (create-only) and renames (replace): the directory must be on a
 //!   filesystem that has them.
 //!
+//! # Tests and benchmarks
+//! This crate holds product code only; its test and benchmark helpers live in the `test-support` crate (a
+//! dev-dependency): deterministic generated streams and the peak-memory probe in `test_support::generated`, one
+//! generated upload described by command-line flags in `test_support::upload`, run by test-support's
+//! `gcs-sink-upload` binary (the memory benchmark). The uploader child process of the kill test
+//! (`tests/it/kill.rs`) is this crate's integration-test binary itself, run again to execute one test.
+//!
 //! # Example
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -50,7 +57,7 @@
 //! let outcome = sink.put_stream("day-2024-01-01/trades.csv", chunks, WriteMode::CreateOnly).await?;
 //! assert_eq!(outcome.status, PutStatus::Created);
 //! assert_eq!(sink.head("day-2024-01-01/trades.csv").await?.recorded, Some(outcome.digest));
-//! # Ok::<_, gcs_sink::Error>(())
+//! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 
@@ -58,7 +65,6 @@ mod build;
 pub mod digest;
 mod error;
 mod gcs_copy;
-pub mod generated;
 pub mod names;
 mod upload;
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gcs_sink::generated::Generated;
 use gcs_sink::{Digest, Error, GcsSink, PutError, PutStatus, SinkOptions, StoreKind, WriteMode};
 use rstest::rstest;
+use test_support::generated::Generated;
 
 use crate::support::{Backend, Harness, list_names, read_all};
 

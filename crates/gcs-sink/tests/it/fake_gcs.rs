@@ -1,10 +1,10 @@
 //! The sink against our GCS XML-API fake: the request sequence, faults and retries, encoding, pagination, records
 //! written by others, corruption.
 
-use gcs_sink::generated::Generated;
 use gcs_sink::{Digest, Error, PutStatus, WriteMode};
 use rstest::rstest;
 use test_support::gcs::{Fault, RequestKind};
+use test_support::generated::Generated;
 
 use crate::support::{BUCKET, Backend, Harness, list_names, read_all};
 

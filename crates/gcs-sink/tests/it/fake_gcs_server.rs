@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use gcs_sink::generated::Generated;
 use gcs_sink::{Digest, Error, GcsSink};
 use md_config::{SinkConfig, SinkLocation};
+use test_support::generated::Generated;
 use url::Url;
 
 use crate::support::{list_names, read_all, server_url, unique};

@@ -1,29 +1,84 @@
 //! A process killed (SIGKILL) in the middle of an upload never leaves a partial object under the final name, and a
-//! later run cleans up what it left. The uploader is a child process (`gcs-sink-upload`); the fake GCS server runs
-//! here, outside the killed process.
+//! later run cleans up what it left. The fake GCS server runs here, outside the killed process.
+//!
+//! The uploader is a child process: this test binary itself, run again with arguments that select the one test
+//! [`uploader`] (`--exact kill::uploader`) and, after `--`, the upload's flags ([`Upload`]). libtest takes the words
+//! after `--` for further name filters, which match no test, so the child runs exactly that test, under
+//! `cargo test` and `cargo nextest run` alike (both run this same binary). Run as an ordinary test, [`uploader`]
+//! starts such a child for a small upload and checks it completes, so a child that never uploads fails there.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gcs_sink::generated::Generated;
 use gcs_sink::{GcsSink, PutStatus, WriteMode};
 use test_support::gcs::{Fault, RequestKind};
+use test_support::generated::Generated;
+use test_support::upload::Upload;
 
 use crate::support::{BUCKET, Backend, Harness, eventually, list_names};
 
 const NAME: &str = "day-2024-01-01/big.csv.gz";
 
-/// Starts a slow upload of 16 MiB in 64 KiB chunks, 256 KiB parts, 20 ms per chunk (about 5 s in all).
-fn spawn_uploader(sink_args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_gcs-sink-upload"))
-        .args(sink_args)
-        .args(["--name", NAME, "--size", "16MiB", "--chunk-size", "64KiB", "--part-size", "256KiB"])
-        .args(["--delay-ms", "20", "--seed", "3"])
+/// The name of the test that is the uploader child, as libtest's `--exact` matches it.
+const UPLOADER_TEST: &str = "kill::uploader";
+
+/// Returns a command that runs this test binary as the uploader child, uploading as `flags` say.
+fn uploader_command(flags: &[&str]) -> Command {
+    let test_binary = std::env::current_exe().expect("the path of this test binary");
+    let mut command = Command::new(test_binary);
+    command.args(["--exact", UPLOADER_TEST, "--nocapture", "--"]).args(flags);
+    command
+}
+
+/// Starts a slow upload of 16 MiB in 64 KiB chunks, 256 KiB parts, 20 ms per chunk (about 5 s in all); `flags` (the
+/// sink, and any other) come after these defaults, so they override them.
+fn spawn_uploader(flags: &[&str]) -> Child {
+    let mut all =
+        vec!["--name", NAME, "--size", "16MiB", "--chunk-size", "64KiB", "--part-size", "256KiB"];
+    all.extend(["--delay-ms", "20", "--seed", "3"]);
+    all.extend(flags);
+    uploader_command(&all)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("the uploader starts")
+}
+
+/// The uploader child, selected by its arguments. With flags after `--` (from [`uploader_command`]) it runs the
+/// upload they describe until it finishes or is killed. Run as an ordinary test (no `--`), it starts itself that way
+/// for a small upload to a local directory and checks that the child succeeds and its object reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploader() {
+    let flags: Vec<String> = std::env::args().skip_while(|arg| arg != "--").skip(1).collect();
+    if !flags.is_empty() {
+        let upload = Upload::parse(flags).expect("the uploader's flags");
+        let outcome = upload.run().await.expect("the upload");
+        assert_eq!(outcome.digest, upload.generated.digest());
+        return;
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("sink");
+    let root_arg = root.to_str().expect("utf-8 path");
+    let output = uploader_command(&["--sink", root_arg, "--name", NAME, "--size", "1MiB"])
+        .args(["--chunk-size", "64KiB", "--part-size", "256KiB", "--seed", "3"])
+        .output()
+        .expect("the uploader runs");
+    assert!(
+        output.status.success(),
+        "the uploader child failed: {}\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sink = GcsSink::from_config(&md_config::SinkConfig {
+        location: md_config::SinkLocation::Local { root },
+        ..md_config::SinkConfig::default()
+    })
+    .expect("sink");
+    let generated = Generated { size: 1 << 20, chunk_size: 64 << 10, seed: 3, delay: None };
+    assert_eq!(sink.verify(NAME).await.expect("the child's object").digest, generated.digest());
 }
 
 fn kill(mut child: Child) {
