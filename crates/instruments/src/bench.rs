@@ -8,9 +8,9 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use crate::error::Result;
-use crate::key::InstrumentKey;
+use crate::key::{InstrumentKey, InstrumentType, OptionType};
 use crate::keying::assign_keys;
-use crate::tardis::{Decimal, InstrumentInfo, SymbolType};
+use crate::listing::{Instrument, Terms};
 
 const BASES: [&str; 8] = ["BTC", "ETH", "SOL", "XRP", "AVAX", "MATIC", "DOGE", "ADA"];
 const MONTHS: [&str; 12] =
@@ -18,12 +18,12 @@ const MONTHS: [&str; 12] =
 
 /// Returns `count` synthetic Deribit instruments, numbered from `start`; every number gives a distinct key.
 /// Of every 8: one spot pair, one perpetual, one future and five options.
-pub fn synthetic_instruments(start: u64, count: usize) -> Vec<InstrumentInfo> {
+pub fn synthetic_instruments(start: u64, count: usize) -> Vec<Instrument> {
     (start..start + count as u64).map(synthetic_instrument).collect()
 }
 
 /// Returns synthetic instrument number `index` (see [`synthetic_instruments`]).
-pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
+pub fn synthetic_instrument(index: u64) -> Instrument {
     let since: DateTime<Utc> = DateTime::from_timestamp(1_546_300_800, 0).unwrap_or_default(); // 2019-01-01
     let first_expiry = NaiveDate::from_ymd_opt(2024, 1, 5).unwrap_or_default();
     let expiry_date = first_expiry + Duration::days((index % 700) as i64);
@@ -35,16 +35,21 @@ pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
         expiry_date.year() % 100
     );
     let coin = format!("C{index}");
-    let (id, base, quote, symbol_type, strike, option_type) = match index % 8 {
-        0 => (format!("{coin}_USDC"), coin, "USDC".to_owned(), SymbolType::Spot, None, None),
-        1 => {
-            (format!("{coin}-PERPETUAL"), coin, "USD".to_owned(), SymbolType::Perpetual, None, None)
-        }
+    let (id, base, quote, kind, strike, option_type) = match index % 8 {
+        0 => (format!("{coin}_USDC"), coin, "USDC".to_owned(), InstrumentType::Spot, None, None),
+        1 => (
+            format!("{coin}-PERPETUAL"),
+            coin,
+            "USD".to_owned(),
+            InstrumentType::Perpetual,
+            None,
+            None,
+        ),
         2 => (
             format!("{coin}-{deribit_date}"),
             coin,
             "USD".to_owned(),
-            SymbolType::Future,
+            InstrumentType::Future,
             None,
             None,
         ),
@@ -53,48 +58,34 @@ pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
             let strike = 100.0 + (index / 8) as f64 * 0.5;
             let right = if index.is_multiple_of(2) { "C" } else { "P" };
             let strike_text = strike.to_string().replace('.', "d");
-            let option_type = if right == "C" { "call" } else { "put" };
+            let option_type = if right == "C" { OptionType::Call } else { OptionType::Put };
             (
                 format!("{base}-{deribit_date}-{strike_text}-{right}"),
                 base.clone(),
                 base,
-                SymbolType::Option,
-                Some(Decimal(strike)),
-                Some(option_type.to_owned()),
+                InstrumentType::Option,
+                Some(strike),
+                Some(option_type),
             )
         }
     };
-    let dated = matches!(symbol_type, SymbolType::Future | SymbolType::Option);
-    InstrumentInfo {
-        dataset_id: Some(id.clone()),
-        underlying_index: dated.then(|| format!("{base}-{deribit_date}")),
-        id,
-        exchange: "deribit".to_owned(),
-        base_currency: base,
-        quote_currency: quote,
-        contract_type: None,
-        active: true,
-        available_since: since,
-        available_to: None,
-        listing: None,
+    let dated = matches!(kind, InstrumentType::Future | InstrumentType::Option);
+    Instrument {
         expiry: if dated { expiry } else { None },
-        expiration_type: None,
-        underlying_type: None,
-        price_increment: Some(Decimal(0.5)),
-        amount_increment: Some(Decimal(1.0)),
-        min_trade_amount: Some(Decimal(1.0)),
-        min_notional: None,
-        maker_fee: Some(Decimal(0.0)),
-        taker_fee: Some(Decimal(0.0005)),
-        inverse: Some(symbol_type != SymbolType::Spot),
-        quanto: None,
-        contract_multiplier: Some(Decimal(1.0)),
-        settlement_currency: None,
-        strike_price: strike,
+        strike,
         option_type,
-        margin_mode: None,
-        changes: Vec::new(),
-        symbol_type,
+        terms: Terms {
+            underlying_index: dated.then(|| format!("{base}-{deribit_date}")),
+            inverse: Some(kind != InstrumentType::Spot),
+            contract_size: Some(1.0),
+            tick_size: Some(0.5),
+            amount_increment: Some(1.0),
+            min_size: Some(1.0),
+            maker_fee: Some(0.0),
+            taker_fee: Some(0.0005),
+            ..Terms::default()
+        },
+        ..Instrument::new("deribit", &id, kind, &base, &quote, since)
     }
 }
 
@@ -103,7 +94,7 @@ pub fn synthetic_instrument(index: u64) -> InstrumentInfo {
 ///
 /// # Errors
 /// The first instrument that got no key.
-pub fn generate_keys(instruments: &[InstrumentInfo]) -> Result<Vec<InstrumentKey>> {
+pub fn generate_keys(instruments: &[Instrument]) -> Result<Vec<InstrumentKey>> {
     let exchange = instruments.first().map_or("deribit", |info| info.exchange.as_str());
     assign_keys(exchange, instruments).into_iter().collect()
 }

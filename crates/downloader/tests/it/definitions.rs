@@ -31,8 +31,11 @@ fn expected_keys(day: NaiveDate, with_key: bool) -> BTreeSet<String> {
                 serde_json::from_str(&fixture(&format!("exchange_{exchange}.json"))).unwrap();
             let infos: Vec<instruments::tardis::InstrumentInfo> =
                 serde_json::from_str(&fixture(&format!("instruments_{exchange}.json"))).unwrap();
-            let catalog =
-                instruments::Catalog::new(&details, with_key.then_some(infos.as_slice())).unwrap();
+            let catalog = instruments::Catalog::new(&definitions::listing(
+                details,
+                with_key.then_some(infos),
+            ))
+            .unwrap();
             catalog
                 .day(day)
                 .records
