@@ -27,7 +27,6 @@ use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, PutStatus, WriteMode};
-use instruments::tardis::{DatasetSymbol, Decimal, ExchangeDetails, InstrumentInfo, SymbolType};
 use instruments::{
     GroupRecord, Instrument, InstrumentRecord, ListedSymbol, ListedType, Listing, OptionType,
     Terms, TermsChange,
@@ -36,6 +35,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use tardis_client::wire::{DatasetSymbol, Decimal, ExchangeDetails, InstrumentInfo, SymbolType};
 
 use crate::plan::{DayInstruments, PlanInstrument};
 
@@ -753,7 +753,7 @@ async fn fetch_exchange(
 /// Returns the `instruments` model of one exchange's listing from its Tardis metadata: the free exchange details
 /// and, when an API key is available, the full instrument metadata.
 ///
-/// Symbols are normalised as in download URLs ([`instruments::tardis::normalize_dataset_symbol`]), grouped dataset
+/// Symbols are normalised as in download URLs ([`tardis_client::wire::normalize_dataset_symbol`]), grouped dataset
 /// symbols (`OPTIONS`, ...) are told apart from the others, and the trading terms of each instrument are taken from
 /// its current fields and from each `changes[]` entry; `changes[]` entries of fields keys are made from (`expiry`,
 /// `type`, `quoteCurrency`) are left out, since keys and records come from current metadata.
@@ -793,7 +793,7 @@ fn listed_symbol(
     data_types: Vec<String>,
 ) -> ListedSymbol {
     ListedSymbol {
-        dataset_symbol: instruments::tardis::normalize_dataset_symbol(&id),
+        dataset_symbol: tardis_client::wire::normalize_dataset_symbol(&id),
         id,
         symbol_type: listed_type(symbol_type),
         available_since,

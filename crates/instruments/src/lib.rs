@@ -34,7 +34,6 @@ pub mod key;
 pub mod keying;
 pub mod listing;
 pub mod symbols;
-pub mod tardis;
 
 pub use definitions::{
     Catalog, DayDefinitions, GroupRecord, InstrumentRecord, RecordSource, Unparsed,

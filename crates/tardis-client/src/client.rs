@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use chrono::Datelike;
-use instruments::tardis::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use md_config::TardisConfig;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
@@ -17,6 +16,7 @@ use crate::limits::Limits;
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::RetryPolicy;
 use crate::urls::{self, same_origin};
+use crate::wire::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use crate::{Error, Result};
 
 /// Redirects followed for one request.

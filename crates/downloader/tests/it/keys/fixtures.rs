@@ -4,7 +4,7 @@
 
 use downloader::definitions::listing;
 use instruments::Listing;
-use instruments::tardis::{ExchangeDetails, InstrumentInfo};
+use tardis_client::wire::{ExchangeDetails, InstrumentInfo};
 
 /// One fixture exchange: its free details and its instrument metadata.
 pub(crate) struct Fixture {

@@ -2,10 +2,10 @@
 //! no parser understands are reported by name.
 
 use downloader::definitions::listing;
-use instruments::tardis::{DatasetSymbol, ExchangeDetails, SymbolType};
 use instruments::{
     Catalog, Error, InstrumentRecord, RecordSource, key_for_instrument, key_for_symbol,
 };
+use tardis_client::wire::{DatasetSymbol, ExchangeDetails, SymbolType};
 
 use super::fixtures::{FIXTURES, fixture};
 
