@@ -785,11 +785,6 @@ impl InstrumentKey {
     pub fn symbol(&self) -> &str {
         &self.text[usize::from(self.base.0)..]
     }
-
-    /// Appends the whole key to `out`.
-    pub fn write_to(&self, out: &mut String) {
-        out.push_str(&self.text);
-    }
 }
 
 impl PartialEq for InstrumentKey {

@@ -27,7 +27,6 @@
 //! assert_eq!(InstrumentKey::parse(&key.to_string()).unwrap(), key);
 //! ```
 
-pub mod bench;
 pub mod definitions;
 mod error;
 pub mod key;

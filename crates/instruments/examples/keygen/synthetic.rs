@@ -1,16 +1,8 @@
-//! Synthetic listings for `cargo xtask bench` and `examples/keygen.rs`: key generation speed is measured there,
-//! never in tests (this crate reads no clock).
-//!
-//! [`synthetic_instruments`] builds a Deribit-shaped listing (most instruments are inverse options whose strike
-//! currency comes from the venue's symbol rule, as on the real venue), and [`generate_keys`] is the measured work:
-//! keying a whole listing, variants included (each key holds its formatted text).
+//! Synthetic listings for the benchmark: [`synthetic_instruments`] builds a Deribit-shaped listing (most
+//! instruments are inverse options whose strike currency comes from the venue's symbol rule, as on the real venue).
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-
-use crate::error::Result;
-use crate::key::{InstrumentKey, InstrumentType, OptionType};
-use crate::keying::assign_keys;
-use crate::listing::{Instrument, Terms};
+use instruments::{Instrument, InstrumentType, OptionType, Terms};
 
 const BASES: [&str; 8] = ["BTC", "ETH", "SOL", "XRP", "AVAX", "MATIC", "DOGE", "ADA"];
 const MONTHS: [&str; 12] =
@@ -18,12 +10,12 @@ const MONTHS: [&str; 12] =
 
 /// Returns `count` synthetic Deribit instruments, numbered from `start`; every number gives a distinct key.
 /// Of every 8: one spot pair, one perpetual, one future and five options.
-pub fn synthetic_instruments(start: u64, count: usize) -> Vec<Instrument> {
+pub(crate) fn synthetic_instruments(start: u64, count: usize) -> Vec<Instrument> {
     (start..start + count as u64).map(synthetic_instrument).collect()
 }
 
 /// Returns synthetic instrument number `index` (see [`synthetic_instruments`]).
-pub fn synthetic_instrument(index: u64) -> Instrument {
+pub(crate) fn synthetic_instrument(index: u64) -> Instrument {
     let since: DateTime<Utc> = DateTime::from_timestamp(1_546_300_800, 0).unwrap_or_default(); // 2019-01-01
     let first_expiry = NaiveDate::from_ymd_opt(2024, 1, 5).unwrap_or_default();
     let expiry_date = first_expiry + Duration::days((index % 700) as i64);
@@ -89,16 +81,6 @@ pub fn synthetic_instrument(index: u64) -> Instrument {
     }
 }
 
-/// Keys a listing, variants included: the work `cargo xtask bench` measures. Each key holds its formatted text
-/// ([`InstrumentKey::as_str`]), so formatting is part of the work.
-///
-/// # Errors
-/// The first instrument that got no key.
-pub fn generate_keys(instruments: &[Instrument]) -> Result<Vec<InstrumentKey>> {
-    let exchange = instruments.first().map_or("deribit", |info| info.exchange.as_str());
-    assign_keys(exchange, instruments).into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -108,10 +90,9 @@ mod tests {
     #[test]
     fn synthetic_instruments_all_get_distinct_keys() {
         let instruments = synthetic_instruments(0, 4_000);
-        let keys: Vec<String> = generate_keys(&instruments)
-            .unwrap()
-            .iter()
-            .map(|key| key.as_str().to_owned())
+        let keys: Vec<String> = instruments::assign_keys("deribit", &instruments)
+            .into_iter()
+            .map(|key| key.unwrap().as_str().to_owned())
             .collect();
         assert_eq!(keys.len(), 4_000);
         assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 4_000);
