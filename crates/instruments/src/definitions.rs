@@ -10,16 +10,15 @@
 //!   the current (top-level) value when none does: the values the day opened with. A change at D 07:00 therefore
 //!   shows on D+1, not on D. `expiry`, `type` and `quoteCurrency` changes are not applied: the key, and the expiry
 //!   and currencies it spells, come from current metadata ([`crate::keying`]).
-//! - **Sources.** With an API key: `GET /v1/instruments/{exchange}` ([`InstrumentInfo`]) gives every field, and the
-//!   exchange details give `data_types`; dataset symbols without metadata fall back to the symbol parsers. Without
-//!   one: the exchange details alone; base and quote come from [`crate::symbols`], and the trading parameters
-//!   (tick size, fees, ...) are absent. Either way a symbol that cannot be keyed is returned in
-//!   [`DayDefinitions::unparsed`], by name, never dropped and never given a guessed key.
+//! - **Sources.** With an API key: the listing's [`Instrument`]s (Tardis `GET /v1/instruments/{exchange}`) give
+//!   every field, and its dataset symbols give `data_types`; dataset symbols without metadata fall back to the symbol
+//!   parsers. Without one: the listing's symbols alone (Tardis' free exchange details); base and quote come from
+//!   [`crate::symbols`], and the trading terms (tick size, fees, ...) are absent. Either way a symbol that cannot be
+//!   keyed is returned in [`DayDefinitions::unparsed`], by name, never dropped and never given a guessed key.
 //! - **Grouped files** (`OPTIONS`, `PERPETUALS`, `FUTURES`, `SPOT`, `COMBOS`) are not instruments: they are listed
 //!   in [`DayDefinitions::groups`] under their [`GroupKey`].
 //! - **Order.** Records are sorted by key text, groups by key text, unparsed symbols by dataset symbol.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,11 +26,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{Error, Result};
 use crate::key::{GroupKey, InstrumentKey, InstrumentType, OptionType, Strike, yymmdd};
 use crate::keying::{DaySpan, Listed, assign_variants, key_for_instrument, key_of_parsed};
+use crate::listing::{Instrument, ListedSymbol, ListedType, Listing, Terms, TermsChange};
 use crate::symbols::{ParsedSymbol, parse_symbol};
-use crate::tardis::{
-    AvailableSymbol, DatasetSymbol, ExchangeDetails, InstrumentChange, InstrumentInfo, SymbolType,
-    normalize_dataset_symbol,
-};
 
 /// Where a record's fields came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,7 +55,8 @@ pub struct InstrumentRecord {
     pub instrument_key: InstrumentKey,
     /// The key's venue (`DERIBIT`).
     pub venue: String,
-    /// The key's type.
+    /// The key's type, which is also the Tardis symbol type (the `tardis_symbol_type` column, spelt by
+    /// [`InstrumentType::as_str`]): only types with a key grammar get records.
     pub instrument_type: InstrumentType,
     /// The key's SYMBOL (`BTC-USD-261127-100000-CALL`).
     pub canonical_symbol: String,
@@ -108,8 +105,6 @@ pub struct InstrumentRecord {
     pub tardis_exchange: String,
     /// Dataset symbol: the symbol of download URLs (`BTCUSDT`).
     pub tardis_symbol: String,
-    /// Tardis symbol type.
-    pub tardis_symbol_type: SymbolType,
     /// Exchange-native id (`btcusdt` on Binance).
     pub exchange_raw_symbol: String,
     /// First moment with data.
@@ -146,8 +141,8 @@ pub struct Unparsed {
     pub tardis_exchange: String,
     /// The symbol (dataset id, or instrument id when it has none).
     pub tardis_symbol: String,
-    /// Tardis symbol type.
-    pub symbol_type: SymbolType,
+    /// Tardis symbol type, as Tardis spells it.
+    pub symbol_type: ListedType,
     /// First moment with data, if known.
     pub available_since: Option<DateTime<Utc>>,
     /// First moment without data, if any.
@@ -177,16 +172,12 @@ pub fn is_available_on(since: DateTime<Utc>, to: Option<DateTime<Utc>>, day: Nai
         .is_some_and(|span| span.first <= day && span.last.is_none_or(|last| day <= last))
 }
 
-/// Returns the definitions of `details.id` on `day`; `instruments` is the metadata when an API key is available.
+/// Returns the definitions of the listing's exchange on `day`.
 ///
 /// # Errors
 /// [`Error::ExchangeMismatch`] when an instrument belongs to another exchange.
-pub fn definitions_for_day(
-    details: &ExchangeDetails,
-    instruments: Option<&[InstrumentInfo]>,
-    day: NaiveDate,
-) -> Result<DayDefinitions> {
-    Ok(Catalog::new(details, instruments)?.day(day))
+pub fn definitions_for_day(listing: &Listing, day: NaiveDate) -> Result<DayDefinitions> {
+    Ok(Catalog::new(listing)?.day(day))
 }
 
 /// Returns the definitions of every day from `first` to `last`, both inclusive.
@@ -194,12 +185,11 @@ pub fn definitions_for_day(
 /// # Errors
 /// As [`definitions_for_day`].
 pub fn definitions_for_range(
-    details: &ExchangeDetails,
-    instruments: Option<&[InstrumentInfo]>,
+    listing: &Listing,
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<Vec<DayDefinitions>> {
-    Ok(Catalog::new(details, instruments)?.days(first, last).collect())
+    Ok(Catalog::new(listing)?.days(first, last).collect())
 }
 
 /// One exchange's instruments, keyed once over the whole listing; [`Catalog::day`] then cuts out any day.
@@ -217,62 +207,83 @@ struct Entry {
     span: DaySpan,
     /// The record with current values.
     record: InstrumentRecord,
-    /// `changes[]` sorted by `until`.
-    changes: Vec<InstrumentChange>,
-    /// Current `settlementCurrency`, before derivation.
-    settlement_currency: Option<String>,
+    /// The trading terms of a record from metadata; `None` for one from the symbol parsers.
+    history: Option<TermsHistory>,
 }
 
 /// An instrument before its final key.
 struct Candidate {
     record: InstrumentRecord,
-    changes: Vec<InstrumentChange>,
-    settlement_currency: Option<String>,
+    history: Option<TermsHistory>,
+}
+
+/// An instrument's current trading terms and its earlier ones.
+#[derive(Debug, Clone)]
+struct TermsHistory {
+    current: Terms,
+    /// Sorted by `until`.
+    changes: Vec<TermsChange>,
+}
+
+impl TermsHistory {
+    fn new(instrument: &Instrument) -> TermsHistory {
+        let mut changes = instrument.changes.clone();
+        changes.sort_by_key(|change| change.until);
+        TermsHistory { current: instrument.terms.clone(), changes }
+    }
+
+    /// The changes still to come at `start`: their terms differed from the current ones then.
+    fn pending(&self, start: DateTime<Utc>) -> &[TermsChange] {
+        &self.changes[self.changes.partition_point(|change| change.until <= start)..]
+    }
+
+    /// The terms in force from `start`, given the changes [`TermsHistory::pending`] then: each term from the
+    /// earliest change that sets it, else the current one.
+    fn in_force(&self, pending: &[TermsChange]) -> Terms {
+        let mut terms = self.current.clone();
+        for change in pending.iter().rev() {
+            terms.take_from(&change.terms);
+        }
+        terms
+    }
 }
 
 impl Catalog {
-    /// Keys every instrument of the exchange.
+    /// Keys every instrument of the listing.
     ///
     /// # Errors
     /// [`Error::ExchangeMismatch`] when an instrument belongs to another exchange.
-    pub fn new(
-        details: &ExchangeDetails,
-        instruments: Option<&[InstrumentInfo]>,
-    ) -> Result<Catalog> {
-        let exchange = details.id.clone();
-        let dataset_symbols: &[DatasetSymbol] =
-            details.datasets.as_ref().map_or(&[], |d| &d.symbols);
-        let fallback_since =
-            details.datasets.as_ref().and_then(|d| d.exported_from).or(details.available_since);
-        let mut datasets: HashMap<String, &DatasetSymbol> = HashMap::new();
+    pub fn new(listing: &Listing) -> Result<Catalog> {
+        let exchange = listing.exchange.clone();
+        let fallback_since = listing.available_since;
         let mut groups = Vec::new();
         let mut unparsed = Vec::new();
-        for symbol in dataset_symbols {
-            if symbol.is_grouped() {
-                match (grouped_record(&exchange, symbol, fallback_since), symbol.available_since) {
-                    (Ok(group), _) => groups.push(group),
-                    (Err(error), since) => unparsed.push(Unparsed {
-                        tardis_exchange: exchange.clone(),
-                        tardis_symbol: symbol.id.clone(),
-                        symbol_type: symbol.symbol_type.clone(),
-                        available_since: since,
-                        available_to: symbol.available_to,
-                        error,
-                    }),
-                }
-            } else {
-                datasets.entry(normalize_dataset_symbol(&symbol.id)).or_insert(symbol);
+        for symbol in &listing.groups {
+            match grouped_record(&exchange, symbol, fallback_since) {
+                Ok(group) => groups.push(group),
+                Err(error) => unparsed.push(Unparsed {
+                    tardis_exchange: exchange.clone(),
+                    tardis_symbol: symbol.id.clone(),
+                    symbol_type: symbol.symbol_type.clone(),
+                    available_since: symbol.available_since,
+                    available_to: symbol.available_to,
+                    error,
+                }),
             }
         }
-        let natives: HashMap<String, &AvailableSymbol> = details
-            .available_symbols
+        let mut datasets: HashMap<&str, &ListedSymbol> = HashMap::new();
+        for symbol in &listing.dataset_symbols {
+            datasets.entry(&symbol.dataset_symbol).or_insert(symbol);
+        }
+        let natives: HashMap<&str, &ListedSymbol> = listing
+            .native_symbols
             .iter()
-            .map(|symbol| (normalize_dataset_symbol(&symbol.id), symbol))
+            .map(|symbol| (symbol.dataset_symbol.as_str(), symbol))
             .collect();
 
         let mut candidates: Vec<Candidate> = Vec::new();
-        let mut covered: HashSet<String> = HashSet::new();
-        for info in instruments.unwrap_or_default() {
+        let mut covered: HashSet<&str> = HashSet::new();
+        for info in listing.instruments.as_deref().unwrap_or_default() {
             if !info.exchange.eq_ignore_ascii_case(&exchange) {
                 return Err(Error::ExchangeMismatch {
                     expected: exchange,
@@ -280,16 +291,14 @@ impl Catalog {
                     symbol: info.id.clone(),
                 });
             }
-            let tardis_symbol = info.dataset_symbol();
-            covered.insert(tardis_symbol.clone());
-            let data_types = datasets.get(&tardis_symbol).map(|d| d.data_types.clone());
+            covered.insert(&info.dataset_symbol);
+            let data_types =
+                datasets.get(info.dataset_symbol.as_str()).map(|d| d.data_types.clone());
             match key_for_instrument(info) {
-                Ok(core) => {
-                    candidates.push(metadata_candidate(info, core, tardis_symbol, data_types))
-                }
+                Ok(core) => candidates.push(metadata_candidate(info, core, data_types)),
                 Err(error) => unparsed.push(Unparsed {
                     tardis_exchange: exchange.clone(),
-                    tardis_symbol,
+                    tardis_symbol: info.dataset_symbol.clone(),
                     symbol_type: info.symbol_type.clone(),
                     available_since: Some(info.available_since),
                     available_to: info.available_to,
@@ -298,22 +307,23 @@ impl Catalog {
             }
         }
         // Dataset symbols without metadata, then replay symbols without a dataset: keyed from the symbol.
-        let symbol_only = dataset_symbols
+        let symbol_only = listing
+            .dataset_symbols
             .iter()
-            .filter(|symbol| !symbol.is_grouped())
             .map(|symbol| SymbolOnly {
-                tardis_symbol: symbol.id.clone(),
-                native: natives.get(&normalize_dataset_symbol(&symbol.id)).copied(),
+                tardis_symbol: &symbol.id,
+                dataset_symbol: &symbol.dataset_symbol,
+                native: natives.get(symbol.dataset_symbol.as_str()).copied(),
                 dataset: Some(symbol),
             })
-            .chain(details.available_symbols.iter().map(|native| SymbolOnly {
-                tardis_symbol: normalize_dataset_symbol(&native.id),
+            .chain(listing.native_symbols.iter().map(|native| SymbolOnly {
+                tardis_symbol: &native.dataset_symbol,
+                dataset_symbol: &native.dataset_symbol,
                 native: Some(native),
                 dataset: None,
-            }))
-            .collect::<Vec<_>>();
+            }));
         for symbol in symbol_only {
-            if !covered.insert(normalize_dataset_symbol(&symbol.tardis_symbol)) {
+            if !covered.insert(symbol.dataset_symbol) {
                 continue;
             }
             match symbol.candidate(&exchange, fallback_since) {
@@ -329,7 +339,7 @@ impl Catalog {
         assign_variants(&exchange, &mut keys, |index| {
             let record = &candidates[index].record;
             Listed {
-                tardis_symbol: Cow::Borrowed(&record.tardis_symbol),
+                tardis_symbol: &record.tardis_symbol,
                 since: record.available_since,
                 to: record.available_to,
             }
@@ -352,14 +362,13 @@ impl Catalog {
                         key_text: record.instrument_key.to_string(),
                         span,
                         record,
-                        changes: candidate.changes,
-                        settlement_currency: candidate.settlement_currency,
+                        history: candidate.history,
                     });
                 }
                 Err(error) => unparsed.push(Unparsed {
                     tardis_exchange: exchange.clone(),
                     tardis_symbol: record.tardis_symbol,
-                    symbol_type: record.tardis_symbol_type,
+                    symbol_type: record.instrument_type.into(),
                     available_since: Some(record.available_since),
                     available_to: record.available_to,
                     error,
@@ -442,58 +451,51 @@ impl Catalog {
 impl Entry {
     fn record_on(&self, start: DateTime<Utc>) -> InstrumentRecord {
         let mut record = self.record.clone();
-        let first_active = self.changes.partition_point(|change| change.until <= start);
-        let active = &self.changes[first_active..];
-        macro_rules! in_force {
-            ($field:ident) => {
-                active.iter().find_map(|change| change.$field.clone())
-            };
-        }
-        if let Some(value) = in_force!(price_increment) {
-            record.tick_size = Some(value.get());
-        }
-        if let Some(value) = in_force!(amount_increment) {
-            record.amount_increment = Some(value.get());
-        }
-        if let Some(value) = in_force!(contract_multiplier) {
-            record.contract_size = Some(value.get());
-        }
-        if let Some(value) = in_force!(min_trade_amount) {
-            record.min_size = Some(value.get());
-        }
-        if let Some(value) = in_force!(min_notional) {
-            record.min_notional = Some(value.get());
-        }
-        if let Some(value) = in_force!(maker_fee) {
-            record.maker_fee = Some(value.get());
-        }
-        if let Some(value) = in_force!(taker_fee) {
-            record.taker_fee = Some(value.get());
-        }
-        if let Some(value) = in_force!(quanto) {
-            record.quanto = Some(value);
-        }
-        if let Some(value) = in_force!(inverse) {
-            record.inverse = Some(value);
-        }
-        if let Some(value) = in_force!(underlying_index) {
-            record.underlying = Some(value);
-        }
-        if let Some(value) = in_force!(contract_type) {
-            record.contract_type = Some(value);
-        }
-        if record.source == RecordSource::Metadata {
-            let settlement =
-                in_force!(settlement_currency).or_else(|| self.settlement_currency.clone());
-            record.settle_asset = settle_asset(
-                record.instrument_type,
-                settlement.as_deref(),
-                record.inverse,
-                &record.base_asset,
-                record.price_asset.as_deref(),
-            );
+        if let Some(history) = &self.history {
+            let pending = history.pending(start);
+            if !pending.is_empty() {
+                record.set_terms(history.in_force(pending));
+            }
         }
         record
+    }
+}
+
+impl InstrumentRecord {
+    /// Sets the fields a record from metadata takes from the trading terms in force.
+    fn set_terms(&mut self, terms: Terms) {
+        let Terms {
+            contract_type,
+            underlying_index,
+            settlement_currency,
+            inverse,
+            quanto,
+            contract_size,
+            tick_size,
+            amount_increment,
+            min_size,
+            min_notional,
+            maker_fee,
+            taker_fee,
+        } = terms;
+        self.settle_asset = settle_asset(
+            self.instrument_type,
+            settlement_currency.as_deref(),
+            inverse,
+            &self.base_asset,
+            self.price_asset.as_deref(),
+        );
+        self.contract_type = contract_type;
+        self.underlying = underlying_index;
+        self.inverse = inverse;
+        self.quanto = quanto;
+        self.contract_size = contract_size;
+        self.tick_size = tick_size;
+        self.amount_increment = amount_increment;
+        self.min_size = min_size;
+        self.min_notional = min_notional;
+        self.maker_fee = maker_fee;
+        self.taker_fee = taker_fee;
     }
 }
 
@@ -517,7 +519,7 @@ fn settle_asset(
 
 fn grouped_record(
     exchange: &str,
-    symbol: &DatasetSymbol,
+    symbol: &ListedSymbol,
     fallback_since: Option<DateTime<Utc>>,
 ) -> Result<GroupRecord> {
     let object_key = crate::key::grouped_object_key(exchange, &symbol.id)?;
@@ -538,65 +540,78 @@ fn grouped_record(
 }
 
 fn metadata_candidate(
-    info: &InstrumentInfo,
+    info: &Instrument,
     core: InstrumentKey,
-    tardis_symbol: String,
     data_types: Option<Vec<String>>,
 ) -> Candidate {
-    let decimal = |value: Option<crate::tardis::Decimal>| value.map(|value| value.get());
-    let price_asset = Some(info.quote_currency.to_ascii_uppercase());
-    let mut changes = info.changes.clone();
-    changes.sort_by_key(|change| change.until);
-    let record = InstrumentRecord {
-        venue: core.venue().to_owned(),
-        instrument_type: core.instrument_type(),
-        canonical_symbol: core.symbol().to_owned(),
-        base_asset: core.base().to_owned(),
-        quote_asset: core.quote().to_owned(),
-        settle_asset: settle_asset(
-            core.instrument_type(),
-            info.settlement_currency.as_deref(),
-            info.inverse,
-            core.base(),
-            price_asset.as_deref(),
-        ),
-        price_asset,
-        inverse: info.inverse,
-        quanto: info.quanto,
-        contract_type: info.contract_type.clone(),
-        expiry: core
-            .expiry_code()
+    let keyed = InstrumentRecord::of_key(core, RecordSource::Metadata);
+    let mut record = InstrumentRecord {
+        price_asset: Some(info.quote_currency.to_ascii_uppercase()),
+        expiry: keyed
+            .expiry
+            .clone()
             .or_else(|| info.expiry.map(|expiry| yymmdd(expiry.date_naive()))),
         expiry_time: info.expiry,
-        strike: core.strike(),
-        option_type: core.option_type(),
-        legs: core.legs().map(str::to_owned),
-        underlying: info.underlying_index.clone(),
-        contract_size: decimal(info.contract_multiplier),
-        tick_size: decimal(info.price_increment),
-        amount_increment: decimal(info.amount_increment),
-        min_size: decimal(info.min_trade_amount),
-        min_notional: decimal(info.min_notional),
-        maker_fee: decimal(info.maker_fee),
-        taker_fee: decimal(info.taker_fee),
         tardis_exchange: info.exchange.clone(),
-        tardis_symbol: tardis_symbol.clone(),
-        tardis_symbol_type: info.symbol_type.clone(),
+        tardis_symbol: info.dataset_symbol.clone(),
         exchange_raw_symbol: info.id.clone(),
         available_since: info.available_since,
         available_to: info.available_to,
         data_types: data_types.unwrap_or_default(),
-        source: RecordSource::Metadata,
-        instrument_key: core,
+        ..keyed
     };
-    Candidate { record, changes, settlement_currency: info.settlement_currency.clone() }
+    let history = TermsHistory::new(info);
+    record.set_terms(history.current.clone());
+    Candidate { record, history: Some(history) }
 }
 
-/// A symbol known only from the exchange details.
+impl InstrumentRecord {
+    /// A record of `key` with the fields the key gives, and nothing else yet: each source fills in the rest.
+    fn of_key(key: InstrumentKey, source: RecordSource) -> InstrumentRecord {
+        InstrumentRecord {
+            venue: key.venue().to_owned(),
+            instrument_type: key.instrument_type(),
+            canonical_symbol: key.symbol().to_owned(),
+            base_asset: key.base().to_owned(),
+            quote_asset: key.quote().to_owned(),
+            price_asset: None,
+            settle_asset: None,
+            inverse: None,
+            quanto: None,
+            contract_type: None,
+            expiry: key.expiry_code(),
+            expiry_time: None,
+            strike: key.strike(),
+            option_type: key.option_type(),
+            legs: key.legs().map(str::to_owned),
+            underlying: None,
+            contract_size: None,
+            tick_size: None,
+            amount_increment: None,
+            min_size: None,
+            min_notional: None,
+            maker_fee: None,
+            taker_fee: None,
+            tardis_exchange: String::new(),
+            tardis_symbol: String::new(),
+            exchange_raw_symbol: String::new(),
+            available_since: DateTime::<Utc>::MIN_UTC,
+            available_to: None,
+            data_types: Vec::new(),
+            source,
+            instrument_key: key,
+        }
+    }
+}
+
+/// A symbol known only from the listing's symbols.
 struct SymbolOnly<'a> {
-    tardis_symbol: String,
-    native: Option<&'a AvailableSymbol>,
-    dataset: Option<&'a DatasetSymbol>,
+    /// The symbol its record and errors name: a dataset symbol as listed, or a native symbol normalised.
+    tardis_symbol: &'a str,
+    /// The name under which it meets the listing's other lists.
+    dataset_symbol: &'a str,
+    native: Option<&'a ListedSymbol>,
+    dataset: Option<&'a ListedSymbol>,
 }
 
 impl SymbolOnly<'_> {
@@ -609,7 +624,7 @@ impl SymbolOnly<'_> {
             .dataset
             .map(|d| d.symbol_type.clone())
             .or_else(|| self.native.map(|n| n.symbol_type.clone()))
-            .unwrap_or(SymbolType::Other(String::new()));
+            .unwrap_or(ListedType::Other(String::new()));
         let since = self
             .dataset
             .and_then(|d| d.available_since)
@@ -621,64 +636,41 @@ impl SymbolOnly<'_> {
         let unparsed = |error: Error, since: Option<DateTime<Utc>>| {
             Box::new(Unparsed {
                 tardis_exchange: exchange.to_owned(),
-                tardis_symbol: self.tardis_symbol.clone(),
+                tardis_symbol: self.tardis_symbol.to_owned(),
                 symbol_type: symbol_type.clone(),
                 available_since: since,
                 available_to: to,
                 error,
             })
         };
-        let parsed: ParsedSymbol = parse_symbol(exchange, &self.tardis_symbol, &symbol_type)
+        let parsed: ParsedSymbol = parse_symbol(exchange, self.tardis_symbol, &symbol_type)
             .map_err(|error| unparsed(error, since))?;
-        let core = key_of_parsed(exchange, &self.tardis_symbol, &parsed)
+        let core = key_of_parsed(exchange, self.tardis_symbol, &parsed)
             .map_err(|error| unparsed(error, since))?;
         let since = since.or(fallback_since).ok_or_else(|| {
             unparsed(
                 Error::Unkeyable {
                     exchange: exchange.to_owned(),
-                    symbol: self.tardis_symbol.clone(),
+                    symbol: self.tardis_symbol.to_owned(),
                     reason: "Tardis gives no availableSince".into(),
                 },
                 None,
             )
         })?;
         let record = InstrumentRecord {
-            venue: core.venue().to_owned(),
-            instrument_type: core.instrument_type(),
-            canonical_symbol: core.symbol().to_owned(),
-            base_asset: core.base().to_owned(),
-            quote_asset: core.quote().to_owned(),
             price_asset: parsed.price_asset,
             settle_asset: parsed.settle,
             inverse: parsed.inverse,
-            quanto: None,
-            contract_type: None,
-            expiry: core.expiry_code(),
             expiry_time: parsed.expiry_time,
-            strike: core.strike(),
-            option_type: core.option_type(),
-            legs: core.legs().map(str::to_owned),
-            underlying: None,
-            contract_size: None,
-            tick_size: None,
-            amount_increment: None,
-            min_size: None,
-            min_notional: None,
-            maker_fee: None,
-            taker_fee: None,
             tardis_exchange: exchange.to_owned(),
-            tardis_symbol: self.tardis_symbol.clone(),
-            tardis_symbol_type: symbol_type,
-            exchange_raw_symbol: self
-                .native
-                .map_or_else(|| self.tardis_symbol.clone(), |n| n.id.clone()),
+            tardis_symbol: self.tardis_symbol.to_owned(),
+            exchange_raw_symbol: self.native.map_or(self.tardis_symbol, |n| &n.id).to_owned(),
             available_since: since,
             available_to: to,
             data_types: self.dataset.map(|d| d.data_types.clone()).unwrap_or_default(),
-            source: RecordSource::SymbolParser,
-            instrument_key: core,
+            ..InstrumentRecord::of_key(core, RecordSource::SymbolParser)
         };
-        Ok(Candidate { record, changes: Vec::new(), settlement_currency: None })
+        Ok(Candidate { record, history: None })
     }
 }
 
@@ -694,35 +686,78 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn details(json: &str) -> ExchangeDetails {
-        serde_json::from_str(json).unwrap()
+    fn symbol(id: &str, kind: InstrumentType, since: &str, data_types: &[&str]) -> ListedSymbol {
+        ListedSymbol {
+            id: id.to_owned(),
+            dataset_symbol: id.to_ascii_uppercase(),
+            symbol_type: kind.into(),
+            available_since: Some(time(since)),
+            available_to: None,
+            data_types: data_types.iter().map(|data_type| data_type.to_string()).collect(),
+        }
     }
 
-    const FUTURES: &str = r#"{
-        "id": "binance-futures",
-        "availableSince": "2019-11-17T00:00:00.000Z",
-        "availableSymbols": [
-            {"id": "btcusdt", "type": "perpetual", "availableSince": "2019-11-17T00:00:00.000Z"},
-            {"id": "ltcusdt", "type": "perpetual", "availableSince": "2019-11-17T00:00:00.000Z"}
-        ],
-        "datasets": {"exportedUntil": "2026-11-24T00:00:00.000Z", "symbols": [
-            {"id": "PERPETUALS", "type": "perpetual", "availableSince": "2019-11-17T00:00:00.000Z", "dataTypes": ["trades"]},
-            {"id": "BTCUSDT", "type": "perpetual", "availableSince": "2019-11-17T00:00:00.000Z", "dataTypes": ["trades", "quotes"]},
-            {"id": "BTCUSDT_250926", "type": "future", "availableSince": "2025-03-28T00:00:00.000Z",
-             "availableTo": "2025-09-26T08:00:00.000Z", "dataTypes": ["trades"]},
-            {"id": "WEIRD", "type": "perpetual", "availableSince": "2019-11-17T00:00:00.000Z", "dataTypes": ["trades"]}
-        ]}
-    }"#;
+    /// A binance-futures listing: two replay symbols, a grouped file, and three dataset symbols, one of which
+    /// no parser understands.
+    fn futures() -> Listing {
+        let since = "2019-11-17T00:00:00Z";
+        let perpetual = InstrumentType::Perpetual;
+        Listing {
+            exchange: "binance-futures".into(),
+            available_since: Some(time(since)),
+            native_symbols: vec![
+                symbol("btcusdt", perpetual, since, &[]),
+                symbol("ltcusdt", perpetual, since, &[]),
+            ],
+            groups: vec![symbol("PERPETUALS", perpetual, since, &["trades"])],
+            dataset_symbols: vec![
+                symbol("BTCUSDT", perpetual, since, &["trades", "quotes"]),
+                ListedSymbol {
+                    available_to: Some(time("2025-09-26T08:00:00Z")),
+                    ..symbol(
+                        "BTCUSDT_250926",
+                        InstrumentType::Future,
+                        "2025-03-28T00:00:00Z",
+                        &["trades"],
+                    )
+                },
+                symbol("WEIRD", perpetual, since, &["trades"]),
+            ],
+            instruments: None,
+        }
+    }
 
-    const BTCUSDT: &str = r#"[{
-        "id": "btcusdt", "datasetId": "BTCUSDT", "exchange": "binance-futures", "baseCurrency": "BTC",
-        "quoteCurrency": "USDT", "type": "perpetual", "contractType": "linear_perpetual", "active": true,
-        "availableSince": "2019-11-17T00:00:00.000Z", "priceIncrement": 0.1, "minNotional": 100, "inverse": false,
-        "changes": [
-            {"until": "2023-11-30T08:00:00.000Z", "minNotional": 5},
-            {"until": "2021-05-26T07:00:00.000Z", "priceIncrement": 0.01}
-        ]
-    }]"#;
+    /// `futures()` with the metadata of BTCUSDT, whose tick size and minimum notional changed.
+    fn futures_with_btcusdt() -> Listing {
+        let since = time("2019-11-17T00:00:00Z");
+        let change = |until: &str, terms: Terms| TermsChange { until: time(until), terms };
+        let btcusdt = Instrument {
+            id: "btcusdt".into(),
+            terms: Terms {
+                contract_type: Some("linear_perpetual".into()),
+                inverse: Some(false),
+                tick_size: Some(0.1),
+                min_notional: Some(100.0),
+                ..Terms::default()
+            },
+            changes: vec![
+                change(
+                    "2023-11-30T08:00:00Z",
+                    Terms { min_notional: Some(5.0), ..Terms::default() },
+                ),
+                change("2021-05-26T07:00:00Z", Terms { tick_size: Some(0.01), ..Terms::default() }),
+            ],
+            ..Instrument::new(
+                "binance-futures",
+                "BTCUSDT",
+                InstrumentType::Perpetual,
+                "BTC",
+                "USDT",
+                since,
+            )
+        };
+        Listing { instruments: Some(vec![btcusdt]), ..futures() }
+    }
 
     fn btcusdt_on(catalog: &Catalog, day: &str) -> InstrumentRecord {
         let definitions = catalog.day(date(day));
@@ -735,8 +770,7 @@ mod tests {
 
     #[test]
     fn changes_apply_per_field_with_the_values_the_day_opened_with() {
-        let instruments: Vec<InstrumentInfo> = serde_json::from_str(BTCUSDT).unwrap();
-        let catalog = Catalog::new(&details(FUTURES), Some(&instruments)).unwrap();
+        let catalog = Catalog::new(&futures_with_btcusdt()).unwrap();
         // (day, tick size, min notional)
         for (day, tick, notional) in [
             ("2020-01-01", 0.01, 5.0),
@@ -761,7 +795,7 @@ mod tests {
 
     #[test]
     fn availability_is_the_utc_day_with_an_exclusive_end() {
-        let catalog = Catalog::new(&details(FUTURES), None).unwrap();
+        let catalog = Catalog::new(&futures()).unwrap();
         let listed = |day: &str| {
             catalog
                 .day(date(day))
@@ -784,7 +818,7 @@ mod tests {
 
     #[test]
     fn the_no_key_path_reports_what_it_cannot_parse_and_lists_groups() {
-        let catalog = Catalog::new(&details(FUTURES), None).unwrap();
+        let catalog = Catalog::new(&futures()).unwrap();
         let day = catalog.day(date("2025-06-01"));
         let keys: Vec<String> = day.records.iter().map(|r| r.instrument_key.to_string()).collect();
         assert_eq!(
@@ -811,19 +845,15 @@ mod tests {
 
     #[test]
     fn metadata_of_another_exchange_is_refused() {
-        let mut instruments: Vec<InstrumentInfo> = serde_json::from_str(BTCUSDT).unwrap();
-        instruments[0].exchange = "binance".into();
-        assert!(matches!(
-            Catalog::new(&details(FUTURES), Some(&instruments)),
-            Err(Error::ExchangeMismatch { .. })
-        ));
+        let mut listing = futures_with_btcusdt();
+        listing.instruments.as_mut().unwrap()[0].exchange = "binance".into();
+        assert!(matches!(Catalog::new(&listing), Err(Error::ExchangeMismatch { .. })));
     }
 
     #[test]
     fn range_is_inclusive() {
         let days =
-            definitions_for_range(&details(FUTURES), None, date("2025-09-25"), date("2025-09-27"))
-                .unwrap();
+            definitions_for_range(&futures(), date("2025-09-25"), date("2025-09-27")).unwrap();
         let days: Vec<(String, usize)> =
             days.iter().map(|d| (d.day.to_string(), d.records.len())).collect();
         assert_eq!(

@@ -785,11 +785,6 @@ impl InstrumentKey {
     pub fn symbol(&self) -> &str {
         &self.text[usize::from(self.base.0)..]
     }
-
-    /// Appends the whole key to `out`.
-    pub fn write_to(&self, out: &mut String) {
-        out.push_str(&self.text);
-    }
 }
 
 impl PartialEq for InstrumentKey {
@@ -1249,6 +1244,8 @@ mod tests {
 
 #[cfg(test)]
 mod property_tests {
+    use std::collections::HashMap;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -1295,6 +1292,87 @@ mod property_tests {
         }
     }
 
+    /// The fields of one key, drawn from small sets with some values spelt in two cases, so that a few draws
+    /// share identities and come near each other in text (`BTC-USDC` and `BTCU-SDC`, strikes `5` and `50`,
+    /// venues `OKEX-SWAP` and `OKEX_SWAP`).
+    #[derive(Debug, Clone)]
+    struct Near {
+        venue: &'static str,
+        kind: InstrumentType,
+        base: &'static str,
+        quote: &'static str,
+        december_day: u32,
+        strike: f64,
+        call: bool,
+        legs: &'static str,
+        variant: Option<&'static str>,
+    }
+
+    impl Near {
+        fn parts(&self) -> KeyParts {
+            let kind = self.kind;
+            let is_option = kind == InstrumentType::Option;
+            KeyParts {
+                venue: self.venue.to_owned(),
+                instrument_type: kind,
+                base: self.base.to_owned(),
+                quote: self.quote.to_owned(),
+                expiry: matches!(kind, InstrumentType::Future | InstrumentType::Option)
+                    .then(|| NaiveDate::from_ymd_opt(2024, 12, self.december_day).unwrap()),
+                strike: is_option.then(|| Strike::from_f64(self.strike).unwrap()),
+                option_type: is_option.then_some(if self.call {
+                    OptionType::Call
+                } else {
+                    OptionType::Put
+                }),
+                legs: (kind == InstrumentType::Combo).then(|| self.legs.to_owned()),
+                variant: self.variant.map(str::to_owned),
+            }
+        }
+    }
+
+    fn near() -> impl Strategy<Value = Near> {
+        use prop::sample::select;
+        (
+            select(&["deribit", "DERIBIT", "okex-swap", "okex_swap"][..]),
+            select(InstrumentType::ALL.to_vec()),
+            select(&["BTC", "btc", "BTCU"][..]),
+            select(&["USDC", "usdc", "SDC"][..]),
+            select(vec![1u32, 11]),
+            select(vec![0.5, 5.0, 50.0]),
+            any::<bool>(),
+            select(&["FS_241227", "fs_241227", "FS_2412"][..]),
+            prop::option::of(select(&["PF", "pf", "PF-X"][..])),
+        )
+            .prop_map(
+                |(venue, kind, base, quote, december_day, strike, call, legs, variant)| Near {
+                    venue,
+                    kind,
+                    base,
+                    quote,
+                    december_day,
+                    strike,
+                    call,
+                    legs,
+                    variant,
+                },
+            )
+    }
+
+    /// The canonical identity of a key's fields, stated here independently of the builder: every text field in
+    /// upper case.
+    fn canonical(parts: &KeyParts) -> KeyParts {
+        let upper = |text: &String| text.to_ascii_uppercase();
+        KeyParts {
+            venue: upper(&parts.venue),
+            base: upper(&parts.base),
+            quote: upper(&parts.quote),
+            legs: parts.legs.as_ref().map(upper),
+            variant: parts.variant.as_ref().map(upper),
+            ..parts.clone()
+        }
+    }
+
     proptest! {
         #[test]
         fn prop_same_input_gives_same_key(parts in parts()) {
@@ -1326,10 +1404,21 @@ mod property_tests {
         }
 
         #[test]
-        fn prop_distinct_canonical_tuples_give_distinct_keys(a in parts(), b in parts()) {
-            let a = InstrumentKey::new(a).unwrap();
-            let b = InstrumentKey::new(b).unwrap();
-            prop_assert_eq!(a == b, a.to_string() == b.to_string());
+        fn prop_distinct_canonical_identities_give_distinct_keys(draws in prop::collection::vec(near(), 2..40)) {
+            let mut identity_of_text: HashMap<String, KeyParts> = HashMap::new();
+            let mut text_of_identity: HashMap<KeyParts, String> = HashMap::new();
+            for draw in draws {
+                let identity = canonical(&draw.parts());
+                let key = InstrumentKey::new(draw.parts()).unwrap();
+                // The key keeps exactly the canonical identity ...
+                prop_assert_eq!(&key.to_parts(), &identity);
+                // ... and its text tells identities apart, and nothing more.
+                let text = key.as_str().to_owned();
+                let first_identity = identity_of_text.entry(text.clone()).or_insert_with(|| identity.clone());
+                prop_assert_eq!(&*first_identity, &identity, "two identities are written {}", text);
+                let first_text = text_of_identity.entry(identity).or_insert_with(|| text.clone());
+                prop_assert_eq!(&*first_text, &text);
+            }
         }
 
         #[test]

@@ -11,7 +11,6 @@
 //!   (`BTC-USD`, `btc_usd`), else the venue's symbol rule (Deribit: USD), else the instrument is reported.
 //! - Variants: see [`assign_keys`].
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -21,8 +20,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 use crate::key::{InstrumentKey, InstrumentType, KeyRef, OptionType, Strike, variant_tag};
+use crate::listing::{Instrument, ListedType};
 use crate::symbols::{Facts, ParsedSymbol, parse_facts, parse_symbol, scheme_pair};
-use crate::tardis::{InstrumentInfo, SymbolType, normalize_dataset_symbol};
 
 /// Returns the key of an instrument from its metadata, without a variant segment (see [`assign_keys`]).
 ///
@@ -30,21 +29,8 @@ use crate::tardis::{InstrumentInfo, SymbolType, normalize_dataset_symbol};
 /// [`Error::Unkeyable`], naming the exchange and dataset symbol, when the type has no key grammar, a currency is
 /// outside the grammar, or a field the type needs (expiry, strike, option type, strike currency) is in neither the
 /// metadata nor the symbol.
-pub fn key_for_instrument(info: &InstrumentInfo) -> Result<InstrumentKey> {
-    key_with_symbol(info, &dataset_symbol(info))
-}
-
-/// [`InstrumentInfo::dataset_symbol`], borrowed when it needs no normalising (the usual case).
-fn dataset_symbol(info: &InstrumentInfo) -> Cow<'_, str> {
-    let raw = info.dataset_id.as_deref().unwrap_or(&info.id);
-    if raw.bytes().any(|b| b.is_ascii_lowercase() || b == b':' || b == b'/') {
-        Cow::Owned(normalize_dataset_symbol(raw))
-    } else {
-        Cow::Borrowed(raw)
-    }
-}
-
-fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey> {
+pub fn key_for_instrument(info: &Instrument) -> Result<InstrumentKey> {
+    let symbol = info.dataset_symbol.as_str();
     let fail = |reason: String| Error::Unkeyable {
         exchange: info.exchange.clone(),
         symbol: symbol.to_owned(),
@@ -59,7 +45,8 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
 
     let base = info.base_currency.as_str();
     let quote = if kind != InstrumentType::Spot && info.quote_currency.eq_ignore_ascii_case(base) {
-        info.underlying_index
+        info.terms
+            .underlying_index
             .as_deref()
             .and_then(|index| strike_currency_of_index(index, base))
             .or_else(|| {
@@ -90,10 +77,8 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
             Some(expiry.ok_or_else(|| fail("no expiry in the metadata or the symbol".into()))?);
     }
     if kind == InstrumentType::Option {
-        let strike = match info.strike_price {
-            Some(strike) => {
-                Strike::from_f64(strike.get()).map_err(|error| fail(error.to_string()))?
-            }
+        let strike = match info.strike {
+            Some(strike) => Strike::from_f64(strike).map_err(|error| fail(error.to_string()))?,
             None => facts()
                 .and_then(|f| f.strike().ok().flatten())
                 .ok_or_else(|| fail("no strike in the metadata or the symbol".into()))?,
@@ -101,10 +86,8 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
         parts.strike = Some(strike);
         let option_type = info
             .option_type
-            .as_deref()
-            .and_then(OptionType::from_tardis)
             .or_else(|| {
-                info.contract_type.as_deref().and_then(|contract| {
+                info.terms.contract_type.as_deref().and_then(|contract| {
                     if contract.ends_with("call_option") {
                         Some(OptionType::Call)
                     } else if contract.ends_with("put_option") {
@@ -139,7 +122,7 @@ fn key_with_symbol(info: &InstrumentInfo, symbol: &str) -> Result<InstrumentKey>
 pub fn key_for_symbol(
     exchange: &str,
     symbol: &str,
-    symbol_type: &SymbolType,
+    symbol_type: &ListedType,
 ) -> Result<InstrumentKey> {
     let parsed = parse_symbol(exchange, symbol, symbol_type)?;
     key_of_parsed(exchange, symbol, &parsed)
@@ -231,7 +214,7 @@ impl DaySpan {
 #[derive(Debug, Clone)]
 pub(crate) struct Listed<'a> {
     /// The normalised dataset symbol.
-    pub(crate) tardis_symbol: Cow<'a, str>,
+    pub(crate) tardis_symbol: &'a str,
     pub(crate) since: DateTime<Utc>,
     pub(crate) to: Option<DateTime<Utc>>,
 }
@@ -245,12 +228,12 @@ pub(crate) struct Listed<'a> {
 /// instruments already listed, so it never changes their keys.
 /// An instrument that would still share a key with another on some day (two listings of one dataset symbol)
 /// gets [`Error::DuplicateKey`] instead.
-pub fn assign_keys(exchange: &str, instruments: &[InstrumentInfo]) -> Vec<Result<InstrumentKey>> {
+pub fn assign_keys(exchange: &str, instruments: &[Instrument]) -> Vec<Result<InstrumentKey>> {
     let mut keys: Vec<Result<InstrumentKey>> = instruments
         .iter()
         .map(|info| {
             if info.exchange.eq_ignore_ascii_case(exchange) {
-                key_with_symbol(info, &dataset_symbol(info))
+                key_for_instrument(info)
             } else {
                 Err(Error::ExchangeMismatch {
                     expected: exchange.to_owned(),
@@ -263,7 +246,7 @@ pub fn assign_keys(exchange: &str, instruments: &[InstrumentInfo]) -> Vec<Result
     assign_variants(exchange, &mut keys, |index| {
         let info = &instruments[index];
         Listed {
-            tardis_symbol: dataset_symbol(info),
+            tardis_symbol: &info.dataset_symbol,
             since: info.available_since,
             to: info.available_to,
         }
@@ -390,30 +373,28 @@ pub(crate) fn assign_variants<'a>(
 
 #[cfg(test)]
 mod tests {
+    use crate::listing::Terms;
+
     use super::*;
 
     fn time(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
     }
 
-    fn instrument(json: &str) -> InstrumentInfo {
-        serde_json::from_str(json).unwrap()
-    }
-
-    fn deribit_option(
-        id: &str,
-        quote: &str,
-        underlying: Option<&str>,
-        expiry: &str,
-    ) -> InstrumentInfo {
-        let underlying =
-            underlying.map_or(String::new(), |u| format!(r#""underlyingIndex": "{u}","#));
-        instrument(&format!(
-            r#"{{"id": "{id}", "exchange": "deribit", "baseCurrency": "BTC", "quoteCurrency": "{quote}",
-                "type": "option", "contractType": "put_option", "active": true, {underlying}
-                "availableSince": "2023-06-01T00:00:00.000Z", "expiry": "{expiry}",
-                "strikePrice": 50000, "optionType": "put", "inverse": true}}"#
-        ))
+    fn deribit_option(id: &str, quote: &str, underlying: Option<&str>, expiry: &str) -> Instrument {
+        let since = time("2023-06-01T00:00:00Z");
+        Instrument {
+            expiry: Some(time(expiry)),
+            strike: Some(50000.0),
+            option_type: Some(OptionType::Put),
+            terms: Terms {
+                contract_type: Some("put_option".into()),
+                underlying_index: underlying.map(str::to_owned),
+                inverse: Some(true),
+                ..Terms::default()
+            },
+            ..Instrument::new("deribit", id, InstrumentType::Option, "BTC", quote, since)
+        }
     }
 
     #[test]
@@ -439,7 +420,7 @@ mod tests {
         elsewhere.exchange = "somewhere".into();
         let error = key_for_instrument(&elsewhere).unwrap_err();
         assert!(error.to_string().contains("strike currency"), "{error}");
-        elsewhere.underlying_index = Some("BTC_EUR".into());
+        elsewhere.terms.underlying_index = Some("BTC_EUR".into());
         assert_eq!(key_for_instrument(&elsewhere).unwrap().quote(), "EUR");
     }
 
@@ -455,12 +436,21 @@ mod tests {
 
     #[test]
     fn strikes_come_from_the_decimal_value() {
-        for (strike, text) in [("0.625", "0.625"), ("\"1500\"", "1500"), ("85000.0", "85000")] {
-            let info = instrument(&format!(
-                r#"{{"id": "XRP_USDC-27DEC24-X-C", "exchange": "deribit", "baseCurrency": "XRP",
-                    "quoteCurrency": "USDC", "type": "option", "availableSince": "2024-01-01T00:00:00Z",
-                    "expiry": "2024-12-27T08:00:00Z", "strikePrice": {strike}, "optionType": "call"}}"#
-            ));
+        for (strike, text) in [(0.625, "0.625"), (1500.0, "1500"), (85000.0, "85000")] {
+            let since = time("2024-01-01T00:00:00Z");
+            let info = Instrument {
+                expiry: Some(time("2024-12-27T08:00:00Z")),
+                strike: Some(strike),
+                option_type: Some(OptionType::Call),
+                ..Instrument::new(
+                    "deribit",
+                    "XRP_USDC-27DEC24-X-C",
+                    InstrumentType::Option,
+                    "XRP",
+                    "USDC",
+                    since,
+                )
+            };
             assert_eq!(
                 key_for_instrument(&info).unwrap().to_string(),
                 format!("DERIBIT:OPTION:XRP-USDC-241227-{text}-CALL")
@@ -470,33 +460,47 @@ mod tests {
 
     #[test]
     fn unsupported_types_and_missing_fields_are_reported() {
-        let prediction = instrument(
-            r#"{"id": "WILL-IT", "exchange": "polymarket", "baseCurrency": "X", "quoteCurrency": "USDC",
-                "type": "prediction", "availableSince": "2024-01-01T00:00:00Z"}"#,
+        let since = time("2024-01-01T00:00:00Z");
+        let prediction = Instrument::new(
+            "polymarket",
+            "WILL-IT",
+            ListedType::Other("prediction".into()),
+            "X",
+            "USDC",
+            since,
         );
-        assert!(matches!(key_for_instrument(&prediction), Err(Error::Unkeyable { .. })));
+        let error = key_for_instrument(&prediction).unwrap_err();
+        assert!(matches!(error, Error::Unkeyable { .. }));
+        assert!(
+            error.to_string().contains(r#"symbol type "prediction" has no key grammar"#),
+            "{error}"
+        );
         let mut option = deribit_option("NOT-A-SYMBOL", "USDC", None, "2024-12-27T08:00:00Z");
         option.option_type = None;
-        option.contract_type = None;
+        option.terms.contract_type = None;
         let error = key_for_instrument(&option).unwrap_err();
         assert!(error.to_string().contains("option type"), "{error}");
-        let bad_currency = instrument(
-            r#"{"id": "BTC/USD", "exchange": "x", "baseCurrency": "BTC/X", "quoteCurrency": "USD",
-                "type": "spot", "availableSince": "2024-01-01T00:00:00Z"}"#,
-        );
+        let bad_currency =
+            Instrument::new("x", "BTC/USD", InstrumentType::Spot, "BTC/X", "USD", since);
         assert!(matches!(key_for_instrument(&bad_currency), Err(Error::Unkeyable { .. })));
     }
 
-    fn perp(id: &str, quote: &str, since: &str, to: Option<&str>) -> InstrumentInfo {
+    fn perp(id: &str, quote: &str, since: &str, to: Option<&str>) -> Instrument {
         let base = if id.contains("ETH") { "ETH" } else { "BTC" };
-        let to = to.map_or(String::new(), |to| format!(r#""availableTo": "{to}","#));
-        instrument(&format!(
-            r#"{{"id": "{id}", "exchange": "cryptofacilities", "baseCurrency": "{base}", "quoteCurrency": "{quote}",
-                "type": "perpetual", {to} "availableSince": "{since}"}}"#
-        ))
+        Instrument {
+            available_to: to.map(time),
+            ..Instrument::new(
+                "cryptofacilities",
+                id,
+                InstrumentType::Perpetual,
+                base,
+                quote,
+                time(since),
+            )
+        }
     }
 
-    fn keys(listing: &[InstrumentInfo]) -> Vec<String> {
+    fn keys(listing: &[Instrument]) -> Vec<String> {
         assign_keys("cryptofacilities", listing)
             .into_iter()
             .map(|key| key.unwrap().to_string())
@@ -586,7 +590,7 @@ mod property_tests {
 
     use super::*;
 
-    fn listing() -> impl Strategy<Value = Vec<InstrumentInfo>> {
+    fn listing() -> impl Strategy<Value = Vec<Instrument>> {
         let instrument =
             (0usize..2, 0usize..2, 0i64..40, prop::option::of(1i64..40), any::<bool>());
         prop::collection::vec(instrument, 1..30).prop_map(|specs| {
@@ -596,18 +600,20 @@ mod property_tests {
                 .map(|(index, (base, quote, since, length, hours))| {
                     let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
                     let since = start + chrono::Duration::days(since);
-                    let extra = if hours { chrono::Duration::hours(8) } else { chrono::Duration::zero() };
+                    let extra =
+                        if hours { chrono::Duration::hours(8) } else { chrono::Duration::zero() };
                     let to = length.map(|length| since + chrono::Duration::days(length) + extra);
-                    let json = format!(
-                        r#"{{"id": "S{index}", "exchange": "venue", "baseCurrency": "{}", "quoteCurrency": "{}",
-                            "type": "perpetual", "availableSince": "{}"}}"#,
-                        ["BTC", "ETH"][base],
-                        ["USD", "USDT"][quote],
-                        since.to_rfc3339(),
-                    );
-                    let mut info: InstrumentInfo = serde_json::from_str(&json).unwrap();
-                    info.available_to = to;
-                    info
+                    Instrument {
+                        available_to: to,
+                        ..Instrument::new(
+                            "venue",
+                            &format!("S{index}"),
+                            InstrumentType::Perpetual,
+                            ["BTC", "ETH"][base],
+                            ["USD", "USDT"][quote],
+                            since,
+                        )
+                    }
                 })
                 .collect()
         })
@@ -628,9 +634,9 @@ mod property_tests {
                 }
             }
             // Same listing in another order: every instrument keeps its key.
-            let mut shuffled: Vec<(usize, &InstrumentInfo)> = listing.iter().enumerate().collect();
+            let mut shuffled: Vec<(usize, &Instrument)> = listing.iter().enumerate().collect();
             shuffled.sort_by_key(|(index, _)| (*index as u64).wrapping_mul(seed | 1).rotate_left(17));
-            let reordered: Vec<InstrumentInfo> = shuffled.iter().map(|(_, info)| (*info).clone()).collect();
+            let reordered: Vec<Instrument> = shuffled.iter().map(|(_, info)| (*info).clone()).collect();
             let again: HashMap<String, String> = reordered
                 .iter()
                 .zip(assign_keys("venue", &reordered))

@@ -26,7 +26,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 
 use crate::error::{Error, Result};
 use crate::key::{InstrumentType, OptionType, Strike};
-use crate::tardis::SymbolType;
+use crate::listing::ListedType;
 
 /// The exchanges with a symbol parser.
 pub const SUPPORTED_EXCHANGES: &[&str] = &[
@@ -97,7 +97,7 @@ pub struct ParsedSymbol {
 pub fn parse_symbol(
     exchange: &str,
     symbol: &str,
-    symbol_type: &SymbolType,
+    symbol_type: &ListedType,
 ) -> Result<ParsedSymbol> {
     let fail = |reason: &str| Error::UnparsedSymbol {
         exchange: exchange.to_owned(),
@@ -639,30 +639,30 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn parse(exchange: &str, symbol: &str, kind: SymbolType) -> ParsedSymbol {
-        parse_symbol(exchange, symbol, &kind).unwrap_or_else(|error| panic!("{error}"))
+    fn parse(exchange: &str, symbol: &str, kind: InstrumentType) -> ParsedSymbol {
+        parse_symbol(exchange, symbol, &kind.into()).unwrap_or_else(|error| panic!("{error}"))
     }
 
     #[test]
     fn deribit_inverse_and_linear_twins() {
-        let inverse = parse("deribit", "BTC-PERPETUAL", SymbolType::Perpetual);
+        let inverse = parse("deribit", "BTC-PERPETUAL", InstrumentType::Perpetual);
         assert_eq!((inverse.base.as_str(), inverse.quote.as_str()), ("BTC", "USD"));
         assert_eq!((inverse.inverse, inverse.settle.as_deref()), (Some(true), Some("BTC")));
-        let linear = parse("deribit", "BTC_USDC-PERPETUAL", SymbolType::Perpetual);
+        let linear = parse("deribit", "BTC_USDC-PERPETUAL", InstrumentType::Perpetual);
         assert_eq!((linear.base.as_str(), linear.quote.as_str()), ("BTC", "USDC"));
         assert_eq!((linear.inverse, linear.settle.as_deref()), (Some(false), Some("USDC")));
     }
 
     #[test]
     fn deribit_options_have_usd_strikes_and_coin_premiums() {
-        let option = parse("deribit", "BTC-27NOV26-100000-C", SymbolType::Option);
+        let option = parse("deribit", "BTC-27NOV26-100000-C", InstrumentType::Option);
         assert_eq!(option.quote, "USD");
         assert_eq!(option.price_asset.as_deref(), Some("BTC"));
         assert_eq!(option.expiry, Some(date("2026-11-27")));
         assert_eq!(option.expiry_time.unwrap().to_rfc3339(), "2026-11-27T08:00:00+00:00");
         assert_eq!(option.strike.unwrap().as_str(), "100000");
         assert_eq!(option.option_type, Some(OptionType::Call));
-        let small = parse("deribit", "XRP_USDC-7NOV25-0d625-P", SymbolType::Option);
+        let small = parse("deribit", "XRP_USDC-7NOV25-0d625-P", InstrumentType::Option);
         assert_eq!((small.quote.as_str(), small.strike.unwrap().as_str()), ("USDC", "0.625"));
         assert_eq!(small.expiry, Some(date("2025-11-07")));
         assert_eq!(small.option_type, Some(OptionType::Put));
@@ -670,27 +670,27 @@ mod tests {
 
     #[test]
     fn deribit_combos_and_spot() {
-        let combo = parse("deribit", "BTC-FS-25DEC26_PERP", SymbolType::Combo);
+        let combo = parse("deribit", "BTC-FS-25DEC26_PERP", InstrumentType::Combo);
         assert_eq!(combo.legs.as_deref(), Some("FS_261225_PERP"));
         assert_eq!((combo.base.as_str(), combo.quote.as_str()), ("BTC", "USD"));
-        let spread = parse("deribit", "ETH-CS-27DEC24-3000_3500", SymbolType::Combo);
+        let spread = parse("deribit", "ETH-CS-27DEC24-3000_3500", InstrumentType::Combo);
         assert_eq!(spread.legs.as_deref(), Some("CS_241227_3000_3500"));
-        let spot = parse("deribit", "BTC_USDC", SymbolType::Spot);
+        let spot = parse("deribit", "BTC_USDC", InstrumentType::Spot);
         assert_eq!((spot.base.as_str(), spot.quote.as_str(), spot.inverse), ("BTC", "USDC", None));
     }
 
     #[test]
     fn concatenated_symbols_split_at_the_longest_quote() {
         for (exchange, symbol, kind, base, quote) in [
-            ("binance", "btcusdt", SymbolType::Spot, "BTC", "USDT"),
-            ("binance", "ETHBTC", SymbolType::Spot, "ETH", "BTC"),
-            ("binance", "BTCFDUSD", SymbolType::Spot, "BTC", "FDUSD"),
-            ("binance", "BTCTUSD", SymbolType::Spot, "BTC", "TUSD"),
-            ("binance", "WBTCBTC", SymbolType::Spot, "WBTC", "BTC"),
-            ("bybit-spot", "ETHUSDT", SymbolType::Spot, "ETH", "USDT"),
-            ("binance-futures", "1000SHIBUSDT", SymbolType::Perpetual, "1000SHIB", "USDT"),
-            ("binance-futures", "BTCUSDC", SymbolType::Perpetual, "BTC", "USDC"),
-            ("bitmex", "XBTUSD", SymbolType::Perpetual, "BTC", "USD"),
+            ("binance", "btcusdt", InstrumentType::Spot, "BTC", "USDT"),
+            ("binance", "ETHBTC", InstrumentType::Spot, "ETH", "BTC"),
+            ("binance", "BTCFDUSD", InstrumentType::Spot, "BTC", "FDUSD"),
+            ("binance", "BTCTUSD", InstrumentType::Spot, "BTC", "TUSD"),
+            ("binance", "WBTCBTC", InstrumentType::Spot, "WBTC", "BTC"),
+            ("bybit-spot", "ETHUSDT", InstrumentType::Spot, "ETH", "USDT"),
+            ("binance-futures", "1000SHIBUSDT", InstrumentType::Perpetual, "1000SHIB", "USDT"),
+            ("binance-futures", "BTCUSDC", InstrumentType::Perpetual, "BTC", "USDC"),
+            ("bitmex", "XBTUSD", InstrumentType::Perpetual, "BTC", "USD"),
         ] {
             let parsed = parse(exchange, symbol, kind);
             assert_eq!(
@@ -703,67 +703,67 @@ mod tests {
 
     #[test]
     fn binance_futures_and_delivery() {
-        let future = parse("binance-futures", "BTCUSDT_261225", SymbolType::Future);
+        let future = parse("binance-futures", "BTCUSDT_261225", InstrumentType::Future);
         assert_eq!((future.expiry, future.inverse), (Some(date("2026-12-25")), Some(false)));
-        let perp = parse("binance-delivery", "BTCUSD_PERP", SymbolType::Perpetual);
+        let perp = parse("binance-delivery", "BTCUSD_PERP", InstrumentType::Perpetual);
         assert_eq!(
             (perp.quote.as_str(), perp.inverse, perp.settle.as_deref()),
             ("USD", Some(true), Some("BTC"))
         );
-        let future = parse("binance-delivery", "btcusd_261225", SymbolType::Future);
+        let future = parse("binance-delivery", "btcusd_261225", InstrumentType::Future);
         assert_eq!(future.expiry, Some(date("2026-12-25")));
     }
 
     #[test]
     fn bybit_inverse_linear_and_usdc() {
-        let inverse = parse("bybit", "BTCUSD", SymbolType::Perpetual);
+        let inverse = parse("bybit", "BTCUSD", InstrumentType::Perpetual);
         assert_eq!((inverse.quote.as_str(), inverse.inverse), ("USD", Some(true)));
-        let linear = parse("bybit", "BTCUSDT", SymbolType::Perpetual);
+        let linear = parse("bybit", "BTCUSDT", InstrumentType::Perpetual);
         assert_eq!((linear.quote.as_str(), linear.inverse), ("USDT", Some(false)));
-        let usdc = parse("bybit", "ETHPERP", SymbolType::Perpetual);
+        let usdc = parse("bybit", "ETHPERP", InstrumentType::Perpetual);
         assert_eq!((usdc.base.as_str(), usdc.quote.as_str()), ("ETH", "USDC"));
-        let quarterly = parse("bybit", "BTCUSDZ26", SymbolType::Future);
+        let quarterly = parse("bybit", "BTCUSDZ26", InstrumentType::Future);
         assert_eq!((quarterly.quote.as_str(), quarterly.expiry), ("USD", Some(date("2026-12-25"))));
-        let march = parse("bybit", "BTCUSDH25", SymbolType::Future);
+        let march = parse("bybit", "BTCUSDH25", InstrumentType::Future);
         assert_eq!(march.expiry, Some(date("2025-03-28")));
-        let usdc_future = parse("bybit", "BTC-25DEC26", SymbolType::Future);
+        let usdc_future = parse("bybit", "BTC-25DEC26", InstrumentType::Future);
         assert_eq!((usdc_future.quote.as_str(), usdc_future.inverse), ("USDC", Some(false)));
-        let usdt_future = parse("bybit", "ETHUSDT-27DEC24", SymbolType::Future);
+        let usdt_future = parse("bybit", "ETHUSDT-27DEC24", InstrumentType::Future);
         assert_eq!((usdt_future.base.as_str(), usdt_future.quote.as_str()), ("ETH", "USDT"));
-        let option = parse("bybit-options", "BTC-27NOV26-100000-P-USDT", SymbolType::Option);
+        let option = parse("bybit-options", "BTC-27NOV26-100000-P-USDT", InstrumentType::Option);
         assert_eq!(option.quote, "USDT");
     }
 
     #[test]
     fn okex_families() {
-        let swap = parse("okex-swap", "BTC-USD-SWAP", SymbolType::Perpetual);
+        let swap = parse("okex-swap", "BTC-USD-SWAP", InstrumentType::Perpetual);
         assert_eq!((swap.inverse, swap.settle.as_deref()), (Some(true), Some("BTC")));
-        let swap = parse("okex-swap", "BTC-USDT-SWAP", SymbolType::Perpetual);
+        let swap = parse("okex-swap", "BTC-USDT-SWAP", InstrumentType::Perpetual);
         assert_eq!((swap.inverse, swap.settle.as_deref()), (Some(false), Some("USDT")));
-        let future = parse("okex-futures", "BTC-USDT-261225", SymbolType::Future);
+        let future = parse("okex-futures", "BTC-USDT-261225", InstrumentType::Future);
         assert_eq!(future.expiry, Some(date("2026-12-25")));
-        let option = parse("okex-options", "BTC-USD-261127-100000-C", SymbolType::Option);
+        let option = parse("okex-options", "BTC-USD-261127-100000-C", InstrumentType::Option);
         assert_eq!((option.quote.as_str(), option.price_asset.as_deref()), ("USD", Some("BTC")));
-        let spot = parse("okex", "BTC-USDC", SymbolType::Spot);
+        let spot = parse("okex", "BTC-USDC", InstrumentType::Spot);
         assert_eq!((spot.base.as_str(), spot.quote.as_str()), ("BTC", "USDC"));
     }
 
     #[test]
     fn symbols_outside_the_schemes_are_reported_by_name() {
         for (exchange, symbol, kind) in [
-            ("bitmex", "XBTZ26", SymbolType::Future),
-            ("binance", "BTCXYZ", SymbolType::Spot),
-            ("binance", "USDT", SymbolType::Spot),
-            ("deribit", "BTC-PERPETUAL", SymbolType::Future),
-            ("deribit", "BTC-32DEC26", SymbolType::Future),
-            ("deribit", "BTC-27NOV26-100000-X", SymbolType::Option),
-            ("deribit", "BTC-27NOV26-1e5-C", SymbolType::Option),
-            ("okex-options", "BTC-USD_UM-261127-100000-C", SymbolType::Option),
-            ("okex-swap", "BTC-USDT", SymbolType::Perpetual),
-            ("bybit", "BTCUSDA26", SymbolType::Future),
-            ("kraken", "XBT/USD", SymbolType::Spot),
-            ("deribit", "BTC-PERPETUAL", SymbolType::Prediction),
-            ("deribit", "BTC-PERPETUAL", SymbolType::Other("turbo".into())),
+            ("bitmex", "XBTZ26", InstrumentType::Future.into()),
+            ("binance", "BTCXYZ", InstrumentType::Spot.into()),
+            ("binance", "USDT", InstrumentType::Spot.into()),
+            ("deribit", "BTC-PERPETUAL", InstrumentType::Future.into()),
+            ("deribit", "BTC-32DEC26", InstrumentType::Future.into()),
+            ("deribit", "BTC-27NOV26-100000-X", InstrumentType::Option.into()),
+            ("deribit", "BTC-27NOV26-1e5-C", InstrumentType::Option.into()),
+            ("okex-options", "BTC-USD_UM-261127-100000-C", InstrumentType::Option.into()),
+            ("okex-swap", "BTC-USDT", InstrumentType::Perpetual.into()),
+            ("bybit", "BTCUSDA26", InstrumentType::Future.into()),
+            ("kraken", "XBT/USD", InstrumentType::Spot.into()),
+            ("deribit", "BTC-PERPETUAL", ListedType::Other("prediction".into())),
+            ("deribit", "BTC-PERPETUAL", ListedType::Other("turbo".into())),
         ] {
             match parse_symbol(exchange, symbol, &kind) {
                 Err(Error::UnparsedSymbol { exchange: e, symbol: s, .. }) => {

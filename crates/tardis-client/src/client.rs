@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Datelike;
-use instruments::tardis::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use md_config::TardisConfig;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -15,6 +14,7 @@ use crate::http::{self, Http};
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::{Retry, RetryPolicy};
 use crate::urls;
+use crate::wire::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use crate::{Error, Result};
 
 /// A rate-limited, retrying Tardis client. Cheap to clone: every clone shares one connection pool and one set of

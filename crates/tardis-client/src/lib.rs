@@ -1,13 +1,14 @@
 //! A rate-limited, retrying Tardis.dev client: CSV dataset downloads as byte streams, and the metadata API.
 //!
 //! Built from md-config's [`md_config::TardisConfig`] and nothing else; it knows nothing of storage.
-//! Dependency position: `md-config` (and the pure `instruments` types) <- `tardis-client` <- `downloader`.
+//! Dependency position: `md-config` <- `tardis-client` <- `downloader`; it depends on no other workspace crate.
 //!
 //! - [`TardisClient::dataset`] opens one file (`{exchange}/{data_type}/{YYYY}/{MM}/{DD}/{symbol}.csv.gz`) as a
 //!   [`DatasetStream`]: the body exactly as sent, never decompressed, with its byte count and CRC32C computed and its
 //!   gzip verified on the way. The stream holds back its last chunk until the file is proven complete and intact.
 //! - [`TardisClient::exchanges`], [`TardisClient::exchange_details`] and [`TardisClient::instruments`] return the
-//!   wire types of [`instruments::tardis`], cached for `metadata_cache_ttl`.
+//!   metadata wire types of [`wire`] (exported as `tardis_client::wire`), cached for `metadata_cache_ttl`; [`wire`]
+//!   also holds the dataset-symbol normalisation of download URLs ([`wire::normalize_dataset_symbol`]).
 //! - Every request passes one shared set of limits (in flight, per second, per day) and the [`RetryPolicy`];
 //!   [`Error::is_retryable`] says whether restarting can help.
 //! - The API key is sent as `Authorization: Bearer` to the configured origin only, and never appears in `Debug`,
@@ -41,6 +42,7 @@ mod limits;
 mod metadata;
 mod retry;
 mod urls;
+pub mod wire;
 
 pub use client::TardisClient;
 pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};

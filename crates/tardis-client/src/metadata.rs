@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use instruments::tardis::InstrumentInfo;
 use serde::Serialize;
+
+use crate::wire::InstrumentInfo;
 
 /// The `filter` of `GET /v1/instruments/{exchange}`.
 ///

@@ -10,7 +10,7 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove
 /// Normalises and percent-encodes a dataset symbol for a download URL, as the official clients do:
 /// upper case, `:` and `/` replaced by `-`, then every byte except letters, digits and `_.-~` percent-encoded.
 pub fn encode_dataset_symbol(symbol: &str) -> String {
-    encode_segment(&instruments::tardis::normalize_dataset_symbol(symbol))
+    encode_segment(&crate::wire::normalize_dataset_symbol(symbol))
 }
 
 /// Percent-encodes one path segment like Python's `quote(s, safe='')`.

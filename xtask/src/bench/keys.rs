@@ -33,7 +33,7 @@ fn rates(report: &str, label: &str) -> Result<(f64, f64)> {
 pub(crate) fn run(options: &Options, binaries: &Binaries) -> Result<String> {
     let paths = [
         (
-            "listing path (bench::generate_keys)",
+            "listing path (assign_keys)",
             "whole listings, variants included (what `md-cli instruments` does)",
         ),
         ("single path (key_for_instrument)", "instrument by instrument"),
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn keygen_lines_are_read() {
         let report = "instruments: 10 (listings of 5), distinct keys: 10, key bytes: 300\n\
-                      listing path (bench::generate_keys): wall 0.500 s, 2000000 keys/s; cpu 0.400 s, 2500000 keys/s\n";
+                      listing path (assign_keys): wall 0.500 s, 2000000 keys/s; cpu 0.400 s, 2500000 keys/s\n";
         assert_eq!(rates(report, "listing path").unwrap(), (2_000_000.0, 2_500_000.0));
         assert!(rates(report, "single path").is_err());
     }

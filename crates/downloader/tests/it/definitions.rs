@@ -27,12 +27,15 @@ fn expected_keys(day: NaiveDate, with_key: bool) -> BTreeSet<String> {
     EXCHANGES
         .iter()
         .flat_map(|exchange| {
-            let details: instruments::tardis::ExchangeDetails =
+            let details: tardis_client::wire::ExchangeDetails =
                 serde_json::from_str(&fixture(&format!("exchange_{exchange}.json"))).unwrap();
-            let infos: Vec<instruments::tardis::InstrumentInfo> =
+            let infos: Vec<tardis_client::wire::InstrumentInfo> =
                 serde_json::from_str(&fixture(&format!("instruments_{exchange}.json"))).unwrap();
-            let catalog =
-                instruments::Catalog::new(&details, with_key.then_some(infos.as_slice())).unwrap();
+            let catalog = instruments::Catalog::new(&definitions::listing(
+                details,
+                with_key.then_some(infos),
+            ))
+            .unwrap();
             catalog
                 .day(day)
                 .records

@@ -1,6 +1,8 @@
-//! downloader: planning, sharding, the streaming pipeline and Parquet conversion, end to end.
+//! downloader: instrument keys from Tardis metadata, planning, sharding, the streaming pipeline and Parquet
+//! conversion, end to end.
 
 mod convert;
 mod definitions;
+mod keys;
 mod pipeline;
 mod plan;

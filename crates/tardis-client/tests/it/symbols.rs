@@ -17,7 +17,7 @@ mod property_tests {
             let encoded = encode_dataset_symbol(&symbol);
             prop_assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)), "{}", encoded);
             let decoded = percent_encoding::percent_decode_str(&encoded).decode_utf8().expect("utf-8");
-            prop_assert_eq!(decoded.as_ref(), instruments::tardis::normalize_dataset_symbol(&symbol));
+            prop_assert_eq!(decoded.as_ref(), tardis_client::wire::normalize_dataset_symbol(&symbol));
             prop_assert!(!decoded.contains(':') && !decoded.contains('/'));
             prop_assert!(!decoded.chars().any(|c| c.is_ascii_lowercase()));
             prop_assert_eq!(encode_dataset_symbol(&decoded), encoded.clone());

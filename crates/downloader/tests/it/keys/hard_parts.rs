@@ -3,39 +3,35 @@
 //! ids, combos, and a full record.
 
 use chrono::NaiveDate;
-use instruments::tardis::{ExchangeDetails, InstrumentInfo};
+use downloader::definitions::listing;
 use instruments::{
-    Catalog, InstrumentKey, InstrumentRecord, InstrumentType, OptionType, RecordSource,
-    key_for_instrument, key_for_symbol,
+    Catalog, Instrument, InstrumentKey, InstrumentRecord, InstrumentType, Listing, OptionType,
+    RecordSource, key_for_instrument, key_for_symbol,
 };
 use rstest::rstest;
 
-use crate::fixtures::fixture;
-
-fn synthetic(exchange: &str) -> Vec<InstrumentInfo> {
-    let json = match exchange {
-        "deribit" => include_str!("../fixtures/synthetic_deribit.json"),
-        "cryptofacilities" => include_str!("../fixtures/synthetic_cryptofacilities.json"),
-        other => panic!("no synthetic listing for {other}"),
-    };
-    serde_json::from_str(json).unwrap()
-}
-
-fn bare_details(exchange: &str) -> ExchangeDetails {
-    serde_json::from_str(&format!(r#"{{"id": "{exchange}"}}"#)).unwrap()
-}
+use super::fixtures::{bare_details, fixture, synthetic};
 
 fn date(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
-/// The instrument `symbol` of `listing` ("fixture" or "synthetic") on `exchange`.
-fn instrument(listing: &str, exchange: &str, symbol: &str) -> InstrumentInfo {
-    let instruments =
-        if listing == "fixture" { fixture(exchange).instruments() } else { synthetic(exchange) };
-    instruments
+/// The listing of `exchange` with its metadata: `source` is "fixture" or "synthetic".
+fn listing_with_key(source: &str, exchange: &str) -> Listing {
+    if source == "fixture" {
+        fixture(exchange).listing(true)
+    } else {
+        listing(bare_details(exchange), Some(synthetic(exchange)))
+    }
+}
+
+/// The instrument `symbol` of `source` ("fixture" or "synthetic") on `exchange`.
+fn instrument(source: &str, exchange: &str, symbol: &str) -> Instrument {
+    listing_with_key(source, exchange)
+        .instruments
+        .unwrap_or_default()
         .into_iter()
-        .find(|info| info.dataset_symbol() == symbol)
+        .find(|info| info.dataset_symbol == symbol)
         .expect("instrument in the listing")
 }
 
@@ -117,8 +113,7 @@ fn inverse_options_are_keyed_in_their_strike_currency(
     let info = instrument("fixture", exchange, symbol);
     assert_eq!(info.quote_currency, "BTC", "Tardis quotes the premium currency");
     check("fixture", exchange, symbol, expected);
-    let catalog =
-        Catalog::new(&fixture(exchange).details(), Some(&fixture(exchange).instruments())).unwrap();
+    let catalog = Catalog::new(&fixture(exchange).listing(true)).unwrap();
     let record = record_on(&catalog, "2026-10-01", symbol);
     assert_eq!(
         (
@@ -208,8 +203,7 @@ fn linear_inverse_and_quanto_twins_are_told_apart(
     #[case] settle: &str,
 ) {
     check("fixture", exchange, symbol, expected);
-    let catalog =
-        Catalog::new(&fixture(exchange).details(), Some(&fixture(exchange).instruments())).unwrap();
+    let catalog = Catalog::new(&fixture(exchange).listing(true)).unwrap();
     let record = record_on(&catalog, "2026-10-01", symbol);
     assert_eq!(record.inverse, inverse, "{symbol}");
     assert_eq!(record.quanto.filter(|quanto| *quanto), quanto.filter(|quanto| *quanto), "{symbol}");
@@ -218,9 +212,7 @@ fn linear_inverse_and_quanto_twins_are_told_apart(
 
 #[test]
 fn one_pair_settled_in_two_currencies_gets_one_variant() {
-    let catalog =
-        Catalog::new(&bare_details("cryptofacilities"), Some(&synthetic("cryptofacilities")))
-            .unwrap();
+    let catalog = Catalog::new(&listing_with_key("synthetic", "cryptofacilities")).unwrap();
     let day = catalog.day(date("2024-10-01"));
     let listed: Vec<(String, String, Option<String>)> = day
         .records
@@ -253,15 +245,15 @@ fn one_pair_settled_in_two_currencies_gets_one_variant() {
     // The plain key goes to the first listed whatever the input order.
     let mut reversed = synthetic("cryptofacilities");
     reversed.reverse();
-    let again = Catalog::new(&bare_details("cryptofacilities"), Some(&reversed)).unwrap();
+    let again = Catalog::new(&listing(bare_details("cryptofacilities"), Some(reversed))).unwrap();
     assert_eq!(again.day(date("2024-10-01")).records, day.records);
 }
 
 #[test]
 fn xbt_is_already_btc_and_binance_ids_are_lower_case() {
     check("fixture", "bitmex", "XBTUSD", "BITMEX:PERP:BTC-USD");
-    for source in [Some(fixture("binance").instruments()), None] {
-        let catalog = Catalog::new(&fixture("binance").details(), source.as_deref()).unwrap();
+    for with_key in [true, false] {
+        let catalog = Catalog::new(&fixture("binance").listing(with_key)).unwrap();
         let record = record_on(&catalog, "2026-10-01", "BTCUSDT");
         assert_eq!(
             (record.exchange_raw_symbol.as_str(), record.tardis_symbol.as_str()),
@@ -269,11 +261,16 @@ fn xbt_is_already_btc_and_binance_ids_are_lower_case() {
         );
         assert_eq!(record.instrument_key.to_string(), "BINANCE:SPOT_PAIR:BTC-USDT");
     }
-    let mut without_dataset_id = instrument("fixture", "binance-futures", "BTCUSDT");
-    without_dataset_id.dataset_id = None;
-    assert_eq!(without_dataset_id.dataset_symbol(), "BTCUSDT");
+    let futures = fixture("binance-futures");
+    let mut without_dataset_id: Vec<_> = futures.instruments();
+    without_dataset_id.retain(|info| info.id == "btcusdt");
+    without_dataset_id[0].dataset_id = None;
+    assert_eq!(without_dataset_id[0].dataset_symbol(), "BTCUSDT");
+    let listed = listing(futures.details(), Some(without_dataset_id));
+    let without_dataset_id = &listed.instruments.as_ref().unwrap()[0];
+    assert_eq!(without_dataset_id.dataset_symbol, "BTCUSDT");
     assert_eq!(
-        key_for_instrument(&without_dataset_id).unwrap().to_string(),
+        key_for_instrument(without_dataset_id).unwrap().to_string(),
         "BINANCE-FUTURES:PERP:BTC-USDT"
     );
 }
@@ -298,7 +295,7 @@ fn combos_are_keyed_by_their_legs(
 #[test]
 fn a_record_carries_every_field() {
     let exchange = fixture("deribit");
-    let catalog = Catalog::new(&exchange.details(), Some(&exchange.instruments())).unwrap();
+    let catalog = Catalog::new(&exchange.listing(true)).unwrap();
     let record = record_on(&catalog, "2026-10-01", "BTC-27NOV26-100000-C");
     assert_eq!(record.instrument_key.to_string(), "DERIBIT:OPTION:BTC-USD-261127-100000-CALL");
     assert_eq!(

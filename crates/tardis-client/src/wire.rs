@@ -1,7 +1,8 @@
 //! Tardis metadata as it arrives on the wire: `GET /v1/exchanges`, `GET /v1/exchanges/{id}` and `GET /v1/instruments/{id}`.
 //!
-//! These are plain serde types, shared by `tardis-client` (which fetches and parses them) and by this crate's
-//! definitions code (which turns them into daily instrument records). Parsing is tolerant on purpose:
+//! These are plain serde types: the client parses the metadata calls' answers into them, and callers map them onto
+//! their own models (`downloader` onto the `instruments` listing). The dataset-symbol normalisation of download URLs
+//! ([`normalize_dataset_symbol`]) lives here too. Parsing is tolerant on purpose:
 //! - unknown fields are ignored, so a new Tardis field never breaks a run;
 //! - numbers that may arrive as JSON numbers or as strings are accepted either way ([`Decimal`]);
 //! - unknown enum values (a new symbol `type`, a new `contractType`) are kept as [`SymbolType::Other`] or a plain string.

@@ -1,9 +1,10 @@
-//! Measures key generation for synthetic Deribit-shaped instruments (the crate itself reads no clock).
+//! Measures key generation for synthetic Deribit-shaped instruments (the crate itself reads no clock); `cargo xtask
+//! bench keys` runs it.
 //!
 //! `cargo run --release -p instruments --example keygen -- [INSTRUMENTS] [CHUNK]` (defaults 1000000 and 10000).
-//! Listings of CHUNK instruments are generated untimed, then keyed under the clock, twice: through
-//! `bench::generate_keys` (the whole listing path, variants included; each key holds its formatted text) and
-//! instrument by instrument through `key_for_instrument`.
+//! Listings of CHUNK instruments ([`synthetic`]) are generated untimed, then keyed under the clock, twice: through
+//! `assign_keys` (the whole listing path, variants included; each key holds its formatted text) and instrument by
+//! instrument through `key_for_instrument`.
 //! Both wall-clock time and this thread's CPU time (Linux `/proc/thread-self/schedstat`) are reported, since other
 //! processes on a shared machine inflate the first.
 
@@ -13,8 +14,11 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use instruments::bench::{generate_keys, synthetic_instruments};
-use instruments::key_for_instrument;
+use instruments::{assign_keys, key_for_instrument};
+
+use crate::synthetic::synthetic_instruments;
+
+mod synthetic;
 
 /// Time this thread has spent on a CPU, if the kernel says.
 fn cpu_time() -> Option<Duration> {
@@ -78,7 +82,11 @@ fn main() -> ExitCode {
     while start < total {
         let count = chunk.min(total - start);
         let instruments = synthetic_instruments(start as u64, count);
-        let keys = match listing.measure(|| generate_keys(&instruments)) {
+        let keys = match listing.measure(|| {
+            assign_keys("deribit", &instruments)
+                .into_iter()
+                .collect::<instruments::Result<Vec<_>>>()
+        }) {
             Ok(keys) => keys,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -105,7 +113,7 @@ fn main() -> ExitCode {
         "instruments: {total} (listings of {chunk}), distinct keys: {}, key bytes: {bytes}",
         distinct.len()
     );
-    listing.report("listing path (bench::generate_keys)", total);
+    listing.report("listing path (assign_keys)", total);
     single.report("single path (key_for_instrument)", total);
     if distinct.len() == total { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -1,18 +1,15 @@
-//! Golden vectors: the key of every fixture instrument, pinned in `tests/fixtures/golden_keys.tsv`.
+//! Golden vectors: the key of every fixture instrument, pinned in `tests/fixtures/keys/golden_keys.tsv`.
 //!
 //! Keys are a data contract: a change to this table breaks every table downstream, so it must be deliberate.
 //! On a mismatch the test prints the whole computed table.
 
+use downloader::definitions::listing;
 use instruments::Catalog;
-use instruments::tardis::{ExchangeDetails, InstrumentInfo};
 
-use crate::fixtures::FIXTURES;
+use super::fixtures::{FIXTURES, bare_details, synthetic};
 
-const GOLDEN: &str = include_str!("../fixtures/golden_keys.tsv");
-const SYNTHETIC: &[(&str, &str)] = &[
-    ("cryptofacilities", include_str!("../fixtures/synthetic_cryptofacilities.json")),
-    ("deribit", include_str!("../fixtures/synthetic_deribit.json")),
-];
+const GOLDEN: &str = include_str!("../../fixtures/keys/golden_keys.tsv");
+const SYNTHETIC: &[&str] = &["cryptofacilities", "deribit"];
 
 /// `(exchange, source, tardis symbol, key)`, sorted.
 fn rows(exchange: &str, source: &str, catalog: &Catalog) -> Vec<String> {
@@ -28,20 +25,17 @@ fn rows(exchange: &str, source: &str, catalog: &Catalog) -> Vec<String> {
 fn computed() -> Vec<String> {
     let mut table = Vec::new();
     for fixture in FIXTURES {
-        let details = fixture.details();
-        let with_key = Catalog::new(&details, Some(&fixture.instruments())).unwrap();
+        let with_key = Catalog::new(&fixture.listing(true)).unwrap();
         table.extend(rows(fixture.exchange, "metadata", &with_key));
-        let without_key = Catalog::new(&details, None).unwrap();
+        let without_key = Catalog::new(&fixture.listing(false)).unwrap();
         table.extend(rows(fixture.exchange, "symbols", &without_key));
     }
-    for (exchange, json) in SYNTHETIC {
-        let details: ExchangeDetails =
-            serde_json::from_str(&format!(r#"{{"id": "{exchange}"}}"#)).unwrap();
-        let instruments: Vec<InstrumentInfo> = serde_json::from_str(json).unwrap();
+    for exchange in SYNTHETIC {
+        let listing = listing(bare_details(exchange), Some(synthetic(exchange)));
         table.extend(rows(
             &format!("synthetic-{exchange}"),
             "metadata",
-            &Catalog::new(&details, Some(&instruments)).unwrap(),
+            &Catalog::new(&listing).unwrap(),
         ));
     }
     table.sort();
@@ -58,7 +52,7 @@ fn keys_match_the_golden_vectors() {
     let computed = computed();
     if computed != golden {
         panic!(
-            "keys differ from tests/fixtures/golden_keys.tsv; computed table:\n{}",
+            "keys differ from tests/fixtures/keys/golden_keys.tsv; computed table:\n{}",
             computed.join("\n")
         );
     }

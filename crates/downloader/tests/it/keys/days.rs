@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use instruments::key::is_valid_object_component;
 use instruments::{Catalog, DayDefinitions, InstrumentKey};
 
-use crate::fixtures::FIXTURES;
+use super::fixtures::FIXTURES;
 
 /// From the earliest `availableSince` anywhere in the fixtures to the latest `exportedUntil`, inclusive.
 fn covered_days() -> (NaiveDate, NaiveDate) {
@@ -73,9 +73,8 @@ fn keys_are_unique_on_every_day_the_fixtures_cover_with_and_without_a_key() {
     let mut checked_days = 0;
     let mut checked_records = 0;
     for fixture in FIXTURES {
-        let details = fixture.details();
-        let with_key = Catalog::new(&details, Some(&fixture.instruments())).unwrap();
-        let without_key = Catalog::new(&details, None).unwrap();
+        let with_key = Catalog::new(&fixture.listing(true)).unwrap();
+        let without_key = Catalog::new(&fixture.listing(false)).unwrap();
         for (with, without) in with_key.days(first, last).zip(without_key.days(first, last)) {
             check_day(&with, "with a key");
             check_day(&without, "without a key");
@@ -112,7 +111,7 @@ fn grouped_files_are_listed_under_their_group_keys() {
             .filter(|symbol| symbol.is_grouped())
             .map(|symbol| symbol.id.as_str())
             .collect();
-        let catalog = Catalog::new(&details, None).unwrap();
+        let catalog = Catalog::new(&fixture.listing(false)).unwrap();
         let day = catalog.day(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
         let listed: Vec<&str> =
             day.groups.iter().map(|group| group.tardis_symbol.as_str()).collect();
