@@ -1,15 +1,20 @@
-//! The orchestrator: plans units of work from stored instrument definitions, shards them, and streams each
-//! dataset file from `tardis-client` into `gcs-sink`, converting to Parquet on the way when asked. It also writes
-//! those definitions ([`definitions`]): it maps the metadata `tardis-client` fetches onto the input model of
-//! `instruments` ([`definitions::listing`]) and stores the daily records `instruments` derives.
+//! The orchestrator, in three parts, one folder each:
 //!
-//! Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`; this is the one
-//! crate where those three meet.
+//! - [`definitions`]: the stored instrument definitions. It fetches each exchange's metadata with `tardis-client`,
+//!   maps the wire types onto the input model of `instruments` ([`definitions::listing`]), and stores the daily
+//!   records `instruments` derives as Parquet through `gcs-sink`; the plan reads them back.
+//! - [`download`]: the tick download: the plan (units, object names, shards), the pipeline that streams each unit
+//!   from `tardis-client` into `gcs-sink`, the shard's manifest and its quota ledger.
+//! - [`convert`]: the streaming `.csv.gz` to typed Parquet converter the pipeline uses for Parquet output.
+//!
+//! Every operation fails with the one [`Error`] of the crate; a unit's own failure is counted in the manifest
+//! instead. Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`; this is
+//! the one crate where those three meet, and it receives md-config types at construction.
 
 pub mod convert;
 pub mod definitions;
-pub mod manifest;
-pub mod pipeline;
-pub mod plan;
-pub mod progress;
-pub mod quota;
+pub mod download;
+mod error;
+
+pub use download::{Downloader, Plan, RunReport, Unit};
+pub use error::{Error, Result};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use downloader::plan::Unit;
-use downloader::progress::{Progress, UnitOutcome};
+use downloader::download::plan::Unit;
+use downloader::download::progress::{Progress, UnitOutcome};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Counts the pipeline's events and shows them.

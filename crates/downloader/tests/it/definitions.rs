@@ -203,3 +203,35 @@ async fn rewriting_a_day_keeps_other_exchanges_and_is_a_no_op_when_unchanged() {
     assert_eq!(exchanges, EXCHANGES.iter().map(|e| e.to_string()).collect());
     assert_eq!(batch.num_rows(), expected_keys(day, true).len());
 }
+
+/// The stored definitions are read by other tools and by other versions of md, and an unchanged day must verify
+/// rather than be rewritten: their bytes are pinned (size and CRC32C of every object, both sources, a range
+/// around the fixtures' `changes[]`). A change here is a change of the file format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bytes_of_stored_definitions_are_pinned() {
+    let mut text = String::new();
+    for (source, key) in [("metadata", Some("TD.defs")), ("symbol_parser", None)] {
+        let dir = tempfile::tempdir().unwrap();
+        let days = DateRange {
+            start: NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(),
+            end: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+        };
+        let report = write(key, dir.path(), days).await;
+        for written in &report.objects {
+            let bytes = std::fs::read(dir.path().join(&written.object)).unwrap();
+            text.push_str(&format!(
+                "{source}\t{}\t{}\t{}\t{:08x}\n",
+                written.object,
+                written.rows,
+                bytes.len(),
+                crc32c::crc32c(&bytes)
+            ));
+        }
+    }
+    let pinned = include_str!("../fixtures/golden/definitions.tsv");
+    if pinned != text {
+        let now = std::env::temp_dir().join("md-golden-definitions.tsv");
+        std::fs::write(&now, &text).unwrap();
+        panic!("the stored definitions' bytes changed (the new list is in {})", now.display());
+    }
+}

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use downloader::definitions::{self, DefinitionsStore};
-use downloader::manifest::RunStatus;
-use downloader::pipeline::{Downloader, RunReport};
-use downloader::plan::{self, Plan};
-use downloader::progress::NoProgress;
-use downloader::quota;
+use downloader::download::manifest::RunStatus;
+use downloader::download::pipeline::{Downloader, RunReport};
+use downloader::download::plan::{self, Plan};
+use downloader::download::progress::NoProgress;
+use downloader::download::quota;
 use futures::TryStreamExt;
 use gcs_sink::GcsSink;
 use md_config::{Config, DataType, DateRange, LoadOptions, SinkConfig, SinkLocation};

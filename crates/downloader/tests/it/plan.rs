@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::num::{NonZeroU32, NonZeroUsize};
 
 use chrono::NaiveDate;
-use downloader::plan::{self, DayInstruments, Plan, PlanError, PlanInstrument};
+use downloader::Error;
+use downloader::download::plan::{self, DayInstruments, Plan, PlanInstrument};
 use md_config::{
     DataType, DateRange, DownloadConfig, InstrumentType, OutputFormat, ShardingConfig,
 };
@@ -124,7 +125,7 @@ fn shards(total: u32) -> ShardingConfig {
     ShardingConfig { total_shards: NonZeroU32::new(total).unwrap(), ..ShardingConfig::default() }
 }
 
-fn build(download: &DownloadConfig, sharding: &ShardingConfig) -> Result<Plan, PlanError> {
+fn build(download: &DownloadConfig, sharding: &ShardingConfig) -> Result<Plan, Error> {
     plan::build(&definitions(&[1, 2, 3]), download, sharding, |date| format!("defs/{date}"))
 }
 
@@ -180,10 +181,11 @@ fn a_day_without_definitions_is_an_error_that_says_what_to_run() {
     let mut config = download(&[DataType::Trades]);
     config.dates.end = day(5);
     let error = build(&config, &shards(1)).unwrap_err();
-    assert_eq!(
-        error,
-        PlanError::MissingDefinitions { date: day(4), object: "defs/2024-03-04".into() }
+    assert!(
+        matches!(&error, Error::MissingDefinitions { date, object } if *date == day(4) && object == "defs/2024-03-04"),
+        "{error:?}"
     );
+    assert!(error.is_bad_input());
     let message = error.to_string();
     assert!(
         message.contains("md-cli instruments") && message.contains("md-cli pipeline"),
@@ -275,7 +277,7 @@ fn a_layout_that_merges_units_is_refused() {
     };
     let days = BTreeMap::from([(day(1), ambiguous.clone()), (day(2), ambiguous)]);
     let error = plan::build(&days, &config, &shards(1), |date| date.to_string()).unwrap_err();
-    assert!(matches!(error, PlanError::ObjectCollision { .. }), "{error}");
+    assert!(matches!(error, Error::ObjectCollision { .. }), "{error}");
 }
 
 /// What every task of a fleet must agree on, whatever version each runs: the identity of each unit, its object

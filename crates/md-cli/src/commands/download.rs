@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use anyhow::{Context as _, anyhow};
-use downloader::manifest::RunStatus;
-use downloader::pipeline::Downloader;
-use downloader::plan::{Plan, Unit};
+use downloader::download::manifest::RunStatus;
+use downloader::download::pipeline::Downloader;
+use downloader::download::plan::{Plan, Unit};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, WriteMode};
 use md_config::Loaded;

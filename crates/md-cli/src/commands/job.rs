@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 use downloader::definitions::{self, DefinitionsStore};
-use downloader::plan::{self, Plan, PlanError};
+use downloader::download::plan::{self, Plan};
 use gcs_sink::GcsSink;
 use md_config::{Config, Loaded};
 use tardis_client::TardisClient;
@@ -43,12 +43,13 @@ impl Job {
                 )
             })?;
         plan::build(&days, &self.config.download, &self.config.sharding, definitions::day_object)
-            .map_err(|error| match error {
+            .map_err(|error| {
                 // Nothing was done, and the message says what to run first.
-                PlanError::MissingDefinitions { .. } | PlanError::ObjectCollision { .. } => {
+                if error.is_bad_input() {
                     Failure::BadInput(anyhow!(error))
+                } else {
+                    Failure::Work(anyhow!(error))
                 }
-                other => Failure::Work(anyhow!(other)),
             })
     }
 }

@@ -20,11 +20,12 @@ use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
+use super::plan::{Plan, Unit};
+use super::progress::{Progress, UnitOutcome};
+use super::quota::Quota;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
-use crate::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
-use crate::plan::{Plan, Unit};
-use crate::progress::{Progress, UnitOutcome};
-use crate::quota::{LedgerError, Quota};
+use crate::error::{Error, chain};
 
 /// How stored objects are checked before a unit is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,24 +34,6 @@ pub enum VerifyMode {
     Head,
     /// Read the object back and check its recorded size and CRC32C (local and in-memory stores, where it is cheap).
     Full,
-}
-
-/// Errors that stop a run before or after its units (a unit's own failure is only counted).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The manifest could not be written.
-    #[error("cannot write the manifest {object}")]
-    Manifest {
-        /// The manifest's object name.
-        object: String,
-        /// The sink's error (boxed: it is large).
-        #[source]
-        source: Box<gcs_sink::Error>,
-    },
-    /// The shard's quota ledger could not be read or written.
-    #[error(transparent)]
-    Quota(#[from] LedgerError),
 }
 
 /// Why a unit's source stream stopped; travels through the sink as its source error.
@@ -525,21 +508,6 @@ impl SourceError {
             SourceError::Convert(_) | SourceError::Stopped(_) => RetryClass::Final,
         }
     }
-}
-
-/// Formats an error with its whole chain of causes, `a: b: c`.
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

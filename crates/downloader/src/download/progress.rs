@@ -1,6 +1,6 @@
 //! Progress events from the pipeline; md-cli renders them (a bar on a terminal, periodic log lines on a server).
 
-use crate::plan::Unit;
+use super::plan::Unit;
 
 /// How one unit ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

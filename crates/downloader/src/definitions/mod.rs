@@ -38,43 +38,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tardis_client::wire::{DatasetSymbol, Decimal, ExchangeDetails, InstrumentInfo, SymbolType};
 
-use crate::plan::{DayInstruments, PlanInstrument};
-
-/// Errors reading or writing stored definitions.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The sink failed.
-    #[error("{operation} {object} failed")]
-    Sink {
-        /// What was being done.
-        operation: &'static str,
-        /// The object.
-        object: String,
-        /// The sink's error (boxed: it is large).
-        #[source]
-        source: Box<gcs_sink::Error>,
-    },
-    /// A stored file is not a definitions file this version can read.
-    #[error(
-        "{object} is not a definitions file md can read ({detail}); rerun `md-cli instruments --force` for that day"
-    )]
-    Foreign {
-        /// The object.
-        object: String,
-        /// What is wrong.
-        detail: String,
-    },
-    /// Encoding or decoding Parquet failed.
-    #[error("cannot encode or decode {object}")]
-    Parquet {
-        /// The object.
-        object: String,
-        /// The Parquet or Arrow error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-}
+use crate::download::plan::{DayInstruments, PlanInstrument};
+use crate::error::{Error, chain};
 
 /// The per-day instruments object.
 pub fn day_object(date: NaiveDate) -> String {
@@ -158,7 +123,7 @@ impl DefinitionsStore {
         let batches: Vec<RecordBatch> =
             days.iter().map(|(date, records)| instruments_batch(*date, records)).collect();
         let batch = concat_batches(&instruments_schema(), &batches)
-            .map_err(|error| parquet_error(&object, error))?;
+            .map_err(|error| Error::parquet(&object, error))?;
         self.put(&object, &batch).await
     }
 
@@ -187,10 +152,10 @@ impl DefinitionsStore {
         let chunks = match self.sink.get(object).await {
             Ok(stream) => stream,
             Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-            Err(source) => return Err(sink_error("read", object, source)),
+            Err(source) => return Err(Error::sink("read", object, source)),
         };
         let parts: Vec<Bytes> =
-            chunks.try_collect().await.map_err(|source| sink_error("read", object, source))?;
+            chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
         let bytes = Bytes::from(parts.concat());
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
             .and_then(|builder| builder.build())
@@ -200,9 +165,9 @@ impl DefinitionsStore {
             })?;
         let schema = reader.schema();
         let batches: Vec<RecordBatch> =
-            reader.collect::<Result<_, _>>().map_err(|error| parquet_error(object, error))?;
+            reader.collect::<Result<_, _>>().map_err(|error| Error::parquet(object, error))?;
         let batch =
-            concat_batches(&schema, &batches).map_err(|error| parquet_error(object, error))?;
+            concat_batches(&schema, &batches).map_err(|error| Error::parquet(object, error))?;
         Ok(Some(batch))
     }
 
@@ -226,9 +191,9 @@ impl DefinitionsStore {
                     .map(|value| Some(!exchanges.iter().any(|e| Some(e.as_str()) == value)))
                     .collect();
                 let kept = filter_record_batch(&existing, &keep)
-                    .map_err(|error| parquet_error(object, error))?;
+                    .map_err(|error| Error::parquet(object, error))?;
                 concat_batches(&schema, &[kept, new])
-                    .map_err(|error| parquet_error(object, error))?
+                    .map_err(|error| Error::parquet(object, error))?
             }
             Some(existing) if !self.force => {
                 return Err(Error::Foreign {
@@ -258,10 +223,10 @@ impl DefinitionsStore {
                 self.sink
                     .put_bytes(object, bytes, WriteMode::Replace)
                     .await
-                    .map_err(|source| sink_error("write", object, source))?;
+                    .map_err(|source| Error::sink("write", object, source))?;
                 Ok(Written { object: object.to_owned(), rows, changed: true })
             }
-            Err(source) => Err(sink_error("write", object, source)),
+            Err(source) => Err(Error::sink("write", object, source)),
         }
     }
 }
@@ -285,14 +250,6 @@ pub async fn read_days(
     Ok(found.into_iter().filter_map(|(date, day)| day.map(|day| (date, day))).collect())
 }
 
-fn sink_error(operation: &'static str, object: &str, source: gcs_sink::Error) -> Error {
-    Error::Sink { operation, object: object.to_owned(), source: Box::new(source) }
-}
-
-fn parquet_error(object: &str, error: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Parquet { object: object.to_owned(), source: Box::new(error) }
-}
-
 fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -300,9 +257,9 @@ fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
         .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
-        .map_err(|error| parquet_error(object, error))?;
-    writer.write(batch).map_err(|error| parquet_error(object, error))?;
-    writer.close().map_err(|error| parquet_error(object, error))?;
+        .map_err(|error| Error::parquet(object, error))?;
+    writer.write(batch).map_err(|error| Error::parquet(object, error))?;
+    writer.close().map_err(|error| Error::parquet(object, error))?;
     Ok(out)
 }
 
@@ -314,8 +271,8 @@ fn sort_by_key(object: &str, batch: &RecordBatch) -> Result<RecordBatch, Error> 
     };
     let keys = batch.column_by_name(key_column).expect("both schemas have a key column");
     let indices =
-        sort_to_indices(keys, None, None).map_err(|error| parquet_error(object, error))?;
-    take_record_batch(batch, &indices).map_err(|error| parquet_error(object, error))
+        sort_to_indices(keys, None, None).map_err(|error| Error::parquet(object, error))?;
+    take_record_batch(batch, &indices).map_err(|error| Error::parquet(object, error))
 }
 
 fn string_column<'a>(
@@ -733,8 +690,7 @@ async fn fetch_exchange(
     range_start: DateTime<Utc>,
     range_end: DateTime<Utc>,
 ) -> Result<Listing, String> {
-    let details =
-        client.exchange_details(exchange).await.map_err(|error| crate::pipeline::chain(&error))?;
+    let details = client.exchange_details(exchange).await.map_err(|error| chain(&error))?;
     if !client.has_api_key() {
         return Ok(listing(details, None));
     }
@@ -753,7 +709,7 @@ async fn fetch_exchange(
             );
             Ok(listing(details, None))
         }
-        Err(error) => Err(crate::pipeline::chain(&error)),
+        Err(error) => Err(chain(&error)),
     }
 }
 

@@ -11,6 +11,8 @@ use chrono::NaiveDate;
 use md_config::{DataType, DownloadConfig, InstrumentType, ObjectFields, ShardingConfig};
 use serde::Serialize;
 
+use crate::error::Error;
+
 /// One downloadable symbol of one day, as read from the stored definitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanInstrument {
@@ -111,34 +113,6 @@ impl Plan {
     }
 }
 
-/// Why a plan cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlanError {
-    /// A day in the range has no stored instrument definitions.
-    #[error(
-        "no stored instrument definitions for {date} (looked for {object}): run `md-cli instruments --from {date} --to {date}` first, or `md-cli pipeline` which does both"
-    )]
-    MissingDefinitions {
-        /// The day.
-        date: NaiveDate,
-        /// The object that was looked for.
-        object: String,
-    },
-    /// Two units would be written to the same object (a layout template that cannot tell them apart).
-    #[error(
-        "units {first} and {second} would both be written to {object}: the layout must tell them apart"
-    )]
-    ObjectCollision {
-        /// The object name.
-        object: String,
-        /// One unit.
-        first: String,
-        /// The other unit.
-        second: String,
-    },
-}
-
 /// Builds the plan for every day of the download range from the stored definitions of each day.
 ///
 /// Filters by venue, instrument type and data type (each only where Tardis has that type for that symbol), keeps at
@@ -147,14 +121,14 @@ pub enum PlanError {
 /// `OPTIONS`, while `trades` come per instrument and are never downloaded twice).
 ///
 /// # Errors
-/// [`PlanError::MissingDefinitions`] for a day of the range absent from `days`; [`PlanError::ObjectCollision`] when
+/// [`Error::MissingDefinitions`] for a day of the range absent from `days`; [`Error::ObjectCollision`] when
 /// the layout maps two units to one object.
 pub fn build(
     days: &BTreeMap<NaiveDate, DayInstruments>,
     download: &DownloadConfig,
     sharding: &ShardingConfig,
     definitions_object: impl Fn(NaiveDate) -> String,
-) -> Result<Plan, PlanError> {
+) -> Result<Plan, Error> {
     let venue_wanted = |exchange: &str| {
         download.venues.is_empty() || download.venues.iter().any(|venue| venue == exchange)
     };
@@ -163,10 +137,9 @@ pub fn build(
     };
     let mut units = Vec::new();
     for date in download.dates.days() {
-        let day = days.get(&date).ok_or_else(|| PlanError::MissingDefinitions {
-            date,
-            object: definitions_object(date),
-        })?;
+        let day = days
+            .get(&date)
+            .ok_or_else(|| Error::MissingDefinitions { date, object: definitions_object(date) })?;
         let exchanges: BTreeSet<&str> = day
             .instruments
             .iter()
@@ -253,11 +226,11 @@ fn unit(
     unit
 }
 
-fn check_collisions(units: &[Unit]) -> Result<(), PlanError> {
+fn check_collisions(units: &[Unit]) -> Result<(), Error> {
     let mut seen: BTreeMap<&str, &Unit> = BTreeMap::new();
     for unit in units {
         if let Some(first) = seen.insert(&unit.object, unit) {
-            return Err(PlanError::ObjectCollision {
+            return Err(Error::ObjectCollision {
                 object: unit.object.clone(),
                 first: first.id(),
                 second: unit.id(),

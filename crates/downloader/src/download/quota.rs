@@ -16,6 +16,8 @@ use futures::TryStreamExt;
 use gcs_sink::{GcsSink, WriteMode};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
+
 /// Where ledgers live in the sink.
 pub const QUOTA_PREFIX: &str = "manifests/quota";
 
@@ -44,16 +46,6 @@ pub struct Ledger {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The ledger could not be read or written.
-#[derive(Debug, thiserror::Error)]
-#[error("quota ledger {object}: {reason}")]
-pub struct LedgerError {
-    /// The ledger's object name.
-    pub object: String,
-    /// What went wrong.
-    pub reason: String,
-}
-
 /// The running count of one shard's share.
 #[derive(Debug)]
 pub(crate) struct Quota {
@@ -74,10 +66,10 @@ impl Quota {
         now: DateTime<Utc>,
         shard_index: u32,
         total_shards: u32,
-    ) -> Result<Quota, LedgerError> {
+    ) -> Result<Quota, Error> {
         let day = now.date_naive();
         let object = object_name(day, shard_index, total_shards);
-        let fail = |reason: String| LedgerError { object: object.clone(), reason };
+        let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
         let used = match sink.get(&object).await {
             Ok(body) => {
                 let bytes: Vec<u8> = body
@@ -149,7 +141,7 @@ impl Quota {
     }
 
     /// Writes the ledger with the current usage (replacing the previous one).
-    pub(crate) async fn record(&self, sink: &GcsSink) -> Result<(), LedgerError> {
+    pub(crate) async fn record(&self, sink: &GcsSink) -> Result<(), Error> {
         let ledger = Ledger {
             day: self.day,
             shard_index: self.shard_index,
@@ -159,9 +151,8 @@ impl Quota {
             updated_at: Utc::now(),
         };
         let body = serde_json::to_vec_pretty(&ledger).expect("a ledger serializes");
-        sink.put_bytes(&self.object, body, WriteMode::Replace)
-            .await
-            .map(|_| ())
-            .map_err(|error| LedgerError { object: self.object.clone(), reason: error.to_string() })
+        sink.put_bytes(&self.object, body, WriteMode::Replace).await.map(|_| ()).map_err(|error| {
+            Error::Ledger { object: self.object.clone(), reason: error.to_string() }
+        })
     }
 }

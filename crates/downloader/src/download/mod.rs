@@ -1,0 +1,17 @@
+//! The tick download: from the stored definitions to one object per dataset file, for one shard of a fleet.
+//!
+//! - [`plan`]: pure; every unit (day × exchange × data type × dataset symbol) of a range with its object name (from
+//!   md-config's `Layout`) and its shard, deterministic on every machine.
+//! - [`pipeline`]: [`Downloader::run`] takes one shard's units through one bounded queue, streaming each from
+//!   `tardis-client` (through [`crate::convert`] for Parquet) into `gcs-sink`, and writes the shard's [`manifest`].
+//! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
+//! - [`progress`]: the events md-cli renders.
+
+pub mod manifest;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;
+pub mod quota;
+
+pub use pipeline::{Downloader, RunReport, VerifyMode};
+pub use plan::{DayInstruments, Plan, PlanInstrument, Unit};

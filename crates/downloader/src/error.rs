@@ -1,0 +1,119 @@
+//! The crate's one public error type: what stopped an operation of the orchestrator (writing or reading the stored
+//! definitions, planning, running a shard), with the object, day or unit it concerns.
+//!
+//! A unit's own failure is not an error of the run: it is counted in the manifest, and the other units go on. The
+//! Parquet converter's detailed errors ([`crate::convert::ConvertError`]) travel inside a unit's failure.
+
+use chrono::NaiveDate;
+
+/// Everything that can stop an operation of the orchestrator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A sink operation failed.
+    #[error("{operation} {object} failed")]
+    Sink {
+        /// What was being done (`read`, `write`, `write the manifest`, ...).
+        operation: &'static str,
+        /// The object.
+        object: String,
+        /// The sink's error (boxed: it is large).
+        #[source]
+        source: Box<gcs_sink::Error>,
+    },
+    /// A stored file is not a definitions file this version can read.
+    #[error(
+        "{object} is not a definitions file md can read ({detail}); rerun `md-cli instruments --force` for that day"
+    )]
+    Foreign {
+        /// The object.
+        object: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Encoding or decoding Parquet failed.
+    #[error("cannot encode or decode {object}")]
+    Parquet {
+        /// The object.
+        object: String,
+        /// The Parquet or Arrow error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A day in the range has no stored instrument definitions.
+    #[error(
+        "no stored instrument definitions for {date} (looked for {object}): run `md-cli instruments --from {date} --to {date}` first, or `md-cli pipeline` which does both"
+    )]
+    MissingDefinitions {
+        /// The day.
+        date: NaiveDate,
+        /// The object that was looked for.
+        object: String,
+    },
+    /// Two units would be written to the same object (a layout template that cannot tell them apart).
+    #[error(
+        "units {first} and {second} would both be written to {object}: the layout must tell them apart"
+    )]
+    ObjectCollision {
+        /// The object name.
+        object: String,
+        /// One unit.
+        first: String,
+        /// The other unit.
+        second: String,
+    },
+    /// The shard's manifest could not be written (the run itself is over).
+    #[error("cannot write the manifest {object}")]
+    Manifest {
+        /// The manifest's object name.
+        object: String,
+        /// The sink's error (boxed: it is large).
+        #[source]
+        source: Box<gcs_sink::Error>,
+    },
+    /// The shard's quota ledger could not be read or written.
+    #[error("quota ledger {object}: {reason}")]
+    Ledger {
+        /// The ledger's object name.
+        object: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// Returns whether nothing was done because of what was asked (a day without definitions, a layout that merges
+    /// units): the user must change the request, not retry it.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Error::MissingDefinitions { .. } | Error::ObjectCollision { .. })
+    }
+
+    pub(crate) fn sink(operation: &'static str, object: &str, source: gcs_sink::Error) -> Error {
+        Error::Sink { operation, object: object.to_owned(), source: Box::new(source) }
+    }
+
+    pub(crate) fn parquet(
+        object: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Parquet { object: object.to_owned(), source: Box::new(error) }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Formats an error with its whole chain of causes, `a: b: c`, for manifests and reports.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
