@@ -56,6 +56,13 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// Returns a problem with no single offending value (a file, a key, a secret).
+    pub fn new(culprit: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem { culprit: culprit.into(), value: None, message: message.into() }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {

@@ -242,11 +242,10 @@ fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
         .filter(|(distance, _)| *distance <= 3)
         .map(|(_, known)| format!("; did you mean {known}?"))
         .unwrap_or_default();
-    problems.push(Problem {
-        culprit: name.to_owned(),
-        value: None,
-        message: format!("unknown variable in the {place}{suggestion}"),
-    });
+    problems.push(Problem::new(
+        name.to_owned(),
+        format!("unknown variable in the {place}{suggestion}"),
+    ));
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -295,22 +294,14 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Probl
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
-            problems.push(Problem {
-                culprit,
-                value: None,
-                message: format!("cannot read the config file: {error}"),
-            });
+            problems.push(Problem::new(culprit, format!("cannot read the config file: {error}")));
             return;
         }
     };
     let document: serde_norway::Value = match serde_norway::from_str(&text) {
         Ok(document) => document,
         Err(error) => {
-            problems.push(Problem {
-                culprit,
-                value: None,
-                message: format!("unparsable YAML: {error}"),
-            });
+            problems.push(Problem::new(culprit, format!("unparsable YAML: {error}")));
             return;
         }
     };
@@ -318,11 +309,7 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Probl
         serde_norway::Value::Null => return,
         serde_norway::Value::Mapping(mapping) => mapping,
         _ => {
-            problems.push(Problem {
-                culprit,
-                value: None,
-                message: "the top level must be a mapping".into(),
-            });
+            problems.push(Problem::new(culprit, "the top level must be a mapping"));
             return;
         }
     };
@@ -338,20 +325,12 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Probl
                 );
             }
             Ok(None) => {}
-            Err(message) => problems.push(Problem {
-                culprit: format!("{culprit}: {key_path}"),
-                value: None,
-                message,
-            }),
+            Err(message) => problems.push(Problem::new(format!("{culprit}: {key_path}"), message)),
         }
     };
     for (key, value) in &mapping {
         let Some(key) = key.as_str() else {
-            problems.push(Problem {
-                culprit: culprit.clone(),
-                value: None,
-                message: format!("non-string key {key:?}"),
-            });
+            problems.push(Problem::new(culprit.clone(), format!("non-string key {key:?}")));
             continue;
         };
         if let Some(spec) = vars::spec(key) {
@@ -360,20 +339,13 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Probl
         }
         let Some(section) = Section::all().into_iter().find(|section| section.yaml_key() == key)
         else {
-            problems.push(Problem {
-                culprit: format!("{culprit}: {key}"),
-                value: None,
-                message: "unknown key: expected a section (tardis, gcp, sink, service, sharding, instruments, download) or a variable name".into(),
-            });
+            problems.push(Problem::new(format!("{culprit}: {key}"), "unknown key: expected a section (tardis, gcp, sink, service, sharding, instruments, download) or a variable name"));
             continue;
         };
         let serde_norway::Value::Mapping(fields) = value else {
             if !value.is_null() {
-                problems.push(Problem {
-                    culprit: format!("{culprit}: {key}"),
-                    value: None,
-                    message: "a section must be a mapping".into(),
-                });
+                problems
+                    .push(Problem::new(format!("{culprit}: {key}"), "a section must be a mapping"));
             }
             continue;
         };
@@ -387,14 +359,10 @@ fn read_yaml(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Probl
                         .filter(|spec| spec.section == section)
                         .map(|spec| spec.yaml_key)
                         .collect();
-                    problems.push(Problem {
-                        culprit: format!("{culprit}: {key}.{field}"),
-                        value: None,
-                        message: format!(
-                            "unknown key; known keys of `{key}`: {}",
-                            known.join(", ")
-                        ),
-                    });
+                    problems.push(Problem::new(
+                        format!("{culprit}: {key}.{field}"),
+                        format!("unknown key; known keys of `{key}`: {}", known.join(", ")),
+                    ));
                 }
             }
         }
@@ -429,11 +397,7 @@ fn read_dotenv(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Pro
     let entries = match dotenvy::from_path_iter(path) {
         Ok(entries) => entries,
         Err(error) => {
-            problems.push(Problem {
-                culprit,
-                value: None,
-                message: format!("cannot read the .env file: {error}"),
-            });
+            problems.push(Problem::new(culprit, format!("cannot read the .env file: {error}")));
             return;
         }
     };
@@ -449,11 +413,8 @@ fn read_dotenv(path: &Path, raw: &mut BTreeMap<Var, Raw>, problems: &mut Vec<Pro
                 None => check_unknown(&name, ".env file", problems),
             },
             Err(error) => {
-                problems.push(Problem {
-                    culprit: culprit.clone(),
-                    value: None,
-                    message: format!("unparsable .env line: {error}"),
-                });
+                problems
+                    .push(Problem::new(culprit.clone(), format!("unparsable .env line: {error}")));
             }
         }
     }

@@ -54,6 +54,12 @@ fn read(path: &Path) -> RecordBatch {
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
+/// The values of a text column without nulls.
+fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
+    let values = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+    values.as_string::<i32>().iter().map(|value| value.unwrap().to_owned()).collect()
+}
+
 async fn write(
     api_key: Option<&str>,
     root: &Path,
@@ -91,13 +97,7 @@ async fn a_stored_day_has_one_row_per_available_instrument_with_every_field() {
         assert!(report.all_fetched(), "{report:?}");
         for day in [first, last] {
             let batch = read(&dir.path().join(definitions::day_object(day)));
-            let keys: Vec<String> = batch
-                .column_by_name("instrument_key")
-                .unwrap()
-                .as_string::<i32>()
-                .iter()
-                .map(|k| k.unwrap().to_owned())
-                .collect();
+            let keys = strings(&batch, "instrument_key");
             let expected = expected_keys(day, with_key);
             assert!(!expected.is_empty());
             assert_eq!(
@@ -193,13 +193,7 @@ async fn rewriting_a_day_keeps_other_exchanges_and_is_a_no_op_when_unchanged() {
     .await
     .unwrap();
     let batch = read(&dir.path().join(definitions::day_object(day)));
-    let exchanges: BTreeSet<String> = batch
-        .column_by_name("tardis_exchange")
-        .unwrap()
-        .as_string::<i32>()
-        .iter()
-        .map(|e| e.unwrap().to_owned())
-        .collect();
+    let exchanges: BTreeSet<String> = strings(&batch, "tardis_exchange").into_iter().collect();
     assert_eq!(exchanges, EXCHANGES.iter().map(|e| e.to_string()).collect());
     assert_eq!(batch.num_rows(), expected_keys(day, true).len());
 }

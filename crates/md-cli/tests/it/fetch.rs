@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rstest::rstest;
 use test_support::tardis::{Fault, FaultRates, StubConfig};
 
-use crate::support::{Stand, TestEnv, fetch_btc_trades};
+use crate::support::{Stand, TestEnv, fetch_btc_trades, fetch_trades};
 
 const KEY: &str = "TD.cli-test-key-42";
 
@@ -80,21 +80,7 @@ fn bad_input_exits_2_before_any_request(#[case] extra: &[&str], #[case] culprit:
 fn free_day_rule_without_a_key() {
     let stand = keyed_stand();
     let env = stand.env(None);
-    let fetch = |date: &str| {
-        env.run(&[
-            "fetch",
-            "--exchange",
-            "deribit",
-            "--data-type",
-            "trades",
-            "--date",
-            date,
-            "--symbol",
-            "BTC-PERPETUAL",
-            "--output",
-            "t.csv.gz",
-        ])
-    };
+    let fetch = |date: &str| env.run(&fetch_trades(date, "BTC-PERPETUAL", "t.csv.gz"));
     let paid = fetch("2026-10-02");
     assert_eq!(paid.code, 2, "{}", paid.stderr);
     assert!(
@@ -116,19 +102,7 @@ fn a_failed_fetch_exits_1_and_leaves_nothing() {
     let stand = keyed_stand();
     let env = stand.env(Some(KEY));
     std::fs::write(env.dir.path().join("keep.txt"), "x").expect("write");
-    let run = env.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "NOPE-PERP",
-        "--output",
-        "t.csv.gz",
-    ]);
+    let run = env.run(&fetch_trades("2026-10-02", "NOPE-PERP", "t.csv.gz"));
     assert_eq!(run.code, 1, "{}", run.stderr);
     for needed in ["deribit trades 2026-10-02 NOPE-PERP", "HTTP 404", "1 attempt"] {
         assert!(run.stderr.contains(needed), "missing {needed:?}: {}", run.stderr);
@@ -349,19 +323,8 @@ fn fetch_into_gcs_lands_byte_exact() {
     assert!(gcs.counters().of(test_support::gcs::RequestKind::Copy) >= 1, "published by copy");
 
     // An unknown symbol is a 404: exit 1, and nothing appears in the bucket.
-    let missing = env.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "NO-SUCH-SYMBOL",
-        "--output",
-        "gs://fetch-bucket/none.csv.gz",
-    ]);
+    let missing =
+        env.run(&fetch_trades("2026-10-02", "NO-SUCH-SYMBOL", "gs://fetch-bucket/none.csv.gz"));
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(gcs.object("fetch-bucket", "none.csv.gz").is_none());
 }

@@ -153,8 +153,8 @@ pub(crate) fn local_env(stand: &Stand) -> TestEnv {
         .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
 }
 
-/// `md-cli fetch` of deribit trades of BTC-PERPETUAL on 2026-10-02 into `output`.
-pub(crate) fn fetch_btc_trades(output: &str) -> [&str; 11] {
+/// `md-cli fetch` of deribit trades of `symbol` on `date` into `output`.
+pub(crate) fn fetch_trades<'a>(date: &'a str, symbol: &'a str, output: &'a str) -> [&'a str; 11] {
     [
         "fetch",
         "--exchange",
@@ -162,12 +162,17 @@ pub(crate) fn fetch_btc_trades(output: &str) -> [&str; 11] {
         "--data-type",
         "trades",
         "--date",
-        "2026-10-02",
+        date,
         "--symbol",
-        "BTC-PERPETUAL",
+        symbol,
         "--output",
         output,
     ]
+}
+
+/// `md-cli fetch` of deribit trades of BTC-PERPETUAL on 2026-10-02 into `output`.
+pub(crate) fn fetch_btc_trades(output: &str) -> [&str; 11] {
+    fetch_trades("2026-10-02", "BTC-PERPETUAL", output)
 }
 
 /// `command` followed by `extra`.

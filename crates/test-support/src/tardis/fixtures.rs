@@ -13,8 +13,9 @@ macro_rules! fixture {
     };
 }
 
-/// `(exchange, exchange details JSON, instruments JSON)` for every exchange with fixtures.
-const EXCHANGES: &[(&str, &str, &str)] = &[
+/// `(exchange, exchange details JSON, instruments JSON)` for every exchange with fixtures: the metadata the
+/// stand-in serves, for tests that need it without a server.
+pub const EXCHANGES: &[(&str, &str, &str)] = &[
     fixture!("binance"),
     fixture!("binance-delivery"),
     fixture!("binance-futures"),

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate};
 
+pub use self::fixtures::EXCHANGES as FIXTURE_EXCHANGES;
 use self::generate::SplitMix;
 
 /// Serves only 127.0.0.1.

@@ -7,6 +7,7 @@ use instruments::Listing;
 use tardis_client::wire::{ExchangeDetails, InstrumentInfo};
 
 /// One fixture exchange: its free details and its instrument metadata.
+#[derive(Clone, Copy)]
 pub(crate) struct Fixture {
     pub(crate) exchange: &'static str,
     details: &'static str,
@@ -30,38 +31,15 @@ impl Fixture {
     }
 }
 
-macro_rules! fixtures {
-    ($($exchange:literal),* $(,)?) => {
-        &[$(Fixture {
-            exchange: $exchange,
-            details: include_str!(concat!(
-                "../../../../test-support/fixtures/tardis/exchange_", $exchange, ".json"
-            )),
-            instruments: include_str!(concat!(
-                "../../../../test-support/fixtures/tardis/instruments_", $exchange, ".json"
-            )),
-        }),*]
-    };
+/// Every fixture exchange: the table the stand-in serves.
+pub(crate) fn fixtures() -> impl Iterator<Item = Fixture> {
+    test_support::tardis::FIXTURE_EXCHANGES
+        .iter()
+        .map(|&(exchange, details, instruments)| Fixture { exchange, details, instruments })
 }
 
-/// Every fixture exchange.
-pub(crate) const FIXTURES: &[Fixture] = fixtures![
-    "binance",
-    "binance-delivery",
-    "binance-futures",
-    "bitmex",
-    "bybit",
-    "bybit-options",
-    "bybit-spot",
-    "deribit",
-    "okex",
-    "okex-futures",
-    "okex-options",
-    "okex-swap",
-];
-
-pub(crate) fn fixture(exchange: &str) -> &'static Fixture {
-    FIXTURES.iter().find(|fixture| fixture.exchange == exchange).expect("a fixture exchange")
+pub(crate) fn fixture(exchange: &str) -> Fixture {
+    fixtures().find(|fixture| fixture.exchange == exchange).expect("a fixture exchange")
 }
 
 /// The synthetic instrument metadata of `exchange` (`tests/fixtures/keys/synthetic_*.json`): hard cases no

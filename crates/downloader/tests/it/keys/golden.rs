@@ -6,7 +6,7 @@
 use downloader::definitions::listing;
 use instruments::Catalog;
 
-use super::fixtures::{FIXTURES, bare_details, synthetic};
+use super::fixtures::{bare_details, fixtures, synthetic};
 
 const GOLDEN: &str = include_str!("../../fixtures/keys/golden_keys.tsv");
 const SYNTHETIC: &[&str] = &["cryptofacilities", "deribit"];
@@ -24,7 +24,7 @@ fn rows(exchange: &str, source: &str, catalog: &Catalog) -> Vec<String> {
 
 fn computed() -> Vec<String> {
     let mut table = Vec::new();
-    for fixture in FIXTURES {
+    for fixture in fixtures() {
         let with_key = Catalog::new(&fixture.listing(true)).unwrap();
         table.extend(rows(fixture.exchange, "metadata", &with_key));
         let without_key = Catalog::new(&fixture.listing(false)).unwrap();

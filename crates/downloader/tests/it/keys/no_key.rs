@@ -7,12 +7,12 @@ use instruments::{
 };
 use tardis_client::wire::{DatasetSymbol, ExchangeDetails, SymbolType};
 
-use super::fixtures::{FIXTURES, fixture};
+use super::fixtures::{fixture, fixtures};
 
 #[test]
 fn every_fixture_symbol_is_parsed_and_agrees_with_the_metadata() {
     let mut compared = 0;
-    for fixture in FIXTURES {
+    for fixture in fixtures() {
         let details = fixture.details();
         let parsed = Catalog::new(&fixture.listing(false)).unwrap();
         assert!(parsed.unparsed().is_empty(), "{}: {:?}", fixture.exchange, parsed.unparsed());
