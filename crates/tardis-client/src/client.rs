@@ -14,7 +14,7 @@ use crate::http::{self, Http};
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::{Retry, RetryPolicy};
 use crate::urls;
-use crate::wire::{ExchangeDetails, ExchangeSummary, InstrumentInfo};
+use crate::wire::{ApiKeyAccess, ExchangeDetails, ExchangeSummary, InstrumentInfo};
 use crate::{Error, Result};
 
 /// A rate-limited, retrying Tardis client. Cheap to clone: every clone shares one connection pool and one set of
@@ -208,6 +208,27 @@ impl TardisClient {
         self.get_json(format!("GET {path}"), url).await
     }
 
+    /// `GET /v1/api-key-info`: what the configured key gives access to, per exchange (never cached).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] without a key; the last failure after retries (401 for a key Tardis refuses), or
+    /// [`Error::Decode`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn api_key_info(&self) -> Result<Vec<ApiKeyAccess>> {
+        let label = "GET /v1/api-key-info".to_owned();
+        if !self.has_api_key() {
+            return Err(Error::InvalidRequest {
+                request: label,
+                reason: "no API key is configured".into(),
+            });
+        }
+        let url = urls::join(&self.shared.api_url, "/v1/api-key-info");
+        let body = self.fetch_metadata(&label, &url).await?;
+        decode(label, &url, &body)
+    }
+
     /// `GET /v1/instruments/{exchange}?filter=...`: instrument definitions (needs a key, except for BitMEX).
     /// The filter is sent to the server and applied again to the answer.
     ///
@@ -232,11 +253,7 @@ impl TardisClient {
 
     async fn get_json<T: DeserializeOwned>(&self, label: String, url: Url) -> Result<T> {
         let body = self.get_metadata(&label, &url).await?;
-        serde_json::from_slice(&body).map_err(|source| Error::Decode {
-            request: label,
-            url: url.to_string(),
-            source,
-        })
+        decode(label, &url, &body)
     }
 
     /// Fetches a metadata body, from the cache when fresh, with retries.
@@ -245,6 +262,15 @@ impl TardisClient {
             tracing::debug!(%url, "metadata from cache");
             return Ok(body);
         }
+        let body = self.fetch_metadata(label, url).await?;
+        if let Some(cache) = &self.shared.cache {
+            cache.put(url.as_str(), body.clone());
+        }
+        Ok(body)
+    }
+
+    /// Fetches a metadata body with retries, bypassing the cache.
+    async fn fetch_metadata(&self, label: &str, url: &Url) -> Result<Bytes> {
         let retry = self.retry();
         let http = &self.shared.http;
         loop {
@@ -261,12 +287,7 @@ impl TardisClient {
             }
             .await;
             let error = match outcome {
-                Ok(body) => {
-                    if let Some(cache) = &self.shared.cache {
-                        cache.put(url.as_str(), body.clone());
-                    }
-                    return Ok(body);
-                }
+                Ok(body) => return Ok(body),
                 Err(error) => error.with_attempts(attempt, retry.elapsed()),
             };
             if !retry.back_off(error.retry_class(), "metadata request", &error).await {
@@ -274,4 +295,13 @@ impl TardisClient {
             }
         }
     }
+}
+
+/// Parses a metadata body.
+fn decode<T: DeserializeOwned>(label: String, url: &Url, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|source| Error::Decode {
+        request: label,
+        url: url.to_string(),
+        source,
+    })
 }

@@ -101,6 +101,24 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The host name does not resolve (no network, or a wrong URL), after one quick retry.
+    #[error(
+        "{request}: cannot resolve the host {host} of {url} (tried twice): no network or DNS here, or a wrong \
+         TARDIS_BASE_URL / TARDIS_API_URL"
+    )]
+    Unresolved {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// The host name that does not resolve.
+        host: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent over all attempts.
+        elapsed: Duration,
+    },
+
     /// The body ended (or stalled past the idle timeout) before it was complete, and it could not be resumed.
     /// Restart the whole file.
     #[error(
@@ -198,6 +216,7 @@ impl Error {
             | Error::InvalidRequest { .. }
             | Error::ApiKeyRequired { .. }
             | Error::QuotaExhausted { .. }
+            | Error::Unresolved { .. }
             | Error::Redirect { .. }
             | Error::Decode { .. } => RetryClass::Final,
         }
@@ -222,6 +241,7 @@ impl Error {
         match self {
             Error::Status { attempts, .. }
             | Error::QuotaExhausted { attempts, .. }
+            | Error::Unresolved { attempts, .. }
             | Error::Transport { attempts, .. }
             | Error::BodyCutShort { attempts, .. }
             | Error::CorruptGzip { attempts, .. } => *attempts,
@@ -239,6 +259,7 @@ impl Error {
         match &mut self {
             Error::Status { attempts, elapsed, .. }
             | Error::QuotaExhausted { attempts, elapsed, .. }
+            | Error::Unresolved { attempts, elapsed, .. }
             | Error::Transport { attempts, elapsed, .. }
             | Error::BodyCutShort { attempts, elapsed, .. }
             | Error::CorruptGzip { attempts, elapsed, .. } => {

@@ -19,6 +19,10 @@ use crate::{Error, Result};
 const MAX_REDIRECTS: usize = 5;
 /// Longest error-body excerpt kept in an error.
 const MAX_ERROR_MESSAGE: usize = 300;
+/// The wait before the one retry of a host name that does not resolve.
+const QUICK_RETRY: Duration = Duration::from_secs(1);
+/// How long a name lookup may take before it counts as failed.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The connection pool, the key and the limits every request shares.
 pub(crate) struct Http {
@@ -100,15 +104,28 @@ impl Http {
             if hop > 0 {
                 self.limits.pace().await;
             }
-            let mut builder = self.client.get(current.clone());
-            if let Some(auth) = &auth {
-                builder = builder.header(AUTHORIZATION, auth.clone());
-            }
-            for (name, value) in &headers {
-                builder = builder.header(name, value.clone());
-            }
-            let response =
-                builder.send().await.map_err(|error| transport_error(label, &current, error))?;
+            let response = match self.send_once(&current, auth.as_ref(), &headers).await {
+                Ok(response) => response,
+                Err(error) if error.is_connect() && !resolves(&current).await => {
+                    // A name that does not resolve now will not in a minute either: one quick retry, then say so.
+                    tracing::debug!(url = %current, "the host name does not resolve; one quick retry");
+                    tokio::time::sleep(QUICK_RETRY).await;
+                    match self.send_once(&current, auth.as_ref(), &headers).await {
+                        Ok(response) => response,
+                        Err(error) if error.is_connect() && !resolves(&current).await => {
+                            return Err(Error::Unresolved {
+                                request: label.to_owned(),
+                                url: current.to_string(),
+                                host: current.host_str().unwrap_or_default().to_owned(),
+                                attempts: 0,
+                                elapsed: Duration::ZERO,
+                            });
+                        }
+                        Err(error) => return Err(transport_error(label, &current, error)),
+                    }
+                }
+                Err(error) => return Err(transport_error(label, &current, error)),
+            };
             let status = response.status();
             if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 tracing::trace!(url = %current, status = status.as_u16(), "response headers");
@@ -137,6 +154,23 @@ impl Http {
             url: url.to_string(),
             reason: format!("more than {MAX_REDIRECTS} redirects"),
         })
+    }
+
+    /// Sends one GET to `url`, without following anything.
+    async fn send_once(
+        &self,
+        url: &Url,
+        auth: Option<&HeaderValue>,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut builder = self.client.get(url.clone());
+        if let Some(auth) = auth {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        for (name, value) in headers {
+            builder = builder.header(name, value.clone());
+        }
+        builder.send().await
     }
 
     /// Turns an error status into an [`Error`], reading a short message from the body; a 429 whose `Retry-After`
@@ -187,6 +221,18 @@ impl Http {
             attempts: 0,
             elapsed: Duration::ZERO,
         }
+    }
+}
+
+/// Returns whether the host of `url` resolves to an address (a literal address always does).
+async fn resolves(url: &Url) -> bool {
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(mut addresses)) => addresses.next().is_some(),
+        Ok(Err(_)) | Err(_) => false,
     }
 }
 

@@ -148,8 +148,48 @@ pub struct ExchangeDetails {
     /// Exchange-native replay symbols (lower case on Binance).
     #[serde(default)]
     pub available_symbols: Vec<AvailableSymbol>,
+    /// Periods Tardis reports as affected by an incident (missing or degraded data).
+    #[serde(default)]
+    pub incident_reports: Vec<IncidentReport>,
     /// What the CSV datasets hold.
     pub datasets: Option<Datasets>,
+}
+
+/// One entry of [`ExchangeDetails::incident_reports`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentReport {
+    /// Start of the affected period.
+    pub from: DateTime<Utc>,
+    /// End of the affected period.
+    pub to: DateTime<Utc>,
+    /// `resolved`, `wontfix` or `unresolved` (kept as Tardis spells it).
+    #[serde(default)]
+    pub status: String,
+    /// What happened.
+    #[serde(default)]
+    pub details: String,
+}
+
+/// One entry of `GET /v1/api-key-info`: what the key gives access to on one exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyAccess {
+    /// Tardis exchange id.
+    pub exchange: String,
+    /// Kind of access (`full`, `individual`, ...), as Tardis spells it.
+    #[serde(default)]
+    pub access_type: String,
+    /// First moment covered.
+    pub from: Option<DateTime<Utc>>,
+    /// End of what is covered.
+    pub to: Option<DateTime<Utc>>,
+    /// The symbols covered; empty means all.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// The plan (`pro`, `business`, ...).
+    #[serde(default)]
+    pub data_plan: String,
 }
 
 /// One exchange-native symbol of [`ExchangeDetails::available_symbols`].

@@ -82,6 +82,31 @@ pub struct StubConfig {
     /// `SHARED` on the first of the month), so a benchmark over many large files needs one cached file per data
     /// type instead of one per path. The rows then do not carry the requested symbol and day.
     pub shared_bodies: bool,
+    /// Replaces every exchange's `datasets.exportedUntil` (in the details, and for which days are served);
+    /// `None` keeps the fixtures' own.
+    pub exported_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Incident reports added to an exchange's `incidentReports`: `(exchange, from, to, status, details)`.
+    pub incidents: Vec<StubIncident>,
+    /// Added to the stand-in's clock in the `Date` header of every response (a server whose clock is off).
+    pub clock_skew: chrono::Duration,
+    /// The body of `GET /v1/api-key-info` for the valid key; `None`: full access to every fixture exchange since
+    /// 2019-01-01.
+    pub api_key_access: Option<serde_json::Value>,
+}
+
+/// An incident report the stand-in adds to an exchange's details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubIncident {
+    /// Tardis exchange id.
+    pub exchange: String,
+    /// Start of the affected period.
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End of the affected period.
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// `resolved`, `wontfix` or `unresolved`.
+    pub status: String,
+    /// What happened.
+    pub details: String,
 }
 
 impl Default for StubConfig {
@@ -103,6 +128,10 @@ impl Default for StubConfig {
             cache_dir: None,
             memory_cache_limit: 64 * 1024 * 1024,
             shared_bodies: false,
+            exported_until: None,
+            incidents: Vec::new(),
+            clock_skew: chrono::Duration::zero(),
+            api_key_access: None,
         }
     }
 }

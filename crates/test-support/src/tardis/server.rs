@@ -17,7 +17,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::generate::{self, FileSpec};
-use super::{AuthSeen, Fault, InFlight, RequestRecord, Shared, fixtures, lock};
+use super::{
+    AuthSeen, Fault, InFlight, RequestRecord, Shared, StubConfig, StubIncident, fixtures, lock,
+};
 
 /// What Python's `quote(s, safe='')` leaves alone.
 pub(crate) const UNRESERVED: &AsciiSet =
@@ -144,7 +146,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             Fault::DropMidBody | Fault::Stall | Fault::CorruptByte | Fault::TruncatedGzip
         )
     });
-    let response = respond(&shared, plain, &headers, body_fault, guard);
+    let mut response = respond(&shared, plain, &headers, body_fault, guard);
+    let now = chrono::Utc::now() + shared.config.clock_skew;
+    if let Ok(date) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     shared.set_outcome(index, response.status().as_u16(), fault);
     response
 }
@@ -159,11 +165,25 @@ async fn route(shared: &Arc<Shared>, path: &str, query: Option<&str>, auth: Auth
     match segments.as_slice() {
         ["v1", "exchanges"] => json(StatusCode::OK, fixtures::EXCHANGE_LIST),
         ["v1", "exchanges", id] => match shared.fixtures.exchange(id) {
-            Some(exchange) => json(StatusCode::OK, exchange.details),
+            Some(exchange) => json(StatusCode::OK, exchange_details(&shared.config, exchange)),
             None => error(StatusCode::NOT_FOUND, &format!("Invalid 'exchange' param: {id}")),
         },
         ["v1", "api-key-info"] if auth != AuthSeen::Valid || shared.config.api_key.is_none() => {
             error(StatusCode::UNAUTHORIZED, "Invalid API key")
+        }
+        ["v1", "api-key-info"] => {
+            let access = shared.config.api_key_access.clone().unwrap_or_else(|| {
+                fixtures::EXCHANGES
+                    .iter()
+                    .map(|(exchange, _, _)| {
+                        serde_json::json!({
+                            "exchange": exchange, "accessType": "full", "from": "2019-01-01T00:00:00.000Z",
+                            "to": null, "symbols": [], "dataPlan": "business",
+                        })
+                    })
+                    .collect()
+            });
+            json(StatusCode::OK, access.to_string())
         }
         ["v1", "instruments", id] => {
             let keyed = auth == AuthSeen::Valid
@@ -192,6 +212,33 @@ async fn route(shared: &Arc<Shared>, path: &str, query: Option<&str>, auth: Auth
     }
 }
 
+/// The details of an exchange as served: the fixture, with the configured `exportedUntil` and incidents.
+fn exchange_details(config: &StubConfig, exchange: &fixtures::Exchange) -> String {
+    let incidents: Vec<&StubIncident> =
+        config.incidents.iter().filter(|incident| incident.exchange == exchange.id).collect();
+    if config.exported_until.is_none() && incidents.is_empty() {
+        return exchange.details.to_owned();
+    }
+    let mut details: serde_json::Value =
+        serde_json::from_str(exchange.details).expect("fixture JSON");
+    if let Some(until) = config.exported_until {
+        details["datasets"]["exportedUntil"] = serde_json::json!(until.to_rfc3339());
+    }
+    if let Some(reports) = details
+        .as_object_mut()
+        .map(|object| object.entry("incidentReports").or_insert_with(|| serde_json::json!([])))
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        reports.extend(incidents.iter().map(|incident| {
+            serde_json::json!({
+                "from": incident.from.to_rfc3339(), "to": incident.to.to_rfc3339(),
+                "status": incident.status, "details": incident.details,
+            })
+        }));
+    }
+    details.to_string()
+}
+
 /// Checks a dataset path against the fixtures; returns what to generate or the error to answer.
 pub(crate) fn dataset_spec(shared: &Shared, path: &str) -> Result<FileSpec, (StatusCode, String)> {
     let not_found = |why: String| (StatusCode::NOT_FOUND, why);
@@ -217,7 +264,7 @@ pub(crate) fn dataset_spec(shared: &Shared, path: &str) -> Result<FileSpec, (Sta
     }
     let entry =
         exchange.symbol(symbol).ok_or_else(|| not_found(format!("unknown symbol {symbol}")))?;
-    if !entry.available(data_type, date, exchange.exported_until) {
+    if !entry.available(data_type, date, shared.config.exported_until.or(exchange.exported_until)) {
         return Err(not_found(format!("no {data_type} for {symbol} on {date}")));
     }
     let empty = shared.config.empty_paths.contains(path)
