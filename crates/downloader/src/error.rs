@@ -62,6 +62,20 @@ pub enum Error {
         /// The other unit.
         second: String,
     },
+    /// What Tardis has exported could not be learnt for an exchange (`GET /v1/exchanges/{exchange}`).
+    #[error("cannot learn what Tardis has exported for {exchange}: {reason}")]
+    Freshness {
+        /// The exchange.
+        exchange: String,
+        /// Why.
+        reason: String,
+    },
+    /// The run's days cannot be resolved.
+    #[error("cannot resolve the days of this run: {reason}")]
+    Days {
+        /// Why.
+        reason: String,
+    },
     /// The shard's manifest could not be written (the run itself is over).
     #[error("cannot write the manifest {object}")]
     Manifest {
@@ -85,7 +99,10 @@ impl Error {
     /// Returns whether nothing was done because of what was asked (a day without definitions, a layout that merges
     /// units): the user must change the request, not retry it.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Error::MissingDefinitions { .. } | Error::ObjectCollision { .. })
+        matches!(
+            self,
+            Error::MissingDefinitions { .. } | Error::ObjectCollision { .. } | Error::Days { .. }
+        )
     }
 
     pub(crate) fn sink(operation: &'static str, object: &str, source: gcs_sink::Error) -> Error {

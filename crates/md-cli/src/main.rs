@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Instruments(args) => commands::instruments::run(&loaded, args),
         Command::Download(args) => commands::download::download(&loaded, args),
         Command::Plan(args) => commands::download::plan(&loaded, args),
-        Command::Missing(args) => commands::download::missing(&loaded, args),
+        Command::Missing(args) => commands::missing::run(&loaded, args),
         Command::Pipeline(args) => commands::pipeline::run(&loaded, args),
     }
 }

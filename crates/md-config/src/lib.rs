@@ -29,19 +29,21 @@
 //! assert_eq!((key.value.as_deref(), key.source), (Some("<redacted>"), Source::Env));
 //! ```
 
+mod dates;
 mod error;
 mod layout;
 mod load;
 mod types;
 mod vars;
 
+pub use dates::{DateRange, DateSpan, DaySpec, latest_free_day};
 pub use error::{Error, Problem, Result, Source};
 pub use layout::{Layout, ObjectFields, Placeholder};
-pub use load::{LoadOptions, Loaded, MIN_PART_SIZE, Override, Setting, latest_free_day, load};
+pub use load::{LoadOptions, Loaded, MIN_PART_SIZE, Override, Setting, load};
 pub use types::{
-    ApiKey, Config, DataType, DateRange, DownloadConfig, GcsOptions, InstrumentType,
-    InstrumentsConfig, LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression,
-    ParquetOptions, REDACTED, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig,
-    SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket, validate_s3_bucket,
+    ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
+    LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression, ParquetOptions,
+    REDACTED, RunConfig, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig,
+    SinkLocation, TardisConfig, validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};

@@ -9,16 +9,17 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use url::Url;
 
+use crate::dates::{DateSpan, DaySpec};
 use crate::error::{Error, Problem, Result, Source};
 use crate::layout::Layout;
 use crate::types::{
-    Config, DataType, DateRange, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
+    Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression, ParquetOptions,
-    S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation,
-    TardisConfig, validate_gcs_bucket,
+    RunConfig, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig,
+    SinkLocation, TardisConfig, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -507,7 +508,8 @@ impl Resolver<'_> {
         let sharding = self.sharding();
         let instruments = self.instruments(today);
         let download =
-            instruments.as_ref().and_then(|instruments| self.download(instruments.dates));
+            instruments.as_ref().and_then(|instruments| self.download(instruments.dates, today));
+        let run = self.run();
         // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts and the buffer budget unless they were set.
         let mut sink = sink?;
         let service = service?;
@@ -539,6 +541,7 @@ impl Resolver<'_> {
             sink,
             service,
             sharding: sharding?,
+            run: run?,
             instruments: instruments?,
             download: download?,
         })
@@ -777,58 +780,73 @@ impl Resolver<'_> {
         })
     }
 
-    fn date_range(
+    /// Parses a span of days. A span that depends on nothing but the run's day is checked against `today` (the
+    /// day the configuration is loaded); one with `latest` is checked when the run resolves it.
+    fn date_span(
         &mut self,
         start_var: Var,
         end_var: Var,
-        default_start: NaiveDate,
-        default_end: NaiveDate,
-        default_source: Source,
-    ) -> Option<DateRange> {
-        let start = self.parse_opt(start_var, parse_date)?;
-        let end = self.parse_opt(end_var, parse_date)?;
+        default: DateSpan,
+        today: NaiveDate,
+    ) -> Option<DateSpan> {
+        let start = self.parse_opt(start_var, DaySpec::from_str)?;
+        let end = self.parse_opt(end_var, DaySpec::from_str)?;
+        // What `md-cli config` shows for a default: the day it is today, where that needs no exchange.
+        let shown = |spec: DaySpec| {
+            spec.resolve(today, None).map_or_else(|_| spec.to_string(), |day| day.to_string())
+        };
         let start = start.unwrap_or_else(|| {
-            self.derived.insert(start_var, (default_start.to_string(), default_source));
-            default_start
+            self.derived.insert(start_var, (shown(default.start), Source::Default));
+            default.start
         });
         // An explicit start without an end means that one day.
         let end = end.unwrap_or_else(|| {
-            let end = if self.is_set(start_var) { start } else { default_end };
-            self.derived.insert(end_var, (end.to_string(), default_source));
+            let end = if self.is_set(start_var) { start } else { default.end };
+            self.derived.insert(end_var, (shown(end), Source::Default));
             end
         });
-        if start > end {
+        let span = DateSpan { start, end };
+        if !span.needs_latest()
+            && let Err(message) = span.resolve(today, None)
+        {
             self.problems.push(Problem {
                 culprit: format!("{} and {}", self.culprit(start_var), self.culprit(end_var)),
-                value: Some(format!("{start} > {end}")),
-                message: "the start date is after the end date".into(),
+                value: Some(format!("{start} to {end}")),
+                message,
             });
             return None;
         }
-        Some(DateRange { start, end })
+        Some(span)
+    }
+
+    fn run(&mut self) -> Option<RunConfig> {
+        let id = self.parse_opt(Var::MdRunId, parse_run_id);
+        let engine_id = self.parse_opt(Var::CloudRunExecution, parse_run_id);
+        let time = self.parse_opt(Var::MdRunTime, |text| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|time| time.with_timezone(&Utc))
+                .map_err(|_| "expected a moment in RFC 3339 (2026-12-04T00:00:00Z)".to_owned())
+        });
+        let (id, engine_id, time) = (id?, engine_id?, time?);
+        let id = id.or_else(|| {
+            let engine_id = engine_id?;
+            self.derived.insert(Var::MdRunId, (engine_id.clone(), Source::Engine));
+            Some(engine_id)
+        });
+        Some(RunConfig { id, time })
     }
 
     fn instruments(&mut self, today: NaiveDate) -> Option<InstrumentsConfig> {
         let exchanges = self.parse(Var::InstrumentExchanges, parse_exchanges);
-        let free_day = latest_free_day(today);
-        let dates = self.date_range(
-            Var::InstrumentStartDate,
-            Var::InstrumentEndDate,
-            free_day,
-            free_day,
-            Source::Default,
-        );
+        let latest_free = DateSpan { start: DaySpec::LatestFree, end: DaySpec::LatestFree };
+        let dates =
+            self.date_span(Var::InstrumentStartDate, Var::InstrumentEndDate, latest_free, today);
         Some(InstrumentsConfig { exchanges: exchanges?, dates: dates? })
     }
 
-    fn download(&mut self, instrument_dates: DateRange) -> Option<DownloadConfig> {
-        let dates = self.date_range(
-            Var::DownloadStartDate,
-            Var::DownloadEndDate,
-            instrument_dates.start,
-            instrument_dates.end,
-            Source::Default,
-        );
+    fn download(&mut self, instrument_dates: DateSpan, today: NaiveDate) -> Option<DownloadConfig> {
+        let dates =
+            self.date_span(Var::DownloadStartDate, Var::DownloadEndDate, instrument_dates, today);
         let venues = self.parse_opt(Var::DownloadVenues, parse_exchanges);
         let instrument_types = self.parse_opt(Var::DownloadInstrumentTypes, |text| {
             parse_list(text, InstrumentType::from_str)
@@ -870,16 +888,18 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// `MD_SINK_BUFFER_MEMORY` under `MEMORY_EFFICIENT` (20 MiB).
 pub(crate) const MEMORY_EFFICIENT_BUFFER: usize = 20 * 1024 * 1024;
 
-/// The most recent day that Tardis serves without an API key and has already exported:
-/// the 1st of this month, or of last month while today is the 1st (day D is exported around 06:00 on D+1).
-pub fn latest_free_day(today: NaiveDate) -> NaiveDate {
-    let first = today.with_day(1).expect("day 1 exists");
-    if today.day() >= 2 {
-        first
-    } else {
-        let previous = first.pred_opt().expect("a day before exists");
-        previous.with_day(1).expect("day 1 exists")
+/// A run id names an object in the sink: letters, digits, `-`, `_` and `.`, at most 128 of them.
+fn parse_run_id(text: &str) -> std::result::Result<String, String> {
+    if text.len() > 128
+        || text.starts_with('.')
+        || !text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(
+            "expected letters, digits, '-', '_' and '.' (at most 128, not starting with '.')"
+                .into(),
+        );
     }
+    Ok(text.to_owned())
 }
 
 fn parse_http_url(text: &str) -> std::result::Result<Url, String> {
@@ -927,11 +947,6 @@ fn parse_bool(text: &str) -> std::result::Result<bool, String> {
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err("expected true or false".into()),
     }
-}
-
-fn parse_date(text: &str) -> std::result::Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| "not a valid date (expected YYYY-MM-DD)".into())
 }
 
 fn parse_list<T>(

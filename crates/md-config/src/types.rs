@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use url::Url;
 
+use crate::dates::DateSpan;
 use crate::layout::Layout;
 
 /// The whole effective configuration of one `md-cli` process.
@@ -25,6 +26,8 @@ pub struct Config {
     pub service: ServiceConfig,
     /// This process's shard.
     pub sharding: ShardingConfig,
+    /// The run this process belongs to.
+    pub run: RunConfig,
     /// The instrument-definitions job.
     pub instruments: InstrumentsConfig,
     /// The tick-download job.
@@ -577,20 +580,14 @@ impl Default for ShardingConfig {
     }
 }
 
-/// An inclusive range of UTC days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateRange {
-    /// First day.
-    pub start: NaiveDate,
-    /// Last day (inclusive), never before `start`.
-    pub end: NaiveDate,
-}
-
-impl DateRange {
-    /// Returns every day of the range in order.
-    pub fn days(self) -> impl Iterator<Item = NaiveDate> {
-        self.start.iter_days().take_while(move |day| *day <= self.end)
-    }
+/// The run this process belongs to: what every task of one fleet launch shares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunConfig {
+    /// The run's identity (`MD_RUN_ID`, else Cloud Run's `CLOUD_RUN_EXECUTION`): tasks of one run resolve relative
+    /// days once, together, through a record in the sink.
+    pub id: Option<String>,
+    /// The moment relative days are resolved against (`MD_RUN_TIME`); `None` is the clock when the run starts.
+    pub time: Option<DateTime<Utc>>,
 }
 
 /// The instrument-definitions job.
@@ -598,8 +595,8 @@ impl DateRange {
 pub struct InstrumentsConfig {
     /// Tardis exchange ids (`INSTRUMENT_EXCHANGES`).
     pub exchanges: Vec<String>,
-    /// Days (`INSTRUMENT_START_DATE`..=`INSTRUMENT_END_DATE`).
-    pub dates: DateRange,
+    /// Days (`INSTRUMENT_START_DATE`..=`INSTRUMENT_END_DATE`), resolved when a run starts.
+    pub dates: DateSpan,
 }
 
 /// Parquet output settings.
@@ -629,8 +626,8 @@ pub struct DownloadConfig {
     pub data_types: Vec<DataType>,
     /// Instruments per venue and day (`DOWNLOAD_MAX_INSTRUMENTS`).
     pub max_instruments: Option<NonZeroUsize>,
-    /// Days (`DOWNLOAD_START_DATE`..=`DOWNLOAD_END_DATE`).
-    pub dates: DateRange,
+    /// Days (`DOWNLOAD_START_DATE`..=`DOWNLOAD_END_DATE`), resolved when a run starts.
+    pub dates: DateSpan,
     /// `MD_OUTPUT_FORMAT`.
     pub output_format: OutputFormat,
     /// Parquet settings.

@@ -4,8 +4,12 @@
 //! A rerun replaces it (atomically) with its own summary; units skipped because a previous run stored them are
 //! listed as `skipped`, so the latest manifests of all shards together account for every planned unit.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::days::RunDays;
 
 /// The object name of a shard's manifest.
 pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
@@ -98,6 +102,15 @@ pub struct Manifest {
     pub done_objects: Vec<String>,
     /// Object names found stored and verified, so skipped.
     pub skipped_objects: Vec<String>,
+    /// How the days were resolved (what was asked, when, for which run), when the caller says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<RunDays>,
+    /// Each exchange's `exportedUntil` the plan was made against.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exported_until: BTreeMap<String, DateTime<Utc>>,
+    /// Units of the range Tardis had not exported yet (in every shard's plan; not planned, not failed).
+    #[serde(default)]
+    pub not_yet_exported: usize,
 }
 
 impl Manifest {

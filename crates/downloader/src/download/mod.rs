@@ -4,14 +4,20 @@
 //!   md-config's `Layout`) and its shard, deterministic on every machine.
 //! - [`pipeline`]: [`Downloader::run`] takes one shard's units through one bounded queue, streaming each from
 //!   `tardis-client` (through [`crate::convert`] for Parquet) into `gcs-sink`, and writes the shard's [`manifest`].
+//! - [`days`]: the run's days, resolved once (`latest`, `yesterday`, `today-N`), the same for every task of a run.
+//! - [`freshness`]: what Tardis has exported per exchange (`exportedUntil`, incident reports), which the plan uses.
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
 
+pub mod days;
+pub mod freshness;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
 
+pub use days::RunDays;
+pub use freshness::{Freshness, Incident};
 pub use pipeline::{Downloader, RunReport, VerifyMode};
 pub use plan::{DayInstruments, Plan, PlanInstrument, Unit};

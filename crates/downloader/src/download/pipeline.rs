@@ -230,8 +230,8 @@ impl Downloader {
         };
         let manifest = Manifest {
             version: Manifest::VERSION,
-            from: self.download.dates.start,
-            to: self.download.dates.end,
+            from: plan.range.start,
+            to: plan.range.end,
             plan_fingerprint: plan.fingerprint(),
             plan_units: plan.units.len(),
             shard_index: self.shard_index,
@@ -247,6 +247,9 @@ impl Downloader {
             errors,
             done_objects,
             skipped_objects,
+            days: plan.days.clone(),
+            exported_until: plan.exported_until.clone(),
+            not_yet_exported: plan.not_yet_exported.len(),
         };
         // The ledger is recorded before the manifest, and its failure reported after it, so the manifest is kept.
         let recorded = match &state.quota {

@@ -7,10 +7,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::NaiveDate;
-use md_config::{DataType, DownloadConfig, InstrumentType, ObjectFields, ShardingConfig};
+use chrono::{DateTime, NaiveDate, Utc};
+use md_config::{
+    DataType, DateRange, DownloadConfig, InstrumentType, ObjectFields, ShardingConfig,
+};
 use serde::Serialize;
 
+use super::days::RunDays;
+use super::freshness::{Exports, Freshness, Incident};
 use crate::error::Error;
 
 /// One downloadable symbol of one day, as read from the stored definitions.
@@ -58,8 +62,12 @@ pub struct Unit {
     pub grouped: bool,
     /// Object name, relative to the sink's root.
     pub object: String,
-    /// The shard that owns the unit; `None` when `INSTRUMENTS_PER_SHARD` leaves it to no shard.
+    /// The shard that owns the unit; `None` when `INSTRUMENTS_PER_SHARD` leaves it to no shard, and for a unit
+    /// not yet exported.
     pub shard: Option<u32>,
+    /// The incident Tardis reports on the unit's day for its exchange, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
 }
 
 impl Unit {
@@ -78,8 +86,18 @@ impl fmt::Display for Unit {
 /// A whole plan over every shard.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Every unit, in plan order.
+    /// The days planned.
+    pub range: DateRange,
+    /// Every unit to download, in plan order.
     pub units: Vec<Unit>,
+    /// Units of days Tardis has not exported yet for their exchange: not planned for download, not missing.
+    pub not_yet_exported: Vec<Unit>,
+    /// Days with no stored definitions that no selected exchange has exported yet (nothing to plan, nothing missing).
+    pub days_not_exported: Vec<NaiveDate>,
+    /// Each exchange's `exportedUntil` the plan was made against.
+    pub exported_until: BTreeMap<String, DateTime<Utc>>,
+    /// How the run resolved its days, when the caller did (recorded in the manifest).
+    pub days: Option<RunDays>,
     /// Number of shards the plan was cut into.
     pub total_shards: u32,
     /// Units owned by no shard (only with `INSTRUMENTS_PER_SHARD` when the shards cannot hold every instrument).
@@ -113,20 +131,24 @@ impl Plan {
     }
 }
 
-/// Builds the plan for every day of the download range from the stored definitions of each day.
+/// Builds the plan for every day of `range` from the stored definitions of each day.
 ///
 /// Filters by venue, instrument type and data type (each only where Tardis has that type for that symbol), keeps at
 /// most `max_instruments` instruments per venue and day (in key order), and adds a grouped file (`OPTIONS`, ...) for
 /// a data type only when no instrument of that group's type has the type itself (so `options_chain` comes from
-/// `OPTIONS`, while `trades` come per instrument and are never downloaded twice).
+/// `OPTIONS`, while `trades` come per instrument and are never downloaded twice). A unit of a day its exchange has
+/// not exported yet (`freshness`) is set apart in [`Plan::not_yet_exported`]; a unit of a day inside an incident
+/// carries it. Shards are dealt over the units to download only.
 ///
 /// # Errors
-/// [`Error::MissingDefinitions`] for a day of the range absent from `days`; [`Error::ObjectCollision`] when
-/// the layout maps two units to one object.
+/// [`Error::MissingDefinitions`] for a day of the range absent from `days` that some exchange has exported;
+/// [`Error::ObjectCollision`] when the layout maps two units to one object.
 pub fn build(
     days: &BTreeMap<NaiveDate, DayInstruments>,
     download: &DownloadConfig,
+    range: DateRange,
     sharding: &ShardingConfig,
+    freshness: &Freshness,
     definitions_object: impl Fn(NaiveDate) -> String,
 ) -> Result<Plan, Error> {
     let venue_wanted = |exchange: &str| {
@@ -136,10 +158,23 @@ pub fn build(
         download.instrument_types.is_empty() || download.instrument_types.contains(&instrument_type)
     };
     let mut units = Vec::new();
-    for date in download.dates.days() {
-        let day = days
-            .get(&date)
-            .ok_or_else(|| Error::MissingDefinitions { date, object: definitions_object(date) })?;
+    let mut not_yet_exported = Vec::new();
+    let mut days_not_exported = Vec::new();
+    for date in range.days() {
+        let Some(day) = days.get(&date) else {
+            // A day nothing is exported for yet has no definitions to plan from, and nothing is missing.
+            let known: Vec<&Exports> = freshness
+                .exchanges
+                .iter()
+                .filter(|(e, _)| venue_wanted(e))
+                .map(|(_, x)| x)
+                .collect();
+            if !known.is_empty() && known.iter().all(|exports| !exports.has_exported(date)) {
+                days_not_exported.push(date);
+                continue;
+            }
+            return Err(Error::MissingDefinitions { date, object: definitions_object(date) });
+        };
         let exchanges: BTreeSet<&str> = day
             .instruments
             .iter()
@@ -148,6 +183,10 @@ pub fn build(
             .map(|i| i.exchange.as_str())
             .collect();
         for exchange in exchanges {
+            let exports = freshness.of(exchange);
+            let incident = exports.incident_on(date).cloned();
+            let planned =
+                if exports.has_exported(date) { &mut units } else { &mut not_yet_exported };
             let mut instruments: Vec<&PlanInstrument> = day
                 .instruments
                 .iter()
@@ -178,7 +217,7 @@ pub fn build(
             for instrument in instruments {
                 for &data_type in &download.data_types {
                     if instrument.data_types.contains(&data_type) {
-                        units.push(unit(date, instrument, data_type, download));
+                        planned.push(unit(date, instrument, data_type, download, &incident));
                     }
                 }
             }
@@ -187,7 +226,7 @@ pub fn build(
                     if group.data_types.contains(&data_type)
                         && !covered.contains(&(group.instrument_type, data_type))
                     {
-                        units.push(unit(date, group, data_type, download));
+                        planned.push(unit(date, group, data_type, download, &incident));
                     }
                 }
             }
@@ -195,7 +234,16 @@ pub fn build(
     }
     check_collisions(&units)?;
     let uncovered = assign_shards(&mut units, sharding);
-    Ok(Plan { units, total_shards: sharding.total_shards.get(), uncovered })
+    Ok(Plan {
+        range,
+        units,
+        not_yet_exported,
+        days_not_exported,
+        exported_until: freshness.exported_until(),
+        days: None,
+        total_shards: sharding.total_shards.get(),
+        uncovered,
+    })
 }
 
 fn unit(
@@ -203,6 +251,7 @@ fn unit(
     instrument: &PlanInstrument,
     data_type: DataType,
     download: &DownloadConfig,
+    incident: &Option<Incident>,
 ) -> Unit {
     let mut unit = Unit {
         date,
@@ -214,6 +263,7 @@ fn unit(
         grouped: instrument.grouped,
         object: String::new(),
         shard: None,
+        incident: incident.clone(),
     };
     unit.object = download.layout.render(&ObjectFields {
         date,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use downloader::definitions::{self, DefinitionsStore};
+use downloader::download::Freshness;
 use downloader::download::manifest::RunStatus;
 use downloader::download::pipeline::{Downloader, RunReport};
 use downloader::download::plan::{self, Plan};
@@ -16,16 +17,18 @@ use downloader::download::progress::NoProgress;
 use downloader::download::quota;
 use futures::TryStreamExt;
 use gcs_sink::GcsSink;
-use md_config::{Config, DataType, DateRange, LoadOptions, SinkConfig, SinkLocation};
+use md_config::{Config, DataType, DateRange, DateSpan, LoadOptions, SinkConfig, SinkLocation};
 use tardis_client::{RetryPolicy, TardisClient};
 use test_support::tardis::{FaultRates, StubConfig, TardisStub, dataset_path};
 use tokio_util::sync::CancellationToken;
 
 const KEY: &str = "TD.pipeline-test-key";
 
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 10, d).unwrap()
-}
+/// The days every test plans: 2026-10-01 and 2026-10-02.
+const DAYS: DateRange = DateRange {
+    start: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+    end: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
+};
 
 /// A whole configuration with the defaults, then pointed at the stand-in and a local directory.
 fn config(stub: &TardisStub, root: &Path) -> Config {
@@ -43,7 +46,7 @@ fn config(stub: &TardisStub, root: &Path) -> Config {
         ..SinkConfig::default()
     };
     config.instruments.exchanges = vec!["deribit".into(), "binance-futures".into()];
-    config.instruments.dates = DateRange { start: day(1), end: day(2) };
+    config.instruments.dates = DateSpan::fixed(DAYS);
     config.download.dates = config.instruments.dates;
     config.download.data_types =
         vec![DataType::Trades, DataType::BookSnapshot5, DataType::OptionsChain];
@@ -84,14 +87,10 @@ async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Config)) -> Set
     let sink = GcsSink::from_config(&config.sink).expect("sink");
     let client = fast_client(&config);
     let store = DefinitionsStore::new(sink.clone(), false);
-    let report = definitions::write_definitions(
-        &client,
-        &store,
-        &config.instruments.exchanges,
-        config.instruments.dates,
-    )
-    .await
-    .expect("definitions written");
+    let report =
+        definitions::write_definitions(&client, &store, &config.instruments.exchanges, DAYS)
+            .await
+            .expect("definitions written");
     assert!(report.all_fetched(), "{report:?}");
     let plan = build_plan(&config, &sink).await;
     Setup { stub, dir, config, sink, client, plan }
@@ -99,10 +98,16 @@ async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Config)) -> Set
 
 async fn build_plan(config: &Config, sink: &GcsSink) -> Plan {
     let store = DefinitionsStore::new(sink.clone(), false);
-    let days = definitions::read_days(&store, config.download.dates.days())
-        .await
-        .expect("definitions read");
-    plan::build(&days, &config.download, &config.sharding, definitions::day_object).expect("plan")
+    let days = definitions::read_days(&store, DAYS.days()).await.expect("definitions read");
+    plan::build(
+        &days,
+        &config.download,
+        DAYS,
+        &config.sharding,
+        &Freshness::default(),
+        definitions::day_object,
+    )
+    .expect("plan")
 }
 
 async fn run(setup: &Setup, config: &Config) -> RunReport {

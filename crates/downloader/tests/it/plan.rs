@@ -5,9 +5,11 @@ use std::num::{NonZeroU32, NonZeroUsize};
 
 use chrono::NaiveDate;
 use downloader::Error;
+use downloader::download::Freshness;
 use downloader::download::plan::{self, DayInstruments, Plan, PlanInstrument};
 use md_config::{
-    DataType, DateRange, DownloadConfig, InstrumentType, OutputFormat, ShardingConfig,
+    DataType, DateRange, DateSpan, DaySpec, DownloadConfig, InstrumentType, OutputFormat,
+    ShardingConfig,
 };
 use rstest::rstest;
 
@@ -107,7 +109,7 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
         instrument_types: vec![],
         data_types: data_types.to_vec(),
         max_instruments: None,
-        dates: DateRange { start: day(1), end: day(2) },
+        dates: DateSpan::fixed(DateRange { start: day(1), end: day(2) }),
         output_format: OutputFormat::Raw,
         parquet: md_config::ParquetOptions {
             compression: md_config::ParquetCompression::Zstd,
@@ -125,8 +127,17 @@ fn shards(total: u32) -> ShardingConfig {
     ShardingConfig { total_shards: NonZeroU32::new(total).unwrap(), ..ShardingConfig::default() }
 }
 
+/// The download's days, which the tests spell as fixed dates.
+fn range(download: &DownloadConfig) -> DateRange {
+    download.dates.resolve(day(1), None).expect("fixed dates")
+}
+
 fn build(download: &DownloadConfig, sharding: &ShardingConfig) -> Result<Plan, Error> {
-    plan::build(&definitions(&[1, 2, 3]), download, sharding, |date| format!("defs/{date}"))
+    let days = definitions(&[1, 2, 3]);
+    let freshness = Freshness::default();
+    plan::build(&days, download, range(download), sharding, &freshness, |date| {
+        format!("defs/{date}")
+    })
 }
 
 fn ids(plan: &Plan) -> Vec<String> {
@@ -179,7 +190,7 @@ fn filters(#[case] change: fn(&mut DownloadConfig), #[case] units_per_day: usize
 #[test]
 fn a_day_without_definitions_is_an_error_that_says_what_to_run() {
     let mut config = download(&[DataType::Trades]);
-    config.dates.end = day(5);
+    config.dates.end = DaySpec::Date(day(5));
     let error = build(&config, &shards(1)).unwrap_err();
     assert!(
         matches!(&error, Error::MissingDefinitions { date, object } if *date == day(4) && object == "defs/2024-03-04"),
@@ -276,7 +287,11 @@ fn a_layout_that_merges_units_is_refused() {
         grouped: vec![],
     };
     let days = BTreeMap::from([(day(1), ambiguous.clone()), (day(2), ambiguous)]);
-    let error = plan::build(&days, &config, &shards(1), |date| date.to_string()).unwrap_err();
+    let freshness = Freshness::default();
+    let error = plan::build(&days, &config, range(&config), &shards(1), &freshness, |date| {
+        date.to_string()
+    })
+    .unwrap_err();
     assert!(matches!(error, Error::ObjectCollision { .. }), "{error}");
 }
 

@@ -1,37 +1,33 @@
-//! `md-cli download`, `plan` and `missing`: the tick download over stored definitions.
+//! `md-cli download` and `plan`: the tick download over stored definitions, and how its units are printed.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
+use downloader::download::Incident;
 use downloader::download::manifest::RunStatus;
 use downloader::download::pipeline::Downloader;
 use downloader::download::plan::{Plan, Unit};
-use futures::{StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, WriteMode};
 use md_config::Loaded;
 use serde::Serialize;
-use tardis_client::TardisClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DownloadArgs, MissingArgs, PlanArgs};
+use crate::cli::{DownloadArgs, PlanArgs};
 use crate::commands::job::Job;
 use crate::exit::Failure;
 use crate::progress::{CliProgress, human_bytes};
 
 pub(crate) fn download(loaded: &Loaded, _args: &DownloadArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
-    let client = job.client()?;
     crate::runtime::run_graceful(move |token| async move {
-        let plan = job.plan().await?;
-        run_download(&job, client, &plan, token).await
+        let days = job.days().await?;
+        let plan = job.plan(&days).await?;
+        run_download(&job, &plan, token).await
     })
 }
 
 /// Runs this shard of `plan`, prints the shard's summary, and maps its status to the outcome.
 pub(crate) async fn run_download(
     job: &Job,
-    client: TardisClient,
     plan: &Plan,
     token: CancellationToken,
 ) -> Result<(), Failure> {
@@ -44,7 +40,7 @@ pub(crate) async fn run_download(
     }
     let progress = CliProgress::new();
     let ticker = progress.spawn_ticker();
-    let downloader = Downloader::new(&job.config, client, job.sink.clone());
+    let downloader = Downloader::new(&job.config, job.client.clone(), job.sink.clone());
     let report = downloader.run(plan, progress.clone(), token).await;
     ticker.abort();
     progress.finish();
@@ -93,7 +89,7 @@ pub(crate) async fn run_download(
 
 /// One unit as `plan --json` and `missing --json` print it.
 #[derive(Debug, Serialize)]
-struct UnitLine<'a> {
+pub(crate) struct UnitLine<'a> {
     date: chrono::NaiveDate,
     exchange: &'a str,
     data_type: &'a str,
@@ -103,6 +99,19 @@ struct UnitLine<'a> {
     grouped: bool,
     object: &'a str,
     shard: Option<u32>,
+    /// What `missing` found: `stored` (and verified), `unverified`, `missing` or `not_yet_exported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+    /// The incident Tardis reports on the unit's day, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incident: Option<&'a Incident>,
+}
+
+impl<'a> UnitLine<'a> {
+    /// The line of a unit with what `missing` found about it.
+    pub(crate) fn with_status(unit: &'a Unit, status: Option<&'static str>) -> Self {
+        UnitLine { status, ..UnitLine::from(unit) }
+    }
 }
 
 impl<'a> From<&'a Unit> for UnitLine<'a> {
@@ -117,21 +126,31 @@ impl<'a> From<&'a Unit> for UnitLine<'a> {
             grouped: unit.grouped,
             object: &unit.object,
             shard: unit.shard,
+            status: None,
+            incident: unit.incident.as_ref(),
         }
     }
 }
 
-fn print_units<'a>(units: impl Iterator<Item = &'a Unit>, json: bool) -> std::io::Result<()> {
+/// Prints units, one line each (JSON with `json`), with what `missing` found about each when it says.
+pub(crate) fn print_units<'a>(
+    units: impl Iterator<Item = (&'a Unit, Option<&'static str>)>,
+    json: bool,
+) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for unit in units {
+    for (unit, status) in units {
         if json {
-            serde_json::to_writer(&mut out, &UnitLine::from(unit))?;
+            serde_json::to_writer(&mut out, &UnitLine::with_status(unit, status))?;
             writeln!(out)?;
         } else {
             let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
+            let status = status.map_or_else(String::new, |status| format!("  [{status}]"));
+            let incident = unit.incident.as_ref().map_or_else(String::new, |incident| {
+                format!("  [incident {}: {}]", incident.status, incident.details)
+            });
             writeln!(
                 out,
-                "{shard:>5}  {}  {:<18} {:<20} {:<28} {}",
+                "{shard:>5}  {}  {:<18} {:<20} {:<28} {}{status}{incident}",
                 unit.date, unit.exchange, unit.data_type, unit.symbol, unit.object
             )?;
         }
@@ -139,7 +158,7 @@ fn print_units<'a>(units: impl Iterator<Item = &'a Unit>, json: bool) -> std::io
     out.flush()
 }
 
-fn ignore_broken_pipe(result: std::io::Result<()>) -> Result<(), Failure> {
+pub(crate) fn ignore_broken_pipe(result: std::io::Result<()>) -> Result<(), Failure> {
     match result {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Failure::Work(error.into()))
@@ -152,8 +171,9 @@ pub(crate) fn plan(loaded: &Loaded, args: &PlanArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
     let json = args.json;
     crate::runtime::run(move |_token| async move {
-        let plan = job.plan().await?;
-        ignore_broken_pipe(print_units(plan.units.iter(), json))?;
+        let days = job.days().await?;
+        let plan = job.plan(&days).await?;
+        ignore_broken_pipe(print_units(plan.units.iter().map(|unit| (unit, None)), json))?;
         let counts = plan.counts_per_shard();
         if json {
             tracing::info!(
@@ -182,83 +202,4 @@ pub(crate) fn plan(loaded: &Loaded, args: &PlanArgs) -> Result<(), Failure> {
         }
         ignore_broken_pipe(out.write_all(text.as_bytes()))
     })
-}
-
-/// The report `missing` writes to `reports/missing/`.
-#[derive(Debug, Serialize)]
-struct MissingReport<'a> {
-    generated_at: chrono::DateTime<chrono::Utc>,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-    data_types: Vec<&'static str>,
-    venues: &'a [String],
-    planned: usize,
-    present: usize,
-    missing: Vec<UnitLine<'a>>,
-}
-
-pub(crate) fn missing(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
-    let job = Job::new(loaded)?;
-    let json = args.json;
-    crate::runtime::run(move |_token| async move {
-        let plan = job.plan().await?;
-        let present = present_objects(&job.sink, &plan).await?;
-        let missing: Vec<&Unit> =
-            plan.units.iter().filter(|unit| !present.contains(&unit.object)).collect();
-        let download = &job.config.download;
-        let report = MissingReport {
-            generated_at: chrono::Utc::now(),
-            from: download.dates.start,
-            to: download.dates.end,
-            data_types: download.data_types.iter().map(|data_type| data_type.as_str()).collect(),
-            venues: &download.venues,
-            planned: plan.units.len(),
-            present: plan.units.len() - missing.len(),
-            missing: missing.iter().map(|unit| UnitLine::from(*unit)).collect(),
-        };
-        let object =
-            format!("reports/missing/missing_{}_{}.json", download.dates.start, download.dates.end);
-        let body = serde_json::to_vec_pretty(&report).expect("the report serializes");
-        job.sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|error| {
-            Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
-        })?;
-        ignore_broken_pipe(print_units(missing.iter().copied(), json))?;
-        if !json {
-            let mut out = std::io::stdout().lock();
-            ignore_broken_pipe(writeln!(
-                out,
-                "\n{} of {} planned units missing; report written to {object}",
-                missing.len(),
-                plan.units.len()
-            ))?;
-        }
-        tracing::info!(planned = plan.units.len(), missing = missing.len(), report = %object, "missing data reported");
-        Ok(())
-    })
-}
-
-/// Lists the directories the plan's objects live in, and returns the names found.
-async fn present_objects(sink: &GcsSink, plan: &Plan) -> Result<BTreeSet<String>, Failure> {
-    let directories: BTreeSet<String> = plan
-        .units
-        .iter()
-        .map(|unit| {
-            unit.object
-                .rsplit_once('/')
-                .map_or_else(String::new, |(directory, _)| directory.to_owned())
-        })
-        .collect();
-    let listed: Vec<Vec<String>> = futures::stream::iter(directories)
-        .map(|directory| async move {
-            sink.list(&directory)
-                .map_ok(|object| object.name)
-                .try_collect::<Vec<String>>()
-                .await
-                .with_context(|| format!("cannot list {directory}"))
-        })
-        .buffer_unordered(16)
-        .try_collect()
-        .await
-        .map_err(Failure::Work)?;
-    Ok(listed.into_iter().flatten().collect())
 }

@@ -4,8 +4,7 @@ use std::io::Write as _;
 
 use anyhow::anyhow;
 use downloader::definitions::{self, DefinitionsStore};
-use md_config::Loaded;
-use tardis_client::TardisClient;
+use md_config::{DateRange, Loaded};
 
 use crate::cli::InstrumentsArgs;
 use crate::commands::job::Job;
@@ -13,10 +12,10 @@ use crate::exit::Failure;
 
 pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
-    let client = job.client()?;
     let force = args.force;
     crate::runtime::run(move |_token| async move {
-        let all_fetched = write_with(&job, &client, force).await?;
+        let days = job.days().await?;
+        let all_fetched = write_with(&job, days.instruments, force).await?;
         if all_fetched {
             Ok(())
         } else {
@@ -27,32 +26,25 @@ pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure
 
 /// Writes the definitions of the configured exchanges and range, prints the summary, and returns whether every
 /// exchange was fetched.
-pub(crate) async fn write(job: &Job, client: &TardisClient) -> Result<bool, Failure> {
-    write_with(job, client, false).await
+pub(crate) async fn write(job: &Job, dates: DateRange) -> Result<bool, Failure> {
+    write_with(job, dates, false).await
 }
 
-async fn write_with(job: &Job, client: &TardisClient, force: bool) -> Result<bool, Failure> {
+async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Failure> {
     let store = DefinitionsStore::new(job.sink.clone(), force);
     let instruments = &job.config.instruments;
     tracing::info!(
         exchanges = %instruments.exchanges.join(","),
-        from = %instruments.dates.start,
-        to = %instruments.dates.end,
+        from = %dates.start,
+        to = %dates.end,
         "writing instrument definitions"
     );
-    let report =
-        definitions::write_definitions(client, &store, &instruments.exchanges, instruments.dates)
-            .await
-            .map_err(|error| Failure::Work(anyhow!(error)))?;
+    let report = definitions::write_definitions(&job.client, &store, &instruments.exchanges, dates)
+        .await
+        .map_err(|error| Failure::Work(anyhow!(error)))?;
     let mut text = format!(
         "instrument definitions {} to {}\n{:<20} {:<14} {:>10} {:>8} {:>9}\n",
-        instruments.dates.start,
-        instruments.dates.end,
-        "exchange",
-        "source",
-        "per day",
-        "groups",
-        "unparsed"
+        dates.start, dates.end, "exchange", "source", "per day", "groups", "unparsed"
     );
     for (exchange, entry) in &report.exchanges {
         match &entry.error {

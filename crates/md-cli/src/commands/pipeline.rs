@@ -10,10 +10,10 @@ use crate::exit::Failure;
 
 pub(crate) fn run(loaded: &Loaded, _args: &PipelineArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
-    let client = job.client()?;
     crate::runtime::run_graceful(move |token| async move {
+        let days = job.days().await?;
         let definitions = tokio::select! {
-            report = instruments::write(&job, &client) => report?,
+            report = instruments::write(&job, days.instruments) => report?,
             () = token.cancelled() => return Err(Failure::Interrupted),
         };
         if !definitions {
@@ -21,8 +21,8 @@ pub(crate) fn run(loaded: &Loaded, _args: &PipelineArgs) -> Result<(), Failure> 
                 "some exchanges could not be fetched; downloading what their stored definitions allow"
             );
         }
-        let plan = job.plan().await?;
-        let outcome = download::run_download(&job, client, &plan, token).await;
+        let plan = job.plan(&days).await?;
+        let outcome = download::run_download(&job, &plan, token).await;
         match (outcome, definitions) {
             (Ok(()), false) => Err(Failure::Work(anyhow!(
                 "the download finished, but some exchanges' definitions could not be written"

@@ -3,6 +3,7 @@
 mod chaos;
 mod config;
 mod container;
+mod daily;
 mod download;
 mod fetch;
 mod support;

@@ -106,11 +106,10 @@ fn yaml_in_the_seed_systems_sections_is_understood() {
 fn date_defaults_are_the_latest_free_day_and_download_follows_instruments() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = load_in(dir.path(), &[], vec![]).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    assert_eq!(
-        (loaded.config.instruments.dates.start, loaded.config.instruments.dates.end),
-        (day, day)
-    );
+    let range = loaded.config.instruments.dates.resolve(today, None).unwrap();
+    assert_eq!((range.start, range.end), (day, day));
     assert_eq!(loaded.config.download.dates, loaded.config.instruments.dates);
     assert_eq!(setting(&loaded, "INSTRUMENT_START_DATE"), (Some("2026-11-01"), Source::Default));
 
@@ -120,7 +119,7 @@ fn date_defaults_are_the_latest_free_day_and_download_follows_instruments() {
         vec![],
     )
     .unwrap();
-    assert_eq!(loaded.config.download.dates.days().count(), 3);
+    assert_eq!(loaded.config.download.dates.resolve(today, None).unwrap().days().count(), 3);
     let loaded = load_in(dir.path(), &[("DOWNLOAD_START_DATE", "2024-02-01")], vec![]).unwrap();
     assert_eq!(
         loaded.config.download.dates.start, loaded.config.download.dates.end,

@@ -253,6 +253,7 @@ pub(crate) struct Shared {
     started: Instant,
     log: Mutex<Vec<RequestRecord>>,
     scripted: Mutex<VecDeque<Fault>>,
+    scripted_datasets: Mutex<VecDeque<Fault>>,
     rates: Mutex<(FaultRates, SplitMix)>,
     in_flight: AtomicUsize,
     in_flight_peak: AtomicUsize,
@@ -280,13 +281,16 @@ impl Shared {
         }
     }
 
-    /// The next fault: the scripted queue first, then (for dataset requests) the random rates.
+    /// The next fault: the scripted queue first, then (for dataset requests) the dataset queue and the random rates.
     pub(crate) fn next_fault(&self, dataset: bool) -> Option<Fault> {
         if let Some(fault) = lock(&self.scripted).pop_front() {
             return Some(fault);
         }
         if !dataset {
             return None;
+        }
+        if let Some(fault) = lock(&self.scripted_datasets).pop_front() {
+            return Some(fault);
         }
         let mut rates = lock(&self.rates);
         let draw = rates.1.unit();
@@ -349,6 +353,7 @@ impl TardisStub {
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
             scripted: Mutex::new(VecDeque::new()),
+            scripted_datasets: Mutex::new(VecDeque::new()),
             rates: Mutex::new((rates, SplitMix::new(seed))),
             in_flight: AtomicUsize::new(0),
             in_flight_peak: AtomicUsize::new(0),
@@ -390,6 +395,12 @@ impl TardisStub {
     /// Makes the next `count` requests (of any kind) fail with `fault`, after those already queued.
     pub fn push_faults(&self, fault: Fault, count: usize) {
         let mut queue = lock(&self.shared.scripted);
+        queue.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Queues `count` copies of `fault` for the next dataset requests only (metadata requests pass them by).
+    pub fn push_dataset_faults(&self, fault: Fault, count: usize) {
+        let mut queue = lock(&self.shared.scripted_datasets);
         queue.extend(std::iter::repeat_n(fault, count));
     }
 

@@ -1,0 +1,208 @@
+//! `md-cli missing`: what the plan holds and the sink does not, told apart from what Tardis has not exported yet
+//! and marked where Tardis reports an incident; also written as a report under `reports/missing/`.
+//!
+//! Every planned unit is one of: stored and verified (its recorded size and CRC32C agree with the object),
+//! unverified (stored without a record, or with one that disagrees: the next download replaces it), missing, or not
+//! yet exported (its day is past the exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an
+//! incident report carries the incident's status and details, whatever it is.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, NaiveDate, Utc};
+use downloader::download::plan::{Plan, Unit};
+use futures::{StreamExt, TryStreamExt};
+use gcs_sink::{GcsSink, WriteMode};
+use md_config::Loaded;
+use serde::Serialize;
+
+use crate::cli::MissingArgs;
+use crate::commands::download::{UnitLine, ignore_broken_pipe, print_units};
+use crate::commands::job::Job;
+use crate::exit::Failure;
+
+/// What `missing` found about a planned unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Stored, with a recorded size and CRC32C that agree with the object.
+    Verified,
+    /// Stored, but without a record, or with one that disagrees (the next download replaces it).
+    Unverified,
+    /// Not stored.
+    Missing,
+    /// Its day is not exported yet for its exchange.
+    NotYetExported,
+}
+
+impl Found {
+    fn as_str(self) -> &'static str {
+        match self {
+            Found::Verified => "stored",
+            Found::Unverified => "unverified",
+            Found::Missing => "missing",
+            Found::NotYetExported => "not_yet_exported",
+        }
+    }
+}
+
+/// The report `missing` writes to `reports/missing/`.
+#[derive(Debug, Serialize)]
+struct MissingReport<'a> {
+    generated_at: DateTime<Utc>,
+    from: NaiveDate,
+    to: NaiveDate,
+    data_types: Vec<&'static str>,
+    venues: &'a [String],
+    exported_until: &'a BTreeMap<String, DateTime<Utc>>,
+    planned: usize,
+    present: usize,
+    stored_verified: usize,
+    missing: Vec<UnitLine<'a>>,
+    unverified: Vec<UnitLine<'a>>,
+    not_yet_exported: Vec<UnitLine<'a>>,
+    days_not_exported: &'a [NaiveDate],
+    incidents: Vec<UnitLine<'a>>,
+}
+
+pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
+    let job = Job::new(loaded)?;
+    let json = args.json;
+    crate::runtime::run(move |_token| async move {
+        let days = job.days().await?;
+        let plan = job.plan(&days).await?;
+        let found = stored(&job.sink, &plan).await?;
+        let classified: Vec<(&Unit, Found)> = plan
+            .units
+            .iter()
+            .map(|unit| (unit, found.get(&unit.object).copied().unwrap_or(Found::Missing)))
+            .chain(plan.not_yet_exported.iter().map(|unit| (unit, Found::NotYetExported)))
+            .collect();
+        let lines = |wanted: Found| -> Vec<UnitLine<'_>> {
+            classified
+                .iter()
+                .filter(|(_, found)| *found == wanted)
+                .map(|(unit, found)| UnitLine::with_status(unit, Some(found.as_str())))
+                .collect()
+        };
+        let count = |wanted: Found| classified.iter().filter(|(_, found)| *found == wanted).count();
+        let missing = count(Found::Missing);
+        let download = &job.config.download;
+        let report = MissingReport {
+            generated_at: Utc::now(),
+            from: plan.range.start,
+            to: plan.range.end,
+            data_types: download.data_types.iter().map(|data_type| data_type.as_str()).collect(),
+            venues: &download.venues,
+            exported_until: &plan.exported_until,
+            planned: plan.units.len(),
+            present: plan.units.len() - missing,
+            stored_verified: count(Found::Verified),
+            missing: lines(Found::Missing),
+            unverified: lines(Found::Unverified),
+            not_yet_exported: lines(Found::NotYetExported),
+            days_not_exported: &plan.days_not_exported,
+            incidents: classified
+                .iter()
+                .filter(|(unit, _)| unit.incident.is_some())
+                .map(|(unit, found)| UnitLine::with_status(unit, Some(found.as_str())))
+                .collect(),
+        };
+        let object =
+            format!("reports/missing/missing_{}_{}.json", plan.range.start, plan.range.end);
+        let body = serde_json::to_vec_pretty(&report).expect("the report serializes");
+        job.sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|error| {
+            Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
+        })?;
+        // Every unit that is not simply stored and verified: with `--json`, each line says which it is.
+        let shown = classified
+            .iter()
+            .filter(|(unit, found)| *found != Found::Verified || unit.incident.is_some())
+            .filter(|(_, found)| json || *found != Found::NotYetExported)
+            .map(|(unit, found)| (*unit, Some(found.as_str())));
+        ignore_broken_pipe(print_units(shown, json))?;
+        if !json {
+            let mut text = format!(
+                "\nstored and verified {}, unverified {}, missing {}, not yet exported {}{}, inside an incident {}\n",
+                report.stored_verified,
+                report.unverified.len(),
+                missing,
+                report.not_yet_exported.len(),
+                if plan.days_not_exported.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (and {} day(s) with nothing exported yet)",
+                        plan.days_not_exported.len()
+                    )
+                },
+                report.incidents.len(),
+            );
+            for (exchange, until) in &plan.exported_until {
+                text.push_str(&format!("{exchange}: exported until {until}\n"));
+            }
+            text.push_str(&format!(
+                "{missing} of {} planned units missing; report written to {object}\n",
+                plan.units.len()
+            ));
+            ignore_broken_pipe(std::io::stdout().lock().write_all(text.as_bytes()))?;
+        }
+        tracing::info!(
+            planned = plan.units.len(),
+            missing,
+            not_yet_exported = report.not_yet_exported.len(),
+            incidents = report.incidents.len(),
+            report = %object,
+            "missing data reported"
+        );
+        Ok(())
+    })
+}
+
+/// Finds the plan's stored objects (listing the directories they live in) and checks each one's recorded size and
+/// CRC32C against the object.
+async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, Found>, Failure> {
+    let directories: BTreeSet<String> = plan
+        .units
+        .iter()
+        .map(|unit| {
+            unit.object
+                .rsplit_once('/')
+                .map_or_else(String::new, |(directory, _)| directory.to_owned())
+        })
+        .collect();
+    let listed: Vec<Vec<String>> = futures::stream::iter(directories)
+        .map(|directory| async move {
+            sink.list(&directory)
+                .map_ok(|object| object.name)
+                .try_collect::<Vec<String>>()
+                .await
+                .with_context(|| format!("cannot list {directory}"))
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+        .map_err(Failure::Work)?;
+    let planned: BTreeSet<&str> = plan.units.iter().map(|unit| unit.object.as_str()).collect();
+    let present: Vec<String> =
+        listed.into_iter().flatten().filter(|name| planned.contains(name.as_str())).collect();
+    futures::stream::iter(present)
+        .map(|name| async move {
+            let found = match sink.head(&name).await {
+                Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
+                    Found::Verified
+                }
+                Ok(_) | Err(gcs_sink::Error::BadRecord { .. }) => Found::Unverified,
+                Err(gcs_sink::Error::NotFound { .. }) => Found::Missing,
+                Err(error) => {
+                    return Err(Failure::Work(
+                        anyhow!(error).context(format!("cannot check {name}")),
+                    ));
+                }
+            };
+            Ok((name, found))
+        })
+        .buffer_unordered(32)
+        .try_collect()
+        .await
+}
