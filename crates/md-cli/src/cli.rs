@@ -77,6 +77,12 @@ pub(crate) enum Command {
     Missing(MissingArgs),
     /// Run `instruments` then `download` for the same range: the whole job in one command.
     Pipeline(PipelineArgs),
+    /// Check, before a run costs anything, that it will work: the configuration and where each credential comes
+    /// from, Tardis reachable (with round-trip times), the API key accepted and what it covers, the sink writable
+    /// (a create-only probe object written, read back, refused a second time, deleted), the clock against Tardis',
+    /// today's quota ledger of this shard, and the plan. One line per check, with a fix when it fails.
+    /// Exit 0 when every check holds (warnings allowed), 1 when one fails, 2 for a bad configuration.
+    Doctor(DoctorArgs),
 }
 
 /// Which units: the download selection, each flag overriding its variable.
@@ -96,12 +102,14 @@ pub(crate) struct SelectionArgs {
     #[arg(long, value_name = "TYPES")]
     pub(crate) data_types: Option<String>,
 
-    /// First day, YYYY-MM-DD, inclusive [env: DOWNLOAD_START_DATE, else INSTRUMENT_START_DATE]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// First day, inclusive: YYYY-MM-DD, latest (the last day every selected venue has exported), yesterday,
+    /// today or today-N; relative days are resolved once when the run starts (with MD_RUN_ID, once for every task
+    /// of the run) [env: DOWNLOAD_START_DATE, else INSTRUMENT_START_DATE]
+    #[arg(long, value_name = "DAY")]
     pub(crate) from: Option<String>,
 
-    /// Last day, YYYY-MM-DD, inclusive (default: --from) [env: DOWNLOAD_END_DATE, else INSTRUMENT_END_DATE]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Last day, inclusive, spelt as --from (default: --from) [env: DOWNLOAD_END_DATE, else INSTRUMENT_END_DATE]
+    #[arg(long, value_name = "DAY")]
     pub(crate) to: Option<String>,
 
     /// At most this many instruments per venue and day [env: DOWNLOAD_MAX_INSTRUMENTS]
@@ -150,7 +158,25 @@ pub(crate) struct MissingArgs {
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 
-    /// Print one JSON object per missing unit (date, exchange, data_type, symbol, instrument_key, object, shard).
+    /// Print one JSON object per unit that is not stored and verified, or that lies inside an incident (date,
+    /// exchange, data_type, symbol, instrument_key, object, shard, status: missing, unverified, not_yet_exported
+    /// or stored, and the incident's status and details).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `md-cli doctor`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DoctorArgs {
+    /// Tardis exchange ids of the instrument definitions, comma-separated; also the venues unless --venues is
+    /// given [env: INSTRUMENT_EXCHANGES]
+    #[arg(long, value_name = "IDS")]
+    pub(crate) exchanges: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) selection: SelectionArgs,
+
+    /// Print one JSON object per check (name, status: ok, warn or fail, summary, fix).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -162,12 +188,12 @@ pub(crate) struct InstrumentsArgs {
     #[arg(long, value_name = "IDS")]
     pub(crate) exchanges: Option<String>,
 
-    /// First day, YYYY-MM-DD, inclusive [env: INSTRUMENT_START_DATE]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// First day, inclusive: YYYY-MM-DD, latest, yesterday, today or today-N [env: INSTRUMENT_START_DATE]
+    #[arg(long, value_name = "DAY")]
     pub(crate) from: Option<String>,
 
-    /// Last day, YYYY-MM-DD, inclusive (default: --from) [env: INSTRUMENT_END_DATE]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Last day, inclusive, spelt as --from (default: --from) [env: INSTRUMENT_END_DATE]
+    #[arg(long, value_name = "DAY")]
     pub(crate) to: Option<String>,
 
     /// Replace stored definitions files this version cannot read (for example written by another tool)
@@ -302,6 +328,15 @@ impl Cli {
             | Command::Missing(MissingArgs { selection: args, format, .. }) => {
                 selection(args, &mut push);
                 push(Var::MdOutputFormat, "--format", format.clone());
+            }
+            Command::Doctor(args) => {
+                selection(&args.selection, &mut push);
+                push(Var::InstrumentExchanges, "--exchanges", args.exchanges.clone());
+                if args.selection.venues.is_none() {
+                    push(Var::DownloadVenues, "--exchanges", args.exchanges.clone());
+                }
+                push(Var::InstrumentStartDate, "--from", args.selection.from.clone());
+                push(Var::InstrumentEndDate, "--to", args.selection.to.clone());
             }
             Command::Pipeline(args) => {
                 selection(&args.selection, &mut push);

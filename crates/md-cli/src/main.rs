@@ -49,5 +49,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => commands::download::plan(&loaded, args),
         Command::Missing(args) => commands::missing::run(&loaded, args),
         Command::Pipeline(args) => commands::pipeline::run(&loaded, args),
+        Command::Doctor(args) => commands::doctor::run(&loaded, args),
     }
 }

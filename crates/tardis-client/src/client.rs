@@ -208,6 +208,44 @@ impl TardisClient {
         self.get_json(format!("GET {path}"), url).await
     }
 
+    /// Sends one request to a base URL and says how it went: whether an HTTP answer came back, how long it took,
+    /// and the server's clock (`Date`). Any HTTP status counts as reachable; nothing is retried but a host name
+    /// that does not resolve (one quick retry).
+    ///
+    /// # Errors
+    /// [`Error::Transport`] or [`Error::Unresolved`] when no HTTP answer came back.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn probe(&self, endpoint: Endpoint) -> Result<Probe> {
+        let (label, url) = match endpoint {
+            Endpoint::Datasets => ("GET datasets", urls::join(&self.shared.datasets_url, "/")),
+            Endpoint::Metadata => {
+                ("GET /v1/exchanges", urls::join(&self.shared.api_url, "/v1/exchanges"))
+            }
+        };
+        let started = std::time::Instant::now();
+        let response = self
+            .shared
+            .http
+            .send(label, &url, Vec::new())
+            .await
+            .map_err(|error| error.with_attempts(1, started.elapsed()))?;
+        let round_trip = started.elapsed();
+        let server_time = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| chrono::DateTime::parse_from_rfc2822(text).ok())
+            .map(|time| time.with_timezone(&chrono::Utc));
+        Ok(Probe {
+            url: url.to_string(),
+            status: response.status().as_u16(),
+            round_trip,
+            server_time,
+        })
+    }
+
     /// `GET /v1/api-key-info`: what the configured key gives access to, per exchange (never cached).
     ///
     /// # Errors
@@ -304,4 +342,26 @@ fn decode<T: DeserializeOwned>(label: String, url: &Url, body: &[u8]) -> Result<
         url: url.to_string(),
         source,
     })
+}
+
+/// A Tardis base URL, for [`TardisClient::probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The datasets service (`TARDIS_BASE_URL`).
+    Datasets,
+    /// The metadata API (`TARDIS_API_URL`).
+    Metadata,
+}
+
+/// What one request to a base URL showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The URL asked.
+    pub url: String,
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// From sending the request to the answer's headers.
+    pub round_trip: std::time::Duration,
+    /// The server's clock (`Date`), when it sent one.
+    pub server_time: Option<chrono::DateTime<chrono::Utc>>,
 }

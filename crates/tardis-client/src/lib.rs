@@ -44,7 +44,7 @@ mod retry;
 mod urls;
 pub mod wire;
 
-pub use client::TardisClient;
+pub use client::{Endpoint, Probe, TardisClient};
 pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};
 pub use error::{Error, Result};
 pub use metadata::InstrumentFilter;

@@ -42,6 +42,27 @@ impl RunDays {
         format!("manifests/runs/{run_id}.json")
     }
 
+    /// Returns the days a run would resolve now, without recording them: the run's record when there is one, else
+    /// a fresh resolution (for `md-cli doctor`, which must change nothing).
+    ///
+    /// # Errors
+    /// As [`RunDays::resolve`].
+    ///
+    /// # Cancel safety
+    /// Read-only.
+    pub async fn peek(
+        config: &Config,
+        client: &TardisClient,
+        sink: &GcsSink,
+    ) -> Result<RunDays, Error> {
+        if let Some(id) = &config.run.id
+            && let Some(recorded) = read(sink, id).await?
+        {
+            return recorded.checked(config.instruments.dates, config.download.dates);
+        }
+        RunDays::compute(config, client).await
+    }
+
     /// Resolves the configured days once, as described in the module docs.
     ///
     /// # Errors
@@ -63,6 +84,24 @@ impl RunDays {
         {
             return recorded.checked(instruments, download);
         }
+        let days = RunDays::compute(config, client).await?;
+        let Some(id) = &run_id else { return Ok(days) };
+        let object = RunDays::object_name(id);
+        let body = serde_json::to_vec_pretty(&days).expect("the days serialize");
+        match sink.put_bytes(&object, body, WriteMode::CreateOnly).await {
+            Ok(_) => Ok(days),
+            // Another task of the run recorded its resolution first: use it.
+            Err(gcs_sink::Error::Mismatch { .. }) => match read(sink, id).await? {
+                Some(recorded) => recorded.checked(instruments, download),
+                None => Err(Error::Days { reason: format!("{object} was written and is gone") }),
+            },
+            Err(source) => Err(Error::sink("write", &object, source)),
+        }
+    }
+
+    /// Resolves the configured days against the run time and, for `latest`, the exchanges' exports.
+    async fn compute(config: &Config, client: &TardisClient) -> Result<RunDays, Error> {
+        let (instruments, download) = (config.instruments.dates, config.download.dates);
         let resolved_at = config.run.time.unwrap_or_else(Utc::now);
         let latest_exported = if instruments.needs_latest() || download.needs_latest() {
             let freshness = Freshness::fetch(client, &selected_exchanges(config)).await?;
@@ -77,27 +116,15 @@ impl RunDays {
             span.resolve(today, latest_exported)
                 .map_err(|reason| Error::Days { reason: format!("{what} days ({span}): {reason}") })
         };
-        let days = RunDays {
-            run_id: run_id.clone(),
+        Ok(RunDays {
+            run_id: config.run.id.clone(),
             resolved_at,
             instruments_asked: instruments.to_string(),
             instruments: resolve(instruments, "the instrument definitions'")?,
             download_asked: download.to_string(),
             download: resolve(download, "the download's")?,
             latest_exported,
-        };
-        let Some(id) = &run_id else { return Ok(days) };
-        let object = RunDays::object_name(id);
-        let body = serde_json::to_vec_pretty(&days).expect("the days serialize");
-        match sink.put_bytes(&object, body, WriteMode::CreateOnly).await {
-            Ok(_) => Ok(days),
-            // Another task of the run recorded its resolution first: use it.
-            Err(gcs_sink::Error::Mismatch { .. }) => match read(sink, id).await? {
-                Some(recorded) => recorded.checked(instruments, download),
-                None => Err(Error::Days { reason: format!("{object} was written and is gone") }),
-            },
-            Err(source) => Err(Error::sink("write", &object, source)),
-        }
+        })
     }
 
     /// Returns the record, or an error when it was made for other days than these.

@@ -46,6 +46,43 @@ pub struct Ledger {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Returns the bytes the shard's runs recorded on `day` (0 when none ran).
+///
+/// # Errors
+/// [`Error::Ledger`] when the ledger cannot be read or is not a ledger of that day.
+///
+/// # Cancel safety
+/// Read-only.
+pub async fn used_on(
+    sink: &GcsSink,
+    day: NaiveDate,
+    shard_index: u32,
+    total_shards: u32,
+) -> Result<u64, Error> {
+    let object = object_name(day, shard_index, total_shards);
+    let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
+    match sink.get(&object).await {
+        Ok(body) => {
+            let bytes: Vec<u8> = body
+                .map_ok(|chunk| chunk.to_vec())
+                .try_concat()
+                .await
+                .map_err(|error| fail(format!("cannot read it: {error}")))?;
+            let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
+                fail(format!(
+                    "not a quota ledger ({error}); remove it to start the day's count afresh"
+                ))
+            })?;
+            if ledger.day != day {
+                return Err(fail(format!("it is for {} but is stored under {day}", ledger.day)));
+            }
+            Ok(ledger.used_bytes)
+        }
+        Err(gcs_sink::Error::NotFound { .. }) => Ok(0),
+        Err(error) => Err(fail(format!("cannot read it: {error}"))),
+    }
+}
+
 /// The running count of one shard's share.
 #[derive(Debug)]
 pub(crate) struct Quota {
@@ -69,30 +106,7 @@ impl Quota {
     ) -> Result<Quota, Error> {
         let day = now.date_naive();
         let object = object_name(day, shard_index, total_shards);
-        let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
-        let used = match sink.get(&object).await {
-            Ok(body) => {
-                let bytes: Vec<u8> = body
-                    .map_ok(|chunk| chunk.to_vec())
-                    .try_concat()
-                    .await
-                    .map_err(|error| fail(format!("cannot read it: {error}")))?;
-                let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
-                    fail(format!(
-                        "not a quota ledger ({error}); remove it to start the day's count afresh"
-                    ))
-                })?;
-                if ledger.day != day {
-                    return Err(fail(format!(
-                        "it is for {} but is stored under {day}",
-                        ledger.day
-                    )));
-                }
-                ledger.used_bytes
-            }
-            Err(gcs_sink::Error::NotFound { .. }) => 0,
-            Err(error) => return Err(fail(format!("cannot read it: {error}"))),
-        };
+        let used = used_on(sink, day, shard_index, total_shards).await?;
         if used > 0 {
             tracing::info!(used, share, ledger = %object, "earlier runs of this shard today already used part of the quota share");
         }

@@ -3,6 +3,7 @@
 //! Dependencies run one way: `pipeline` uses `instruments` and `download`, `missing` uses `download`; all use `job`.
 
 pub(crate) mod config;
+pub(crate) mod doctor;
 pub(crate) mod download;
 pub(crate) mod fetch;
 pub(crate) mod instruments;

@@ -4,6 +4,7 @@ mod chaos;
 mod config;
 mod container;
 mod daily;
+mod doctor;
 mod download;
 mod fetch;
 mod support;

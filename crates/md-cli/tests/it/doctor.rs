@@ -1,0 +1,170 @@
+//! `md-cli doctor` against the stand-ins: every check passes on a healthy set-up, and each fails (or warns) on
+//! the fault it exists for, with its exit code.
+
+use test_support::gcs::{Fault as GcsFault, RequestKind};
+use test_support::tardis::StubConfig;
+
+use crate::support::{KEY, Stand, TestEnv, args, main_job_stand, ok, small_files};
+
+const SELECTION: &[&str] = &[
+    "--exchanges",
+    "deribit",
+    "--from",
+    "2026-10-01",
+    "--to",
+    "2026-10-02",
+    "--instrument-types",
+    "perpetual",
+    "--data-types",
+    "trades",
+];
+
+/// The checks `doctor --json` printed, by name, and its exit code.
+fn doctor(env: &TestEnv) -> (i32, Vec<serde_json::Value>) {
+    let run = env.run(&args("doctor", &[SELECTION, &["--json"]].concat()));
+    let checks = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON line: {line}")))
+        .collect();
+    (run.code, checks)
+}
+
+fn check<'a>(checks: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    checks
+        .iter()
+        .find(|check| check["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check: {checks:?}"))
+}
+
+fn local(stand: &Stand, key: &str) -> TestEnv {
+    stand.env(Some(key)).var("MD_SINK", "sink").var("TARDIS_DAILY_QUOTA_BYTES", "1000000")
+}
+
+#[test]
+fn a_healthy_set_up_passes_every_check_in_order() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY);
+    ok(env.run(&args(
+        "instruments",
+        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-02"],
+    )));
+    let (code, checks) = doctor(&env);
+    let names: Vec<&str> = checks.iter().map(|check| check["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["configuration", "tardis", "api key", "sink", "clock", "quota", "plan"]);
+    for check in &checks {
+        assert_eq!(check["status"], "ok", "{check}");
+    }
+    assert_eq!(code, 0);
+    assert!(
+        check(&checks, "configuration")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("TARDIS_API_KEY from env")
+    );
+    assert!(check(&checks, "tardis")["summary"].as_str().unwrap().contains(" ms"));
+    assert!(
+        check(&checks, "quota")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("used 0 of its 1000000 bytes")
+    );
+    assert!(
+        check(&checks, "plan")["summary"].as_str().unwrap().contains("unit(s) over 1 shard(s)")
+    );
+    assert!(
+        !env.dir
+            .path()
+            .join("sink/.md-doctor")
+            .read_dir()
+            .is_ok_and(|mut dir| dir.next().is_some()),
+        "the probe is deleted"
+    );
+    let text = env.run(&args("doctor", SELECTION));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert_eq!(
+        text.stdout.lines().filter(|line| line.starts_with("ok  ")).count(),
+        7,
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_refused_key_fails_the_api_key_check() {
+    let stand = main_job_stand(small_files());
+    let (code, checks) = doctor(&local(&stand, "TD.not-the-key"));
+    assert_eq!(code, 1);
+    let key = check(&checks, "api key");
+    assert_eq!(key["status"], "fail", "{key}");
+    assert!(key["summary"].as_str().unwrap().contains("refuses the key"), "{key}");
+    assert!(key["fix"].as_str().unwrap().contains("TARDIS_API_KEY"));
+    assert!(!format!("{checks:?}").contains("TD.not-the-key"), "the key is never printed");
+}
+
+#[test]
+fn a_key_that_does_not_cover_the_exchange_is_a_warning_naming_it() {
+    let stand = main_job_stand(StubConfig {
+        api_key_access: Some(serde_json::json!([{
+            "exchange": "binance", "accessType": "full", "from": "2019-01-01T00:00:00.000Z", "to": null,
+            "symbols": [], "dataPlan": "pro"
+        }])),
+        ..small_files()
+    });
+    let (code, checks) = doctor(&local(&stand, KEY));
+    let key = check(&checks, "api key");
+    assert_eq!(key["status"], "warn", "{key}");
+    assert!(key["summary"].as_str().unwrap().contains("deribit is not covered"), "{key}");
+    assert_eq!(code, 0, "a warning does not fail the run");
+}
+
+#[test]
+fn a_skewed_clock_is_a_warning() {
+    let stand =
+        main_job_stand(StubConfig { clock_skew: chrono::Duration::minutes(5), ..small_files() });
+    let (_, checks) = doctor(&local(&stand, KEY));
+    let clock = check(&checks, "clock");
+    assert_eq!(clock["status"], "warn", "{clock}");
+    assert!(clock["summary"].as_str().unwrap().contains("more than 30 s apart"), "{clock}");
+    let skew: i64 =
+        clock["summary"].as_str().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((-310..=-290).contains(&skew), "the servers are 5 minutes ahead: {clock}");
+}
+
+#[test]
+fn an_unwritable_sink_fails_the_sink_check() {
+    let stand = main_job_stand(small_files()).with_gcs();
+    let gcs = stand.gcs.as_ref().expect("the fake runs");
+    gcs.faults().inject(Some(RequestKind::Put), 1000, GcsFault::Status(403));
+    let env = stand.env(Some(KEY)).var("MD_SINK", "gs://doctor-bucket/prefix");
+    let (code, checks) = doctor(&env);
+    assert_eq!(code, 1);
+    let sink = check(&checks, "sink");
+    assert_eq!(sink["status"], "fail", "{sink}");
+    assert!(sink["summary"].as_str().unwrap().contains("cannot write .md-doctor/probe-"), "{sink}");
+    assert!(sink["fix"].as_str().unwrap().contains("permissions"));
+}
+
+#[test]
+fn an_unreachable_tardis_fails_the_tardis_check() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY)
+        .var("TARDIS_API_URL", "http://127.0.0.1:1")
+        .var("TARDIS_MAX_RETRIES", "0");
+    let (code, checks) = doctor(&env);
+    assert_eq!(code, 1);
+    let tardis = check(&checks, "tardis");
+    assert_eq!(tardis["status"], "fail", "{tardis}");
+    assert!(tardis["summary"].as_str().unwrap().contains("127.0.0.1:1"), "{tardis}");
+}
+
+#[test]
+fn a_bad_configuration_exits_2_before_any_check() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY).var("TARDIS_TIMEOUT", "soon");
+    let run = env.run(&args("doctor", SELECTION));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("TARDIS_TIMEOUT"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert_eq!(stand.stub.counters().total, 0, "nothing was sent");
+}
