@@ -74,5 +74,16 @@ async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Fa
     {
         return Err(Failure::Work(error.into()));
     }
+    // Nothing fetched at all (no network, a wrong URL, a refused key): there is nothing to go on with.
+    if let Some((exchange, error)) = report
+        .exchanges
+        .iter()
+        .find_map(|(exchange, entry)| Some((exchange, entry.error.as_deref()?)))
+        .filter(|_| report.exchanges.values().all(|entry| entry.error.is_some()))
+    {
+        return Err(Failure::Work(anyhow!(
+            "no exchange's metadata could be fetched: {exchange}: {error}"
+        )));
+    }
     Ok(report.all_fetched())
 }

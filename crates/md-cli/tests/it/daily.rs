@@ -211,3 +211,36 @@ fn relative_days_resolve_once_for_every_shard_of_a_run() {
     assert_eq!(resolved.into_iter().next().unwrap(), days, "the run's record says which days");
     assert!(["2026-10-03_2026-10-04", "2026-10-04_2026-10-05"].contains(&days.as_str()), "{days}");
 }
+
+/// Without a network (a Tardis host name that does not resolve), the main job stops after one quick retry per
+/// request with a last line that says so, instead of spending the whole retry policy on each request.
+#[test]
+fn a_host_that_does_not_resolve_stops_the_main_job_with_one_clear_line() {
+    let env = TestEnv::new()
+        .var("TARDIS_BASE_URL", "http://md-test-no-such-host.invalid")
+        .var("TARDIS_API_URL", "http://md-test-no-such-host.invalid")
+        .var("MD_SINK", "sink");
+    let started = std::time::Instant::now();
+    let run = env.run(&[
+        "pipeline",
+        "--exchanges",
+        "deribit",
+        "--instrument-types",
+        "perpetual",
+        "--data-types",
+        "trades",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: no exchange's metadata could be fetched")
+            && last.contains("cannot resolve the host md-test-no-such-host.invalid"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "not the whole retry policy: {:?}",
+        started.elapsed()
+    );
+}

@@ -168,3 +168,36 @@ fn a_bad_configuration_exits_2_before_any_check() {
     assert!(run.stdout.is_empty());
     assert_eq!(stand.stub.counters().total, 0, "nothing was sent");
 }
+
+#[test]
+fn a_spent_or_damaged_quota_ledger_and_a_plan_without_definitions_are_reported() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY);
+    let ledger = env.dir.path().join(format!(
+        "sink/manifests/quota/day-{}/shard-0000-of-0001.json",
+        chrono::Utc::now().date_naive()
+    ));
+    std::fs::create_dir_all(ledger.parent().unwrap()).unwrap();
+    std::fs::write(&ledger, "not a ledger").unwrap();
+    let (code, checks) = doctor(&env);
+    assert_eq!(code, 1);
+    let quota = check(&checks, "quota");
+    assert_eq!(quota["status"], "fail", "{quota}");
+    assert!(quota["summary"].as_str().unwrap().contains("not a quota ledger"), "{quota}");
+    let plan = check(&checks, "plan");
+    assert_eq!(plan["status"], "warn", "no definitions stored yet: {plan}");
+    assert!(plan["fix"].as_str().unwrap().contains("md-cli instruments"), "{plan}");
+
+    let spent = serde_json::json!({
+        "day": chrono::Utc::now().date_naive(), "shard_index": 0, "total_shards": 1,
+        "share_bytes": 1_000_000, "used_bytes": 1_000_000, "updated_at": chrono::Utc::now(),
+    });
+    std::fs::write(&ledger, spent.to_string()).unwrap();
+    let (_, checks) = doctor(&env);
+    let quota = check(&checks, "quota");
+    assert_eq!(quota["status"], "warn", "{quota}");
+    assert!(
+        quota["summary"].as_str().unwrap().contains("used 1000000 of its 1000000 bytes, 0 left"),
+        "{quota}"
+    );
+}
