@@ -89,21 +89,6 @@ fn unasked(name: &'static str) -> Check {
     Check::warn(name, "not checked: Tardis did not answer", "fix the tardis check first")
 }
 
-/// An error with its causes, `a: b: c`.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        source = source.and_then(std::error::Error::source);
-    }
-    text
-}
-
 fn print(checks: &[Check], json: bool) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
@@ -199,7 +184,7 @@ async fn reachability(job: &Job) -> (Check, Vec<Probe>) {
             Err(error) => {
                 let check = Check::fail(
                     "tardis",
-                    chain(&error),
+                    format!("{:#}", anyhow::Error::new(error)),
                     "check the network (a proxy or firewall?) and TARDIS_API_URL / TARDIS_BASE_URL (see md-cli config)",
                 );
                 return (check, probes);

@@ -19,7 +19,7 @@ use crate::progress::{CliProgress, human_bytes};
 pub(crate) fn download(loaded: &Loaded, _args: &DownloadArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
     crate::runtime::run_graceful(move |token| async move {
-        let days = job.days().await?;
+        let days = job.days(true).await?;
         let plan = job.plan(&days).await?;
         run_download(&job, &plan, token).await
     })
@@ -171,7 +171,7 @@ pub(crate) fn plan(loaded: &Loaded, args: &PlanArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
     let json = args.json;
     crate::runtime::run(move |_token| async move {
-        let days = job.days().await?;
+        let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
         ignore_broken_pipe(print_units(plan.units.iter().map(|unit| (unit, None)), json))?;
         let counts = plan.counts_per_shard();

@@ -14,7 +14,7 @@ pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure
     let job = Job::new(loaded)?;
     let force = args.force;
     crate::runtime::run(move |_token| async move {
-        let days = job.days().await?;
+        let days = job.days(true).await?;
         let all_fetched = write_with(&job, days.instruments, force).await?;
         if all_fetched {
             Ok(())

@@ -37,10 +37,15 @@ impl Job {
     }
 
     /// Resolves the run's days once (`latest`, `yesterday`, `today-N`; shared by every task of a run with a run
-    /// id) and says which they are.
-    pub(crate) async fn days(&self) -> Result<RunDays, Failure> {
-        let days =
-            RunDays::resolve(&self.config, &self.client, &self.sink).await.map_err(failure)?;
+    /// id, through the run's record, which `record` lets this command write when it is the first) and says which
+    /// they are. Commands that only report (`plan`, `missing`) read the record but never write it.
+    pub(crate) async fn days(&self, record: bool) -> Result<RunDays, Failure> {
+        let days = if record {
+            RunDays::resolve(&self.config, &self.client, &self.sink).await
+        } else {
+            RunDays::peek(&self.config, &self.client, &self.sink).await
+        }
+        .map_err(failure)?;
         tracing::info!(
             instruments = %days.instruments,
             download = %days.download,

@@ -69,7 +69,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
     let json = args.json;
     crate::runtime::run(move |_token| async move {
-        let days = job.days().await?;
+        let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
         let found = stored(&job.sink, &plan).await?;
         let classified: Vec<(&Unit, Found)> = plan

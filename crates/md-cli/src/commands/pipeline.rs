@@ -11,7 +11,7 @@ use crate::exit::Failure;
 pub(crate) fn run(loaded: &Loaded, _args: &PipelineArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
     crate::runtime::run_graceful(move |token| async move {
-        let days = job.days().await?;
+        let days = job.days(true).await?;
         let definitions = tokio::select! {
             report = instruments::write(&job, days.instruments) => report?,
             () = token.cancelled() => return Err(Failure::Interrupted),
