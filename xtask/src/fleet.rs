@@ -211,17 +211,17 @@ pub(crate) fn simulate(options: &Options) -> Result<String> {
     let stored = check_objects(&gcs.url, &plan, &mut violations)?;
     let retries: u64 = manifests.values().map(|manifest| manifest.retries).sum();
     let expected_requests = plan.units.len() as u64 + retries;
-    // Without faults every unit is one request. With faults the manifests' `retries` counts whole-file restarts
-    // only (not retries inside one open, see the report of issue 8), so the count is a lower bound then.
+    // Without faults every unit is one dataset request. With faults the manifests' `retries` counts whole-file
+    // restarts only (not retries inside one open, see the report of issue 8), so the count is a lower bound then.
     let accounted = if options.stub_args.is_empty() {
-        counters.total == expected_requests
+        counters.datasets == expected_requests
     } else {
-        counters.total >= expected_requests
+        counters.datasets >= expected_requests
     };
     if !accounted {
         violations.push(format!(
-            "the stand-in served {} requests; the plan has {} units and the manifests report {retries} retries",
-            counters.total,
+            "the stand-in served {} dataset requests; the plan has {} units and the manifests report {retries} retries",
+            counters.datasets,
             plan.units.len()
         ));
     }
@@ -369,12 +369,14 @@ fn run_quiet(command: &mut Command, what: &str) -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StubCounters {
     total: u64,
+    /// Requests for dataset files; the rest are metadata (each task asks what Tardis has exported).
+    datasets: u64,
     in_flight_peak: u64,
     max_per_second: u64,
 }
 
 impl StubCounters {
-    /// Parses `tardis-stub: T requests, at most F in flight, at most S in one second`.
+    /// Parses `tardis-stub: T requests (D for dataset files), at most F in flight, at most S in one second`.
     fn parse(log: &str) -> Option<StubCounters> {
         let line = log.lines().rev().find(|line| line.starts_with("tardis-stub: "))?;
         let numbers: Vec<u64> = line
@@ -383,8 +385,9 @@ impl StubCounters {
             .filter_map(|part| part.parse().ok())
             .collect();
         match numbers.as_slice() {
-            [total, in_flight_peak, max_per_second] => Some(StubCounters {
+            [total, datasets, in_flight_peak, max_per_second] => Some(StubCounters {
                 total: *total,
+                datasets: *datasets,
                 in_flight_peak: *in_flight_peak,
                 max_per_second: *max_per_second,
             }),
@@ -862,11 +865,10 @@ mod tests {
 
     #[test]
     fn reads_the_stand_in_counters_line() {
-        let log =
-            "noise\ntardis-stub: 120 requests, at most 9 in flight, at most 31 in one second\n";
+        let log = "noise\ntardis-stub: 120 requests (100 for dataset files), at most 9 in flight, at most 31 in one second\n";
         assert_eq!(
             StubCounters::parse(log),
-            Some(StubCounters { total: 120, in_flight_peak: 9, max_per_second: 31 })
+            Some(StubCounters { total: 120, datasets: 100, in_flight_peak: 9, max_per_second: 31 })
         );
         assert_eq!(StubCounters::parse("tardis-stub listening on http://127.0.0.1:1"), None);
     }

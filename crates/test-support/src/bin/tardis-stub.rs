@@ -145,8 +145,9 @@ async fn main() -> std::process::ExitCode {
     );
     let _ = tokio::signal::ctrl_c().await;
     let counters = stub.counters();
+    let datasets = stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count();
     eprintln!(
-        "tardis-stub: {} requests, at most {} in flight, at most {} in one second",
+        "tardis-stub: {} requests ({datasets} for dataset files), at most {} in flight, at most {} in one second",
         counters.total, counters.in_flight_peak, counters.max_per_second
     );
     if let Some(path) = &args.stats {
