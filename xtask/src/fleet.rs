@@ -17,7 +17,7 @@
 //! 6. Prints units, bytes and wall time per shard, and the fleet's totals and peak request rate.
 
 mod http;
-mod json;
+pub(crate) mod json;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -253,14 +253,15 @@ pub(crate) fn simulate(options: &Options) -> Result<String> {
 }
 
 /// The three programs, built once.
-struct Binaries {
-    md_cli: PathBuf,
-    tardis_stub: PathBuf,
-    fake_gcs: PathBuf,
+pub(crate) struct Binaries {
+    pub(crate) md_cli: PathBuf,
+    pub(crate) tardis_stub: PathBuf,
+    pub(crate) fake_gcs: PathBuf,
 }
 
 impl Binaries {
-    fn build(options: &Options) -> Result<Binaries> {
+    /// Builds md-cli, tardis-stub and fake-gcs as `options.release` and `options.like_workspace_tests` say.
+    pub(crate) fn build(options: &Options) -> Result<Binaries> {
         let release = options.release;
         let mut build = cargo();
         build.args(["build", "--locked"]);
@@ -283,22 +284,22 @@ impl Binaries {
     }
 }
 
-fn command_with(program: &Path, args: &[&str]) -> Command {
+pub(crate) fn command_with(program: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(program);
     command.args(args);
     command
 }
 
 /// A stand-in started by us, stopped (by its own pid) on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: PathBuf,
 }
 
 impl Server {
     /// Starts the program, waits for the stdout line `{banner}http://127.0.0.1:PORT`; stderr goes to `log`.
-    fn start(mut command: Command, banner: &'static str, log: &Path) -> Result<Server> {
+    pub(crate) fn start(mut command: Command, banner: &'static str, log: &Path) -> Result<Server> {
         let name = command.get_program().to_string_lossy().into_owned();
         let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = command

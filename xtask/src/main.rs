@@ -6,6 +6,7 @@
 //!   (see `bench.rs`).
 //! - `image`: the `FROM scratch` container image of md-cli (see `image.rs`).
 //! - `fleet --shards N`: N `md-cli download` processes against the stand-ins, checked (see `fleet.rs`).
+//! - `smoke`: the main job against the real Tardis on the latest free day, checked (see `smoke.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
 #![allow(
@@ -16,6 +17,7 @@
 mod bench;
 mod fleet;
 mod image;
+mod smoke;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +44,7 @@ fn run() -> Result<()> {
         "bench" => bench::run(rest),
         "image" => image::run(rest),
         "fleet" => fleet::run(rest),
+        "smoke" => smoke::run(rest),
         "env-example" => env_example(rest),
         "stub" => stub(rest),
         "help" | "--help" | "-h" => {
@@ -69,6 +72,12 @@ tasks:
   fleet [--shards N] [--parallel P] [--rate R] [--engine batch|cloud-run|kubernetes|plain] ...
                         N md-cli download processes against the Tardis stand-in and the GCS fake; checks every unit
                         was done exactly once and prints units, bytes, wall time and peak request rate (--help)
+  smoke [--exchange ID] [--instrument-type TYPE] [--data-type TYPE] [--timeout-secs N] [--keep DIR] ...
+                        needs internet: md-cli pipeline against the real Tardis (--api-url, --datasets-url) for
+                        deribit perpetual trades on the latest free day (the latest 1st of a month exported whole),
+                        into a temporary directory; checks every object (complete gzip, size and CRC32C recorded)
+                        and that md-cli missing reports nothing missing; prints a summary. Without network access it
+                        fails within 30 s with one line saying so. TARDIS_API_KEY is not passed on (--help)
   stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
                         ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
 

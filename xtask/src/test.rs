@@ -3,7 +3,8 @@
 //! The set-up: third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
 //! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
 //! apt-get when missing), the image and podman-compose for the container tests (see [`container`]).
-//! After the tests it runs the fleet simulator (`cargo xtask fleet --shards 8`).
+//! After the tests it runs the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
+//! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed).
 
 mod container;
 mod servers;
@@ -60,6 +61,8 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     };
     eprintln!("xtask: cargo xtask fleet --shards {} --parallel {}", fleet.shards, fleet.parallel);
     eprintln!("{}", crate::fleet::simulate(&fleet)?);
+    eprintln!("xtask: cargo xtask smoke --against-stand-in");
+    eprintln!("{}", crate::smoke::against_stand_in(true)?);
     eprintln!("xtask: all checks passed");
     Ok(())
 }

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use test_support::tardis::{FaultRates, StubConfig, TardisStub};
 
@@ -76,6 +77,10 @@ struct Args {
     /// for benchmarks over many large files; the rows do not carry the requested symbol and day).
     #[arg(long)]
     shared_bodies: bool,
+    /// Replace every exchange's `datasets.exportedUntil` with this moment (RFC 3339, e.g. 2026-12-04T06:00:00Z):
+    /// the details report it, and days that end after it are not served (404).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    exported_until: Option<DateTime<Utc>>,
     /// At shutdown, write the counters as JSON to this file (dataset requests counted apart from metadata ones).
     #[arg(long, value_name = "PATH")]
     stats: Option<PathBuf>,
@@ -96,6 +101,12 @@ fn parse_size(text: &str) -> Result<u64, String> {
         other => return Err(format!("unknown size unit {other:?}: use K, M or G")),
     };
     Ok(number * scale)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("not an RFC 3339 time ({error}): {text:?}"))
 }
 
 #[tokio::main]
@@ -123,6 +134,7 @@ async fn main() -> std::process::ExitCode {
         cache_dir: args.cache_dir.clone(),
         memory_cache_limit: args.memory_cache_limit,
         shared_bodies: args.shared_bodies,
+        exported_until: args.exported_until,
         ..StubConfig::default()
     };
     let stub = match TardisStub::start(config).await {
