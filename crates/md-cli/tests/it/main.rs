@@ -7,4 +7,5 @@ mod daily;
 mod doctor;
 mod download;
 mod fetch;
+mod formats;
 mod support;
