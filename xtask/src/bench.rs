@@ -4,7 +4,8 @@
 //! Parts (all of them when none is named):
 //! - `mirror`: `md-cli download` against the official Python client and parallel curl, loopback and WAN-like
 //!   ([`mirror`]);
-//! - `memory`: peak RSS of `md-cli download` over 64 MiB and 1 GiB files ([`memory`]);
+//! - `formats`: `md-cli download` in each output format, `raw`, `parquet` and `raw,parquet` ([`formats`]);
+//! - `memory`: peak RSS of `md-cli download` over 64 MiB and 1 GiB files, raw and `raw,parquet` ([`memory`]);
 //! - `rate`: the per-second rate limiter as the Tardis stand-in saw it ([`rate`]);
 //! - `keys`: canonical keys per second ([`keys`]);
 //! - `convert`: CSV.gz -> Parquet against DuckDB, pyarrow and pandas ([`convert`]).
@@ -14,6 +15,7 @@
 //! the generated blocks of `docs/BENCHMARKS.md` (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`).
 
 mod convert;
+mod formats;
 mod job;
 mod keys;
 mod measure;
@@ -34,7 +36,7 @@ use crate::{cargo, root, run_checked};
 const USAGE: &str = "\
 cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
 
-  PART           mirror, memory, rate, keys or convert (default: all of them, in that order)
+  PART           mirror, formats, memory, rate, keys or convert (default: all of them, in that order)
   --runs N       runs per measurement; the median is reported (default 3)
   --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
   --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
@@ -44,7 +46,7 @@ The report is printed and written to target/bench/report.md. Python tools (tardi
 are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.";
 
 /// The benchmark parts, in the order `cargo xtask bench` runs them.
-const PARTS: &[&str] = &["mirror", "memory", "rate", "keys", "convert"];
+const PARTS: &[&str] = &["mirror", "formats", "memory", "rate", "keys", "convert"];
 
 /// Command-line options shared by the parts.
 #[derive(Debug, Clone)]
@@ -110,6 +112,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         eprintln!("xtask: bench {part}");
         let body = match *part {
             "mirror" => mirror::run(&options, &binaries, &meter)?,
+            "formats" => formats::run(&options, &binaries, &meter)?,
             "memory" => memory::run(&options, &binaries, &meter)?,
             "rate" => rate::run(&options, &binaries, &meter)?,
             "keys" => keys::run(&options, &binaries)?,

@@ -61,9 +61,10 @@ cargo xtask <task>
 tasks:
   test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
   env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)
-  bench [mirror|memory|rate|keys|convert] [--runs N] [--quick] [--write-docs]
+  bench [mirror|formats|memory|rate|keys|convert] [--runs N] [--quick] [--write-docs]
                         every benchmark (or one), side by side with the alternatives: md-cli download vs the official
-                        Python client and curl (loopback and WAN-like), peak RSS over 64 MiB and 1 GiB files, the rate
+                        Python client and curl (loopback and WAN-like), raw vs parquet vs raw,parquet output, peak
+                        RSS over 64 MiB and 1 GiB files (raw and raw,parquet), the rate
                         limiter, keys/s, CSV.gz -> Parquet vs DuckDB/pyarrow/pandas; tables with ratios on stdout and
                         in target/bench/report.md (--write-docs: docs/BENCHMARKS.md); Python tools go into .venv
   image [--engine docker|podman] [--tag NAME]

@@ -4,6 +4,7 @@
 //! runtime and the log subscriber, builds the library objects, runs one command and maps its outcome to an exit code:
 //! 0 success, 1 the run finished but work failed, 2 bad input or configuration (nothing was done), 130 interrupted.
 
+mod allocator;
 mod cli;
 mod commands;
 mod exit;
@@ -20,6 +21,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
+    allocator::limit_arenas();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
