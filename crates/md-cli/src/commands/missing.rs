@@ -71,6 +71,9 @@ struct MissingReport<'a> {
 }
 
 pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
+    if let Some(path) = &args.html {
+        page::check_path(path)?;
+    }
     let job = Job::new(loaded)?;
     let json = args.json;
     let html = args.html.clone();

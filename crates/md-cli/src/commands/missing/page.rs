@@ -27,6 +27,26 @@ pub(crate) fn object_name(from: NaiveDate, to: NaiveDate) -> String {
     format!("reports/missing/missing_{from}_{to}.html")
 }
 
+/// Checks, before any work, that `--html PATH` names a file in an existing directory.
+///
+/// # Errors
+/// [`Failure::BadInput`] naming the flag and the path.
+pub(crate) fn check_path(path: &Path) -> Result<(), Failure> {
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(Failure::BadInput(anyhow!("--html {} is not a file path", path.display())));
+    }
+    let parent =
+        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::BadInput(anyhow!(
+            "--html {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Renders the page of `classified` (with each stored object's size from `stored`) and writes it to `path`
 /// (atomically) and to the sink; returns the object name.
 ///
