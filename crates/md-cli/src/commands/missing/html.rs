@@ -862,8 +862,12 @@ mod tests {
             unit("2026-10-04", "deribit", "trades", "B", NotYetExported, None),
             unit("2026-10-01", "binance", "trades", "C", Verified, Some(1)),
         ];
-        let page = render(&coverage("2026-10-01", "2026-10-04", units));
+        let mut model = coverage("2026-10-01", "2026-10-04", units);
+        model.days_not_exported = vec![date("2026-10-04"), date("2026-10-09")];
+        let page = render(&model);
         let data = data_block(&page);
+        assert_eq!(data["days"], 4);
+        assert_eq!(data["days_not_exported"], serde_json::json!([3]), "by index, inside the range");
         let rows = data["rows"].as_array().expect("rows");
         assert_eq!(rows.len(), 2, "one row per exchange x data type");
         assert_eq!(rows[0]["exchange"], "binance", "rows sorted by exchange");
