@@ -14,7 +14,8 @@
 //!
 //! Escaping: text from data (exchange ids, data types, instrument keys) reaches the static markup only through
 //! [`escape`], and the JSON block only with `<`, `>` and `&` written as `\u003c`, `\u003e` and `\u0026`, so no
-//! value can close the script element; the script inserts data into the DOM with `textContent` only.
+//! value can close the script element; the script puts data into the DOM only as `textContent`, `title` and
+//! `data-*` attributes (its one `innerHTML` is the fixed markup of the cells).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -108,7 +109,7 @@ impl Status {
     }
 }
 
-/// Where the data codes of empty cells (no unit of that row on that day) are written.
+/// The data code of an empty cell (no unit of that row on that day).
 const NONE_CODE: u8 = b'.';
 
 /// One unit as the page shows it.
