@@ -127,8 +127,8 @@ pub(crate) struct DownloadArgs {
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Output format: raw (the .csv.gz exactly as sent) or parquet (typed, converted while streaming)
-    /// [env: MD_OUTPUT_FORMAT]
+    /// Output format: raw (the .csv.gz exactly as sent), parquet (typed, converted while streaming) or
+    /// raw,parquet (both objects from one download) [env: MD_OUTPUT_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 }
@@ -139,11 +139,11 @@ pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
 
-    /// Output format of object names: raw or parquet [env: MD_OUTPUT_FORMAT]
+    /// Output format of object names: raw, parquet or raw,parquet [env: MD_OUTPUT_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 
-    /// Print one JSON object per unit (date, exchange, data_type, symbol, instrument_key, object, shard).
+    /// Print one JSON object per unit (date, exchange, data_type, symbol, instrument_key, object, objects, shard).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -154,7 +154,8 @@ pub(crate) struct MissingArgs {
     #[command(flatten)]
     pub(crate) selection: SelectionArgs,
 
-    /// Output format of object names: raw or parquet [env: MD_OUTPUT_FORMAT]
+    /// Output format of object names: raw, parquet or raw,parquet (a unit is missing unless all its objects are
+    /// stored) [env: MD_OUTPUT_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 
@@ -224,7 +225,7 @@ pub(crate) struct PipelineArgs {
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Output format: raw or parquet [env: MD_OUTPUT_FORMAT]
+    /// Output format: raw, parquet or raw,parquet (both from one download) [env: MD_OUTPUT_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 }

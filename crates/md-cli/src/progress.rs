@@ -124,7 +124,7 @@ impl Progress for CliProgress {
             UnitOutcome::Done { .. } => self.done.fetch_add(1, Ordering::Relaxed),
             UnitOutcome::Skipped => self.skipped.fetch_add(1, Ordering::Relaxed),
             UnitOutcome::Failed { attempts, error } => {
-                tracing::error!(unit = %unit, object = %unit.object, attempts, error = %error, "unit failed");
+                tracing::error!(unit = %unit, object = %unit.object(), attempts, error = %error, "unit failed");
                 self.failed.fetch_add(1, Ordering::Relaxed)
             }
             UnitOutcome::NotStarted => 0,

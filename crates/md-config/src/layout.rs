@@ -141,6 +141,11 @@ impl Layout {
         Ok(Layout { template: text.to_owned(), parts })
     }
 
+    /// Returns whether the template uses `placeholder`.
+    pub fn uses(&self, placeholder: Placeholder) -> bool {
+        self.parts.contains(&Part::Value(placeholder))
+    }
+
     /// Returns the template as written.
     pub fn as_str(&self) -> &str {
         &self.template

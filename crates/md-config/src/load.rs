@@ -14,10 +14,10 @@ use url::Url;
 
 use crate::dates::{DateSpan, DaySpec};
 use crate::error::{Error, Problem, Result, Source};
-use crate::layout::Layout;
+use crate::layout::{Layout, Placeholder};
 use crate::types::{
     Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
-    LogDestination, LogFormat, LogLevel, OutputFormat, ParquetCompression, ParquetOptions,
+    LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
     RunConfig, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig,
     SinkLocation, TardisConfig, validate_gcs_bucket,
 };
@@ -536,6 +536,22 @@ impl Resolver<'_> {
             );
             return None;
         }
+        // Both formats: each unit writes two objects at once, each holding a part buffer until the unit commits.
+        if let Some(download) = &download
+            && download.output_formats.len() > 1
+            && sink.buffer_memory < 2 * sink.part_size
+        {
+            self.problem(
+                Var::MdSinkBufferMemory,
+                format!(
+                    "{} bytes cannot hold the two part buffers (2 x MD_SINK_PART_SIZE = {} bytes) that each unit needs with MD_OUTPUT_FORMAT={}: raise it or lower the part size",
+                    sink.buffer_memory,
+                    2 * sink.part_size,
+                    download.output_formats
+                ),
+            );
+            return None;
+        }
         Some(Config {
             tardis,
             sink,
@@ -857,18 +873,28 @@ impl Resolver<'_> {
         });
         let max_instruments =
             self.parse_opt(Var::DownloadMaxInstruments, parse_positive::<NonZeroUsize>);
-        let output_format = self.parse(Var::MdOutputFormat, OutputFormat::from_str);
+        let output_formats = self.parse(Var::MdOutputFormat, OutputFormats::from_str);
         let compression = self.parse(Var::MdParquetCompression, ParquetCompression::from_str);
         let row_group_size = self.parse(Var::MdParquetRowGroupSize, parse_positive::<NonZeroUsize>);
-        let layout = self.parse(Var::MdLayout, Layout::parse);
+        let mut layout = self.parse(Var::MdLayout, Layout::parse);
         let force = self.parse(Var::MdForce, parse_bool);
+        if let (Some(formats), Some(template)) = (&output_formats, &layout)
+            && formats.len() > 1
+            && !template.uses(Placeholder::Ext)
+        {
+            let message = format!(
+                "with MD_OUTPUT_FORMAT={formats} each unit is stored twice, so the template needs {{ext}} to name the two objects apart"
+            );
+            self.problem(Var::MdLayout, message);
+            layout = None;
+        }
         Some(DownloadConfig {
             venues: venues?.unwrap_or_default(),
             instrument_types: instrument_types?.unwrap_or_default(),
             data_types: data_types?,
             max_instruments: max_instruments?,
             dates: dates?,
-            output_format: output_format?,
+            output_formats: output_formats?,
             parquet: ParquetOptions { compression: compression?, row_group_size: row_group_size? },
             layout: layout?,
             force: force?,

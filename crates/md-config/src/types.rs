@@ -502,6 +502,93 @@ impl OutputFormat {
     }
 }
 
+/// The formats every unit is stored in (`MD_OUTPUT_FORMAT=raw`, `parquet` or `raw,parquet`): a non-empty set,
+/// iterated in declaration order (raw first), so each unit's objects are always named in the same order.
+///
+/// With both, one download feeds both objects: the raw `.csv.gz` byte-exact and the typed Parquet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OutputFormats {
+    raw: bool,
+    parquet: bool,
+}
+
+impl OutputFormats {
+    /// Only the raw `.csv.gz`.
+    pub const RAW: OutputFormats = OutputFormats { raw: true, parquet: false };
+    /// Only typed Parquet.
+    pub const PARQUET: OutputFormats = OutputFormats { raw: false, parquet: true };
+    /// Both, from one download.
+    pub const BOTH: OutputFormats = OutputFormats { raw: true, parquet: true };
+
+    /// Returns whether `format` is one of them.
+    pub fn contains(self, format: OutputFormat) -> bool {
+        match format {
+            OutputFormat::Raw => self.raw,
+            OutputFormat::Parquet => self.parquet,
+        }
+    }
+
+    /// Iterates over the formats in declaration order (raw, then parquet).
+    pub fn iter(self) -> impl Iterator<Item = OutputFormat> {
+        OutputFormat::ALL.iter().copied().filter(move |format| self.contains(*format))
+    }
+
+    /// Returns the number of formats (1 or 2).
+    pub fn len(self) -> usize {
+        usize::from(self.raw) + usize::from(self.parquet)
+    }
+
+    /// Always `false`: a set of output formats is never empty.
+    pub fn is_empty(self) -> bool {
+        false
+    }
+}
+
+impl From<OutputFormat> for OutputFormats {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Raw => OutputFormats::RAW,
+            OutputFormat::Parquet => OutputFormats::PARQUET,
+        }
+    }
+}
+
+impl fmt::Display for OutputFormats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(OutputFormat::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for OutputFormats {
+    type Err = String;
+
+    /// Parses a comma-separated list (`raw`, `parquet`, `raw,parquet`; order does not matter); an empty list, an
+    /// empty item, an unknown name or a format named twice is an error that names it.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut formats = OutputFormats { raw: false, parquet: false };
+        for item in text.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                return Err(if text.trim().is_empty() {
+                    "at least one output format is needed (raw, parquet or raw,parquet)".into()
+                } else {
+                    format!("empty item in {text:?}: expected raw, parquet or raw,parquet")
+                });
+            }
+            let format = OutputFormat::from_str(item)?;
+            if formats.contains(format) {
+                return Err(format!("{format} is named twice in {text:?}"));
+            }
+            match format {
+                OutputFormat::Raw => formats.raw = true,
+                OutputFormat::Parquet => formats.parquet = true,
+            }
+        }
+        Ok(formats)
+    }
+}
+
 keyword_enum! {
     /// Parquet compression codec (`MD_PARQUET_COMPRESSION`).
     ParquetCompression {
@@ -628,8 +715,8 @@ pub struct DownloadConfig {
     pub max_instruments: Option<NonZeroUsize>,
     /// Days (`DOWNLOAD_START_DATE`..=`DOWNLOAD_END_DATE`), resolved when a run starts.
     pub dates: DateSpan,
-    /// `MD_OUTPUT_FORMAT`.
-    pub output_format: OutputFormat,
+    /// The formats each unit is stored in (`MD_OUTPUT_FORMAT`).
+    pub output_formats: OutputFormats,
     /// Parquet settings.
     pub parquet: ParquetOptions,
     /// Object name template (`MD_LAYOUT`).

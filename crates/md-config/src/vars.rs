@@ -733,7 +733,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "output_format",
         Some("raw"),
-        "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming.",
+        "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetCompression,

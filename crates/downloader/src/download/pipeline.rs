@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
+use futures::channel::{mpsc, oneshot};
 use futures::stream::{self, BoxStream};
-use futures::{FutureExt, StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, PutError, PutStatus, StoreKind, WriteMode};
+use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
+use gcs_sink::{GcsSink, PutError, PutOutcome, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
 use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +49,10 @@ pub(crate) enum SourceError {
     /// The run is stopping (signal or quota).
     #[error("stopped: {0}")]
     Stopped(&'static str),
+    /// With two output formats: the other object of the unit (in this format) was not stored, so this one is not
+    /// either. Never the error an attempt reports: the other branch's own error is.
+    #[error("the unit's {0} object was not stored")]
+    Sibling(OutputFormat),
 }
 
 /// The result of a shard's run.
@@ -73,6 +78,21 @@ pub struct Downloader {
     /// Parquet conversions in flight: each uses three threads and up to ~120 MiB, so at most one per core runs at
     /// once, however many units are downloading.
     conversions: Arc<tokio::sync::Semaphore>,
+    /// Units writing two objects at once (`MD_OUTPUT_FORMAT=raw,parquet`) in flight: each holds up to two part
+    /// buffers of the sink's budget until it commits, so at most half the budget's parts' worth of them run, and no
+    /// unit can wait for room that only the other units' half-written objects hold.
+    pairs: Arc<tokio::sync::Semaphore>,
+}
+
+/// Chunks queued between the download and each of a unit's two writers.
+const TEE_DEPTH: usize = 8;
+
+/// One object of a unit that this run writes, and how.
+#[derive(Debug, Clone)]
+struct Target {
+    format: OutputFormat,
+    name: String,
+    mode: WriteMode,
 }
 
 impl Downloader {
@@ -85,6 +105,7 @@ impl Downloader {
             StoreKind::Local { .. } | StoreKind::Memory => VerifyMode::Full,
             _ => VerifyMode::Head,
         };
+        let pairs = pair_slots(sink.options().buffer_memory, sink.options().part_size);
         Downloader {
             client,
             sink,
@@ -97,6 +118,7 @@ impl Downloader {
             conversions: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             )),
+            pairs: Arc::new(tokio::sync::Semaphore::new(pairs)),
         }
     }
 
@@ -192,23 +214,30 @@ impl Downloader {
         let mut retries = 0u64;
         for (unit, outcome) in &outcomes {
             match outcome {
-                UnitOutcome::Done { bytes, replaced, attempts } => {
+                UnitOutcome::Done { bytes, replaced, attempts, written } => {
                     retries += u64::from(attempts.saturating_sub(1));
                     counts.done += 1;
                     counts.replaced += usize::from(*replaced);
                     bytes_written += bytes;
-                    done_objects.push(unit.object.clone());
+                    // With two formats, the object that was already stored and verified is listed as skipped.
+                    for name in unit.object_names() {
+                        if written.iter().any(|written| written == name) {
+                            done_objects.push(name.to_owned());
+                        } else {
+                            skipped_objects.push(name.to_owned());
+                        }
+                    }
                 }
                 UnitOutcome::Skipped => {
                     counts.skipped += 1;
-                    skipped_objects.push(unit.object.clone());
+                    skipped_objects.extend(unit.object_names().map(str::to_owned));
                 }
                 UnitOutcome::Failed { attempts, error } => {
                     retries += u64::from(attempts.saturating_sub(1));
                     counts.failed += 1;
                     errors.push(UnitError {
                         unit: unit.id(),
-                        object: unit.object.clone(),
+                        object: unit.object().to_owned(),
                         attempts: *attempts,
                         error: error.clone(),
                     });
@@ -280,38 +309,59 @@ impl Downloader {
         if state.stop.is_cancelled() {
             return UnitOutcome::NotStarted;
         }
-        let mut mode = if self.download.force { WriteMode::Replace } else { WriteMode::CreateOnly };
+        // What to write: every object of the unit that is not stored and verified (all of them with `force`).
+        let mut targets = Vec::with_capacity(unit.objects.len());
         let mut replaced = false;
-        if !self.download.force {
-            match self.check_stored(unit).await {
-                Stored::Verified => return UnitOutcome::Skipped,
-                Stored::Missing => {}
-                Stored::Invalid(reason) => {
-                    tracing::warn!(object = %unit.object, reason = %reason, "stored object failed verification; replacing it");
-                    mode = WriteMode::Replace;
-                    replaced = true;
+        for object in &unit.objects {
+            let mode = if self.download.force {
+                WriteMode::Replace
+            } else {
+                match self.check_stored(&object.name).await {
+                    Stored::Verified => continue,
+                    Stored::Missing => WriteMode::CreateOnly,
+                    Stored::Invalid(reason) => {
+                        tracing::warn!(object = %object.name, reason = %reason, "stored object failed verification; replacing it");
+                        replaced = true;
+                        WriteMode::Replace
+                    }
+                    Stored::Unknown(error) => {
+                        return UnitOutcome::Failed {
+                            attempts: 0,
+                            error: format!(
+                                "cannot check the stored object {}: {error}",
+                                object.name
+                            ),
+                        };
+                    }
                 }
-                Stored::Unknown(error) => {
-                    return UnitOutcome::Failed {
-                        attempts: 0,
-                        error: format!("cannot check the stored object: {error}"),
-                    };
-                }
-            }
+            };
+            targets.push(Target { format: object.format, name: object.name.clone(), mode });
         }
+        if targets.is_empty() {
+            return UnitOutcome::Skipped;
+        }
+        let converting = targets.iter().any(|target| target.format == OutputFormat::Parquet);
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
-        // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two.
-        let request = match self.download.output_format {
-            OutputFormat::Raw => request,
-            OutputFormat::Parquet => request.without_gzip_check(),
-        };
-        // A conversion slot is taken before the Tardis request, so no connection idles while waiting for a core.
-        let _conversion = match self.download.output_format {
-            OutputFormat::Raw => None,
-            OutputFormat::Parquet => tokio::select! {
+        // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two (with
+        // both formats too: the raw object commits only after the converter has checked the whole file).
+        let request = if converting { request.without_gzip_check() } else { request };
+        // A conversion slot (then a pair slot) is taken before the Tardis request, so no connection idles while
+        // waiting for a core; always in this order, so two units never wait on each other's slot.
+        let _conversion = if converting {
+            tokio::select! {
                 permit = self.conversions.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
-            },
+            }
+        } else {
+            None
+        };
+        let _pair = if targets.len() > 1 {
+            tokio::select! {
+                permit = self.pairs.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
+                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
+            }
+        } else {
+            None
         };
         // One budget for the whole file: the client's retries (before the body, resumed bodies) and the restarts
         // below all draw from it, so its count is the unit's exact number of attempts.
@@ -330,26 +380,32 @@ impl Downloader {
                     };
                 }
             };
+            // The file is counted once, however many objects it becomes.
             if let Some(quota) = &state.quota {
                 let needed = dataset.content_length().unwrap_or(0);
                 if !quota.try_reserve(needed) {
                     if !state.quota_exhausted.swap(true, Ordering::SeqCst) {
-                        tracing::warn!(share = quota.share(), used = quota.used(), object = %unit.object, "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
+                        tracing::warn!(share = quota.share(), used = quota.used(), object = %unit.object(), "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
                     }
                     state.stop.cancel();
                     return UnitOutcome::NotStarted;
                 }
             }
-            let body = self.source(unit, dataset, state);
-            let error = match self.sink.put_stream(&unit.object, body, mode).await {
-                Ok(outcome) => {
-                    return match outcome.status {
-                        PutStatus::AlreadyPresent => UnitOutcome::Skipped,
-                        PutStatus::Created | PutStatus::Replaced => UnitOutcome::Done {
-                            bytes: outcome.digest.size,
-                            replaced,
-                            attempts: retry.attempt(),
-                        },
+            let error = match self.store(unit, self.received(dataset, state), &targets).await {
+                Ok(outcomes) => {
+                    let written: Vec<(&Target, &PutOutcome)> = targets
+                        .iter()
+                        .zip(&outcomes)
+                        .filter(|(_, outcome)| outcome.status != PutStatus::AlreadyPresent)
+                        .collect();
+                    if written.is_empty() {
+                        return UnitOutcome::Skipped;
+                    }
+                    return UnitOutcome::Done {
+                        bytes: written.iter().map(|(_, outcome)| outcome.digest.size).sum(),
+                        replaced,
+                        attempts: retry.attempt(),
+                        written: written.iter().map(|(target, _)| target.name.clone()).collect(),
                     };
                 }
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
@@ -371,11 +427,10 @@ impl Downloader {
         }
     }
 
-    /// The unit's body as the sink will store it: raw bytes, or Parquet converted on the way; stopped (with an
-    /// error, so the sink aborts) when the run stops.
-    fn source(
+    /// The file as it arrives from Tardis, counted, and stopped (with an error, so the sink aborts) when the run
+    /// stops.
+    fn received(
         &self,
-        unit: &Unit,
         dataset: tardis_client::DatasetStream,
         state: &RunState,
     ) -> BoxStream<'static, Result<Bytes, SourceError>> {
@@ -385,9 +440,18 @@ impl Downloader {
             progress.bytes(chunk.len() as u64);
             downloaded.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         });
-        let body: BoxStream<'static, Result<Bytes, SourceError>> = match self.download.output_format
-        {
-            OutputFormat::Raw => raw.boxed(),
+        stop_on_cancel(raw.boxed(), state.stop.clone())
+    }
+
+    /// The file as an object of `format` stores it: the bytes as received, or Parquet converted on the way.
+    fn encode(
+        &self,
+        unit: &Unit,
+        format: OutputFormat,
+        file: BoxStream<'static, Result<Bytes, SourceError>>,
+    ) -> BoxStream<'static, Result<Bytes, SourceError>> {
+        match format {
+            OutputFormat::Raw => file,
             OutputFormat::Parquet => {
                 let partition = Partition {
                     date: unit.date,
@@ -396,14 +460,107 @@ impl Downloader {
                 };
                 let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
-                convert::convert(raw, unit.data_type, partition, options).boxed()
+                convert::convert(file, unit.data_type, partition, options).boxed()
             }
-        };
-        stop_on_cancel(body, state.stop.clone())
+        }
     }
 
-    async fn check_stored(&self, unit: &Unit) -> Stored {
-        let name = &unit.object;
+    /// Streams one download of the file into every target, returning their outcomes in target order.
+    async fn store(
+        &self,
+        unit: &Unit,
+        file: BoxStream<'static, Result<Bytes, SourceError>>,
+        targets: &[Target],
+    ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
+        match targets {
+            [target] => {
+                let body = self.encode(unit, target.format, file);
+                Ok(vec![self.sink.put_stream(&target.name, body, target.mode).await?])
+            }
+            [raw, parquet]
+                if raw.format == OutputFormat::Raw && parquet.format == OutputFormat::Parquet =>
+            {
+                self.store_both(unit, file, raw, parquet).await
+            }
+            _ => unreachable!("a unit's targets are one format, or raw then parquet"),
+        }
+    }
+
+    /// One download, two objects: the file is teed into the raw writer and the converter. The Parquet object
+    /// commits when the converter has checked the whole file; the raw object holds back its end until then, and
+    /// aborts if the Parquet object was not stored. A failure of either writer stops the other before it commits
+    /// (and an object committed by this attempt is deleted if the other one then fails to commit), so an attempt
+    /// stores both or neither.
+    async fn store_both(
+        &self,
+        unit: &Unit,
+        file: BoxStream<'static, Result<Bytes, SourceError>>,
+        raw: &Target,
+        parquet: &Target,
+    ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
+        let (raw_tx, raw_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
+        let (convert_tx, convert_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
+        let (stored_tx, stored_rx) = oneshot::channel::<bool>();
+        let raw_body = raw_rx.chain(
+            stream::once(async move {
+                match stored_rx.await {
+                    Ok(true) => None,
+                    Ok(false) | Err(_) => Some(Err(SourceError::Sibling(OutputFormat::Parquet))),
+                }
+            })
+            .filter_map(std::future::ready),
+        );
+        let parquet_put = async {
+            let body = self.encode(unit, OutputFormat::Parquet, convert_rx.boxed());
+            let result = self.sink.put_stream(&parquet.name, body, parquet.mode).await;
+            // The receiver is gone only if the raw writer already failed.
+            let _ = stored_tx.send(result.is_ok());
+            result
+        };
+        let raw_put = self.sink.put_stream(&raw.name, raw_body, raw.mode);
+        let ((), raw_result, parquet_result) =
+            tokio::join!(tee(file, raw_tx, convert_tx), raw_put, parquet_put);
+        match (raw_result, parquet_result) {
+            (Ok(raw_outcome), Ok(parquet_outcome)) => Ok(vec![raw_outcome, parquet_outcome]),
+            (Ok(stored), Err(error)) => {
+                self.roll_back(&raw.name, &stored).await;
+                Err(error)
+            }
+            (Err(error), Ok(stored)) => {
+                self.roll_back(&parquet.name, &stored).await;
+                Err(error)
+            }
+            // The error that stopped the attempt, not the one it caused in the other writer.
+            (Err(raw_error), Err(parquet_error)) => Err(
+                if matches!(parquet_error, PutError::Source { source: SourceError::Sibling(_), .. })
+                {
+                    raw_error
+                } else {
+                    parquet_error
+                },
+            ),
+        }
+    }
+
+    /// Deletes an object this attempt created when the unit's other object was not stored, so the attempt leaves
+    /// neither (an object it replaced, or found stored, is kept).
+    async fn roll_back(&self, name: &str, stored: &PutOutcome) {
+        if stored.status != PutStatus::Created {
+            return;
+        }
+        match self.sink.delete(name).await {
+            Ok(()) => {
+                tracing::warn!(object = %name, "deleted: the unit's other object was not stored");
+            }
+            Err(error) => tracing::error!(
+                object = %name,
+                error = %error,
+                "the unit's other object was not stored, and this one could not be deleted"
+            ),
+        }
+    }
+
+    async fn check_stored(&self, name: &str) -> Stored {
         match self.verify {
             VerifyMode::Head => match self.sink.head(name).await {
                 Ok(info) => match info.recorded {
@@ -452,6 +609,39 @@ enum Stored {
 /// The shard's share of a fleet-wide budget: an even split, rounded down.
 fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
     quota.get() / u64::from(total_shards.max(1))
+}
+
+/// Unit pairs (two objects written at once) that fit the sink's buffer budget: two part buffers each.
+fn pair_slots(buffer_memory: usize, part_size: usize) -> usize {
+    (buffer_memory / part_size.max(1) / 2).max(1)
+}
+
+/// Feeds every chunk of `file` to both writers, in step (each waits for the slower one). The converter gets the
+/// file's own error if it fails; if the raw writer stops first, the converter gets [`SourceError::Sibling`] instead
+/// of a clean end, which could pass for a whole file at a gzip member boundary. The raw writer learns of the
+/// converter's failure through its end gate.
+async fn tee(
+    mut file: BoxStream<'static, Result<Bytes, SourceError>>,
+    mut raw: mpsc::Sender<Result<Bytes, SourceError>>,
+    mut convert: mpsc::Sender<Result<Bytes, SourceError>>,
+) {
+    while let Some(item) = file.next().await {
+        match item {
+            Ok(chunk) => {
+                if raw.send(Ok(chunk.clone())).await.is_err() {
+                    let _ = convert.send(Err(SourceError::Sibling(OutputFormat::Raw))).await;
+                    return;
+                }
+                if convert.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                let _ = convert.send(Err(error)).await;
+                return;
+            }
+        }
+    }
 }
 
 /// A spawned unit that is aborted when its handle is dropped (the run's future was dropped), so no unit outlives
@@ -508,7 +698,9 @@ impl SourceError {
         match self {
             SourceError::Tardis(error) => error.retry_class(),
             SourceError::Convert(error) if error.is_retryable() => RetryClass::Backoff,
-            SourceError::Convert(_) | SourceError::Stopped(_) => RetryClass::Final,
+            SourceError::Convert(_) | SourceError::Stopped(_) | SourceError::Sibling(_) => {
+                RetryClass::Final
+            }
         }
     }
 }

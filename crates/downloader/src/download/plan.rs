@@ -9,7 +9,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use md_config::{
-    DataType, DateRange, DownloadConfig, InstrumentType, ObjectFields, ShardingConfig,
+    DataType, DateRange, DownloadConfig, InstrumentType, ObjectFields, OutputFormat, ShardingConfig,
 };
 use serde::Serialize;
 
@@ -60,8 +60,9 @@ pub struct Unit {
     pub instrument_type: InstrumentType,
     /// Whether the file is a grouped one.
     pub grouped: bool,
-    /// Object name, relative to the sink's root.
-    pub object: String,
+    /// The objects the unit is stored as, one per output format (`MD_OUTPUT_FORMAT`), in format order (raw
+    /// first); names relative to the sink's root. Never empty.
+    pub objects: Vec<UnitObject>,
     /// The shard that owns the unit; `None` when `INSTRUMENTS_PER_SHARD` leaves it to no shard, and for a unit
     /// not yet exported.
     pub shard: Option<u32>,
@@ -70,7 +71,26 @@ pub struct Unit {
     pub incident: Option<Incident>,
 }
 
+/// One object a unit is stored as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnitObject {
+    /// The format it is stored in.
+    pub format: OutputFormat,
+    /// Object name, relative to the sink's root.
+    pub name: String,
+}
+
 impl Unit {
+    /// Returns the name of the unit's first object (its only one unless it is stored in several formats).
+    pub fn object(&self) -> &str {
+        &self.objects[0].name
+    }
+
+    /// Returns the object names, in format order.
+    pub fn object_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.objects.iter().map(|object| object.name.as_str())
+    }
+
     /// A stable identity, `date/exchange/data_type/symbol`, used for sharding and in reports.
     pub fn id(&self) -> String {
         format!("{}/{}/{}/{}", self.date, self.exchange, self.data_type, self.symbol)
@@ -124,7 +144,9 @@ impl Plan {
         let mut hash = Fnv1a::default();
         for unit in &self.units {
             hash.write(unit.id().as_bytes());
-            hash.write(unit.object.as_bytes());
+            for object in &unit.objects {
+                hash.write(object.name.as_bytes());
+            }
             hash.write(&unit.shard.map_or(u32::MAX, |shard| shard).to_le_bytes());
         }
         format!("{:016x}", hash.finish())
@@ -261,30 +283,39 @@ fn unit(
         instrument_key: instrument.instrument_key.clone(),
         instrument_type: instrument.instrument_type,
         grouped: instrument.grouped,
-        object: String::new(),
+        objects: Vec::with_capacity(download.output_formats.len()),
         shard: None,
         incident: incident.clone(),
     };
-    unit.object = download.layout.render(&ObjectFields {
-        date,
-        exchange: &unit.exchange,
-        data_type,
-        symbol: &unit.symbol,
-        instrument_key: &unit.instrument_key,
-        format: download.output_format,
-    });
+    unit.objects = download
+        .output_formats
+        .iter()
+        .map(|format| UnitObject {
+            format,
+            name: download.layout.render(&ObjectFields {
+                date,
+                exchange: &unit.exchange,
+                data_type,
+                symbol: &unit.symbol,
+                instrument_key: &unit.instrument_key,
+                format,
+            }),
+        })
+        .collect();
     unit
 }
 
 fn check_collisions(units: &[Unit]) -> Result<(), Error> {
     let mut seen: BTreeMap<&str, &Unit> = BTreeMap::new();
     for unit in units {
-        if let Some(first) = seen.insert(&unit.object, unit) {
-            return Err(Error::ObjectCollision {
-                object: unit.object.clone(),
-                first: first.id(),
-                second: unit.id(),
-            });
+        for object in unit.object_names() {
+            if let Some(first) = seen.insert(object, unit) {
+                return Err(Error::ObjectCollision {
+                    object: object.to_owned(),
+                    first: first.id(),
+                    second: unit.id(),
+                });
+            }
         }
     }
     Ok(())

@@ -13,6 +13,8 @@ pub enum UnitOutcome {
         replaced: bool,
         /// Attempts used.
         attempts: u32,
+        /// The objects written (with two output formats, one of them may have been stored already).
+        written: Vec<String>,
     },
     /// Already stored and verified.
     Skipped,

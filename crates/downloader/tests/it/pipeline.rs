@@ -127,9 +127,9 @@ async fn assert_byte_exact(setup: &Setup) {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{path} is served"));
-        let stored = std::fs::read(setup.dir.path().join("sink").join(&unit.object))
-            .unwrap_or_else(|error| panic!("{} missing: {error}", unit.object));
-        assert!(stored == expected.as_ref(), "{} differs from {path}", unit.object);
+        let stored = std::fs::read(setup.dir.path().join("sink").join(unit.object()))
+            .unwrap_or_else(|error| panic!("{} missing: {error}", unit.object()));
+        assert!(stored == expected.as_ref(), "{} differs from {path}", unit.object());
     }
 }
 
@@ -176,7 +176,7 @@ async fn a_unit_corrupted_in_the_sink_is_detected_and_replaced() {
             .await;
     assert_eq!(run(&setup, &setup.config).await.manifest.status, RunStatus::Complete);
     let victims: Vec<String> =
-        setup.plan.units.iter().take(2).map(|unit| unit.object.clone()).collect();
+        setup.plan.units.iter().take(2).map(|unit| unit.object().to_owned()).collect();
     // One object keeps its length with one byte flipped; the other is truncated.
     let first = setup.dir.path().join("sink").join(&victims[0]);
     let mut bytes = std::fs::read(&first).unwrap();
@@ -228,7 +228,7 @@ async fn with_parquet_output_the_converter_is_the_gzip_check_and_corrupt_files_a
     let stub_config =
         StubConfig { fault_rates: rates, seed: 11, ranges: false, ..StubConfig::default() };
     let setup = setup(stub_config, |config| {
-        config.download.output_format = md_config::OutputFormat::Parquet;
+        config.download.output_formats = md_config::OutputFormats::PARQUET;
         config.download.data_types = vec![DataType::Trades];
     })
     .await;
@@ -244,10 +244,10 @@ async fn with_parquet_output_the_converter_is_the_gzip_check_and_corrupt_files_a
             &mut csv,
         )
         .unwrap();
-        let file = std::fs::File::open(setup.dir.path().join("sink").join(&unit.object)).unwrap();
+        let file = std::fs::File::open(setup.dir.path().join("sink").join(unit.object())).unwrap();
         let rows = parquet::file::reader::SerializedFileReader::new(file).unwrap();
         let rows = parquet::file::reader::FileReader::metadata(&rows).file_metadata().num_rows();
-        assert_eq!(rows as usize, csv.lines().count() - 1, "{}", unit.object);
+        assert_eq!(rows as usize, csv.lines().count() - 1, "{}", unit.object());
     }
 }
 
@@ -270,7 +270,7 @@ async fn with_the_gzip_check_off_a_raw_download_stores_what_was_sent() {
     assert_eq!(report.manifest.status, RunStatus::Complete, "{:#?}", report.manifest.errors);
     assert_eq!(report.manifest.retries, 0, "nothing checked, nothing retried");
     let unit = &setup.plan.units[0];
-    let stored = std::fs::read(setup.dir.path().join("sink").join(&unit.object)).unwrap();
+    let stored = std::fs::read(setup.dir.path().join("sink").join(unit.object())).unwrap();
     let mut text = Vec::new();
     let inflated = std::io::Read::read_to_end(
         &mut flate2::read::MultiGzDecoder::new(stored.as_slice()),
@@ -302,7 +302,7 @@ async fn four_shards_over_one_plan_cover_every_unit_exactly_once() {
         }
     }
     let planned: BTreeSet<String> =
-        setup.plan.units.iter().map(|unit| unit.object.clone()).collect();
+        setup.plan.units.iter().map(|unit| unit.object().to_owned()).collect();
     assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), planned);
     assert!(seen.values().all(|count| *count == 1), "{seen:?}");
 }
@@ -393,14 +393,14 @@ async fn cancellation_aborts_in_flight_units_and_a_rerun_completes() {
     assert!(report.manifest.units.not_started > 0);
     // Whatever is stored is complete: every present object is byte-exact.
     for unit in &setup.plan.units {
-        let stored = setup.dir.path().join("sink").join(&unit.object);
+        let stored = setup.dir.path().join("sink").join(unit.object());
         if let Ok(bytes) = std::fs::read(&stored) {
             let path =
                 dataset_path(&unit.exchange, unit.data_type.as_str(), unit.date, &unit.symbol);
             assert!(
                 bytes == setup.stub.expected_body(&path).await.unwrap().unwrap().as_ref(),
                 "partial {}",
-                unit.object
+                unit.object()
             );
         }
     }

@@ -8,7 +8,7 @@ use downloader::Error;
 use downloader::download::Freshness;
 use downloader::download::plan::{self, DayInstruments, Plan, PlanInstrument};
 use md_config::{
-    DataType, DateRange, DateSpan, DaySpec, DownloadConfig, InstrumentType, OutputFormat,
+    DataType, DateRange, DateSpan, DaySpec, DownloadConfig, InstrumentType, OutputFormats,
     ShardingConfig,
 };
 use rstest::rstest;
@@ -110,7 +110,7 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
         data_types: data_types.to_vec(),
         max_instruments: None,
         dates: DateSpan::fixed(DateRange { start: day(1), end: day(2) }),
-        output_format: OutputFormat::Raw,
+        output_formats: OutputFormats::RAW,
         parquet: md_config::ParquetOptions {
             compression: md_config::ParquetCompression::Zstd,
             row_group_size: NonZeroUsize::new(1000).unwrap(),
@@ -141,7 +141,7 @@ fn build(download: &DownloadConfig, sharding: &ShardingConfig) -> Result<Plan, E
 }
 
 fn ids(plan: &Plan) -> Vec<String> {
-    plan.units.iter().map(|unit| format!("{} {}", unit.id(), unit.object)).collect()
+    plan.units.iter().map(|unit| format!("{} {}", unit.id(), unit.object())).collect()
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn units_only_where_tardis_has_the_type_and_groups_only_for_uncovered_types() {
     );
     let first = &plan.units[0];
     assert_eq!(
-        first.object,
+        first.object(),
         "raw_tick_data/by_date/day-2024-03-01/data_type-trades/BINANCE-FUTURES:PERP:BTC-USDT.csv.gz"
     );
 }
@@ -265,12 +265,12 @@ fn instruments_per_shard_keeps_the_seed_meaning() {
 #[test]
 fn parquet_output_and_custom_layouts() {
     let mut config = download(&[DataType::Trades]);
-    config.output_format = OutputFormat::Parquet;
+    config.output_formats = OutputFormats::PARQUET;
     config.layout =
         md_config::Layout::parse("{exchange}/{year}/{month}/{day}/{data_type}/{symbol}.{ext}")
             .unwrap();
     let plan = build(&config, &shards(1)).unwrap();
-    assert_eq!(plan.units[0].object, "binance-futures/2024/03/01/trades/BTCUSDT.parquet");
+    assert_eq!(plan.units[0].object(), "binance-futures/2024/03/01/trades/BTCUSDT.parquet");
 }
 
 #[test]
@@ -310,7 +310,7 @@ fn unit_ids_object_names_and_shards_are_pinned() {
         DataType::Liquidations,
     ]);
     let mut parquet = download(&[DataType::Trades]);
-    parquet.output_format = OutputFormat::Parquet;
+    parquet.output_formats = OutputFormats::PARQUET;
     let per_instrument =
         ShardingConfig { instruments_per_shard: NonZeroUsize::new(2), ..shards(3) };
     for (name, config, sharding) in [
@@ -322,7 +322,7 @@ fn unit_ids_object_names_and_shards_are_pinned() {
         text.push_str(&format!("# {name}: fingerprint {}\n", plan.fingerprint()));
         for unit in &plan.units {
             let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
-            text.push_str(&format!("{shard}\t{}\t{}\n", unit.id(), unit.object));
+            text.push_str(&format!("{shard}\t{}\t{}\n", unit.id(), unit.object()));
         }
     }
     let pinned = include_str!("../fixtures/golden/plan.tsv");

@@ -97,7 +97,10 @@ pub(crate) struct UnitLine<'a> {
     instrument_key: &'a str,
     instrument_type: &'a str,
     grouped: bool,
+    /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
     object: &'a str,
+    /// Every object of the unit, in format order (raw first).
+    objects: Vec<&'a str>,
     shard: Option<u32>,
     /// What `missing` found: `stored` (and verified), `unverified`, `missing` or `not_yet_exported`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,7 +127,8 @@ impl<'a> From<&'a Unit> for UnitLine<'a> {
             instrument_key: &unit.instrument_key,
             instrument_type: unit.instrument_type.as_str(),
             grouped: unit.grouped,
-            object: &unit.object,
+            object: unit.object(),
+            objects: unit.object_names().collect(),
             shard: unit.shard,
             status: None,
             incident: unit.incident.as_ref(),
@@ -151,7 +155,11 @@ pub(crate) fn print_units<'a>(
             writeln!(
                 out,
                 "{shard:>5}  {}  {:<18} {:<20} {:<28} {}{status}{incident}",
-                unit.date, unit.exchange, unit.data_type, unit.symbol, unit.object
+                unit.date,
+                unit.exchange,
+                unit.data_type,
+                unit.symbol,
+                unit.object_names().collect::<Vec<_>>().join("  ")
             )?;
         }
     }

@@ -41,6 +41,19 @@ enum Found {
 }
 
 impl Found {
+    /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
+    /// if any is.
+    fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
+        unit.object_names()
+            .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
+            .max_by_key(|found| match found {
+                Found::Verified | Found::NotYetExported => 0,
+                Found::Unverified => 1,
+                Found::Missing => 2,
+            })
+            .unwrap_or(Found::Missing)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Found::Verified => "stored",
@@ -84,7 +97,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         let classified: Vec<(&Unit, Found)> = plan
             .units
             .iter()
-            .map(|unit| (unit, found.get(&unit.object).map_or(Found::Missing, |(found, _)| *found)))
+            .map(|unit| (unit, Found::of(unit, &found)))
             .chain(plan.not_yet_exported.iter().map(|unit| (unit, Found::NotYetExported)))
             .collect();
         let lines = |wanted: Found| -> Vec<UnitLine<'_>> {
@@ -187,10 +200,9 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, 
     let directories: BTreeSet<String> = plan
         .units
         .iter()
-        .map(|unit| {
-            unit.object
-                .rsplit_once('/')
-                .map_or_else(String::new, |(directory, _)| directory.to_owned())
+        .flat_map(Unit::object_names)
+        .map(|object| {
+            object.rsplit_once('/').map_or_else(String::new, |(directory, _)| directory.to_owned())
         })
         .collect();
     let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(directories)
@@ -205,7 +217,7 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, 
         .try_collect()
         .await
         .map_err(Failure::Work)?;
-    let planned: BTreeSet<&str> = plan.units.iter().map(|unit| unit.object.as_str()).collect();
+    let planned: BTreeSet<&str> = plan.units.iter().flat_map(Unit::object_names).collect();
     let present: Vec<(String, u64)> =
         listed.into_iter().flatten().filter(|(name, _)| planned.contains(name.as_str())).collect();
     futures::stream::iter(present)

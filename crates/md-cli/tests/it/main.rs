@@ -8,4 +8,5 @@ mod daily;
 mod doctor;
 mod download;
 mod fetch;
+mod formats;
 mod support;

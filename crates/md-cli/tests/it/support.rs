@@ -196,6 +196,8 @@ pub(crate) struct PlannedUnit {
     pub(crate) data_type: String,
     pub(crate) symbol: String,
     pub(crate) object: String,
+    /// Every object of the unit, one per output format (raw first).
+    pub(crate) objects: Vec<String>,
     pub(crate) shard: Option<u64>,
 }
 
@@ -234,6 +236,12 @@ pub(crate) fn plan_of(env: &TestEnv, selection: &[&str]) -> Vec<PlannedUnit> {
                 data_type: text("data_type"),
                 symbol: text("symbol"),
                 object: text("object"),
+                objects: unit["objects"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("no objects in {line}"))
+                    .iter()
+                    .map(|object| object.as_str().expect("object names").to_owned())
+                    .collect(),
                 shard: unit["shard"].as_u64(),
             }
         })

@@ -283,3 +283,39 @@ fn every_variable_has_one_entry_in_the_table() {
         assert_eq!(Var::from_name(spec.name), Some(*var));
     }
 }
+
+/// `MD_OUTPUT_FORMAT` is a set: one format or both (in any order, any case), each at most once.
+#[test]
+fn output_formats_are_one_or_both() {
+    use md_config::{OutputFormat, OutputFormats};
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expected) in [
+        ("raw", Ok(OutputFormats::RAW)),
+        ("csv.gz", Ok(OutputFormats::RAW)),
+        ("parquet", Ok(OutputFormats::PARQUET)),
+        ("raw,parquet", Ok(OutputFormats::BOTH)),
+        (" Parquet , RAW ", Ok(OutputFormats::BOTH)),
+        ("raw,csv", Err("raw is named twice")),
+        ("raw,,parquet", Err("empty item")),
+        ("parquet,xlsx", Err("unknown value \"xlsx\"")),
+    ] {
+        let loaded = load_in(dir.path(), &[("MD_OUTPUT_FORMAT", text)], vec![]);
+        match (loaded, expected) {
+            (Ok(loaded), Ok(formats)) => {
+                assert_eq!(loaded.config.download.output_formats, formats, "{text}");
+                let listed: Vec<OutputFormat> = formats.iter().collect();
+                assert_eq!(listed.len(), formats.len());
+                assert!(listed.windows(2).all(|pair| pair[0] < pair[1]), "raw first: {listed:?}");
+            }
+            (Err(error), Err(wanted)) => {
+                let error = error.to_string();
+                assert!(
+                    error.contains("MD_OUTPUT_FORMAT") && error.contains(wanted),
+                    "{text}: {error}"
+                );
+            }
+            (got, wanted) => panic!("{text}: got {got:?}, wanted {wanted:?}"),
+        }
+    }
+    assert_eq!(OutputFormats::BOTH.to_string(), "raw,parquet");
+}

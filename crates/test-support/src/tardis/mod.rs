@@ -156,6 +156,9 @@ pub enum Fault {
     TruncatedGzip,
     /// Redirect (302) to the same path on [`StubConfig::redirect_to`].
     Redirect,
+    /// Serve a whole, valid gzip of the data type's CSV header and one row whose every cell is `x`: a file the
+    /// raw download stores as it is, but no typed conversion accepts.
+    UnconvertibleRow,
 }
 
 /// Probabilities (0..=1) of each fault per dataset request; their sum must stay at or below 1.

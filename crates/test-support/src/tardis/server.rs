@@ -136,10 +136,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         _ => None,
     };
-    let plain = match plain {
+    let mut plain = match plain {
         Some(plain) => plain,
         None => route(&shared, &path, query.as_deref(), auth).await,
     };
+    if fault == Some(Fault::UnconvertibleRow) && plain.dataset && plain.status == StatusCode::OK {
+        plain.body = Source::Memory(unconvertible_file(&path));
+    }
     let body_fault = fault.clone().filter(|fault| {
         matches!(
             fault,
@@ -153,6 +156,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
     shared.set_outcome(index, response.status().as_u16(), fault);
     response
+}
+
+/// The body of [`Fault::UnconvertibleRow`] for a dataset path (`/v1/{exchange}/{data_type}/...`): the data type's
+/// header and one row of `x` cells, gzipped.
+fn unconvertible_file(path: &str) -> Bytes {
+    let data_type = path.trim_start_matches('/').split('/').nth(2).unwrap_or_default();
+    let header = super::generate::header(data_type).unwrap_or_else(|| "exchange,symbol".to_owned());
+    let row = vec!["x"; header.split(',').count()].join(",");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, format!("{header}\n{row}\n").as_bytes())
+        .expect("writing to memory");
+    Bytes::from(gzip.finish().expect("writing to memory"))
 }
 
 async fn route(shared: &Arc<Shared>, path: &str, query: Option<&str>, auth: AuthSeen) -> Plain {

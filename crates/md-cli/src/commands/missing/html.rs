@@ -38,7 +38,7 @@ pub(crate) enum Status {
     NotYetExported,
     /// Stored, but without a record, or with one that disagrees.
     Unverified,
-    /// Not stored, and the most recent download manifest that mentions it recorded no error.
+    /// Not stored (an object of it is not), and the most recent download manifest that mentions it recorded no error.
     Missing,
     /// Not stored, and the most recent download manifest that mentions it recorded an error.
     Failed,
@@ -90,14 +90,16 @@ impl Status {
     /// What the legend says it means.
     fn meaning(self) -> &'static str {
         match self {
-            Status::Verified => "its recorded size and CRC32C agree with the object",
+            Status::Verified => {
+                "every object of the unit is stored, with a recorded size and CRC32C that agree with it"
+            }
             Status::NotYetExported => {
                 "the day is past the exchange's exportedUntil: nothing to have yet"
             }
             Status::Unverified => {
-                "stored without a record, or with one that disagrees: the next download replaces it"
+                "stored, but an object has no record or one that disagrees: the next download replaces it"
             }
-            Status::Missing => "not stored",
+            Status::Missing => "an object of the unit is not stored",
             Status::Failed => {
                 "not stored, and the latest download manifest that mentions it recorded an error"
             }
@@ -125,7 +127,7 @@ pub(crate) struct CoverageUnit<'a> {
     pub(crate) instrument_key: &'a str,
     /// What was found.
     pub(crate) status: Status,
-    /// The stored object's size, when one is stored.
+    /// The size of its stored objects, when one is stored.
     pub(crate) bytes: Option<u64>,
 }
 

@@ -89,12 +89,15 @@ pub(crate) async fn write(
                     Found::Missing => Status::Missing,
                     Found::NotYetExported => Status::NotYetExported,
                 },
-                bytes: match found {
-                    Found::Verified | Found::Unverified => {
-                        stored.get(&unit.object).map(|(_, size)| *size)
-                    }
-                    Found::Missing | Found::NotYetExported => None,
-                },
+                // The sizes of the unit's objects that are stored (with several output formats, a missing unit
+                // may have one of its objects).
+                bytes: unit
+                    .object_names()
+                    .filter_map(|name| match stored.get(name) {
+                        Some((Found::Verified | Found::Unverified, size)) => Some(*size),
+                        _ => None,
+                    })
+                    .reduce(|a, b| a + b),
             })
             .collect(),
     };
@@ -211,7 +214,7 @@ impl<'a> LastMentions<'a> {
             by_object: units
                 .iter()
                 .enumerate()
-                .map(|(index, unit)| (unit.object.as_str(), index))
+                .flat_map(|(index, unit)| unit.object_names().map(move |name| (name, index)))
                 .collect(),
             latest: vec![None; ids.len()],
             ids,
@@ -255,6 +258,8 @@ impl<'a> LastMentions<'a> {
 
 #[cfg(test)]
 mod tests {
+    use downloader::download::plan::UnitObject;
+
     use super::*;
 
     fn unit(symbol: &str) -> Unit {
@@ -266,7 +271,13 @@ mod tests {
             instrument_key: format!("DERIBIT:PERP:{symbol}"),
             instrument_type: md_config::InstrumentType::Perpetual,
             grouped: false,
-            object: format!("raw/{symbol}.csv.gz"),
+            objects: [md_config::OutputFormat::Raw, md_config::OutputFormat::Parquet]
+                .into_iter()
+                .map(|format| UnitObject {
+                    format,
+                    name: format!("raw/{symbol}.{}", format.extension()),
+                })
+                .collect(),
             shard: Some(0),
             incident: None,
         }
@@ -293,10 +304,11 @@ mod tests {
         let early = "2026-10-02T01:00:00Z";
         let late = "2026-10-03T01:00:00Z";
         let manifests = [
-            // A failed early and was done later; B was done early and failed later; C failed, by object only.
+            // A failed early and was done later; B was done early and failed later; C failed, by object only (its
+            // Parquet object).
             manifest(early, &[("2026-10-01/deribit/trades/A", "raw/A.csv.gz")], &["raw/B.csv.gz"]),
             manifest(late, &[("2026-10-01/deribit/trades/B", "raw/B.csv.gz")], &["raw/A.csv.gz"]),
-            manifest(early, &[("something else", "raw/C.csv.gz")], &[]),
+            manifest(early, &[("something else", "raw/C.parquet")], &[]),
         ];
         for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
             let mut mentions = LastMentions::new(&refs);
