@@ -2,10 +2,12 @@
 //!
 //! The set-up: third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
 //! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
-//! apt-get when missing), the image and podman-compose for the container tests (see [`container`]).
+//! apt-get when missing), the image and podman-compose for the container tests (see [`container`]); headless
+//! Chromium for the coverage page's browser test (installed with apt-get when missing, see [`browser`]).
 //! After the tests it runs the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
 //! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed).
 
+mod browser;
 mod container;
 mod servers;
 
@@ -28,6 +30,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "cargo clippy -D warnings",
     )?;
     let containers = container::prepare(&crate::root())?;
+    let browser = browser::prepare()?;
     let servers = servers::Servers::start(&crate::root())?;
     let mut nextest = cargo();
     nextest.args([
@@ -39,7 +42,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "ci",
         "--no-fail-fast",
     ]);
-    for (name, value) in servers.env().iter().chain(containers.env()) {
+    for (name, value) in servers.env().iter().chain(containers.env()).chain(browser.env()) {
         eprintln!("xtask: {name}={value}");
         nextest.env(name, value);
     }

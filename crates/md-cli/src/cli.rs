@@ -164,6 +164,14 @@ pub(crate) struct MissingArgs {
     /// or stored, and the incident's status and details).
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// Also write the coverage of the range as one self-contained HTML page (no network fetches; open it in any
+    /// browser): a heatmap of days x exchange and data type, each row expandable to its instruments, each cell
+    /// stored and verified, unverified, missing, not yet exported or failed in the last download manifest, with
+    /// counts and bytes on hover. The same page goes to the sink as reports/missing/missing_{from}_{to}.html.
+    /// No environment variable: like --json, it is an output of this one run, not configuration.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) html: Option<PathBuf>,
 }
 
 /// `md-cli doctor`.

@@ -5,6 +5,11 @@
 //! unverified (stored without a record, or with one that disagrees: the next download replaces it), missing, or not
 //! yet exported (its day is past the exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an
 //! incident report carries the incident's status and details, whatever it is.
+//!
+//! With `--html PATH`, the same units also become a coverage page ([`page`], rendered by [`html`]).
+
+mod html;
+mod page;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -38,9 +43,9 @@ enum Found {
 impl Found {
     /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
     /// if any is.
-    fn of(unit: &Unit, objects: &BTreeMap<String, Found>) -> Found {
+    fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
         unit.object_names()
-            .map(|name| objects.get(name).copied().unwrap_or(Found::Missing))
+            .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
             .max_by_key(|found| match found {
                 Found::Verified | Found::NotYetExported => 0,
                 Found::Unverified => 1,
@@ -79,8 +84,12 @@ struct MissingReport<'a> {
 }
 
 pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
+    if let Some(path) = &args.html {
+        page::check_path(path)?;
+    }
     let job = Job::new(loaded)?;
     let json = args.json;
+    let html = args.html.clone();
     crate::runtime::run(move |_token| async move {
         let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
@@ -127,6 +136,16 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         job.sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|error| {
             Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
         })?;
+        let coverage_page = match &html {
+            Some(path) => {
+                let generated_at = report.generated_at;
+                Some((
+                    path,
+                    page::write(&job.sink, &plan, &classified, &found, generated_at, path).await?,
+                ))
+            }
+            None => None,
+        };
         // Every unit that is not simply stored and verified: with `--json`, each line says which it is.
         let shown = classified
             .iter()
@@ -158,6 +177,9 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
                 "{missing} of {} planned units missing; report written to {object}\n",
                 plan.units.len()
             ));
+            if let Some((path, page)) = &coverage_page {
+                text.push_str(&format!("coverage page written to {} and {page}\n", path.display()));
+            }
             ignore_broken_pipe(std::io::stdout().lock().write_all(text.as_bytes()))?;
         }
         tracing::info!(
@@ -173,8 +195,8 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
 }
 
 /// Finds the plan's stored objects (listing the directories they live in) and checks each one's recorded size and
-/// CRC32C against the object.
-async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, Found>, Failure> {
+/// CRC32C against the object; returns what was found of each, with its size.
+async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, u64)>, Failure> {
     let directories: BTreeSet<String> = plan
         .units
         .iter()
@@ -183,11 +205,11 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, Found>, 
             object.rsplit_once('/').map_or_else(String::new, |(directory, _)| directory.to_owned())
         })
         .collect();
-    let listed: Vec<Vec<String>> = futures::stream::iter(directories)
+    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(directories)
         .map(|directory| async move {
             sink.list(&directory)
-                .map_ok(|object| object.name)
-                .try_collect::<Vec<String>>()
+                .map_ok(|object| (object.name, object.size))
+                .try_collect::<Vec<(String, u64)>>()
                 .await
                 .with_context(|| format!("cannot list {directory}"))
         })
@@ -196,16 +218,17 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, Found>, 
         .await
         .map_err(Failure::Work)?;
     let planned: BTreeSet<&str> = plan.units.iter().flat_map(Unit::object_names).collect();
-    let present: Vec<String> =
-        listed.into_iter().flatten().filter(|name| planned.contains(name.as_str())).collect();
+    let present: Vec<(String, u64)> =
+        listed.into_iter().flatten().filter(|(name, _)| planned.contains(name.as_str())).collect();
     futures::stream::iter(present)
-        .map(|name| async move {
+        .map(|(name, size)| async move {
             let found = match sink.head(&name).await {
                 Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
-                    Found::Verified
+                    (Found::Verified, info.size)
                 }
-                Ok(_) | Err(gcs_sink::Error::BadRecord { .. }) => Found::Unverified,
-                Err(gcs_sink::Error::NotFound { .. }) => Found::Missing,
+                Ok(info) => (Found::Unverified, info.size),
+                Err(gcs_sink::Error::BadRecord { .. }) => (Found::Unverified, size),
+                Err(gcs_sink::Error::NotFound { .. }) => (Found::Missing, 0),
                 Err(error) => {
                     return Err(Failure::Work(
                         anyhow!(error).context(format!("cannot check {name}")),

@@ -473,6 +473,8 @@ const WITH_CONFIG: &[&str] = &["config", "download", "pipeline", "instruments"];
 #[case::bad_sink_scheme(MAIN, &["--sink", "ftp://bucket/x"], &[], &[], "--sink")]
 #[case::bad_sink_bucket(MAIN, &["--sink", "gs://UPPER"], &[], &[], "--sink")]
 #[case::unknown_log_format(MAIN, &["--log-format", "xml"], &[], &[], "--log-format")]
+#[case::html_in_no_directory(&["missing"], &["--html", "nope/coverage.html"], &[], &[], "--html nope/coverage.html")]
+#[case::html_is_a_directory(&["missing"], &["--html", "/"], &[], &[], "--html /")]
 #[case::missing_env_file(MAIN, &["--env-file", "nope.env"], &[], &[], "--env-file")]
 #[case::missing_config_file(MAIN, &["--config", "nope.yaml"], &[], &[], "nope.yaml")]
 #[case::config_file_is_a_directory(MAIN, &["--config", "/"], &[], &[], "--config")]

@@ -3,6 +3,7 @@
 mod chaos;
 mod config;
 mod container;
+mod coverage;
 mod daily;
 mod doctor;
 mod download;
