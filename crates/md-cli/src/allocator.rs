@@ -8,7 +8,10 @@
 //! unless the operator set `MALLOC_ARENA_MAX`, which glibc has already applied and is left alone.
 //!
 //! The one `unsafe` call of md-cli is here: `mallopt` is a C function.
-#![allow(unsafe_code, reason = "mallopt is the only way to set glibc's arena limit from the program")]
+#![allow(
+    unsafe_code,
+    reason = "mallopt is the only way to set glibc's arena limit from the program"
+)]
 
 /// Arenas md-cli's allocations share.
 const ARENAS: i32 = 2;
@@ -16,7 +19,10 @@ const ARENAS: i32 = 2;
 /// Limits glibc's malloc to [`ARENAS`] arenas unless `MALLOC_ARENA_MAX` is set; call before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn limit_arenas() {
-    #[allow(clippy::disallowed_methods, reason = "glibc's own variable, read before md-config loads")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "glibc's own variable, read before md-config loads"
+    )]
     let set_by_operator = std::env::var_os("MALLOC_ARENA_MAX").is_some();
     if !set_by_operator {
         // SAFETY: `mallopt` only tunes the allocator; `M_ARENA_MAX` with a positive value is valid at any time,
