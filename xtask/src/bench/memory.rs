@@ -60,6 +60,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             (Sink::Gcs, false, "raw"),
             (Sink::Gcs, true, "raw"),
             (Sink::Gcs, false, "raw,parquet"),
+            (Sink::Gcs, true, "raw,parquet"),
         ]
         .into_iter()
         .filter(|(sink, _, _)| !(file_size == "1G" && *sink == Sink::Local))
@@ -124,6 +125,13 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             "raw,parquet",
             150.0,
             "GCS, default parts, MD_OUTPUT_FORMAT=raw,parquet",
+        ),
+        (
+            Sink::Gcs,
+            true,
+            "raw,parquet",
+            150.0,
+            "GCS, MEMORY_EFFICIENT=true, MD_OUTPUT_FORMAT=raw,parquet",
         ),
     ] {
         let small = find("64M", sink, memory_efficient, format);

@@ -7,8 +7,9 @@
 //!
 //! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members, one
 //! parses CSV rows into Arrow batches, one encodes them with the `parquet` crate; together they keep two cores busy.
-//! Memory is bounded by a few blocks of CSV, two Arrow batches (about 8 MiB each) and one row group (at most
-//! `row_group_bytes` encoded), whatever the file size: about 40 MiB for trades, 120 MiB for book_snapshot_25.
+//! Memory is bounded by a few blocks of CSV, three Arrow batches (about 4 MiB each: one being parsed, one queued,
+//! one being encoded), the column writers' pages and one row group (at most `row_group_bytes`, 16 MiB, encoded),
+//! whatever the file size.
 //!
 //! ```
 //! use downloader::convert::{self, ConvertOptions, Partition};
@@ -61,9 +62,9 @@ pub struct ConvertOptions {
     /// Most rows per row group (`MD_PARQUET_ROW_GROUP_SIZE`).
     pub row_group_size: NonZeroUsize,
     /// Most encoded bytes per row group, whichever limit comes first: it bounds memory for wide rows
-    /// (a row group is held in memory until it is complete). Defaults to 32 MiB.
+    /// (a row group is held in memory until it is complete). Defaults to 16 MiB.
     pub row_group_bytes: NonZeroUsize,
-    /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 8 MiB.
+    /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 4 MiB.
     pub batch_size: NonZeroUsize,
 }
 
@@ -74,13 +75,13 @@ impl ConvertOptions {
             compression: parquet.compression,
             row_group_size: parquet.row_group_size,
             batch_size,
-            row_group_bytes: NonZeroUsize::new(32 << 20).expect("non-zero"),
+            row_group_bytes: NonZeroUsize::new(16 << 20).expect("non-zero"),
         }
     }
 }
 
 impl Default for ConvertOptions {
-    /// The configuration's defaults (`MD_PARQUET_*`, `BATCH_SIZE`), and 32 MiB per row group.
+    /// The configuration's defaults (`MD_PARQUET_*`, `BATCH_SIZE`), and 16 MiB per row group.
     fn default() -> Self {
         ConvertOptions::new(
             &ParquetOptions::default(),

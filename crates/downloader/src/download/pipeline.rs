@@ -75,7 +75,7 @@ pub struct Downloader {
     total_shards: u32,
     quota_share: Option<u64>,
     verify: VerifyMode,
-    /// Parquet conversions in flight: each uses three threads and up to ~120 MiB, so at most one per core runs at
+    /// Parquet conversions in flight: each uses three threads and tens of MiB, so at most one per core runs at
     /// once, however many units are downloading.
     conversions: Arc<tokio::sync::Semaphore>,
     /// Units writing two objects at once (`MD_OUTPUT_FORMAT=raw,parquet`) in flight: each holds up to two part
