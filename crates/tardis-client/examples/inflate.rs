@@ -19,6 +19,9 @@ use tardis_client::gzip::{Backend, GzipDecoder};
 
 const PIECE: usize = 64 * 1024;
 
+/// One way to inflate a whole body; returns the inflated size.
+type Inflate = Box<dyn Fn(&[u8]) -> Result<u64, String>>;
+
 fn main() -> Result<(), String> {
     let mut files = Vec::new();
     let mut runs = 3usize;
@@ -45,11 +48,10 @@ fn main() -> Result<(), String> {
         let name = std::path::Path::new(file)
             .file_name()
             .map_or(file.clone(), |name| name.to_string_lossy().into());
-        let mut tools: Vec<(String, Box<dyn Fn(&[u8]) -> Result<u64, String>>)> = Backend::ALL
+        let mut tools: Vec<(String, Inflate)> = Backend::ALL
             .iter()
             .map(|&backend| {
-                let run: Box<dyn Fn(&[u8]) -> Result<u64, String>> =
-                    Box::new(move |body| check(backend, body));
+                let run: Inflate = Box::new(move |body| check(backend, body));
                 (format!("md gzip check, {backend}"), run)
             })
             .collect();
