@@ -58,6 +58,8 @@ pub(crate) struct Options {
 #[derive(Debug, Clone)]
 pub(crate) struct Binaries {
     pub(crate) md_cli: PathBuf,
+    /// md-cli built without the `isal` feature: zlib-rs inflates.
+    pub(crate) md_cli_zlib_rs: PathBuf,
     pub(crate) tardis_stub: PathBuf,
     pub(crate) fake_gcs: PathBuf,
     pub(crate) keygen: PathBuf,
@@ -146,8 +148,21 @@ pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// Builds every release binary the parts need, in one cargo invocation (one feature resolution).
+/// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli again
+/// without the `isal` feature in its own target directory (`<target>/zlib-rs`), so neither build undoes the other.
 fn build() -> Result<Binaries> {
+    crate::tools::ensure_isal_tools()?;
+    let zlib_rs = target_dir().join("zlib-rs");
+    run_checked(
+        cargo()
+            .args(["build", "--release", "--locked", "-p", "md-cli", "--no-default-features"])
+            .arg("--target-dir")
+            .arg(&zlib_rs),
+        &format!(
+            "cargo build --release -p md-cli --no-default-features (zlib-rs; target dir {})",
+            zlib_rs.display()
+        ),
+    )?;
     run_checked(
         cargo().args([
             "build",
@@ -177,6 +192,7 @@ fn build() -> Result<Binaries> {
     let release = target_dir().join("release");
     Ok(Binaries {
         md_cli: release.join("md-cli"),
+        md_cli_zlib_rs: zlib_rs.join("release/md-cli"),
         tardis_stub: release.join("tardis-stub"),
         fake_gcs: release.join("fake-gcs"),
         keygen: release.join("examples/keygen"),

@@ -1,9 +1,11 @@
 //! `cargo xtask test`: the one command CI runs. It does its own set-up and fails loudly when a step fails.
 //!
-//! The set-up: third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
+//! The set-up: the build tools of ISA-L (nasm, autotools; installed with apt-get when missing, see [`crate::tools`]),
+//! third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
 //! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
 //! apt-get when missing), the image and podman-compose for the container tests (see [`container`]).
-//! After the tests it runs the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
+//! After the tests it runs tardis-client's and downloader's tests again without the `isal` feature (the zlib-rs
+//! fallback), then the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
 //! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed).
 
 mod container;
@@ -15,6 +17,7 @@ use crate::{cargo, run_checked};
 
 pub(crate) fn run(_args: &[String]) -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check")?;
+    crate::tools::ensure_isal_tools()?;
     run_checked(
         cargo().args([
             "clippy",
@@ -26,6 +29,25 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             "warnings",
         ]),
         "cargo clippy -D warnings",
+    )?;
+    // The fallback without ISA-L (zlib-rs) must build clean too.
+    run_checked(
+        cargo().args([
+            "clippy",
+            "--locked",
+            "--all-targets",
+            "--no-default-features",
+            "-p",
+            "tardis-client",
+            "-p",
+            "downloader",
+            "-p",
+            "md-cli",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "cargo clippy --no-default-features -D warnings (tardis-client, downloader, md-cli: zlib-rs)",
     )?;
     let containers = container::prepare(&crate::root())?;
     let servers = servers::Servers::start(&crate::root())?;
@@ -45,6 +67,21 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     }
     run_checked(&mut nextest, "cargo nextest run")?;
     drop(servers);
+    run_checked(
+        cargo().args([
+            "nextest",
+            "run",
+            "--locked",
+            "--profile",
+            "ci",
+            "--no-default-features",
+            "-p",
+            "tardis-client",
+            "-p",
+            "downloader",
+        ]),
+        "cargo nextest run --no-default-features -p tardis-client -p downloader (the zlib-rs fallback)",
+    )?;
     run_checked(cargo().args(["test", "--workspace", "--locked", "--doc"]), "cargo test --doc")?;
     run_checked(
         cargo()
