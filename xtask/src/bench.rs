@@ -64,6 +64,8 @@ pub(crate) struct Binaries {
     pub(crate) fake_gcs: PathBuf,
     pub(crate) keygen: PathBuf,
     pub(crate) convert_bench: PathBuf,
+    /// downloader's `convert_bench` built without the `isal` feature: zlib-rs inflates.
+    pub(crate) convert_bench_zlib_rs: PathBuf,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -148,18 +150,20 @@ pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli again
-/// without the `isal` feature in its own target directory (`<target>/zlib-rs`), so neither build undoes the other.
+/// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli and
+/// `convert_bench` again without the `isal` feature in their own target directory (`<target>/zlib-rs`), so neither
+/// build undoes the other.
 fn build() -> Result<Binaries> {
     crate::tools::ensure_isal_tools()?;
     let zlib_rs = target_dir().join("zlib-rs");
     run_checked(
         cargo()
-            .args(["build", "--release", "--locked", "-p", "md-cli", "--no-default-features"])
+            .args(["build", "--release", "--locked", "--no-default-features", "-p", "md-cli"])
+            .args(["-p", "downloader", "--bin", "md-cli", "--example", "convert_bench"])
             .arg("--target-dir")
             .arg(&zlib_rs),
         &format!(
-            "cargo build --release -p md-cli --no-default-features (zlib-rs; target dir {})",
+            "cargo build --release --no-default-features (md-cli, convert_bench; zlib-rs; target dir {})",
             zlib_rs.display()
         ),
     )?;
@@ -197,6 +201,7 @@ fn build() -> Result<Binaries> {
         fake_gcs: release.join("fake-gcs"),
         keygen: release.join("examples/keygen"),
         convert_bench: release.join("examples/convert_bench"),
+        convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
     })
 }
 
