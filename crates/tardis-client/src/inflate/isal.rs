@@ -26,9 +26,6 @@ pub(crate) struct IsalInflater {
 // shared state for a stream, so the inflater can move between threads.
 unsafe impl Send for IsalInflater {}
 
-// SAFETY: no method taking `&self` touches ISA-L or mutates anything; shared references only read plain fields.
-unsafe impl Sync for IsalInflater {}
-
 impl IsalInflater {
     pub(crate) fn new() -> Self {
         // SAFETY: `inflate_state` is a C struct of integers, integer arrays, a union of integers and two raw
