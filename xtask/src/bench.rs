@@ -194,6 +194,17 @@ fn build() -> Result<Binaries> {
         "cargo build --release (md-cli, tardis-stub, fake-gcs, keygen, convert_bench)",
     )?;
     let release = target_dir().join("release");
+    for (md_cli, inflater) in
+        [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")]
+    {
+        let version = output(Command::new(&md_cli).arg("--version"));
+        if !version.contains(&format!("(inflate: {inflater})")) {
+            bail!(
+                "{} should inflate with {inflater}, but --version says {version:?}",
+                md_cli.display()
+            );
+        }
+    }
     Ok(Binaries {
         md_cli: release.join("md-cli"),
         md_cli_zlib_rs: zlib_rs.join("release/md-cli"),

@@ -5,7 +5,7 @@
 //! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
 //! apt-get when missing), the image and podman-compose for the container tests (see [`container`]).
 //! After the tests it runs tardis-client's and downloader's tests again without the `isal` feature (the zlib-rs
-//! fallback), then the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
+//! fallback; with md-cli's check that its `--version` then names zlib-rs), then the fleet simulator (`cargo xtask fleet --shards 8`), then the smoke's check against the
 //! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed).
 
 mod container;
@@ -79,8 +79,13 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             "tardis-client",
             "-p",
             "downloader",
+            "-p",
+            "md-cli",
+            "-E",
+            "package(tardis-client) | package(downloader) | test(the_version_names_the_inflater_of_this_build)",
         ]),
-        "cargo nextest run --no-default-features -p tardis-client -p downloader (the zlib-rs fallback)",
+        "cargo nextest run --no-default-features (tardis-client, downloader, and md-cli's version line: the zlib-rs \
+         fallback)",
     )?;
     run_checked(cargo().args(["test", "--workspace", "--locked", "--doc"]), "cargo test --doc")?;
     run_checked(
