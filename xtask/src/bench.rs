@@ -60,10 +60,14 @@ pub(crate) struct Options {
 #[derive(Debug, Clone)]
 pub(crate) struct Binaries {
     pub(crate) md_cli: PathBuf,
+    /// md-cli built without the `isal` feature: zlib-rs inflates.
+    pub(crate) md_cli_zlib_rs: PathBuf,
     pub(crate) tardis_stub: PathBuf,
     pub(crate) fake_gcs: PathBuf,
     pub(crate) keygen: PathBuf,
     pub(crate) convert_bench: PathBuf,
+    /// downloader's `convert_bench` built without the `isal` feature: zlib-rs inflates.
+    pub(crate) convert_bench_zlib_rs: PathBuf,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -149,8 +153,23 @@ pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// Builds every release binary the parts need, in one cargo invocation (one feature resolution).
+/// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli and
+/// `convert_bench` again without the `isal` feature in their own target directory (`<target>/zlib-rs`), so neither
+/// build undoes the other.
 fn build() -> Result<Binaries> {
+    crate::tools::ensure_isal_tools()?;
+    let zlib_rs = target_dir().join("zlib-rs");
+    run_checked(
+        cargo()
+            .args(["build", "--release", "--locked", "--no-default-features", "-p", "md-cli"])
+            .args(["-p", "downloader", "--bin", "md-cli", "--example", "convert_bench"])
+            .arg("--target-dir")
+            .arg(&zlib_rs),
+        &format!(
+            "cargo build --release --no-default-features (md-cli, convert_bench; zlib-rs; target dir {})",
+            zlib_rs.display()
+        ),
+    )?;
     run_checked(
         cargo().args([
             "build",
@@ -178,12 +197,25 @@ fn build() -> Result<Binaries> {
         "cargo build --release (md-cli, tardis-stub, fake-gcs, keygen, convert_bench)",
     )?;
     let release = target_dir().join("release");
+    for (md_cli, inflater) in
+        [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")]
+    {
+        let version = output(Command::new(&md_cli).arg("--version"));
+        if !version.contains(&format!("(inflate: {inflater})")) {
+            bail!(
+                "{} should inflate with {inflater}, but --version says {version:?}",
+                md_cli.display()
+            );
+        }
+    }
     Ok(Binaries {
         md_cli: release.join("md-cli"),
+        md_cli_zlib_rs: zlib_rs.join("release/md-cli"),
         tardis_stub: release.join("tardis-stub"),
         fake_gcs: release.join("fake-gcs"),
         keygen: release.join("examples/keygen"),
         convert_bench: release.join("examples/convert_bench"),
+        convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
     })
 }
 

@@ -2,7 +2,9 @@
 //!
 //! 1. A static glibc binary: `RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target
 //!    x86_64-unknown-linux-gnu -p md-cli` in its own target directory (`<target>/static`), so the normal builds keep
-//!    their artifacts. Checked to have no ELF interpreter: a scratch image has no dynamic loader.
+//!    their artifacts. Checked to have no ELF interpreter: a scratch image has no dynamic loader. ISA-L (the default
+//!    `isal` feature) is linked in statically; its build tools (nasm, autotools) are installed with apt-get when
+//!    missing (see `tools.rs`), and `--without-isal` builds md-cli without it (zlib-rs inflates) where they cannot be.
 //! 2. The build context `target/image/`: the binary, `/etc/ssl/certs/ca-certificates.crt` (reqwest's rustls client
 //!    cannot even be built without a CA bundle) and `deploy/Containerfile`. `deploy/compose/compose.yaml` builds from
 //!    the same directory.
@@ -24,6 +26,15 @@ const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The CA bundle copied into the image.
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Which inflater the image's md-cli is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inflater {
+    /// ISA-L, the default `isal` feature.
+    Isal,
+    /// zlib-rs, `--no-default-features`.
+    ZlibRs,
+}
 
 /// What builds and runs containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,15 +112,19 @@ pub(crate) fn quietly_succeeds(command: &mut Command) -> bool {
 }
 
 const HELP: &str = "\
-cargo xtask image [--engine docker|podman] [--tag NAME]
+cargo xtask image [--engine docker|podman] [--tag NAME] [--without-isal]
 
 Builds a static md-cli (release, crt-static, target dir <target>/static), stages it with the CA bundle and
 deploy/Containerfile in target/image/, and builds the FROM scratch image (default localhost/md:latest) with docker
-when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf).";
+when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf).
+md-cli inflates with ISA-L, built from source (nasm, autoconf, automake, libtool and make are installed with
+apt-get when missing and we are root); --without-isal builds it without ISA-L (zlib-rs inflates; target dir
+<target>/static-zlib-rs).";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut engine = None;
     let mut tag = TAG.to_owned();
+    let mut inflater = Inflater::Isal;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -121,6 +136,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 });
             }
             "--tag" => tag = args.next().context("--tag needs a value")?.clone(),
+            "--without-isal" => inflater = Inflater::ZlibRs,
             "--help" | "-h" => {
                 println!("{HELP}");
                 return Ok(());
@@ -135,12 +151,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
              install podman: apt-get install -y podman buildah runc",
         )?,
     };
-    build(engine, &tag)
+    build(engine, &tag, inflater)
 }
 
 /// Builds the static binary, stages the context and builds the image `tag` with `engine`.
-pub(crate) fn build(engine: Engine, tag: &str) -> Result<()> {
-    let binary = static_binary()?;
+pub(crate) fn build(engine: Engine, tag: &str, inflater: Inflater) -> Result<()> {
+    let binary = static_binary(inflater)?;
     let context = stage(&binary)?;
     let mut build = engine.command();
     build.args(["build", "--tag", tag, "--file"]).arg(context.join("Containerfile")).arg(&context);
@@ -169,11 +185,18 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 /// Builds `md-cli` statically linked and returns its path.
-fn static_binary() -> Result<PathBuf> {
-    let target_dir = target_dir().join("static");
+fn static_binary(inflater: Inflater) -> Result<PathBuf> {
+    let (target_dir, features) = match inflater {
+        Inflater::Isal => {
+            crate::tools::ensure_isal_tools()?;
+            (target_dir().join("static"), "")
+        }
+        Inflater::ZlibRs => (target_dir().join("static-zlib-rs"), " --no-default-features"),
+    };
     run_checked(
         cargo()
             .args(["build", "--release", "--locked", "--target", TARGET, "--package", "md-cli"])
+            .args(features.split_whitespace())
             .arg("--target-dir")
             .arg(&target_dir)
             .env("RUSTFLAGS", "-C target-feature=+crt-static")
@@ -182,7 +205,7 @@ fn static_binary() -> Result<PathBuf> {
             .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
             .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo"),
         &format!(
-            "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target {TARGET} -p md-cli \
+            "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target {TARGET} -p md-cli{features} \
              (target dir {})",
             target_dir.display()
         ),

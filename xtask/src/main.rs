@@ -19,6 +19,7 @@ mod fleet;
 mod image;
 mod smoke;
 mod test;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

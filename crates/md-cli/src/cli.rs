@@ -1,10 +1,17 @@
 //! Command-line flags, and how they map onto md-config variables.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use md_config::{DataType, LoadOptions, LogFormat, Override, Var};
+
+/// What `--version` prints after the name: the version and the inflater this build has, as tardis-client reports it
+/// (`0.1.0 (inflate: ISA-L)`, or `zlib-rs` when built without the `isal` feature).
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!("{} (inflate: {})", env!("CARGO_PKG_VERSION"), tardis_client::gzip::Backend::DEFAULT)
+});
 
 /// Mirror Tardis.dev historical crypto market data into Google Cloud Storage.
 ///
@@ -12,7 +19,7 @@ use md_config::{DataType, LoadOptions, LogFormat, Override, Var};
 /// (--config) and defaults. Every variable is documented in .env.example; `md-cli config` shows the effective
 /// values and where each came from.
 #[derive(Debug, Parser)]
-#[command(name = "md-cli", version, about, long_about = None, max_term_width = 120)]
+#[command(name = "md-cli", version = VERSION.as_str(), about, long_about = None, max_term_width = 120)]
 pub(crate) struct Cli {
     /// Read variables from this .env file instead of ./.env (it must exist).
     #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]

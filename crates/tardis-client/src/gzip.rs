@@ -1,20 +1,60 @@
-//! Incremental gzip verification: inflates the body as it arrives, discards the output, and checks every member's
-//! trailer (CRC-32 and ISIZE), so a corrupt or truncated file is caught before its last byte is handed out.
+//! Streaming gzip decoding: the gzip check of every downloaded body and the converter's inflate.
 //!
-//! Multi-member files (several gzip members back to back, as `cat a.gz b.gz` makes) are accepted; anything else after
-//! a member is rejected. A valid empty gzip (a member holding zero bytes) is accepted.
+//! [`GzipDecoder`] inflates a gzip file fed in arbitrary pieces and checks every member's trailer (CRC-32 and
+//! ISIZE) as it ends, so a corrupt or truncated file is caught before its last byte is handed out. Multi-member
+//! files (several gzip members back to back, as `cat a.gz b.gz` makes) are accepted; anything else after a member
+//! is rejected. A valid empty gzip (a member holding zero bytes) is accepted.
+//!
+//! The deflate data is inflated by ISA-L when the `isal` feature is on (the default), else by zlib-rs
+//! ([`Backend`]); the framing and the checks here are the same for both. The client's gzip check inflates and
+//! discards; [`GzipReader`] is the decoder as a [`std::io::Read`], for the Parquet converter.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+//! encoder.write_all(b"exchange,symbol\n").unwrap();
+//! let body = encoder.finish().unwrap();
+//! let mut text = String::new();
+//! tardis_client::gzip::GzipReader::new(body.as_slice()).read_to_string(&mut text).unwrap();
+//! assert_eq!(text, "exchange,symbol\n");
+//! ```
+
+use std::io::BufRead;
 
 use crc32fast::Hasher as Crc;
-use flate2::{Decompress, FlushDecompress, Status};
+
+pub use crate::inflate::Backend;
+use crate::inflate::RawInflater;
 
 /// What is wrong with the gzip, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct GzipError {
+pub struct GzipError {
     /// Offset in the compressed body where the problem was found.
     pub(crate) offset: u64,
     /// What is wrong.
     pub(crate) reason: String,
 }
+
+impl GzipError {
+    /// Returns the offset in the compressed body where the problem was found.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Returns what is wrong, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl std::fmt::Display for GzipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at byte {} of the gzip data: {}", self.offset, self.reason)
+    }
+}
+
+impl std::error::Error for GzipError {}
 
 const FTEXT_MASK_RESERVED: u8 = 0xE0;
 const FHCRC: u8 = 0x02;
@@ -22,7 +62,7 @@ const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
 const FCOMMENT: u8 = 0x10;
 
-/// Where in the gzip format the verifier is.
+/// Where in the gzip format the decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Reading the fixed 10-byte header; `seen` bytes read so far.
@@ -45,26 +85,29 @@ enum Phase {
     BetweenMembers,
 }
 
-/// Verifies a gzip body fed in arbitrary chunks.
-pub(crate) struct GzipVerifier {
+/// Decodes a gzip file fed in arbitrary pieces, checking every member's CRC-32 and size.
+///
+/// Feed it with [`decompress`](GzipDecoder::decompress) until the body ends, then call
+/// [`finish`](GzipDecoder::finish), which fails unless the body ended right after a complete member.
+pub struct GzipDecoder {
     phase: Phase,
     flags: u8,
     fixed: [u8; 10],
     extra_len: [u8; 2],
     trailer: [u8; 8],
-    inflater: Decompress,
+    inflater: RawInflater,
     crc: Crc,
     /// Bytes inflated in the current member.
     member_bytes: u64,
-    scratch: Box<[u8]>,
     offset: u64,
     members: u32,
     uncompressed: u64,
 }
 
-impl std::fmt::Debug for GzipVerifier {
+impl std::fmt::Debug for GzipDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GzipVerifier")
+        f.debug_struct("GzipDecoder")
+            .field("backend", &self.inflater.backend())
             .field("phase", &self.phase)
             .field("offset", &self.offset)
             .field("members", &self.members)
@@ -72,63 +115,125 @@ impl std::fmt::Debug for GzipVerifier {
     }
 }
 
-impl GzipVerifier {
-    /// Returns a verifier expecting the first byte of a gzip file.
-    pub(crate) fn new() -> Self {
-        GzipVerifier {
+impl Default for GzipDecoder {
+    fn default() -> Self {
+        GzipDecoder::new(Backend::DEFAULT)
+    }
+}
+
+impl GzipDecoder {
+    /// Returns a decoder expecting the first byte of a gzip file, inflating with `backend`
+    /// ([`Backend::DEFAULT`] is the fastest this build has).
+    pub fn new(backend: Backend) -> Self {
+        GzipDecoder {
             phase: Phase::Fixed { seen: 0 },
             flags: 0,
             fixed: [0; 10],
             extra_len: [0; 2],
             trailer: [0; 8],
-            inflater: Decompress::new(false),
+            inflater: RawInflater::new(backend),
             crc: Crc::new(),
             member_bytes: 0,
-            scratch: vec![0; 64 * 1024].into_boxed_slice(),
             offset: 0,
             members: 0,
             uncompressed: 0,
         }
     }
 
-    /// Returns the number of complete members verified so far.
-    #[cfg(test)]
-    pub(crate) fn members(&self) -> u32 {
+    /// Returns which inflater decodes the deflate data.
+    pub fn backend(&self) -> Backend {
+        self.inflater.backend()
+    }
+
+    /// Returns the number of complete members checked so far.
+    pub fn members(&self) -> u32 {
         self.members
     }
 
-    /// Returns the number of uncompressed bytes inflated so far.
-    pub(crate) fn uncompressed_bytes(&self) -> u64 {
+    /// Returns the number of uncompressed bytes produced so far.
+    pub fn uncompressed_bytes(&self) -> u64 {
         self.uncompressed
+    }
+
+    /// Returns the number of compressed bytes taken so far.
+    pub fn compressed_bytes(&self) -> u64 {
+        self.offset
     }
 
     fn fail(&self, reason: impl Into<String>) -> GzipError {
         GzipError { offset: self.offset, reason: reason.into() }
     }
 
-    /// Feeds the next bytes of the body.
-    pub(crate) fn update(&mut self, mut input: &[u8]) -> Result<(), GzipError> {
-        while !input.is_empty() {
+    /// Decodes from `input` into `output`; returns how many bytes of `input` it took and how many it wrote to the
+    /// start of `output`.
+    ///
+    /// It returns when every input byte is taken and the inflater has nothing more to give without more input, or
+    /// when `output` is full. So a call that fills `output` may have output left to give: call again (with an empty
+    /// `input` if the body has ended) until a call leaves room in `output`. The bytes not taken must be offered
+    /// again first.
+    ///
+    /// # Errors
+    ///
+    /// A [`GzipError`] naming the offset and the problem: not gzip, an unsupported header, invalid deflate data, a
+    /// member whose CRC-32 or size differs from its trailer, or bytes after a member that do not start another.
+    /// The decoder is not usable after an error.
+    pub fn decompress(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<(usize, usize), GzipError> {
+        let (mut used, mut produced) = (0usize, 0usize);
+        loop {
             if self.phase == Phase::Deflate {
-                let used = self.inflate(input)?;
-                if used == 0 && self.phase == Phase::Deflate {
-                    // zlib always progresses with input and output room; guard against looping forever anyway.
+                if produced == output.len() {
+                    break;
+                }
+                let progress = self
+                    .inflater
+                    .inflate(&input[used..], &mut output[produced..])
+                    .map_err(|reason| GzipError {
+                        offset: self.offset,
+                        reason: format!("invalid deflate data: {reason}"),
+                    })?;
+                let fresh = &output[produced..produced + progress.produced];
+                self.crc.update(fresh);
+                self.member_bytes += fresh.len() as u64;
+                self.uncompressed += fresh.len() as u64;
+                used += progress.consumed;
+                produced += progress.produced;
+                self.offset += progress.consumed as u64;
+                if progress.end {
+                    self.phase = Phase::Trailer { seen: 0 };
+                    // Bytes the inflater read past the end of the deflate data are the trailer's first bytes.
+                    let overread = self.inflater.overread().to_vec();
+                    self.offset -= overread.len() as u64;
+                    for byte in overread {
+                        self.header_or_trailer_byte(byte)?;
+                        self.offset += 1;
+                    }
+                } else if progress.consumed == 0 && progress.produced == 0 {
+                    if used == input.len() {
+                        break;
+                    }
+                    // zlib and ISA-L always progress with input and output room; guard against looping forever.
                     return Err(self.fail("the deflate stream makes no progress"));
                 }
-                input = &input[used..];
-                self.offset += used as u64;
                 continue;
             }
-            let byte = input[0];
-            input = &input[1..];
+            let Some(&byte) = input.get(used) else { break };
+            used += 1;
             self.header_or_trailer_byte(byte)?;
             self.offset += 1;
         }
-        Ok(())
+        Ok((used, produced))
     }
 
     /// Checks that the body ended at the end of a complete member.
-    pub(crate) fn finish(&self) -> Result<(), GzipError> {
+    ///
+    /// # Errors
+    ///
+    /// A [`GzipError`] when the body is empty or ends inside a member (truncated).
+    pub fn finish(&self) -> Result<(), GzipError> {
         match self.phase {
             Phase::BetweenMembers => Ok(()),
             Phase::Fixed { seen: 0 } if self.members == 0 => {
@@ -249,44 +354,10 @@ impl GzipVerifier {
     }
 
     fn start_deflate(&mut self) -> Phase {
-        self.inflater.reset(false);
+        self.inflater.reset();
         self.crc = Crc::new();
         self.member_bytes = 0;
         Phase::Deflate
-    }
-
-    /// Inflates from `input`, returning how many bytes were consumed.
-    fn inflate(&mut self, input: &[u8]) -> Result<usize, GzipError> {
-        let mut used = 0usize;
-        loop {
-            let before_in = self.inflater.total_in();
-            let before_out = self.inflater.total_out();
-            let status = self
-                .inflater
-                .decompress(&input[used..], &mut self.scratch, FlushDecompress::None)
-                .map_err(|error| GzipError {
-                    offset: self.offset + used as u64,
-                    reason: format!("invalid deflate data: {error}"),
-                })?;
-            let consumed = (self.inflater.total_in() - before_in) as usize;
-            let produced = (self.inflater.total_out() - before_out) as usize;
-            used += consumed;
-            self.crc.update(&self.scratch[..produced]);
-            self.member_bytes += produced as u64;
-            self.uncompressed += produced as u64;
-            match status {
-                Status::StreamEnd => {
-                    self.phase = Phase::Trailer { seen: 0 };
-                    return Ok(used);
-                }
-                Status::Ok | Status::BufError => {
-                    let output_full = produced == self.scratch.len();
-                    if !output_full && (used == input.len() || (consumed == 0 && produced == 0)) {
-                        return Ok(used);
-                    }
-                }
-            }
-        }
     }
 
     fn check_trailer(&mut self) -> Result<(), GzipError> {
@@ -322,9 +393,130 @@ impl GzipVerifier {
     }
 }
 
+/// The client's gzip check: a [`GzipDecoder`] whose output is discarded.
+pub(crate) struct GzipVerifier {
+    decoder: GzipDecoder,
+    scratch: Box<[u8]>,
+}
+
+impl std::fmt::Debug for GzipVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GzipVerifier").field("decoder", &self.decoder).finish_non_exhaustive()
+    }
+}
+
+impl GzipVerifier {
+    /// Returns a verifier expecting the first byte of a gzip file, inflating with the default backend.
+    pub(crate) fn new() -> Self {
+        GzipVerifier::with_backend(Backend::DEFAULT)
+    }
+
+    /// Returns a verifier inflating with `backend`.
+    pub(crate) fn with_backend(backend: Backend) -> Self {
+        GzipVerifier {
+            decoder: GzipDecoder::new(backend),
+            scratch: vec![0; 64 * 1024].into_boxed_slice(),
+        }
+    }
+
+    /// Returns the number of complete members verified so far.
+    #[cfg(test)]
+    pub(crate) fn members(&self) -> u32 {
+        self.decoder.members()
+    }
+
+    /// Returns the number of uncompressed bytes inflated so far.
+    pub(crate) fn uncompressed_bytes(&self) -> u64 {
+        self.decoder.uncompressed_bytes()
+    }
+
+    /// Feeds the next bytes of the body.
+    pub(crate) fn update(&mut self, mut input: &[u8]) -> Result<(), GzipError> {
+        loop {
+            let (used, produced) = self.decoder.decompress(input, &mut self.scratch)?;
+            input = &input[used..];
+            // Room left in the output means every input byte was taken and nothing more is pending.
+            if produced < self.scratch.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Checks that the body ended at the end of a complete member.
+    pub(crate) fn finish(&self) -> Result<(), GzipError> {
+        self.decoder.finish()
+    }
+}
+
+/// A [`GzipDecoder`] over a [`BufRead`], as a [`std::io::Read`] of the uncompressed bytes: what the Parquet
+/// converter inflates with.
+///
+/// A read fails with [`std::io::ErrorKind::InvalidData`] on bad gzip and [`std::io::ErrorKind::UnexpectedEof`] when
+/// the input ends inside a member (or holds nothing at all); the error's inner error is the [`GzipError`].
+pub struct GzipReader<R> {
+    inner: R,
+    decoder: GzipDecoder,
+    finished: bool,
+}
+
+impl<R> std::fmt::Debug for GzipReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GzipReader").field("decoder", &self.decoder).finish_non_exhaustive()
+    }
+}
+
+impl<R: BufRead> GzipReader<R> {
+    /// Returns a reader of the gzip file `inner` holds, inflating with the default backend.
+    pub fn new(inner: R) -> Self {
+        GzipReader::with_backend(inner, Backend::DEFAULT)
+    }
+
+    /// Returns a reader inflating with `backend`.
+    pub fn with_backend(inner: R, backend: Backend) -> Self {
+        GzipReader { inner, decoder: GzipDecoder::new(backend), finished: false }
+    }
+
+    /// Returns the decoder (counts of bytes and members so far).
+    pub fn decoder(&self) -> &GzipDecoder {
+        &self.decoder
+    }
+
+    /// Returns the underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+}
+
+impl<R: BufRead> std::io::Read for GzipReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() || self.finished {
+            return Ok(0);
+        }
+        loop {
+            let input = self.inner.fill_buf()?;
+            let ended = input.is_empty();
+            let (used, produced) = self
+                .decoder
+                .decompress(input, buf)
+                .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
+            self.inner.consume(used);
+            if produced > 0 {
+                return Ok(produced);
+            }
+            if ended {
+                self.decoder.finish().map_err(|error| {
+                    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, error)
+                })?;
+                self.finished = true;
+                return Ok(0);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     use flate2::Compression;
     use flate2::write::GzEncoder;
@@ -332,7 +524,11 @@ mod tests {
     use super::*;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        gzip_at(data, Compression::fast())
+    }
+
+    fn gzip_at(data: &[u8], level: Compression) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), level);
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
@@ -347,8 +543,12 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    fn verify_in_chunks(body: &[u8], chunk: usize) -> Result<GzipVerifier, GzipError> {
-        let mut verifier = GzipVerifier::new();
+    fn verify_in_chunks(
+        backend: Backend,
+        body: &[u8],
+        chunk: usize,
+    ) -> Result<GzipVerifier, GzipError> {
+        let mut verifier = GzipVerifier::with_backend(backend);
         for part in body.chunks(chunk.max(1)) {
             verifier.update(part)?;
         }
@@ -356,20 +556,77 @@ mod tests {
         Ok(verifier)
     }
 
+    /// Decodes `body` fed in pieces of `chunk` bytes into an output buffer of `room` bytes, as a caller with
+    /// small buffers does; returns the output.
+    fn decode(
+        backend: Backend,
+        body: &[u8],
+        chunk: usize,
+        room: usize,
+    ) -> Result<Vec<u8>, GzipError> {
+        let mut decoder = GzipDecoder::new(backend);
+        let mut output = Vec::new();
+        let mut buf = vec![0; room.max(1)];
+        let mut rest = body;
+        loop {
+            let piece = &rest[..rest.len().min(chunk.max(1))];
+            let (used, produced) = decoder.decompress(piece, &mut buf)?;
+            output.extend_from_slice(&buf[..produced]);
+            rest = &rest[used..];
+            if rest.is_empty() && produced < buf.len() {
+                break;
+            }
+        }
+        decoder.finish()?;
+        assert_eq!(decoder.compressed_bytes(), body.len() as u64);
+        assert_eq!(decoder.uncompressed_bytes(), output.len() as u64);
+        Ok(output)
+    }
+
+    /// Text that compresses like a CSV file: repeats, digits, and some noise.
     fn sample(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 % 251) as u8 ^ (i / 1000) as u8).collect()
     }
 
     #[test]
+    fn the_default_backend_is_the_fastest_built() {
+        assert_eq!(Backend::ALL[0], Backend::DEFAULT);
+        assert_eq!(
+            Backend::DEFAULT.name(),
+            if cfg!(feature = "isal") { "ISA-L" } else { "zlib-rs" }
+        );
+        assert_eq!(GzipDecoder::default().backend(), Backend::DEFAULT);
+    }
+
+    #[test]
     fn accepts_valid_files_in_any_chunking() {
         let data = sample(300_000);
-        for body in [gzip(&data), gzip_with_header(&data), gzip(b"")] {
-            for chunk in [1, 7, 4096, 65_536, body.len()] {
-                let verifier = verify_in_chunks(&body, chunk).unwrap();
-                assert_eq!(verifier.members(), 1);
+        for &backend in Backend::ALL {
+            for body in [gzip(&data), gzip_with_header(&data), gzip(b"")] {
+                for chunk in [1, 7, 4096, 65_536, body.len()] {
+                    let verifier = verify_in_chunks(backend, &body, chunk).unwrap();
+                    assert_eq!(verifier.members(), 1, "{backend} {chunk}");
+                }
+            }
+            let verifier = verify_in_chunks(backend, &gzip(&data), 1000).unwrap();
+            assert_eq!(verifier.uncompressed_bytes(), 300_000, "{backend}");
+        }
+    }
+
+    #[test]
+    fn decodes_every_level_and_stored_blocks_with_any_buffers() {
+        let data = sample(200_000);
+        for &backend in Backend::ALL {
+            for level in [0, 1, 6, 9] {
+                let body = gzip_at(&data, Compression::new(level));
+                for (chunk, room) in
+                    [(1, 1), (3, 7), (8, 64), (4096, 3), (700, 70_000), (body.len(), 1 << 20)]
+                {
+                    let output = decode(backend, &body, chunk, room).unwrap();
+                    assert!(output == data, "{backend} level {level} chunk {chunk} room {room}");
+                }
             }
         }
-        assert_eq!(verify_in_chunks(&gzip(&data), 1000).unwrap().uncompressed_bytes(), 300_000);
     }
 
     #[test]
@@ -377,47 +634,116 @@ mod tests {
         let mut body = gzip(b"exchange,symbol\n");
         body.extend(gzip_with_header(&sample(100_000)));
         body.extend(gzip(b""));
-        for chunk in [1, 13, 8192, body.len()] {
-            assert_eq!(verify_in_chunks(&body, chunk).unwrap().members(), 3);
+        for &backend in Backend::ALL {
+            for chunk in [1, 13, 8192, body.len()] {
+                assert_eq!(verify_in_chunks(backend, &body, chunk).unwrap().members(), 3);
+            }
         }
     }
 
     #[test]
     fn rejects_truncation_anywhere() {
         let body = gzip_with_header(&sample(50_000));
-        for cut in [0, 1, 5, 12, 30, body.len() / 2, body.len() - 8, body.len() - 1] {
-            let error = verify_in_chunks(&body[..cut], 4096).unwrap_err();
-            assert!(
-                error.reason.contains("empty") || error.reason.contains("truncated"),
-                "{cut}: {error:?}"
-            );
+        for &backend in Backend::ALL {
+            for cut in [0, 1, 5, 12, 30, body.len() / 2, body.len() - 8, body.len() - 1] {
+                let error = verify_in_chunks(backend, &body[..cut], 4096).unwrap_err();
+                assert!(
+                    error.reason.contains("empty") || error.reason.contains("truncated"),
+                    "{backend} {cut}: {error:?}"
+                );
+            }
         }
     }
 
     #[test]
     fn rejects_corruption_and_trailing_garbage() {
         let body = gzip(&sample(50_000));
-        let mut flipped_crc = body.clone();
-        let at = body.len() - 6;
-        flipped_crc[at] ^= 0x40;
-        assert!(verify_in_chunks(&flipped_crc, 4096).unwrap_err().reason.contains("CRC-32"));
-        let mut flipped_size = body.clone();
-        let at = body.len() - 2;
-        flipped_size[at] ^= 0x01;
-        assert!(verify_in_chunks(&flipped_size, 4096).unwrap_err().reason.contains("size"));
-        for at in [body.len() / 3, body.len() / 2] {
-            let mut corrupt = body.clone();
-            corrupt[at] ^= 0xff;
-            assert!(verify_in_chunks(&corrupt, 4096).is_err(), "flip at {at}");
+        for &backend in Backend::ALL {
+            let verify = |body: &[u8]| verify_in_chunks(backend, body, 4096);
+            let mut flipped_crc = body.clone();
+            let at = body.len() - 6;
+            flipped_crc[at] ^= 0x40;
+            let error = verify(&flipped_crc).unwrap_err();
+            assert!(error.reason.contains("member 1 CRC-32 mismatch"), "{backend}: {error}");
+            assert_eq!(error.offset, body.len() as u64 - 1, "{backend}: the trailer's last byte");
+            let mut flipped_size = body.clone();
+            let at = body.len() - 2;
+            flipped_size[at] ^= 0x01;
+            assert!(verify(&flipped_size).unwrap_err().reason.contains("size"), "{backend}");
+            for at in [body.len() / 3, body.len() / 2] {
+                let mut corrupt = body.clone();
+                corrupt[at] ^= 0xff;
+                assert!(verify(&corrupt).is_err(), "{backend}: flip at {at}");
+            }
+            let mut trailing = body.clone();
+            trailing.extend_from_slice(b"\0\0");
+            let error = verify(&trailing).unwrap_err();
+            assert!(error.reason.contains("after gzip member 1"), "{backend}: {error}");
+            assert_eq!(
+                error.offset,
+                body.len() as u64,
+                "{backend}: the first byte after the member"
+            );
+            let error = verify(b"plain text, not gzip").unwrap_err();
+            assert!(error.reason.contains("magic"), "{backend}: {error}");
         }
-        let mut trailing = body.clone();
-        trailing.extend_from_slice(b"\0\0");
-        assert!(
-            verify_in_chunks(&trailing, 4096).unwrap_err().reason.contains("after gzip member")
-        );
-        assert!(
-            verify_in_chunks(b"plain text, not gzip", 4096).unwrap_err().reason.contains("magic")
-        );
+    }
+
+    #[test]
+    fn invalid_deflate_data_names_the_inflater_problem() {
+        // A header, then a deflate block of the reserved type 3.
+        let mut body = gzip(b"")[..10].to_vec();
+        body.extend_from_slice(&[0x07, 0, 0, 0]);
+        for &backend in Backend::ALL {
+            let error = verify_in_chunks(backend, &body, 4096).unwrap_err();
+            assert!(error.reason.starts_with("invalid deflate data: "), "{backend}: {error}");
+            assert_eq!(error.offset, 10, "{backend}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_reader_reads_what_was_written_and_names_what_is_wrong() {
+        let data = sample(300_000);
+        let mut body = gzip(&data);
+        body.extend(gzip_with_header(b"second member\n"));
+        let mut expected = data.clone();
+        expected.extend_from_slice(b"second member\n");
+        for &backend in Backend::ALL {
+            // A small BufReader buffer, so reads cross chunk and member boundaries.
+            let reader = std::io::BufReader::with_capacity(333, body.as_slice());
+            let mut reader = GzipReader::with_backend(reader, backend);
+            let mut output = Vec::new();
+            let mut buf = [0; 1000];
+            loop {
+                let read = reader.read(&mut buf).unwrap();
+                if read == 0 {
+                    break;
+                }
+                output.extend_from_slice(&buf[..read]);
+            }
+            assert!(output == expected, "{backend}");
+            assert_eq!(reader.decoder().members(), 2);
+            assert_eq!(reader.read(&mut buf).unwrap(), 0, "{backend}: stays at the end");
+
+            let cut = &body[..body.len() - 3];
+            let error =
+                GzipReader::with_backend(cut, backend).read_to_end(&mut Vec::new()).unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{backend}: {error}");
+            assert!(error.to_string().contains("truncated"), "{backend}: {error}");
+            let error = GzipReader::with_backend(&b""[..], backend)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{backend}: {error}");
+            let mut corrupt = body.clone();
+            let at = corrupt.len() / 3;
+            corrupt[at] ^= 0xff;
+            let error = GzipReader::with_backend(corrupt.as_slice(), backend)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::InvalidData, "{backend}: {error}");
+            let inner = error.get_ref().and_then(|inner| inner.downcast_ref::<GzipError>());
+            assert!(inner.is_some(), "{backend}: the GzipError is the source: {error:?}");
+        }
     }
 
     mod property_tests {
@@ -426,7 +752,8 @@ mod tests {
         use super::*;
 
         proptest! {
-            /// Any split of a valid (multi-member) file verifies; any cut before the end does not.
+            /// Any split of a valid (multi-member) file verifies, with every backend; any cut before the end does
+            /// not.
             #[test]
             fn prop_chunking_never_matters(
                 members in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..3000), 1..4),
@@ -442,14 +769,41 @@ mod tests {
                     })
                     .collect();
                 let body: Vec<u8> = encoded.concat();
-                let verifier = verify_in_chunks(&body, chunk).expect("valid");
-                prop_assert_eq!(verifier.members() as usize, members.len());
-                let total: usize = members.iter().map(Vec::len).sum();
-                prop_assert_eq!(verifier.uncompressed_bytes(), total as u64);
                 let cut = cut.index(body.len());
-                // A cut at a member boundary leaves a valid (shorter) multi-member file.
-                prop_assume!(!boundaries.contains(&cut));
-                prop_assert!(verify_in_chunks(&body[..cut], chunk).is_err());
+                for &backend in Backend::ALL {
+                    let verifier = verify_in_chunks(backend, &body, chunk).expect("valid");
+                    prop_assert_eq!(verifier.members() as usize, members.len());
+                    let total: usize = members.iter().map(Vec::len).sum();
+                    prop_assert_eq!(verifier.uncompressed_bytes(), total as u64);
+                    // A cut at a member boundary leaves a valid (shorter) multi-member file.
+                    if !boundaries.contains(&cut) {
+                        prop_assert!(verify_in_chunks(backend, &body[..cut], chunk).is_err());
+                    }
+                }
+            }
+
+            /// Every backend gives back exactly the data, member after member, whatever the input pieces and the
+            /// output room (ISA-L reads ahead into its bit buffer, so a member's end can be found in a call after
+            /// the one that took the trailer's first bytes).
+            #[test]
+            fn prop_every_backend_decodes_the_data_with_any_buffers(
+                members in proptest::collection::vec(
+                    (proptest::collection::vec(0u8..8, 0..20_000), 0u32..10),
+                    1..4,
+                ),
+                chunk in 1usize..5000,
+                room in 1usize..5000,
+            ) {
+                let body: Vec<u8> = members
+                    .iter()
+                    .map(|(data, level)| gzip_at(data, Compression::new(*level)))
+                    .collect::<Vec<_>>()
+                    .concat();
+                let expected: Vec<u8> = members.iter().flat_map(|(data, _)| data.iter().copied()).collect();
+                for &backend in Backend::ALL {
+                    let output = decode(backend, &body, chunk, room).expect("valid");
+                    prop_assert!(output == expected, "{}", backend);
+                }
             }
         }
     }

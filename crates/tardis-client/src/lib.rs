@@ -11,6 +11,8 @@
 //!   also holds the dataset-symbol normalisation of download URLs ([`wire::normalize_dataset_symbol`]).
 //! - Every request passes one shared set of limits (in flight, per second, per day) and the [`RetryPolicy`];
 //!   [`Error::is_retryable`] says whether restarting can help.
+//! - [`gzip`] is the gzip decoder of that check (ISA-L's inflate with the default `isal` feature, else zlib-rs),
+//!   exported for callers that inflate the body themselves ([`gzip::GzipReader`], the Parquet converter's).
 //! - The API key is sent as `Authorization: Bearer` to the configured origin only, and never appears in `Debug`,
 //!   errors or logs. Without a key only the first day of each month can be downloaded; other days fail before
 //!   anything is sent.
@@ -36,8 +38,9 @@
 mod client;
 mod dataset;
 mod error;
-mod gzip;
+pub mod gzip;
 mod http;
+mod inflate;
 mod limits;
 mod metadata;
 mod retry;

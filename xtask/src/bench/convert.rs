@@ -4,7 +4,8 @@
 //! Generates deterministic trades and book_snapshot_5 files (about 32 MiB compressed each) under
 //! `target/bench-convert/` with `downloader`'s `convert_bench` example, and runs every tool as a fresh process on
 //! the same file with the same codec (zstd), interleaving the tools round by round. It reports the median of the
-//! runs per tool and file (the best run in brackets), with the ratios to DuckDB.
+//! runs per tool and file (the best run in brackets), with the ratios to DuckDB. md runs twice: as built (ISA-L
+//! inflates) and built without the `isal` feature (zlib-rs inflates), so the inflaters are compared in one run.
 
 use std::path::Path;
 use std::process::Command;
@@ -69,6 +70,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
 
     let python_arg = python.to_str().context("UTF-8 path")?.to_owned();
     let bench_arg = bench.to_str().context("UTF-8 path")?.to_owned();
+    let bench_zlib_rs_arg =
+        binaries.convert_bench_zlib_rs.to_str().context("UTF-8 path")?.to_owned();
     let strings = |parts: &[&str]| parts.iter().map(|part| (*part).to_owned()).collect::<Vec<_>>();
     let tools = [
         Tool {
@@ -96,7 +99,23 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             name: "pandas",
             command: strings(&[&python_arg, "-c", PANDAS, "{input}", "{output}"]),
         },
+        Tool {
+            name: "md, zlib-rs (built without isal)",
+            command: strings(&[
+                &bench_zlib_rs_arg,
+                "convert",
+                "--data-type",
+                "{data_type}",
+                "--input",
+                "{input}",
+                "--output",
+                "{output}",
+            ]),
+        },
     ];
+    // Where the tools above are: md first, DuckDB second, md with zlib-rs last.
+    let (duckdb_index, zlib_rs_index) = (1, tools.len() - 1);
+    let mut goals = String::new();
 
     let versions = capture(Command::new(python).args([
         "-c",
@@ -119,7 +138,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             for offset in 0..tools.len() {
                 let index = (round + offset) % tools.len();
                 let tool = &tools[index];
-                let output = work.join(format!("{data_type}.{}.parquet", tool.name));
+                let output = work.join(format!("{data_type}.{index}.parquet"));
                 let command: Vec<String> = tool
                     .command
                     .iter()
@@ -147,8 +166,13 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             .iter()
             .map(|runs| runs.iter().map(|run| run.seconds).fold(f64::INFINITY, f64::min))
             .collect();
-        let duckdb = medians[1];
-        let duckdb_best = bests[1];
+        let duckdb = medians[duckdb_index];
+        let duckdb_best = bests[duckdb_index];
+        let versus_zlib_rs = medians[zlib_rs_index].seconds / medians[0].seconds;
+        goals.push_str(&format!(
+            "- {data_type}: md with ISA-L vs md with zlib-rs {versus_zlib_rs:.2}x (goal >= 1.0x, no slower): **{}**\n",
+            if versus_zlib_rs >= 1.0 { "met" } else { "missed" }
+        ));
         let (csv_mb, gzip_mib) = (csv_bytes / 1e6, gzip_bytes / f64::from(1 << 20));
         for ((tool, run), best) in tools.iter().zip(&medians).zip(&bests) {
             if tool.name == "md" && *data_type == "trades" {
@@ -169,6 +193,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             table.push_str(&row);
         }
     }
+    table.push_str(&format!("\nGoals:\n{goals}"));
     if !options.quick {
         let memory = large_file(meter, bench, &work, options.large_gib, md_peak_rss)?;
         table.push('\n');

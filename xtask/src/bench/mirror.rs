@@ -11,8 +11,13 @@
 //! - `md-cli download` into a local directory and into the GCS fake (`STORAGE_EMULATOR_HOST`), definitions written
 //!   first (untimed), default settings (`MAX_CONCURRENT_REQUESTS=16`), and again with `TARDIS_VERIFY_GZIP=false`
 //!   (no inflate: the gzip check is most of md's CPU, and on a 2-core machine it, not the network, sets the pace);
+//! - `md-cli download` built without the `isal` feature (zlib-rs inflates; a second build in its own target
+//!   directory, see `bench.rs`) into a local directory, so ISA-L's gain is measured in the same run;
 //! - the official client, `tardis_dev.download_datasets(..., endpoint=...)` (PyPI `tardis-dev`), into a directory;
-//! - curl, 16 at a time (`xargs -P16`), into a directory: the practical limit.
+//! - curl, 16 at a time (`xargs -P16`), into a directory: the practical limit;
+//! - the inflate limit: `igzip -dc` (ISA-L's own tool, the inflater md uses) over the same 16 files read from disk
+//!   (page cache), one process per core, all at once, output discarded: what the machine's cores can inflate, which
+//!   a verified download cannot beat. Every verified md row is given as a ratio to it.
 //!
 //! Throughput is megabytes (10^6) of files per second of wall time, process start included.
 
@@ -64,17 +69,21 @@ enum Tool {
     MdGcs,
     MdLocalUnchecked,
     MdGcsUnchecked,
+    MdLocalZlib,
     Official,
     Curl,
+    InflateLimit,
 }
 
-const TOOLS: [Tool; 6] = [
+const TOOLS: [Tool; 8] = [
     Tool::MdLocal,
     Tool::MdGcs,
     Tool::MdLocalUnchecked,
     Tool::MdGcsUnchecked,
+    Tool::MdLocalZlib,
     Tool::Official,
     Tool::Curl,
+    Tool::InflateLimit,
 ];
 
 impl Tool {
@@ -86,9 +95,18 @@ impl Tool {
             Tool::MdGcsUnchecked => {
                 "md-cli download, TARDIS_VERIFY_GZIP=false | GCS fake (XML API)"
             }
+            Tool::MdLocalZlib => "md-cli download, zlib-rs (built without isal) | local directory",
             Tool::Official => "official client (tardis-dev) | local directory",
             Tool::Curl => "curl, 16 at a time | local directory",
+            Tool::InflateLimit => {
+                "inflate limit: igzip -dc, one process per core | output discarded"
+            }
         }
+    }
+
+    /// Whether the tool is md with the gzip check on, whose speed the inflate limit bounds.
+    fn verifies(self) -> bool {
+        matches!(self, Tool::MdLocal | Tool::MdGcs | Tool::MdLocalZlib)
     }
 }
 
@@ -103,40 +121,56 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     ]))?;
     let curl_version = capture(std::process::Command::new("curl").arg("--version"))?;
     let curl_version = curl_version.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    if !crate::image::quietly_succeeds(std::process::Command::new("igzip").arg("--version")) {
+        crate::tools::apt_install(
+            &["isal"],
+            "the inflate limit runs igzip, which is not installed",
+        )?;
+    }
+    let igzip_version = capture(std::process::Command::new("igzip").arg("--version"))?;
+    let igzip_version = igzip_version.split_whitespace().last().unwrap_or("?").to_owned();
 
     let mut out = String::new();
     let _ = writeln!(
         out,
         "16 files of about 32 MiB (binance-futures, trades, incremental_book_L2, quotes and book_snapshot_5 of BTCUSDC \
          and BTCUSDT, {FROM} and {TO}), served by `tardis-stub` from its disk cache (page cache); median of \
-         {} runs, best in brackets, tools interleaved round by round; {}, {curl_version}. \
-         MB/s: 10^6 bytes of files per second of wall time, process start included; \
-         CPU: user + system seconds of the tool's processes; peak RSS: `ru_maxrss` from `wait4`.\n",
+         {} runs, best in brackets, tools interleaved round by round; {}, {curl_version}, igzip {igzip_version} \
+         ({} processes). MB/s: 10^6 bytes of files per second of wall time, process start included; \
+         CPU: user + system seconds of the tool's processes; peak RSS: `ru_maxrss` from `wait4`; \
+         vs inflate limit: MB/s of md with the gzip check on over the inflate limit's in the same profile.\n",
         options.runs,
-        versions.trim()
+        versions.trim(),
+        cores()
     );
     let mut goals = String::new();
     for profile in PROFILES {
         let results = run_profile(profile, options, binaries, meter, &work)?;
         let _ = writeln!(out, "**Profile {}**\n", profile.name);
         out.push_str(
-            "| tool | sink | MB/s (best) | wall s | CPU s | peak RSS MiB | vs curl | vs official client |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|\n",
+            "| tool | sink | MB/s (best) | wall s | CPU s | peak RSS MiB | vs curl | vs official client | vs inflate limit |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let speed = |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s).collect::<Vec<_>>());
         let (curl, official) = (speed(Tool::Curl), speed(Tool::Official));
+        let limit = speed(Tool::InflateLimit);
         for tool in TOOLS {
             let runs = &results[&tool];
             let column = |pick: fn(&Row) -> f64| median(&runs.iter().map(pick).collect::<Vec<_>>());
             let (label, sink) = tool.label().split_once(" | ").unwrap_or((tool.label(), ""));
-            let rss = if matches!(tool, Tool::Curl) {
+            let rss = if matches!(tool, Tool::Curl | Tool::InflateLimit) {
                 "-".to_owned()
             } else {
                 format!("{:.0}", mib(column(|r| r.rss_kib)))
             };
+            let versus_limit = if tool.verifies() {
+                format!("{:.2}x", column(|r| r.mb_s) / limit)
+            } else {
+                "-".to_owned()
+            };
             let _ = writeln!(
                 out,
-                "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {rss} | {:.2}x | {:.2}x |",
+                "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {rss} | {:.2}x | {:.2}x | {versus_limit} |",
                 column(|r| r.mb_s),
                 max(&runs.iter().map(|r| r.mb_s).collect::<Vec<_>>()),
                 column(|r| r.seconds),
@@ -146,6 +180,23 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             );
         }
         out.push('\n');
+        if profile.bandwidth.is_none() {
+            let (md, zlib) = (speed(Tool::MdLocal), speed(Tool::MdLocalZlib));
+            let _ = writeln!(
+                goals,
+                "- {} local: md vs the all-cores inflate limit {:.2}x (goal >= 0.85x): **{}**",
+                &profile.name[..3],
+                md / limit,
+                if md / limit >= 0.85 { "met" } else { "missed" }
+            );
+            let _ = writeln!(
+                goals,
+                "- {} local: md with ISA-L vs md with zlib-rs {:.2}x (goal >= 1.7x): **{}**",
+                &profile.name[..3],
+                md / zlib,
+                if md / zlib >= 1.7 { "met" } else { "missed" }
+            );
+        }
         for tool in [Tool::MdLocal, Tool::MdGcs, Tool::MdLocalUnchecked, Tool::MdGcsUnchecked] {
             let md = speed(tool);
             let sink = match tool {
@@ -249,16 +300,16 @@ fn run_profile(
             remove_dir(&dir)?;
             std::fs::create_dir_all(&dir)?;
             let measured = match tool {
-                Tool::MdLocal | Tool::MdLocalUnchecked => {
+                Tool::MdLocal | Tool::MdLocalUnchecked | Tool::MdLocalZlib => {
                     let sink = dir.join("sink");
-                    let job = Job::new(
-                        &binaries.md_cli,
-                        &url,
-                        sink.to_str().context("UTF-8 path")?,
-                        &dir,
-                    )
-                    .select(EXCHANGE, FROM, TO, SELECTION)
-                    .var("TARDIS_VERIFY_GZIP", &(tool == Tool::MdLocal).to_string());
+                    let md_cli = if tool == Tool::MdLocalZlib {
+                        &binaries.md_cli_zlib_rs
+                    } else {
+                        &binaries.md_cli
+                    };
+                    let job = Job::new(md_cli, &url, sink.to_str().context("UTF-8 path")?, &dir)
+                        .select(EXCHANGE, FROM, TO, SELECTION)
+                        .var("TARDIS_VERIFY_GZIP", &(tool != Tool::MdLocalUnchecked).to_string());
                     job.instruments()?;
                     let measured = job.download(meter, FILES)?;
                     for unit in &units {
@@ -317,6 +368,11 @@ fn run_profile(
                     check_sizes(&out, &sizes)?;
                     measured
                 }
+                Tool::InflateLimit => {
+                    let files: Vec<_> =
+                        units.iter().map(|unit| reference.join(unit.file_name())).collect();
+                    meter.run(&["sh".into(), "-c".into(), inflate_script(&files, cores())?])?
+                }
             };
             remove_dir(&dir)?;
             results.entry(tool).or_default().push(Row {
@@ -330,6 +386,30 @@ fn run_profile(
     stub.stop()?;
     remove_dir(&reference)?;
     Ok(results)
+}
+
+/// The cores the inflate limit uses, one `igzip` process each.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// A shell script that inflates `files` with `processes` `igzip -dc` processes at once (file i goes to process
+/// i mod `processes`), discarding the output, and fails if any of them fails.
+fn inflate_script(files: &[std::path::PathBuf], processes: usize) -> Result<String> {
+    let mut script = String::new();
+    let mut waits = Vec::new();
+    for process in 0..processes.min(files.len()) {
+        let mine = files
+            .iter()
+            .skip(process)
+            .step_by(processes)
+            .map(|file| Ok(format!("'{}'", file.to_str().context("UTF-8 path")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let _ = writeln!(script, "igzip -dc {} > /dev/null & p{process}=$!", mine.join(" "));
+        waits.push(format!("wait $p{process}"));
+    }
+    script.push_str(&waits.join(" && "));
+    Ok(script)
 }
 
 /// Every file the tool should have written is there with the size the stand-in serves.
@@ -353,4 +433,24 @@ fn same_bytes(stored: &Path, reference: &Path) -> Result<()> {
         bail!("{} differs from what the stand-in served", stored.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inflate_limit_deals_every_file_to_one_process_and_waits_for_all() {
+        let files: Vec<std::path::PathBuf> =
+            (0..5).map(|i| format!("/f/{i}.csv.gz").into()).collect();
+        let script = inflate_script(&files, 2).unwrap();
+        assert_eq!(
+            script,
+            "igzip -dc '/f/0.csv.gz' '/f/2.csv.gz' '/f/4.csv.gz' > /dev/null & p0=$!\n\
+             igzip -dc '/f/1.csv.gz' '/f/3.csv.gz' > /dev/null & p1=$!\n\
+             wait $p0 && wait $p1"
+        );
+        let script = inflate_script(&files[..1], 4).unwrap();
+        assert_eq!(script, "igzip -dc '/f/0.csv.gz' > /dev/null & p0=$!\nwait $p0");
+    }
 }

@@ -12,7 +12,6 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 use crate::image::{self, Engine};
-use crate::run_checked;
 
 /// podman-compose, pinned: Debian's 1.0.3 breaks on `network_mode: host` (see shared/INFRA.md).
 const PODMAN_COMPOSE: &str = "podman-compose==1.6.0";
@@ -51,7 +50,7 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
             }
         },
     };
-    image::build(engine, image::TAG)?;
+    image::build(engine, image::TAG, image::Inflater::Isal)?;
     let mut env = vec![
         ("MD_TEST_IMAGE", image::TAG.to_owned()),
         ("MD_TEST_CONTAINER_ENGINE", engine.program().to_owned()),
@@ -82,28 +81,11 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
 
 /// `apt-get update && apt-get install -y podman buildah runc`, as root only.
 fn install_podman() -> Result<()> {
-    let hint = "install podman: apt-get install -y podman buildah runc";
-    if !crate::image::quietly_succeeds(Command::new("apt-get").arg("--version")) {
-        bail!(
-            "`docker info` finds no engine, podman is not installed and there is no apt-get; {hint}"
-        );
-    }
-    let uid = Command::new("id").arg("-u").output().map(|output| output.stdout).unwrap_or_default();
-    if String::from_utf8_lossy(&uid).trim() != "0" {
-        bail!(
-            "`docker info` finds no engine and podman is not installed; not root, so not installing it; {hint}"
-        );
-    }
-    run_checked(
-        Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get update (podman is not installed)",
-    )?;
-    run_checked(
-        Command::new("apt-get")
-            .args(["install", "-y", "-qq", "podman", "buildah", "runc"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get install -y podman buildah runc",
-    )?;
+    crate::tools::apt_install(
+        &["podman", "buildah", "runc"],
+        "`docker info` finds no engine and podman is not installed",
+    )
+    .map_err(|error| error.context("install podman: apt-get install -y podman buildah runc"))?;
     if !image::podman_installed() {
         bail!("apt-get installed podman, but `podman --version` still fails");
     }

@@ -5,7 +5,8 @@
 //! each data type; docs/SCHEMAS.md documents every column. [`convert_reader`] does the same work synchronously on
 //! one thread, for tests and tools.
 //!
-//! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members, one
+//! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members (with
+//! tardis-client's decoder, [`tardis_client::gzip`]: ISA-L by default, every member's CRC-32 and size checked), one
 //! parses CSV rows into Arrow batches, one encodes them with the `parquet` crate; together they keep two cores busy.
 //! Memory is bounded by a few blocks of CSV, three Arrow batches (about 4 MiB each: one being parsed, one queued,
 //! one being encoded), the column writers' pages and one row group (at most `row_group_bytes`, 16 MiB, encoded),
@@ -165,8 +166,7 @@ pub fn convert_reader(
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let mut encoder = encode::Encoder::new(data_type, partition, options)?;
-    let mut reader = CountingReader { inner: gzip, bytes: 0 };
-    let mut decoder = flate2::read::MultiGzDecoder::new(&mut reader);
+    let mut decoder = tardis_client::gzip::GzipReader::new(std::io::BufReader::new(gzip));
     let mut block = vec![0; stream::BLOCK_BYTES];
     let mut uncompressed_bytes = 0u64;
     let write = |output: &mut dyn Write, bytes: Bytes| {
@@ -184,26 +184,8 @@ pub fn convert_reader(
             break;
         }
     }
-    drop(decoder);
-    if reader.bytes == 0 {
-        return Err(stream::empty_input_error());
-    }
     let (bytes, summary) = encoder.finish()?;
     write(&mut output, bytes)?;
     output.flush().map_err(|source| ConvertError::Output { source })?;
     Ok(summary)
-}
-
-/// Counts the bytes read through it.
-struct CountingReader<R> {
-    inner: R,
-    bytes: u64,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let amount = self.inner.read(buf)?;
-        self.bytes += amount as u64;
-        Ok(amount)
-    }
 }

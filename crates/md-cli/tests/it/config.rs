@@ -89,6 +89,16 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(help.stdout.contains("MD_SINK"), "{}", help.stdout);
 }
 
+/// `--version` names the inflater the binary was built with, and it is the one md-cli's `isal` feature asks for (a
+/// dependency that kept its default features would bring ISA-L into a build without it).
+#[test]
+fn the_version_names_the_inflater_of_this_build() {
+    let run = TestEnv::new().run(&["--version"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let inflater = if cfg!(feature = "isal") { "ISA-L" } else { "zlib-rs" };
+    assert_eq!(run.stdout, format!("md-cli {} (inflate: {inflater})\n", env!("CARGO_PKG_VERSION")));
+}
+
 #[test]
 fn shard_from_each_engine() {
     for (vars, index, total) in [

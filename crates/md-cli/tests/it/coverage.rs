@@ -283,10 +283,29 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     let stored: Vec<&serde_json::Value> =
         plan.iter().filter(|unit| unit["object"] != failed_object.as_str()).collect();
     assert!(stored.len() >= 10, "{} stored units", stored.len());
-    // One object deleted (missing, though its last manifest says done), one grown by a byte (unverified).
-    let deleted = stored[0]["object"].as_str().unwrap().to_owned();
+    // One object deleted (missing, though its last manifest says done), one grown by a byte (unverified), each in
+    // an aggregate cell (exchange, data type, day) of its own: a cell shows its worst unit, and which unit got the
+    // 404 depends on the order of concurrent requests.
+    let cell_of = |unit: &serde_json::Value| {
+        (unit["exchange"].clone(), unit["data_type"].clone(), unit["date"].clone())
+    };
+    let failed_cell = plan
+        .iter()
+        .find(|unit| unit["object"] == failed_object.as_str())
+        .map(cell_of)
+        .expect("the failed unit is planned");
+    let deleted_unit =
+        *stored.iter().find(|unit| cell_of(unit) != failed_cell).expect("a unit in another cell");
+    let deleted = deleted_unit["object"].as_str().unwrap().to_owned();
     std::fs::remove_file(sink_path(&env, &deleted)).expect("delete an object");
-    let grown = stored[stored.len() - 1]["object"].as_str().unwrap().to_owned();
+    let grown = stored
+        .iter()
+        .rev()
+        .find(|unit| cell_of(unit) != failed_cell && cell_of(unit) != cell_of(deleted_unit))
+        .expect("a unit in a third cell")["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut bytes = std::fs::read(sink_path(&env, &grown)).unwrap();
     bytes.push(0);
     std::fs::write(sink_path(&env, &grown), bytes).unwrap();

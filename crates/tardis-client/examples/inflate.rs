@@ -1,0 +1,120 @@
+//! Single-core inflate throughput of the gzip check on real files, per backend: the measurement behind the choice
+//! of inflater in docs/BENCHMARKS.md ("Inflate").
+//!
+//! ```text
+//! cargo run --release -p tardis-client --example inflate -- FILE.csv.gz... [--runs N]
+//! ```
+//!
+//! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (about what a download
+//! hands the check) into a 64 KiB buffer that is discarded, with every backend this build has, and by flate2's
+//! `MultiGzDecoder` (zlib-rs, what the converter used before). Prints MB/s of compressed input per second of the
+//! thread's CPU time (`/proc/thread-self/schedstat`, so a busy machine does not lower it) and of wall time, best
+//! of `--runs` (3).
+#![allow(clippy::print_stdout)]
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use tardis_client::gzip::{Backend, GzipDecoder};
+
+const PIECE: usize = 64 * 1024;
+
+/// One way to inflate a whole body; returns the inflated size.
+type Inflate = Box<dyn Fn(&[u8]) -> Result<u64, String>>;
+
+fn main() -> Result<(), String> {
+    let mut files = Vec::new();
+    let mut runs = 3usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--runs" {
+            runs = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .ok_or("--runs needs a positive number")?;
+        } else {
+            files.push(arg);
+        }
+    }
+    if files.is_empty() {
+        return Err("usage: inflate FILE.csv.gz... [--runs N]".into());
+    }
+    println!(
+        "| file | inflater | MB/s of gzip per CPU second (best) | MB/s per wall second (best) | inflated MB |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for file in &files {
+        let body = std::fs::read(file).map_err(|error| format!("reading {file}: {error}"))?;
+        let name = std::path::Path::new(file)
+            .file_name()
+            .map_or(file.clone(), |name| name.to_string_lossy().into());
+        let mut tools: Vec<(String, Inflate)> = Backend::ALL
+            .iter()
+            .map(|&backend| {
+                let run: Inflate = Box::new(move |body| check(backend, body));
+                (format!("md gzip check, {backend}"), run)
+            })
+            .collect();
+        tools.push(("flate2 MultiGzDecoder, zlib-rs".into(), Box::new(multi_gz)));
+        for (label, run) in &tools {
+            let (mut best_cpu, mut best_wall, mut inflated) = (Duration::MAX, Duration::MAX, 0);
+            for _ in 0..runs {
+                let (cpu, wall) = (thread_cpu()?, Instant::now());
+                inflated = run(&body).map_err(|error| format!("{file}: {label}: {error}"))?;
+                best_wall = best_wall.min(wall.elapsed());
+                best_cpu = best_cpu.min(thread_cpu()? - cpu);
+            }
+            let mb_s = |time: Duration| body.len() as f64 / time.as_secs_f64() / 1e6;
+            println!(
+                "| {name} ({:.1} MB) | {label} | {:.0} | {:.0} | {:.1} |",
+                body.len() as f64 / 1e6,
+                mb_s(best_cpu),
+                mb_s(best_wall),
+                inflated as f64 / 1e6
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The gzip check: decode and discard, in pieces.
+fn check(backend: Backend, body: &[u8]) -> Result<u64, String> {
+    let mut decoder = GzipDecoder::new(backend);
+    let mut scratch = vec![0; PIECE];
+    for mut piece in body.chunks(PIECE) {
+        loop {
+            let (used, produced) =
+                decoder.decompress(piece, &mut scratch).map_err(|error| error.to_string())?;
+            piece = &piece[used..];
+            if produced < scratch.len() {
+                break;
+            }
+        }
+    }
+    decoder.finish().map_err(|error| error.to_string())?;
+    Ok(decoder.uncompressed_bytes())
+}
+
+fn multi_gz(body: &[u8]) -> Result<u64, String> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(body);
+    let mut scratch = vec![0; PIECE];
+    let mut total = 0u64;
+    loop {
+        match decoder.read(&mut scratch).map_err(|error| error.to_string())? {
+            0 => return Ok(total),
+            read => total += read as u64,
+        }
+    }
+}
+
+/// The calling thread's CPU time so far.
+fn thread_cpu() -> Result<Duration, String> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .map_err(|error| format!("reading /proc/thread-self/schedstat: {error}"))?;
+    let nanos = text
+        .split_whitespace()
+        .next()
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| format!("/proc/thread-self/schedstat holds {text:?}"))?;
+    Ok(Duration::from_nanos(nanos))
+}
