@@ -515,7 +515,7 @@ pub const VARS: &[VarSpec] = &[
         Service,
         "memory_efficient",
         Some("false"),
-        "true: a smaller upload buffer budget (MD_SINK_BUFFER_MEMORY 20 MiB, multipart parts of 5 MiB) for small machines, at some cost in throughput when the network is slow.",
+        "true: a smaller upload buffer budget (MD_SINK_BUFFER_MEMORY 20 MiB, multipart parts of 5 MiB) and one Parquet conversion at a time (not one per core) for small machines, at some cost in throughput when the network is slow and in Parquet throughput on more than one core.",
     ),
     var(
         Var::EnableCaching,

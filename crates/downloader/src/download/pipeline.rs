@@ -75,8 +75,8 @@ pub struct Downloader {
     total_shards: u32,
     quota_share: Option<u64>,
     verify: VerifyMode,
-    /// Parquet conversions in flight: each uses three threads and tens of MiB, so at most one per core runs at
-    /// once, however many units are downloading.
+    /// Parquet conversions in flight: each uses three threads and tens of MiB, so at most one per core (one with
+    /// `MEMORY_EFFICIENT`) runs at once, however many units are downloading.
     conversions: Arc<tokio::sync::Semaphore>,
     /// Units writing two objects at once (`MD_OUTPUT_FORMAT=raw,parquet`) in flight: each holds up to two part
     /// buffers of the sink's budget until it commits, so at most half the budget's parts' worth of them run, and no
@@ -115,9 +115,10 @@ impl Downloader {
             total_shards,
             quota_share: config.tardis.daily_quota_bytes.map(|quota| share_of(quota, total_shards)),
             verify,
-            conversions: Arc::new(tokio::sync::Semaphore::new(
+            conversions: Arc::new(tokio::sync::Semaphore::new(conversion_slots(
+                config.service.memory_efficient,
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            )),
+            ))),
             pairs: Arc::new(tokio::sync::Semaphore::new(pairs)),
         }
     }
@@ -609,6 +610,12 @@ enum Stored {
 /// The shard's share of a fleet-wide budget: an even split, rounded down.
 fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
     quota.get() / u64::from(total_shards.max(1))
+}
+
+/// Parquet conversions that may run at once: one per core (a conversion's three threads keep about one core busy,
+/// its stages being in series), or one with `MEMORY_EFFICIENT`, since each holds tens of MiB (docs/BENCHMARKS.md).
+fn conversion_slots(memory_efficient: bool, cores: usize) -> usize {
+    if memory_efficient { 1 } else { cores.max(1) }
 }
 
 /// Unit pairs (two objects written at once) that fit the sink's buffer budget: two part buffers each.
