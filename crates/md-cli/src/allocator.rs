@@ -19,12 +19,7 @@ const ARENAS: i32 = 2;
 /// Limits glibc's malloc to [`ARENAS`] arenas unless `MALLOC_ARENA_MAX` is set; call before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn limit_arenas() {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "glibc's own variable, read before md-config loads"
-    )]
-    let set_by_operator = std::env::var_os("MALLOC_ARENA_MAX").is_some();
-    if !set_by_operator {
+    if !md_config::malloc_arena_max_is_set() {
         // SAFETY: `mallopt` only tunes the allocator; `M_ARENA_MAX` with a positive value is valid at any time,
         // and called before other threads exist nothing races with it.
         let applied = unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };

@@ -48,3 +48,10 @@ pub use types::{
     validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
+
+/// Whether the operator set glibc's own `MALLOC_ARENA_MAX` (which glibc has already applied): md-cli then leaves
+/// malloc's arena limit alone. Read here because md-config is the one place that reads the environment.
+#[allow(clippy::disallowed_methods, reason = "md-config is the crate that reads the environment")]
+pub fn malloc_arena_max_is_set() -> bool {
+    std::env::var_os("MALLOC_ARENA_MAX").is_some()
+}
