@@ -36,7 +36,7 @@ use super::{ConvertOptions, ConvertSummary, Partition};
 pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Target size of one Arrow batch: wide schemas (book_snapshot_25) get fewer rows per batch.
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// A batch is cut early once its string column holds this many bytes.
 const BATCH_TEXT_BYTES: usize = 64 << 20;
