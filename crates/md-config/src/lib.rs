@@ -49,9 +49,40 @@ pub use types::{
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 
-/// Whether the operator set glibc's own `MALLOC_ARENA_MAX` (which glibc has already applied): md-cli then leaves
-/// malloc's arena limit alone. Read here because md-config is the one place that reads the environment.
-#[allow(clippy::disallowed_methods, reason = "md-config is the crate that reads the environment")]
-pub fn malloc_arena_max_is_set() -> bool {
-    std::env::var_os("MALLOC_ARENA_MAX").is_some()
+/// Which of glibc malloc's settings the operator set in the environment (glibc applied them before `main`), so
+/// md-cli's allocator tuning leaves them alone: `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_`, or the same
+/// tunables in `GLIBC_TUNABLES` (`glibc.malloc.arena_max`, `glibc.malloc.mmap_threshold`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MallocOverrides {
+    /// The arena limit is set.
+    pub arena_max: bool,
+    /// The mmap threshold is set.
+    pub mmap_threshold: bool,
+}
+
+impl MallocOverrides {
+    /// Reads the process environment. Read here because md-config is the one place that reads the environment.
+    #[allow(clippy::disallowed_methods, reason = "md-config is the crate that reads the environment")]
+    pub fn from_env() -> Self {
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        MallocOverrides::from_values(
+            std::env::var_os("MALLOC_ARENA_MAX").is_some(),
+            std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some(),
+            &tunables,
+        )
+    }
+
+    /// The overrides given whether each variable is set and the value of `GLIBC_TUNABLES`
+    /// (`name=value` pairs separated by `:`).
+    pub fn from_values(arena_max: bool, mmap_threshold: bool, glibc_tunables: &str) -> Self {
+        let tuned = |name: &str| {
+            glibc_tunables
+                .split(':')
+                .any(|pair| pair.split_once('=').is_some_and(|(key, _)| key.trim() == name))
+        };
+        MallocOverrides {
+            arena_max: arena_max || tuned("glibc.malloc.arena_max"),
+            mmap_threshold: mmap_threshold || tuned("glibc.malloc.mmap_threshold"),
+        }
+    }
 }

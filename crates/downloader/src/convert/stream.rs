@@ -31,7 +31,7 @@ use super::error::ConvertError;
 use super::{ConvertOptions, ConvertSummary, Partition};
 
 /// Inflated CSV handed from the inflate thread to the encode thread at a time.
-pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+pub(crate) const BLOCK_BYTES: usize = 256 << 10;
 
 /// Inflated blocks queued between the inflate and parse threads.
 const BLOCK_SLOTS: usize = 3;
@@ -96,7 +96,7 @@ enum Output {
 ///
 /// The input stream is polled only while this stream is polled: keep polling it (hand chunks to an upload that
 /// runs concurrently) to keep the conversion busy. Dropping the stream stops the conversion: the worker threads
-/// notice within one block (about 1 MiB of CSV) and exit.
+/// notice within one block (256 KiB of CSV) and exit.
 pub struct ParquetStream<E> {
     input: Option<InputStream<E>>,
     pending: Bytes,

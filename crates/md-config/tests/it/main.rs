@@ -319,3 +319,26 @@ fn output_formats_are_one_or_both() {
     }
     assert_eq!(OutputFormats::BOTH.to_string(), "raw,parquet");
 }
+
+#[test]
+fn malloc_settings_the_operator_made_are_recognised() {
+    use md_config::MallocOverrides;
+    // (MALLOC_ARENA_MAX set, MALLOC_MMAP_THRESHOLD_ set, GLIBC_TUNABLES, arena_max, mmap_threshold)
+    let cases = [
+        (false, false, "", false, false),
+        (true, false, "", true, false),
+        (false, true, "", false, true),
+        (false, false, "glibc.malloc.arena_max=4", true, false),
+        (false, false, "glibc.malloc.mmap_threshold=65536", false, true),
+        (false, false, "glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=1", false, true),
+        (false, false, "glibc.malloc.arena_max_x=4:glibc.malloc.trim_threshold=0", false, false),
+        (false, false, "glibc.malloc.arena_max", false, false),
+    ];
+    for (arena, mmap, tunables, arena_max, mmap_threshold) in cases {
+        assert_eq!(
+            MallocOverrides::from_values(arena, mmap, tunables),
+            MallocOverrides { arena_max, mmap_threshold },
+            "MALLOC_ARENA_MAX set: {arena}, MALLOC_MMAP_THRESHOLD_ set: {mmap}, GLIBC_TUNABLES={tunables:?}"
+        );
+    }
+}
