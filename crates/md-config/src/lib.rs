@@ -62,7 +62,10 @@ pub struct MallocOverrides {
 
 impl MallocOverrides {
     /// Reads the process environment. Read here because md-config is the one place that reads the environment.
-    #[allow(clippy::disallowed_methods, reason = "md-config is the crate that reads the environment")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "md-config is the crate that reads the environment"
+    )]
     pub fn from_env() -> Self {
         let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
         MallocOverrides::from_values(
