@@ -140,7 +140,9 @@ pub struct ConvertSummary {
 /// The stream yields one error and ends if the input fails (the input's own error, as it came), the gzip is bad or truncated
 /// ([`ConvertError::Gzip`]), the header differs from the data type's ([`ConvertError::Header`]), or a row is
 /// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text); conversion
-/// errors reach the caller as `E::from(ConvertError)`, so one error type carries both. No footer
+/// errors reach the caller as `E::from(ConvertError)`, so one error type carries both. A bad header or row is
+/// reported only after the rest of the gzip has been read and found intact: a byte damaged on the way often shows
+/// first as a garbled row, and is then reported as the retryable [`ConvertError::Gzip`], not as bad data. No footer
 /// is emitted then: what was yielded before the error is not a valid Parquet file.
 ///
 /// # Cancel safety
@@ -185,7 +187,12 @@ pub fn convert_reader(
         let filled = stream::fill(&mut decoder, &mut block)
             .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
         uncompressed_bytes += filled as u64;
-        encoder.push(&block[..filled])?;
+        if let Err(error) = encoder.push(&block[..filled]) {
+            // As the streaming converter does: a bad row is the file's fault only if the gzip is intact.
+            return Err(settle(&mut decoder, &mut block, uncompressed_bytes)
+                .err()
+                .unwrap_or(error));
+        }
         if let Some(bytes) = encoder.take_output()? {
             write(&mut output, bytes)?;
         }
@@ -197,4 +204,20 @@ pub fn convert_reader(
     write(&mut output, bytes)?;
     output.flush().map_err(|source| ConvertError::Output { source })?;
     Ok(summary)
+}
+
+/// Reads `decoder` to its end, dropping the CSV; returns the gzip error if the input turns out damaged.
+fn settle(
+    decoder: &mut impl Read,
+    block: &mut [u8],
+    mut uncompressed_bytes: u64,
+) -> Result<(), ConvertError> {
+    loop {
+        let filled = stream::fill(decoder, block)
+            .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
+        uncompressed_bytes += filled as u64;
+        if filled < block.len() {
+            return Ok(());
+        }
+    }
 }

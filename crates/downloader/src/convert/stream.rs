@@ -374,10 +374,14 @@ fn parse_worker(
         }
         match blocks.recv() {
             Ok(Block::Data(buf, filled)) => {
-                if let Err(error) = parser.push(&buf[..filled]) {
-                    return failed(error);
-                }
+                let pushed = parser.push(&buf[..filled]);
                 let _closed = recycle.send(buf);
+                if let Err(error) = pushed {
+                    if let Some(error) = settle(error, blocks, recycle, cancel) {
+                        failed(error);
+                    }
+                    return;
+                }
                 for batch in parser.take_batches() {
                     if batches.send(Batch::Data(batch)).is_err() {
                         return;
@@ -404,6 +408,31 @@ fn parse_worker(
                 }
                 return;
             }
+        }
+    }
+}
+
+/// Decides what a bad row means. A byte damaged on the way can turn rows into garbage long before the gzip
+/// member's CRC-32 is checked at its end, so a row error is only the file's fault if the gzip around it is intact:
+/// reads (and drops) the rest of the CSV, then returns the gzip error if the damage shows, else the row's `error`.
+/// Returns `None` when the conversion was cancelled meanwhile.
+fn settle(
+    error: ConvertError,
+    blocks: &std_mpsc::Receiver<Block>,
+    recycle: &std_mpsc::Sender<Vec<u8>>,
+    cancel: &AtomicBool,
+) -> Option<ConvertError> {
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return None;
+        }
+        match blocks.recv() {
+            Ok(Block::Data(buf, _)) => {
+                let _closed = recycle.send(buf);
+            }
+            Ok(Block::End) => return Some(error),
+            Ok(Block::Failed(gzip)) => return Some(gzip),
+            Err(_) => return (!cancel.load(Ordering::Relaxed)).then_some(ConvertError::Worker),
         }
     }
 }

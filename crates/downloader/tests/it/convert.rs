@@ -73,7 +73,11 @@ async fn convert_ok(gz: Vec<u8>, data_type: DataType) -> Vec<u8> {
 
 async fn convert_err(gz: Vec<u8>, data_type: DataType, options: ConvertOptions) -> ConvertError {
     let (output, error) = run(vec![gz], data_type, options).await;
-    assert!(!output.ends_with(b"PAR1"), "no footer may be emitted when the conversion fails");
+    // A failure before the first row group leaves only the leading magic "PAR1".
+    assert!(
+        output == b"PAR1" || !output.ends_with(b"PAR1"),
+        "no footer may be emitted when the conversion fails"
+    );
     assert!(ParquetRecordBatchReaderBuilder::try_new(Bytes::from(output)).is_err());
     error.expect("the conversion fails")
 }
@@ -438,6 +442,70 @@ async fn bad_gzip_is_an_error_without_a_footer() {
         convert_err(b"exchange,symbol\n".to_vec(), DataType::Trades, ConvertOptions::default())
             .await;
     assert!(matches!(error, ConvertError::Gzip { .. }), "plain text is not gzip: {error:?}");
+}
+
+/// A trades file of about 1 MiB, stored uncompressed inside gzip (deflate's stored blocks), so a byte of its CSV
+/// can be damaged in place: the inflate then goes on, the row is garbled, and only the CRC-32 at the end tells.
+fn stored_trades() -> (String, Vec<u8>) {
+    let mut csv = format!("{TRADES_HEADER}\n");
+    for index in 0..14_000u64 {
+        csv.push_str(&format!(
+            "deribit,BTC-PERPETUAL,{},{},{},buy,93429.{},380\n",
+            1_790_812_812_074_054u64 + index,
+            1_790_812_812_107_755u64 + index,
+            22_072_000_000_000u64 + index,
+            index % 10,
+        ));
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    encoder.write_all(csv.as_bytes()).unwrap();
+    (csv, encoder.finish().unwrap())
+}
+
+#[rstest]
+#[case::garbled_cell("1790812812081054", b'x')]
+#[case::garbled_header("exchange", 0xff)]
+#[case::lost_separator("22072000009003,", b';')]
+#[tokio::test]
+async fn a_row_garbled_on_the_way_is_a_gzip_error_not_bad_data(
+    #[case] target: &str,
+    #[case] replacement: u8,
+) {
+    // Damage that shows as a bad row long before the gzip's CRC-32 is read must be retried, never blamed on the
+    // file: both converters read on to the end and report the gzip.
+    let (csv, gz) = stored_trades();
+    assert!(csv.len() > 4 * (256 << 10), "the damage is blocks before the end");
+    let at = gz.windows(target.len()).position(|window| window == target.as_bytes()).unwrap();
+    let at = at + target.len() - 1;
+    let mut damaged = gz.clone();
+    damaged[at] = replacement;
+    let error = convert_err(damaged.clone(), DataType::Trades, ConvertOptions::default()).await;
+    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+    assert!(error.is_retryable());
+    let error = convert::convert_reader(
+        &damaged[..],
+        &mut Vec::new(),
+        DataType::Trades,
+        &partition(),
+        &ConvertOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+    // The same bytes in an intact gzip are the file's fault: not retryable.
+    let mut bad_csv = csv.into_bytes();
+    let in_csv = bad_csv.windows(target.len()).position(|window| window == target.as_bytes());
+    bad_csv[in_csv.unwrap() + target.len() - 1] = replacement;
+    let error = convert_err(gzip(&bad_csv), DataType::Trades, ConvertOptions::default()).await;
+    assert!(!error.is_retryable(), "{target}: {error:?}");
+    let error = convert::convert_reader(
+        &gzip(&bad_csv)[..],
+        &mut Vec::new(),
+        DataType::Trades,
+        &partition(),
+        &ConvertOptions::default(),
+    )
+    .unwrap_err();
+    assert!(!error.is_retryable(), "{target}: {error:?}");
 }
 
 /// The caller's one error type for the converted stream: its input's errors and the conversion's.
