@@ -2,11 +2,11 @@
 //! of inflater in docs/BENCHMARKS.md ("Inflate").
 //!
 //! ```text
-//! cargo run --release -p tardis-client --example inflate -- FILE.csv.gz... [--runs N]
+//! cargo run --release -p tardis-client --example inflate -- FILE.csv.gz... [--runs N] [--piece-kib K] [--out-kib K]
 //! ```
 //!
-//! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (about what a download
-//! hands the check) into a 64 KiB buffer that is discarded, with every backend this build has, and by flate2's
+//! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (`--piece-kib`; about what
+//! a download hands the check) into a 64 KiB buffer (`--out-kib`, the check's) that is discarded, with every backend this build has, and by flate2's
 //! `MultiGzDecoder` (zlib-rs, what the converter used before). Prints MB/s of compressed input per second of the
 //! thread's CPU time (`/proc/thread-self/schedstat`, so a busy machine does not lower it) and of wall time, best
 //! of `--runs` (3).
@@ -25,9 +25,17 @@ type Inflate = Box<dyn Fn(&[u8]) -> Result<u64, String>>;
 fn main() -> Result<(), String> {
     let mut files = Vec::new();
     let mut runs = 3usize;
+    let mut sizes = (PIECE, PIECE);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--runs" {
+        if arg == "--piece-kib" || arg == "--out-kib" {
+            let kib: usize = args
+                .next()
+                .and_then(|value| value.parse().ok())
+                .filter(|kib| *kib > 0)
+                .ok_or_else(|| format!("{arg} needs a positive number"))?;
+            if arg == "--piece-kib" { sizes.0 = kib << 10 } else { sizes.1 = kib << 10 }
+        } else if arg == "--runs" {
             runs = args
                 .next()
                 .and_then(|value| value.parse().ok())
@@ -37,7 +45,7 @@ fn main() -> Result<(), String> {
         }
     }
     if files.is_empty() {
-        return Err("usage: inflate FILE.csv.gz... [--runs N]".into());
+        return Err("usage: inflate FILE.csv.gz... [--runs N] [--piece-kib K] [--out-kib K]".into());
     }
     println!(
         "| file | inflater | MB/s of gzip per CPU second (best) | MB/s per wall second (best) | inflated MB |"
@@ -51,7 +59,7 @@ fn main() -> Result<(), String> {
         let mut tools: Vec<(String, Inflate)> = Backend::ALL
             .iter()
             .map(|&backend| {
-                let run: Inflate = Box::new(move |body| check(backend, body));
+                let run: Inflate = Box::new(move |body| check(backend, body, sizes));
                 (format!("md gzip check, {backend}"), run)
             })
             .collect();
@@ -78,10 +86,10 @@ fn main() -> Result<(), String> {
 }
 
 /// The gzip check: decode and discard, in pieces.
-fn check(backend: Backend, body: &[u8]) -> Result<u64, String> {
+fn check(backend: Backend, body: &[u8], (piece, out): (usize, usize)) -> Result<u64, String> {
     let mut decoder = GzipDecoder::new(backend);
-    let mut scratch = vec![0; PIECE];
-    for mut piece in body.chunks(PIECE) {
+    let mut scratch = vec![0; out];
+    for mut piece in body.chunks(piece) {
         loop {
             let (used, produced) =
                 decoder.decompress(piece, &mut scratch).map_err(|error| error.to_string())?;

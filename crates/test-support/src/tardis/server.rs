@@ -363,23 +363,6 @@ pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Res
         ),
         spec.target_size,
     );
-    if spec.empty || spec.target_size <= shared.config.memory_cache_limit {
-        if let Some(bytes) = lock(&shared.memory).get(&key) {
-            return Ok(Source::Memory(bytes.clone()));
-        }
-        let owned = spec.clone();
-        let bytes: Bytes = tokio::task::spawn_blocking(move || generate::generate(&owned))
-            .await
-            .map_err(io::Error::other)?
-            .into();
-        let mut memory = lock(&shared.memory);
-        let total: usize = memory.values().map(Bytes::len).sum();
-        if total > 1 << 30 {
-            memory.clear();
-        }
-        memory.insert(key, bytes.clone());
-        return Ok(Source::Memory(bytes));
-    }
     let dir = shared
         .config
         .cache_dir
@@ -392,6 +375,30 @@ pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Res
         spec.target_size
     );
     let path = dir.join(name);
+    if spec.empty || spec.target_size <= shared.config.memory_cache_limit {
+        if let Some(bytes) = lock(&shared.memory).get(&key) {
+            return Ok(Source::Memory(bytes.clone()));
+        }
+        // A file already in the disk cache is loaded rather than generated again: a benchmark that wants the
+        // server cheap (serving slices of memory) keeps its files generated once on disk.
+        let bytes: Bytes = match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes.into(),
+            Err(_) => {
+                let owned = spec.clone();
+                tokio::task::spawn_blocking(move || generate::generate(&owned))
+                    .await
+                    .map_err(io::Error::other)?
+                    .into()
+            }
+        };
+        let mut memory = lock(&shared.memory);
+        let total: usize = memory.values().map(Bytes::len).sum();
+        if total > 1 << 30 {
+            memory.clear();
+        }
+        memory.insert(key, bytes.clone());
+        return Ok(Source::Memory(bytes));
+    }
     if let Ok(metadata) = tokio::fs::metadata(&path).await {
         return Ok(Source::File { path, len: metadata.len() });
     }
@@ -629,6 +636,31 @@ mod tests {
         assert_eq!(parse_range("bytes=10-500", 100), Some(Ok((10, 99))));
         assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
         assert_eq!(parse_range("items=1-2", 100), None);
+    }
+
+    #[tokio::test]
+    async fn the_memory_cache_loads_what_the_disk_cache_holds() {
+        let dir = std::env::temp_dir().join(format!("md-stub-cache-test-{}", std::process::id()));
+        let config = |memory_cache_limit| super::super::StubConfig {
+            cache_dir: Some(dir.clone()),
+            memory_cache_limit,
+            ..super::super::StubConfig::default()
+        };
+        let date = NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
+        let path = super::super::dataset_path("binance-futures", "trades", date, "BTCUSDT");
+        let on_disk = super::super::TardisStub::start(config(0)).await.unwrap();
+        let generated = on_disk.expected_body(&path).await.unwrap().unwrap();
+        // Mark the cached file: a file generated again would not carry the mark.
+        let cached: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+        assert_eq!(cached.len(), 1, "{cached:?}");
+        let mut marked = generated.to_vec();
+        marked.extend_from_slice(b"from the disk cache");
+        std::fs::write(&cached[0], &marked).unwrap();
+        let in_memory = super::super::TardisStub::start(config(1 << 20)).await.unwrap();
+        let served = in_memory.expected_body(&path).await.unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(served, marked);
     }
 
     #[test]
