@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (`--piece-kib`; about what
-//! a download hands the check) into a 64 KiB buffer (`--out-kib`, the check's) that is discarded, with every backend this build has, and by flate2's
+//! a download hands the check) into a 256 KiB buffer (`--out-kib`; the check's size) that is discarded, with every backend this build has, and by flate2's
 //! `MultiGzDecoder` (zlib-rs, what the converter used before). Prints MB/s of compressed input per second of the
 //! thread's CPU time (`/proc/thread-self/schedstat`, so a busy machine does not lower it) and of wall time, best
 //! of `--runs` (3).
@@ -19,13 +19,16 @@ use tardis_client::gzip::{Backend, GzipDecoder};
 
 const PIECE: usize = 64 * 1024;
 
+/// The gzip check's output buffer.
+const OUT: usize = 256 * 1024;
+
 /// One way to inflate a whole body; returns the inflated size.
 type Inflate = Box<dyn Fn(&[u8]) -> Result<u64, String>>;
 
 fn main() -> Result<(), String> {
     let mut files = Vec::new();
     let mut runs = 3usize;
-    let mut sizes = (PIECE, PIECE);
+    let mut sizes = (PIECE, OUT);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--piece-kib" || arg == "--out-kib" {
