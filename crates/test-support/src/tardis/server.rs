@@ -386,6 +386,7 @@ pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Res
         // server cheap (serving slices of memory) keeps its files generated once on disk.
         let bytes: Bytes = match tokio::fs::read(&path).await {
             Ok(bytes) => bytes.into(),
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
             Err(_) => {
                 let owned = spec.clone();
                 tokio::task::spawn_blocking(move || generate::generate(&owned))
