@@ -139,7 +139,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          and BTCUSDT, {FROM} and {TO}), served by `tardis-stub` from memory; median of \
          {} runs, best in brackets, tools interleaved round by round; {}, {curl_version}, igzip {igzip_version} \
          ({} processes). MB/s: 10^6 bytes of files per second of wall time, process start included; \
-         CPU: user + system seconds of the tool's processes; peak RSS: `ru_maxrss` from `wait4`; \
+         CPU: user + system seconds of the tool's processes; stand-ins' CPU: user + system seconds the Tardis \
+         stand-in (and the GCS fake, for the GCS rows) spent meanwhile, on the same cores; peak RSS: `ru_maxrss` from `wait4`; \
          vs inflate limit: MB/s of md with the gzip check on over the inflate limit's in the same profile.\n",
         options.runs,
         versions.trim(),
@@ -150,8 +151,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         let results = run_profile(profile, options, binaries, meter, &work)?;
         let _ = writeln!(out, "**Profile {}**\n", profile.name);
         out.push_str(
-            "| tool | sink | MB/s (best) | wall s | CPU s | peak RSS MiB | vs curl | vs official client | vs inflate limit |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| tool | sink | MB/s (best) | wall s | CPU s | stand-ins' CPU s | peak RSS MiB | vs curl | vs official client | vs inflate limit |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let speed = |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s).collect::<Vec<_>>());
         let (curl, official) = (speed(Tool::Curl), speed(Tool::Official));
@@ -165,6 +166,11 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             } else {
                 format!("{:.0}", mib(column(|r| r.rss_kib)))
             };
+            let stand_ins = runs
+                .iter()
+                .map(|r| r.stand_ins_cpu)
+                .collect::<Option<Vec<f64>>>()
+                .map_or_else(|| "-".to_owned(), |cpu| format!("{:.2}", median(&cpu)));
             let versus_limit = if tool.verifies() {
                 format!("{:.2}x", column(|r| r.mb_s) / limit)
             } else {
@@ -172,7 +178,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             };
             let _ = writeln!(
                 out,
-                "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {rss} | {:.2}x | {:.2}x | {versus_limit} |",
+                "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {stand_ins} | {rss} | {:.2}x | {:.2}x | {versus_limit} |",
                 column(|r| r.mb_s),
                 max(&runs.iter().map(|r| r.mb_s).collect::<Vec<_>>()),
                 column(|r| r.seconds),
@@ -237,6 +243,8 @@ struct Row {
     seconds: f64,
     cpu: f64,
     rss_kib: f64,
+    /// CPU seconds the stand-ins (the Tardis stand-in, and the GCS fake when used) spent during the run.
+    stand_ins_cpu: Option<f64>,
 }
 
 fn run_profile(
@@ -302,6 +310,8 @@ fn run_profile(
             let dir = work.join(format!("run-{round}-{tool:?}"));
             remove_dir(&dir)?;
             std::fs::create_dir_all(&dir)?;
+            let stub_cpu = stub.cpu_seconds()?;
+            let mut gcs_cpu = None;
             let measured = match tool {
                 Tool::MdLocal | Tool::MdLocalUnchecked | Tool::MdLocalZlib => {
                     let sink = dir.join("sink");
@@ -331,7 +341,9 @@ fn run_profile(
                         .var("STORAGE_EMULATOR_HOST", gcs.url())
                         .var("TARDIS_VERIFY_GZIP", &(tool == Tool::MdGcs).to_string());
                     job.instruments()?;
+                    let before = gcs.cpu_seconds()?;
                     let measured = job.download(meter, FILES)?;
+                    gcs_cpu = Some(gcs.cpu_seconds()? - before);
                     gcs.stop()?;
                     measured
                 }
@@ -377,12 +389,19 @@ fn run_profile(
                     meter.run(&["sh".into(), "-c".into(), inflate_script(&files, cores())?])?
                 }
             };
+            // The stand-in also answers md's untimed `instruments` calls: a few metadata requests, far below a tick.
+            let stand_ins_cpu = (tool != Tool::InflateLimit)
+                .then(|| {
+                    Ok::<_, anyhow::Error>(stub.cpu_seconds()? - stub_cpu + gcs_cpu.unwrap_or(0.0))
+                })
+                .transpose()?;
             remove_dir(&dir)?;
             results.entry(tool).or_default().push(Row {
                 mb_s: mb_per_s(total, measured.seconds),
                 seconds: measured.seconds,
                 cpu: measured.user + measured.system,
                 rss_kib: measured.peak_rss_kib as f64,
+                stand_ins_cpu,
             });
         }
     }

@@ -61,6 +61,13 @@ impl Server {
         &self.url
     }
 
+    /// The server's CPU time so far (user + system, all its threads), from `/proc/PID/stat` in clock ticks.
+    pub(crate) fn cpu_seconds(&self) -> Result<f64> {
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        cpu_seconds(&stat, clock_ticks()?).with_context(|| format!("{path} holds {stat:?}"))
+    }
+
     /// Stops the server (SIGINT, so it reports) and returns its `--stats` JSON, if it was asked for one.
     pub(crate) fn stop(mut self) -> Result<Option<String>> {
         self.interrupt()?;
@@ -153,4 +160,38 @@ pub(crate) fn fake_gcs(binary: &Path, discard_over: Option<u64>, log: &Path) -> 
         args.extend(["--discard-over".to_owned(), limit.to_string()]);
     }
     Server::start("fake-gcs", binary, &args, log, None)
+}
+
+/// User + system seconds from the text of `/proc/PID/stat` (fields 14 and 15, after the parenthesised command
+/// name, which may hold spaces), at `ticks` clock ticks per second.
+fn cpu_seconds(stat: &str, ticks: f64) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / ticks)
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`).
+fn clock_ticks() -> Result<f64> {
+    let output =
+        Command::new("getconf").arg("CLK_TCK").output().context("running getconf CLK_TCK")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|ticks| *ticks > 0.0)
+        .with_context(|| format!("getconf CLK_TCK printed {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // Fields 14 and 15 (utime, stime) are 11 and 12 after the name; a name with spaces and parentheses.
+        let stat =
+            "4242 (tardis (stub) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 150 37 0 0 20 0 9 0 12345";
+        assert_eq!(super::cpu_seconds(stat, 100.0), Some(1.87));
+        assert_eq!(super::cpu_seconds("4242 (stub) S 1", 100.0), None);
+    }
 }
