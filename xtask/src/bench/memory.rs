@@ -19,9 +19,6 @@ use super::measure::{Meter, max, mb_per_s, median, mib, min};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
-/// The GCS fake keeps bodies up to this size (definitions, manifests) and drops larger ones.
-const DISCARD_OVER: u64 = 4 << 20;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sink {
     Local,
@@ -211,7 +208,7 @@ fn run_size(
             let gcs = match case.sink {
                 Sink::Gcs => Some(stand::fake_gcs(
                     &binaries.fake_gcs,
-                    Some(DISCARD_OVER),
+                    Some(stand::DISCARD_OVER),
                     &log_file("memory-fake-gcs.log")?,
                 )?),
                 Sink::Local => None,

@@ -153,6 +153,10 @@ pub(crate) fn tardis_stub(binary: &Path, options: &StubOptions, log: &Path) -> R
     Server::start("tardis-stub", binary, &args, log, options.stats.clone())
 }
 
+/// The GCS fake keeps bodies up to this size (definitions, manifests) and drops larger ones (the parts of dataset
+/// files), so what it costs the shared cores is receiving them, as the real GCS costs nothing of ours.
+pub(crate) const DISCARD_OVER: u64 = 4 << 20;
+
 /// Starts the GCS fake; `discard_over` drops bodies of puts and parts above that many bytes.
 pub(crate) fn fake_gcs(binary: &Path, discard_over: Option<u64>, log: &Path) -> Result<Server> {
     let mut args = Vec::new();
