@@ -12,7 +12,8 @@
 //! while the real Tardis spends its own. The tools, interleaved round by round:
 //! - `md-cli download` into a local directory and into the GCS fake (`STORAGE_EMULATOR_HOST`; it drops the bodies
 //!   of parts over 4 MiB, the dataset files' 5 MiB parts, instead of keeping 537 MB per run in memory, which cost
-//!   it 1.5 to 2 s of CPU on the cores md runs on), definitions written first (untimed), default settings (`MAX_CONCURRENT_REQUESTS=16`), and again with `TARDIS_VERIFY_GZIP=false`
+//!   it 1.5 to 2 s of CPU on the cores md runs on), definitions written first (untimed), default settings
+//!   (`MAX_CONCURRENT_REQUESTS=16`), and again with `TARDIS_VERIFY_GZIP=false`
 //!   (no inflate: the gzip check is most of md's CPU, and on a 2-core machine it, not the network, sets the pace);
 //! - `md-cli download` built without the `isal` feature (zlib-rs inflates; a second build in its own target
 //!   directory, see `bench.rs`) into a local directory, so ISA-L's gain is measured in the same run;
@@ -141,7 +142,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          {} runs, best in brackets, tools interleaved round by round; {}, {curl_version}, igzip {igzip_version} \
          ({} processes). MB/s: 10^6 bytes of files per second of wall time, process start included; \
          CPU: user + system seconds of the tool's processes; stand-ins' CPU: user + system seconds the Tardis \
-         stand-in (and the GCS fake, for the GCS rows; it drops part bodies over 4 MiB) spent meanwhile, on the same cores; peak RSS: `ru_maxrss` from `wait4`; \
+         stand-in (and the GCS fake, for the GCS rows; it drops part bodies over 4 MiB) spent meanwhile, on the \
+         same cores; peak RSS: `ru_maxrss` from `wait4`; \
          vs inflate limit: MB/s of md with the gzip check on over the inflate limit's in the same profile.\n",
         options.runs,
         versions.trim(),
