@@ -147,7 +147,7 @@ pub struct ConvertSummary {
 ///
 /// # Cancel safety
 ///
-/// Dropping the stream cancels the conversion; the threads exit within about one 1 MiB block of work.
+/// Dropping the stream cancels the conversion; the threads exit within about one block of work (256 KiB of CSV).
 pub fn convert<S, E>(
     input: S,
     data_type: DataType,

@@ -495,10 +495,11 @@ async fn a_row_garbled_on_the_way_is_a_gzip_error_not_bad_data(
     let mut bad_csv = csv.into_bytes();
     let in_csv = bad_csv.windows(target.len()).position(|window| window == target.as_bytes());
     bad_csv[in_csv.unwrap() + target.len() - 1] = replacement;
-    let error = convert_err(gzip(&bad_csv), DataType::Trades, ConvertOptions::default()).await;
+    let intact = gzip(&bad_csv);
+    let error = convert_err(intact.clone(), DataType::Trades, ConvertOptions::default()).await;
     assert!(!error.is_retryable(), "{target}: {error:?}");
     let error = convert::convert_reader(
-        &gzip(&bad_csv)[..],
+        &intact[..],
         &mut Vec::new(),
         DataType::Trades,
         &partition(),
