@@ -618,7 +618,9 @@ impl GcsSink {
             }
         };
         if existing != new {
-            tracing::warn!(object = name, sink = self.label(), %existing, %new, "existing object differs");
+            // Not a warning: the caller may expect it (a doctor probe, a run's days recorded by another task,
+            // definitions replaced) and the error names both digests.
+            tracing::debug!(object = name, sink = self.label(), %existing, %new, "existing object differs");
             return Err(Error::Mismatch {
                 name: name.to_owned(),
                 store: self.label().to_owned(),

@@ -324,6 +324,61 @@ async fn sink(job: &Job) -> Check {
     }
 }
 
+/// The plan check when days of the range have no stored definitions: a warning (`md-cli pipeline` writes them
+/// before it downloads) that names every such day and the one `md-cli instruments` command that writes them.
+async fn without_definitions(job: &Job, days: &RunDays, error: &anyhow::Error) -> Check {
+    const NAME: &str = "plan";
+    /// Days named in the summary; the rest are counted.
+    const SHOWN: usize = 5;
+    let range = days.download;
+    let stored = match job.stored_definitions(range).await {
+        Ok(stored) => stored,
+        Err(_) => {
+            return Check::warn(
+                NAME,
+                format!("days {range} ({}): {error:#}", days.download_asked),
+                format!(
+                    "run `md-cli instruments --from {} --to {}` first, or `md-cli pipeline`, which does both",
+                    range.start, range.end
+                ),
+            );
+        }
+    };
+    let missing: Vec<_> = range.days().filter(|day| !stored.contains_key(day)).collect();
+    let (Some(first), Some(last)) = (missing.first(), missing.last()) else {
+        // Written between the plan and this read: the plan would now be made.
+        return Check::warn(
+            NAME,
+            format!("days {range} ({}): {error:#}", days.download_asked),
+            "run doctor again: the definitions were being written",
+        );
+    };
+    let mut named: Vec<String> = missing.iter().take(SHOWN).map(ToString::to_string).collect();
+    if missing.len() > SHOWN {
+        named.push(format!("and {} more", missing.len() - SHOWN));
+    }
+    let exchanges = &job.config.instruments.exchanges;
+    let exchanges = if exchanges.is_empty() {
+        String::new()
+    } else {
+        format!(" --exchanges {}", exchanges.join(","))
+    };
+    Check::warn(
+        NAME,
+        format!(
+            "days {range} ({}): no stored instrument definitions for {} of {} day(s): {} (e.g. {})",
+            days.download_asked,
+            missing.len(),
+            range.days().count(),
+            named.join(", "),
+            downloader::definitions::day_object(*first),
+        ),
+        format!(
+            "run `md-cli instruments --from {first} --to {last}{exchanges}` first, or `md-cli pipeline`, which writes them before it downloads"
+        ),
+    )
+}
+
 /// The machine's clock against the servers' `Date`.
 fn clock(probes: &[Probe]) -> Check {
     const NAME: &str = "clock";
@@ -403,16 +458,24 @@ async fn plan(job: &Job) -> Check {
     };
     let plan = match job.plan(&days).await {
         Ok(plan) => plan,
+        Err(Failure::Work(error) | Failure::BadInput(error))
+            if matches!(
+                error.downcast_ref::<downloader::Error>(),
+                Some(downloader::Error::MissingDefinitions { .. })
+            ) =>
+        {
+            return without_definitions(job, &days, &error).await;
+        }
         Err(failure) => {
             let message = match failure {
                 Failure::Work(error) | Failure::BadInput(error) => format!("{error:#}"),
                 Failure::Config(error) => error.to_string(),
                 Failure::Interrupted => "interrupted".to_owned(),
             };
-            return Check::warn(
+            return Check::fail(
                 NAME,
                 format!("days {} ({}): {message}", days.download, days.download_asked),
-                "run md-cli instruments for those days first, or md-cli pipeline, which does both",
+                "`md-cli plan` stops with the same error: change what it names",
             );
         }
     };

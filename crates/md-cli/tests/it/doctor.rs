@@ -88,6 +88,8 @@ fn a_healthy_set_up_passes_every_check_in_order() {
         "{}",
         text.stdout
     );
+    // The probe's refused second write is the check working, not a problem to warn of.
+    assert!(!text.stderr.contains("WARN"), "a healthy set-up logs no warning: {}", text.stderr);
 }
 
 #[test]
@@ -200,4 +202,42 @@ fn a_spent_or_damaged_quota_ledger_and_a_plan_without_definitions_are_reported()
         quota["summary"].as_str().unwrap().contains("used 1000000 of its 1000000 bytes, 0 left"),
         "{quota}"
     );
+}
+
+#[test]
+fn a_plan_without_definitions_names_every_day_lacking_them_and_the_command_that_writes_them() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY);
+    ok(env.run(&args(
+        "instruments",
+        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-01"],
+    )));
+    let (code, checks) = doctor(&env);
+    assert_eq!(code, 0, "a warning only: md-cli pipeline would write them: {checks:?}");
+    let plan = check(&checks, "plan");
+    assert_eq!(plan["status"], "warn", "{plan}");
+    let summary = plan["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("no stored instrument definitions for 1 of 2 day(s): 2026-10-02"),
+        "{plan}"
+    );
+    assert!(
+        summary.contains("instrument_availability/by_date/day-2026-10-02/instruments.parquet"),
+        "{plan}"
+    );
+    assert!(!summary.contains("2026-10-01:"), "the stored day is not named: {plan}");
+    assert_eq!(
+        plan["fix"],
+        "run `md-cli instruments --from 2026-10-02 --to 2026-10-02 --exchanges deribit` first, \
+         or `md-cli pipeline`, which writes them before it downloads"
+    );
+
+    // Following the fix makes the plan check pass.
+    ok(env.run(&args(
+        "instruments",
+        &["--exchanges", "deribit", "--from", "2026-10-02", "--to", "2026-10-02"],
+    )));
+    let (code, checks) = doctor(&env);
+    assert_eq!(code, 0);
+    assert_eq!(check(&checks, "plan")["status"], "ok", "{checks:?}");
 }
