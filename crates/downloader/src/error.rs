@@ -40,14 +40,19 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A day in the range has no stored instrument definitions.
+    /// Days in the range have no stored instrument definitions.
     #[error(
-        "no stored instrument definitions for {date} (looked for {object}): run `md-cli instruments --from {date} --to {date}` first, or `md-cli pipeline` which does both"
+        "no stored instrument definitions for {} (looked for {object}): run `md-cli instruments --from {date} --to {last}` first, or `md-cli pipeline` which does both",
+        if *days > 1 { format!("{days} days between {date} and {last}") } else { date.to_string() }
     )]
     MissingDefinitions {
-        /// The day.
+        /// The first such day.
         date: NaiveDate,
-        /// The object that was looked for.
+        /// The last such day.
+        last: NaiveDate,
+        /// How many days of the range, from `date` to `last`, have none.
+        days: usize,
+        /// The object that was looked for on the first day.
         object: String,
     },
     /// Two units would be written to the same object (a layout template that cannot tell them apart).

@@ -163,7 +163,8 @@ impl Plan {
 /// carries it. Shards are dealt over the units to download only.
 ///
 /// # Errors
-/// [`Error::MissingDefinitions`] for a day of the range absent from `days` that some exchange has exported;
+/// [`Error::MissingDefinitions`] naming the first and last of the days of the range absent from `days` that some
+/// exchange has exported, and how many there are;
 /// [`Error::ObjectCollision`] when the layout maps two units to one object.
 pub fn build(
     days: &BTreeMap<NaiveDate, DayInstruments>,
@@ -182,6 +183,7 @@ pub fn build(
     let mut units = Vec::new();
     let mut not_yet_exported = Vec::new();
     let mut days_not_exported = Vec::new();
+    let mut missing = Vec::new();
     for date in range.days() {
         let Some(day) = days.get(&date) else {
             // A day nothing is exported for yet has no definitions to plan from, and nothing is missing.
@@ -195,7 +197,8 @@ pub fn build(
                 days_not_exported.push(date);
                 continue;
             }
-            return Err(Error::MissingDefinitions { date, object: definitions_object(date) });
+            missing.push(date);
+            continue;
         };
         let exchanges: BTreeSet<&str> = day
             .instruments
@@ -253,6 +256,15 @@ pub fn build(
                 }
             }
         }
+    }
+    if let (Some(&date), Some(&last)) = (missing.first(), missing.last()) {
+        // Every such day at once, so that one `md-cli instruments` run mends the range.
+        return Err(Error::MissingDefinitions {
+            date,
+            last,
+            days: missing.len(),
+            object: definitions_object(date),
+        });
     }
     check_collisions(&units)?;
     let uncovered = assign_shards(&mut units, sharding);

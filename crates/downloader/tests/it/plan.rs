@@ -188,20 +188,39 @@ fn filters(#[case] change: fn(&mut DownloadConfig), #[case] units_per_day: usize
 }
 
 #[test]
-fn a_day_without_definitions_is_an_error_that_says_what_to_run() {
-    let mut config = download(&[DataType::Trades]);
-    config.dates.end = DaySpec::Date(day(5));
-    let error = build(&config, &shards(1)).unwrap_err();
-    assert!(
-        matches!(&error, Error::MissingDefinitions { date, object } if *date == day(4) && object == "defs/2024-03-04"),
-        "{error:?}"
-    );
-    assert!(error.is_bad_input());
-    let message = error.to_string();
-    assert!(
-        message.contains("md-cli instruments") && message.contains("md-cli pipeline"),
-        "{message}"
-    );
+fn days_without_definitions_are_one_error_that_says_what_to_run_for_all_of_them() {
+    // Definitions are stored for days 1 to 3.
+    let cases: &[(u32, u32, &str)] = &[
+        (
+            4,
+            4,
+            "no stored instrument definitions for 2024-03-04 (looked for defs/2024-03-04): \
+             run `md-cli instruments --from 2024-03-04 --to 2024-03-04` first",
+        ),
+        (
+            2,
+            6,
+            "no stored instrument definitions for 3 days between 2024-03-04 and 2024-03-06 (looked for \
+             defs/2024-03-04): run `md-cli instruments --from 2024-03-04 --to 2024-03-06` first",
+        ),
+    ];
+    for &(start, end, expected) in cases {
+        let mut config = download(&[DataType::Trades]);
+        config.dates.start = DaySpec::Date(day(start));
+        config.dates.end = DaySpec::Date(day(end));
+        let error = build(&config, &shards(1)).unwrap_err();
+        let first = day(4);
+        let days = (end - 3) as usize;
+        assert!(
+            matches!(&error, Error::MissingDefinitions { date, last, days: n, object }
+                if *date == first && *last == day(end) && *n == days && object == "defs/2024-03-04"),
+            "days {start} to {end}: {error:?}"
+        );
+        assert!(error.is_bad_input());
+        let message = error.to_string();
+        assert!(message.starts_with(expected), "days {start} to {end}: {message}");
+        assert!(message.ends_with("or `md-cli pipeline` which does both"), "{message}");
+    }
 }
 
 #[test]
