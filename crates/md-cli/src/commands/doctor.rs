@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use downloader::download::RunDays;
 use downloader::download::days::selected_exchanges;
 use downloader::download::quota;
@@ -325,38 +325,18 @@ async fn sink(job: &Job) -> Check {
 }
 
 /// The plan check when days of the range have no stored definitions: a warning (`md-cli pipeline` writes them
-/// before it downloads) that names every such day and the one `md-cli instruments` command that writes them.
-async fn without_definitions(job: &Job, days: &RunDays, error: &anyhow::Error) -> Check {
-    const NAME: &str = "plan";
-    /// Days named in the summary; the rest are counted.
-    const SHOWN: usize = 5;
+/// before it downloads) that counts them and gives the one `md-cli instruments` command that writes them all.
+fn without_definitions(
+    job: &Job,
+    days: &RunDays,
+    first: NaiveDate,
+    last: NaiveDate,
+    count: usize,
+    object: &str,
+) -> Check {
     let range = days.download;
-    let stored = match job.stored_definitions(range).await {
-        Ok(stored) => stored,
-        Err(_) => {
-            return Check::warn(
-                NAME,
-                format!("days {range} ({}): {error:#}", days.download_asked),
-                format!(
-                    "run `md-cli instruments --from {} --to {}` first, or `md-cli pipeline`, which does both",
-                    range.start, range.end
-                ),
-            );
-        }
-    };
-    let missing: Vec<_> = range.days().filter(|day| !stored.contains_key(day)).collect();
-    let (Some(first), Some(last)) = (missing.first(), missing.last()) else {
-        // Written between the plan and this read: the plan would now be made.
-        return Check::warn(
-            NAME,
-            format!("days {range} ({}): {error:#}", days.download_asked),
-            "run doctor again: the definitions were being written",
-        );
-    };
-    let mut named: Vec<String> = missing.iter().take(SHOWN).map(ToString::to_string).collect();
-    if missing.len() > SHOWN {
-        named.push(format!("and {} more", missing.len() - SHOWN));
-    }
+    let which =
+        if count > 1 { format!(" between {first} and {last}") } else { format!(": {first}") };
     let exchanges = &job.config.instruments.exchanges;
     let exchanges = if exchanges.is_empty() {
         String::new()
@@ -364,14 +344,11 @@ async fn without_definitions(job: &Job, days: &RunDays, error: &anyhow::Error) -
         format!(" --exchanges {}", exchanges.join(","))
     };
     Check::warn(
-        NAME,
+        "plan",
         format!(
-            "days {range} ({}): no stored instrument definitions for {} of {} day(s): {} (e.g. {})",
+            "days {range} ({}): no stored instrument definitions for {count} of {} day(s){which} (looked for {object})",
             days.download_asked,
-            missing.len(),
             range.days().count(),
-            named.join(", "),
-            downloader::definitions::day_object(*first),
         ),
         format!(
             "run `md-cli instruments --from {first} --to {last}{exchanges}` first, or `md-cli pipeline`, which writes them before it downloads"
@@ -458,13 +435,15 @@ async fn plan(job: &Job) -> Check {
     };
     let plan = match job.plan(&days).await {
         Ok(plan) => plan,
-        Err(Failure::Work(error) | Failure::BadInput(error))
-            if matches!(
-                error.downcast_ref::<downloader::Error>(),
-                Some(downloader::Error::MissingDefinitions { .. })
-            ) =>
+        Err(Failure::Work(ref error) | Failure::BadInput(ref error))
+            if let Some(&downloader::Error::MissingDefinitions {
+                date,
+                last,
+                days: count,
+                ref object,
+            }) = error.downcast_ref::<downloader::Error>() =>
         {
-            return without_definitions(job, &days, &error).await;
+            return without_definitions(job, &days, date, last, count, object);
         }
         Err(failure) => {
             let message = match failure {

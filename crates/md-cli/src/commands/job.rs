@@ -1,15 +1,14 @@
 //! [`Job`]: the sink, the Tardis client, the run's days and the plan every command of the main job starts from.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::anyhow;
-use chrono::NaiveDate;
 use downloader::definitions::{self, DefinitionsStore};
 use downloader::download::days::selected_exchanges;
-use downloader::download::plan::{self, DayInstruments, Plan};
+use downloader::download::plan::{self, Plan};
 use downloader::download::{Freshness, RunDays};
 use gcs_sink::GcsSink;
-use md_config::{Config, DateRange, Loaded};
+use md_config::{Config, Loaded};
 use tardis_client::TardisClient;
 
 use crate::exit::Failure;
@@ -37,16 +36,6 @@ impl Job {
         DefinitionsStore::new(self.sink.clone(), false)
     }
 
-    /// Reads the stored instrument definitions of every day of `range`; days never written are absent.
-    pub(crate) async fn stored_definitions(
-        &self,
-        range: DateRange,
-    ) -> Result<BTreeMap<NaiveDate, DayInstruments>, Failure> {
-        definitions::read_days(&self.definitions(), range.days()).await.map_err(|error| {
-            Failure::Work(anyhow!(error).context("cannot read the stored instrument definitions"))
-        })
-    }
-
     /// Resolves the run's days once (`latest`, `yesterday`, `today-N`; shared by every task of a run with a run
     /// id, through the run's record, which `record` lets this command write when it is the first) and says which
     /// they are. Commands that only report (`plan`, `missing`) read the record but never write it.
@@ -72,7 +61,13 @@ impl Job {
     /// Reads the stored definitions of the run's download days, learns what Tardis has exported for their
     /// exchanges, and builds the plan over every shard.
     pub(crate) async fn plan(&self, days: &RunDays) -> Result<Plan, Failure> {
-        let stored = self.stored_definitions(days.download).await?;
+        let stored = definitions::read_days(&self.definitions(), days.download.days())
+            .await
+            .map_err(|error| {
+                Failure::Work(
+                    anyhow!(error).context("cannot read the stored instrument definitions"),
+                )
+            })?;
         let download = &self.config.download;
         let exchanges: BTreeSet<String> = if download.venues.is_empty() {
             let stored_exchanges = stored.values().flat_map(|day| {

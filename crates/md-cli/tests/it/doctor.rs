@@ -188,7 +188,19 @@ fn a_spent_or_damaged_quota_ledger_and_a_plan_without_definitions_are_reported()
     assert!(quota["summary"].as_str().unwrap().contains("not a quota ledger"), "{quota}");
     let plan = check(&checks, "plan");
     assert_eq!(plan["status"], "warn", "no definitions stored yet: {plan}");
-    assert!(plan["fix"].as_str().unwrap().contains("md-cli instruments"), "{plan}");
+    assert!(
+        plan["summary"].as_str().unwrap().contains(
+            "no stored instrument definitions for 2 of 2 day(s) between 2026-10-01 and 2026-10-02"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan["fix"]
+            .as_str()
+            .unwrap()
+            .contains("md-cli instruments --from 2026-10-01 --to 2026-10-02 --exchanges deribit"),
+        "{plan}"
+    );
 
     let spent = serde_json::json!({
         "day": chrono::Utc::now().date_naive(), "shard_index": 0, "total_shards": 1,
@@ -218,7 +230,8 @@ fn a_plan_without_definitions_names_every_day_lacking_them_and_the_command_that_
     assert_eq!(plan["status"], "warn", "{plan}");
     let summary = plan["summary"].as_str().unwrap();
     assert!(
-        summary.contains("no stored instrument definitions for 1 of 2 day(s): 2026-10-02"),
+        summary
+            .contains("no stored instrument definitions for 1 of 2 day(s): 2026-10-02 (looked for"),
         "{plan}"
     );
     assert!(
