@@ -217,7 +217,8 @@ fn a_spent_or_damaged_quota_ledger_and_a_plan_without_definitions_are_reported()
 }
 
 #[test]
-fn a_plan_without_definitions_names_every_day_lacking_them_and_the_command_that_writes_them() {
+fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command_that_writes_them()
+{
     let stand = main_job_stand(small_files());
     let env = local(&stand, KEY);
     ok(env.run(&args(
@@ -238,7 +239,6 @@ fn a_plan_without_definitions_names_every_day_lacking_them_and_the_command_that_
         summary.contains("instrument_availability/by_date/day-2026-10-02/instruments.parquet"),
         "{plan}"
     );
-    assert!(!summary.contains("2026-10-01:"), "the stored day is not named: {plan}");
     assert_eq!(
         plan["fix"],
         "run `md-cli instruments --from 2026-10-02 --to 2026-10-02 --exchanges deribit` first, \
