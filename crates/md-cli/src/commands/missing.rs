@@ -88,7 +88,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         page::check_path(path)?;
     }
     let job = Job::new(loaded)?;
-    let json = args.json;
+    let (json, check) = (args.json, args.check);
     let html = args.html.clone();
     crate::runtime::run(move |_token| async move {
         let days = job.days(false).await?;
@@ -190,6 +190,13 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             report = %object,
             "missing data reported"
         );
+        let unverified = report.unverified.len();
+        if check && (missing > 0 || unverified > 0) {
+            return Err(Failure::Work(anyhow!(
+                "--check: {missing} missing and {unverified} unverified of {} planned units (report {object})",
+                plan.units.len()
+            )));
+        }
         Ok(())
     })
 }

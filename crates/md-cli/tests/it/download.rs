@@ -99,6 +99,43 @@ fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units(
 }
 
 #[test]
+fn missing_check_exits_1_while_a_unit_is_missing_or_unverified() {
+    let stand = stand(small_files());
+    let env = local_env(&stand);
+    ok(env.run(&args("pipeline", SELECTION)));
+    let units = plan(&env);
+    let check = || env.run(&args("missing", &[SELECTION, &["--check"]].concat()));
+    let complete = ok(check());
+    assert!(complete.stdout.contains(&format!("0 of {} planned units missing", units.len())));
+
+    // One object grown by a byte (its record no longer agrees: unverified), then another deleted (missing).
+    let grown = sink_path(&env, &units[0].object);
+    let mut bytes = std::fs::read(&grown).unwrap();
+    bytes.push(0);
+    std::fs::write(&grown, bytes).unwrap();
+    let cases = [(0, 1, None), (1, 1, Some(&units[1].object))];
+    for (missing, unverified, delete) in cases {
+        if let Some(object) = delete {
+            std::fs::remove_file(sink_path(&env, object)).unwrap();
+        }
+        let gate = check();
+        assert_eq!(gate.code, 1, "{}", gate.stderr);
+        let expected = format!(
+            "--check: {missing} missing and {unverified} unverified of {} planned units (report reports/missing/missing_{FROM}_{TO}.json)",
+            units.len()
+        );
+        assert!(gate.stderr.contains(&expected), "{expected}\n{}", gate.stderr);
+        assert!(
+            gate.stdout.contains(&format!("{missing} of {} planned units missing", units.len())),
+            "the report is printed first: {}",
+            gate.stdout
+        );
+        // Without --check the same report exits 0.
+        ok(env.run(&args("missing", SELECTION)));
+    }
+}
+
+#[test]
 fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
     let stand = stand(small_files());
     let env = local_env(&stand);
