@@ -324,8 +324,8 @@ async fn sink(job: &Job) -> Check {
     }
 }
 
-/// The plan check when days of the range have no stored definitions: a warning (`md-cli pipeline` writes them
-/// before it downloads) that counts them and gives the one `md-cli instruments` command that writes them all.
+/// The plan check's summary and fix when days of the range have no stored definitions (a warning: `md-cli pipeline`
+/// writes them before it downloads): how many, and the one `md-cli instruments` command that writes them all.
 fn without_definitions(
     job: &Job,
     days: &RunDays,
@@ -333,7 +333,7 @@ fn without_definitions(
     last: NaiveDate,
     count: usize,
     object: &str,
-) -> Check {
+) -> (String, String) {
     let range = days.download;
     let which =
         if count > 1 { format!(" between {first} and {last}") } else { format!(": {first}") };
@@ -343,8 +343,7 @@ fn without_definitions(
     } else {
         format!(" --exchanges {}", exchanges.join(","))
     };
-    Check::warn(
-        "plan",
+    (
         format!(
             "days {range} ({}): no stored instrument definitions for {count} of {} day(s){which} (looked for {object})",
             days.download_asked,
@@ -443,7 +442,8 @@ async fn plan(job: &Job) -> Check {
                 ref object,
             }) = error.downcast_ref::<downloader::Error>() =>
         {
-            return without_definitions(job, &days, date, last, count, object);
+            let (summary, fix) = without_definitions(job, &days, date, last, count, object);
+            return Check::warn(NAME, summary, fix);
         }
         Err(failure) => {
             let message = match failure {
