@@ -161,12 +161,12 @@ fn build() -> Result<Binaries> {
     let zlib_rs = target_dir().join("zlib-rs");
     run_checked(
         cargo()
-            .args(["build", "--release", "--locked", "--no-default-features", "-p", "md-cli"])
+            .args(["build", "--release", "--locked", "-p", "md-cli"])
             .args(["-p", "downloader", "--bin", "md-cli", "--example", "convert_bench"])
             .arg("--target-dir")
             .arg(&zlib_rs),
         &format!(
-            "cargo build --release --no-default-features (md-cli, convert_bench; zlib-rs; target dir {})",
+            "cargo build --release (md-cli, convert_bench; default features: zlib-rs; target dir {})",
             zlib_rs.display()
         ),
     )?;
@@ -193,8 +193,10 @@ fn build() -> Result<Binaries> {
             "keygen",
             "--example",
             "convert_bench",
+            "--features",
+            "md-cli/isal,downloader/isal",
         ]),
-        "cargo build --release (md-cli, tardis-stub, fake-gcs, keygen, convert_bench)",
+        "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench)",
     )?;
     let release = target_dir().join("release");
     for (md_cli, inflater) in

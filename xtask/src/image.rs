@@ -32,7 +32,7 @@ const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub(crate) enum Inflater {
     /// ISA-L, the default `isal` feature.
     Isal,
-    /// zlib-rs, `--no-default-features`.
+    /// zlib-rs, the default build (no `isal` feature).
     ZlibRs,
 }
 
@@ -189,9 +189,9 @@ fn static_binary(inflater: Inflater) -> Result<PathBuf> {
     let (target_dir, features) = match inflater {
         Inflater::Isal => {
             crate::tools::ensure_isal_tools()?;
-            (target_dir().join("static"), "")
+            (target_dir().join("static"), " --features isal")
         }
-        Inflater::ZlibRs => (target_dir().join("static-zlib-rs"), " --no-default-features"),
+        Inflater::ZlibRs => (target_dir().join("static-zlib-rs"), ""),
     };
     run_checked(
         cargo()
