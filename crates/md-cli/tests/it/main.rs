@@ -9,4 +9,5 @@ mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod secret;
 mod support;
