@@ -68,6 +68,8 @@ pub(crate) fn run(loaded: &Loaded, args: &DoctorArgs) -> Result<(), Failure> {
     let loaded = loaded.clone();
     crate::runtime::run(move |_token| async move {
         let mut checks = vec![configuration(&loaded, &job)];
+        // Only when there is something to point out: a set-up without these has no such line.
+        checks.extend(applied_settings(&loaded));
         let (tardis, probes) = reachability(&job).await;
         // Without Tardis the checks that ask it would only wait out their retries.
         let reachable = tardis.status != Status::Fail;
@@ -125,6 +127,19 @@ fn print(checks: &[Check], json: bool) -> Result<(), Failure> {
         }
         _ => Ok(()),
     }
+}
+
+/// Settings the original system parsed but ignored, which md applies (its `env.example` sets them all): a warning
+/// naming each, when any is set.
+fn applied_settings(loaded: &Loaded) -> Option<Check> {
+    let applied = crate::commands::share::applied_settings(loaded);
+    (!applied.is_empty()).then(|| {
+        Check::warn(
+            "migration",
+            format!("set, ignored by the original, applied by md: {}", applied.join("; ")),
+            "unset them (remove them from the .env copied from the original's env.example) to download the whole plan, as the original did",
+        )
+    })
 }
 
 /// The API key to be read from Secret Manager could not be read.

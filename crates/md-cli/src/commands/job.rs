@@ -13,6 +13,7 @@ use md_config::{Config, Loaded};
 use tardis_client::TardisClient;
 
 use crate::commands::api_key::{self, KeyOrigin};
+use crate::commands::share;
 use crate::exit::Failure;
 
 /// The objects every command of the main job needs, built from the configuration.
@@ -22,6 +23,8 @@ pub(crate) struct Job {
     pub(crate) client: TardisClient,
     /// Where the Tardis API key came from.
     pub(crate) key: KeyOrigin,
+    /// The shard settings a file (`.env`, YAML) gave, which a run names with the share of the plan it did.
+    pub(crate) shard_files: Option<String>,
 }
 
 impl Job {
@@ -33,7 +36,7 @@ impl Job {
         let mut config = loaded.config.clone();
         // Nothing is built (no sink directory appears) when the key cannot be read.
         let key = api_key::resolve(loaded, &mut config).map_err(api_key::failure)?;
-        Job::build(config, key)
+        Job::build(loaded, config, key)
     }
 
     /// As [`Job::new`], but a key Secret Manager does not give is handed back (the job runs without a key) for the
@@ -50,15 +53,16 @@ impl Job {
                 (KeyOrigin::Unreadable(resource.unwrap_or_default()), Err(error))
             }
         };
-        Ok((Job::build(config, key)?, outcome))
+        Ok((Job::build(loaded, config, key)?, outcome))
     }
 
-    fn build(config: Config, key: KeyOrigin) -> Result<Job, Failure> {
+    fn build(loaded: &Loaded, config: Config, key: KeyOrigin) -> Result<Job, Failure> {
         let sink = GcsSink::from_config(&config.sink)
             .map_err(|error| Failure::BadInput(anyhow!(error).context("cannot open the sink")))?;
         let client =
             TardisClient::new(&config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))?;
-        Ok(Job { config, sink, client, key })
+        let shard_files = share::shard_settings_from_files(loaded);
+        Ok(Job { config, sink, client, key, shard_files })
     }
 
     fn definitions(&self) -> DefinitionsStore {

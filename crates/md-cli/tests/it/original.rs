@@ -334,3 +334,100 @@ fn the_originals_venue_names_are_understood() {
         run.stderr
     );
 }
+
+/// The original's `env.example` (test-support's copy), copied to `.env` as its run script does.
+const ENV_EXAMPLE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../test-support/fixtures/original/env.example");
+
+/// An environment whose `.env` is the original's `env.example`, with the stand-in's URLs and key and a local sink
+/// in the environment (which beats `.env`).
+fn env_example(stand: &Stand) -> TestEnv {
+    let env = stand.env(Some(crate::support::KEY)).var("MD_SINK", "sink");
+    std::fs::copy(ENV_EXAMPLE, env.dir.path().join(".env")).unwrap();
+    env
+}
+
+/// `.env` = the original's `env.example`: it loads, and `doctor` points out each value the original ignored and md
+/// applies, naming the variable, its value, its source (the `.env` file) and what md does with it.
+#[test]
+fn the_originals_env_example_loads_and_doctor_points_out_what_md_applies() {
+    let stand = main_job_stand(small_files());
+    let env = env_example(&stand);
+    let dotenv = env.dir.path().join(".env").canonicalize().unwrap();
+    let dotenv = dotenv.strip_prefix(env.dir.path().canonicalize().unwrap()).unwrap_or(&dotenv);
+    let config = ok(env.run(&["config"]));
+    for line in ["SHARD_INDEX ", "TOTAL_SHARDS ", "TARDIS_SECRET_NAME ", "USE_SECRET_MANAGER "] {
+        let shown = config.stdout.lines().find(|shown| shown.starts_with(line)).unwrap();
+        assert!(shown.contains(".env"), "{shown}");
+    }
+    let doctor = env.run(&["doctor", "--json"]);
+    assert_eq!(doctor.code, 0, "{}\n{}", doctor.stdout, doctor.stderr);
+    let checks: Vec<serde_json::Value> =
+        doctor.stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let migration = checks.iter().find(|check| check["name"] == "migration").expect("the check");
+    assert_eq!(migration["status"], "warn", "{migration}");
+    let summary = migration["summary"].as_str().unwrap();
+    for expected in [
+        "SHARD_INDEX=0 from .env (",
+        "TOTAL_SHARDS=30 from .env (",
+        ": md downloads only shard 0 of 30, 1/30 of the plan",
+        "INSTRUMENTS_PER_SHARD=2 from .env (",
+        "md gives each shard 2 instruments of the plan's list, so 30 shard(s) cover 60 instruments",
+        "DOWNLOAD_MAX_INSTRUMENTS=10 from .env (",
+        "md downloads at most 10 instruments per venue and day",
+    ] {
+        assert!(summary.contains(expected), "no {expected:?} in {summary}");
+    }
+    assert!(summary.contains(&dotenv.display().to_string()), "{summary}");
+    assert!(migration["fix"].as_str().unwrap().contains("unset them"), "{migration}");
+
+    // Not set (or set by md's own flags), nothing is pointed out.
+    let clean = stand.env(Some(crate::support::KEY)).var("MD_SINK", "sink");
+    let doctor = clean.run(&["doctor", "--json", "--from", "2026-10-01", "--exchanges", "deribit"]);
+    let checks: Vec<serde_json::Value> =
+        doctor.stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(checks.iter().all(|check| check["name"] != "migration"), "{}", doctor.stdout);
+}
+
+/// A run whose shard settings come from the `.env` says, when it starts and in its summary, which share of the plan
+/// it did: with `INSTRUMENTS_PER_SHARD` (as `env.example` sets it) the instruments it took, without it 1/30.
+#[rstest]
+#[case::instruments_per_shard(
+    None,
+    "shard 0 of 30 with INSTRUMENTS_PER_SHARD=2: instruments 1 to 2 of the plan's list, "
+)]
+#[case::balanced(Some(""), "shard 0 of 30: 1/30 of the plan (")]
+fn a_run_sharded_by_the_dotenv_says_its_share_of_the_plan(
+    #[case] instruments_per_shard: Option<&str>,
+    #[case] expected: &str,
+) {
+    let stand = main_job_stand(small_files());
+    let env = env_example(&stand)
+        // One day, one exchange's perpetuals: a small plan.
+        .var("INSTRUMENT_START_DATE", "2026-10-02")
+        .var("INSTRUMENT_END_DATE", "2026-10-02")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
+        .var("DOWNLOAD_INSTRUMENT_TYPES", "perpetual");
+    let env = match instruments_per_shard {
+        Some(value) => env.var("INSTRUMENTS_PER_SHARD", value),
+        None => env,
+    };
+    let run = ok(env.run(&["pipeline"]));
+    let units = crate::support::plan_of(&env, &[]);
+    let mine = units.iter().filter(|unit| unit.shard == Some(0)).count();
+    assert!(mine > 0 && mine < units.len(), "{mine} of {}", units.len());
+    let share = expected.to_owned();
+    let counts = format!("{mine} of {} units", units.len());
+    let start = run.stderr.lines().find(|line| line.contains("this run downloads shard 0 of 30"));
+    let start = start.unwrap_or_else(|| panic!("no share at the start:\n{}", run.stderr));
+    assert!(start.contains(&share) && start.contains(&counts), "{start}");
+    assert!(start.contains("SHARD_INDEX=0") && start.contains("from .env ("), "{start}");
+    let summary = run.stdout.lines().find(|line| line.starts_with("share: ")).unwrap_or_default();
+    assert!(summary.contains(&share) && summary.contains(&counts), "{}", run.stdout);
+    assert!(summary.contains("TOTAL_SHARDS=30"), "{summary}");
+    assert_eq!(
+        crate::support::stored_data_files(&env.dir.path().join("sink")).len(),
+        mine,
+        "the shard's units, no more"
+    );
+}
