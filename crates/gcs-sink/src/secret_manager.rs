@@ -189,7 +189,7 @@ impl SecretManager {
     ///
     /// # Errors
     /// [`SecretError::NotFound`] (404) and [`SecretError::Denied`] (403) name the secret and project; timeouts,
-    /// connection errors, 429 and 5xx are retried [`MAX_RETRIES`] times before [`SecretError::Unavailable`].
+    /// connection errors, 429 and 5xx are retried three times (10 s per request) before [`SecretError::Unavailable`].
     pub async fn read_latest(&self) -> Result<Secret, SecretError> {
         let mut backoff = self.first_backoff;
         let mut attempts = 0;
