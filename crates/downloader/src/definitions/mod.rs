@@ -323,8 +323,15 @@ fn plan_rows(
                     object: object.to_owned(),
                     detail: format!("unknown instrument type {:?} in row {row}", kind.value(row)),
                 })?;
+            // Keys written by earlier md (`PERP`, `OKEX...`) are planned under their canonical spelling.
+            let instrument_key = instruments::ObjectKey::parse(key.value(row))
+                .map_err(|error| Error::Foreign {
+                    object: object.to_owned(),
+                    detail: format!("row {row}: {error}"),
+                })?
+                .to_string();
             Ok(PlanInstrument {
-                instrument_key: key.value(row).to_owned(),
+                instrument_key,
                 exchange: exchange.value(row).to_owned(),
                 instrument_type,
                 symbol: symbol.value(row).to_owned(),
