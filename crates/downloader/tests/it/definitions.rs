@@ -400,6 +400,14 @@ fn check_values(batch: &RecordBatch, day: NaiveDate, with_key: bool) {
         if kind == InstrumentType::Spot {
             assert!(inverse.is_valid(row) && !inverse.value(row), "{context}: spot is not inverse");
         }
+        let contract_type = text("contract_type").value(row).to_owned();
+        assert_eq!(contract_type, contract_type.to_ascii_uppercase(), "{context}");
+        if with_key && kind != InstrumentType::Spot {
+            assert!(
+                contract_type.contains('_') || kind == InstrumentType::Combo,
+                "{context}: {contract_type}"
+            );
+        }
         assert_eq!(
             ticks.is_valid(row),
             with_key,

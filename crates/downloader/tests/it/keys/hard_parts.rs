@@ -342,3 +342,47 @@ fn a_record_carries_every_field() {
     );
     assert_eq!(record.source, RecordSource::Metadata);
 }
+
+/// The original lost digits of base assets (`1000SHIBUSDT` became `SHIB`, `API3USDT` `API`) and kept only USDT quotes
+/// outside Deribit and Upbit: md keys the currencies Tardis gives, from metadata and from the symbol alike.
+/// `(exchange, symbol, type, base, quote, key)`.
+#[rstest]
+#[case::leading_digits(
+    "binance-futures",
+    "1000SHIBUSDT",
+    InstrumentType::Perpetual,
+    "1000SHIB",
+    "USDT",
+    "BINANCE-FUTURES:PERPETUAL:1000SHIB-USDT"
+)]
+#[case::trailing_digit(
+    "binance",
+    "API3USDT",
+    InstrumentType::Spot,
+    "API3",
+    "USDT",
+    "BINANCE:SPOT_PAIR:API3-USDT"
+)]
+#[case::usdc_quote(
+    "binance",
+    "ETHUSDC",
+    InstrumentType::Spot,
+    "ETH",
+    "USDC",
+    "BINANCE:SPOT_PAIR:ETH-USDC"
+)]
+#[case::okx_spot("okex", "ETH-BTC", InstrumentType::Spot, "ETH", "BTC", "OKX:SPOT_PAIR:ETH-BTC")]
+fn base_assets_keep_their_digits_and_every_quote_is_keyed(
+    #[case] exchange: &str,
+    #[case] symbol: &str,
+    #[case] kind: InstrumentType,
+    #[case] base: &str,
+    #[case] quote: &str,
+    #[case] expected: &str,
+) {
+    let since = "2021-05-10T00:00:00Z".parse().unwrap();
+    let info = Instrument::new(exchange, symbol, kind, base, quote, since);
+    assert_eq!(key_for_instrument(&info).unwrap().to_string(), expected, "from metadata");
+    let from_symbol = key_for_symbol(exchange, symbol, &kind.into()).unwrap();
+    assert_eq!(from_symbol.to_string(), expected, "from the symbol");
+}
