@@ -201,6 +201,14 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         violations.push("md-cli missing reports no planned unit: nothing was tested".into());
     }
     let stored = check_objects(&sink, &mut violations)?;
+    let missing_line = missing
+        .stdout
+        .lines()
+        .rev()
+        .find(|line| line.contains(" planned units missing; "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let manifest = check_manifest(&sink, &options.exchange, day, &stored, &mut violations)?;
     if stored.names.len() as u64 != counts.planned {
         violations.push(format!(
@@ -232,6 +240,15 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         seconds: run.started.elapsed().as_secs_f64(),
         pipeline_secs,
         output,
+        objects: stored
+            .names
+            .iter()
+            .map(|name| {
+                let size = fs::metadata(sink.join(name)).map(|meta| meta.len()).unwrap_or_default();
+                (name.clone(), size)
+            })
+            .collect(),
+        missing_line,
     })
 }
 
@@ -248,6 +265,10 @@ pub(crate) struct Summary {
     seconds: f64,
     pipeline_secs: f64,
     output: String,
+    /// Every object stored under `raw_tick_data/`, with its size.
+    objects: Vec<(String, u64)>,
+    /// `md-cli missing`'s summary line.
+    missing_line: String,
 }
 
 impl std::fmt::Display for Summary {
@@ -706,14 +727,8 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
     };
 
     let now = Utc::now();
-    let stub_args = ["--port", "0", "--key", STAND_IN_KEY, "--file-size", "16K"];
-    let mut stub = crate::fleet::command_with(&binaries.tardis_stub, &stub_args);
-    stub.args(["--exported-until", &now.to_rfc3339()]);
-    let stub = crate::fleet::Server::start(
-        stub,
-        "tardis-stub listening on ",
-        &work.join("tardis-stub.log"),
-    )?;
+    let stub =
+        start_stand_in(&binaries, &work, now, &["--key", STAND_IN_KEY, "--file-size", "16K"])?;
     let day = free_day(last_exported_day(now));
     let ran = smoke(&stub.url, Duration::from_secs(360), "smoke-stand-in")?;
     ensure!(
@@ -763,6 +778,93 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
         ));
     }
     Ok(report)
+}
+
+/// Starts `tardis-stub` on a free loopback port with every exchange's `exportedUntil` at `exported_until` (so the
+/// latest free day is this month's 1st, or last month's on a 1st), logging to `work/tardis-stub.log`.
+fn start_stand_in(
+    binaries: &crate::fleet::Binaries,
+    work: &Path,
+    exported_until: DateTime<Utc>,
+    extra: &[&str],
+) -> Result<crate::fleet::Server> {
+    let mut stub = crate::fleet::command_with(&binaries.tardis_stub, &["--port", "0"]);
+    stub.args(extra).args(["--exported-until", &exported_until.to_rfc3339()]);
+    crate::fleet::Server::start(stub, "tardis-stub listening on ", &work.join("tardis-stub.log"))
+}
+
+const DEMO_HELP: &str = "\
+cargo xtask demo [--keep DIR]
+
+Shows md at work on a machine without network: starts the local Tardis stand-in (test-support's tardis-stub, on
+127.0.0.1, serving generated files in the real shapes and the real metadata fixtures), runs the README's main job
+against it (md-cli pipeline --exchanges deribit --instrument-types perpetual --data-types trades on the latest free
+day) into a temporary directory, checks every object as `cargo xtask smoke` does, and prints what was stored (objects,
+bytes, verified) and md-cli missing's summary. The directory is removed afterwards unless --keep is given.
+
+  --keep DIR   write the output to DIR (absent or empty) and keep it";
+
+/// `cargo xtask demo`: the smoke's main job and checks, against the local Tardis stand-in (see [`DEMO_HELP`]).
+pub(crate) fn demo(args: &[String]) -> Result<()> {
+    let mut keep = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--keep" => keep = Some(args.next().context("--keep needs a directory")?.into()),
+            "--help" | "-h" => {
+                println!("{DEMO_HELP}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}\n\n{DEMO_HELP}"),
+        }
+    }
+    println!("{}", run_demo(keep, false)?);
+    Ok(())
+}
+
+/// Runs the demo (building md-cli and the stand-in as the workspace tests do when `like_workspace_tests`, so that
+/// `cargo xtask test` rebuilds nothing) and returns what to print.
+pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Result<String> {
+    let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
+    let binaries = crate::fleet::Binaries::build(&fleet)?;
+    let logs = crate::image::target_dir().join("xtask-demo");
+    fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let stub = start_stand_in(&binaries, &logs, Utc::now(), &["--file-size", "256K"])?;
+    eprintln!(
+        "demo: the Tardis stand-in answers on {} (generated files, no network); running md-cli pipeline \
+         --exchanges deribit --instrument-types perpetual --data-types trades against it",
+        stub.url
+    );
+    let options = Options {
+        datasets_url: stub.url.clone(),
+        api_url: stub.url.clone(),
+        timeout: Duration::from_secs(300),
+        keep,
+        md_cli: Some(binaries.md_cli.clone()),
+        ..Options::default()
+    };
+    let summary = smoke(&options).map_err(|error| {
+        error.context(format!(
+            "demo: the run against the stand-in failed (its log: {})",
+            stub.log.display()
+        ))
+    })?;
+    let mut out = format!(
+        "demo: md-cli pipeline stored {} objects, {} bytes, for {} {} {} on {}; each verified (a complete gzip, \
+         its size and CRC32C recorded):\n",
+        summary.objects.len(),
+        summary.bytes,
+        summary.exchange,
+        summary.instrument_type,
+        summary.data_type,
+        summary.day
+    );
+    for (name, size) in &summary.objects {
+        out.push_str(&format!("  {name}  {size} bytes\n"));
+    }
+    out.push_str(&format!("demo: md-cli missing: {}\n", summary.missing_line));
+    out.push_str(&format!("demo: {:.1} s; output {}", summary.seconds, summary.output));
+    Ok(out)
 }
 
 #[cfg(test)]

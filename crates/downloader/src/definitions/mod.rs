@@ -435,6 +435,9 @@ pub struct ExchangeReport {
     pub unparsed: BTreeMap<String, String>,
     /// Why the exchange could not be fetched, if it could not.
     pub error: Option<String>,
+    /// Whether it could not be fetched because Tardis could not be reached at all (the host does not resolve, no
+    /// connection): see `tardis_client::Error::is_unreachable`.
+    pub unreachable: bool,
 }
 
 /// What writing the definitions of a range did.
@@ -466,6 +469,16 @@ impl DefinitionsReport {
     pub fn all_fetched(&self) -> bool {
         self.exchanges.values().all(|exchange| exchange.error.is_none())
     }
+
+    /// Returns whether no exchange was fetched (then no object was written).
+    pub fn none_fetched(&self) -> bool {
+        self.exchanges.values().all(|exchange| exchange.error.is_some())
+    }
+
+    /// Returns whether no exchange was fetched because Tardis could not be reached at all, for any of them.
+    pub fn unreachable(&self) -> bool {
+        !self.exchanges.is_empty() && self.exchanges.values().all(|exchange| exchange.unreachable)
+    }
 }
 
 /// Fetches the metadata of `exchanges` (concurrently), derives the instruments available on every day of `dates`,
@@ -494,7 +507,7 @@ pub async fn write_definitions(
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc();
-    let fetched: Vec<(String, Result<Listing, String>)> =
+    let fetched: Vec<(String, Result<Listing, FetchFailure>)> =
         futures::stream::iter(exchanges.iter().cloned())
             .map(|exchange| async move {
                 let result = fetch_exchange(client, &exchange, range_start, range_end).await;
@@ -512,15 +525,27 @@ pub async fn write_definitions(
             entry.source =
                 if listing.instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
             // Keys are assigned once over the whole listing; each day then only selects and applies changes.
-            instruments::Catalog::new(listing).map_err(|error| error.to_string())
+            instruments::Catalog::new(listing)
+                .map_err(|error| FetchFailure { message: error.to_string(), unreachable: false })
         });
         match catalog {
             Ok(catalog) => catalogs.push((exchange.clone(), catalog)),
-            Err(error) => {
-                tracing::error!(exchange = %exchange, error = %error, "cannot use the exchange's metadata; it is left out");
-                entry.error = Some(error);
+            Err(failure) => {
+                if failure.unreachable {
+                    // The caller says it once for every exchange (see `DefinitionsReport::unreachable`).
+                    tracing::debug!(exchange = %exchange, error = %failure.message, "Tardis cannot be reached");
+                } else {
+                    tracing::error!(exchange = %exchange, error = %failure.message, "cannot use the exchange's metadata; it is left out");
+                }
+                entry.error = Some(failure.message);
+                entry.unreachable = failure.unreachable;
             }
         }
+    }
+    if catalogs.is_empty() {
+        // Nothing fetched: writing the days would store empty definitions, which a plan would then read as "no
+        // instruments" instead of "no definitions".
+        return Ok(report);
     }
     let written_exchanges: Vec<String> =
         catalogs.iter().map(|(exchange, _)| exchange.clone()).collect();
@@ -567,13 +592,28 @@ pub async fn write_definitions(
     Ok(report)
 }
 
+/// Why an exchange's metadata could not be used.
+#[derive(Debug, Clone)]
+struct FetchFailure {
+    /// The error, with its causes.
+    message: String,
+    /// Whether Tardis could not be reached at all.
+    unreachable: bool,
+}
+
+impl From<tardis_client::Error> for FetchFailure {
+    fn from(error: tardis_client::Error) -> Self {
+        FetchFailure { message: chain(&error), unreachable: error.is_unreachable() }
+    }
+}
+
 async fn fetch_exchange(
     client: &tardis_client::TardisClient,
     exchange: &str,
     range_start: DateTime<Utc>,
     range_end: DateTime<Utc>,
-) -> Result<Listing, String> {
-    let details = client.exchange_details(exchange).await.map_err(|error| chain(&error))?;
+) -> Result<Listing, FetchFailure> {
+    let details = client.exchange_details(exchange).await?;
     if !client.has_api_key() {
         return Ok(listing(details, None));
     }
@@ -592,6 +632,6 @@ async fn fetch_exchange(
             );
             Ok(listing(details, None))
         }
-        Err(error) => Err(chain(&error)),
+        Err(error) => Err(error.into()),
     }
 }
