@@ -1,6 +1,7 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
 mod deploy;
+mod instrument_type;
 
 use std::collections::BTreeMap;
 use std::path::Path;
