@@ -14,7 +14,7 @@
 //!    local sink, then `md-cli missing` for the same selection.
 //! 5. Checks: both exit 0; `missing` prints `0 of N planned units missing` with N >= 1; the download manifest is
 //!    complete, done exactly what the sink holds, and records the exchange's `exportedUntil`, by which D is the
-//!    latest free day; under `raw_tick_data/` the sink holds N objects, each a complete gzip whose size and CRC32C
+//!    latest free day; under `raw_tick_data/` the sink holds N objects, each a complete file (gzip or Parquet) whose size and CRC32C
 //!    match its sidecar record (`.md-meta/<name>`, how local sinks record them).
 //! 6. Prints the exchange, day, units, bytes, seconds and where the output went (removed, or kept).
 //!
@@ -83,7 +83,7 @@ cargo xtask smoke --against-stand-in
 Runs the README's main job (md-cli pipeline) against the real Tardis for one exchange, instrument type and data type
 on the latest free day: the latest 1st of a month that the exchange has exported whole (D + 1 day <= its
 datasets.exportedUntil), which needs no API key. It writes to a temporary directory only, then checks every object
-under raw_tick_data/ (a complete gzip, its size and CRC32C recorded), that `md-cli missing` reports 0 of N >= 1
+under raw_tick_data/ (a complete Parquet file or gzip, its size and CRC32C recorded), that `md-cli missing` reports 0 of N >= 1
 planned units missing, and that the download manifest is complete; it prints exchange, day, units, bytes, seconds
 and where the output went. Needs internet: it first asks Tardis what it has exported (GET {api}/v1/exchanges/{ID},
 through md-cli, with 5 s timeouts and no retries) and, when that fails, exits 1 within 30 s with one line saying
@@ -285,7 +285,7 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "smoke: {} units planned and stored, 0 missing; {} bytes, every object a complete gzip with its size and CRC32C recorded",
+            "smoke: {} units planned and stored, 0 missing; {} bytes, every object a complete file with its size and CRC32C recorded",
             self.units, self.bytes
         )?;
         write!(
@@ -574,8 +574,9 @@ struct Stored {
     bytes: u64,
 }
 
-/// Checks every object under `raw_tick_data/`: a complete gzip (every member inflates to its end, CRC-32 and size
-/// trailers checked), not empty, with a sidecar record whose size and CRC32C match the bytes.
+/// Checks every object under `raw_tick_data/`: a `.csv.gz` is a complete gzip (every member inflates to its end,
+/// CRC-32 and size trailers checked), a `.parquet` a complete Parquet file (its magic at both ends, and a footer
+/// whose length fits the file); neither empty, each with a sidecar record whose size and CRC32C match the bytes.
 fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
     let mut names = Vec::new();
     let top = sink.join("raw_tick_data");
@@ -588,7 +589,11 @@ fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
         let bytes = fs::read(sink.join(name)).with_context(|| format!("reading {name}"))?;
         stored.bytes += bytes.len() as u64;
         if bytes.is_empty() {
-            violations.push(format!("{name} is empty (not even a gzip header)"));
+            violations.push(format!("{name} is empty"));
+        } else if name.ends_with(".parquet") {
+            if let Err(why) = check_parquet(&bytes) {
+                violations.push(format!("{name} is not a complete Parquet file: {why}"));
+            }
         } else if let Err(error) = std::io::copy(
             &mut flate2::read::MultiGzDecoder::new(bytes.as_slice()),
             &mut std::io::sink(),
@@ -614,6 +619,20 @@ fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
     }
     stored.names = names;
     Ok(stored)
+}
+
+/// A Parquet file's frame: `PAR1`, the data, the footer, the footer's length (4 bytes, little-endian), `PAR1`.
+fn check_parquet(bytes: &[u8]) -> std::result::Result<(), String> {
+    const MAGIC: &[u8] = b"PAR1";
+    if bytes.len() < 12 || !bytes.starts_with(MAGIC) || !bytes.ends_with(MAGIC) {
+        return Err(format!("no PAR1 magic at both ends of {} bytes", bytes.len()));
+    }
+    let length = &bytes[bytes.len() - 8..bytes.len() - 4];
+    let footer = u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize;
+    if footer == 0 || footer + 12 > bytes.len() {
+        return Err(format!("a footer of {footer} bytes does not fit in {} bytes", bytes.len()));
+    }
+    Ok(())
 }
 
 /// The files under `dir`, as names relative to `sink`.
@@ -850,7 +869,7 @@ pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Res
         ))
     })?;
     let mut out = format!(
-        "demo: md-cli pipeline stored {} objects, {} bytes, for {} {} {} on {}; each verified (a complete gzip, \
+        "demo: md-cli pipeline stored {} objects, {} bytes, for {} {} {} on {}; each verified (a complete file, \
          its size and CRC32C recorded):\n",
         summary.objects.len(),
         summary.bytes,
@@ -1002,6 +1021,23 @@ mod tests {
             violations[1].contains("C.csv.gz: ") && violations[1].contains("recorded 11 bytes")
         );
         assert!(violations[2].contains("D.csv.gz: no size and CRC32C recorded"));
+    }
+
+    #[test]
+    fn checks_the_frame_of_parquet_objects() {
+        let mut good = b"PAR1".to_vec();
+        good.extend_from_slice(&[7; 20]); // data
+        good.extend_from_slice(&[9; 10]); // footer
+        good.extend_from_slice(&10u32.to_le_bytes());
+        good.extend_from_slice(b"PAR1");
+        assert_eq!(check_parquet(&good), Ok(()));
+        let cut = &good[..good.len() - 3];
+        assert!(check_parquet(cut).unwrap_err().contains("no PAR1 magic"));
+        let mut long_footer = good.clone();
+        let at = long_footer.len() - 8;
+        long_footer[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(check_parquet(&long_footer).unwrap_err().contains("does not fit"));
+        assert!(check_parquet(b"PAR1PAR1").is_err());
     }
 
     #[test]
