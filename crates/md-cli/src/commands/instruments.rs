@@ -78,6 +78,16 @@ async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Fa
         changed,
         report.objects.len() - changed
     ));
+    let mut replaced: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for writer in report.objects.iter().filter_map(|object| object.replaced) {
+        *replaced.entry(writer).or_default() += 1;
+    }
+    for (writer, count) in replaced {
+        let files = if count == 1 { "file" } else { "files" };
+        text.push_str(&format!(
+            "replaced {count} definitions {files} written by {writer} (its rows of exchanges not in this run are gone)\n"
+        ));
+    }
     let mut out = std::io::stdout().lock();
     if let Err(error) = out.write_all(text.as_bytes())
         && error.kind() != std::io::ErrorKind::BrokenPipe
