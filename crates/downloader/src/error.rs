@@ -31,6 +31,16 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A day's definitions were written by the system md replaces; md plans only from its own.
+    #[error(
+        "{object} was written by market-tick-data-handler, the system md replaces, whose keys md does not plan from: run `md-cli instruments --from {date} --to {date}` first (it replaces the file, no --force needed), or `md-cli pipeline` which does both"
+    )]
+    OriginalDefinitions {
+        /// The object.
+        object: String,
+        /// Its day.
+        date: NaiveDate,
+    },
     /// Encoding or decoding Parquet failed.
     #[error("cannot encode or decode {object}")]
     Parquet {
@@ -106,7 +116,10 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Error::MissingDefinitions { .. } | Error::ObjectCollision { .. } | Error::Days { .. }
+            Error::MissingDefinitions { .. }
+                | Error::OriginalDefinitions { .. }
+                | Error::ObjectCollision { .. }
+                | Error::Days { .. }
         )
     }
 

@@ -762,8 +762,8 @@ pub const VARS: &[VarSpec] = &[
         Var::MdOutputFormat,
         Download,
         "output_format",
-        Some("raw"),
-        "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming; raw,parquet: both objects from one download.",
+        Some("parquet"),
+        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetCompression,

@@ -87,6 +87,10 @@ pub struct DatasetSummary {
     pub attempts: u32,
     /// Time from the first request of this call to the end of the body.
     pub elapsed: Duration,
+    /// What is inside the file (rows, first and last timestamps, disorder, crossed books), learnt as the gzip check
+    /// inflated it; `None` when the gzip check was off (`TARDIS_VERIFY_GZIP=false`, or a request made
+    /// `without_gzip_check()`).
+    pub facts: Option<crate::facts::FileFacts>,
 }
 
 #[derive(Debug, Default)]
@@ -309,6 +313,7 @@ impl Body {
             uncompressed_bytes: self.verifier.as_ref().map(GzipVerifier::uncompressed_bytes),
             attempts: self.retry.attempt(),
             elapsed: self.retry.elapsed(),
+            facts: self.verifier.as_mut().map(GzipVerifier::take_facts),
         };
         tracing::debug!(
             url = %self.display_url,

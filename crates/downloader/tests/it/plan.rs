@@ -54,7 +54,7 @@ fn definitions(days: &[u32]) -> BTreeMap<NaiveDate, DayInstruments> {
                 instruments: vec![
                     instrument(
                         "deribit",
-                        "DERIBIT:PERP:BTC-USD",
+                        "DERIBIT:PERPETUAL:BTC-USD",
                         "perpetual",
                         "BTC-PERPETUAL",
                         &["trades", "book_snapshot_5", "liquidations"],
@@ -75,14 +75,14 @@ fn definitions(days: &[u32]) -> BTreeMap<NaiveDate, DayInstruments> {
                     ),
                     instrument(
                         "binance-futures",
-                        "BINANCE-FUTURES:PERP:BTC-USDT",
+                        "BINANCE-FUTURES:PERPETUAL:BTC-USDT",
                         "perpetual",
                         "BTCUSDT",
                         &["trades", "book_snapshot_5"],
                     ),
                     instrument(
                         "binance-futures",
-                        "BINANCE-FUTURES:PERP:ETH-USDT",
+                        "BINANCE-FUTURES:PERPETUAL:ETH-USDT",
                         "perpetual",
                         "ETHUSDT",
                         &["trades"],
@@ -170,7 +170,7 @@ fn units_only_where_tardis_has_the_type_and_groups_only_for_uncovered_types() {
     let first = &plan.units[0];
     assert_eq!(
         first.object(),
-        "raw_tick_data/by_date/day-2024-03-01/data_type-trades/BINANCE-FUTURES:PERP:BTC-USDT.csv.gz"
+        "raw_tick_data/by_date/day-2024-03-01/data_type-trades/BINANCE-FUTURES:PERPETUAL:BTC-USDT.csv.gz"
     );
 }
 
@@ -267,8 +267,8 @@ fn instruments_per_shard_keeps_the_seed_meaning() {
     assert_eq!(
         keys(0),
         BTreeSet::from([
-            "BINANCE-FUTURES:PERP:BTC-USDT".into(),
-            "BINANCE-FUTURES:PERP:ETH-USDT".into()
+            "BINANCE-FUTURES:PERPETUAL:BTC-USDT".into(),
+            "BINANCE-FUTURES:PERPETUAL:ETH-USDT".into()
         ])
     );
     assert_eq!(
@@ -300,8 +300,8 @@ fn a_layout_that_merges_units_is_refused() {
     config.layout = md_config::Layout::parse("{date}/{data_type}/{venue}{symbol}.{ext}").unwrap();
     let ambiguous = DayInstruments {
         instruments: vec![
-            instrument("ab", "AB:PERP:X-USD", "perpetual", "X", &["trades"]),
-            instrument("a", "A:PERP:BX-USD", "perpetual", "BX", &["trades"]),
+            instrument("ab", "AB:PERPETUAL:X-USD", "perpetual", "X", &["trades"]),
+            instrument("a", "A:PERPETUAL:BX-USD", "perpetual", "BX", &["trades"]),
         ],
         grouped: vec![],
     };

@@ -97,9 +97,14 @@ impl Job {
         let stored = definitions::read_days(&self.definitions(), days.download.days())
             .await
             .map_err(|error| {
-                Failure::Work(
-                    anyhow!(error).context("cannot read the stored instrument definitions"),
-                )
+                if error.is_bad_input() {
+                    // A day the original system wrote: the message says what to run.
+                    failure(error)
+                } else {
+                    Failure::Work(
+                        anyhow!(error).context("cannot read the stored instrument definitions"),
+                    )
+                }
             })?;
         let download = &self.config.download;
         let exchanges: BTreeSet<String> = if download.venues.is_empty() {

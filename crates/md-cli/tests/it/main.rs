@@ -5,6 +5,7 @@ mod config;
 mod container;
 mod coverage;
 mod daily;
+mod definitions;
 mod doctor;
 mod download;
 mod fetch;

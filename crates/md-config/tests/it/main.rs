@@ -2,6 +2,7 @@
 
 mod compat;
 mod deploy;
+mod instrument_type;
 
 use std::collections::BTreeMap;
 use std::path::Path;
