@@ -89,8 +89,40 @@ pub struct FactsScanner {
     /// `None` until the header has been read; `Some(None)` when it lacks the timestamp columns.
     columns: Option<Option<Columns>>,
     facts: FileFacts,
-    previous_local: Option<i64>,
-    previous_timestamp: Option<i64>,
+    /// The last well-formed row's `timestamp` and `local_timestamp` cells, as text: rows are compared as text
+    /// (digits of equal length compare as numbers do), and only the first and last rows are parsed.
+    previous_timestamp: Cell,
+    previous_local: Cell,
+}
+
+/// A timestamp cell's digits (at most [`Cell::MAX`]), kept between rows.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cell {
+    len: usize,
+    digits: [u8; Cell::MAX],
+}
+
+impl Cell {
+    /// More digits than any µs timestamp has (16 until the year 2286).
+    const MAX: usize = 18;
+
+    fn set(&mut self, digits: &[u8]) {
+        self.len = digits.len();
+        self.digits[..digits.len()].copy_from_slice(digits);
+    }
+
+    fn get(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+
+    fn value(&self) -> Option<i64> {
+        (self.len > 0).then(|| parse_micros(self.get())).flatten()
+    }
+
+    /// Whether `digits` (well-formed) is a smaller number than the kept one; false when none is kept.
+    fn is_above(&self, digits: &[u8]) -> bool {
+        self.len > 0 && (digits.len(), digits) < (self.len, self.get())
+    }
 }
 
 impl FactsScanner {
@@ -125,20 +157,24 @@ impl FactsScanner {
     pub fn finish(mut self) -> FileFacts {
         let last = std::mem::take(&mut self.carry);
         self.line(&last);
+        self.facts.last_timestamp = self.previous_timestamp.value();
+        self.facts.last_local_timestamp = self.previous_local.value();
         self.facts
     }
 
-    /// The facts so far (complete lines only).
-    pub fn facts(&self) -> &FileFacts {
-        &self.facts
-    }
-
+    #[inline]
     fn line(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return;
         }
         let columns = match self.columns {
+            Some(Some(columns)) => columns,
+            Some(None) => {
+                self.facts.rows += 1;
+                self.facts.malformed_rows += 1;
+                return;
+            }
             None => {
                 let columns = Columns::from_header(line);
                 if let Some(columns) = columns {
@@ -148,63 +184,77 @@ impl FactsScanner {
                 self.columns = Some(columns);
                 return;
             }
-            Some(columns) => columns,
         };
         self.facts.rows += 1;
-        let Some(columns) = columns else {
-            self.facts.malformed_rows += 1;
-            return;
-        };
-        let mut cells: [&[u8]; MAX_NEEDED] = [&[]; MAX_NEEDED];
+        // The end of each of the first `needed` cells (a comma, or the line's end).
         let needed = columns.needed.min(MAX_NEEDED);
+        let mut ends = [line.len(); MAX_NEEDED];
         let mut found = 0;
-        let mut rest = line;
-        while found < needed {
-            match memchr::memchr(b',', rest) {
-                Some(comma) => {
-                    cells[found] = &rest[..comma];
-                    rest = &rest[comma + 1..];
-                }
-                None => {
-                    cells[found] = rest;
-                    found += 1;
-                    break;
-                }
-            }
+        for comma in memchr::memchr_iter(b',', line) {
+            ends[found] = comma;
             found += 1;
+            if found == needed {
+                break;
+            }
         }
-        let cell = |index: usize| (index < found).then(|| cells[index]);
-        let timestamp = cell(columns.timestamp).and_then(parse_micros);
-        let local = cell(columns.local_timestamp).and_then(parse_micros);
-        let (Some(timestamp), Some(local)) = (timestamp, local) else {
+        // The cell after the last comma found ends at the line's end.
+        let found = (found + 1).min(needed);
+        let cell = |index: usize| -> Option<&[u8]> {
+            (index < found)
+                .then(|| &line[if index == 0 { 0 } else { ends[index - 1] + 1 }..ends[index]])
+        };
+        let (Some(timestamp), Some(local)) =
+            (well_formed(cell(columns.timestamp)), well_formed(cell(columns.local_timestamp)))
+        else {
             self.facts.malformed_rows += 1;
             return;
         };
         let facts = &mut self.facts;
-        facts.first_timestamp.get_or_insert(timestamp);
-        facts.first_local_timestamp.get_or_insert(local);
-        facts.last_timestamp = Some(timestamp);
-        facts.last_local_timestamp = Some(local);
-        if self.previous_local.is_some_and(|previous| local < previous) {
+        if facts.first_timestamp.is_none() {
+            facts.first_timestamp = parse_micros(timestamp);
+            facts.first_local_timestamp = parse_micros(local);
+        }
+        if self.previous_local.is_above(local) {
             facts.local_timestamp_backwards += 1;
         }
-        if self.previous_timestamp.is_some_and(|previous| timestamp < previous) {
+        if self.previous_timestamp.is_above(timestamp) {
             facts.timestamp_backwards += 1;
         }
-        self.previous_local = Some(local);
-        self.previous_timestamp = Some(timestamp);
+        self.previous_local.set(local);
+        self.previous_timestamp.set(timestamp);
         if let Some((bid, ask)) = columns.book {
-            let price = |index| cell(index).and_then(parse_price);
             // A side without a level (an empty cell) cannot cross.
-            if let (Some(bid), Some(ask)) = (price(bid), price(ask)) {
-                if bid > ask {
-                    *facts.crossed_rows.get_or_insert(0) += 1;
-                } else if bid == ask {
-                    *facts.locked_rows.get_or_insert(0) += 1;
+            if let (Some(bid), Some(ask)) = (cell(bid), cell(ask))
+                && !bid.is_empty()
+                && !ask.is_empty()
+            {
+                match compare_prices(bid, ask) {
+                    Some(std::cmp::Ordering::Greater) => {
+                        *facts.crossed_rows.get_or_insert(0) += 1;
+                    }
+                    Some(std::cmp::Ordering::Equal) => *facts.locked_rows.get_or_insert(0) += 1,
+                    _ => {}
                 }
             }
         }
     }
+}
+
+/// A timestamp cell as the scanner keeps it: digits only (no sign), at most [`Cell::MAX`].
+fn well_formed(cell: Option<&[u8]>) -> Option<&[u8]> {
+    cell.filter(|digits| {
+        !digits.is_empty() && digits.len() <= Cell::MAX && digits.iter().all(u8::is_ascii_digit)
+    })
+}
+
+fn trim_leading_zeros(whole: &[u8]) -> &[u8] {
+    let zeros = whole.iter().take_while(|&&digit| digit == b'0').count();
+    &whole[zeros..]
+}
+
+fn trim_trailing_zeros(fraction: &[u8]) -> &[u8] {
+    let zeros = fraction.iter().rev().take_while(|&&digit| digit == b'0').count();
+    &fraction[..fraction.len() - zeros]
 }
 
 /// A timestamp cell: an integer (µs since the epoch), optionally negative.
@@ -227,12 +277,38 @@ fn parse_micros(cell: &[u8]) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
-/// A price cell as a number; `None` when empty or not a number.
-fn parse_price(cell: &[u8]) -> Option<f64> {
-    if cell.is_empty() {
-        return None;
+/// Compares two price cells as numbers: plain non-negative decimals (`75955.5`, `0.0001`) by their digits, without
+/// parsing; anything else (an exponent, a sign) through `f64`. `None` when either is not a number.
+fn compare_prices(a: &[u8], b: &[u8]) -> Option<std::cmp::Ordering> {
+    fn plain(cell: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (whole, fraction) = match memchr::memchr(b'.', cell) {
+            Some(dot) => (&cell[..dot], &cell[dot + 1..]),
+            None => (cell, &[][..]),
+        };
+        let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+        (!(whole.is_empty() && fraction.is_empty()) && digits(whole) && digits(fraction))
+            .then_some((whole, fraction))
     }
-    std::str::from_utf8(cell).ok()?.parse::<f64>().ok().filter(|price| price.is_finite())
+    match (plain(a), plain(b)) {
+        (Some((a_whole, a_fraction)), Some((b_whole, b_fraction))) => {
+            let (a_whole, b_whole) = (trim_leading_zeros(a_whole), trim_leading_zeros(b_whole));
+            Some(
+                (a_whole.len(), a_whole).cmp(&(b_whole.len(), b_whole)).then_with(|| {
+                    trim_trailing_zeros(a_fraction).cmp(trim_trailing_zeros(b_fraction))
+                }),
+            )
+        }
+        _ => {
+            let number = |cell: &[u8]| -> Option<f64> {
+                std::str::from_utf8(cell)
+                    .ok()?
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|value| value.is_finite())
+            };
+            number(a)?.partial_cmp(&number(b)?)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +385,25 @@ mod tests {
         assert_eq!((bad.first_timestamp, bad.last_local_timestamp), (Some(1), Some(6)));
         let no_timestamps = scan("a,b\n1,2\n3,4\n", 1);
         assert_eq!((no_timestamps.rows, no_timestamps.malformed_rows), (2, 2));
+    }
+
+    #[test]
+    fn prices_compare_as_numbers() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        for (a, b, expected) in [
+            ("10.5", "10.4", Some(Greater)),
+            ("10.5", "10.50", Some(Equal)),
+            ("9.99", "10", Some(Less)),
+            ("010", "10.0", Some(Equal)),
+            ("0.0001", "0.001", Some(Less)),
+            (".5", "0.5", Some(Equal)),
+            ("1e1", "10", Some(Equal)),
+            ("-1", "0", Some(Less)),
+            ("abc", "1", None),
+            (".", "1", None),
+        ] {
+            assert_eq!(compare_prices(a.as_bytes(), b.as_bytes()), expected, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -412,12 +412,12 @@ thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_BYTES].into_boxed_slice());
 }
 
-/// The client's gzip check: a [`GzipDecoder`] whose output is scanned for the file's facts
-/// ([`crate::facts`]), then discarded.
+/// The client's gzip check: a [`GzipDecoder`] whose output is discarded, after the file's facts
+/// ([`crate::facts`]) are learnt from it when asked for.
 #[derive(Debug)]
 pub(crate) struct GzipVerifier {
     decoder: GzipDecoder,
-    facts: FactsScanner,
+    facts: Option<FactsScanner>,
 }
 
 impl GzipVerifier {
@@ -428,7 +428,13 @@ impl GzipVerifier {
 
     /// Returns a verifier inflating with `backend`.
     pub(crate) fn with_backend(backend: Backend) -> Self {
-        GzipVerifier { decoder: GzipDecoder::new(backend), facts: FactsScanner::new() }
+        GzipVerifier { decoder: GzipDecoder::new(backend), facts: None }
+    }
+
+    /// Learns the file's facts from the inflated bytes when `facts`.
+    pub(crate) fn learning_facts(mut self, facts: bool) -> Self {
+        self.facts = facts.then(FactsScanner::new);
+        self
     }
 
     /// Returns the number of complete members verified so far.
@@ -447,7 +453,9 @@ impl GzipVerifier {
         SCRATCH.with_borrow_mut(|scratch| {
             loop {
                 let (used, produced) = self.decoder.decompress(input, scratch)?;
-                self.facts.update(&scratch[..produced]);
+                if let Some(facts) = &mut self.facts {
+                    facts.update(&scratch[..produced]);
+                }
                 input = &input[used..];
                 // Room left in the output means every input byte was taken and nothing more is pending.
                 if produced < scratch.len() {
@@ -462,9 +470,9 @@ impl GzipVerifier {
         self.decoder.finish()
     }
 
-    /// Returns the facts of the file inflated so far, once it is complete (the scanner starts afresh).
-    pub(crate) fn take_facts(&mut self) -> FileFacts {
-        std::mem::take(&mut self.facts).finish()
+    /// Returns the facts of the file, once it is complete, when they were asked for.
+    pub(crate) fn take_facts(&mut self) -> Option<FileFacts> {
+        self.facts.take().map(FactsScanner::finish)
     }
 }
 
