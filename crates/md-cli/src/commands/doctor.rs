@@ -440,6 +440,7 @@ async fn plan(job: &Job) -> Check {
                 last,
                 days: count,
                 ref object,
+                ..
             }) = error.downcast_ref::<downloader::Error>() =>
         {
             let (summary, fix) = without_definitions(job, &days, date, last, count, object);
