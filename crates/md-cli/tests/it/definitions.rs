@@ -64,7 +64,7 @@ enum FetchFails {
     InALaterRun,
 }
 
-/// After an instruments run whose metadata fetch failed for an exchange, `plan` and `download` of that exchange and
+/// After an instruments run whose metadata fetch failed for an exchange, `plan`, `download` and `missing` of that exchange and
 /// day exit 2 with the missing-definitions error naming the one `md-cli instruments` run that mends them (before,
 /// they planned 0 units and exited 0), while deribit, fetched, plans fine; the mending run then covers it.
 #[rstest]
@@ -109,7 +109,7 @@ fn an_exchange_whose_metadata_fetch_failed_is_missing_definitions_not_zero_units
     };
     let uncovered: Vec<&str> =
         vec!["--from", FROM, "--to", FROM, "--venues", exchange, "--data-types", "trades"];
-    for command in ["plan", "download"] {
+    for command in ["plan", "download", "missing"] {
         let run = env.run(&args(command, &uncovered));
         assert_eq!(run.code, 2, "{command}: {}\n{}", run.stdout, run.stderr);
         for needed in [
