@@ -9,6 +9,8 @@
 //! - `instrument_availability/aggregate/instruments_YYYYMMDD_YYYYMMDD.parquet`: every row of a range, with its `date`.
 //!
 //! Writing a day merges: rows of exchanges not in this run are kept, rows of the run's exchanges are replaced.
+//! Each file records the exchanges it covers and their source in its key-value metadata ([`Coverage`],
+//! `coverage.rs`): the union of the runs that wrote it; the plan refuses a venue a day does not cover.
 //! A day file written by the system md replaces, or by an earlier md (recognised by its columns), is replaced by
 //! this run's rows without `--force`; any other file md cannot read needs `--force`.
 //! Bytes are deterministic (same rows give the same file), so an unchanged day is verified, not rewritten.
@@ -547,20 +549,18 @@ pub async fn write_definitions(
     let mut coverage = Coverage::default();
     for (exchange, result) in &fetched {
         let entry = report.exchanges.entry(exchange.clone()).or_default();
+        let mut source = DefinitionsSource::SymbolParser;
         let catalog = result.as_ref().map_err(Clone::clone).and_then(|listing| {
-            entry.source =
-                if listing.instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
+            if listing.instruments.is_some() {
+                source = DefinitionsSource::Metadata;
+            }
+            entry.source = source.name().to_owned();
             // Keys are assigned once over the whole listing; each day then only selects and applies changes.
             instruments::Catalog::new(listing)
                 .map_err(|error| FetchFailure { message: error.to_string(), unreachable: false })
         });
         match catalog {
             Ok(catalog) => {
-                let source = if entry.source == "metadata" {
-                    DefinitionsSource::Metadata
-                } else {
-                    DefinitionsSource::SymbolParser
-                };
                 coverage.0.insert(exchange.clone(), source);
                 catalogs.push((exchange.clone(), catalog));
             }
