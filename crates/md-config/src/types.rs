@@ -32,6 +32,31 @@ pub struct Config {
     pub instruments: InstrumentsConfig,
     /// The tick-download job.
     pub download: DownloadConfig,
+    /// Where the Tardis API key is read from when `TARDIS_API_KEY` is unset: a Secret Manager secret
+    /// (`TARDIS_SECRET_NAME`, unless `USE_SECRET_MANAGER=false`); `None` when no secret is to be read.
+    pub api_key_secret: Option<SecretManagerConfig>,
+}
+
+/// A Secret Manager secret to read the Tardis API key from (`TARDIS_SECRET_NAME` in `GCP_PROJECT_ID`), with the
+/// sink's Google credentials. Read by gcs-sink's `secret_manager` module; md-config does no IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretManagerConfig {
+    /// `GCP_PROJECT_ID`.
+    pub project_id: String,
+    /// The secret's id (`TARDIS_SECRET_NAME`).
+    pub secret: String,
+    /// `SECRET_MANAGER_EMULATOR_HOST`: the base URL to ask instead of Google's, with no credentials.
+    pub emulator_host: Option<Url>,
+    /// The service-account key file (`GCP_CREDENTIALS_PATH`, else `GOOGLE_APPLICATION_CREDENTIALS`); `None` is
+    /// application default credentials.
+    pub credentials_path: Option<PathBuf>,
+}
+
+impl SecretManagerConfig {
+    /// The version md reads, as Secret Manager names it: `projects/P/secrets/S/versions/latest`.
+    pub fn resource(&self) -> String {
+        format!("projects/{}/secrets/{}/versions/latest", self.project_id, self.secret)
+    }
 }
 
 /// A secret string whose `Debug` and `Display` never show it.

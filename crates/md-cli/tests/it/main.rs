@@ -10,4 +10,6 @@ mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod original;
+mod secret;
 mod support;

@@ -1,5 +1,6 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
+mod compat;
 mod deploy;
 mod instrument_type;
 
