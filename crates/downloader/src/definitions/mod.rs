@@ -9,6 +9,8 @@
 //! - `instrument_availability/aggregate/instruments_YYYYMMDD_YYYYMMDD.parquet`: every row of a range, with its `date`.
 //!
 //! Writing a day merges: rows of exchanges not in this run are kept, rows of the run's exchanges are replaced.
+//! Each file records the exchanges it covers and their source in its key-value metadata ([`Coverage`],
+//! `coverage.rs`): the union of the runs that wrote it; the plan refuses a venue a day does not cover.
 //! A day file written by the system md replaces, or by an earlier md (recognised by its columns), is replaced by
 //! this run's rows without `--force`; any other file md cannot read needs `--force`.
 //! Bytes are deterministic (same rows give the same file), so an unchanged day is verified, not rewritten.
@@ -34,11 +36,14 @@ use md_config::InstrumentType;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+mod coverage;
 mod listing;
 mod table;
 
+pub use coverage::{COVERAGE_KEY, Coverage, DefinitionsSource};
 pub use listing::listing;
 use table::Writer;
 
@@ -91,7 +96,8 @@ impl DefinitionsStore {
         DefinitionsStore { sink, force }
     }
 
-    /// Writes one day: the run's `exchanges` get exactly `records` and `groups`; other exchanges' rows are kept.
+    /// Writes one day: the run's exchanges (`coverage`, each with its source) get exactly `records` and `groups`;
+    /// other exchanges' rows are kept. Each file records the union as its coverage (see [`Coverage`]).
     ///
     /// # Errors
     /// [`Error::Sink`], [`Error::Foreign`] for an unreadable existing file (unless forced), [`Error::Parquet`].
@@ -101,14 +107,14 @@ impl DefinitionsStore {
     pub async fn write_day(
         &self,
         date: NaiveDate,
-        exchanges: &[String],
+        coverage: &Coverage,
         records: &[&InstrumentRecord],
         groups: &[&GroupRecord],
     ) -> Result<[Written; 2], Error> {
         let instruments = self
             .merge_write(
                 &day_object(date),
-                exchanges,
+                coverage,
                 table::batch(table::INSTRUMENTS, date, records),
                 false,
             )
@@ -116,7 +122,7 @@ impl DefinitionsStore {
         let grouped = self
             .merge_write(
                 &groups_object(date),
-                exchanges,
+                coverage,
                 table::batch(table::GROUPS, date, groups),
                 true,
             )
@@ -124,7 +130,7 @@ impl DefinitionsStore {
         Ok([instruments, grouped])
     }
 
-    /// Writes the aggregate of a range: every row of `days`, in day order.
+    /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.
     ///
     /// # Errors
     /// [`Error::Sink`], [`Error::Parquet`].
@@ -135,6 +141,7 @@ impl DefinitionsStore {
         &self,
         start: NaiveDate,
         end: NaiveDate,
+        coverage: &Coverage,
         days: &[(NaiveDate, Vec<&InstrumentRecord>)],
     ) -> Result<Written, Error> {
         let object = aggregate_object(start, end);
@@ -144,11 +151,13 @@ impl DefinitionsStore {
             .collect();
         let batch = concat_batches(&table::schema(table::INSTRUMENTS), &batches)
             .map_err(|error| Error::parquet(&object, error))?;
-        self.put(&object, &batch).await
+        self.put(&object, &batch, coverage).await
     }
 
     /// Reads the stored definitions of one day, as the plan needs them; `None` when the day was never written.
-    /// Files of this version and of earlier md are read, keys and types in historical spellings normalised.
+    /// Files of this version and of earlier md are read, keys and types in historical spellings normalised. The
+    /// coverage is the one the file records; a file of an earlier md records none, and covers the exchanges of
+    /// its rows (see [`DayInstruments::covers`]).
     ///
     /// # Errors
     /// [`Error::Sink`], [`Error::Foreign`], [`Error::Parquet`], [`Error::OriginalDefinitions`] for a day written by
@@ -162,10 +171,12 @@ impl DefinitionsStore {
         if table::earlier_writer(&instruments.schema(), false) == Some(Writer::Original) {
             return Err(Error::OriginalDefinitions { object, date });
         }
+        let coverage = Coverage::recorded(&object, &instruments)?;
         let groups = self.read(&groups_object(date)).await?;
         let mut day = DayInstruments {
             instruments: plan_rows(&object, &instruments, false)?,
             grouped: Vec::new(),
+            coverage,
         };
         if let Some(groups) = groups {
             day.grouped = plan_rows(&groups_object(date), &groups, true)?;
@@ -182,13 +193,15 @@ impl DefinitionsStore {
         let parts: Vec<Bytes> =
             chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
         let bytes = Bytes::from(parts.concat());
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|builder| builder.build())
-            .map_err(|error| Error::Foreign {
-                object: object.to_owned(),
-                detail: error.to_string(),
-            })?;
-        let schema = reader.schema();
+        let foreign = |error: parquet::errors::ParquetError| Error::Foreign {
+            object: object.to_owned(),
+            detail: error.to_string(),
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(foreign)?;
+        // The file's key-value metadata (its coverage) is on the builder's schema, not the reader's.
+        let metadata = builder.schema().metadata().clone();
+        let reader = builder.build().map_err(foreign)?;
+        let schema = std::sync::Arc::new(reader.schema().as_ref().clone().with_metadata(metadata));
         let batches: Vec<RecordBatch> =
             reader.collect::<Result<_, _>>().map_err(|error| Error::parquet(object, error))?;
         let batch =
@@ -199,10 +212,11 @@ impl DefinitionsStore {
     async fn merge_write(
         &self,
         object: &str,
-        exchanges: &[String],
+        run: &Coverage,
         new: RecordBatch,
         grouped: bool,
     ) -> Result<Written, Error> {
+        let exchanges: Vec<&str> = run.exchanges().collect();
         let schema = new.schema();
         let existing = match self.read(object).await {
             Ok(existing) => existing,
@@ -240,12 +254,19 @@ impl DefinitionsStore {
                 );
             }
         }
+        let mut coverage = run.clone();
         let merged = match existing.filter(|_| replaced.is_none()) {
             Some(existing) if existing.schema().fields() == schema.fields() => {
+                // The kept exchanges keep their coverage; a file of an earlier md recorded none: its rows say.
+                let kept = match Coverage::recorded(object, &existing)? {
+                    Some(recorded) => recorded,
+                    None => Coverage::from_rows(&existing),
+                };
+                coverage = kept.merged(run);
                 let exchange = string_column(object, &existing, "tardis_exchange")?;
                 let keep: arrow::array::BooleanArray = exchange
                     .iter()
-                    .map(|value| Some(!exchanges.iter().any(|e| Some(e.as_str()) == value)))
+                    .map(|value| Some(!exchanges.iter().any(|e| Some(*e) == value)))
                     .collect();
                 let kept = filter_record_batch(&existing, &keep)
                     .map_err(|error| Error::parquet(object, error))?;
@@ -264,13 +285,18 @@ impl DefinitionsStore {
             _ => new,
         };
         let sorted = sort_by_key(object, &merged)?;
-        let mut written = self.put(object, &sorted).await?;
+        let mut written = self.put(object, &sorted, &coverage).await?;
         written.replaced = replaced.map(Writer::name);
         Ok(written)
     }
 
-    async fn put(&self, object: &str, batch: &RecordBatch) -> Result<Written, Error> {
-        let bytes = encode(object, batch)?;
+    async fn put(
+        &self,
+        object: &str,
+        batch: &RecordBatch,
+        coverage: &Coverage,
+    ) -> Result<Written, Error> {
+        let bytes = encode(object, batch, coverage)?;
         let rows = batch.num_rows();
         let written =
             |changed| Written { object: object.to_owned(), rows, changed, replaced: None };
@@ -307,7 +333,7 @@ pub async fn read_days(
     Ok(found.into_iter().filter_map(|(date, day)| day.map(|day| (date, day))).collect())
 }
 
-fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
+fn encode(object: &str, batch: &RecordBatch, coverage: &Coverage) -> Result<Vec<u8>, Error> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
@@ -316,6 +342,7 @@ fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
         .map_err(|error| Error::parquet(object, error))?;
     writer.write(batch).map_err(|error| Error::parquet(object, error))?;
+    writer.append_key_value_metadata(KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode()));
     writer.close().map_err(|error| Error::parquet(object, error))?;
     Ok(out)
 }
@@ -519,17 +546,24 @@ pub async fn write_definitions(
 
     let mut report = DefinitionsReport::default();
     let mut catalogs = Vec::new();
+    let mut coverage = Coverage::default();
     for (exchange, result) in &fetched {
         let entry = report.exchanges.entry(exchange.clone()).or_default();
+        let mut source = DefinitionsSource::SymbolParser;
         let catalog = result.as_ref().map_err(Clone::clone).and_then(|listing| {
-            entry.source =
-                if listing.instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
+            if listing.instruments.is_some() {
+                source = DefinitionsSource::Metadata;
+            }
+            entry.source = source.name().to_owned();
             // Keys are assigned once over the whole listing; each day then only selects and applies changes.
             instruments::Catalog::new(listing)
                 .map_err(|error| FetchFailure { message: error.to_string(), unreachable: false })
         });
         match catalog {
-            Ok(catalog) => catalogs.push((exchange.clone(), catalog)),
+            Ok(catalog) => {
+                coverage.0.insert(exchange.clone(), source);
+                catalogs.push((exchange.clone(), catalog));
+            }
             Err(failure) => {
                 if failure.unreachable {
                     // The caller says it once for every exchange (see `DefinitionsReport::unreachable`).
@@ -547,8 +581,6 @@ pub async fn write_definitions(
         // instruments" instead of "no definitions".
         return Ok(report);
     }
-    let written_exchanges: Vec<String> =
-        catalogs.iter().map(|(exchange, _)| exchange.clone()).collect();
     let mut aggregate: Vec<(NaiveDate, Vec<InstrumentRecord>)> = Vec::new();
     for date in dates.days() {
         let mut records = Vec::new();
@@ -570,7 +602,7 @@ pub async fn write_definitions(
         }
         let record_refs: Vec<&InstrumentRecord> = records.iter().collect();
         let group_refs: Vec<&GroupRecord> = groups.iter().collect();
-        for written in store.write_day(date, &written_exchanges, &record_refs, &group_refs).await? {
+        for written in store.write_day(date, &coverage, &record_refs, &group_refs).await? {
             report.objects.push(WrittenReport {
                 object: written.object,
                 rows: written.rows,
@@ -582,7 +614,7 @@ pub async fn write_definitions(
     }
     let aggregate_refs: Vec<(NaiveDate, Vec<&InstrumentRecord>)> =
         aggregate.iter().map(|(date, records)| (*date, records.iter().collect())).collect();
-    let written = store.write_aggregate(dates.start, dates.end, &aggregate_refs).await?;
+    let written = store.write_aggregate(dates.start, dates.end, &coverage, &aggregate_refs).await?;
     report.objects.push(WrittenReport {
         object: written.object,
         rows: written.rows,

@@ -3,7 +3,7 @@
 //! first columns are those of the system md replaces; files written by that system or by an earlier md are
 //! recognised and replaced without `--force`, and the plan reads md's earlier files with keys normalised.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -139,6 +139,40 @@ fn read(path: &Path) -> RecordBatch {
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
+/// The coverage a definitions file records in its key-value metadata (`md.coverage`), as exchange -> source;
+/// `None` when it records none.
+fn coverage_of(path: &Path) -> Sources {
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let value = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .find(|kv| kv.key == definitions::COVERAGE_KEY)?
+        .value
+        .clone()?;
+    Some(serde_json::from_str(&value).unwrap())
+}
+
+/// A recorded coverage, exchange -> source (`None`: none recorded).
+type Sources = Option<BTreeMap<String, String>>;
+
+fn sources(pairs: &[(&str, &str)]) -> Sources {
+    Some(pairs.iter().map(|(e, s)| ((*e).to_owned(), (*s).to_owned())).collect())
+}
+
+/// Runs `md-cli instruments`' work for `exchanges` without an API key (the free exchange details).
+async fn write_keyless(
+    root: &Path,
+    exchanges: &[&str],
+    days: DateRange,
+) -> definitions::DefinitionsReport {
+    let stub = TardisStub::start(StubConfig::default()).await.unwrap();
+    let client = TardisClient::new(&stub.tardis_config()).unwrap();
+    let exchanges: Vec<String> = exchanges.iter().map(|e| (*e).to_owned()).collect();
+    definitions::write_definitions(&client, &store(root, false), &exchanges, days).await.unwrap()
+}
+
 /// The values of a text column without nulls.
 fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
     let values = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
@@ -262,6 +296,107 @@ async fn rewriting_a_day_keeps_other_exchanges_and_is_a_no_op_when_unchanged() {
     let exchanges: BTreeSet<String> = strings(&batch, "tardis_exchange").into_iter().collect();
     assert_eq!(exchanges, EXCHANGES.iter().map(|e| e.to_string()).collect());
     assert_eq!(batch.num_rows(), expected_keys(day, true).len());
+}
+
+/// The coverage rule when writing: each file records the exchanges fetched with their source; a run for some
+/// exchanges keeps the others' coverage (the union, each with its own source); an exchange whose fetch failed is
+/// not covered; a file of md from before the coverage was recorded covers the exchanges of its rows, source unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_file_records_the_exchanges_it_covers_and_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let days = DateRange { start: day, end: day };
+    let objects = [
+        definitions::day_object(day),
+        definitions::groups_object(day),
+        definitions::aggregate_object(day, day),
+    ];
+    let path = dir.path().join(&objects[0]);
+    let all_metadata = sources(&[
+        ("binance-futures", "metadata"),
+        ("deribit", "metadata"),
+        ("okex-options", "metadata"),
+    ]);
+    // (the run's exchanges, with a key, the coverage of the day's files, of the aggregate)
+    let steps: &[(&[&str], bool, Sources, Sources)] = &[
+        (&EXCHANGES, true, all_metadata.clone(), all_metadata.clone()),
+        (
+            &["deribit"],
+            false,
+            sources(&[
+                ("binance-futures", "metadata"),
+                ("deribit", "symbol_parser"),
+                ("okex-options", "metadata"),
+            ]),
+            sources(&[("deribit", "symbol_parser")]),
+        ),
+        (
+            &["okex-options", "bitmex-nosuch"],
+            false,
+            sources(&[
+                ("binance-futures", "metadata"),
+                ("deribit", "symbol_parser"),
+                ("okex-options", "symbol_parser"),
+            ]),
+            sources(&[("okex-options", "symbol_parser")]),
+        ),
+    ];
+    for (exchanges, with_key, day_coverage, aggregate_coverage) in steps {
+        let report = if *with_key {
+            write(Some("TD.defs"), dir.path(), days).await
+        } else {
+            write_keyless(dir.path(), exchanges, days).await
+        };
+        assert!(!report.none_fetched(), "{report:?}");
+        for object in &objects[..2] {
+            assert_eq!(
+                &coverage_of(&dir.path().join(object)),
+                day_coverage,
+                "{exchanges:?} {object}"
+            );
+        }
+        assert_eq!(
+            &coverage_of(&dir.path().join(&objects[2])),
+            aggregate_coverage,
+            "{exchanges:?}"
+        );
+    }
+    let planned =
+        definitions::read_days(&store(dir.path(), false), [day].into_iter()).await.unwrap();
+    let coverage = planned[&day].coverage.clone().expect("recorded");
+    assert_eq!(coverage.source("okex-options"), Some(definitions::DefinitionsSource::SymbolParser));
+    assert_eq!(coverage.source("binance-futures"), Some(definitions::DefinitionsSource::Metadata));
+    assert!(!planned[&day].covers("bitmex-nosuch"));
+
+    // A file of md from before the coverage was recorded: the same columns, no key-value metadata.
+    let batch = read(&path);
+    let schema =
+        Arc::new(batch.schema().as_ref().clone().with_metadata(std::collections::HashMap::new()));
+    let batch = batch.with_schema(schema.clone()).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    assert_eq!(coverage_of(&path), None);
+    let planned =
+        definitions::read_days(&store(dir.path(), false), [day].into_iter()).await.unwrap();
+    assert_eq!(planned[&day].coverage, None);
+    for exchange in EXCHANGES {
+        assert!(planned[&day].covers(exchange), "{exchange}: its rows cover it");
+    }
+    assert!(!planned[&day].covers("bitmex-nosuch"));
+    write_keyless(dir.path(), &["deribit"], days).await;
+    assert_eq!(
+        coverage_of(&path),
+        sources(&[
+            ("binance-futures", "unknown"),
+            ("deribit", "symbol_parser"),
+            ("okex-options", "unknown"),
+        ]),
+        "the rows kept are covered, their source unknown"
+    );
+    assert_eq!(read(&path).num_rows(), expected_keys(day, true).len());
 }
 
 /// The stored definitions are read by other tools and by other versions of md, and an unchanged day must verify

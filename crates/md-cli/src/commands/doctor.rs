@@ -376,11 +376,17 @@ fn without_definitions(
     last: NaiveDate,
     count: usize,
     object: &str,
+    uncovered: &[String],
 ) -> (String, String) {
     let range = days.download;
     let which =
         if count > 1 { format!(" between {first} and {last}") } else { format!(": {first}") };
-    let exchanges = &job.config.instruments.exchanges;
+    // Definitions that exist but do not cover some venues (their metadata fetch failed): name those.
+    let (of, exchanges) = if uncovered.is_empty() {
+        (String::new(), job.config.instruments.exchanges.as_slice())
+    } else {
+        (format!(" of {}", uncovered.join(",")), uncovered)
+    };
     let exchanges = if exchanges.is_empty() {
         String::new()
     } else {
@@ -388,7 +394,7 @@ fn without_definitions(
     };
     (
         format!(
-            "days {range} ({}): no stored instrument definitions for {count} of {} day(s){which} (looked for {object})",
+            "days {range} ({}): no stored instrument definitions{of} for {count} of {} day(s){which} (looked for {object})",
             days.download_asked,
             range.days().count(),
         ),
@@ -483,9 +489,11 @@ async fn plan(job: &Job) -> Check {
                 last,
                 days: count,
                 ref object,
+                ref exchanges,
             }) = error.downcast_ref::<downloader::Error>() =>
         {
-            let (summary, fix) = without_definitions(job, &days, date, last, count, object);
+            let (summary, fix) =
+                without_definitions(job, &days, date, last, count, object, exchanges);
             return Check::warn(NAME, summary, fix);
         }
         Err(failure) => {
