@@ -120,7 +120,7 @@ impl<W: Write + Send> ParquetSink<W> {
         // The Arrow writer embeds the Arrow schema in the file metadata; its lower-level parts do the rest.
         let (file, factory) = ArrowWriter::try_new_with_options(
             Counted { inner: output, bytes: 0 },
-            schema.clone(),
+            layout.writer_schema(),
             ArrowWriterOptions::new().with_properties(properties),
         )?
         .into_serialized_writer()?;

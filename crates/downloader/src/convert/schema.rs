@@ -346,6 +346,55 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Returns the Arrow schema the writer embeds in the file (`ARROW:schema`): the file schema, with the `pandas`
+    /// metadata for the original schema.
+    pub(crate) fn writer_schema(&self) -> SchemaRef {
+        match self.flavor {
+            ParquetSchema::Original => Arc::new(self.file_schema.as_ref().clone().with_metadata(
+                std::collections::HashMap::from([("pandas".to_owned(), self.pandas_metadata())]),
+            )),
+            ParquetSchema::Typed => self.file_schema.clone(),
+        }
+    }
+
+    /// Returns the `pandas` metadata pandas writes with a frame of the original schema's dtypes (nullable `Int64`
+    /// timestamps, `string` text, `float64`, `bool`), so pandas reads md's files with the dtypes it read the
+    /// replaced system's files with.
+    fn pandas_metadata(&self) -> String {
+        let columns: Vec<serde_json::Value> = self
+            .outputs()
+            .map(|column| {
+                let (pandas_type, numpy_type) = match column.kind {
+                    Kind::Int | Kind::Timestamp => ("int64", "Int64"),
+                    Kind::Dict | Kind::Text => ("object", "string"),
+                    Kind::Float => ("float64", "float64"),
+                    Kind::Bool => ("bool", "bool"),
+                };
+                serde_json::json!({
+                    "name": column.name,
+                    "field_name": column.name,
+                    "pandas_type": pandas_type,
+                    "numpy_type": numpy_type,
+                    "metadata": null,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "index_columns": [],
+            "column_indexes": [],
+            "columns": columns,
+            "attributes": {},
+            "creator": {"library": "md", "version": env!("CARGO_PKG_VERSION")},
+            "pandas_version": PANDAS_VERSION,
+        })
+        .to_string()
+    }
+}
+
+/// The pandas version whose `pandas` metadata format md writes (the one the tests run, which reads it back).
+const PANDAS_VERSION: &str = "3.1.1";
+
 /// The data page size of the original schema, as the replaced system set it.
 pub(crate) const DATA_PAGE_BYTES: usize = 1 << 20;
 

@@ -6,7 +6,10 @@
 //! md's files as the same tables.
 
 #![allow(clippy::disallowed_methods, reason = "the tests read what xtask passes")]
-#![allow(clippy::print_stderr, reason = "the notice of a skipped suite, and the versions it ran with")]
+#![allow(
+    clippy::print_stderr,
+    reason = "the notice of a skipped suite, and the versions it ran with"
+)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
