@@ -45,7 +45,8 @@ pub use load::{
 pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig,
+    ParquetOptions, ParquetSchema, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig,
+    ServiceConfig,
     ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
     validate_s3_bucket,
 };

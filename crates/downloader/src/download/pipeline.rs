@@ -458,6 +458,8 @@ impl Downloader {
                     date: unit.date,
                     venue: unit.exchange.to_ascii_uppercase(),
                     instrument_key: unit.instrument_key.clone(),
+                    exchange: unit.exchange.clone(),
+                    symbol: (!unit.grouped).then(|| unit.symbol.clone()),
                 };
                 let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
@@ -769,6 +771,8 @@ mod tests {
             date: chrono::NaiveDate::from_ymd_opt(2024, 3, 2).expect("a date"),
             venue: "DERIBIT".into(),
             instrument_key: "DERIBIT:PERP:BTC-USD".into(),
+            exchange: "deribit".into(),
+            symbol: Some("BTC-PERPETUAL".into()),
         };
         let converted: Vec<Result<Bytes, SourceError>> = convert::convert(
             input,
