@@ -46,9 +46,8 @@ pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
     ParquetOptions, ParquetSchema, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig,
-    ServiceConfig,
-    ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
-    validate_s3_bucket,
+    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
+    validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 

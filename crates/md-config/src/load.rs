@@ -19,8 +19,7 @@ use crate::types::{
     Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
     ParquetSchema, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin,
-    ShardingConfig,
-    SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
+    ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 

@@ -540,7 +540,7 @@ pub const VARS: &[VarSpec] = &[
         Service,
         "batch_size",
         Some("65536"),
-        "Rows per batch when rows are converted (Parquet output, instrument definitions).",
+        "Rows per batch when rows are converted (Parquet output, instrument definitions); a tick conversion uses at least 1024 (the original's BATCH_SIZE=1 meant upload at once, which md always does).",
     ),
     var(
         Var::MemoryEfficient,
