@@ -10,6 +10,8 @@
 //! - [`freshness`]: what Tardis has exported per exchange (`exportedUntil`, incident reports), which the plan uses.
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
+//! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
+//!   which `md-cli missing` writes.
 
 pub mod adopt;
 pub mod days;
@@ -19,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
+pub mod reports;
 
 pub use days::RunDays;
 pub use freshness::{Freshness, Incident};

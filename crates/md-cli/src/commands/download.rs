@@ -143,7 +143,7 @@ pub(crate) struct UnitLine<'a> {
     /// Every object of the unit, in format order (raw first).
     objects: Vec<&'a str>,
     shard: Option<u32>,
-    /// What `missing` found: `stored` (and verified), `unverified`, `missing` or `not_yet_exported`.
+    /// What `missing` found: `stored` (and verified), `adopted`, `unverified`, `missing` or `not_yet_exported`.
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
     /// The incident Tardis reports on the unit's day, if any.
