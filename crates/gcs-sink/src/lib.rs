@@ -865,13 +865,14 @@ impl GcsSink {
     /// Records that an object md did not write was checked and found fit to keep: a sidecar bound to the object's
     /// identity (as every sidecar is) holding its size, how it was `checked` and, when the check read the whole
     /// object, its `digest`. [`GcsSink::head`] then reports it in [`ObjectInfo::adopted`] (and, with a digest, in
-    /// [`ObjectInfo::recorded`]). `checked_info` is the head the check started from: an object that changed
-    /// since is not recorded.
+    /// [`ObjectInfo::recorded`]). `checked_info` is the head the check started from, and the record describes that
+    /// version only: bound to its ETag, a record of an object rewritten since is ignored (on a local disk the file
+    /// is looked at again, and a changed one is not recorded).
     ///
     /// # Errors
-    /// [`Error::Changed`] when the object's size or ETag is no longer that of `checked_info` (or the digest's
-    /// size differs), [`Error::InvalidName`] for a `checked` that is empty or holds control characters,
-    /// [`Error::NotFound`], [`Error::Store`].
+    /// [`Error::Changed`] when the digest's size is not the checked size or a local file changed,
+    /// [`Error::InvalidName`] for a `checked` that is empty or holds control characters, [`Error::BadRecord`] when
+    /// the store gives no ETag, [`Error::NotFound`], [`Error::Store`].
     ///
     /// # Cancel safety
     /// Dropping the future leaves either no record or a complete one.
@@ -889,21 +890,34 @@ impl GcsSink {
                 reason: "how an object was checked is one non-empty line".into(),
             });
         }
-        let meta = self
-            .inner
-            .store
-            .head(&path)
-            .await
-            .map_err(|source| Error::store("head", name, self.label(), source))?;
-        let same = meta.size == checked_info.size
-            && meta.e_tag == checked_info.e_tag
-            && digest.is_none_or(|digest| digest.size == meta.size);
-        if !same {
-            return Err(Error::Changed { name: name.to_owned(), store: self.label().to_owned() });
+        let changed = || Error::Changed { name: name.to_owned(), store: self.label().to_owned() };
+        if digest.is_some_and(|digest| digest.size != checked_info.size) {
+            return Err(changed());
         }
-        let identity = self.identity(name, &path, &meta).await?;
+        // The record is bound to the version that was checked: elsewhere its ETag (the checks read by If-Match, so
+        // a later rewrite makes the record stale, as for any sidecar); on a local disk, whose identity is the inode,
+        // the file is looked at again.
+        let identity = match &self.inner.options.kind {
+            StoreKind::Local { .. } => {
+                let meta = self
+                    .inner
+                    .store
+                    .head(&path)
+                    .await
+                    .map_err(|source| Error::store("head", name, self.label(), source))?;
+                if meta.size != checked_info.size || meta.e_tag != checked_info.e_tag {
+                    return Err(changed());
+                }
+                self.identity(name, &path, &meta).await?
+            }
+            _ => checked_info.e_tag.clone().ok_or_else(|| Error::BadRecord {
+                name: name.to_owned(),
+                store: self.label().to_owned(),
+                detail: "the store gives no ETag to bind an adoption record to".into(),
+            })?,
+        };
         let record = SidecarRecord {
-            size: meta.size,
+            size: checked_info.size,
             crc32c: digest.map(|digest| digest.crc32c),
             identity,
             checked: Some(checked.trim().to_owned()),
@@ -912,7 +926,7 @@ impl GcsSink {
         tracing::debug!(
             object = name,
             sink = self.label(),
-            size = meta.size,
+            size = checked_info.size,
             checked,
             "adoption recorded"
         );
