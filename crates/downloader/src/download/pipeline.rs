@@ -898,6 +898,16 @@ impl SourceError {
     }
 }
 
+/// The fewest rows per Arrow batch a conversion uses, whatever `BATCH_SIZE` says.
+const MIN_BATCH_ROWS: usize = 1024;
+
+/// Rows per batch of a conversion: `BATCH_SIZE`, at least [`MIN_BATCH_ROWS`]. The system md replaces used
+/// `BATCH_SIZE` for its upload batching, and its `env.example` sets `BATCH_SIZE=1` ("upload at once", which md always
+/// does): read as rows per batch, a migrated `.env` would convert row by row.
+fn conversion_batch_rows(batch_size: std::num::NonZeroUsize) -> std::num::NonZeroUsize {
+    batch_size.max(std::num::NonZeroUsize::new(MIN_BATCH_ROWS).expect("non-zero"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -984,14 +994,4 @@ mod tests {
         assert!(matches!(error, SourceError::Tardis(tardis_client::Error::BodyCutShort { .. })));
         assert_eq!(retry_class(&through_the_sink(error)), RetryClass::Backoff);
     }
-}
-
-/// The fewest rows per Arrow batch a conversion uses, whatever `BATCH_SIZE` says.
-const MIN_BATCH_ROWS: usize = 1024;
-
-/// Rows per batch of a conversion: `BATCH_SIZE`, at least [`MIN_BATCH_ROWS`]. The system md replaces used
-/// `BATCH_SIZE` for its upload batching, and its `env.example` sets `BATCH_SIZE=1` ("upload at once", which md always
-/// does): read as rows per batch, a migrated `.env` would convert row by row.
-fn conversion_batch_rows(batch_size: std::num::NonZeroUsize) -> std::num::NonZeroUsize {
-    batch_size.max(std::num::NonZeroUsize::new(MIN_BATCH_ROWS).expect("non-zero"))
 }
