@@ -43,9 +43,9 @@ pub use load::{LoadOptions, Loaded, MIN_PART_SIZE, Override, Setting, load};
 pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, REDACTED, RunConfig, S3Options, Secret, ServiceConfig, ShardOrigin,
-    ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
-    validate_s3_bucket,
+    ParquetOptions, ProxyConfig, ProxyUrl, REDACTED, RunConfig, S3Options, Secret, ServiceConfig,
+    ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, redact_url_password,
+    validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 
