@@ -159,6 +159,61 @@ pub enum Fault {
     /// Serve a whole, valid gzip of the data type's CSV header and one row whose every cell is `x`: a file the
     /// raw download stores as it is, but no typed conversion accepts.
     UnconvertibleRow,
+    /// Answer a Tardis error with its code in the body, `{"code": N, "message": ..., "retryAfterSeconds": S}`; see
+    /// [`Fault::date_outside_listing`], [`Fault::invalid_symbol`], [`Fault::key_in_use`].
+    Coded {
+        /// HTTP status.
+        status: u16,
+        /// Tardis's error code.
+        code: u32,
+        /// Tardis's message.
+        message: String,
+        /// `retryAfterSeconds` in the body, if any.
+        retry_after_secs: Option<u64>,
+    },
+}
+
+impl Fault {
+    /// 400 with code 140, as Tardis answers for a day outside the symbol's listing.
+    pub fn date_outside_listing() -> Fault {
+        Fault::Coded {
+            status: 400,
+            code: 140,
+            message: "Data available only up to 2026-09-30".into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 400 with code 300, as Tardis answers for a symbol it does not know.
+    pub fn invalid_symbol() -> Fault {
+        Fault::Coded {
+            status: 400,
+            code: 300,
+            message: "Invalid 'symbol' param".into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 403 with code 274, as Tardis answers when the key is active from another IP address.
+    pub fn key_in_use(retry_after_secs: Option<u64>) -> Fault {
+        Fault::Coded {
+            status: 403,
+            code: 274,
+            message: "This Data API key is already active from another IP address. Use one API key from one IP \
+                      address at a time."
+                .into(),
+            retry_after_secs,
+        }
+    }
+}
+
+/// How often a [`Fault`] scripted for a path ([`TardisStub::script_path`]) applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// The next `n` requests for the path, then it is served.
+    Next(usize),
+    /// Every request for the path until the script is removed.
+    Always,
 }
 
 /// Probabilities (0..=1) of each fault per dataset request; their sum must stay at or below 1.
@@ -257,6 +312,12 @@ pub(crate) struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     scripted: Mutex<VecDeque<Fault>>,
     scripted_datasets: Mutex<VecDeque<Fault>>,
+    /// Faults by path (without query), checked first.
+    by_path: Mutex<HashMap<String, (Fault, Times)>>,
+    /// A fault for every request, until cleared.
+    standing: Mutex<Option<Fault>>,
+    /// `(exchange, dataset symbol)` listed only before this day, overriding the fixtures.
+    pub(crate) listing_ends: Mutex<HashMap<(String, String), NaiveDate>>,
     rates: Mutex<(FaultRates, SplitMix)>,
     in_flight: AtomicUsize,
     in_flight_peak: AtomicUsize,
@@ -284,8 +345,26 @@ impl Shared {
         }
     }
 
-    /// The next fault: the scripted queue first, then (for dataset requests) the dataset queue and the random rates.
-    pub(crate) fn next_fault(&self, dataset: bool) -> Option<Fault> {
+    /// The next fault: the standing fault, the path's script, the scripted queue, then (for dataset requests) the
+    /// dataset queue and the random rates.
+    pub(crate) fn next_fault(&self, path: &str, dataset: bool) -> Option<Fault> {
+        if let Some(fault) = lock(&self.standing).clone() {
+            return Some(fault);
+        }
+        {
+            let mut by_path = lock(&self.by_path);
+            if let Some((fault, times)) = by_path.get_mut(path) {
+                let fault = fault.clone();
+                match times {
+                    Times::Always => {}
+                    Times::Next(left) if *left > 1 => *left -= 1,
+                    Times::Next(_) => {
+                        by_path.remove(path);
+                    }
+                }
+                return Some(fault);
+            }
+        }
         if let Some(fault) = lock(&self.scripted).pop_front() {
             return Some(fault);
         }
@@ -357,6 +436,9 @@ impl TardisStub {
             log: Mutex::new(Vec::new()),
             scripted: Mutex::new(VecDeque::new()),
             scripted_datasets: Mutex::new(VecDeque::new()),
+            by_path: Mutex::new(HashMap::new()),
+            standing: Mutex::new(None),
+            listing_ends: Mutex::new(HashMap::new()),
             rates: Mutex::new((rates, SplitMix::new(seed))),
             in_flight: AtomicUsize::new(0),
             in_flight_peak: AtomicUsize::new(0),
@@ -405,6 +487,33 @@ impl TardisStub {
     pub fn push_dataset_faults(&self, fault: Fault, count: usize) {
         let mut queue = lock(&self.shared.scripted_datasets);
         queue.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Answers requests for `path` (as [`dataset_path`] spells it, or a metadata path such as `/v1/exchanges/deribit`)
+    /// with `fault`, the next `n` times or always; scripting a path again replaces its script.
+    pub fn script_path(&self, path: &str, fault: Fault, times: Times) {
+        if times == Times::Next(0) {
+            lock(&self.shared.by_path).remove(path);
+            return;
+        }
+        lock(&self.shared.by_path).insert(path.to_owned(), (fault, times));
+    }
+
+    /// Removes every path's script.
+    pub fn clear_path_scripts(&self) {
+        lock(&self.shared.by_path).clear();
+    }
+
+    /// Answers every request (datasets and metadata) with `fault` until called with `None`: a stand-in for a key
+    /// locked to another IP address "for good".
+    pub fn set_standing_fault(&self, fault: Option<Fault>) {
+        *lock(&self.shared.standing) = fault;
+    }
+
+    /// Lists `symbol` of `exchange` only before `day` from now on: the exchange details say `availableTo` is that
+    /// day's midnight, and files of that day and later answer 404, as for any day outside a symbol's listing.
+    pub fn end_listing(&self, exchange: &str, symbol: &str, day: NaiveDate) {
+        lock(&self.shared.listing_ends).insert((exchange.to_owned(), symbol.to_owned()), day);
     }
 
     /// Replaces the random fault rates (the seeded sequence continues).
