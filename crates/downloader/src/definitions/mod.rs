@@ -388,7 +388,9 @@ impl DefinitionsReport {
 /// reported and left out; the others are still written.
 ///
 /// # Errors
-/// Writing an object failed ([`Error`]); fetch failures are reported per exchange instead.
+/// Writing an object failed ([`Error`]), or Tardis refused the key because it is in use from another IP address
+/// past the max wait ([`Error::IpLocked`], before anything is written); other fetch failures are reported per
+/// exchange instead.
 ///
 /// # Cancel safety
 /// Objects are written atomically one by one; dropping the future leaves the days written so far.
@@ -406,7 +408,7 @@ pub async fn write_definitions(
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc();
-    let fetched: Vec<(String, Result<Listing, String>)> =
+    let fetched: Vec<(String, Result<Listing, FetchFailure>)> =
         futures::stream::iter(exchanges.iter().cloned())
             .map(|exchange| async move {
                 let result = fetch_exchange(client, &exchange, range_start, range_end).await;
@@ -415,6 +417,14 @@ pub async fn write_definitions(
             .buffered(4)
             .collect()
             .await;
+    let fetched: Vec<(String, Result<Listing, String>)> = fetched
+        .into_iter()
+        .map(|(exchange, result)| match result {
+            Ok(listing) => Ok((exchange, Ok(listing))),
+            Err(FetchFailure::Skip(error)) => Ok((exchange, Err(error))),
+            Err(FetchFailure::Stop(error)) => Err(Error::IpLocked { source: Box::new(error) }),
+        })
+        .collect::<Result<_, Error>>()?;
 
     let mut report = DefinitionsReport::default();
     let mut catalogs = Vec::new();
@@ -477,13 +487,30 @@ pub async fn write_definitions(
     Ok(report)
 }
 
+/// Why an exchange's metadata could not be fetched: it is left out (`Skip`), or the run stops (`Stop`: Tardis
+/// refused the key because it is in use from another IP address, past the max wait).
+enum FetchFailure {
+    Skip(String),
+    Stop(tardis_client::Error),
+}
+
+impl From<tardis_client::Error> for FetchFailure {
+    fn from(error: tardis_client::Error) -> Self {
+        if error.is_ip_locked() {
+            FetchFailure::Stop(error)
+        } else {
+            FetchFailure::Skip(chain(&error))
+        }
+    }
+}
+
 async fn fetch_exchange(
     client: &tardis_client::TardisClient,
     exchange: &str,
     range_start: DateTime<Utc>,
     range_end: DateTime<Utc>,
-) -> Result<Listing, String> {
-    let details = client.exchange_details(exchange).await.map_err(|error| chain(&error))?;
+) -> Result<Listing, FetchFailure> {
+    let details = client.exchange_details(exchange).await?;
     if !client.has_api_key() {
         return Ok(listing(details, None));
     }
@@ -494,7 +521,9 @@ async fn fetch_exchange(
     };
     match client.instruments(exchange, &filter).await {
         Ok(instruments) => Ok(listing(details, Some(instruments))),
-        Err(error) if matches!(error.status(), Some(401 | 403)) => {
+        // The key in use from another IP address is not a refused key: it stops the run, never a silent fall back
+        // to the free listing.
+        Err(error) if error.is_key_refused() => {
             tracing::warn!(
                 exchange,
                 error = %error,
@@ -502,6 +531,6 @@ async fn fetch_exchange(
             );
             Ok(listing(details, None))
         }
-        Err(error) => Err(chain(&error)),
+        Err(error) => Err(error.into()),
     }
 }

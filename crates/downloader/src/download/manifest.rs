@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::days::RunDays;
+use super::status::UnitStatus;
 
 /// The object name of a shard's manifest.
 pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
@@ -31,6 +32,9 @@ pub enum RunStatus {
     QuotaExhausted,
     /// SIGINT or SIGTERM: the shard stopped taking units and aborted those in flight.
     Interrupted,
+    /// Tardis refused the API key because it is in use from another IP address, for longer than
+    /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`: the shard stopped; the units not done are listed as interrupted.
+    IpLocked,
 }
 
 /// Counts of units by outcome.
@@ -46,7 +50,11 @@ pub struct UnitCounts {
     pub replaced: usize,
     /// Failed after retries.
     pub failed: usize,
-    /// Never started (interrupted or quota).
+    /// Not offered by Tardis (listed in [`Manifest::not_offered`]).
+    #[serde(default)]
+    pub not_offered: usize,
+    /// Never started or stopped before done (a signal, the quota share, the key in use from another IP address;
+    /// listed in [`Manifest::interrupted`]).
     pub not_started: usize,
 }
 
@@ -61,6 +69,25 @@ pub struct UnitError {
     pub attempts: u32,
     /// The error chain.
     pub error: String,
+}
+
+/// A unit a run did not store for a reason that is not a failure: not offered by Tardis, or interrupted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// The unit (`date/exchange/data_type/symbol`).
+    pub unit: String,
+    /// Its object name (the first, with several output formats).
+    pub object: String,
+    /// [`UnitStatus::NotOffered`] or [`UnitStatus::Interrupted`].
+    pub status: UnitStatus,
+    /// The HTTP status Tardis answered, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Tardis's error code, when its answer carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    /// Tardis's message, or why the run stopped.
+    pub message: String,
 }
 
 /// A shard's run summary: what `md-cli download` writes to the sink after its work.
@@ -98,6 +125,12 @@ pub struct Manifest {
     pub retries: u64,
     /// Failed units with their errors.
     pub errors: Vec<UnitError>,
+    /// Units Tardis does not offer (with its status, code and message): never retried, not failures.
+    #[serde(default)]
+    pub not_offered: Vec<UnitRecord>,
+    /// Units the run stopped before they were done (with why): not failures; a rerun downloads them.
+    #[serde(default)]
+    pub interrupted: Vec<UnitRecord>,
     /// Object names stored by this run.
     pub done_objects: Vec<String>,
     /// Object names found stored and verified, so skipped.

@@ -21,10 +21,11 @@ use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
+use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError, UnitRecord};
 use super::plan::{Plan, Unit};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::Quota;
+use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
 
@@ -172,6 +173,7 @@ impl Downloader {
         let state = Arc::new(RunState {
             quota,
             quota_exhausted: AtomicBool::new(false),
+            ip_locked: std::sync::OnceLock::new(),
             downloaded: Arc::new(AtomicU64::new(0)),
             stop: cancel.child_token(),
             cancel,
@@ -212,6 +214,8 @@ impl Downloader {
         let mut counts = UnitCounts { planned: outcomes.len(), ..UnitCounts::default() };
         let (mut errors, mut done_objects, mut skipped_objects, mut bytes_written) =
             (Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut not_offered, mut interrupted) = (Vec::new(), Vec::new());
+        let stop_reason = state.stop_reason();
         let mut retries = 0u64;
         for (unit, outcome) in &outcomes {
             match outcome {
@@ -243,14 +247,39 @@ impl Downloader {
                         error: error.clone(),
                     });
                 }
-                UnitOutcome::NotStarted => counts.not_started += 1,
+                UnitOutcome::NotOffered { status, code, message } => {
+                    counts.not_offered += 1;
+                    not_offered.push(UnitRecord {
+                        unit: unit.id(),
+                        object: unit.object().to_owned(),
+                        status: UnitStatus::NotOffered,
+                        http_status: Some(*status),
+                        code: *code,
+                        message: message.clone(),
+                    });
+                }
+                UnitOutcome::NotStarted => {
+                    counts.not_started += 1;
+                    interrupted.push(UnitRecord {
+                        unit: unit.id(),
+                        object: unit.object().to_owned(),
+                        status: UnitStatus::Interrupted,
+                        http_status: None,
+                        code: None,
+                        message: stop_reason.clone(),
+                    });
+                }
             }
         }
+        not_offered.sort_by(|a, b| a.unit.cmp(&b.unit));
+        interrupted.sort_by(|a, b| a.unit.cmp(&b.unit));
         done_objects.sort();
         skipped_objects.sort();
         errors.sort_by(|a, b| a.unit.cmp(&b.unit));
         let status = if state.cancel.is_cancelled() {
             RunStatus::Interrupted
+        } else if state.ip_locked.get().is_some() {
+            RunStatus::IpLocked
         } else if state.quota_exhausted.load(Ordering::SeqCst) {
             RunStatus::QuotaExhausted
         } else if counts.failed > 0 || counts.not_started > 0 {
@@ -275,6 +304,8 @@ impl Downloader {
             bytes_written,
             retries,
             errors,
+            not_offered,
+            interrupted,
             done_objects,
             skipped_objects,
             days: plan.days.clone(),
@@ -297,6 +328,7 @@ impl Downloader {
             done = counts.done,
             skipped = counts.skipped,
             failed = counts.failed,
+            not_offered = counts.not_offered,
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
             manifest = %manifest_object,
@@ -307,7 +339,7 @@ impl Downloader {
     }
 
     async fn process(&self, unit: &Unit, state: &RunState) -> UnitOutcome {
-        if state.stop.is_cancelled() {
+        if state.stop.is_cancelled() || state.ip_locked.get().is_some() {
             return UnitOutcome::NotStarted;
         }
         // What to write: every object of the unit that is not stored and verified (all of them with `force`).
@@ -374,12 +406,7 @@ impl Downloader {
             };
             let dataset = match opened {
                 Ok(dataset) => dataset,
-                Err(error) => {
-                    return UnitOutcome::Failed {
-                        attempts: error.attempts(),
-                        error: chain(&error),
-                    };
-                }
+                Err(error) => return self.refused(unit, error, state).await,
             };
             // The file is counted once, however many objects it becomes.
             if let Some(quota) = &state.quota {
@@ -412,6 +439,12 @@ impl Downloader {
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
                     return UnitOutcome::NotStarted;
                 }
+                Err(PutError::Source { source: SourceError::Tardis(error), .. })
+                    if error.is_ip_locked() =>
+                {
+                    state.lock_out(&error);
+                    return UnitOutcome::NotStarted;
+                }
                 Err(error) => error,
             };
             // Another whole-file attempt, within the one budget, when the error's class says it can help.
@@ -426,6 +459,55 @@ impl Downloader {
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             }
         }
+    }
+
+    /// What a unit is when Tardis would not serve its file: not offered (a code that says the file does not exist,
+    /// or a 404 for a day Tardis's own listing leaves out), stopped (the key in use from another IP address past the
+    /// max wait: the run stops), or failed.
+    async fn refused(
+        &self,
+        unit: &Unit,
+        error: tardis_client::Error,
+        state: &RunState,
+    ) -> UnitOutcome {
+        if error.is_ip_locked() {
+            state.lock_out(&error);
+            return UnitOutcome::NotStarted;
+        }
+        if let (Some(status), true) = (error.status(), error.is_not_offered()) {
+            return UnitOutcome::NotOffered {
+                status,
+                code: error.code(),
+                message: error.message().unwrap_or_default().to_owned(),
+            };
+        }
+        if error.status() == Some(404) {
+            match self.client.exchange_details(&unit.exchange).await {
+                Ok(details) => {
+                    if let Some(why) = super::listing::excludes(
+                        &details,
+                        &unit.symbol,
+                        unit.data_type.as_str(),
+                        unit.date,
+                    ) {
+                        let message = match error.message() {
+                            Some(message) => format!("{message} ({why})"),
+                            None => why,
+                        };
+                        return UnitOutcome::NotOffered {
+                            status: 404,
+                            code: error.code(),
+                            message,
+                        };
+                    }
+                }
+                Err(details_error) => tracing::warn!(
+                    error = %details_error,
+                    "a 404, and Tardis's listing cannot be read to tell whether the file exists: counted as failed"
+                ),
+            }
+        }
+        UnitOutcome::Failed { attempts: error.attempts(), error: chain(&error) }
     }
 
     /// The file as it arrives from Tardis, counted, and stopped (with an error, so the sink aborts) when the run
@@ -592,12 +674,37 @@ impl Downloader {
 struct RunState {
     quota: Option<Quota>,
     quota_exhausted: AtomicBool,
+    /// Set when Tardis refused the key past the max wait (it is in use from another IP address): the client sends
+    /// nothing more, and no unit starts.
+    ip_locked: std::sync::OnceLock<String>,
     /// Compressed bytes received from Tardis over all attempts.
     downloaded: Arc<AtomicU64>,
     /// Cancelled on a signal (the parent) or when the quota share is spent.
     stop: CancellationToken,
     cancel: CancellationToken,
     progress: Arc<dyn Progress>,
+}
+
+impl RunState {
+    /// Records that the key stayed in use from another IP address: no unit starts from now on.
+    fn lock_out(&self, error: &tardis_client::Error) {
+        if self.ip_locked.set(error.to_string()).is_ok() {
+            tracing::error!(error = %error, "the Tardis API key is in use from another IP address: stopping");
+        }
+    }
+
+    /// Why units were not started or not finished, for the manifest's `interrupted` list.
+    fn stop_reason(&self) -> String {
+        if self.cancel.is_cancelled() {
+            "the run was interrupted (SIGINT or SIGTERM)".to_owned()
+        } else if let Some(error) = self.ip_locked.get() {
+            format!("the run stopped: {error}")
+        } else if self.quota_exhausted.load(Ordering::SeqCst) {
+            "the run stopped: this shard's share of TARDIS_DAILY_QUOTA_BYTES is spent".to_owned()
+        } else {
+            "the run stopped before this unit".to_owned()
+        }
+    }
 }
 
 enum Stored {

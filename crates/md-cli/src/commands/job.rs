@@ -82,6 +82,9 @@ impl Job {
         // fails its units instead of being set apart.
         let freshness = match Freshness::fetch(&self.client, &exchanges).await {
             Ok(freshness) => freshness,
+            Err(downloader::Error::IpLocked { .. }) => {
+                return Err(Failure::key_in_use(self.config.tardis.ip_lock_max_wait, None));
+            }
             Err(error) => {
                 tracing::warn!(error = %error, "planning without knowing what Tardis has exported");
                 Freshness::default()
@@ -103,6 +106,11 @@ impl Job {
 
 /// Nothing was done for a bad request (the message says what to change); anything else is work that failed.
 fn failure(error: downloader::Error) -> Failure {
+    if let downloader::Error::IpLocked { source } = &error
+        && let tardis_client::Error::IpLocked { waited, .. } = source.as_ref()
+    {
+        return Failure::key_in_use(*waited, None);
+    }
     if error.is_bad_input() {
         Failure::BadInput(anyhow!(error))
     } else {
