@@ -35,10 +35,10 @@ impl Failure {
             None => String::new(),
         };
         Failure::Work(anyhow::anyhow!(
-            "stopped: Tardis refused the API key for {}s (HTTP 403, code 274): it is in use from another IP address, \
+            "stopped: Tardis refused the API key for {:.1} s (HTTP 403, code 274): it is in use from another IP address, \
              and on some plans one key serves one IP address at a time; stop the other machine or process using this \
              key, or send the whole fleet through one egress IP (docs/SCALING.md), then run again{stopped}",
-            max_wait.as_secs()
+            max_wait.as_secs_f64()
         ))
     }
 

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use gcs_sink::GcsSink;
 use serde::{Deserialize, Serialize};
 
 use super::days::RunDays;
@@ -149,4 +151,36 @@ pub struct Manifest {
 impl Manifest {
     /// The current manifest format version.
     pub const VERSION: u32 = 1;
+}
+
+/// Returns the units a shard's previous manifest for the same range recorded as not offered, by unit id: a rerun
+/// does not ask Tardis for them again (they are recorded again instead). Nothing when there is no such manifest, or
+/// when it cannot be read (said in a warning): the units are then asked for, which costs one request each.
+///
+/// # Cancel safety
+/// Read-only.
+pub async fn previously_not_offered(sink: &GcsSink, object: &str) -> BTreeMap<String, UnitRecord> {
+    /// Only the field needed, so older and newer manifests read too.
+    #[derive(Deserialize)]
+    struct Previous {
+        #[serde(default)]
+        not_offered: Vec<UnitRecord>,
+    }
+    let body = match sink.get(object).await {
+        Ok(body) => body.map_ok(|chunk| chunk.to_vec()).try_concat().await,
+        Err(gcs_sink::Error::NotFound { .. }) => return BTreeMap::new(),
+        Err(error) => Err(error),
+    };
+    let parsed = body.map_err(|error| error.to_string()).and_then(|body| {
+        serde_json::from_slice::<Previous>(&body).map_err(|error| error.to_string())
+    });
+    match parsed {
+        Ok(previous) => {
+            previous.not_offered.into_iter().map(|record| (record.unit.clone(), record)).collect()
+        }
+        Err(error) => {
+            tracing::warn!(object, error = %error, "cannot read the previous manifest; units it said were not offered are asked for again");
+            BTreeMap::new()
+        }
+    }
 }

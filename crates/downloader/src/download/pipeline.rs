@@ -170,7 +170,20 @@ impl Downloader {
             ),
             None => None,
         };
+        // Units this shard's previous run of the range found not offered are not asked for again (unless forced).
+        let known_not_offered = if self.download.force {
+            Default::default()
+        } else {
+            let object = manifest::object_name(
+                plan.range.start,
+                plan.range.end,
+                self.shard_index,
+                self.total_shards,
+            );
+            manifest::previously_not_offered(&self.sink, &object).await
+        };
         let state = Arc::new(RunState {
+            known_not_offered,
             quota,
             quota_exhausted: AtomicBool::new(false),
             ip_locked: std::sync::OnceLock::new(),
@@ -372,6 +385,14 @@ impl Downloader {
         }
         if targets.is_empty() {
             return UnitOutcome::Skipped;
+        }
+        if let Some(known) = state.known_not_offered.get(&unit.id()) {
+            tracing::debug!(unit = %unit, "not offered, as the previous run found; not asked again");
+            return UnitOutcome::NotOffered {
+                status: known.http_status.unwrap_or(400),
+                code: known.code,
+                message: known.message.clone(),
+            };
         }
         let converting = targets.iter().any(|target| target.format == OutputFormat::Parquet);
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
@@ -672,6 +693,8 @@ impl Downloader {
 }
 
 struct RunState {
+    /// Units the previous manifest of this shard and range recorded as not offered, by unit id.
+    known_not_offered: std::collections::BTreeMap<String, UnitRecord>,
     quota: Option<Quota>,
     quota_exhausted: AtomicBool,
     /// Set when Tardis refused the key past the max wait (it is in use from another IP address): the client sends

@@ -79,12 +79,10 @@ impl Job {
         };
         let exchanges: Vec<String> = exchanges.into_iter().collect();
         // Without what Tardis has exported the plan is made as if every day were: a day not yet exported then
-        // fails its units instead of being set apart.
+        // fails its units instead of being set apart. When the key is in use from another IP address past the max
+        // wait, the client sends nothing more: a download then records every unit as interrupted and stops.
         let freshness = match Freshness::fetch(&self.client, &exchanges).await {
             Ok(freshness) => freshness,
-            Err(downloader::Error::IpLocked { .. }) => {
-                return Err(Failure::key_in_use(self.config.tardis.ip_lock_max_wait, None));
-            }
             Err(error) => {
                 tracing::warn!(error = %error, "planning without knowing what Tardis has exported");
                 Freshness::default()

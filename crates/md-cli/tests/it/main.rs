@@ -9,4 +9,6 @@ mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod proxy;
+mod statuses;
 mod support;

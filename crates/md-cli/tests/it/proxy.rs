@@ -1,0 +1,104 @@
+//! Behind a proxy: `HTTP_PROXY` (here from a `.env` file, with credentials the proxy requires) carries every request,
+//! to Tardis and to the sink, and its password is never printed; `config` shows where it came from and `doctor`
+//! checks it.
+
+use test_support::proxy::TestProxy;
+
+use crate::support::{KEY, SELECTION, Stand, args, main_job_stand, ok, plan, small_files};
+
+const PASSWORD: &str = "pr0xy-s3cret";
+
+fn proxy(stand: &Stand) -> TestProxy {
+    stand.runtime.block_on(TestProxy::start(Some(("ops", PASSWORD)))).expect("the proxy starts")
+}
+
+/// A download through the proxy (Tardis stand-in and GCS fake both plain http, so forwarded, not tunnelled) stores
+/// every object byte-exact, and the proxy saw every request the two servers saw, each with the credentials.
+#[test]
+fn a_download_through_a_proxy_is_byte_exact_and_every_request_goes_through_it() {
+    let stand = main_job_stand(small_files()).with_gcs();
+    let proxy = proxy(&stand);
+    let env = stand
+        .env(Some(KEY))
+        .var("GCS_BUCKET", "md-ticks")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures");
+    env.write(".env", &format!("http_proxy={}\n", proxy.url_with_credentials()));
+    let config = ok(env.run(&["config"]));
+    let line = config.stdout.lines().find(|line| line.starts_with("http_proxy ")).expect("listed");
+    assert!(
+        line.contains(&format!(
+            "http://ops:<redacted>@{}",
+            proxy.url().trim_start_matches("http://")
+        )),
+        "{line}"
+    );
+    assert!(line.contains(".env"), "its source: {line}");
+
+    let run = ok(env.run(&args("pipeline", SELECTION)));
+    for output in [&run.stdout, &run.stderr, &config.stdout] {
+        assert!(!output.contains(PASSWORD), "the proxy's password was printed");
+    }
+    let units = plan(&env);
+    let gcs = stand.gcs.as_ref().unwrap();
+    for unit in &units {
+        let stored = gcs.object("md-ticks", &unit.object).expect("in the bucket");
+        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        assert!(stored.data.as_ref() == expected.as_slice(), "{} differs", unit.object);
+    }
+    let log = proxy.requests();
+    assert!(log.iter().all(|entry| entry.authorized && entry.method != "CONNECT"), "{log:?}");
+    let to = |addr: std::net::SocketAddr| {
+        log.iter().filter(|entry| entry.authority == addr.to_string()).count()
+    };
+    assert_eq!(
+        to(stand.stub.addr()),
+        stand.stub.counters().total,
+        "every Tardis request went through it"
+    );
+    assert_eq!(to(gcs.addr()) as u64, gcs.counters().total(), "every sink request went through it");
+    assert_eq!(to(stand.stub.addr()) + to(gcs.addr()), log.len());
+    assert!(log.iter().any(|entry| entry.path.ends_with(".csv.gz")), "datasets too");
+}
+
+/// `doctor` says which proxy the Tardis requests take, and fails the tardis check, naming the proxy without its
+/// password, when the proxy refuses the credentials.
+#[test]
+fn doctor_checks_the_proxy() {
+    let stand = main_job_stand(small_files());
+    let proxy = proxy(&stand);
+    let env = stand
+        .env(Some(KEY))
+        .var("MD_SINK", "sink")
+        .var("HTTP_PROXY", &proxy.url_with_credentials());
+    let good = env.run(&args("doctor", &["--json"]));
+    let checks: Vec<serde_json::Value> =
+        good.stdout.lines().map(|line| serde_json::from_str(line).expect("JSON")).collect();
+    let tardis = checks.iter().find(|check| check["name"] == "tardis").expect("tardis check");
+    assert_eq!(tardis["status"], "ok", "{tardis}");
+    assert!(
+        tardis["summary"].as_str().unwrap().contains("through the proxy http://ops:<redacted>@"),
+        "{tardis}"
+    );
+    let configuration = checks.iter().find(|check| check["name"] == "configuration").unwrap();
+    assert!(
+        configuration["summary"].as_str().unwrap().contains("HTTP_PROXY from env"),
+        "{configuration}"
+    );
+
+    let wrong =
+        format!("http://ops:not-the-password@{}", proxy.url().trim_start_matches("http://"));
+    let refused = stand
+        .env(Some(KEY))
+        .var("MD_SINK", "sink")
+        .var("HTTP_PROXY", &wrong)
+        .run(&args("doctor", &[]));
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(refused.stdout.contains("FAIL  tardis"), "{}", refused.stdout);
+    assert!(refused.stdout.contains("HTTP 407"), "{}", refused.stdout);
+    for output in [&good.stdout, &good.stderr, &refused.stdout, &refused.stderr] {
+        assert!(
+            !output.contains(PASSWORD) && !output.contains("not-the-password"),
+            "a password was printed"
+        );
+    }
+}
