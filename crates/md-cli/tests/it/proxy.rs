@@ -102,3 +102,55 @@ fn doctor_checks_the_proxy() {
         );
     }
 }
+
+/// `https://` targets go through the proxy as CONNECT tunnels: a download from the TLS stand-in (trusted through
+/// `SSL_CERT_FILE`, as a container's CA bundle would be) is byte-exact, the proxy tunnelled every connection, and
+/// with credentials the proxy refuses nothing reaches the stand-in.
+#[test]
+fn a_download_from_tls_tunnels_through_the_proxy() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let stub = runtime
+        .block_on(test_support::tardis::TardisStub::start_tls(test_support::tardis::StubConfig {
+            api_key: Some(KEY.into()),
+            ..small_files()
+        }))
+        .expect("the TLS stand-in starts");
+    let stand = Stand { stub, gcs: None, runtime };
+    assert!(stand.stub.base_url().starts_with("https://"));
+    let proxy = proxy(&stand);
+    let env = stand
+        .env(Some(KEY))
+        .var("MD_SINK", "sink")
+        .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
+        .var("HTTPS_PROXY", &proxy.url_with_credentials());
+    let ca = env.write("test-ca.pem", test_support::tardis::TEST_CA_PEM);
+    let env = env.var("SSL_CERT_FILE", ca.to_str().unwrap());
+    let run = ok(env.run(&args("pipeline", SELECTION)));
+    assert!(!run.stderr.contains(PASSWORD) && !run.stdout.contains(PASSWORD));
+    let units = plan(&env);
+    crate::support::assert_byte_exact(&stand, &env, &units);
+    let log = proxy.requests();
+    assert!(!log.is_empty());
+    for entry in &log {
+        assert_eq!(entry.method, "CONNECT", "{entry:?}");
+        assert_eq!(entry.authority, stand.stub.addr().to_string());
+        assert!(entry.authorized && entry.status == 200, "{entry:?}");
+    }
+    assert!(stand.stub.counters().total > log.len(), "requests share tunnels: {log:?}");
+
+    stand.stub.reset_counters();
+    let wrong =
+        format!("http://ops:not-the-password@{}", proxy.url().trim_start_matches("http://"));
+    let refused = env
+        .var("HTTPS_PROXY", &wrong)
+        .var("TARDIS_MAX_RETRIES", "0")
+        .var("MD_FORCE", "true")
+        .run(&args("download", SELECTION));
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert_eq!(stand.stub.counters().total, 0, "nothing went around the proxy");
+    assert!(!refused.stderr.contains("not-the-password"), "{}", refused.stderr);
+}

@@ -424,13 +424,31 @@ impl TardisStub {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(config: StubConfig) -> std::io::Result<TardisStub> {
+        Self::serve(config, None).await
+    }
+
+    /// As [`TardisStub::start`], over TLS (`https://127.0.0.1:PORT`) with the test certificate of
+    /// `fixtures/tls/server.pem` (for `127.0.0.1` and `localhost`), issued by the test CA of [`TEST_CA_PEM`]: a
+    /// client trusts it through `SSL_CERT_FILE` pointing at a copy of that CA.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start_tls(config: StubConfig) -> std::io::Result<TardisStub> {
+        Self::serve(config, Some(tls_acceptor()?)).await
+    }
+
+    async fn serve(
+        config: StubConfig,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<TardisStub> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((HOST, config.port))).await?;
         let addr = listener.local_addr()?;
         let seed = config.seed;
         let rates = config.fault_rates;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             config,
-            self_url: format!("http://{addr}"),
+            self_url: format!("{scheme}://{addr}"),
             fixtures: fixtures::Fixtures::load(),
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
@@ -445,9 +463,26 @@ impl TardisStub {
             memory: Mutex::new(HashMap::new()),
         });
         let router = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }),
+            Some(acceptor) => tokio::spawn(async move {
+                let mut connections = tokio::task::JoinSet::new();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let (acceptor, router) = (acceptor.clone(), router.clone());
+                    connections.spawn(async move {
+                        let Ok(stream) = acceptor.accept(stream).await else { return };
+                        let service = hyper_util::service::TowerToHyperService::new(router);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                    while connections.try_join_next().is_some() {}
+                }
+            }),
+        };
         Ok(TardisStub { addr, shared, task })
     }
 
@@ -585,6 +620,33 @@ impl TardisStub {
             .map_err(|_| std::io::Error::other(format!("no dataset at {path}")))?;
         server::source_for(&self.shared, &spec).await?.crc32c().await
     }
+}
+
+/// The test CA (PEM) that issued the TLS stand-in's certificate ([`TardisStub::start_tls`]).
+pub const TEST_CA_PEM: &str = include_str!("../../fixtures/tls/ca.pem");
+
+/// The TLS acceptor of the test certificate (`fixtures/tls/`: a CA and a server certificate for `127.0.0.1` and
+/// `localhost`, both valid for 100 years, made once with openssl; test material, never a secret).
+fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |error: &dyn std::fmt::Display| std::io::Error::other(error.to_string());
+    let certificates =
+        CertificateDer::pem_slice_iter(include_bytes!("../../fixtures/tls/server.pem"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| invalid(&error))?;
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../../fixtures/tls/server.key"))
+        .map_err(|error| invalid(&error))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| invalid(&error))?
+    .with_no_client_auth()
+    .with_single_cert(certificates, key)
+    .map_err(|error| invalid(&error))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The path of a dataset file as the stand-in (and Tardis) serves it, with the symbol normalised and encoded.
