@@ -84,8 +84,9 @@ pub(crate) enum Command {
     Missing(MissingArgs),
     /// Run `instruments` then `download` for the same range: the whole job in one command.
     Pipeline(PipelineArgs),
-    /// Check, before a run costs anything, that it will work: the configuration and where each credential comes
-    /// from, Tardis reachable (with round-trip times), the API key accepted and what it covers, the sink writable
+    /// Check, before a run costs anything, that it will work: the configuration and where each credential and proxy
+    /// setting comes from, Tardis reachable (with round-trip times, and the proxy each request takes), the API key
+    /// accepted, not in use from another IP address, and what it covers, the sink writable
     /// (a create-only probe object written, read back, refused a second time, deleted), the clock against Tardis',
     /// today's quota ledger of this shard, and the plan. One line per check, with a fix when it fails.
     /// Exit 0 when every check holds (warnings allowed), 1 when one fails, 2 for a bad configuration.
