@@ -90,7 +90,7 @@ impl Freshness {
             .map(|exchange| async move {
                 let details = client.exchange_details(&exchange).await.map_err(|error| {
                     if error.is_ip_locked() {
-                        Error::IpLocked { source: Box::new(error) }
+                        Error::IpLocked { source: std::sync::Arc::new(error) }
                     } else {
                         Error::Freshness { exchange: exchange.clone(), reason: chain(&error) }
                     }
