@@ -154,3 +154,32 @@ fn a_download_from_tls_tunnels_through_the_proxy() {
     assert_eq!(stand.stub.counters().total, 0, "nothing went around the proxy");
     assert!(!refused.stderr.contains("not-the-password"), "{}", refused.stderr);
 }
+
+/// The key read from Secret Manager goes through the proxy too, as every other request.
+#[test]
+fn the_secret_manager_request_goes_through_the_proxy() {
+    let stand = main_job_stand(small_files());
+    let secrets = stand
+        .runtime
+        .block_on(test_support::secret_manager::SecretManagerStub::start())
+        .expect("it starts");
+    secrets.insert("md-project", "tardis-api-key", KEY.as_bytes());
+    let proxy = proxy(&stand);
+    let env = stand
+        .env(None)
+        .var("MD_SINK", "sink")
+        .var("TARDIS_SECRET_NAME", "tardis-api-key")
+        .var("GCP_PROJECT_ID", "md-project")
+        .var("SECRET_MANAGER_EMULATOR_HOST", &secrets.url())
+        .var("HTTP_PROXY", &proxy.url_with_credentials());
+    let run = env.run(&args("doctor", &["--json"]));
+    assert!(!run.stdout.contains(PASSWORD) && !run.stderr.contains(PASSWORD));
+    let secret_host = secrets.url().trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let log = proxy.requests();
+    assert!(
+        log.iter()
+            .any(|entry| entry.authority == secret_host && entry.path.contains("tardis-api-key")),
+        "{log:?}"
+    );
+    assert!(log.iter().all(|entry| entry.authorized), "{log:?}");
+}
