@@ -34,7 +34,9 @@ fn a_download_through_a_proxy_is_byte_exact_and_every_request_goes_through_it() 
     );
     assert!(line.contains(".env"), "its source: {line}");
 
-    let run = ok(env.run(&args("pipeline", SELECTION)));
+    // At trace level: every HTTP detail the stack logs, and still no password.
+    let run = ok(env.run(&args("-vv", &[&["pipeline"], SELECTION].concat())));
+    assert!(run.stderr.contains("TRACE"), "trace logs are on");
     for output in [&run.stdout, &run.stderr, &config.stdout] {
         assert!(!output.contains(PASSWORD), "the proxy's password was printed");
     }
