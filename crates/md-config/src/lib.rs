@@ -45,7 +45,7 @@ pub use load::{
 pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, ProxyConfig, ProxyUrl, REDACTED, RunConfig, S3Options, Secret,
+    ParquetOptions, ParquetSchema, ProxyConfig, ProxyUrl, REDACTED, RunConfig, S3Options, Secret,
     SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation,
     TardisConfig, redact_url_password, validate_gcs_bucket, validate_s3_bucket,
 };

@@ -18,9 +18,9 @@ use crate::layout::{Layout, Placeholder};
 use crate::types::{
     Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
-    ProxyConfig, ProxyUrl, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig,
-    ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, redact_url_password,
-    validate_gcs_bucket,
+    ParquetSchema, ProxyConfig, ProxyUrl, RunConfig, S3Options, Secret, SecretManagerConfig,
+    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
+    redact_url_password, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -969,8 +969,11 @@ impl Resolver<'_> {
         let max_instruments =
             self.parse_opt(Var::DownloadMaxInstruments, parse_positive::<NonZeroUsize>);
         let output_formats = self.parse(Var::MdOutputFormat, OutputFormats::from_str);
+        let schema = self.parse(Var::MdParquetSchema, ParquetSchema::from_str);
         let compression = self.parse(Var::MdParquetCompression, ParquetCompression::from_str);
-        let row_group_size = self.parse(Var::MdParquetRowGroupSize, parse_positive::<NonZeroUsize>);
+        let row_group_size =
+            self.parse_opt(Var::MdParquetRowGroupSize, parse_positive::<NonZeroUsize>);
+        let spill_dir = self.parse_opt(Var::MdParquetSpillDir, |text| Ok(PathBuf::from(text)));
         let mut layout = self.parse(Var::MdLayout, Layout::parse);
         let force = self.parse(Var::MdForce, parse_bool);
         if let (Some(formats), Some(template)) = (&output_formats, &layout)
@@ -990,7 +993,15 @@ impl Resolver<'_> {
             max_instruments: max_instruments?,
             dates: dates?,
             output_formats: output_formats?,
-            parquet: ParquetOptions { compression: compression?, row_group_size: row_group_size? },
+            parquet: ParquetOptions {
+                schema: schema?,
+                compression: compression?,
+                row_group_size: row_group_size?.unwrap_or_else(|| {
+                    schema.unwrap_or(ParquetSchema::Original).default_row_group_size()
+                }),
+                // The note of MD_PARQUET_SPILL_DIR says so.
+                spill_dir: spill_dir?.unwrap_or_else(std::env::temp_dir),
+            },
             layout: layout?,
             force: force?,
         })

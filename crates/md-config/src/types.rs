@@ -748,12 +748,35 @@ impl FromStr for OutputFormats {
 keyword_enum! {
     /// Parquet compression codec (`MD_PARQUET_COMPRESSION`).
     ParquetCompression {
-        /// Zstandard (default).
+        /// Zstandard, level 1 (default).
         Zstd = "zstd",
         /// Snappy, as the seed system wrote.
         Snappy = "snappy",
         /// No compression.
         None = "none" | "uncompressed",
+    }
+}
+
+keyword_enum! {
+    /// The columns of the tick Parquet files (`MD_PARQUET_SCHEMA`); docs/SCHEMAS.md gives both.
+    ParquetSchema {
+        /// The replaced system's files (default): the CSV columns without `exchange` and `symbol`, timestamps as
+        /// plain INT64 microseconds, book levels named `ask_price_1`, rows sorted by `timestamp`.
+        Original = "original",
+        /// md's typed files: every CSV column, TIMESTAMP types, partition columns, rows in file order.
+        Typed = "typed",
+    }
+}
+
+impl ParquetSchema {
+    /// The most rows per row group when `MD_PARQUET_ROW_GROUP_SIZE` is unset: the replaced system's 100,000 for
+    /// the original schema, 1,048,576 for the typed one (the note of `MD_PARQUET_ROW_GROUP_SIZE` says so).
+    pub fn default_row_group_size(self) -> NonZeroUsize {
+        let rows = match self {
+            ParquetSchema::Original => 100_000,
+            ParquetSchema::Typed => 1 << 20,
+        };
+        NonZeroUsize::new(rows).expect("non-zero")
     }
 }
 
@@ -843,16 +866,21 @@ pub struct InstrumentsConfig {
 }
 
 /// Parquet output settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetOptions {
+    /// `MD_PARQUET_SCHEMA`.
+    pub schema: ParquetSchema,
     /// `MD_PARQUET_COMPRESSION`.
     pub compression: ParquetCompression,
-    /// `MD_PARQUET_ROW_GROUP_SIZE`.
+    /// `MD_PARQUET_ROW_GROUP_SIZE`, else [`ParquetSchema::default_row_group_size`].
     pub row_group_size: NonZeroUsize,
+    /// `MD_PARQUET_SPILL_DIR`, else the system temporary directory.
+    pub spill_dir: PathBuf,
 }
 
 impl Default for ParquetOptions {
-    /// The defaults of [`crate::VARS`]: zstd, 1,048,576 rows per row group.
+    /// The defaults of [`crate::VARS`]: the original schema, zstd, 100,000 rows per row group, the system
+    /// temporary directory.
     fn default() -> Self {
         Config::defaults().download.parquet
     }

@@ -237,8 +237,10 @@ variables! {
     DownloadStartDate = "DOWNLOAD_START_DATE",
     DownloadEndDate = "DOWNLOAD_END_DATE",
     MdOutputFormat = "MD_OUTPUT_FORMAT",
+    MdParquetSchema = "MD_PARQUET_SCHEMA",
     MdParquetCompression = "MD_PARQUET_COMPRESSION",
     MdParquetRowGroupSize = "MD_PARQUET_ROW_GROUP_SIZE",
+    MdParquetSpillDir = "MD_PARQUET_SPILL_DIR",
     MdLayout = "MD_LAYOUT",
     MdForce = "MD_FORCE",
 }
@@ -621,7 +623,7 @@ pub const VARS: &[VarSpec] = &[
         Service,
         "batch_size",
         Some("65536"),
-        "Rows per batch when rows are converted (Parquet output, instrument definitions).",
+        "Rows per batch when rows are converted (Parquet output, instrument definitions); a tick conversion uses at least 1024 (the original's BATCH_SIZE=1 meant upload at once, which md always does).",
     ),
     var(
         Var::MemoryEfficient,
@@ -849,18 +851,38 @@ pub const VARS: &[VarSpec] = &[
         "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
     ),
     var(
+        Var::MdParquetSchema,
+        Download,
+        "parquet_schema",
+        Some("original"),
+        "Columns of the tick Parquet files: original (the replaced system's: no exchange/symbol, INT64 microsecond timestamps, ask_price_1 level names, rows sorted by timestamp; docs/SCHEMAS.md) or typed (md's: every CSV column, TIMESTAMP types, partition columns, file order).",
+    ),
+    var(
         Var::MdParquetCompression,
         Download,
         "parquet_compression",
         Some("zstd"),
-        "Parquet codec: zstd, snappy or none.",
+        "Parquet codec: zstd (level 1), snappy (the replaced system's codec, files about twice as large) or none (uncompressed).",
     ),
-    var(
-        Var::MdParquetRowGroupSize,
-        Download,
-        "parquet_row_group_size",
-        Some("1048576"),
-        "Rows per Parquet row group.",
+    noted(
+        var(
+            Var::MdParquetRowGroupSize,
+            Download,
+            "parquet_row_group_size",
+            None,
+            "Most rows per Parquet row group; a row group also ends at about 4 MiB encoded, so wide rows (book_snapshot_25) get fewer.",
+        ),
+        "100000 with MD_PARQUET_SCHEMA=original (the replaced system's), 1048576 with typed",
+    ),
+    noted(
+        var(
+            Var::MdParquetSpillDir,
+            Download,
+            "parquet_spill_dir",
+            None,
+            "Directory for the temporary files of the original schema's sort (the encoded rows until the file ends, and rows far out of order when they exceed memory): unnamed files, gone when the conversion ends; about the size of the Parquet file being written.",
+        ),
+        "unset: the system temporary directory ($TMPDIR, else /tmp)",
     ),
     var(
         Var::MdLayout,

@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 use gcs_sink::GcsSink;
 use serde::{Deserialize, Serialize};
 
+use super::adopt::{AdoptedObject, LeftAlone};
 use super::days::RunDays;
 use super::status::UnitStatus;
 
@@ -26,9 +27,9 @@ pub const MANIFEST_PREFIX: &str = "manifests/download";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Every unit of the shard is stored and verified.
+    /// Every unit of the shard is stored and verified (or adopted).
     Complete,
-    /// The run finished, but some units failed after their retries.
+    /// The run finished, but some units failed after their retries, or objects md did not write were left alone.
     Failed,
     /// The shard's share of `TARDIS_DAILY_QUOTA_BYTES` would have been exceeded; the shard stopped early.
     QuotaExhausted,
@@ -58,6 +59,14 @@ pub struct UnitCounts {
     /// Never started or stopped before done (a signal, the quota share, the key in use from another IP address;
     /// listed in [`Manifest::interrupted`]).
     pub not_started: usize,
+    /// Stored by adopting objects md did not write (or copying them from a historical spelling of the key):
+    /// nothing downloaded. Each such object is listed in [`Manifest::adopted_objects`].
+    #[serde(default)]
+    pub adopted: usize,
+    /// Not stored because an object md did not write is at the planned name and did not check out: left alone
+    /// (listed in [`Manifest::left_alone`]; `--force` replaces it).
+    #[serde(default)]
+    pub left_alone: usize,
 }
 
 /// A failed unit and why.
@@ -137,6 +146,13 @@ pub struct Manifest {
     pub done_objects: Vec<String>,
     /// Object names found stored and verified, so skipped.
     pub skipped_objects: Vec<String>,
+    /// Objects md did not write that this run adopted (checked and recorded, or copied from a historical spelling
+    /// of their key), also when the unit's other object was downloaded.
+    #[serde(default)]
+    pub adopted_objects: Vec<AdoptedObject>,
+    /// Objects md did not write, at planned names, that did not check out: left alone.
+    #[serde(default)]
+    pub left_alone: Vec<LeftAlone>,
     /// How the days were resolved (what was asked, when, for which run), when the caller says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<RunDays>,

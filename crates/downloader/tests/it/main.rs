@@ -1,8 +1,10 @@
 //! downloader: instrument keys from Tardis metadata, planning, sharding, the streaming pipeline and Parquet
 //! conversion, end to end.
 
+mod adopt;
 mod convert;
 mod definitions;
 mod keys;
 mod pipeline;
 mod plan;
+mod tick_schema;

@@ -116,6 +116,7 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
         parquet: md_config::ParquetOptions {
             compression: md_config::ParquetCompression::Zstd,
             row_group_size: NonZeroUsize::new(1000).unwrap(),
+            ..md_config::ParquetOptions::default()
         },
         layout: md_config::Layout::parse(
             "raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}",

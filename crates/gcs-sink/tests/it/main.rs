@@ -1,5 +1,6 @@
 //! gcs-sink's integration tests: one binary, one module per subject.
 
+mod adopt;
 mod config;
 mod contract;
 mod fake_gcs;

@@ -57,7 +57,8 @@ pub(crate) async fn run_download(
     let units = manifest.units;
     let _ = writeln!(
         out,
-        "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, replaced {}, failed {}, not offered {}, not started {}\n\
+        "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, adopted {}, replaced {}, failed {}, \
+         not offered {}, left alone {}, not started {}\n{}\
          bytes: downloaded {}, written {}; retries {}\nmanifest: {}",
         manifest.shard_index,
         manifest.total_shards,
@@ -66,10 +67,13 @@ pub(crate) async fn run_download(
         units.planned,
         units.done,
         units.skipped,
+        units.adopted,
         units.replaced,
         units.failed,
         units.not_offered,
+        units.left_alone,
         units.not_started,
+        adopted_line(manifest),
         human_bytes(manifest.bytes_downloaded),
         human_bytes(manifest.bytes_written),
         manifest.retries,
@@ -82,14 +86,27 @@ pub(crate) async fn run_download(
             error.unit, error.attempts, error.error
         );
     }
+    for left in &manifest.left_alone {
+        let _ = writeln!(
+            out,
+            "left alone: {} (md did not write it and it does not check out: {}); --force replaces it",
+            left.object, left.reason
+        );
+    }
     if let Some(share) = &share {
         let _ = writeln!(out, "share: {share}");
     }
     match manifest.status {
         RunStatus::Complete => Ok(()),
-        RunStatus::Failed => {
+        RunStatus::Failed if manifest.left_alone.is_empty() => {
             Err(Failure::Work(anyhow!("{} unit(s) failed after their retries", units.failed)))
         }
+        RunStatus::Failed => Err(Failure::Work(anyhow!(
+            "{} unit(s) failed after their retries, and {} object(s) md did not write were left alone \
+             (they do not check out; a --force run replaces them)",
+            units.failed,
+            manifest.left_alone.len()
+        ))),
         RunStatus::QuotaExhausted => Err(Failure::Work(anyhow!(
             "stopped: this shard's share of TARDIS_DAILY_QUOTA_BYTES is spent ({} units not started)",
             units.not_started
@@ -99,6 +116,30 @@ pub(crate) async fn run_download(
             Err(Failure::key_in_use(job.config.tardis.ip_lock_max_wait, Some(units.not_started)))
         }
     }
+}
+
+/// The summary's line of adopted objects, by how each was checked; empty when none was.
+fn adopted_line(manifest: &downloader::download::manifest::Manifest) -> String {
+    use downloader::download::adopt::{CSV_GZIP, PARQUET_FOOTER};
+    let adopted = &manifest.adopted_objects;
+    if adopted.is_empty() {
+        return String::new();
+    }
+    let copied = adopted.iter().filter(|object| object.copied_from.is_some()).count();
+    let checked = |how: &str| {
+        adopted
+            .iter()
+            .filter(|object| object.copied_from.is_none() && object.checked == how)
+            .count()
+    };
+    format!(
+        "adopted objects (md did not write them; nothing downloaded): {} ({} by their Parquet footer, {} read \
+         whole as .csv.gz, {} copied from an older spelling of their key)\n",
+        adopted.len(),
+        checked(PARQUET_FOOTER),
+        checked(CSV_GZIP),
+        copied
+    )
 }
 
 /// One unit as `plan --json` and `missing --json` print it.
@@ -116,8 +157,8 @@ pub(crate) struct UnitLine<'a> {
     /// Every object of the unit, in format order (raw first).
     objects: Vec<&'a str>,
     shard: Option<u32>,
-    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `unverified`, `missing`, `not_offered`,
-    /// `not_yet_exported`, ...
+    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
+    /// `not_offered`, `not_yet_exported`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
     /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.

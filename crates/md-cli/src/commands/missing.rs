@@ -8,7 +8,13 @@
 //! interrupted when the latest manifest that mentions it says so), or not yet exported (its day is past the
 //! exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an incident report carries the
 //! incident's status and details, whatever it is. `--check` counts missing and unverified units, never units not
-//! offered or not yet exported.
+//! offered or not yet exported. A unit stored by another writer and kept by a download (checked, recorded) is
+//! adopted: its adoption record agrees with the object.
+//!
+//! Besides its own report, `missing` writes the original system's two report objects per day
+//! ([`downloader::download::reports`]): the missing units (never stored, or failed) in
+//! `missing_data_reports/by_date/day-D/missing_data.parquet`, the others (stored, adopted or unverified: an object is
+//! there) in `available_tick_data/by_date/day-D/available_data.parquet`; not-yet-exported units are in neither.
 //!
 //! With `--html PATH`, the same units also become a coverage page ([`page`], rendered by [`html`]).
 
@@ -23,6 +29,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 use downloader::download::UnitStatus;
 use downloader::download::plan::{Plan, Unit};
+use downloader::download::reports::{self, ReportFilters};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, WriteMode};
 use md_config::Loaded;
@@ -38,6 +45,9 @@ use crate::exit::Failure;
 enum Found {
     /// Stored, with a recorded size and CRC32C that agree with the object.
     Verified,
+    /// Stored by another writer and adopted by a download (checked, recorded): its adoption record agrees with the
+    /// object.
+    Adopted,
     /// Stored, but without a record, or with one that disagrees (the next download replaces it).
     Unverified,
     /// Not stored.
@@ -46,14 +56,15 @@ enum Found {
 
 impl Found {
     /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
-    /// if any is.
+    /// if any is, else adopted if any is.
     fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
         unit.object_names()
             .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
             .max_by_key(|found| match found {
                 Found::Verified => 0,
-                Found::Unverified => 1,
-                Found::Missing => 2,
+                Found::Adopted => 1,
+                Found::Unverified => 2,
+                Found::Missing => 3,
             })
             .unwrap_or(Found::Missing)
     }
@@ -109,6 +120,8 @@ struct MissingReport<'a> {
     planned: usize,
     present: usize,
     stored_verified: usize,
+    /// Units stored by another writer and adopted by a download.
+    adopted: usize,
     missing: Vec<UnitLine<'a>>,
     unverified: Vec<UnitLine<'a>>,
     not_offered: Vec<UnitLine<'a>>,
@@ -143,6 +156,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
                 let last_run = last_runs.get(&unit.id());
                 let status = match found {
                     Found::Verified => UnitStatus::StoredVerified,
+                    Found::Adopted => UnitStatus::Adopted,
                     Found::Unverified => UnitStatus::StoredUnverified,
                     Found::Missing => last_run.map_or(UnitStatus::Missing, |run| run.status),
                 };
@@ -172,6 +186,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             planned: plan.units.len(),
             present: plan.units.len() - missing - count(UnitStatus::NotOffered),
             stored_verified: count(UnitStatus::StoredVerified),
+            adopted: count(UnitStatus::Adopted),
             missing: lines(&|unit| unit.is_missing()),
             unverified: lines(&|unit| unit.status == UnitStatus::StoredUnverified),
             not_offered: lines(&|unit| unit.status == UnitStatus::NotOffered),
@@ -184,6 +199,21 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         let body = serde_json::to_vec_pretty(&report).expect("the report serializes");
         job.sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|error| {
             Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
+        })?;
+        // The original system's per-day reports: a unit is missing when an object of it is absent.
+        let missing_units: BTreeSet<String> = by_objects
+            .iter()
+            .filter(|(_, found)| *found == Found::Missing)
+            .map(|(unit, _)| unit.id())
+            .collect();
+        let day_reports = reports::day_reports(
+            &plan,
+            |unit| missing_units.contains(&unit.id()),
+            &ReportFilters::of(download),
+            report.generated_at,
+        );
+        reports::write(&job.sink, &day_reports).await.map_err(|error| {
+            Failure::Work(anyhow!(error).context("cannot write the per-day reports"))
         })?;
         let coverage_page = match &html {
             Some(path) => {
@@ -203,13 +233,17 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             .filter(|unit| {
                 unit.status != UnitStatus::StoredVerified || unit.unit.incident.is_some()
             })
-            .filter(|unit| json || unit.status != UnitStatus::NotYetExported)
+            // Not yet exported and adopted units are counted below; only `--json` lists them.
+            .filter(|unit| {
+                json || !matches!(unit.status, UnitStatus::NotYetExported | UnitStatus::Adopted)
+            })
             .map(|unit| (unit.unit, Some(unit.note())));
         ignore_broken_pipe(print_units(shown, json))?;
         if !json {
             let mut text = format!(
-                "\nstored and verified {}, unverified {}, missing {} (last run failed {}, interrupted {}), not offered {}, not yet exported {}{}, inside an incident {}\n",
+                "\nstored and verified {}, adopted {}, unverified {}, missing {} (last run failed {}, interrupted {}), not offered {}, not yet exported {}{}, inside an incident {}\n",
                 report.stored_verified,
+                report.adopted,
                 report.unverified.len(),
                 missing,
                 count(UnitStatus::Failed),
@@ -232,6 +266,10 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             text.push_str(&format!(
                 "{missing} of {} planned units missing; report written to {object}\n",
                 plan.units.len()
+            ));
+            text.push_str(&format!(
+                "per-day reports ({} day(s)) written to missing_data_reports/by_date/ and available_tick_data/by_date/\n",
+                day_reports.len()
             ));
             if let Some((path, page)) = &coverage_page {
                 text.push_str(&format!("coverage page written to {} and {page}\n", path.display()));
@@ -287,6 +325,11 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, 
     futures::stream::iter(present)
         .map(|(name, size)| async move {
             let found = match sink.head(&name).await {
+                Ok(info)
+                    if info.adopted.as_ref().is_some_and(|adoption| adoption.size == info.size) =>
+                {
+                    (Found::Adopted, info.size)
+                }
                 Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
                     (Found::Verified, info.size)
                 }

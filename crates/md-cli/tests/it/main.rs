@@ -1,5 +1,6 @@
 //! md-cli end to end: the binary run as a user runs it.
 
+mod adopt;
 mod chaos;
 mod config;
 mod container;

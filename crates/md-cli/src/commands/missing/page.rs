@@ -76,7 +76,9 @@ pub(crate) async fn write(
                 bytes: unit
                     .object_names()
                     .filter_map(|name| match stored.get(name) {
-                        Some((Found::Verified | Found::Unverified, size)) => Some(*size),
+                        Some((Found::Verified | Found::Adopted | Found::Unverified, size)) => {
+                            Some(*size)
+                        }
                         _ => None,
                     })
                     .reduce(|a, b| a + b),
