@@ -108,7 +108,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let machine_before = Machine::describe();
     // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else.
     let only_adopt = parts.iter().all(|part| *part == "adopt");
-    let binaries = if only_adopt { build_adopt()? } else { build()? };
+    let binaries = if only_adopt { build_adopt()? } else { build(&parts)? };
     let work = target_dir().join("bench");
     let python = if only_adopt {
         measure::ensure_venv(&root().join(".venv"), "import sys", &[])?
@@ -167,25 +167,45 @@ pub(crate) fn target_dir() -> PathBuf {
 /// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli and
 /// `convert_bench` again without the `isal` feature in their own target directory (`<target>/zlib-rs`), so neither
 /// build undoes the other.
-fn build() -> Result<Binaries> {
+fn build(parts: &[&str]) -> Result<Binaries> {
     crate::tools::ensure_isal_tools()?;
+    // `convert` alone needs only the converter's bench worker, built both ways.
+    let only_convert = parts.iter().all(|part| *part == "convert");
     let zlib_rs = target_dir().join("zlib-rs");
+    let mut zlib_rs_build = cargo();
+    zlib_rs_build.args(["build", "--release", "--locked"]);
+    if only_convert {
+        zlib_rs_build.args(["-p", "downloader", "--example", "convert_bench"]);
+    } else {
+        zlib_rs_build.args(["-p", "md-cli"]).args([
+            "-p",
+            "downloader",
+            "--bin",
+            "md-cli",
+            "--example",
+            "convert_bench",
+        ]);
+    }
     run_checked(
-        cargo()
-            .args(["build", "--release", "--locked", "-p", "md-cli"])
-            .args(["-p", "downloader", "--bin", "md-cli", "--example", "convert_bench"])
-            .arg("--target-dir")
-            .arg(&zlib_rs),
+        zlib_rs_build.arg("--target-dir").arg(&zlib_rs),
         &format!(
             "cargo build --release (md-cli, convert_bench; default features: zlib-rs; target dir {})",
             zlib_rs.display()
         ),
     )?;
-    run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
+    let mut isal_build = cargo();
+    isal_build.args(["build", "--release", "--locked"]);
+    if only_convert {
+        isal_build.args([
+            "-p",
+            "downloader",
+            "--example",
+            "convert_bench",
+            "--features",
+            "downloader/isal",
+        ]);
+    } else {
+        isal_build.args([
             "-p",
             "md-cli",
             "-p",
@@ -208,14 +228,16 @@ fn build() -> Result<Binaries> {
             "adopt_bench",
             "--features",
             "md-cli/isal,downloader/isal",
-        ]),
+        ]);
+    }
+    run_checked(
+        &mut isal_build,
         "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench, adopt_bench)",
     )?;
     let release = target_dir().join("release");
-    for (md_cli, inflater) in
-        [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")]
-    {
-        let version = output(Command::new(&md_cli).arg("--version"));
+    let md_clis = [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")];
+    for (md_cli, inflater) in md_clis.iter().filter(|_| !only_convert) {
+        let version = output(Command::new(md_cli).arg("--version"));
         if !version.contains(&format!("(inflate: {inflater})")) {
             bail!(
                 "{} should inflate with {inflater}, but --version says {version:?}",
@@ -239,7 +261,15 @@ fn build() -> Result<Binaries> {
 /// paths are where [`build`] puts them, unbuilt.
 fn build_adopt() -> Result<Binaries> {
     run_checked(
-        cargo().args(["build", "--release", "--locked", "-p", "downloader", "--example", "adopt_bench"]),
+        cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "downloader",
+            "--example",
+            "adopt_bench",
+        ]),
         "cargo build --release -p downloader --example adopt_bench",
     )?;
     let release = target_dir().join("release");

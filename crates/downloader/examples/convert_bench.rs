@@ -2,8 +2,11 @@
 //!
 //! - `generate --data-type T --compressed-bytes N --out PATH|- [--level L] [--seed S]`: writes a deterministic,
 //!   realistic Tardis `.csv.gz` of about N compressed bytes (trades, book_snapshot_5 or book_snapshot_25) and prints its sizes as JSON.
-//! - `convert --data-type T --input PATH|- --output PATH`: converts with `downloader::convert::convert` (the streaming
-//!   converter the downloader uses, on a tokio runtime, reading the input in 64 KiB chunks) and prints a JSON summary.
+//!   Rows are in arrival (`local_timestamp`) order, with exchange timestamps behind by milliseconds, seconds during
+//!   lag spikes and hours for a rare row, as Tardis files are.
+//! - `convert --data-type T --input PATH|- --output PATH [--schema original|typed] [--compression zstd|snappy|none]
+//!   [--spill-dir DIR]`: converts with `downloader::convert::convert` (the streaming converter the downloader uses,
+//!   on a tokio runtime, reading the input in 64 KiB chunks) and prints a JSON summary.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
@@ -12,7 +15,7 @@ use std::time::Instant;
 
 use downloader::convert::{self, ConvertOptions, Partition};
 use futures::StreamExt;
-use md_config::{DataType, ParquetCompression};
+use md_config::{DataType, ParquetCompression, ParquetSchema};
 use tokio::io::AsyncWriteExt;
 
 type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
@@ -97,7 +100,13 @@ fn main() -> Result<()> {
             let output = flag("--output").context("--output is required")?;
             let compression: ParquetCompression =
                 flag("--compression").unwrap_or("zstd").parse().map_err(|error: String| error)?;
-            let options = ConvertOptions { compression, ..ConvertOptions::default() };
+            let schema: ParquetSchema =
+                flag("--schema").unwrap_or("original").parse().map_err(|error: String| error)?;
+            let mut options = ConvertOptions { compression, schema, ..ConvertOptions::default() };
+            options.row_group_size = schema.default_row_group_size();
+            if let Some(dir) = flag("--spill-dir") {
+                options.spill_dir = dir.into();
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .enable_all()
@@ -123,6 +132,8 @@ async fn convert_file(
         date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).context("date")?,
         venue: "BINANCE-FUTURES".into(),
         instrument_key: "BINANCE-FUTURES:PERPETUAL:BTC-USDT".into(),
+        exchange: "binance-futures".into(),
+        symbol: Some("BTCUSDT".into()),
     };
     let body =
         futures::TryStreamExt::map_err(body, Box::<dyn std::error::Error + Send + Sync>::from);
@@ -135,11 +146,13 @@ async fn convert_file(
     file.flush().await?;
     let summary = parquet.summary().context("the conversion ended without a summary")?;
     println!(
-        "{{\"rows\":{},\"csv_bytes\":{},\"parquet_bytes\":{},\"row_groups\":{},\"seconds\":{:.3}}}",
+        "{{\"rows\":{},\"csv_bytes\":{},\"parquet_bytes\":{},\"row_groups\":{},\"late_rows\":{},\"rewritten_row_groups\":{},\"seconds\":{:.3}}}",
         summary.rows,
         summary.csv_bytes,
         summary.parquet_bytes,
         summary.row_groups,
+        summary.late_rows,
+        summary.rewritten_row_groups,
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -210,8 +223,27 @@ fn generate(
     buf.push(b'\n');
     let mut rows = 0u64;
     let mut csv_bytes = 0u64;
-    // 2026-10-01T00:00:00Z in microseconds.
-    let mut timestamp: i64 = 1_790_812_800_000_000;
+    // The arrival clock (`local_timestamp`), from 2026-10-01T00:00:00Z in microseconds: Tardis files are in
+    // arrival order, and the exchange's `timestamp` is behind it by the feed's latency: milliseconds, seconds
+    // during a lag spike (one every 20,000 rows or so, 200 rows long), hours for a rare replayed row (one in
+    // 3,000,000), so a sorted conversion meets all three.
+    let mut local: i64 = 1_790_812_800_000_000;
+    let mut latency: i64 = 3_000;
+    let mut spike_rows = 0u32;
+    let mut next_latency = |random: &mut Random, base: i64, spread: u64| {
+        if random.below(20_000) == 0 {
+            spike_rows = 200;
+        }
+        if spike_rows > 0 {
+            spike_rows -= 1;
+            2_000_000 + i64::try_from(random.below(1_000_000)).unwrap_or(0)
+        } else {
+            base + i64::try_from(random.below(spread)).unwrap_or(0)
+        }
+    };
+    let replayed = |random: &mut Random| {
+        if random.below(3_000_000) == 0 { 3 * 3_600_000_000 } else { 0 }
+    };
     let tick = 1i64; // prices in tenths (0.1 tick), amounts in thousandths (0.001 lot)
     let mut price: i64 = 982_345; // 98234.5
     let mut trade_id: i64 = 6_123_456_789;
@@ -224,12 +256,13 @@ fn generate(
     loop {
         match data_type {
             DataType::Trades => {
-                // Trades come in bursts: several fills share one matching timestamp.
+                // Trades come in bursts: several fills share one matching timestamp and arrive together.
                 if !random.chance(35) {
                     let spread = random.below(60_000) + 1;
-                    timestamp += i64::try_from(random.below(spread)).unwrap_or(0);
+                    local += i64::try_from(random.below(spread)).unwrap_or(0);
+                    latency = next_latency(&mut random, 1_500, 6_000);
                 }
-                let local = timestamp + 1_500 + i64::try_from(random.below(6_000)).unwrap_or(0);
+                let timestamp = local - latency - replayed(&mut random);
                 trade_id += 1;
                 if random.chance(8) {
                     side_buy = !side_buy;
@@ -249,8 +282,9 @@ fn generate(
             }
             DataType::BookSnapshot5 | DataType::BookSnapshot25 => {
                 let levels = if data_type == DataType::BookSnapshot5 { 5 } else { 25 };
-                timestamp += 80_000 + i64::try_from(random.below(40_000)).unwrap_or(0);
-                let local = timestamp + 2_000 + i64::try_from(random.below(8_000)).unwrap_or(0);
+                local += 80_000 + i64::try_from(random.below(40_000)).unwrap_or(0);
+                latency = next_latency(&mut random, 2_000, 8_000);
+                let timestamp = local - latency - replayed(&mut random);
                 if random.chance(30) {
                     price += tick * (i64::try_from(random.below(3)).unwrap_or(1) - 1);
                     refresh_book = true;

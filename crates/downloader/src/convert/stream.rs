@@ -26,8 +26,9 @@ use tokio_util::sync::PollSender;
 
 use arrow::array::RecordBatch;
 
-use super::encode::{ParquetSink, ParseSummary, Parser};
+use super::encode::{FileWriter, ParseSummary, RowSource};
 use super::error::ConvertError;
+use super::schema::Layout;
 use super::{ConvertOptions, ConvertSummary, Partition};
 
 /// Inflated CSV handed from the inflate thread to the encode thread at a time.
@@ -71,7 +72,12 @@ enum Block {
 /// What the parse thread hands the encode thread.
 #[derive(Debug)]
 enum Batch {
+    /// Rows in file order (typed), or the next main rows in `timestamp` order (sorted).
     Data(RecordBatch),
+    /// The main rows have ended; late rows follow (sorted).
+    MainEnd,
+    /// The next late rows, in `timestamp` order.
+    Late(RecordBatch),
     End(ParseSummary),
     Failed(ConvertError),
 }
@@ -135,7 +141,8 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_SLOTS);
         let (inflate_cancel, parse_cancel, encode_cancel) =
             (cancel.clone(), cancel.clone(), cancel.clone());
-        let parser = Parser::new(data_type, &options);
+        let layout = Layout::new(data_type, options.schema);
+        let rows = RowSource::new(&layout, &options, &partition);
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work)
         };
@@ -147,7 +154,7 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
             spawn(
                 "md-convert-parse",
                 Box::new(move || {
-                    parse_worker(parser, &block_rx, &recycle_tx, &batch_tx, &parse_cancel);
+                    parse_worker(rows, &block_rx, &recycle_tx, &batch_tx, &parse_cancel);
                 }),
             )
         })
@@ -159,7 +166,7 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
                         &batch_rx,
                         &output_tx,
                         &encode_cancel,
-                        data_type,
+                        &layout,
                         &partition,
                         &options,
                     );
@@ -359,7 +366,7 @@ fn inflate_worker(
 }
 
 fn parse_worker(
-    mut parser: Parser,
+    mut rows: RowSource,
     blocks: &std_mpsc::Receiver<Block>,
     recycle: &std_mpsc::Sender<Vec<u8>>,
     batches: &std_mpsc::SyncSender<Batch>,
@@ -368,13 +375,16 @@ fn parse_worker(
     let failed = |error: ConvertError| {
         let _closed = batches.send(Batch::Failed(error));
     };
+    let send_main = |rows: &mut RowSource| {
+        rows.take_main().into_iter().all(|batch| batches.send(Batch::Data(batch)).is_ok())
+    };
     loop {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
         match blocks.recv() {
             Ok(Block::Data(buf, filled)) => {
-                let pushed = parser.push(&buf[..filled]);
+                let pushed = rows.push(&buf[..filled]);
                 let _closed = recycle.send(buf);
                 if let Err(error) = pushed {
                     if let Some(error) = settle(error, blocks, recycle, cancel) {
@@ -382,20 +392,32 @@ fn parse_worker(
                     }
                     return;
                 }
-                for batch in parser.take_batches() {
-                    if batches.send(Batch::Data(batch)).is_err() {
-                        return;
-                    }
+                if !send_main(&mut rows) {
+                    return;
                 }
             }
             Ok(Block::End) => {
-                let parsed = match parser.finish() {
-                    Ok(parsed) => parsed,
+                let (parsed, late) = match rows.finish() {
+                    Ok(finished) => finished,
                     Err(error) => return failed(error),
                 };
-                for batch in parser.take_batches() {
-                    if batches.send(Batch::Data(batch)).is_err() {
-                        return;
+                if !send_main(&mut rows) || batches.send(Batch::MainEnd).is_err() {
+                    return;
+                }
+                if let Some(mut late) = late {
+                    loop {
+                        if cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match late.next_batch() {
+                            Ok(Some(batch)) => {
+                                if batches.send(Batch::Late(batch)).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(error) => return failed(error),
+                        }
                     }
                 }
                 let _closed = batches.send(Batch::End(parsed));
@@ -477,7 +499,7 @@ fn encode_worker(
     batches: &std_mpsc::Receiver<Batch>,
     output: &mpsc::Sender<Output>,
     cancel: &AtomicBool,
-    data_type: DataType,
+    layout: &Layout,
     partition: &Partition,
     options: &ConvertOptions,
 ) {
@@ -486,23 +508,21 @@ fn encode_worker(
     };
     let sender =
         ChunkSender { buffer: Vec::with_capacity(OUTPUT_CHUNK_BYTES), output: output.clone() };
-    let mut sink = match ParquetSink::new(data_type, partition, options, sender) {
-        Ok(sink) => sink,
+    let mut writer = match FileWriter::new(layout, partition, options, sender) {
+        Ok(writer) => writer,
         Err(error) => return failed(error),
     };
     loop {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
-        match batches.recv() {
-            Ok(Batch::Data(batch)) => {
-                if let Err(error) = sink.write(&batch) {
-                    return failed(error);
-                }
-            }
+        let written = match batches.recv() {
+            Ok(Batch::Data(batch)) => writer.write(&batch),
+            Ok(Batch::MainEnd) => writer.end_main(),
+            Ok(Batch::Late(batch)) => writer.write_late(&batch),
             Ok(Batch::End(parsed)) => {
-                match sink.finish(parsed) {
-                    Ok(summary) => {
+                match writer.finish(parsed) {
+                    Ok((_, summary)) => {
                         let _closed = output.blocking_send(Output::Done(summary));
                     }
                     Err(error) => failed(error),
@@ -516,6 +536,9 @@ fn encode_worker(
                 }
                 return;
             }
+        };
+        if let Err(error) = written {
+            return failed(error);
         }
     }
 }

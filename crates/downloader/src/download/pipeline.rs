@@ -496,8 +496,13 @@ impl Downloader {
                     date: unit.date,
                     venue: unit.exchange.to_ascii_uppercase(),
                     instrument_key: unit.instrument_key.clone(),
+                    exchange: unit.exchange.clone(),
+                    symbol: (!unit.grouped).then(|| unit.symbol.clone()),
                 };
-                let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
+                let options = ConvertOptions::new(
+                    &self.download.parquet,
+                    conversion_batch_rows(self.service.batch_size),
+                );
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
                 convert::convert(file, unit.data_type, partition, options).boxed()
             }
@@ -678,8 +683,8 @@ impl Downloader {
     ) -> Result<Verdict, gcs_sink::Error> {
         match format {
             OutputFormat::Parquet => {
-                let expected = adopt::expected_schema(unit.data_type, &self.download.parquet);
-                adopt::check_parquet(&self.sink, name, info, &expected).await
+                let settings = &self.download.parquet;
+                adopt::check_parquet(&self.sink, name, info, unit.data_type, settings).await
             }
             OutputFormat::Raw => {
                 adopt::check_csv_gzip(&self.sink, name, info, unit.data_type).await
@@ -893,8 +898,30 @@ impl SourceError {
     }
 }
 
+/// The fewest rows per Arrow batch a conversion uses, whatever `BATCH_SIZE` says.
+const MIN_BATCH_ROWS: usize = 1024;
+
+/// Rows per batch of a conversion: `BATCH_SIZE`, at least [`MIN_BATCH_ROWS`]. The system md replaces used
+/// `BATCH_SIZE` for its upload batching, and its `env.example` sets `BATCH_SIZE=1` ("upload at once", which md always
+/// does): read as rows per batch, a migrated `.env` would convert row by row.
+fn conversion_batch_rows(batch_size: std::num::NonZeroUsize) -> std::num::NonZeroUsize {
+    batch_size.max(std::num::NonZeroUsize::new(MIN_BATCH_ROWS).expect("non-zero"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_batch_size_of_one_converts_in_batches_of_1024() {
+        for (batch_size, rows) in [(1, 1024), (1023, 1024), (1024, 1024), (65536, 65536)] {
+            let batch_size = std::num::NonZeroUsize::new(batch_size).unwrap();
+            assert_eq!(
+                super::conversion_batch_rows(batch_size).get(),
+                rows,
+                "BATCH_SIZE={batch_size}"
+            );
+        }
+    }
+
     use std::time::Duration;
 
     use super::*;
@@ -950,6 +977,8 @@ mod tests {
             date: chrono::NaiveDate::from_ymd_opt(2024, 3, 2).expect("a date"),
             venue: "DERIBIT".into(),
             instrument_key: "DERIBIT:PERP:BTC-USD".into(),
+            exchange: "deribit".into(),
+            symbol: Some("BTC-PERPETUAL".into()),
         };
         let converted: Vec<Result<Bytes, SourceError>> = convert::convert(
             input,

@@ -7,3 +7,4 @@ mod definitions;
 mod keys;
 mod pipeline;
 mod plan;
+mod tick_schema;

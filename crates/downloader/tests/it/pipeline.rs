@@ -30,7 +30,8 @@ const DAYS: DateRange = DateRange {
     end: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
 };
 
-/// A whole configuration with the defaults, then pointed at the stand-in and a local directory.
+/// A whole configuration with the defaults, then pointed at the stand-in and a local directory, storing the raw
+/// `.csv.gz` (these tests hold every object to the stand-in's bytes; the default Parquet output has its own tests).
 fn config(stub: &TardisStub, root: &Path) -> Config {
     let mut config = md_config::load(&LoadOptions {
         environment: Some(BTreeMap::new()),
@@ -53,6 +54,7 @@ fn config(stub: &TardisStub, root: &Path) -> Config {
     config.download.instrument_types =
         vec![md_config::InstrumentType::Perpetual, md_config::InstrumentType::Option];
     config.service.max_concurrent_requests = NonZeroUsize::new(8).unwrap();
+    config.download.output_formats = md_config::OutputFormats::RAW;
     config
 }
 

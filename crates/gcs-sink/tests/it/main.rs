@@ -6,4 +6,5 @@ mod contract;
 mod fake_gcs;
 mod fake_gcs_server;
 mod kill;
+mod secret_manager;
 mod support;

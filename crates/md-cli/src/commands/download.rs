@@ -31,6 +31,13 @@ pub(crate) async fn run_download(
     plan: &Plan,
     token: CancellationToken,
 ) -> Result<(), Failure> {
+    // Shard settings from a file (the original's env.example sets them, and the original ignored them): say so.
+    let share = job.shard_files.as_ref().map(|files| {
+        format!("{} ({files})", crate::commands::share::describe(plan, &job.config.sharding))
+    });
+    if let Some(share) = &share {
+        tracing::warn!("this run downloads {share}; unset them to download the whole plan");
+    }
     if plan.uncovered > 0 {
         tracing::warn!(
             uncovered = plan.uncovered,
@@ -84,6 +91,9 @@ pub(crate) async fn run_download(
             "left alone: {} (md did not write it and it does not check out: {}); --force replaces it",
             left.object, left.reason
         );
+    }
+    if let Some(share) = &share {
+        let _ = writeln!(out, "share: {share}");
     }
     match manifest.status {
         RunStatus::Complete => Ok(()),

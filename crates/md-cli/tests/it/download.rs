@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use arrow::array::AsArray;
 use test_support::tardis::StubConfig;
 
 use crate::support::{
@@ -312,21 +313,40 @@ fn main_job_commands_document_their_flags_with_their_variables() {
     }
 }
 
-/// Rows and columns of a stored Parquet object.
-fn parquet_rows(path: &Path) -> (usize, Vec<String>) {
+/// Rows, columns and `timestamp` values of a stored Parquet object.
+fn parquet_rows(path: &Path) -> (usize, Vec<String>, Vec<i64>) {
     let file =
         std::fs::File::open(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .expect("a Parquet file");
     let columns = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
-    let rows = builder.build().unwrap().map(|batch| batch.unwrap().num_rows()).sum();
-    (rows, columns)
+    let batches: Vec<_> = builder.build().unwrap().map(|batch| batch.unwrap()).collect();
+    let rows = batches.iter().map(|batch| batch.num_rows()).sum();
+    let timestamps = batches
+        .iter()
+        .flat_map(|batch| {
+            let column = batch.column_by_name("timestamp").expect("a timestamp column");
+            match column.as_primitive_opt::<arrow::datatypes::Int64Type>() {
+                Some(values) => values.values().to_vec(),
+                None => column
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .values()
+                    .to_vec(),
+            }
+        })
+        .collect();
+    (rows, columns, timestamps)
 }
 
-#[test]
-fn parquet_output_has_the_same_guarantees_as_raw() {
+#[rstest::rstest]
+#[case::original_by_default(None)]
+#[case::typed(Some("typed"))]
+fn parquet_output_has_the_same_guarantees_as_raw(#[case] schema: Option<&str>) {
     let stand = stand(small_files());
-    let env = local_env(&stand).var("MD_OUTPUT_FORMAT", "parquet");
+    let mut env = local_env(&stand).var("MD_OUTPUT_FORMAT", "parquet");
+    if let Some(schema) = schema {
+        env = env.var("MD_PARQUET_SCHEMA", schema);
+    }
     let run = ok(env.run(&args("pipeline", SELECTION)));
     assert!(run.stdout.contains("Complete"), "{}", run.stdout);
     let units = plan(&env);
@@ -335,7 +355,7 @@ fn parquet_output_has_the_same_guarantees_as_raw() {
         "objects are named .parquet"
     );
     for unit in &units {
-        let (rows, columns) = parquet_rows(&sink_path(&env, &unit.object));
+        let (rows, columns, timestamps) = parquet_rows(&sink_path(&env, &unit.object));
         // Each served file has a header and generated rows; the converted file has them all.
         let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
         let mut csv = String::new();
@@ -345,6 +365,17 @@ fn parquet_output_has_the_same_guarantees_as_raw() {
         )
         .unwrap();
         assert_eq!(rows, csv.lines().count() - 1, "{}: one row per CSV line", unit.object);
+        if schema.is_none() {
+            // The replaced system's columns, sorted by timestamp.
+            let data_type: md_config::DataType = unit.data_type.parse().unwrap();
+            let expected =
+                downloader::convert::tick_schema(data_type, &md_config::ParquetOptions::default());
+            let names: Vec<&String> = expected.fields().iter().map(|field| field.name()).collect();
+            assert_eq!(columns.iter().collect::<Vec<_>>(), names, "{}", unit.object);
+            assert_eq!(&columns[..2], ["timestamp", "local_timestamp"], "{}", unit.object);
+            assert!(timestamps.is_sorted(), "{}: sorted by timestamp", unit.object);
+            continue;
+        }
         for column in [
             "timestamp",
             "local_timestamp",

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType as ArrowType, Float64Type, Int32Type, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType as ArrowType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use test_support::tardis::Fault;
 
 use crate::support::{
@@ -60,8 +62,18 @@ fn assert_rows_equal(csv: &str, parquet: &Path) {
             .collect::<Result<_, _>>()
             .unwrap();
     let mut lines = csv.lines().filter(|line| !line.is_empty());
-    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    let mut header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let mut rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    // The original schema (the default) drops `exchange` and `symbol` and sorts by `timestamp`, ties in file order.
+    let original =
+        batches.first().is_some_and(|batch| batch.schema().field(0).name() == "timestamp");
+    if original {
+        rows.sort_by_key(|cells| cells[2].parse::<i64>().expect("a timestamp"));
+        for cells in &mut rows {
+            cells.drain(..2);
+        }
+        header.drain(..2);
+    }
     assert_eq!(
         batches.iter().map(|batch| batch.num_rows()).sum::<usize>(),
         rows.len(),
@@ -92,6 +104,11 @@ fn assert_rows_equal(csv: &str, parquet: &Path) {
                 }
                 ArrowType::Timestamp(..) => assert_eq!(
                     array.as_primitive::<TimestampMicrosecondType>().value(row),
+                    cell.parse::<i64>().unwrap(),
+                    "{context}"
+                ),
+                ArrowType::Int64 => assert_eq!(
+                    array.as_primitive::<Int64Type>().value(row),
                     cell.parse::<i64>().unwrap(),
                     "{context}"
                 ),
@@ -298,5 +315,30 @@ fn both_formats_need_ext_in_the_layout_and_room_for_two_parts() {
         let run = env.run(&["plan", "--from", FROM, "--to", TO]);
         assert_eq!(run.code, 2, "{vars:?}: {}", run.stderr);
         assert!(run.stderr.contains(culprit), "{vars:?} names {culprit}: {}", run.stderr);
+    }
+}
+
+/// With no format setting the main job stores Parquet at the original system's path and name
+/// (`raw_tick_data/by_date/day-D/data_type-T/{instrument_key}.parquet`), and no `.csv.gz`: the readers of the
+/// system md replaces look only for `.parquet`.
+#[test]
+fn without_a_format_setting_ticks_are_parquet_at_the_original_path() {
+    let stand = main_job_stand(small_files());
+    let env = local_env(&stand).without("MD_OUTPUT_FORMAT");
+    ok(env.run(&args(
+        "pipeline",
+        &["--from", FROM, "--to", FROM, "--venues", "deribit", "--data-types", "trades"],
+    )));
+    let stored = stored_data_files(&env.dir.path().join("sink"));
+    assert!(!stored.is_empty(), "something was stored");
+    for name in &stored {
+        let (dir, file) = name.rsplit_once('/').unwrap();
+        assert!(
+            dir.starts_with("raw_tick_data/by_date/day-") && dir.ends_with("/data_type-trades"),
+            "{name}"
+        );
+        assert!(file.ends_with(".parquet") && file.starts_with("DERIBIT:"), "{name}");
+        let bytes = std::fs::read(env.dir.path().join("sink").join(name)).unwrap();
+        assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "{name} is a Parquet file");
     }
 }

@@ -1,6 +1,8 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
+mod compat;
 mod deploy;
+mod instrument_type;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -318,6 +320,48 @@ fn output_formats_are_one_or_both() {
         }
     }
     assert_eq!(OutputFormats::BOTH.to_string(), "raw,parquet");
+}
+
+/// The Parquet settings: the schema picks the row-group default, and a bad value names the variable and the value.
+#[rstest::rstest]
+#[case::defaults(&[], Ok(("original", "zstd", 100_000)))]
+#[case::typed(&[("MD_PARQUET_SCHEMA", "typed")], Ok(("typed", "zstd", 1 << 20)))]
+#[case::any_case(&[("MD_PARQUET_SCHEMA", " Original ")], Ok(("original", "zstd", 100_000)))]
+#[case::snappy(&[("MD_PARQUET_COMPRESSION", "snappy")], Ok(("original", "snappy", 100_000)))]
+#[case::uncompressed(&[("MD_PARQUET_COMPRESSION", "uncompressed")], Ok(("original", "none", 100_000)))]
+#[case::explicit_rows(
+    &[("MD_PARQUET_SCHEMA", "typed"), ("MD_PARQUET_ROW_GROUP_SIZE", "5000")],
+    Ok(("typed", "zstd", 5000))
+)]
+#[case::bad_schema(&[("MD_PARQUET_SCHEMA", "pandas")], Err(("MD_PARQUET_SCHEMA", "\"pandas\"")))]
+#[case::bad_codec(&[("MD_PARQUET_COMPRESSION", "lzo")], Err(("MD_PARQUET_COMPRESSION", "\"lzo\"")))]
+#[case::zero_rows(&[("MD_PARQUET_ROW_GROUP_SIZE", "0")], Err(("MD_PARQUET_ROW_GROUP_SIZE", "0")))]
+fn parquet_settings(
+    #[case] environment: &[(&str, &str)],
+    #[case] expected: Result<(&str, &str, usize), (&str, &str)>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    match (load_in(dir.path(), environment, vec![]), expected) {
+        (Ok(loaded), Ok((schema, compression, rows))) => {
+            let parquet = &loaded.config.download.parquet;
+            assert_eq!(
+                (
+                    parquet.schema.as_str(),
+                    parquet.compression.as_str(),
+                    parquet.row_group_size.get()
+                ),
+                (schema, compression, rows)
+            );
+            assert_eq!(parquet.spill_dir, std::env::temp_dir(), "unset: the system's");
+        }
+        (Err(error), Err((name, value))) => {
+            let error = error.to_string();
+            assert!(error.contains(name) && error.contains(value), "{error}");
+        }
+        (got, wanted) => panic!("{environment:?}: got {got:?}, wanted {wanted:?}"),
+    }
+    let spill = load_in(dir.path(), &[("MD_PARQUET_SPILL_DIR", "/var/tmp/md")], vec![]).unwrap();
+    assert_eq!(spill.config.download.parquet.spill_dir, Path::new("/var/tmp/md"));
 }
 
 #[test]
