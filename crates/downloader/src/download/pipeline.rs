@@ -786,8 +786,8 @@ impl Downloader {
     ) -> Result<Verdict, gcs_sink::Error> {
         match format {
             OutputFormat::Parquet => {
-                let expected = adopt::expected_schema(unit.data_type, &self.download.parquet);
-                adopt::check_parquet(&self.sink, name, info, &expected).await
+                let settings = &self.download.parquet;
+                adopt::check_parquet(&self.sink, name, info, unit.data_type, settings).await
             }
             OutputFormat::Raw => {
                 adopt::check_csv_gzip(&self.sink, name, info, unit.data_type).await
