@@ -82,6 +82,8 @@ fn variables(stand: &Stand, bucket: &str) -> Vec<(&'static str, String)> {
         ("DOWNLOAD_VENUES", VENUES.into()),
         ("DOWNLOAD_INSTRUMENT_TYPES", TYPES.into()),
         ("DOWNLOAD_DATA_TYPES", DATA_TYPES.into()),
+        // The objects are held to the stand-in's bytes, so the raw `.csv.gz` (the default is Parquet).
+        ("MD_OUTPUT_FORMAT", "raw".into()),
     ]
 }
 
