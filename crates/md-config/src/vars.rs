@@ -735,7 +735,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "output_format",
         Some("raw"),
-        "raw: the .csv.gz exactly as Tardis sends it; parquet: typed Parquet converted while streaming; raw,parquet: both objects from one download.",
+        "raw: the .csv.gz exactly as Tardis sends it; parquet: Parquet converted while streaming, with the columns of MD_PARQUET_SCHEMA; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetSchema,
