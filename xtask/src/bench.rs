@@ -8,12 +8,14 @@
 //! - `memory`: peak RSS of `md-cli download` over 64 MiB and 1 GiB files, raw and `raw,parquet` ([`memory`]);
 //! - `rate`: the per-second rate limiter as the Tardis stand-in saw it ([`rate`]);
 //! - `keys`: canonical keys per second ([`keys`]);
-//! - `convert`: CSV.gz -> Parquet against DuckDB, pyarrow and pandas ([`convert`]).
+//! - `convert`: CSV.gz -> Parquet against DuckDB, pyarrow and pandas ([`convert`]);
+//! - `adopt`: adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake ([`adopt`]).
 //!
 //! Every process is measured by the kernel (`os.wait4` in a small Python runner, [`measure`]); each figure is the
 //! median of `--runs` runs. The report goes to stdout and `target/bench/report.md`; `--write-docs` also replaces
 //! the generated blocks of `docs/BENCHMARKS.md` (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`).
 
+mod adopt;
 mod convert;
 mod formats;
 mod job;
@@ -36,7 +38,7 @@ use crate::{cargo, root, run_checked};
 const USAGE: &str = "\
 cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
 
-  PART           mirror, formats, memory, rate, keys or convert (default: all of them, in that order)
+  PART           mirror, formats, memory, rate, keys, convert or adopt (default: all of them, in that order)
   --runs N       runs per measurement; the median is reported (default 3)
   --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
   --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
@@ -46,7 +48,7 @@ The report is printed and written to target/bench/report.md. Python tools (tardi
 are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.";
 
 /// The benchmark parts, in the order `cargo xtask bench` runs them.
-const PARTS: &[&str] = &["mirror", "formats", "memory", "rate", "keys", "convert"];
+const PARTS: &[&str] = &["mirror", "formats", "memory", "rate", "keys", "convert", "adopt"];
 
 /// Command-line options shared by the parts.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ pub(crate) struct Binaries {
     pub(crate) convert_bench: PathBuf,
     /// downloader's `convert_bench` built without the `isal` feature: zlib-rs inflates.
     pub(crate) convert_bench_zlib_rs: PathBuf,
+    /// downloader's `adopt_bench`.
+    pub(crate) adopt_bench: PathBuf,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -121,6 +125,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "rate" => rate::run(&options, &binaries, &meter)?,
             "keys" => keys::run(&options, &binaries)?,
             "convert" => convert::run(&options, &binaries, &meter)?,
+            "adopt" => adopt::run(&options, &binaries, &meter)?,
             _ => unreachable!("parts are checked above"),
         };
         println!("\n## {part}\n\n{body}");
@@ -213,13 +218,15 @@ fn build(parts: &[&str]) -> Result<Binaries> {
             "keygen",
             "--example",
             "convert_bench",
+            "--example",
+            "adopt_bench",
             "--features",
             "md-cli/isal,downloader/isal",
         ]);
     }
     run_checked(
         &mut isal_build,
-        "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench)",
+        "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench, adopt_bench)",
     )?;
     let release = target_dir().join("release");
     let md_clis = [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")];
@@ -240,6 +247,7 @@ fn build(parts: &[&str]) -> Result<Binaries> {
         keygen: release.join("examples/keygen"),
         convert_bench: release.join("examples/convert_bench"),
         convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
+        adopt_bench: release.join("examples/adopt_bench"),
     })
 }
 

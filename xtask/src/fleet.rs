@@ -294,7 +294,7 @@ pub(crate) fn command_with(program: &Path, args: &[&str]) -> Command {
 pub(crate) struct Server {
     child: Child,
     pub(crate) url: String,
-    log: PathBuf,
+    pub(crate) log: PathBuf,
 }
 
 impl Server {

@@ -7,6 +7,7 @@
 //! - `image`: the `FROM scratch` container image of md-cli (see `image.rs`).
 //! - `fleet --shards N`: N `md-cli download` processes against the stand-ins, checked (see `fleet.rs`).
 //! - `smoke`: the main job against the real Tardis on the latest free day, checked (see `smoke.rs`).
+//! - `demo`: the same main job and checks against the local Tardis stand-in, for a machine without network.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
 #![allow(
@@ -46,6 +47,8 @@ fn run() -> Result<()> {
         "image" => image::run(rest),
         "fleet" => fleet::run(rest),
         "smoke" => smoke::run(rest),
+        "demo" => smoke::demo(rest),
+        "fresh-machine" => tools::check_fresh_machine_build(),
         "env-example" => env_example(rest),
         "stub" => stub(rest),
         "help" | "--help" | "-h" => {
@@ -80,6 +83,11 @@ tasks:
                         into a temporary directory; checks every object (complete gzip, size and CRC32C recorded)
                         and that md-cli missing reports nothing missing; prints a summary. Without network access it
                         fails within 30 s with one line saying so. TARDIS_API_KEY is not passed on (--help)
+  demo [--keep DIR]     no network needed: starts the local Tardis stand-in, runs the README's main job (md-cli
+                        pipeline) against it into a temporary directory, checks it as smoke does, and prints the
+                        objects stored (bytes, verified) and md-cli missing's summary; --keep DIR keeps the output
+  fresh-machine         check that md-cli's default build needs only the Rust toolchain and a C compiler (cargo
+                        check with nasm, autotools, libtool and cmake hidden from PATH; no isal-sys in its tree)
   stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
                         ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
 

@@ -14,7 +14,7 @@
 //!    local sink, then `md-cli missing` for the same selection.
 //! 5. Checks: both exit 0; `missing` prints `0 of N planned units missing` with N >= 1; the download manifest is
 //!    complete, done exactly what the sink holds, and records the exchange's `exportedUntil`, by which D is the
-//!    latest free day; under `raw_tick_data/` the sink holds N objects, each a complete gzip whose size and CRC32C
+//!    latest free day; under `raw_tick_data/` the sink holds N objects, each a complete file (gzip or Parquet) whose size and CRC32C
 //!    match its sidecar record (`.md-meta/<name>`, how local sinks record them).
 //! 6. Prints the exchange, day, units, bytes, seconds and where the output went (removed, or kept).
 //!
@@ -83,7 +83,7 @@ cargo xtask smoke --against-stand-in
 Runs the README's main job (md-cli pipeline) against the real Tardis for one exchange, instrument type and data type
 on the latest free day: the latest 1st of a month that the exchange has exported whole (D + 1 day <= its
 datasets.exportedUntil), which needs no API key. It writes to a temporary directory only, then checks every object
-under raw_tick_data/ (a complete gzip, its size and CRC32C recorded), that `md-cli missing` reports 0 of N >= 1
+under raw_tick_data/ (a complete Parquet file or gzip, its size and CRC32C recorded), that `md-cli missing` reports 0 of N >= 1
 planned units missing, and that the download manifest is complete; it prints exchange, day, units, bytes, seconds
 and where the output went. Needs internet: it first asks Tardis what it has exported (GET {api}/v1/exchanges/{ID},
 through md-cli, with 5 s timeouts and no retries) and, when that fails, exits 1 within 30 s with one line saying
@@ -201,6 +201,14 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         violations.push("md-cli missing reports no planned unit: nothing was tested".into());
     }
     let stored = check_objects(&sink, &mut violations)?;
+    let missing_line = missing
+        .stdout
+        .lines()
+        .rev()
+        .find(|line| line.contains(" planned units missing; "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let manifest = check_manifest(&sink, &options.exchange, day, &stored, &mut violations)?;
     if stored.names.len() as u64 != counts.planned {
         violations.push(format!(
@@ -232,6 +240,15 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         seconds: run.started.elapsed().as_secs_f64(),
         pipeline_secs,
         output,
+        objects: stored
+            .names
+            .iter()
+            .map(|name| {
+                let size = fs::metadata(sink.join(name)).map(|meta| meta.len()).unwrap_or_default();
+                (name.clone(), size)
+            })
+            .collect(),
+        missing_line,
     })
 }
 
@@ -248,6 +265,10 @@ pub(crate) struct Summary {
     seconds: f64,
     pipeline_secs: f64,
     output: String,
+    /// Every object stored under `raw_tick_data/`, with its size.
+    objects: Vec<(String, u64)>,
+    /// `md-cli missing`'s summary line.
+    missing_line: String,
 }
 
 impl std::fmt::Display for Summary {
@@ -264,7 +285,7 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "smoke: {} units planned and stored, 0 missing; {} bytes, every object a complete gzip with its size and CRC32C recorded",
+            "smoke: {} units planned and stored, 0 missing; {} bytes, every object a complete file with its size and CRC32C recorded",
             self.units, self.bytes
         )?;
         write!(
@@ -553,8 +574,9 @@ struct Stored {
     bytes: u64,
 }
 
-/// Checks every object under `raw_tick_data/`: a complete gzip (every member inflates to its end, CRC-32 and size
-/// trailers checked), not empty, with a sidecar record whose size and CRC32C match the bytes.
+/// Checks every object under `raw_tick_data/`: a `.csv.gz` is a complete gzip (every member inflates to its end,
+/// CRC-32 and size trailers checked), a `.parquet` a complete Parquet file (its magic at both ends, and a footer
+/// whose length fits the file); neither empty, each with a sidecar record whose size and CRC32C match the bytes.
 fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
     let mut names = Vec::new();
     let top = sink.join("raw_tick_data");
@@ -567,7 +589,11 @@ fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
         let bytes = fs::read(sink.join(name)).with_context(|| format!("reading {name}"))?;
         stored.bytes += bytes.len() as u64;
         if bytes.is_empty() {
-            violations.push(format!("{name} is empty (not even a gzip header)"));
+            violations.push(format!("{name} is empty"));
+        } else if name.ends_with(".parquet") {
+            if let Err(why) = check_parquet(&bytes) {
+                violations.push(format!("{name} is not a complete Parquet file: {why}"));
+            }
         } else if let Err(error) = std::io::copy(
             &mut flate2::read::MultiGzDecoder::new(bytes.as_slice()),
             &mut std::io::sink(),
@@ -593,6 +619,20 @@ fn check_objects(sink: &Path, violations: &mut Vec<String>) -> Result<Stored> {
     }
     stored.names = names;
     Ok(stored)
+}
+
+/// A Parquet file's frame: `PAR1`, the data, the footer, the footer's length (4 bytes, little-endian), `PAR1`.
+fn check_parquet(bytes: &[u8]) -> std::result::Result<(), String> {
+    const MAGIC: &[u8] = b"PAR1";
+    if bytes.len() < 12 || !bytes.starts_with(MAGIC) || !bytes.ends_with(MAGIC) {
+        return Err(format!("no PAR1 magic at both ends of {} bytes", bytes.len()));
+    }
+    let length = &bytes[bytes.len() - 8..bytes.len() - 4];
+    let footer = u32::from_le_bytes(length.try_into().expect("4 bytes")) as usize;
+    if footer == 0 || footer + 12 > bytes.len() {
+        return Err(format!("a footer of {footer} bytes does not fit in {} bytes", bytes.len()));
+    }
+    Ok(())
 }
 
 /// The files under `dir`, as names relative to `sink`.
@@ -706,14 +746,8 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
     };
 
     let now = Utc::now();
-    let stub_args = ["--port", "0", "--key", STAND_IN_KEY, "--file-size", "16K"];
-    let mut stub = crate::fleet::command_with(&binaries.tardis_stub, &stub_args);
-    stub.args(["--exported-until", &now.to_rfc3339()]);
-    let stub = crate::fleet::Server::start(
-        stub,
-        "tardis-stub listening on ",
-        &work.join("tardis-stub.log"),
-    )?;
+    let stub =
+        start_stand_in(&binaries, &work, now, &["--key", STAND_IN_KEY, "--file-size", "16K"])?;
     let day = free_day(last_exported_day(now));
     let ran = smoke(&stub.url, Duration::from_secs(360), "smoke-stand-in")?;
     ensure!(
@@ -763,6 +797,93 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
         ));
     }
     Ok(report)
+}
+
+/// Starts `tardis-stub` on a free loopback port with every exchange's `exportedUntil` at `exported_until` (so the
+/// latest free day is this month's 1st, or last month's on a 1st), logging to `work/tardis-stub.log`.
+fn start_stand_in(
+    binaries: &crate::fleet::Binaries,
+    work: &Path,
+    exported_until: DateTime<Utc>,
+    extra: &[&str],
+) -> Result<crate::fleet::Server> {
+    let mut stub = crate::fleet::command_with(&binaries.tardis_stub, &["--port", "0"]);
+    stub.args(extra).args(["--exported-until", &exported_until.to_rfc3339()]);
+    crate::fleet::Server::start(stub, "tardis-stub listening on ", &work.join("tardis-stub.log"))
+}
+
+const DEMO_HELP: &str = "\
+cargo xtask demo [--keep DIR]
+
+Shows md at work on a machine without network: starts the local Tardis stand-in (test-support's tardis-stub, on
+127.0.0.1, serving generated files in the real shapes and the real metadata fixtures), runs the README's main job
+against it (md-cli pipeline --exchanges deribit --instrument-types perpetual --data-types trades on the latest free
+day) into a temporary directory, checks every object as `cargo xtask smoke` does, and prints what was stored (objects,
+bytes, verified) and md-cli missing's summary. The directory is removed afterwards unless --keep is given.
+
+  --keep DIR   write the output to DIR (absent or empty) and keep it";
+
+/// `cargo xtask demo`: the smoke's main job and checks, against the local Tardis stand-in (see [`DEMO_HELP`]).
+pub(crate) fn demo(args: &[String]) -> Result<()> {
+    let mut keep = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--keep" => keep = Some(args.next().context("--keep needs a directory")?.into()),
+            "--help" | "-h" => {
+                println!("{DEMO_HELP}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}\n\n{DEMO_HELP}"),
+        }
+    }
+    println!("{}", run_demo(keep, false)?);
+    Ok(())
+}
+
+/// Runs the demo (building md-cli and the stand-in as the workspace tests do when `like_workspace_tests`, so that
+/// `cargo xtask test` rebuilds nothing) and returns what to print.
+pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Result<String> {
+    let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
+    let binaries = crate::fleet::Binaries::build(&fleet)?;
+    let logs = crate::image::target_dir().join("xtask-demo");
+    fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let stub = start_stand_in(&binaries, &logs, Utc::now(), &["--file-size", "256K"])?;
+    eprintln!(
+        "demo: the Tardis stand-in answers on {} (generated files, no network); running md-cli pipeline \
+         --exchanges deribit --instrument-types perpetual --data-types trades against it",
+        stub.url
+    );
+    let options = Options {
+        datasets_url: stub.url.clone(),
+        api_url: stub.url.clone(),
+        timeout: Duration::from_secs(300),
+        keep,
+        md_cli: Some(binaries.md_cli.clone()),
+        ..Options::default()
+    };
+    let summary = smoke(&options).map_err(|error| {
+        error.context(format!(
+            "demo: the run against the stand-in failed (its log: {})",
+            stub.log.display()
+        ))
+    })?;
+    let mut out = format!(
+        "demo: md-cli pipeline stored {} objects, {} bytes, for {} {} {} on {}; each verified (a complete file, \
+         its size and CRC32C recorded):\n",
+        summary.objects.len(),
+        summary.bytes,
+        summary.exchange,
+        summary.instrument_type,
+        summary.data_type,
+        summary.day
+    );
+    for (name, size) in &summary.objects {
+        out.push_str(&format!("  {name}  {size} bytes\n"));
+    }
+    out.push_str(&format!("demo: md-cli missing: {}\n", summary.missing_line));
+    out.push_str(&format!("demo: {:.1} s; output {}", summary.seconds, summary.output));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -900,6 +1021,23 @@ mod tests {
             violations[1].contains("C.csv.gz: ") && violations[1].contains("recorded 11 bytes")
         );
         assert!(violations[2].contains("D.csv.gz: no size and CRC32C recorded"));
+    }
+
+    #[test]
+    fn checks_the_frame_of_parquet_objects() {
+        let mut good = b"PAR1".to_vec();
+        good.extend_from_slice(&[7; 20]); // data
+        good.extend_from_slice(&[9; 10]); // footer
+        good.extend_from_slice(&10u32.to_le_bytes());
+        good.extend_from_slice(b"PAR1");
+        assert_eq!(check_parquet(&good), Ok(()));
+        let cut = &good[..good.len() - 3];
+        assert!(check_parquet(cut).unwrap_err().contains("no PAR1 magic"));
+        let mut long_footer = good.clone();
+        let at = long_footer.len() - 8;
+        long_footer[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(check_parquet(&long_footer).unwrap_err().contains("does not fit"));
+        assert!(check_parquet(b"PAR1PAR1").is_err());
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! `cargo xtask test`: the one command CI runs. It does its own set-up and fails loudly when a step fails.
 //!
-//! The set-up: the build tools of ISA-L (nasm, autotools; installed with apt-get when missing, see [`crate::tools`]),
+//! First it checks that md-cli's default build needs nothing but the Rust toolchain and a C compiler: `cargo check
+//! -p md-cli` with nasm, autotools, libtool and cmake hidden from PATH, and no `isal-sys` in its dependency tree (see
+//! [`crate::tools::check_fresh_machine_build`]).
+//! The set-up: the build tools of ISA-L, the opt-in inflater (nasm, autotools; installed with apt-get when missing,
+//! see [`crate::tools`]),
 //! third-party test servers (moto's S3 server, fake-gcs-server) are installed into `.venv/` and started
 //! on free loopback ports for the test run, then stopped (see [`servers`]); a container engine (podman installed with
 //! apt-get when missing), the image and podman-compose for the container tests (see [`container`]); headless
 //! Chromium for the coverage page's browser test (installed with apt-get when missing, see [`browser`]).
-//! After the tests it runs tardis-client's and downloader's tests again without the `isal` feature (the zlib-rs
-//! fallback; with md-cli's check that its `--version` then names zlib-rs), then the fleet simulator
+//! After the tests (default features: zlib-rs) it runs tardis-client's and downloader's tests again with the `isal`
+//! feature (every gzip test then runs against both inflaters; with md-cli's check that its `--version` then names
+//! ISA-L), then the fleet simulator
 //! (`cargo xtask fleet --shards 8`), then the smoke's check against the
-//! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed).
+//! Tardis stand-in and unreachable endpoints (`cargo xtask smoke --against-stand-in`; no internet needed), then
+//! `cargo xtask demo` once.
 
 mod browser;
 mod container;
@@ -20,6 +26,9 @@ use crate::{cargo, run_checked};
 
 pub(crate) fn run(_args: &[String]) -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check")?;
+    // First, before anything is installed: md-cli's default build needs nothing but the Rust toolchain and a C
+    // compiler (the README's first command on a fresh machine).
+    crate::tools::check_fresh_machine_build()?;
     crate::tools::ensure_isal_tools()?;
     run_checked(
         cargo().args([
@@ -33,13 +42,14 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         ]),
         "cargo clippy -D warnings",
     )?;
-    // The fallback without ISA-L (zlib-rs) must build clean too.
+    // The opt-in ISA-L build must be clean too.
     run_checked(
         cargo().args([
             "clippy",
             "--locked",
             "--all-targets",
-            "--no-default-features",
+            "--features",
+            ISAL_FEATURES,
             "-p",
             "tardis-client",
             "-p",
@@ -50,7 +60,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             "-D",
             "warnings",
         ]),
-        "cargo clippy --no-default-features -D warnings (tardis-client, downloader, md-cli: zlib-rs)",
+        "cargo clippy --features isal -D warnings (tardis-client, downloader, md-cli: ISA-L)",
     )?;
     let containers = container::prepare(&crate::root())?;
     let browser = browser::prepare()?;
@@ -78,7 +88,8 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             "--locked",
             "--profile",
             "ci",
-            "--no-default-features",
+            "--features",
+            ISAL_FEATURES,
             "-p",
             "tardis-client",
             "-p",
@@ -88,8 +99,8 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             "-E",
             "package(tardis-client) | package(downloader) | test(the_version_names_the_inflater_of_this_build)",
         ]),
-        "cargo nextest run --no-default-features (tardis-client, downloader, and md-cli's version line: the zlib-rs \
-         fallback)",
+        "cargo nextest run --features isal (tardis-client, downloader, and md-cli's version line: every gzip \
+         test against ISA-L and zlib-rs)",
     )?;
     run_checked(cargo().args(["test", "--workspace", "--locked", "--doc"]), "cargo test --doc")?;
     run_checked(
@@ -109,6 +120,11 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     eprintln!("{}", crate::fleet::simulate(&fleet)?);
     eprintln!("xtask: cargo xtask smoke --against-stand-in");
     eprintln!("{}", crate::smoke::against_stand_in(true)?);
+    eprintln!("xtask: cargo xtask demo");
+    eprintln!("{}", crate::smoke::run_demo(None, true)?);
     eprintln!("xtask: all checks passed");
     Ok(())
 }
+
+/// The `isal` feature of every crate that has one (ISA-L inflates the gzip check and the converter).
+const ISAL_FEATURES: &str = "tardis-client/isal,downloader/isal,md-cli/isal";

@@ -31,6 +31,16 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A day's definitions were written by the system md replaces; md plans only from its own.
+    #[error(
+        "{object} was written by market-tick-data-handler, the system md replaces, whose keys md does not plan from: run `md-cli instruments --from {date} --to {date}` first (it replaces the file, no --force needed), or `md-cli pipeline` which does both"
+    )]
+    OriginalDefinitions {
+        /// The object.
+        object: String,
+        /// Its day.
+        date: NaiveDate,
+    },
     /// Encoding or decoding Parquet failed.
     #[error("cannot encode or decode {object}")]
     Parquet {
@@ -40,11 +50,9 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Days in the range have no stored instrument definitions.
-    #[error(
-        "no stored instrument definitions for {} (looked for {object}): run `md-cli instruments --from {date} --to {last}` first, or `md-cli pipeline` which does both",
-        if *days > 1 { format!("{days} days between {date} and {last}") } else { date.to_string() }
-    )]
+    /// Days in the range have no stored instrument definitions (`exchanges` empty), or have definitions that do
+    /// not cover some selected exchanges (`exchanges`: an `md-cli instruments` run could not fetch them).
+    #[error("{}", missing_definitions(*date, *last, *days, object, exchanges))]
     MissingDefinitions {
         /// The first such day.
         date: NaiveDate,
@@ -54,6 +62,8 @@ pub enum Error {
         days: usize,
         /// The object that was looked for on the first day.
         object: String,
+        /// The exchanges the days' definitions do not cover; empty when the days have no definitions at all.
+        exchanges: Vec<String>,
     },
     /// Two units would be written to the same object (a layout template that cannot tell them apart).
     #[error(
@@ -106,7 +116,10 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Error::MissingDefinitions { .. } | Error::ObjectCollision { .. } | Error::Days { .. }
+            Error::MissingDefinitions { .. }
+                | Error::OriginalDefinitions { .. }
+                | Error::ObjectCollision { .. }
+                | Error::Days { .. }
         )
     }
 
@@ -120,6 +133,27 @@ impl Error {
     ) -> Error {
         Error::Parquet { object: object.to_owned(), source: Box::new(error) }
     }
+}
+
+fn missing_definitions(
+    date: NaiveDate,
+    last: NaiveDate,
+    days: usize,
+    object: &str,
+    exchanges: &[String],
+) -> String {
+    let range =
+        if days > 1 { format!("{days} days between {date} and {last}") } else { date.to_string() };
+    if exchanges.is_empty() {
+        return format!(
+            "no stored instrument definitions for {range} (looked for {object}): run `md-cli instruments --from {date} --to {last}` first, or `md-cli pipeline` which does both"
+        );
+    }
+    let them = if exchanges.len() > 1 { "them" } else { "it" };
+    let exchanges = exchanges.join(",");
+    format!(
+        "no stored instrument definitions of {exchanges} for {range} ({object} does not cover {them}: the instruments run that wrote it could not fetch {them}): run `md-cli instruments --from {date} --to {last} --exchanges {exchanges}` first, or `md-cli pipeline` which does both"
+    )
 }
 
 /// `Result` with this crate's [`Error`].

@@ -100,27 +100,48 @@ impl Hasher {
     }
 }
 
-/// The sidecar record: the digest plus the identity of the object it describes (its ETag; on local disks its
-/// inode, which survives in-place corruption but not a rewrite), so a stale record (the object was replaced or
-/// written by someone else after it) is recognised and ignored.
+/// Custom-metadata-style key of a sidecar naming how an object md did not write was checked before md adopted it
+/// ([`crate::GcsSink::record_adopted`]); a record with it may lack [`META_CRC32C`] (a check that read only part of
+/// the object).
+pub const META_CHECKED: &str = "md-checked";
+
+/// The sidecar record: the size and CRC32C plus the identity of the object it describes (its ETag; on local disks
+/// its inode, which survives in-place corruption but not a rewrite), so a stale record (the object was replaced or
+/// written by someone else after it) is recognised and ignored. An adoption record also says how the object was
+/// checked, and has no CRC32C when the check did not read the whole object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SidecarRecord {
-    pub(crate) digest: Digest,
+    pub(crate) size: u64,
+    pub(crate) crc32c: Option<u32>,
     pub(crate) identity: String,
+    pub(crate) checked: Option<String>,
 }
 
 impl SidecarRecord {
+    /// The record of an object md wrote (or read whole): its full digest.
+    pub(crate) fn of_digest(digest: Digest, identity: String) -> Self {
+        SidecarRecord { size: digest.size, crc32c: Some(digest.crc32c), identity, checked: None }
+    }
+
+    /// The full digest, when the record has a CRC32C.
+    pub(crate) fn digest(&self) -> Option<Digest> {
+        self.crc32c.map(|crc32c| Digest { size: self.size, crc32c })
+    }
+
     pub(crate) fn encode(&self) -> String {
-        format!(
-            "{META_SIZE}={}\n{META_CRC32C}={}\nidentity={}\n",
-            self.digest.size,
-            self.digest.crc32c_hex(),
-            self.identity
-        )
+        let mut text = format!("{META_SIZE}={}\n", self.size);
+        if let Some(crc32c) = self.crc32c {
+            text.push_str(&format!("{META_CRC32C}={crc32c:08x}\n"));
+        }
+        text.push_str(&format!("identity={}\n", self.identity));
+        if let Some(checked) = &self.checked {
+            text.push_str(&format!("{META_CHECKED}={checked}\n"));
+        }
+        text
     }
 
     pub(crate) fn decode(text: &str) -> Result<Self, String> {
-        let (mut size, mut crc, mut identity) = (None, None, None);
+        let (mut size, mut crc, mut identity, mut checked) = (None, None, None, None);
         for line in text.lines().filter(|line| !line.trim().is_empty()) {
             let (key, value) =
                 line.split_once('=').ok_or_else(|| format!("sidecar line {line:?} has no '='"))?;
@@ -128,15 +149,23 @@ impl SidecarRecord {
                 META_SIZE => size = Some(value),
                 META_CRC32C => crc = Some(value),
                 "identity" => identity = Some(value.to_owned()),
+                META_CHECKED if !value.trim().is_empty() => checked = Some(value.trim().to_owned()),
                 _ => return Err(format!("unknown sidecar key {key:?}")),
             }
         }
-        match (size, crc, identity) {
-            (Some(size), Some(crc), Some(identity)) => {
-                Ok(SidecarRecord { digest: Digest::parse(size, crc)?, identity })
+        let (Some(size), Some(identity)) = (size, identity) else {
+            return Err(format!("sidecar needs {META_SIZE}, {META_CRC32C} and identity"));
+        };
+        let crc32c = match (crc, &checked) {
+            (Some(crc), _) => Some(Digest::parse(size, crc)?.crc32c),
+            (None, Some(_)) => None,
+            (None, None) => {
+                return Err(format!("sidecar needs {META_SIZE}, {META_CRC32C} and identity"));
             }
-            _ => Err(format!("sidecar needs {META_SIZE}, {META_CRC32C} and identity")),
-        }
+        };
+        let size =
+            size.trim().parse().map_err(|_| format!("{META_SIZE} {size:?} is not a size"))?;
+        Ok(SidecarRecord { size, crc32c, identity, checked })
     }
 }
 
@@ -169,10 +198,20 @@ mod tests {
 
     #[test]
     fn sidecar_round_trips_and_rejects_garbage() {
-        let record =
-            SidecarRecord { digest: Digest { size: 7, crc32c: 1 }, identity: "\"abc\"".into() };
+        let record = SidecarRecord::of_digest(Digest { size: 7, crc32c: 1 }, "\"abc\"".into());
         assert_eq!(SidecarRecord::decode(&record.encode()), Ok(record));
+        // An adoption record without a CRC32C (a footer-only check), and one with it (a whole read).
+        for crc32c in [None, Some(0xdead_beef)] {
+            let adopted = SidecarRecord {
+                size: 9,
+                crc32c,
+                identity: "inode:7".into(),
+                checked: Some("parquet-footer".into()),
+            };
+            assert_eq!(SidecarRecord::decode(&adopted.encode()), Ok(adopted));
+        }
         assert!(SidecarRecord::decode("md-size=1\n").is_err());
+        assert!(SidecarRecord::decode("md-size=1\nidentity=e\n").is_err(), "no CRC32C, no check");
         assert!(SidecarRecord::decode("md-size=x\nmd-crc32c=00000000\nidentity=e\n").is_err());
         assert!(SidecarRecord::decode("md-size=1\nmd-crc32c=zz\nidentity=e\n").is_err());
     }

@@ -84,6 +84,16 @@ pub enum Error {
         actual: Digest,
     },
 
+    /// The object changed (its ETag or size) between two steps that needed the same version: a check and its
+    /// record, a ranged read and the head it started from, a copy and its source.
+    #[error("{name} on {store} changed while it was being read")]
+    Changed {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+    },
+
     /// The recorded size/CRC32C (custom metadata or sidecar) cannot be parsed.
     #[error("the recorded digest of {name} on {store} is unreadable: {detail}")]
     BadRecord {
@@ -108,6 +118,7 @@ impl Error {
             | Error::NotFound { .. }
             | Error::Mismatch { .. }
             | Error::Corrupt { .. }
+            | Error::Changed { .. }
             | Error::BadRecord { .. } => false,
         }
     }

@@ -66,6 +66,7 @@ pub mod digest;
 mod error;
 mod gcs_copy;
 pub mod names;
+pub mod secret_manager;
 mod upload;
 
 use std::path::PathBuf;
@@ -80,7 +81,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use md_config::SinkConfig;
 use object_store::path::Path;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
+    CopyMode, CopyOptions, GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
     PutMultipartOptions, PutOptions, PutPayload,
 };
 use tracing::Instrument;
@@ -203,8 +204,30 @@ pub struct ObjectInfo {
     pub last_modified: DateTime<Utc>,
     /// The store's ETag, when it gives one.
     pub e_tag: Option<String>,
-    /// The size and CRC32C recorded when it was written; `None` for objects written by something else.
+    /// The size and CRC32C recorded when it was written; `None` for objects written by something else (unless an
+    /// adoption that read the whole object recorded them).
     pub recorded: Option<Digest>,
+    /// How the object was found fit to keep, when md adopted it rather than wrote it
+    /// ([`GcsSink::record_adopted`]).
+    pub adopted: Option<Adoption>,
+}
+
+/// The record of an object md did not write but checked and kept ([`GcsSink::record_adopted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    /// Its size when it was checked.
+    pub size: u64,
+    /// How it was checked, in the caller's words (`parquet-footer`, `csv-gzip`, ...).
+    pub checked: String,
+}
+
+/// What [`GcsSink::copy_create`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyStatus {
+    /// The copy was created, with the source's record (if it had one).
+    Copied,
+    /// Something already exists under the destination name; nothing was copied.
+    Exists,
 }
 
 /// One object of a listing.
@@ -641,7 +664,10 @@ impl GcsSink {
             .await
             .map_err(|source| Error::store("head", name, self.label(), source))?;
         let identity = self.identity(name, path, &meta).await?;
-        let record = SidecarRecord { digest, identity };
+        self.put_sidecar(name, &SidecarRecord::of_digest(digest, identity)).await
+    }
+
+    async fn put_sidecar(&self, name: &str, record: &SidecarRecord) -> Result<()> {
         let sidecar = self.inner.names.sidecar(name);
         self.inner
             .store
@@ -705,6 +731,7 @@ impl GcsSink {
         };
         let meta = result.meta.clone();
         let mut recorded = Digest::from_attributes(&result.attributes).map_err(bad_record)?;
+        let mut adopted = None;
         drop(result);
         if recorded.is_none() {
             let sidecar = self.inner.names.sidecar(name);
@@ -716,7 +743,11 @@ impl GcsSink {
                     let text = String::from_utf8_lossy(&bytes);
                     let record = SidecarRecord::decode(&text).map_err(bad_record)?;
                     if self.identity(name, path, &meta).await? == record.identity {
-                        recorded = Some(record.digest);
+                        recorded = record.digest();
+                        adopted = record
+                            .checked
+                            .clone()
+                            .map(|checked| Adoption { size: record.size, checked });
                     } else {
                         tracing::debug!(
                             object = name,
@@ -736,6 +767,7 @@ impl GcsSink {
             last_modified: meta.last_modified,
             e_tag: meta.e_tag,
             recorded,
+            adopted,
         })
     }
 
@@ -798,6 +830,155 @@ impl GcsSink {
             .into_stream()
             .map_err(move |source| Error::store("read", name.clone(), label.clone(), source))
             .boxed())
+    }
+
+    /// Reads the bytes `range` of an object with one ranged request (only those bytes travel), from the version
+    /// whose ETag is `e_tag` when one is given. A range reaching past the end returns the bytes up to it.
+    ///
+    /// # Errors
+    /// [`Error::Changed`] when the object no longer has that ETag, [`Error::NotFound`], [`Error::Store`] (also for
+    /// a range that starts past the end).
+    ///
+    /// # Cancel safety
+    /// Read-only: dropping the future has no effect on the store.
+    pub async fn read_range(
+        &self,
+        name: &str,
+        range: std::ops::Range<u64>,
+        e_tag: Option<&str>,
+    ) -> Result<Bytes> {
+        let path = self.inner.names.object(name)?;
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: e_tag.map(str::to_owned),
+            ..GetOptions::default()
+        };
+        let read_error = |source: object_store::Error| match source {
+            object_store::Error::Precondition { .. } => {
+                Error::Changed { name: name.to_owned(), store: self.label().to_owned() }
+            }
+            source => Error::store("read a range of", name, self.label(), source),
+        };
+        let result = self.inner.store.get_opts(&path, options).await.map_err(read_error)?;
+        result.bytes().await.map_err(read_error)
+    }
+
+    /// Records that an object md did not write was checked and found fit to keep: a sidecar bound to the object's
+    /// identity (as every sidecar is) holding its size, how it was `checked` and, when the check read the whole
+    /// object, its `digest`. [`GcsSink::head`] then reports it in [`ObjectInfo::adopted`] (and, with a digest, in
+    /// [`ObjectInfo::recorded`]). `checked_info` is the head the check started from, and the record describes that
+    /// version only: bound to its ETag, a record of an object rewritten since is ignored (on a local disk the file
+    /// is looked at again, and a changed one is not recorded).
+    ///
+    /// # Errors
+    /// [`Error::Changed`] when the digest's size is not the checked size or a local file changed,
+    /// [`Error::InvalidName`] for a `checked` that is empty or holds control characters, [`Error::BadRecord`] when
+    /// the store gives no ETag, [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future leaves either no record or a complete one.
+    pub async fn record_adopted(
+        &self,
+        name: &str,
+        checked_info: &ObjectInfo,
+        checked: &str,
+        digest: Option<Digest>,
+    ) -> Result<()> {
+        let path = self.inner.names.object(name)?;
+        if checked.trim().is_empty() || checked.chars().any(char::is_control) {
+            return Err(Error::InvalidName {
+                name: checked.to_owned(),
+                reason: "how an object was checked is one non-empty line".into(),
+            });
+        }
+        let changed = || Error::Changed { name: name.to_owned(), store: self.label().to_owned() };
+        if digest.is_some_and(|digest| digest.size != checked_info.size) {
+            return Err(changed());
+        }
+        // The record is bound to the version that was checked: elsewhere its ETag (the checks read by If-Match, so
+        // a later rewrite makes the record stale, as for any sidecar); on a local disk, whose identity is the inode,
+        // the file is looked at again.
+        let identity = match &self.inner.options.kind {
+            StoreKind::Local { .. } => {
+                let meta = self
+                    .inner
+                    .store
+                    .head(&path)
+                    .await
+                    .map_err(|source| Error::store("head", name, self.label(), source))?;
+                if meta.size != checked_info.size || meta.e_tag != checked_info.e_tag {
+                    return Err(changed());
+                }
+                self.identity(name, &path, &meta).await?
+            }
+            _ => checked_info.e_tag.clone().ok_or_else(|| Error::BadRecord {
+                name: name.to_owned(),
+                store: self.label().to_owned(),
+                detail: "the store gives no ETag to bind an adoption record to".into(),
+            })?,
+        };
+        let record = SidecarRecord {
+            size: checked_info.size,
+            crc32c: digest.map(|digest| digest.crc32c),
+            identity,
+            checked: Some(checked.trim().to_owned()),
+        };
+        self.put_sidecar(name, &record).await?;
+        tracing::debug!(
+            object = name,
+            sink = self.label(),
+            size = checked_info.size,
+            checked,
+            "adoption recorded"
+        );
+        Ok(())
+    }
+
+    /// Copies an object to a new name on the store's side (no bytes pass through this process) only if nothing
+    /// exists under the new name, and carries the source's record (its size and CRC32C, or its adoption) over to
+    /// the copy: kept by the copy itself where the store copies custom metadata (GCS, S3, memory), else as a
+    /// sidecar. The source is left in place.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the source does not exist, [`Error::Changed`] when the copy's size differs from
+    /// the source's as headed just before (it changed meanwhile), [`Error::InvalidName`], [`Error::Store`].
+    ///
+    /// # Cancel safety
+    /// If the future is dropped after the copy was sent, the copy may exist without its record (the source's
+    /// record is then looked for again by whoever finds it unrecorded).
+    pub async fn copy_create(&self, from: &str, to: &str) -> Result<CopyStatus> {
+        let from_path = self.inner.names.object(from)?;
+        let to_path = self.inner.names.object(to)?;
+        let source = self.head_path(from, &from_path).await?;
+        let options = CopyOptions::new().with_mode(CopyMode::Create);
+        match self.inner.store.copy_opts(&from_path, &to_path, options).await {
+            Ok(()) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(CopyStatus::Exists),
+            Err(error) => return Err(Error::store("copy", from, self.label(), error)),
+        }
+        let copied = self.head_path(to, &to_path).await?;
+        if copied.size != source.size {
+            return Err(Error::Changed { name: from.to_owned(), store: self.label().to_owned() });
+        }
+        let kept = copied.recorded == source.recorded && copied.adopted == source.adopted;
+        if !kept && (source.recorded.is_some() || source.adopted.is_some()) {
+            let meta = self
+                .inner
+                .store
+                .head(&to_path)
+                .await
+                .map_err(|error| Error::store("head", to, self.label(), error))?;
+            let identity = self.identity(to, &to_path, &meta).await?;
+            let record = SidecarRecord {
+                size: source.size,
+                crc32c: source.recorded.map(|digest| digest.crc32c),
+                identity,
+                checked: source.adopted.map(|adoption| adoption.checked),
+            };
+            self.put_sidecar(to, &record).await?;
+        }
+        tracing::info!(from, to, sink = self.label(), size = source.size, "object copied");
+        Ok(CopyStatus::Copied)
     }
 
     /// Lists the data objects under a prefix (segment-wise: `a/b` matches `a/b/...`, not `a/bc`; `""` lists

@@ -825,8 +825,8 @@ mod tests {
             keys,
             [
                 "BINANCE-FUTURES:FUTURE:BTC-USDT-250926",
-                "BINANCE-FUTURES:PERP:BTC-USDT",
-                "BINANCE-FUTURES:PERP:LTC-USDT",
+                "BINANCE-FUTURES:PERPETUAL:BTC-USDT",
+                "BINANCE-FUTURES:PERPETUAL:LTC-USDT",
             ]
         );
         let ltc = &day.records[2];
@@ -839,7 +839,7 @@ mod tests {
         assert_eq!(unparsed, ["WEIRD"]);
         assert!(matches!(day.unparsed[0].error, Error::UnparsedSymbol { .. }));
         assert_eq!(day.groups.len(), 1);
-        assert_eq!(day.groups[0].object_key.to_string(), "BINANCE-FUTURES:PERP:ALL");
+        assert_eq!(day.groups[0].object_key.to_string(), "BINANCE-FUTURES:PERPETUAL:ALL");
         assert_eq!(day.groups[0].data_types, ["trades"]);
     }
 

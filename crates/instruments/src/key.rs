@@ -2,7 +2,10 @@
 //!
 //! The grammar is written down in `docs/INSTRUMENT_KEY.md`; this module is its only implementation.
 //! [`InstrumentKey::new`] canonicalises and validates, [`fmt::Display`] formats, and [`InstrumentKey::parse`]
-//! accepts exactly the strings `Display` produces, so `InstrumentKey::parse(&key.to_string()) == Ok(key)`.
+//! accepts the strings `Display` produces, so `InstrumentKey::parse(&key.to_string()) == Ok(key)`, and besides them
+//! only the historical spellings of venues and types (`OKEX-SWAP`, `PERP`, `SPOT_ASSET`), which it normalises.
+//! [`InstrumentKey::historical_spellings`] goes the other way: the names under which a bucket written before may
+//! hold the same instrument.
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
@@ -26,9 +29,61 @@ pub const GROUP_SYMBOL: &str = "ALL";
 /// The `INSTRUMENT_TYPE` part of a key: md-config's one instrument type, spelt by [`InstrumentType::key_str`].
 pub use md_config::InstrumentType;
 
-/// Reads the `INSTRUMENT_TYPE` part of a key: exactly a key spelling (`PERP`), nothing else.
+/// Reads the `INSTRUMENT_TYPE` part of a key: exactly a key spelling, now (`PERPETUAL`) or before (`PERP`,
+/// `SPOT_ASSET`), nothing else.
 fn key_type(text: &str) -> Result<InstrumentType> {
-    InstrumentType::from_key_str(text).ok_or_else(|| invalid_key(text, "unknown instrument type"))
+    InstrumentType::from_any_key_str(text)
+        .ok_or_else(|| invalid_key(text, "unknown instrument type"))
+}
+
+/// Venues renamed since keys were first written, as `(historical, canonical)` spellings: the system md replaces
+/// names Tardis' OKX exchanges `OKX`, `OKX-FUTURES`, `OKX-SWAP` (its key specification's Venue enum), while md
+/// once wrote the Tardis ids upper-cased (`OKEX`, `OKEX-SWAP`). A venue is renamed when it equals the historical
+/// spelling or starts with it followed by `-`, so every Tardis `okex*` id follows one rule: `okex-options` is
+/// `OKX-OPTIONS`, `okex-spreads` `OKX-SPREADS`. Tardis has no `okx*` ids, so no two exchanges share a venue.
+const VENUE_RENAMES: &[(&str, &str)] = &[("OKEX", "OKX")];
+
+/// Renames an upper-cased venue spelt the historical way (`OKEX-SWAP` gives `OKX-SWAP`); `None` when it is not.
+fn renamed_venue(upper: &str) -> Option<String> {
+    VENUE_RENAMES.iter().find_map(|(old, new)| {
+        let rest = upper.strip_prefix(old)?;
+        (rest.is_empty() || rest.starts_with('-')).then(|| format!("{new}{rest}"))
+    })
+}
+
+/// Returns the historical spellings of a canonical venue (`OKX-SWAP` gives `OKEX-SWAP`); empty for most venues.
+fn historical_venues(canonical: &str) -> Vec<String> {
+    VENUE_RENAMES
+        .iter()
+        .filter_map(|(old, new)| {
+            let rest = canonical.strip_prefix(new)?;
+            (rest.is_empty() || rest.starts_with('-')).then(|| format!("{old}{rest}"))
+        })
+        .collect()
+}
+
+/// Returns whether `text` is how a key spells the canonical venue `canonical`: exactly, or historically.
+fn spells_venue(text: &str, canonical: &str) -> bool {
+    text == canonical || historical_venues(canonical).iter().any(|old| old == text)
+}
+
+/// Every `VENUE:TYPE:SYMBOL` spelling of one object name but the canonical one: the canonical venue and its
+/// historical spellings, crossed with the type's key spelling and its historical ones, canonical first.
+fn other_spellings(venue: &str, kind: InstrumentType, symbol: &str) -> Vec<String> {
+    let venues: Vec<String> =
+        std::iter::once(venue.to_owned()).chain(historical_venues(venue)).collect();
+    let kinds: Vec<&str> = std::iter::once(kind.key_str())
+        .chain(kind.historical_key_spellings().iter().copied())
+        .collect();
+    let mut spellings = Vec::with_capacity(venues.len() * kinds.len() - 1);
+    for (v, venue) in venues.iter().enumerate() {
+        for (k, kind) in kinds.iter().enumerate() {
+            if v + k > 0 {
+                spellings.push(format!("{venue}:{kind}:{symbol}"));
+            }
+        }
+    }
+    spellings
 }
 
 /// `CALL` or `PUT`.
@@ -344,6 +399,17 @@ impl Component {
     }
 }
 
+/// Appends the canonical venue of `raw` (upper-cased, historical spellings renamed) to `out` if it is valid.
+fn push_venue(out: &mut String, raw: &str) -> Result<()> {
+    let start = out.len();
+    push_component(out, raw, Component::Venue)?;
+    if let Some(renamed) = renamed_venue(&out[start..]) {
+        out.truncate(start);
+        out.push_str(&renamed);
+    }
+    Ok(())
+}
+
 /// Appends `raw`, upper-cased, to `out` if it is a valid `component`.
 fn push_component(out: &mut String, raw: &str, component: Component) -> Result<()> {
     let valid = !raw.is_empty()
@@ -418,7 +484,7 @@ impl KeyRef<'_> {
             return Err(shape_error(&format!("key would be longer than {MAX_KEY_LEN} bytes")));
         }
         let mut text = String::with_capacity(len);
-        push_component(&mut text, self.venue, Component::Venue)?;
+        push_venue(&mut text, self.venue)?;
         let venue_end = text.len();
         text.push(':');
         text.push_str(kind.key_str());
@@ -502,7 +568,8 @@ pub struct InstrumentKey {
 }
 
 impl InstrumentKey {
-    /// Canonicalises (upper-cases) and validates the parts.
+    /// Canonicalises (upper-cases, and renames historical venue spellings: `okex-swap` gives `OKX-SWAP`) and
+    /// validates the parts.
     ///
     /// # Errors
     /// Fails when a component has characters outside the grammar, is empty or too long, when the fields present do not
@@ -551,7 +618,7 @@ impl InstrumentKey {
         InstrumentKey::plain(venue, InstrumentType::Spot, base, quote).build()
     }
 
-    /// Returns the key of a perpetual: `VENUE:PERP:BASE-QUOTE`.
+    /// Returns the key of a perpetual: `VENUE:PERPETUAL:BASE-QUOTE`.
     ///
     /// # Errors
     /// As [`InstrumentKey::new`].
@@ -640,7 +707,9 @@ impl InstrumentKey {
         }
     }
 
-    /// Reads a key. Only canonical text is accepted: the exact string [`fmt::Display`] prints.
+    /// Reads a key: the exact string [`fmt::Display`] prints, or that string with a historical spelling of its
+    /// venue (`OKEX-SWAP`) or type (`PERP`, `SPOT_ASSET`), which gives the canonical key
+    /// (`OKEX-SWAP:PERP:BTC-USDT` reads as `OKX-SWAP:PERPETUAL:BTC-USDT`).
     ///
     /// # Errors
     /// Fails, naming the text, on anything outside the grammar, including lower case and non-canonical strikes.
@@ -700,13 +769,24 @@ impl InstrumentKey {
             Error::InvalidKey { reason, .. } => invalid_key(text, reason),
             other => other,
         })?;
-        if key.as_str() != text {
+        if key.as_str() != text && !(spells_venue(venue, key.venue()) && symbol == key.symbol()) {
             return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
         }
         Ok(key)
     }
 
-    /// Returns the key text (`DERIBIT:PERP:BTC-USD`).
+    /// Returns the other names under which a bucket written by the system md replaces, or by earlier md, may
+    /// hold this instrument: every combination of the venue's spellings (`OKX-SWAP`, `OKEX-SWAP`) and the type's
+    /// (`PERPETUAL`, `PERP`; `SPOT_PAIR`, `SPOT_ASSET`) with the same SYMBOL, except this key's own text.
+    /// Canonical venue first, then the type's spellings in order: `DERIBIT:PERPETUAL:BTC-USD` gives
+    /// `["DERIBIT:PERP:BTC-USD"]`, `OKX-SWAP:PERPETUAL:BTC-USDT` gives `OKX-SWAP:PERP:BTC-USDT`,
+    /// `OKEX-SWAP:PERPETUAL:BTC-USDT` and `OKEX-SWAP:PERP:BTC-USDT`; a key with no historical spelling
+    /// (`DERIBIT:OPTION:...`) gives none. Each of them reads back as this key with [`InstrumentKey::parse`].
+    pub fn historical_spellings(&self) -> Vec<String> {
+        other_spellings(self.venue(), self.instrument_type, self.symbol())
+    }
+
+    /// Returns the key text (`DERIBIT:PERPETUAL:BTC-USD`).
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -854,7 +934,8 @@ impl GroupKey {
         Ok(GroupKey { venue: canonical_venue(venue)?, instrument_type })
     }
 
-    /// Reads a group key. Only canonical text is accepted.
+    /// Reads a group key: canonical text, or text with a historical spelling of its venue or type, which gives the
+    /// canonical key (`BINANCE:PERP:ALL` reads as `BINANCE:PERPETUAL:ALL`).
     ///
     /// # Errors
     /// Fails on anything that is not `VENUE:INSTRUMENT_TYPE:ALL`.
@@ -866,10 +947,16 @@ impl GroupKey {
             return Err(invalid_key(text, "a group key is VENUE:INSTRUMENT_TYPE:ALL"));
         };
         let key = GroupKey::new(venue, key_type(kind)?)?;
-        if key.venue != venue {
+        if !spells_venue(venue, &key.venue) {
             return Err(invalid_key(text, "not in canonical form (keys are upper case)"));
         }
         Ok(key)
+    }
+
+    /// Returns the other names under which a bucket written before may hold this grouped file
+    /// (`BINANCE:PERPETUAL:ALL` gives `["BINANCE:PERP:ALL"]`), as [`InstrumentKey::historical_spellings`].
+    pub fn historical_spellings(&self) -> Vec<String> {
+        other_spellings(&self.venue, self.instrument_type, GROUP_SYMBOL)
     }
 
     /// Returns the venue.
@@ -915,7 +1002,7 @@ pub enum ObjectKey {
 }
 
 impl ObjectKey {
-    /// Reads either kind of key.
+    /// Reads either kind of key, accepting historical spellings as [`InstrumentKey::parse`] does.
     ///
     /// # Errors
     /// Fails when the text is neither an instrument key nor a group key.
@@ -924,6 +1011,15 @@ impl ObjectKey {
             GroupKey::parse(text).map(ObjectKey::Group)
         } else {
             InstrumentKey::parse(text).map(ObjectKey::Instrument)
+        }
+    }
+
+    /// Returns the other names under which a bucket written before may hold this object's data (see
+    /// [`InstrumentKey::historical_spellings`]).
+    pub fn historical_spellings(&self) -> Vec<String> {
+        match self {
+            ObjectKey::Instrument(key) => key.historical_spellings(),
+            ObjectKey::Group(key) => key.historical_spellings(),
         }
     }
 }
@@ -949,13 +1045,14 @@ pub fn canonical_asset(raw: &str) -> Result<String> {
     Ok(asset)
 }
 
-/// Returns the canonical venue of a Tardis exchange id: upper case, characters `A-Z 0-9 - _`.
+/// Returns the canonical venue of a Tardis exchange id: upper case, characters `A-Z 0-9 - _`, with the OKX
+/// exchanges under their current name (`okex` is `OKX`, `okex-swap` is `OKX-SWAP`). Idempotent.
 ///
 /// # Errors
 /// Fails on empty or over-long ids and on any other character.
 pub fn canonical_venue(raw: &str) -> Result<String> {
     let mut venue = String::with_capacity(raw.len());
-    push_component(&mut venue, raw, Component::Venue)?;
+    push_venue(&mut venue, raw)?;
     Ok(venue)
 }
 
@@ -1070,8 +1167,10 @@ mod tests {
     fn example_keys_format_exactly() {
         let expected = [
             (InstrumentKey::spot("binance", "BTC", "USDT"), "BINANCE:SPOT_PAIR:BTC-USDT"),
-            (InstrumentKey::perp("deribit", "BTC", "USD"), "DERIBIT:PERP:BTC-USD"),
-            (InstrumentKey::perp("bybit", "eth", "usdt"), "BYBIT:PERP:ETH-USDT"),
+            (InstrumentKey::perp("deribit", "BTC", "USD"), "DERIBIT:PERPETUAL:BTC-USD"),
+            (InstrumentKey::perp("bybit", "eth", "usdt"), "BYBIT:PERPETUAL:ETH-USDT"),
+            (InstrumentKey::perp("okex-swap", "BTC", "USDT"), "OKX-SWAP:PERPETUAL:BTC-USDT"),
+            (InstrumentKey::spot("okex", "BTC", "USDT"), "OKX:SPOT_PAIR:BTC-USDT"),
             (
                 InstrumentKey::future("deribit", "BTC", "USD", date("2024-12-25")),
                 "DERIBIT:FUTURE:BTC-USD-241225",
@@ -1140,13 +1239,20 @@ mod tests {
         for bad in [
             "",
             "DERIBIT",
-            "DERIBIT:PERP",
-            "DERIBIT:PERP:BTC-USD:X",
-            "deribit:PERP:BTC-USD",
+            "DERIBIT:PERPETUAL",
+            "DERIBIT:PERPETUAL:BTC-USD:X",
+            "deribit:PERPETUAL:BTC-USD",
+            "DERIBIT:perpetual:BTC-USD",
+            "DERIBIT:perp:BTC-USD",
+            "DERIBIT:Perp:BTC-USD",
+            "DERIBIT:PERPETUALS:BTC-USD",
+            "DERIBIT:SPOT:BTC-USD",
+            "okex-swap:PERP:BTC-USDT",
+            "Okex-Swap:PERPETUAL:BTC-USDT",
+            "DERIBIT:PERPETUAL:btc-USD",
             "DERIBIT:PERP:btc-USD",
-            "DERIBIT:PERPETUAL:BTC-USD",
-            "DERIBIT:PERP:BTC",
-            "DERIBIT:PERP:BTC-USD-241225",
+            "DERIBIT:PERPETUAL:BTC",
+            "DERIBIT:PERPETUAL:BTC-USD-241225",
             "DERIBIT:FUTURE:BTC-USD",
             "DERIBIT:FUTURE:BTC-USD-241232",
             "DERIBIT:FUTURE:BTC-USD-20241225",
@@ -1154,12 +1260,12 @@ mod tests {
             "DERIBIT:OPTION:BTC-USD-241225-50000.0-CALL",
             "DERIBIT:OPTION:BTC-USD-241225-CALL",
             "DERIBIT:COMBO:BTC-USD",
-            "DERIBIT:PERP:BTC-USD~",
-            "DERIBIT:PERP:BTC-USD~a",
-            "DERIBIT:PERP:BTC-USD~X~Y",
-            "DERIBIT:PERP:BTC/X-USD",
-            "DERIBIT:PERP:-USD",
-            "DER IBIT:PERP:BTC-USD",
+            "DERIBIT:PERPETUAL:BTC-USD~",
+            "DERIBIT:PERPETUAL:BTC-USD~a",
+            "DERIBIT:PERPETUAL:BTC-USD~X~Y",
+            "DERIBIT:PERPETUAL:BTC/X-USD",
+            "DERIBIT:PERPETUAL:-USD",
+            "DER IBIT:PERPETUAL:BTC-USD",
             "DERIBIT:OPTION:ALL",
         ] {
             assert!(InstrumentKey::parse(bad).is_err(), "{bad:?} parsed");
@@ -1189,9 +1295,10 @@ mod tests {
             .unwrap()
             .with_variant(&variant_tag("PF_XBTUSD"))
             .unwrap();
-        assert_eq!(key.to_string(), "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD");
+        assert_eq!(key.to_string(), "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD");
         assert_eq!(InstrumentKey::parse(&key.to_string()).unwrap(), key);
-        assert_eq!(key.without_variant().to_string(), "CRYPTOFACILITIES:PERP:BTC-USD");
+        assert_eq!(key.without_variant().to_string(), "CRYPTOFACILITIES:PERPETUAL:BTC-USD");
+        assert_eq!(key.historical_spellings(), ["CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD"]);
         assert_eq!(variant_tag("BTC-27NOV26-100000-C"), "BTC-27NOV26-100000-C");
         let odd = variant_tag("btc usd#1");
         assert_eq!(odd, format!("BTC_USD_1.{:08X}", fnv1a_32(b"btc usd#1")));
@@ -1206,7 +1313,7 @@ mod tests {
         assert_eq!(group.tardis_group(), "OPTIONS");
         for (group, text) in [
             ("SPOT", "BINANCE:SPOT_PAIR:ALL"),
-            ("PERPETUALS", "BINANCE:PERP:ALL"),
+            ("PERPETUALS", "BINANCE:PERPETUAL:ALL"),
             ("FUTURES", "BINANCE:FUTURE:ALL"),
             ("COMBOS", "BINANCE:COMBO:ALL"),
         ] {
@@ -1218,10 +1325,101 @@ mod tests {
             Err(Error::UnknownGroup { group: "PREDICTIONS".into() })
         );
         assert!(GroupKey::parse("deribit:OPTION:ALL").is_err());
+        assert!(GroupKey::parse("okex:SPOT_PAIR:ALL").is_err());
         assert!(matches!(
-            ObjectKey::parse("DERIBIT:PERP:BTC-USD").unwrap(),
+            ObjectKey::parse("DERIBIT:PERPETUAL:BTC-USD").unwrap(),
             ObjectKey::Instrument(_)
         ));
+    }
+
+    /// Keys written before (by the system md replaces, or by earlier md) read as the canonical key, and the
+    /// canonical key lists them: `(text written before, canonical key)`.
+    #[test]
+    fn historical_spellings_read_as_the_canonical_key() {
+        for (old, canonical) in [
+            ("DERIBIT:PERP:BTC-USD", "DERIBIT:PERPETUAL:BTC-USD"),
+            ("BINANCE:SPOT_ASSET:BTC-USDT", "BINANCE:SPOT_PAIR:BTC-USDT"),
+            ("OKEX:SPOT_PAIR:BTC-USDT", "OKX:SPOT_PAIR:BTC-USDT"),
+            ("OKEX:SPOT_ASSET:BTC-USDT", "OKX:SPOT_PAIR:BTC-USDT"),
+            ("OKEX-SWAP:PERP:BTC-USDT", "OKX-SWAP:PERPETUAL:BTC-USDT"),
+            ("OKX-SWAP:PERP:BTC-USDT", "OKX-SWAP:PERPETUAL:BTC-USDT"),
+            ("OKEX-SWAP:PERPETUAL:BTC-USDT", "OKX-SWAP:PERPETUAL:BTC-USDT"),
+            ("OKEX-FUTURES:FUTURE:BTC-USD-241227", "OKX-FUTURES:FUTURE:BTC-USD-241227"),
+            (
+                "OKEX-OPTIONS:OPTION:BTC-USD-261127-100000-PUT",
+                "OKX-OPTIONS:OPTION:BTC-USD-261127-100000-PUT",
+            ),
+            (
+                "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD",
+                "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD",
+            ),
+            ("BINANCE:PERP:ALL", "BINANCE:PERPETUAL:ALL"),
+            ("OKEX-SWAP:PERP:ALL", "OKX-SWAP:PERPETUAL:ALL"),
+            ("OKEX:SPOT_ASSET:ALL", "OKX:SPOT_PAIR:ALL"),
+        ] {
+            let key = ObjectKey::parse(old).unwrap_or_else(|error| panic!("{old}: {error}"));
+            assert_eq!(key.to_string(), canonical, "{old}");
+            assert!(
+                key.historical_spellings().contains(&old.to_owned()),
+                "{canonical} lists {old}"
+            );
+            assert!(!key.historical_spellings().contains(&canonical.to_owned()));
+            assert_eq!(ObjectKey::parse(canonical).unwrap(), key);
+        }
+    }
+
+    /// `(canonical key, every other spelling, in order)`.
+    #[test]
+    fn historical_spellings_are_every_combination_in_a_fixed_order() {
+        for (canonical, expected) in [
+            ("DERIBIT:PERPETUAL:BTC-USD", &["DERIBIT:PERP:BTC-USD"][..]),
+            ("BINANCE:SPOT_PAIR:BTC-USDT", &["BINANCE:SPOT_ASSET:BTC-USDT"][..]),
+            ("DERIBIT:OPTION:BTC-USD-241225-50000-CALL", &[][..]),
+            ("DERIBIT:FUTURE:BTC-USD-241225", &[][..]),
+            ("DERIBIT:COMBO:BTC-USD-FS_261225_PERP", &[][..]),
+            (
+                "OKX-SWAP:PERPETUAL:BTC-USDT",
+                &[
+                    "OKX-SWAP:PERP:BTC-USDT",
+                    "OKEX-SWAP:PERPETUAL:BTC-USDT",
+                    "OKEX-SWAP:PERP:BTC-USDT",
+                ][..],
+            ),
+            (
+                "OKX:SPOT_PAIR:BTC-USDT",
+                &["OKX:SPOT_ASSET:BTC-USDT", "OKEX:SPOT_PAIR:BTC-USDT", "OKEX:SPOT_ASSET:BTC-USDT"]
+                    [..],
+            ),
+            ("OKX-FUTURES:FUTURE:BTC-USD-241227", &["OKEX-FUTURES:FUTURE:BTC-USD-241227"][..]),
+            ("DERIBIT:OPTION:ALL", &[][..]),
+            ("BINANCE:PERPETUAL:ALL", &["BINANCE:PERP:ALL"][..]),
+        ] {
+            let key = ObjectKey::parse(canonical).unwrap();
+            assert_eq!(key.to_string(), canonical);
+            assert_eq!(key.historical_spellings(), expected, "{canonical}");
+        }
+    }
+
+    /// `(Tardis exchange id, venue)`: every `okex*` id by one rule, others upper-cased.
+    #[test]
+    fn okx_exchanges_have_their_current_name() {
+        for (exchange, venue) in [
+            ("okex", "OKX"),
+            ("okex-futures", "OKX-FUTURES"),
+            ("okex-swap", "OKX-SWAP"),
+            ("okex-options", "OKX-OPTIONS"),
+            ("okex-spreads", "OKX-SPREADS"),
+            ("OKEX-SWAP", "OKX-SWAP"),
+            ("okx", "OKX"),
+            ("okexchange", "OKEXCHANGE"),
+            ("okex_swap", "OKEX_SWAP"),
+            ("okcoin", "OKCOIN"),
+            ("binance-futures", "BINANCE-FUTURES"),
+            ("deribit", "DERIBIT"),
+        ] {
+            assert_eq!(canonical_venue(exchange).unwrap(), venue, "{exchange}");
+            assert_eq!(canonical_venue(venue).unwrap(), venue, "idempotent: {venue}");
+        }
     }
 
     #[test]
@@ -1363,8 +1561,12 @@ mod property_tests {
     /// upper case.
     fn canonical(parts: &KeyParts) -> KeyParts {
         let upper = |text: &String| text.to_ascii_uppercase();
+        let venue = upper(&parts.venue);
         KeyParts {
-            venue: upper(&parts.venue),
+            venue: match venue.strip_prefix("OKEX") {
+                Some(rest) if rest.is_empty() || rest.starts_with('-') => format!("OKX{rest}"),
+                _ => venue,
+            },
             base: upper(&parts.base),
             quote: upper(&parts.quote),
             legs: parts.legs.as_ref().map(upper),
@@ -1401,6 +1603,22 @@ mod property_tests {
             let text = key.to_string();
             prop_assert_eq!(InstrumentKey::parse(&text).unwrap(), key.clone());
             prop_assert_eq!(ObjectKey::parse(&text).unwrap(), ObjectKey::Instrument(key));
+        }
+
+        #[test]
+        fn prop_historical_spellings_read_back_as_the_key(parts in parts()) {
+            let key = InstrumentKey::new(parts).unwrap();
+            let spellings = key.historical_spellings();
+            let expected = match (key.venue() == "OKX" || key.venue().starts_with("OKX-"), key.instrument_type()) {
+                (true, InstrumentType::Spot | InstrumentType::Perpetual) => 3,
+                (true, _) | (false, InstrumentType::Spot | InstrumentType::Perpetual) => 1,
+                (false, _) => 0,
+            };
+            prop_assert_eq!(spellings.len(), expected, "{:?}", spellings);
+            for old in &spellings {
+                prop_assert_ne!(old.as_str(), key.as_str());
+                prop_assert_eq!(&InstrumentKey::parse(old).unwrap(), &key, "{}", old);
+            }
         }
 
         #[test]

@@ -516,9 +516,9 @@ mod tests {
             perp("PI_ETHUSD", "USD", "2018-08-31T00:00:00Z", None),
         ];
         let expected = [
-            "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD",
-            "CRYPTOFACILITIES:PERP:BTC-USD",
-            "CRYPTOFACILITIES:PERP:ETH-USD",
+            "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD",
+            "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+            "CRYPTOFACILITIES:PERPETUAL:ETH-USD",
         ];
         assert_eq!(keys(&listing), expected);
         // Input order does not matter.
@@ -539,9 +539,9 @@ mod tests {
         assert_eq!(
             keys(&listing),
             [
-                "CRYPTOFACILITIES:PERP:BTC-USD",
-                "CRYPTOFACILITIES:PERP:BTC-USD",
-                "CRYPTOFACILITIES:PERP:BTC-USD~OVERLAP",
+                "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+                "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+                "CRYPTOFACILITIES:PERPETUAL:BTC-USD~OVERLAP",
             ]
         );
     }
@@ -556,7 +556,7 @@ mod tests {
         let keys = assign_keys("cryptofacilities", &listing);
         assert_eq!(
             keys[1].as_ref().unwrap().to_string(),
-            "CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD"
+            "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD"
         );
         match &keys[2] {
             Err(Error::DuplicateKey { symbol, other, day, .. }) => {

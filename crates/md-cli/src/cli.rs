@@ -134,8 +134,8 @@ pub(crate) struct DownloadArgs {
     #[arg(long)]
     pub(crate) force: bool,
 
-    /// Output format: raw (the .csv.gz exactly as sent), parquet (typed, converted while streaming) or
-    /// raw,parquet (both objects from one download) [env: MD_OUTPUT_FORMAT]
+    /// Output format: parquet (the default: converted while streaming, where the original system stored it), raw
+    /// (the .csv.gz exactly as sent) or raw,parquet (both objects from one download) [env: MD_OUTPUT_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub(crate) format: Option<String>,
 }

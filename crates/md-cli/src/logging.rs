@@ -83,7 +83,11 @@ pub(crate) fn init(service: &ServiceConfig) -> anyhow::Result<()> {
         }
     };
     // Already installed (a second call): keep the first.
-    let _ = installed;
+    if installed.is_ok()
+        && let Some(notice) = crate::compat::notice()
+    {
+        tracing::info!("{notice}");
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 mod allocator;
 mod cli;
 mod commands;
+mod compat;
 mod exit;
 mod logging;
 mod output;
@@ -22,8 +23,21 @@ use crate::exit::Failure;
 
 fn main() -> ExitCode {
     allocator::tune();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The original system's command line (`--mode download ...`) runs as the md command it corresponds to.
+    let parsed = if compat::is_original(&args) {
+        match compat::translate(&args) {
+            Ok(translation) => Ok((translation.load_options(), translation.cli)),
+            Err(compat::Refusal::Parse(error)) => Err(error),
+            Err(compat::Refusal::Mode(message)) => {
+                return Failure::BadInput(anyhow::anyhow!(message)).report();
+            }
+        }
+    } else {
+        Cli::try_parse().map(|cli| (cli.load_options(), cli))
+    };
+    let (options, cli) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             // clap prints help and version to stdout with exit 0, and usage errors to stderr with exit 2.
             let _ = error.print();
@@ -34,14 +48,14 @@ fn main() -> ExitCode {
             });
         }
     };
-    match run(cli) {
+    match run(&cli, &options) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(failure) => failure.report(),
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    let loaded = md_config::load(&cli.load_options()).map_err(Failure::Config)?;
+fn run(cli: &Cli, options: &md_config::LoadOptions) -> Result<(), Failure> {
+    let loaded = md_config::load(options).map_err(Failure::Config)?;
     match &cli.command {
         // `config` runs before logging is set up: it only prints, and must work with any log settings.
         Command::Config(args) => commands::config::run(&loaded, args),

@@ -122,7 +122,10 @@ impl Progress for CliProgress {
         self.finished.fetch_add(1, Ordering::Relaxed);
         match outcome {
             UnitOutcome::Done { .. } => self.done.fetch_add(1, Ordering::Relaxed),
-            UnitOutcome::Skipped => self.skipped.fetch_add(1, Ordering::Relaxed),
+            UnitOutcome::Skipped | UnitOutcome::Adopted => {
+                self.skipped.fetch_add(1, Ordering::Relaxed)
+            }
+            UnitOutcome::LeftAlone { .. } => self.failed.fetch_add(1, Ordering::Relaxed),
             UnitOutcome::Failed { attempts, error } => {
                 tracing::error!(unit = %unit, object = %unit.object(), attempts, error = %error, "unit failed");
                 self.failed.fetch_add(1, Ordering::Relaxed)

@@ -23,10 +23,13 @@ pub enum Source {
     /// The built-in default.
     #[serde(rename = "default")]
     Default,
+    /// Google Secret Manager (the Tardis API key, through `TARDIS_SECRET_NAME`).
+    #[serde(rename = "secret-manager")]
+    SecretManager,
 }
 
 impl Source {
-    /// Returns the name shown by `md-cli config`: flag, env, .env, file, engine or default.
+    /// Returns the name shown by `md-cli config`: flag, env, .env, file, engine, default or secret-manager.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Flag => "flag",
@@ -35,6 +38,7 @@ impl Source {
             Source::File => "file",
             Source::Engine => "engine",
             Source::Default => "default",
+            Source::SecretManager => "secret-manager",
         }
     }
 }

@@ -39,13 +39,15 @@ mod vars;
 pub use dates::{DateRange, DateSpan, DaySpec, latest_free_day};
 pub use error::{Error, Problem, Result, Source};
 pub use layout::{Layout, ObjectFields, Placeholder};
-pub use load::{LoadOptions, Loaded, MIN_PART_SIZE, Override, Setting, load};
+pub use load::{
+    LoadOptions, Loaded, MIN_PART_SIZE, Override, SECRET_MANAGER_PENDING, Setting, load,
+};
 pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, ParquetSchema, REDACTED, RunConfig, S3Options, Secret, ServiceConfig,
-    ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
-    validate_s3_bucket,
+    ParquetOptions, ParquetSchema, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig,
+    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
+    validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 

@@ -18,8 +18,8 @@ use crate::layout::{Layout, Placeholder};
 use crate::types::{
     Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
-    ParquetSchema, RunConfig, S3Options, Secret, ServiceConfig, ShardOrigin, ShardingConfig,
-    SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
+    ParquetSchema, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin,
+    ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -198,7 +198,17 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
                 origin: None,
             },
         })
-        .collect();
+        .collect::<Vec<Setting>>();
+    let mut settings = settings;
+    if let Some(secret) = &config.api_key_secret
+        && let Some(key) =
+            settings.iter_mut().find(|setting| setting.name == Var::TardisApiKey.name())
+    {
+        // Not read yet (md-config does no IO): where it will come from.
+        key.value = Some(SECRET_MANAGER_PENDING.to_owned());
+        key.source = Source::SecretManager;
+        key.origin = Some(secret.resource());
+    }
     Ok(Loaded { config, settings, config_file, env_file })
 }
 
@@ -510,6 +520,12 @@ impl Resolver<'_> {
         let download =
             instruments.as_ref().and_then(|instruments| self.download(instruments.dates, today));
         let run = self.run();
+        let api_key_secret = self.api_key_secret(sink.as_ref());
+        if let Some(sink) = &sink
+            && !self.check_credentials(sink, api_key_secret.as_ref().and_then(Option::as_ref))
+        {
+            return None;
+        }
         // Cross-section rule: MEMORY_EFFICIENT shrinks multipart parts and the buffer budget unless they were set.
         let mut sink = sink?;
         let service = service?;
@@ -560,6 +576,7 @@ impl Resolver<'_> {
             run: run?,
             instruments: instruments?,
             download: download?,
+            api_key_secret: api_key_secret?,
         })
     }
 
@@ -611,10 +628,8 @@ impl Resolver<'_> {
                 location
             }
         };
-        let credentials_path = match self.credentials(Var::GcpCredentialsPath)? {
-            Some(path) => Some(path),
-            None => self.credentials(Var::GoogleApplicationCredentials)?,
-        };
+        let credentials_path =
+            self.credentials_var().map(|var| PathBuf::from(self.text(var).unwrap_or_default()));
         let emulator_host = self.parse_opt(Var::StorageEmulatorHost, parse_emulator_host);
         let gcs = GcsOptions {
             project_id: self.text(Var::GcpProjectId).map(str::to_owned),
@@ -661,11 +676,69 @@ impl Resolver<'_> {
         })
     }
 
-    fn credentials(&mut self, name: Var) -> Option<Option<PathBuf>> {
-        self.parse_opt(name, |text| {
-            let path = PathBuf::from(text);
-            if path.is_file() { Ok(path) } else { Err("credentials file does not exist".into()) }
-        })
+    /// The variable that names the Google credentials file: `GCP_CREDENTIALS_PATH`, else
+    /// `GOOGLE_APPLICATION_CREDENTIALS`.
+    fn credentials_var(&self) -> Option<Var> {
+        [Var::GcpCredentialsPath, Var::GoogleApplicationCredentials]
+            .into_iter()
+            .find(|&var| self.is_set(var))
+    }
+
+    /// The credentials file must exist when something uses it: a `gs://` sink without an emulator, or the API key
+    /// read from Secret Manager without its emulator. A file nothing uses (a `.env` copied from a template, with a
+    /// local sink) is not a problem.
+    fn check_credentials(
+        &mut self,
+        sink: &SinkConfig,
+        secret: Option<&SecretManagerConfig>,
+    ) -> bool {
+        let (Some(var), Some(path)) = (self.credentials_var(), &sink.gcs.credentials_path) else {
+            return true;
+        };
+        let users: Vec<&str> = [
+            (matches!(sink.location, SinkLocation::Gcs { .. }) && sink.gcs.emulator_host.is_none())
+                .then_some("the gs:// sink"),
+            secret.is_some_and(|secret| secret.emulator_host.is_none()).then_some("Secret Manager"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if users.is_empty() || path.is_file() {
+            return true;
+        }
+        self.problem(
+            var,
+            format!("credentials file does not exist (used by {})", users.join(" and ")),
+        );
+        false
+    }
+
+    /// The Secret Manager secret to read the API key from: only when `TARDIS_API_KEY` is unset,
+    /// `TARDIS_SECRET_NAME` is set and `USE_SECRET_MANAGER` is not false. Its project is `GCP_PROJECT_ID`.
+    fn api_key_secret(&mut self, sink: Option<&SinkConfig>) -> Option<Option<SecretManagerConfig>> {
+        let use_it = self.parse(Var::UseSecretManager, parse_bool);
+        let name = self.parse_opt(Var::TardisSecretName, parse_secret_id);
+        let emulator_host = self.parse_opt(Var::SecretManagerEmulatorHost, parse_emulator_host);
+        let (use_it, name, emulator_host) = (use_it?, name?, emulator_host?);
+        let Some(secret) = name.filter(|_| use_it && !self.is_set(Var::TardisApiKey)) else {
+            return Some(None);
+        };
+        let Some(project_id) = self.text(Var::GcpProjectId).map(str::to_owned) else {
+            self.problem(
+                Var::GcpProjectId,
+                format!(
+                    "unset, but the API key is to be read from Secret Manager ({} is set and TARDIS_API_KEY is not): set the secret's project, or USE_SECRET_MANAGER=false",
+                    self.culprit(Var::TardisSecretName)
+                ),
+            );
+            return None;
+        };
+        Some(Some(SecretManagerConfig {
+            project_id,
+            secret,
+            emulator_host,
+            credentials_path: sink.and_then(|sink| sink.gcs.credentials_path.clone()),
+        }))
     }
 
     fn service(&mut self) -> Option<ServiceConfig> {
@@ -913,6 +986,10 @@ impl Resolver<'_> {
     }
 }
 
+/// What `md-cli config` shows as `TARDIS_API_KEY` when the key is to be read from Secret Manager (md-cli replaces
+/// it with `<redacted>` once read).
+pub const SECRET_MANAGER_PENDING: &str = "<read from Secret Manager>";
+
 /// The sink when neither `MD_SINK` nor `GCS_BUCKET` is set (the note of `MD_SINK` in [`VARS`] says so).
 const DEFAULT_SINK: &str = "./data";
 
@@ -933,6 +1010,19 @@ fn parse_run_id(text: &str) -> std::result::Result<String, String> {
     {
         return Err(
             "expected letters, digits, '-', '_' and '.' (at most 128, not starting with '.')"
+                .into(),
+        );
+    }
+    Ok(text.to_owned())
+}
+
+/// A Secret Manager secret id: letters, digits, `-` and `_`, at most 255 of them.
+fn parse_secret_id(text: &str) -> std::result::Result<String, String> {
+    if text.len() > 255
+        || !text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err(
+            "expected a Secret Manager secret id: letters, digits, '-' and '_' (at most 255)"
                 .into(),
         );
     }

@@ -32,6 +32,31 @@ pub struct Config {
     pub instruments: InstrumentsConfig,
     /// The tick-download job.
     pub download: DownloadConfig,
+    /// Where the Tardis API key is read from when `TARDIS_API_KEY` is unset: a Secret Manager secret
+    /// (`TARDIS_SECRET_NAME`, unless `USE_SECRET_MANAGER=false`); `None` when no secret is to be read.
+    pub api_key_secret: Option<SecretManagerConfig>,
+}
+
+/// A Secret Manager secret to read the Tardis API key from (`TARDIS_SECRET_NAME` in `GCP_PROJECT_ID`), with the
+/// sink's Google credentials. Read by gcs-sink's `secret_manager` module; md-config does no IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretManagerConfig {
+    /// `GCP_PROJECT_ID`.
+    pub project_id: String,
+    /// The secret's id (`TARDIS_SECRET_NAME`).
+    pub secret: String,
+    /// `SECRET_MANAGER_EMULATOR_HOST`: the base URL to ask instead of Google's, with no credentials.
+    pub emulator_host: Option<Url>,
+    /// The service-account key file (`GCP_CREDENTIALS_PATH`, else `GOOGLE_APPLICATION_CREDENTIALS`); `None` is
+    /// application default credentials.
+    pub credentials_path: Option<PathBuf>,
+}
+
+impl SecretManagerConfig {
+    /// The version md reads, as Secret Manager names it: `projects/P/secrets/S/versions/latest`.
+    pub fn resource(&self) -> String {
+        format!("projects/{}/secrets/{}/versions/latest", self.project_id, self.secret)
+    }
 }
 
 /// A secret string whose `Debug` and `Display` never show it.
@@ -388,11 +413,12 @@ keyword_enum! {
     /// `type`, or the `INSTRUMENT_TYPE` part of a canonical key.
     ///
     /// [`InstrumentType::as_str`] and `Display` give the Tardis spelling (`perpetual`); [`InstrumentType::key_str`]
-    /// the key spelling (`PERP`); [`InstrumentType::tardis_group`] the grouped dataset symbol (`PERPETUALS`).
-    /// Parsing accepts the Tardis and the key spellings, in any case.
+    /// the key spelling (`PERPETUAL`), the one home of that spelling; [`InstrumentType::historical_key_spellings`]
+    /// the spellings keys had before (`PERP`, `SPOT_ASSET`); [`InstrumentType::tardis_group`] the grouped dataset
+    /// symbol (`PERPETUALS`). Parsing accepts the Tardis, the key and the historical key spellings, in any case.
     InstrumentType {
         /// Spot pairs.
-        Spot = "spot" | "spot_pair",
+        Spot = "spot" | "spot_pair" | "spot_asset",
         /// Perpetual swaps.
         Perpetual = "perpetual" | "perp",
         /// Dated futures.
@@ -405,20 +431,43 @@ keyword_enum! {
 }
 
 impl InstrumentType {
-    /// Returns the spelling in canonical keys (`SPOT_PAIR`, `PERP`, `FUTURE`, `OPTION`, `COMBO`).
+    /// Returns the spelling in canonical keys (`SPOT_PAIR`, `PERPETUAL`, `FUTURE`, `OPTION`, `COMBO`): the latest
+    /// spelling of the system md replaces.
     pub fn key_str(self) -> &'static str {
         match self {
             InstrumentType::Spot => "SPOT_PAIR",
-            InstrumentType::Perpetual => "PERP",
+            InstrumentType::Perpetual => "PERPETUAL",
             InstrumentType::Future => "FUTURE",
             InstrumentType::Option => "OPTION",
             InstrumentType::Combo => "COMBO",
         }
     }
 
-    /// Returns the type whose key spelling is exactly `text` (`PERP`), as the key grammar requires.
+    /// Returns the other spellings under which keys written before held this type: `SPOT_ASSET` (the first version
+    /// of the system md replaces) for spot, `PERP` (that system until its latest version, and earlier md) for
+    /// perpetuals; none for the others. Objects in buckets in use may be named with any of them.
+    pub fn historical_key_spellings(self) -> &'static [&'static str] {
+        match self {
+            InstrumentType::Spot => &["SPOT_ASSET"],
+            InstrumentType::Perpetual => &["PERP"],
+            InstrumentType::Future | InstrumentType::Option | InstrumentType::Combo => &[],
+        }
+    }
+
+    /// Returns the type whose key spelling is exactly `text` (`PERPETUAL`), nothing else.
     pub fn from_key_str(text: &str) -> Option<InstrumentType> {
         InstrumentType::ALL.iter().copied().find(|kind| kind.key_str() == text)
+    }
+
+    /// Returns the type `text` spells in a key, written now or before: the key spelling (`PERPETUAL`) or a
+    /// historical one (`PERP`, `SPOT_ASSET`), exactly (upper case), as the key grammar requires.
+    pub fn from_any_key_str(text: &str) -> Option<InstrumentType> {
+        InstrumentType::from_key_str(text).or_else(|| {
+            InstrumentType::ALL
+                .iter()
+                .copied()
+                .find(|kind| kind.historical_key_spellings().contains(&text))
+        })
     }
 
     /// Returns the Tardis grouped dataset symbol holding every instrument of this type (`OPTIONS`, `SPOT`, ...).

@@ -168,6 +168,8 @@ use Section::{Download, Gcp, Instruments, Service, Sharding, Sink, Tardis};
 
 variables! {
     TardisApiKey = "TARDIS_API_KEY",
+    TardisSecretName = "TARDIS_SECRET_NAME",
+    UseSecretManager = "USE_SECRET_MANAGER",
     TardisBaseUrl = "TARDIS_BASE_URL",
     TardisApiUrl = "TARDIS_API_URL",
     TardisTimeout = "TARDIS_TIMEOUT",
@@ -184,6 +186,7 @@ variables! {
     GcpCredentialsPath = "GCP_CREDENTIALS_PATH",
     GoogleApplicationCredentials = "GOOGLE_APPLICATION_CREDENTIALS",
     StorageEmulatorHost = "STORAGE_EMULATOR_HOST",
+    SecretManagerEmulatorHost = "SECRET_MANAGER_EMULATOR_HOST",
     MdSink = "MD_SINK",
     MdSinkMaxRetries = "MD_SINK_MAX_RETRIES",
     MdSinkTimeout = "MD_SINK_TIMEOUT",
@@ -246,6 +249,23 @@ pub const VARS: &[VarSpec] = &[
             "Tardis API key (sent as `Authorization: Bearer`). Optional: without it only the first day of each month can be downloaded and instrument definitions come from the free exchange details.",
         )),
         "unset: free days only",
+    ),
+    noted(
+        var(
+            Var::TardisSecretName,
+            Tardis,
+            "secret_name",
+            None,
+            "Google Secret Manager secret holding the Tardis API key: when TARDIS_API_KEY is unset and USE_SECRET_MANAGER is not false, md reads projects/$GCP_PROJECT_ID/secrets/$TARDIS_SECRET_NAME/versions/latest with the sink's Google credentials (GCP_CREDENTIALS_PATH, GOOGLE_APPLICATION_CREDENTIALS, else application default credentials). An explicit TARDIS_API_KEY wins.",
+        ),
+        "unset: the key is not read from Secret Manager",
+    ),
+    var(
+        Var::UseSecretManager,
+        Tardis,
+        "use_secret_manager",
+        Some("true"),
+        "false: never read the API key from Secret Manager, even with TARDIS_SECRET_NAME set.",
     ),
     var(
         Var::TardisBaseUrl,
@@ -327,7 +347,7 @@ pub const VARS: &[VarSpec] = &[
             Gcp,
             "project_id",
             None,
-            "Google Cloud project id (informational for GCS; used in logs and manifests).",
+            "Google Cloud project id: the project of TARDIS_SECRET_NAME (required when the key is read from Secret Manager); informational for GCS.",
         ),
         "unset",
     ),
@@ -354,7 +374,7 @@ pub const VARS: &[VarSpec] = &[
             Gcp,
             "credentials_path",
             None,
-            "Service-account JSON key file for GCS. Without it (and without GOOGLE_APPLICATION_CREDENTIALS) the metadata server's application default credentials are used.",
+            "Service-account JSON key file for GCS and Secret Manager. Without it (and without GOOGLE_APPLICATION_CREDENTIALS) the metadata server's application default credentials are used. It must exist when it is used (a gs:// sink without STORAGE_EMULATOR_HOST, or the key read from Secret Manager without SECRET_MANAGER_EMULATOR_HOST).",
         ),
         "unset: application default credentials",
     ),
@@ -377,6 +397,16 @@ pub const VARS: &[VarSpec] = &[
             "GCS emulator base URL (http://127.0.0.1:4443); switches gs:// sinks to it with no credentials.",
         ),
         "unset: real GCS",
+    ),
+    noted(
+        var(
+            Var::SecretManagerEmulatorHost,
+            Gcp,
+            "secret_manager_emulator_host",
+            None,
+            "Secret Manager base URL for tests and emulators (http://127.0.0.1:PORT or host:PORT), like STORAGE_EMULATOR_HOST for the sink: the secret is read there, with no credentials.",
+        ),
+        "unset: https://secretmanager.googleapis.com",
     ),
     // Sink.
     noted(
@@ -510,7 +540,7 @@ pub const VARS: &[VarSpec] = &[
         Service,
         "batch_size",
         Some("65536"),
-        "Rows per batch when rows are converted (Parquet output, instrument definitions).",
+        "Rows per batch when rows are converted (Parquet output, instrument definitions); a tick conversion uses at least 1024 (the original's BATCH_SIZE=1 meant upload at once, which md always does).",
     ),
     var(
         Var::MemoryEfficient,
@@ -734,8 +764,8 @@ pub const VARS: &[VarSpec] = &[
         Var::MdOutputFormat,
         Download,
         "output_format",
-        Some("raw"),
-        "raw: the .csv.gz exactly as Tardis sends it; parquet: Parquet converted while streaming, with the columns of MD_PARQUET_SCHEMA; raw,parquet: both objects from one download.",
+        Some("parquet"),
+        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming, with the columns of MD_PARQUET_SCHEMA; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetSchema,

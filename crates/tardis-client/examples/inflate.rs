@@ -7,7 +7,8 @@
 //!
 //! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (`--piece-kib`; about what
 //! a download hands the check) into a 256 KiB buffer (`--out-kib`; the check's size) that is discarded, with every backend this build has, and by flate2's
-//! `MultiGzDecoder` (zlib-rs, what the converter used before). Prints MB/s of compressed input per second of the
+//! `MultiGzDecoder` (zlib-rs, what the converter used before); each backend also with the file-facts scanner
+//! (`tardis_client::facts`) reading the output, as the client's check does. Prints MB/s of compressed input per second of the
 //! thread's CPU time (`/proc/thread-self/schedstat`, so a busy machine does not lower it) and of wall time, best
 //! of `--runs` (3).
 #![allow(clippy::print_stdout)]
@@ -15,6 +16,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use tardis_client::facts::FactsScanner;
 use tardis_client::gzip::{Backend, GzipDecoder};
 
 const PIECE: usize = 64 * 1024;
@@ -61,9 +63,13 @@ fn main() -> Result<(), String> {
             .map_or(file.clone(), |name| name.to_string_lossy().into());
         let mut tools: Vec<(String, Inflate)> = Backend::ALL
             .iter()
-            .map(|&backend| {
-                let run: Inflate = Box::new(move |body| check(backend, body, sizes));
-                (format!("md gzip check, {backend}"), run)
+            .flat_map(|&backend| {
+                let run: Inflate = Box::new(move |body| check(backend, body, sizes, false));
+                let with_facts: Inflate = Box::new(move |body| check(backend, body, sizes, true));
+                [
+                    (format!("md gzip check, {backend}"), run),
+                    (format!("md gzip check + file facts, {backend}"), with_facts),
+                ]
             })
             .collect();
         tools.push(("flate2 MultiGzDecoder, zlib-rs".into(), Box::new(multi_gz)));
@@ -88,14 +94,24 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// The gzip check: decode and discard, in pieces.
-fn check(backend: Backend, body: &[u8], (piece, out): (usize, usize)) -> Result<u64, String> {
+/// The gzip check: decode and discard, in pieces; with `facts`, the output goes through the file-facts scanner
+/// first, as in the client's check.
+fn check(
+    backend: Backend,
+    body: &[u8],
+    (piece, out): (usize, usize),
+    facts: bool,
+) -> Result<u64, String> {
     let mut decoder = GzipDecoder::new(backend);
+    let mut scanner = facts.then(FactsScanner::new);
     let mut scratch = vec![0; out];
     for mut piece in body.chunks(piece) {
         loop {
             let (used, produced) =
                 decoder.decompress(piece, &mut scratch).map_err(|error| error.to_string())?;
+            if let Some(scanner) = &mut scanner {
+                scanner.update(&scratch[..produced]);
+            }
             piece = &piece[used..];
             if produced < scratch.len() {
                 break;
@@ -103,6 +119,9 @@ fn check(backend: Backend, body: &[u8], (piece, out): (usize, usize)) -> Result<
         }
     }
     decoder.finish().map_err(|error| error.to_string())?;
+    if let Some(scanner) = scanner {
+        std::hint::black_box(scanner.finish());
+    }
     Ok(decoder.uncompressed_bytes())
 }
 

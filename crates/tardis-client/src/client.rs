@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::dataset::{DatasetRequest, DatasetStream};
+use crate::gzip::GzipVerifier;
 use crate::http::{self, Http};
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::{Retry, RetryPolicy};
@@ -166,7 +167,8 @@ impl TardisClient {
                         label,
                         url,
                         retry.clone(),
-                        self.shared.verify_gzip && request.checks_gzip(),
+                        (self.shared.verify_gzip && request.checks_gzip())
+                            .then(|| GzipVerifier::new().learning_facts(request.learns_facts())),
                     ));
                 }
                 Ok(response) => {

@@ -35,6 +35,8 @@ pub struct DatasetRequest {
     /// Whether the body is inflated and its gzip CRC-32 checked on the way (the client's `TARDIS_VERIFY_GZIP`
     /// unless [`DatasetRequest::without_gzip_check`]).
     check_gzip: bool,
+    /// Whether the gzip check also learns the file's facts ([`DatasetRequest::with_facts`]).
+    facts: bool,
 }
 
 impl DatasetRequest {
@@ -51,7 +53,21 @@ impl DatasetRequest {
             date,
             symbol: symbol.into(),
             check_gzip: true,
+            facts: false,
         }
+    }
+
+    /// Has the gzip check learn what is inside the file ([`crate::facts`]), returned in
+    /// [`DatasetSummary::facts`]. Off by default: the scan reads every inflated row, and on the bench's files it
+    /// costs 30-50% of the check's CPU (docs/BENCHMARKS.md), over issue 25's 10% budget, until it has a fast path.
+    pub fn with_facts(mut self) -> Self {
+        self.facts = true;
+        self
+    }
+
+    /// Whether the gzip check learns the file's facts.
+    pub(crate) fn learns_facts(&self) -> bool {
+        self.facts
     }
 
     /// Skips the client's gzip check for this file, for a caller that inflates it anyway (the Parquet converter
@@ -87,6 +103,10 @@ pub struct DatasetSummary {
     pub attempts: u32,
     /// Time from the first request of this call to the end of the body.
     pub elapsed: Duration,
+    /// What is inside the file (rows, first and last timestamps, disorder, crossed books), learnt as the gzip check
+    /// inflated it, for a request made [`DatasetRequest::with_facts`]; `None` otherwise, and when the gzip check was
+    /// off (`TARDIS_VERIFY_GZIP=false`, or a request made `without_gzip_check()`).
+    pub facts: Option<crate::facts::FileFacts>,
 }
 
 #[derive(Debug, Default)]
@@ -168,7 +188,7 @@ impl DatasetStream {
         label: String,
         url: Url,
         retry: Retry,
-        check_gzip: bool,
+        verifier: Option<GzipVerifier>,
     ) -> Self {
         let headers = response.headers();
         let accepts_ranges =
@@ -187,7 +207,7 @@ impl DatasetStream {
             url,
             chunks: response.bytes_stream().boxed(),
             permit: Some(permit),
-            verifier: check_gzip.then(GzipVerifier::new),
+            verifier,
             crc: 0,
             received: 0,
             expected: content_length,
@@ -309,6 +329,7 @@ impl Body {
             uncompressed_bytes: self.verifier.as_ref().map(GzipVerifier::uncompressed_bytes),
             attempts: self.retry.attempt(),
             elapsed: self.retry.elapsed(),
+            facts: self.verifier.as_mut().and_then(GzipVerifier::take_facts),
         };
         tracing::debug!(
             url = %self.display_url,

@@ -249,6 +249,17 @@ impl Error {
         }
     }
 
+    /// Returns whether Tardis could not be reached at all: the host name does not resolve, or no connection could be
+    /// made (no network, a firewall, a wrong `TARDIS_BASE_URL` / `TARDIS_API_URL`). No server answered, so nothing
+    /// about the request itself is known to be wrong.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Unresolved { .. } => true,
+            Error::Transport { source, .. } => source.is_connect(),
+            _ => false,
+        }
+    }
+
     /// Returns whether nothing was sent because the request itself is unacceptable (bad input, missing key).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, Error::InvalidRequest { .. } | Error::ApiKeyRequired { .. })

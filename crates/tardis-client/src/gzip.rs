@@ -25,6 +25,7 @@ use std::io::BufRead;
 
 use crc32fast::Hasher as Crc;
 
+use crate::facts::{FactsScanner, FileFacts};
 pub use crate::inflate::Backend;
 use crate::inflate::RawInflater;
 
@@ -411,10 +412,12 @@ thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_BYTES].into_boxed_slice());
 }
 
-/// The client's gzip check: a [`GzipDecoder`] whose output is discarded.
+/// The client's gzip check: a [`GzipDecoder`] whose output is discarded, after the file's facts
+/// ([`crate::facts`]) are learnt from it when asked for.
 #[derive(Debug)]
 pub(crate) struct GzipVerifier {
     decoder: GzipDecoder,
+    facts: Option<FactsScanner>,
 }
 
 impl GzipVerifier {
@@ -425,7 +428,13 @@ impl GzipVerifier {
 
     /// Returns a verifier inflating with `backend`.
     pub(crate) fn with_backend(backend: Backend) -> Self {
-        GzipVerifier { decoder: GzipDecoder::new(backend) }
+        GzipVerifier { decoder: GzipDecoder::new(backend), facts: None }
+    }
+
+    /// Learns the file's facts from the inflated bytes when `facts`.
+    pub(crate) fn learning_facts(mut self, facts: bool) -> Self {
+        self.facts = facts.then(FactsScanner::new);
+        self
     }
 
     /// Returns the number of complete members verified so far.
@@ -444,6 +453,9 @@ impl GzipVerifier {
         SCRATCH.with_borrow_mut(|scratch| {
             loop {
                 let (used, produced) = self.decoder.decompress(input, scratch)?;
+                if let Some(facts) = &mut self.facts {
+                    facts.update(&scratch[..produced]);
+                }
                 input = &input[used..];
                 // Room left in the output means every input byte was taken and nothing more is pending.
                 if produced < scratch.len() {
@@ -457,6 +469,11 @@ impl GzipVerifier {
     pub(crate) fn finish(&self) -> Result<(), GzipError> {
         self.decoder.finish()
     }
+
+    /// Returns the facts of the file, once it is complete, when they were asked for.
+    pub(crate) fn take_facts(&mut self) -> Option<FileFacts> {
+        self.facts.take().map(FactsScanner::finish)
+    }
 }
 
 /// A [`GzipDecoder`] over a [`BufRead`], as a [`std::io::Read`] of the uncompressed bytes: what the Parquet
@@ -468,6 +485,10 @@ pub struct GzipReader<R> {
     inner: R,
     decoder: GzipDecoder,
     finished: bool,
+    /// The file's facts, learnt from what is read, when asked for ([`GzipReader::with_facts`]).
+    facts: Option<FactsScanner>,
+    /// The facts of the whole file, once it has been read to its end.
+    complete_facts: Option<FileFacts>,
 }
 
 impl<R> std::fmt::Debug for GzipReader<R> {
@@ -484,7 +505,25 @@ impl<R: BufRead> GzipReader<R> {
 
     /// Returns a reader inflating with `backend`.
     pub fn with_backend(inner: R, backend: Backend) -> Self {
-        GzipReader { inner, decoder: GzipDecoder::new(backend), finished: false }
+        GzipReader {
+            inner,
+            decoder: GzipDecoder::new(backend),
+            finished: false,
+            facts: None,
+            complete_facts: None,
+        }
+    }
+
+    /// Learns the file's facts ([`crate::facts`]) from the bytes read, as the client's gzip check does.
+    pub fn with_facts(mut self) -> Self {
+        self.facts = Some(FactsScanner::new());
+        self
+    }
+
+    /// Returns the file's facts once it has been read to its end (and its gzip found complete); `None` before, or
+    /// without [`GzipReader::with_facts`].
+    pub fn facts(&self) -> Option<FileFacts> {
+        self.complete_facts
     }
 
     /// Returns the decoder (counts of bytes and members so far).
@@ -512,6 +551,9 @@ impl<R: BufRead> std::io::Read for GzipReader<R> {
                 .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?;
             self.inner.consume(used);
             if produced > 0 {
+                if let Some(facts) = &mut self.facts {
+                    facts.update(&buf[..produced]);
+                }
                 return Ok(produced);
             }
             if ended {
@@ -519,6 +561,7 @@ impl<R: BufRead> std::io::Read for GzipReader<R> {
                     std::io::Error::new(std::io::ErrorKind::UnexpectedEof, error)
                 })?;
                 self.finished = true;
+                self.complete_facts = self.facts.take().map(FactsScanner::finish);
                 return Ok(0);
             }
         }

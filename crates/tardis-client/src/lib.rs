@@ -38,6 +38,7 @@
 mod client;
 mod dataset;
 mod error;
+pub mod facts;
 pub mod gzip;
 mod http;
 mod inflate;

@@ -80,6 +80,8 @@ impl Job {
             ("TARDIS_API_KEY", KEY),
             ("MD_SINK", sink),
             ("LOG_LEVEL", "WARNING"),
+            // The benchmarks measure the raw download unless a part sets another format (the default is Parquet).
+            ("MD_OUTPUT_FORMAT", "raw"),
         ];
         Job {
             md_cli: md_cli.to_path_buf(),

@@ -177,7 +177,7 @@ fn cpu_seconds(stat: &str, ticks: f64) -> Option<f64> {
 }
 
 /// The kernel's clock ticks per second (`getconf CLK_TCK`).
-fn clock_ticks() -> Result<f64> {
+pub(crate) fn clock_ticks() -> Result<f64> {
     let output =
         Command::new("getconf").arg("CLK_TCK").output().context("running getconf CLK_TCK")?;
     let text = String::from_utf8_lossy(&output.stdout);

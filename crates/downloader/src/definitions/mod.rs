@@ -2,14 +2,21 @@
 //!
 //! Layout (the seed system's):
 //! - `instrument_availability/by_date/day-YYYY-MM-DD/instruments.parquet`: one row per instrument available that day
-//!   (every exchange written so far), sorted by `instrument_key`;
+//!   (every exchange written so far), sorted by `instrument_key`; the columns of the system md replaces first (its
+//!   names, order, types and conventions, so its readers keep working), then md's own, in a fixed schema;
 //! - `instrument_availability/by_date/day-YYYY-MM-DD/grouped_datasets.parquet`: the grouped dataset files of the day
 //!   (`OPTIONS`, `PERPETUALS`, ...), which are not instruments but are downloadable;
 //! - `instrument_availability/aggregate/instruments_YYYYMMDD_YYYYMMDD.parquet`: every row of a range, with its `date`.
 //!
 //! Writing a day merges: rows of exchanges not in this run are kept, rows of the run's exchanges are replaced.
+//! Each file records the exchanges it covers and their source in its key-value metadata ([`Coverage`],
+//! `coverage.rs`): the union of the runs that wrote it; the plan refuses a venue a day does not cover.
+//! A day file written by the system md replaces, or by an earlier md (recognised by its columns), is replaced by
+//! this run's rows without `--force`; any other file md cannot read needs `--force`.
 //! Bytes are deterministic (same rows give the same file), so an unchanged day is verified, not rewritten.
-//! The plan reads these objects back (see [`read_days`]).
+//! The plan reads these objects back (see [`read_days`]), md's earlier files too, with keys and types written the
+//! historical way (`PERP`, `OKEX...`) read as the canonical ones; it refuses the original's, whose keys it does not
+//! plan from.
 //!
 //! The rows come from `instruments`, which takes its own model of an exchange's listing: [`listing`] maps the
 //! Tardis metadata `tardis-client` fetches onto it (`listing.rs`). The columns of both files, with their types and
@@ -18,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, RecordBatch, RecordBatchReader, StringArray};
+use arrow::array::{Array, ListArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,12 +36,16 @@ use md_config::InstrumentType;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+mod coverage;
 mod listing;
 mod table;
 
+pub use coverage::{COVERAGE_KEY, Coverage, DefinitionsSource};
 pub use listing::listing;
+use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};
 use crate::error::{Error, chain};
@@ -67,6 +78,9 @@ pub struct Written {
     pub rows: usize,
     /// Whether the bytes changed (`false`: an identical file was already stored).
     pub changed: bool,
+    /// Who wrote the file this one replaced, when it was written by the system md replaces
+    /// (`market-tick-data-handler`) or by an earlier md.
+    pub replaced: Option<&'static str>,
 }
 
 /// Reads and writes stored definitions through a sink.
@@ -82,7 +96,8 @@ impl DefinitionsStore {
         DefinitionsStore { sink, force }
     }
 
-    /// Writes one day: the run's `exchanges` get exactly `records` and `groups`; other exchanges' rows are kept.
+    /// Writes one day: the run's exchanges (`coverage`, each with its source) get exactly `records` and `groups`;
+    /// other exchanges' rows are kept. Each file records the union as its coverage (see [`Coverage`]).
     ///
     /// # Errors
     /// [`Error::Sink`], [`Error::Foreign`] for an unreadable existing file (unless forced), [`Error::Parquet`].
@@ -92,24 +107,30 @@ impl DefinitionsStore {
     pub async fn write_day(
         &self,
         date: NaiveDate,
-        exchanges: &[String],
+        coverage: &Coverage,
         records: &[&InstrumentRecord],
         groups: &[&GroupRecord],
     ) -> Result<[Written; 2], Error> {
         let instruments = self
             .merge_write(
                 &day_object(date),
-                exchanges,
+                coverage,
                 table::batch(table::INSTRUMENTS, date, records),
+                false,
             )
             .await?;
         let grouped = self
-            .merge_write(&groups_object(date), exchanges, table::batch(table::GROUPS, date, groups))
+            .merge_write(
+                &groups_object(date),
+                coverage,
+                table::batch(table::GROUPS, date, groups),
+                true,
+            )
             .await?;
         Ok([instruments, grouped])
     }
 
-    /// Writes the aggregate of a range: every row of `days`, in day order.
+    /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.
     ///
     /// # Errors
     /// [`Error::Sink`], [`Error::Parquet`].
@@ -120,6 +141,7 @@ impl DefinitionsStore {
         &self,
         start: NaiveDate,
         end: NaiveDate,
+        coverage: &Coverage,
         days: &[(NaiveDate, Vec<&InstrumentRecord>)],
     ) -> Result<Written, Error> {
         let object = aggregate_object(start, end);
@@ -129,23 +151,32 @@ impl DefinitionsStore {
             .collect();
         let batch = concat_batches(&table::schema(table::INSTRUMENTS), &batches)
             .map_err(|error| Error::parquet(&object, error))?;
-        self.put(&object, &batch).await
+        self.put(&object, &batch, coverage).await
     }
 
     /// Reads the stored definitions of one day, as the plan needs them; `None` when the day was never written.
+    /// Files of this version and of earlier md are read, keys and types in historical spellings normalised. The
+    /// coverage is the one the file records; a file of an earlier md records none, and covers the exchanges of
+    /// its rows (see [`DayInstruments::covers`]).
     ///
     /// # Errors
-    /// [`Error::Sink`], [`Error::Foreign`], [`Error::Parquet`].
+    /// [`Error::Sink`], [`Error::Foreign`], [`Error::Parquet`], [`Error::OriginalDefinitions`] for a day written by
+    /// the system md replaces.
     ///
     /// # Cancel safety
     /// Read-only.
     pub async fn read_day(&self, date: NaiveDate) -> Result<Option<DayInstruments>, Error> {
-        let Some(instruments) = self.read(&day_object(date)).await? else { return Ok(None) };
-        let groups = self.read(&groups_object(date)).await?;
         let object = day_object(date);
+        let Some(instruments) = self.read(&object).await? else { return Ok(None) };
+        if table::earlier_writer(&instruments.schema(), false) == Some(Writer::Original) {
+            return Err(Error::OriginalDefinitions { object, date });
+        }
+        let coverage = Coverage::recorded(&object, &instruments)?;
+        let groups = self.read(&groups_object(date)).await?;
         let mut day = DayInstruments {
             instruments: plan_rows(&object, &instruments, false)?,
             grouped: Vec::new(),
+            coverage,
         };
         if let Some(groups) = groups {
             day.grouped = plan_rows(&groups_object(date), &groups, true)?;
@@ -162,13 +193,15 @@ impl DefinitionsStore {
         let parts: Vec<Bytes> =
             chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
         let bytes = Bytes::from(parts.concat());
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|builder| builder.build())
-            .map_err(|error| Error::Foreign {
-                object: object.to_owned(),
-                detail: error.to_string(),
-            })?;
-        let schema = reader.schema();
+        let foreign = |error: parquet::errors::ParquetError| Error::Foreign {
+            object: object.to_owned(),
+            detail: error.to_string(),
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(foreign)?;
+        // The file's key-value metadata (its coverage) is on the builder's schema, not the reader's.
+        let metadata = builder.schema().metadata().clone();
+        let reader = builder.build().map_err(foreign)?;
+        let schema = std::sync::Arc::new(reader.schema().as_ref().clone().with_metadata(metadata));
         let batches: Vec<RecordBatch> =
             reader.collect::<Result<_, _>>().map_err(|error| Error::parquet(object, error))?;
         let batch =
@@ -179,21 +212,61 @@ impl DefinitionsStore {
     async fn merge_write(
         &self,
         object: &str,
-        exchanges: &[String],
+        run: &Coverage,
         new: RecordBatch,
+        grouped: bool,
     ) -> Result<Written, Error> {
+        let exchanges: Vec<&str> = run.exchanges().collect();
         let schema = new.schema();
         let existing = match self.read(object).await {
             Ok(existing) => existing,
             Err(Error::Foreign { .. }) if self.force => None,
             Err(error) => return Err(error),
         };
-        let merged = match existing {
+        let replaced = existing
+            .as_ref()
+            .filter(|existing| existing.schema().fields() != schema.fields())
+            .and_then(|existing| table::earlier_writer(&existing.schema(), grouped));
+        if let (Some(writer), Some(existing)) = (replaced, &existing) {
+            // Its rows of other exchanges cannot be carried over into this version's columns: say which go.
+            let dropped: std::collections::BTreeSet<&str> = existing
+                .column_by_name("tardis_exchange")
+                .and_then(|column| column.as_any().downcast_ref::<StringArray>())
+                .map(|column| {
+                    column.iter().flatten().filter(|e| !exchanges.iter().any(|x| x == e)).collect()
+                })
+                .unwrap_or_default();
+            if dropped.is_empty() {
+                tracing::info!(
+                    object,
+                    writer = writer.name(),
+                    "replacing a definitions file written by {}",
+                    writer.name()
+                );
+            } else {
+                let dropped = dropped.into_iter().collect::<Vec<_>>().join(",");
+                tracing::warn!(
+                    object,
+                    writer = writer.name(),
+                    exchanges = %dropped,
+                    "replacing a definitions file written by {}; its rows of exchanges not in this run are dropped: run `md-cli instruments` for them",
+                    writer.name()
+                );
+            }
+        }
+        let mut coverage = run.clone();
+        let merged = match existing.filter(|_| replaced.is_none()) {
             Some(existing) if existing.schema().fields() == schema.fields() => {
+                // The kept exchanges keep their coverage; a file of an earlier md recorded none: its rows say.
+                let kept = match Coverage::recorded(object, &existing)? {
+                    Some(recorded) => recorded,
+                    None => Coverage::from_rows(&existing),
+                };
+                coverage = kept.merged(run);
                 let exchange = string_column(object, &existing, "tardis_exchange")?;
                 let keep: arrow::array::BooleanArray = exchange
                     .iter()
-                    .map(|value| Some(!exchanges.iter().any(|e| Some(e.as_str()) == value)))
+                    .map(|value| Some(!exchanges.iter().any(|e| Some(*e) == value)))
                     .collect();
                 let kept = filter_record_batch(&existing, &keep)
                     .map_err(|error| Error::parquet(object, error))?;
@@ -212,24 +285,29 @@ impl DefinitionsStore {
             _ => new,
         };
         let sorted = sort_by_key(object, &merged)?;
-        self.put(object, &sorted).await
+        let mut written = self.put(object, &sorted, &coverage).await?;
+        written.replaced = replaced.map(Writer::name);
+        Ok(written)
     }
 
-    async fn put(&self, object: &str, batch: &RecordBatch) -> Result<Written, Error> {
-        let bytes = encode(object, batch)?;
+    async fn put(
+        &self,
+        object: &str,
+        batch: &RecordBatch,
+        coverage: &Coverage,
+    ) -> Result<Written, Error> {
+        let bytes = encode(object, batch, coverage)?;
         let rows = batch.num_rows();
+        let written =
+            |changed| Written { object: object.to_owned(), rows, changed, replaced: None };
         match self.sink.put_bytes(object, bytes.clone(), WriteMode::CreateOnly).await {
-            Ok(outcome) => Ok(Written {
-                object: object.to_owned(),
-                rows,
-                changed: outcome.status != PutStatus::AlreadyPresent,
-            }),
+            Ok(outcome) => Ok(written(outcome.status != PutStatus::AlreadyPresent)),
             Err(gcs_sink::Error::Mismatch { .. }) => {
                 self.sink
                     .put_bytes(object, bytes, WriteMode::Replace)
                     .await
                     .map_err(|source| Error::sink("write", object, source))?;
-                Ok(Written { object: object.to_owned(), rows, changed: true })
+                Ok(written(true))
             }
             Err(source) => Err(Error::sink("write", object, source)),
         }
@@ -255,7 +333,7 @@ pub async fn read_days(
     Ok(found.into_iter().filter_map(|(date, day)| day.map(|day| (date, day))).collect())
 }
 
-fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
+fn encode(object: &str, batch: &RecordBatch, coverage: &Coverage) -> Result<Vec<u8>, Error> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
@@ -264,6 +342,7 @@ fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
         .map_err(|error| Error::parquet(object, error))?;
     writer.write(batch).map_err(|error| Error::parquet(object, error))?;
+    writer.append_key_value_metadata(KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode()));
     writer.close().map_err(|error| Error::parquet(object, error))?;
     Ok(out)
 }
@@ -294,6 +373,43 @@ fn string_column<'a>(
         })
 }
 
+/// The data types of every row: a comma-separated string (this version, and the original) or a list of strings
+/// (earlier md).
+fn data_types_column(object: &str, batch: &RecordBatch) -> Result<Vec<Vec<String>>, Error> {
+    let foreign =
+        |detail: &str| Error::Foreign { object: object.to_owned(), detail: detail.into() };
+    let column =
+        batch.column_by_name("data_types").ok_or_else(|| foreign("no column `data_types`"))?;
+    if let Some(text) = column.as_any().downcast_ref::<StringArray>() {
+        return Ok(text
+            .iter()
+            .map(|value| {
+                value
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect());
+    }
+    let list = column
+        .as_any()
+        .downcast_ref::<ListArray>()
+        .ok_or_else(|| foreign("`data_types` is neither text nor a list"))?;
+    (0..batch.num_rows())
+        .map(|row| {
+            let values = list.value(row);
+            let names = values
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| foreign("`data_types` is not a list of strings"))?;
+            Ok(names.iter().flatten().map(str::to_owned).collect())
+        })
+        .collect()
+}
+
 fn plan_rows(
     object: &str,
     batch: &RecordBatch,
@@ -302,34 +418,29 @@ fn plan_rows(
     let key = string_column(object, batch, if grouped { "object_key" } else { "instrument_key" })?;
     let exchange = string_column(object, batch, "tardis_exchange")?;
     let symbol = string_column(object, batch, "tardis_symbol")?;
-    let kind = string_column(object, batch, "tardis_symbol_type")?;
-    let data_types = batch
-        .column_by_name("data_types")
-        .and_then(|column| column.as_any().downcast_ref::<arrow::array::ListArray>())
-        .ok_or_else(|| Error::Foreign {
-            object: object.to_owned(),
-            detail: "no list column `data_types`".into(),
-        })?;
+    let kind = string_column(object, batch, "instrument_type")?;
+    let data_types = data_types_column(object, batch)?;
+    let row_error = |row: usize, detail: String| Error::Foreign {
+        object: object.to_owned(),
+        detail: format!("row {row}: {detail}"),
+    };
     (0..batch.num_rows())
         .map(|row| {
-            let types = data_types.value(row);
-            let types =
-                types.as_any().downcast_ref::<StringArray>().ok_or_else(|| Error::Foreign {
-                    object: object.to_owned(),
-                    detail: "`data_types` is not a list of strings".into(),
-                })?;
+            // Types and keys written by earlier md (`PERP`, `OKEX...`) are planned under their canonical spelling.
             let instrument_type =
-                InstrumentType::from_tardis(kind.value(row)).ok_or_else(|| Error::Foreign {
-                    object: object.to_owned(),
-                    detail: format!("unknown instrument type {:?} in row {row}", kind.value(row)),
+                InstrumentType::from_any_key_str(kind.value(row)).ok_or_else(|| {
+                    row_error(row, format!("unknown instrument type {:?}", kind.value(row)))
                 })?;
+            let instrument_key = instruments::ObjectKey::parse(key.value(row))
+                .map_err(|error| row_error(row, error.to_string()))?
+                .to_string();
             Ok(PlanInstrument {
-                instrument_key: key.value(row).to_owned(),
+                instrument_key,
                 exchange: exchange.value(row).to_owned(),
                 instrument_type,
                 symbol: symbol.value(row).to_owned(),
                 // Types this version does not know cannot be asked for, so they cannot be planned.
-                data_types: types.iter().flatten().filter_map(|name| name.parse().ok()).collect(),
+                data_types: data_types[row].iter().filter_map(|name| name.parse().ok()).collect(),
                 grouped,
             })
         })
@@ -351,6 +462,9 @@ pub struct ExchangeReport {
     pub unparsed: BTreeMap<String, String>,
     /// Why the exchange could not be fetched, if it could not.
     pub error: Option<String>,
+    /// Whether it could not be fetched because Tardis could not be reached at all (the host does not resolve, no
+    /// connection): see `tardis_client::Error::is_unreachable`.
+    pub unreachable: bool,
 }
 
 /// What writing the definitions of a range did.
@@ -371,12 +485,26 @@ pub struct WrittenReport {
     pub rows: usize,
     /// Whether its bytes changed.
     pub changed: bool,
+    /// Who wrote the file this one replaced (`market-tick-data-handler`, `an earlier md`), if it replaced one
+    /// written before this version's columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<&'static str>,
 }
 
 impl DefinitionsReport {
     /// Returns whether every exchange was fetched.
     pub fn all_fetched(&self) -> bool {
         self.exchanges.values().all(|exchange| exchange.error.is_none())
+    }
+
+    /// Returns whether no exchange was fetched (then no object was written).
+    pub fn none_fetched(&self) -> bool {
+        self.exchanges.values().all(|exchange| exchange.error.is_some())
+    }
+
+    /// Returns whether no exchange was fetched because Tardis could not be reached at all, for any of them.
+    pub fn unreachable(&self) -> bool {
+        !self.exchanges.is_empty() && self.exchanges.values().all(|exchange| exchange.unreachable)
     }
 }
 
@@ -406,7 +534,7 @@ pub async fn write_definitions(
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc();
-    let fetched: Vec<(String, Result<Listing, String>)> =
+    let fetched: Vec<(String, Result<Listing, FetchFailure>)> =
         futures::stream::iter(exchanges.iter().cloned())
             .map(|exchange| async move {
                 let result = fetch_exchange(client, &exchange, range_start, range_end).await;
@@ -418,24 +546,41 @@ pub async fn write_definitions(
 
     let mut report = DefinitionsReport::default();
     let mut catalogs = Vec::new();
+    let mut coverage = Coverage::default();
     for (exchange, result) in &fetched {
         let entry = report.exchanges.entry(exchange.clone()).or_default();
+        let mut source = DefinitionsSource::SymbolParser;
         let catalog = result.as_ref().map_err(Clone::clone).and_then(|listing| {
-            entry.source =
-                if listing.instruments.is_some() { "metadata" } else { "symbol_parser" }.to_owned();
+            if listing.instruments.is_some() {
+                source = DefinitionsSource::Metadata;
+            }
+            entry.source = source.name().to_owned();
             // Keys are assigned once over the whole listing; each day then only selects and applies changes.
-            instruments::Catalog::new(listing).map_err(|error| error.to_string())
+            instruments::Catalog::new(listing)
+                .map_err(|error| FetchFailure { message: error.to_string(), unreachable: false })
         });
         match catalog {
-            Ok(catalog) => catalogs.push((exchange.clone(), catalog)),
-            Err(error) => {
-                tracing::error!(exchange = %exchange, error = %error, "cannot use the exchange's metadata; it is left out");
-                entry.error = Some(error);
+            Ok(catalog) => {
+                coverage.0.insert(exchange.clone(), source);
+                catalogs.push((exchange.clone(), catalog));
+            }
+            Err(failure) => {
+                if failure.unreachable {
+                    // The caller says it once for every exchange (see `DefinitionsReport::unreachable`).
+                    tracing::debug!(exchange = %exchange, error = %failure.message, "Tardis cannot be reached");
+                } else {
+                    tracing::error!(exchange = %exchange, error = %failure.message, "cannot use the exchange's metadata; it is left out");
+                }
+                entry.error = Some(failure.message);
+                entry.unreachable = failure.unreachable;
             }
         }
     }
-    let written_exchanges: Vec<String> =
-        catalogs.iter().map(|(exchange, _)| exchange.clone()).collect();
+    if catalogs.is_empty() {
+        // Nothing fetched: writing the days would store empty definitions, which a plan would then read as "no
+        // instruments" instead of "no definitions".
+        return Ok(report);
+    }
     let mut aggregate: Vec<(NaiveDate, Vec<InstrumentRecord>)> = Vec::new();
     for date in dates.days() {
         let mut records = Vec::new();
@@ -457,24 +602,41 @@ pub async fn write_definitions(
         }
         let record_refs: Vec<&InstrumentRecord> = records.iter().collect();
         let group_refs: Vec<&GroupRecord> = groups.iter().collect();
-        for written in store.write_day(date, &written_exchanges, &record_refs, &group_refs).await? {
+        for written in store.write_day(date, &coverage, &record_refs, &group_refs).await? {
             report.objects.push(WrittenReport {
                 object: written.object,
                 rows: written.rows,
                 changed: written.changed,
+                replaced: written.replaced,
             });
         }
         aggregate.push((date, records));
     }
     let aggregate_refs: Vec<(NaiveDate, Vec<&InstrumentRecord>)> =
         aggregate.iter().map(|(date, records)| (*date, records.iter().collect())).collect();
-    let written = store.write_aggregate(dates.start, dates.end, &aggregate_refs).await?;
+    let written = store.write_aggregate(dates.start, dates.end, &coverage, &aggregate_refs).await?;
     report.objects.push(WrittenReport {
         object: written.object,
         rows: written.rows,
         changed: written.changed,
+        replaced: written.replaced,
     });
     Ok(report)
+}
+
+/// Why an exchange's metadata could not be used.
+#[derive(Debug, Clone)]
+struct FetchFailure {
+    /// The error, with its causes.
+    message: String,
+    /// Whether Tardis could not be reached at all.
+    unreachable: bool,
+}
+
+impl From<tardis_client::Error> for FetchFailure {
+    fn from(error: tardis_client::Error) -> Self {
+        FetchFailure { message: chain(&error), unreachable: error.is_unreachable() }
+    }
 }
 
 async fn fetch_exchange(
@@ -482,8 +644,8 @@ async fn fetch_exchange(
     exchange: &str,
     range_start: DateTime<Utc>,
     range_end: DateTime<Utc>,
-) -> Result<Listing, String> {
-    let details = client.exchange_details(exchange).await.map_err(|error| chain(&error))?;
+) -> Result<Listing, FetchFailure> {
+    let details = client.exchange_details(exchange).await?;
     if !client.has_api_key() {
         return Ok(listing(details, None));
     }
@@ -502,6 +664,6 @@ async fn fetch_exchange(
             );
             Ok(listing(details, None))
         }
-        Err(error) => Err(chain(&error)),
+        Err(error) => Err(error.into()),
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::adopt::{AdoptedObject, LeftAlone};
 use super::days::RunDays;
 
 /// The object name of a shard's manifest.
@@ -23,9 +24,9 @@ pub const MANIFEST_PREFIX: &str = "manifests/download";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
-    /// Every unit of the shard is stored and verified.
+    /// Every unit of the shard is stored and verified (or adopted).
     Complete,
-    /// The run finished, but some units failed after their retries.
+    /// The run finished, but some units failed after their retries, or objects md did not write were left alone.
     Failed,
     /// The shard's share of `TARDIS_DAILY_QUOTA_BYTES` would have been exceeded; the shard stopped early.
     QuotaExhausted,
@@ -48,6 +49,14 @@ pub struct UnitCounts {
     pub failed: usize,
     /// Never started (interrupted or quota).
     pub not_started: usize,
+    /// Stored by adopting objects md did not write (or copying them from a historical spelling of the key):
+    /// nothing downloaded. Each such object is listed in [`Manifest::adopted_objects`].
+    #[serde(default)]
+    pub adopted: usize,
+    /// Not stored because an object md did not write is at the planned name and did not check out: left alone
+    /// (listed in [`Manifest::left_alone`]; `--force` replaces it).
+    #[serde(default)]
+    pub left_alone: usize,
 }
 
 /// A failed unit and why.
@@ -102,6 +111,13 @@ pub struct Manifest {
     pub done_objects: Vec<String>,
     /// Object names found stored and verified, so skipped.
     pub skipped_objects: Vec<String>,
+    /// Objects md did not write that this run adopted (checked and recorded, or copied from a historical spelling
+    /// of their key), also when the unit's other object was downloaded.
+    #[serde(default)]
+    pub adopted_objects: Vec<AdoptedObject>,
+    /// Objects md did not write, at planned names, that did not check out: left alone.
+    #[serde(default)]
+    pub left_alone: Vec<LeftAlone>,
     /// How the days were resolved (what was asked, when, for which run), when the caller says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<RunDays>,

@@ -4,11 +4,16 @@
 //!   md-config's `Layout`) and its shard, deterministic on every machine.
 //! - [`pipeline`]: [`Downloader::run`] takes one shard's units through one bounded queue, streaming each from
 //!   `tardis-client` (through [`crate::convert`] for Parquet) into `gcs-sink`, and writes the shard's [`manifest`].
+//! - [`adopt`]: objects at planned names that md did not write, checked (a Parquet footer, a whole `.csv.gz`) and
+//!   kept, or found under a historical spelling of their key and copied, instead of downloaded again.
 //! - [`days`]: the run's days, resolved once (`latest`, `yesterday`, `today-N`), the same for every task of a run.
 //! - [`freshness`]: what Tardis has exported per exchange (`exportedUntil`, incident reports), which the plan uses.
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
+//! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
+//!   which `md-cli missing` writes.
 
+pub mod adopt;
 pub mod days;
 pub mod freshness;
 pub mod manifest;
@@ -16,6 +21,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
+pub mod reports;
 
 pub use days::RunDays;
 pub use freshness::{Freshness, Incident};

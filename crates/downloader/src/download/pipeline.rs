@@ -21,8 +21,9 @@ use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
 use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
-use super::plan::{Plan, Unit};
+use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::Quota;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
@@ -176,6 +177,8 @@ impl Downloader {
             stop: cancel.child_token(),
             cancel,
             progress,
+            adopted: std::sync::Mutex::new(Vec::new()),
+            left_alone: std::sync::Mutex::new(Vec::new()),
         });
         // Each unit is a task of its own, so the CPU work of the units in flight (gzip verification, CRC32C, Parquet
         // conversion) spreads over every worker thread instead of sharing the one task that polls the queue.
@@ -243,17 +246,27 @@ impl Downloader {
                         error: error.clone(),
                     });
                 }
+                UnitOutcome::Adopted => counts.adopted += 1,
+                UnitOutcome::LeftAlone { .. } => counts.left_alone += 1,
                 UnitOutcome::NotStarted => counts.not_started += 1,
             }
         }
+        let mut adopted_objects = std::mem::take(&mut *lock(&state.adopted));
+        let mut left_alone = std::mem::take(&mut *lock(&state.left_alone));
+        // An object adopted with its unit's other one downloaded, or already stored, is in neither list.
+        done_objects.retain(|name| !adopted_objects.iter().any(|adopted| &adopted.object == name));
+        skipped_objects
+            .retain(|name| !adopted_objects.iter().any(|adopted| &adopted.object == name));
         done_objects.sort();
         skipped_objects.sort();
+        adopted_objects.sort_by(|a, b| a.object.cmp(&b.object));
+        left_alone.sort_by(|a, b| a.object.cmp(&b.object));
         errors.sort_by(|a, b| a.unit.cmp(&b.unit));
         let status = if state.cancel.is_cancelled() {
             RunStatus::Interrupted
         } else if state.quota_exhausted.load(Ordering::SeqCst) {
             RunStatus::QuotaExhausted
-        } else if counts.failed > 0 || counts.not_started > 0 {
+        } else if counts.failed > 0 || counts.not_started > 0 || !left_alone.is_empty() {
             RunStatus::Failed
         } else {
             RunStatus::Complete
@@ -277,6 +290,8 @@ impl Downloader {
             errors,
             done_objects,
             skipped_objects,
+            adopted_objects,
+            left_alone,
             days: plan.days.clone(),
             exported_until: plan.exported_until.clone(),
             not_yet_exported: plan.not_yet_exported.len(),
@@ -296,6 +311,8 @@ impl Downloader {
             status = ?manifest.status,
             done = counts.done,
             skipped = counts.skipped,
+            adopted = counts.adopted,
+            left_alone = manifest.left_alone.len(),
             failed = counts.failed,
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
@@ -310,16 +327,33 @@ impl Downloader {
         if state.stop.is_cancelled() {
             return UnitOutcome::NotStarted;
         }
-        // What to write: every object of the unit that is not stored and verified (all of them with `force`).
+        // What to write: every object of the unit that is not stored and verified, adopted or left alone (all of
+        // them with `force`).
         let mut targets = Vec::with_capacity(unit.objects.len());
         let mut replaced = false;
+        let (mut adopted, mut left_alone) = (false, None);
         for object in &unit.objects {
             let mode = if self.download.force {
                 WriteMode::Replace
             } else {
                 match self.check_stored(&object.name).await {
                     Stored::Verified => continue,
-                    Stored::Missing => WriteMode::CreateOnly,
+                    Stored::Missing => match self.adopt_historical(unit, object, state).await {
+                        Ok(true) => {
+                            adopted = true;
+                            continue;
+                        }
+                        Ok(false) => WriteMode::CreateOnly,
+                        Err(error) => return unchecked(&object.name, &error),
+                    },
+                    Stored::Unrecorded(info) => {
+                        match self.adopt(unit, object, &info, state).await {
+                            Ok(None) => adopted = true,
+                            Ok(Some(reason)) => left_alone = Some(reason),
+                            Err(error) => return unchecked(&object.name, &error),
+                        }
+                        continue;
+                    }
                     Stored::Invalid(reason) => {
                         tracing::warn!(object = %object.name, reason = %reason, "stored object failed verification; replacing it");
                         replaced = true;
@@ -339,7 +373,11 @@ impl Downloader {
             targets.push(Target { format: object.format, name: object.name.clone(), mode });
         }
         if targets.is_empty() {
-            return UnitOutcome::Skipped;
+            return match (left_alone, adopted) {
+                (Some(reason), _) => UnitOutcome::LeftAlone { reason },
+                (None, true) => UnitOutcome::Adopted,
+                (None, false) => UnitOutcome::Skipped,
+            };
         }
         let converting = targets.iter().any(|target| target.format == OutputFormat::Parquet);
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
@@ -461,7 +499,10 @@ impl Downloader {
                     exchange: unit.exchange.clone(),
                     symbol: (!unit.grouped).then(|| unit.symbol.clone()),
                 };
-                let options = ConvertOptions::new(&self.download.parquet, self.service.batch_size);
+                let options = ConvertOptions::new(
+                    &self.download.parquet,
+                    conversion_batch_rows(self.service.batch_size),
+                );
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
                 convert::convert(file, unit.data_type, partition, options).boxed()
             }
@@ -563,32 +604,169 @@ impl Downloader {
         }
     }
 
+    /// What is stored under `name`: verified (by md's record, or an adoption record), unrecorded (md did not write
+    /// it: a candidate for adoption), invalid (a record that disagrees: md replaces it) or missing.
     async fn check_stored(&self, name: &str) -> Stored {
-        match self.verify {
-            VerifyMode::Head => match self.sink.head(name).await {
-                Ok(info) => match info.recorded {
-                    Some(recorded) if recorded.size == info.size => Stored::Verified,
-                    Some(recorded) => Stored::Invalid(format!(
-                        "size {} differs from the recorded {}",
-                        info.size, recorded
-                    )),
-                    None => Stored::Invalid("no size and CRC32C were recorded with it".into()),
+        let info = match self.sink.head(name).await {
+            Ok(info) => info,
+            Err(gcs_sink::Error::NotFound { .. }) => return Stored::Missing,
+            Err(gcs_sink::Error::BadRecord { detail, .. }) => return Stored::Invalid(detail),
+            Err(error) => return Stored::Unknown(chain(&error)),
+        };
+        match (&info.recorded, &info.adopted) {
+            (None, None) => Stored::Unrecorded(info),
+            // An adoption from the footer alone has no CRC32C to read back against.
+            (None, Some(adoption)) if adoption.size == info.size => Stored::Verified,
+            (None, Some(adoption)) => Stored::Invalid(format!(
+                "size {} differs from the {} recorded when it was adopted",
+                info.size, adoption.size
+            )),
+            (Some(recorded), _) if recorded.size != info.size => Stored::Invalid(format!(
+                "size {} differs from the recorded {}",
+                info.size, recorded
+            )),
+            (Some(_), _) => match self.verify {
+                VerifyMode::Head => Stored::Verified,
+                VerifyMode::Full => match self.sink.verify(name).await {
+                    Ok(verified) if verified.recorded => Stored::Verified,
+                    Ok(_) => Stored::Unrecorded(info),
+                    Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                    Err(
+                        error @ (gcs_sink::Error::Corrupt { .. }
+                        | gcs_sink::Error::BadRecord { .. }),
+                    ) => Stored::Invalid(error.to_string()),
+                    Err(error) => Stored::Unknown(chain(&error)),
                 },
-                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
-                Err(gcs_sink::Error::BadRecord { detail, .. }) => Stored::Invalid(detail),
-                Err(error) => Stored::Unknown(chain(&error)),
-            },
-            VerifyMode::Full => match self.sink.verify(name).await {
-                Ok(verified) if verified.recorded => Stored::Verified,
-                Ok(_) => Stored::Invalid("no size and CRC32C were recorded with it".into()),
-                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
-                Err(
-                    error @ (gcs_sink::Error::Corrupt { .. } | gcs_sink::Error::BadRecord { .. }),
-                ) => Stored::Invalid(error.to_string()),
-                Err(error) => Stored::Unknown(chain(&error)),
             },
         }
     }
+
+    /// Checks an object md did not write at a planned name ([`adopt`]): records its adoption and returns `None`
+    /// when it is fit, else reports it and returns why it is left alone.
+    async fn adopt(
+        &self,
+        unit: &Unit,
+        object: &UnitObject,
+        info: &gcs_sink::ObjectInfo,
+        state: &RunState,
+    ) -> Result<Option<String>, gcs_sink::Error> {
+        match self.candidate(unit, object.format, &object.name, info).await? {
+            Verdict::Fit { checked, digest } => {
+                self.sink.record_adopted(&object.name, info, checked, digest).await?;
+                tracing::info!(object = %object.name, checked, "adopted an object md did not write");
+                lock(&state.adopted).push(AdoptedObject {
+                    object: object.name.clone(),
+                    checked: checked.to_owned(),
+                    copied_from: None,
+                });
+                Ok(None)
+            }
+            Verdict::Unfit(reason) => {
+                tracing::warn!(object = %object.name, reason = %reason, "an object md did not write is at a planned name and does not check out: left alone (--force replaces it)");
+                lock(&state.left_alone).push(LeftAlone {
+                    unit: unit.id(),
+                    object: object.name.clone(),
+                    reason: reason.clone(),
+                });
+                Ok(Some(reason))
+            }
+        }
+    }
+
+    /// Checks a candidate by its format: a Parquet footer, or a whole `.csv.gz`.
+    async fn candidate(
+        &self,
+        unit: &Unit,
+        format: OutputFormat,
+        name: &str,
+        info: &gcs_sink::ObjectInfo,
+    ) -> Result<Verdict, gcs_sink::Error> {
+        match format {
+            OutputFormat::Parquet => {
+                let expected = adopt::expected_schema(unit.data_type, &self.download.parquet);
+                adopt::check_parquet(&self.sink, name, info, &expected).await
+            }
+            OutputFormat::Raw => {
+                adopt::check_csv_gzip(&self.sink, name, info, unit.data_type).await
+            }
+        }
+    }
+
+    /// Looks for the missing `object` under the historical spellings of the unit's key; the first one md wrote,
+    /// or that checks out, is copied to the planned name on the store's side (create-only; the old object stays).
+    /// Returns whether the object is now stored.
+    async fn adopt_historical(
+        &self,
+        unit: &Unit,
+        object: &UnitObject,
+        state: &RunState,
+    ) -> Result<bool, gcs_sink::Error> {
+        for key in adopt::historical_spellings(&unit.instrument_key) {
+            let old = self.download.layout.render(&md_config::ObjectFields {
+                date: unit.date,
+                exchange: &unit.exchange,
+                data_type: unit.data_type,
+                symbol: &unit.symbol,
+                instrument_key: &key,
+                format: object.format,
+            });
+            if old == object.name {
+                continue;
+            }
+            let info = match self.sink.head(&old).await {
+                Ok(info) => info,
+                Err(gcs_sink::Error::NotFound { .. } | gcs_sink::Error::BadRecord { .. }) => {
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let checked = match (&info.recorded, &info.adopted) {
+                (Some(recorded), _) if recorded.size == info.size => info
+                    .adopted
+                    .as_ref()
+                    .map_or(adopt::MD_RECORD.to_owned(), |adoption| adoption.checked.clone()),
+                (None, Some(adoption)) if adoption.size == info.size => adoption.checked.clone(),
+                (None, None) => match self.candidate(unit, object.format, &old, &info).await? {
+                    Verdict::Fit { checked, digest } => {
+                        // Recorded where it lies, so the copy carries the record and a rerun need not check again.
+                        self.sink.record_adopted(&old, &info, checked, digest).await?;
+                        checked.to_owned()
+                    }
+                    Verdict::Unfit(reason) => {
+                        tracing::info!(object = %old, reason = %reason, "an object under an older spelling of the key does not check out: not copied");
+                        continue;
+                    }
+                },
+                _ => continue,
+            };
+            match self.sink.copy_create(&old, &object.name).await? {
+                gcs_sink::CopyStatus::Copied => {
+                    tracing::info!(object = %object.name, from = %old, checked = %checked, "adopted an object stored under an older spelling of its key");
+                    lock(&state.adopted).push(AdoptedObject {
+                        object: object.name.clone(),
+                        checked,
+                        copied_from: Some(old),
+                    });
+                    return Ok(true);
+                }
+                // Someone stored the planned name meanwhile: the write that follows verifies it.
+                gcs_sink::CopyStatus::Exists => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// A unit whose stored object could not be judged (a read failed): it fails, to be tried by the next run.
+fn unchecked(name: &str, error: &gcs_sink::Error) -> UnitOutcome {
+    UnitOutcome::Failed {
+        attempts: 0,
+        error: format!("cannot check the stored object {name}: {}", chain(error)),
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct RunState {
@@ -600,11 +778,17 @@ struct RunState {
     stop: CancellationToken,
     cancel: CancellationToken,
     progress: Arc<dyn Progress>,
+    /// Objects adopted by this run.
+    adopted: std::sync::Mutex<Vec<AdoptedObject>>,
+    /// Objects md did not write that did not check out.
+    left_alone: std::sync::Mutex<Vec<LeftAlone>>,
 }
 
 enum Stored {
     Verified,
     Missing,
+    /// Stored without any md record: a candidate for adoption.
+    Unrecorded(gcs_sink::ObjectInfo),
     Invalid(String),
     Unknown(String),
 }
@@ -714,8 +898,30 @@ impl SourceError {
     }
 }
 
+/// The fewest rows per Arrow batch a conversion uses, whatever `BATCH_SIZE` says.
+const MIN_BATCH_ROWS: usize = 1024;
+
+/// Rows per batch of a conversion: `BATCH_SIZE`, at least [`MIN_BATCH_ROWS`]. The system md replaces used
+/// `BATCH_SIZE` for its upload batching, and its `env.example` sets `BATCH_SIZE=1` ("upload at once", which md always
+/// does): read as rows per batch, a migrated `.env` would convert row by row.
+fn conversion_batch_rows(batch_size: std::num::NonZeroUsize) -> std::num::NonZeroUsize {
+    batch_size.max(std::num::NonZeroUsize::new(MIN_BATCH_ROWS).expect("non-zero"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_batch_size_of_one_converts_in_batches_of_1024() {
+        for (batch_size, rows) in [(1, 1024), (1023, 1024), (1024, 1024), (65536, 65536)] {
+            let batch_size = std::num::NonZeroUsize::new(batch_size).unwrap();
+            assert_eq!(
+                super::conversion_batch_rows(batch_size).get(),
+                rows,
+                "BATCH_SIZE={batch_size}"
+            );
+        }
+    }
+
     use std::time::Duration;
 
     use super::*;

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::days::RunDays;
 use super::freshness::{Exports, Freshness, Incident};
+use crate::definitions::Coverage;
 use crate::error::Error;
 
 /// One downloadable symbol of one day, as read from the stored definitions.
@@ -41,6 +42,21 @@ pub struct DayInstruments {
     pub instruments: Vec<PlanInstrument>,
     /// Grouped dataset files (`OPTIONS`, ...).
     pub grouped: Vec<PlanInstrument>,
+    /// The exchanges the day's definitions cover, as the file records them; `None` for a file written before md
+    /// recorded it, which covers the exchanges of its rows.
+    pub coverage: Option<Coverage>,
+}
+
+impl DayInstruments {
+    /// Returns whether the day's definitions cover `exchange`: it is in the recorded coverage (an `md-cli
+    /// instruments` run fetched it, even if it had no instrument that day), or, for a file that records none, it
+    /// has a row (an instrument or a grouped file).
+    pub fn covers(&self, exchange: &str) -> bool {
+        match &self.coverage {
+            Some(coverage) => coverage.covers(exchange),
+            None => self.instruments.iter().chain(&self.grouped).any(|i| i.exchange == exchange),
+        }
+    }
 }
 
 /// One unit of work: one dataset file and the object it becomes.
@@ -162,9 +178,13 @@ impl Plan {
 /// not exported yet (`freshness`) is set apart in [`Plan::not_yet_exported`]; a unit of a day inside an incident
 /// carries it. Shards are dealt over the units to download only.
 ///
+/// A selected venue (`download.venues`) a day's definitions do not cover (see [`DayInstruments::covers`]) is
+/// missing definitions too, unless it has not exported that day yet.
+///
 /// # Errors
 /// [`Error::MissingDefinitions`] naming the first and last of the days of the range absent from `days` that some
-/// exchange has exported, and how many there are;
+/// exchange has exported, and how many there are; when every day has definitions but some do not cover a selected
+/// venue, the same error with those days and the venues (`exchanges`);
 /// [`Error::ObjectCollision`] when the layout maps two units to one object.
 pub fn build(
     days: &BTreeMap<NaiveDate, DayInstruments>,
@@ -184,6 +204,8 @@ pub fn build(
     let mut not_yet_exported = Vec::new();
     let mut days_not_exported = Vec::new();
     let mut missing = Vec::new();
+    let mut uncovered: Vec<NaiveDate> = Vec::new();
+    let mut uncovered_exchanges: BTreeSet<&str> = BTreeSet::new();
     for date in range.days() {
         let Some(day) = days.get(&date) else {
             // A day nothing is exported for yet has no definitions to plan from, and nothing is missing.
@@ -200,6 +222,16 @@ pub fn build(
             missing.push(date);
             continue;
         };
+        let not_covered: Vec<&str> = download
+            .venues
+            .iter()
+            .map(String::as_str)
+            .filter(|venue| !day.covers(venue) && freshness.of(venue).has_exported(date))
+            .collect();
+        if !not_covered.is_empty() {
+            uncovered.push(date);
+            uncovered_exchanges.extend(not_covered);
+        }
         let exchanges: BTreeSet<&str> = day
             .instruments
             .iter()
@@ -264,6 +296,16 @@ pub fn build(
             last,
             days: missing.len(),
             object: definitions_object(date),
+            exchanges: Vec::new(),
+        });
+    }
+    if let (Some(&date), Some(&last)) = (uncovered.first(), uncovered.last()) {
+        return Err(Error::MissingDefinitions {
+            date,
+            last,
+            days: uncovered.len(),
+            object: definitions_object(date),
+            exchanges: uncovered_exchanges.into_iter().map(str::to_owned).collect(),
         });
     }
     check_collisions(&units)?;

@@ -18,6 +18,14 @@ pub enum UnitOutcome {
     },
     /// Already stored and verified.
     Skipped,
+    /// Stored without a download: at least one object md did not write was adopted, the others were stored.
+    Adopted,
+    /// Not stored: an object md did not write is at a planned name and did not check out, and nothing else was
+    /// to be done.
+    LeftAlone {
+        /// Why.
+        reason: String,
+    },
     /// Failed after retries.
     Failed {
         /// Attempts used.

@@ -1,6 +1,7 @@
 //! downloader: instrument keys from Tardis metadata, planning, sharding, the streaming pipeline and Parquet
 //! conversion, end to end.
 
+mod adopt;
 mod convert;
 mod definitions;
 mod keys;

@@ -30,7 +30,8 @@ const DAYS: DateRange = DateRange {
     end: NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
 };
 
-/// A whole configuration with the defaults, then pointed at the stand-in and a local directory.
+/// A whole configuration with the defaults, then pointed at the stand-in and a local directory, storing the raw
+/// `.csv.gz` (these tests hold every object to the stand-in's bytes; the default Parquet output has its own tests).
 fn config(stub: &TardisStub, root: &Path) -> Config {
     let mut config = md_config::load(&LoadOptions {
         environment: Some(BTreeMap::new()),
@@ -53,6 +54,7 @@ fn config(stub: &TardisStub, root: &Path) -> Config {
     config.download.instrument_types =
         vec![md_config::InstrumentType::Perpetual, md_config::InstrumentType::Option];
     config.service.max_concurrent_requests = NonZeroUsize::new(8).unwrap();
+    config.download.output_formats = md_config::OutputFormats::RAW;
     config
 }
 
@@ -68,16 +70,16 @@ fn fast_client(config: &Config) -> TardisClient {
     TardisClient::new(&config.tardis).expect("client").with_retry_policy(policy)
 }
 
-struct Setup {
-    stub: TardisStub,
-    dir: tempfile::TempDir,
-    config: Config,
-    sink: GcsSink,
-    client: TardisClient,
-    plan: Plan,
+pub(crate) struct Setup {
+    pub(crate) stub: TardisStub,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) config: Config,
+    pub(crate) sink: GcsSink,
+    pub(crate) client: TardisClient,
+    pub(crate) plan: Plan,
 }
 
-async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Config)) -> Setup {
+pub(crate) async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Config)) -> Setup {
     let stub = TardisStub::start(StubConfig { api_key: Some(KEY.into()), ..stub_config })
         .await
         .expect("stand-in");
@@ -96,7 +98,7 @@ async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Config)) -> Set
     Setup { stub, dir, config, sink, client, plan }
 }
 
-async fn build_plan(config: &Config, sink: &GcsSink) -> Plan {
+pub(crate) async fn build_plan(config: &Config, sink: &GcsSink) -> Plan {
     let store = DefinitionsStore::new(sink.clone(), false);
     let days = definitions::read_days(&store, DAYS.days()).await.expect("definitions read");
     plan::build(
@@ -110,7 +112,7 @@ async fn build_plan(config: &Config, sink: &GcsSink) -> Plan {
     .expect("plan")
 }
 
-async fn run(setup: &Setup, config: &Config) -> RunReport {
+pub(crate) async fn run(setup: &Setup, config: &Config) -> RunReport {
     Downloader::new(config, setup.client.clone(), setup.sink.clone())
         .run(&setup.plan, Arc::new(NoProgress), CancellationToken::new())
         .await
@@ -133,7 +135,7 @@ async fn assert_byte_exact(setup: &Setup) {
     }
 }
 
-fn dataset_requests(stub: &TardisStub) -> usize {
+pub(crate) fn dataset_requests(stub: &TardisStub) -> usize {
     stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
 }
 

@@ -5,6 +5,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 
 use chrono::NaiveDate;
 use downloader::Error;
+use downloader::definitions::{Coverage, DefinitionsSource};
 use downloader::download::Freshness;
 use downloader::download::plan::{self, DayInstruments, Plan, PlanInstrument};
 use md_config::{
@@ -54,7 +55,7 @@ fn definitions(days: &[u32]) -> BTreeMap<NaiveDate, DayInstruments> {
                 instruments: vec![
                     instrument(
                         "deribit",
-                        "DERIBIT:PERP:BTC-USD",
+                        "DERIBIT:PERPETUAL:BTC-USD",
                         "perpetual",
                         "BTC-PERPETUAL",
                         &["trades", "book_snapshot_5", "liquidations"],
@@ -75,14 +76,14 @@ fn definitions(days: &[u32]) -> BTreeMap<NaiveDate, DayInstruments> {
                     ),
                     instrument(
                         "binance-futures",
-                        "BINANCE-FUTURES:PERP:BTC-USDT",
+                        "BINANCE-FUTURES:PERPETUAL:BTC-USDT",
                         "perpetual",
                         "BTCUSDT",
                         &["trades", "book_snapshot_5"],
                     ),
                     instrument(
                         "binance-futures",
-                        "BINANCE-FUTURES:PERP:ETH-USDT",
+                        "BINANCE-FUTURES:PERPETUAL:ETH-USDT",
                         "perpetual",
                         "ETHUSDT",
                         &["trades"],
@@ -97,6 +98,7 @@ fn definitions(days: &[u32]) -> BTreeMap<NaiveDate, DayInstruments> {
                         &["trades", "liquidations", "derivative_ticker"],
                     ),
                 ],
+                coverage: None,
             };
             (day(d), day_instruments)
         })
@@ -171,7 +173,7 @@ fn units_only_where_tardis_has_the_type_and_groups_only_for_uncovered_types() {
     let first = &plan.units[0];
     assert_eq!(
         first.object(),
-        "raw_tick_data/by_date/day-2024-03-01/data_type-trades/BINANCE-FUTURES:PERP:BTC-USDT.csv.gz"
+        "raw_tick_data/by_date/day-2024-03-01/data_type-trades/BINANCE-FUTURES:PERPETUAL:BTC-USDT.csv.gz"
     );
 }
 
@@ -180,12 +182,74 @@ fn units_only_where_tardis_has_the_type_and_groups_only_for_uncovered_types() {
 #[case::types(|d: &mut DownloadConfig| d.instrument_types = vec![InstrumentType::Perpetual], 3)]
 #[case::options_only(|d: &mut DownloadConfig| d.instrument_types = vec![InstrumentType::Option], 1)]
 #[case::max_one_per_venue(|d: &mut DownloadConfig| d.max_instruments = NonZeroUsize::new(1), 2)]
-#[case::unknown_venue(|d: &mut DownloadConfig| d.venues = vec!["kraken".into()], 0)]
 fn filters(#[case] change: fn(&mut DownloadConfig), #[case] units_per_day: usize) {
     let mut config = download(&[DataType::Trades]);
     change(&mut config);
     let plan = build(&config, &shards(1)).unwrap();
     assert_eq!(plan.units.len(), units_per_day * 2, "{:#?}", ids(&plan));
+}
+
+/// The coverage rule: a selected venue a day's definitions do not cover is missing definitions, not zero units.
+/// `covered`: the coverage recorded for days 1 and 2 (`None`: a file of an earlier md, which covers the exchanges of
+/// its rows: `deribit`, `binance-futures`); `stale`: a venue whose exports end before day 1.
+#[rstest]
+#[case::recorded_and_covered(Some(&["deribit", "binance-futures"][..]), &["deribit"][..], Ok(3))]
+#[case::covered_without_instruments_is_a_real_zero(Some(&["deribit", "binance-futures", "kraken"][..]), &["kraken"][..], Ok(0))]
+#[case::recorded_without_the_venue(Some(&["binance-futures"][..]), &["deribit"][..], Err(&["deribit"][..]))]
+#[case::one_of_two_venues_uncovered(Some(&["binance-futures"][..]), &["deribit", "binance-futures", "kraken"][..], Err(&["deribit", "kraken"][..]))]
+#[case::earlier_md_rows_cover(None, &["deribit", "binance-futures"][..], Ok(5))]
+#[case::earlier_md_without_rows_of_the_venue(None, &["kraken"][..], Err(&["kraken"][..]))]
+#[case::every_venue_is_what_the_file_covers(Some(&["deribit"][..]), &[][..], Ok(5))]
+#[case::not_exported_yet_is_not_missing(Some(&["deribit"][..]), &["deribit", "stale"][..], Ok(3))]
+fn a_venue_the_definitions_do_not_cover_is_missing_definitions(
+    #[case] covered: Option<&[&str]>,
+    #[case] venues: &[&str],
+    #[case] expected: Result<usize, &[&str]>,
+) {
+    let mut days = definitions(&[1, 2]);
+    for (index, day_instruments) in days.values_mut().enumerate() {
+        let sources = [DefinitionsSource::Metadata, DefinitionsSource::SymbolParser];
+        day_instruments.coverage = covered.map(|covered| {
+            covered.iter().map(|e| ((*e).to_owned(), sources[index % 2])).collect::<Coverage>()
+        });
+    }
+    let mut config = download(&[DataType::Trades]);
+    config.venues = venues.iter().map(|v| (*v).to_owned()).collect();
+    let mut freshness = Freshness::default();
+    freshness.exchanges.insert(
+        "stale".into(),
+        downloader::download::freshness::Exports {
+            exported_until: Some(day(1).and_hms_opt(0, 0, 0).unwrap().and_utc()),
+            incidents: vec![],
+        },
+    );
+    let result = plan::build(&days, &config, range(&config), &shards(1), &freshness, |date| {
+        format!("defs/{date}")
+    });
+    match (result, expected) {
+        (Ok(plan), Ok(per_day)) => assert_eq!(plan.units.len(), per_day * 2, "{:#?}", ids(&plan)),
+        (Err(error), Err(uncovered)) => {
+            assert!(
+                matches!(&error, Error::MissingDefinitions { date, last, days: 2, object, exchanges }
+                    if *date == day(1) && *last == day(2) && object == "defs/2024-03-01"
+                        && exchanges.iter().map(String::as_str).eq(uncovered.iter().copied())),
+                "{error:?}"
+            );
+            assert!(error.is_bad_input());
+            let joined = uncovered.join(",");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "no stored instrument definitions of {joined} for 2 days between 2024-03-01 and 2024-03-02 \
+                     (defs/2024-03-01 does not cover {them}: the instruments run that wrote it could not fetch {them}): \
+                     run `md-cli instruments --from 2024-03-01 --to 2024-03-02 --exchanges {joined}` first, \
+                     or `md-cli pipeline` which does both",
+                    them = if uncovered.len() > 1 { "them" } else { "it" },
+                )
+            );
+        }
+        (result, expected) => panic!("expected {expected:?}, got {result:?}"),
+    }
 }
 
 #[test]
@@ -213,8 +277,9 @@ fn days_without_definitions_are_one_error_that_says_what_to_run_for_all_of_them(
         let first = day(4);
         let days = (end - 3) as usize;
         assert!(
-            matches!(&error, Error::MissingDefinitions { date, last, days: n, object }
-                if *date == first && *last == day(end) && *n == days && object == "defs/2024-03-04"),
+            matches!(&error, Error::MissingDefinitions { date, last, days: n, object, exchanges }
+                if *date == first && *last == day(end) && *n == days && object == "defs/2024-03-04"
+                    && exchanges.is_empty()),
             "days {start} to {end}: {error:?}"
         );
         assert!(error.is_bad_input());
@@ -268,8 +333,8 @@ fn instruments_per_shard_keeps_the_seed_meaning() {
     assert_eq!(
         keys(0),
         BTreeSet::from([
-            "BINANCE-FUTURES:PERP:BTC-USDT".into(),
-            "BINANCE-FUTURES:PERP:ETH-USDT".into()
+            "BINANCE-FUTURES:PERPETUAL:BTC-USDT".into(),
+            "BINANCE-FUTURES:PERPETUAL:ETH-USDT".into()
         ])
     );
     assert_eq!(
@@ -301,10 +366,11 @@ fn a_layout_that_merges_units_is_refused() {
     config.layout = md_config::Layout::parse("{date}/{data_type}/{venue}{symbol}.{ext}").unwrap();
     let ambiguous = DayInstruments {
         instruments: vec![
-            instrument("ab", "AB:PERP:X-USD", "perpetual", "X", &["trades"]),
-            instrument("a", "A:PERP:BX-USD", "perpetual", "BX", &["trades"]),
+            instrument("ab", "AB:PERPETUAL:X-USD", "perpetual", "X", &["trades"]),
+            instrument("a", "A:PERPETUAL:BX-USD", "perpetual", "BX", &["trades"]),
         ],
         grouped: vec![],
+        coverage: None,
     };
     let days = BTreeMap::from([(day(1), ambiguous.clone()), (day(2), ambiguous)]);
     let freshness = Freshness::default();

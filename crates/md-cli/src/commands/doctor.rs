@@ -16,6 +16,7 @@ use downloader::download::RunDays;
 use downloader::download::days::selected_exchanges;
 use downloader::download::quota;
 use futures::TryStreamExt;
+use gcs_sink::secret_manager::SecretError;
 use gcs_sink::{PutStatus, WriteMode};
 use md_config::{Loaded, SinkLocation, Source};
 use serde::Serialize;
@@ -62,21 +63,33 @@ impl Check {
 }
 
 pub(crate) fn run(loaded: &Loaded, args: &DoctorArgs) -> Result<(), Failure> {
-    let job = Job::new(loaded)?;
+    let (job, secret) = Job::with_key_outcome(loaded)?;
     let json = args.json;
     let loaded = loaded.clone();
     crate::runtime::run(move |_token| async move {
-        let mut checks = vec![configuration(&loaded)];
+        let mut checks = vec![configuration(&loaded, &job)];
+        // Only when there is something to point out: a set-up without these has no such line.
+        checks.extend(applied_settings(&loaded));
         let (tardis, probes) = reachability(&job).await;
         // Without Tardis the checks that ask it would only wait out their retries.
         let reachable = tardis.status != Status::Fail;
         checks.push(tardis);
-        checks.push(if reachable { api_key(&job).await } else { unasked("api key") });
+        checks.push(match &secret {
+            Err(error) => unread_key(error),
+            Ok(()) if reachable => api_key(&job).await,
+            Ok(()) => unasked("api key"),
+        });
         checks.push(sink(&job).await);
         checks.push(clock(&probes));
         checks.push(quota_ledger(&job).await);
         checks.push(if reachable { plan(&job).await } else { unasked("plan") });
         print(&checks, json)?;
+        // A secret that is missing, denied or unusable is a configuration to change: exit 2, as every command.
+        if let Err(error) = secret
+            && !error.is_transient()
+        {
+            return Err(Failure::BadInput(anyhow!(*error)));
+        }
         match checks.iter().filter(|check| check.status == Status::Fail).count() {
             0 => Ok(()),
             failed => Err(Failure::Work(anyhow!("{failed} check(s) failed"))),
@@ -116,8 +129,41 @@ fn print(checks: &[Check], json: bool) -> Result<(), Failure> {
     }
 }
 
+/// Settings the original system parsed but ignored, which md applies (its `env.example` sets them all): a warning
+/// naming each, when any is set.
+fn applied_settings(loaded: &Loaded) -> Option<Check> {
+    let applied = crate::commands::share::applied_settings(loaded);
+    (!applied.is_empty()).then(|| {
+        Check::warn(
+            "migration",
+            format!("set, ignored by the original, applied by md: {}", applied.join("; ")),
+            "unset them (remove them from the .env copied from the original's env.example) to download the whole plan, as the original did",
+        )
+    })
+}
+
+/// The API key to be read from Secret Manager could not be read.
+fn unread_key(error: &SecretError) -> Check {
+    let fix = match error {
+        SecretError::NotFound { .. } => {
+            "create the secret (gcloud secrets create NAME --data-file=-), or fix TARDIS_SECRET_NAME and GCP_PROJECT_ID"
+        }
+        SecretError::Denied { .. } | SecretError::Refused { .. } => {
+            "grant the credentials roles/secretmanager.secretAccessor on the secret, or set TARDIS_API_KEY"
+        }
+        SecretError::Credentials { .. } => {
+            "check GCP_CREDENTIALS_PATH / GOOGLE_APPLICATION_CREDENTIALS (the sink's Google credentials)"
+        }
+        SecretError::Unavailable { .. } => {
+            "retry later; check the network to secretmanager.googleapis.com"
+        }
+        SecretError::BadPayload { .. } => "store the API key itself as the secret's latest version",
+    };
+    Check::fail("api key", error.to_string(), fix)
+}
+
 /// The configuration loaded (else md-cli exited 2 before), and where each credential comes from.
-fn configuration(loaded: &Loaded) -> Check {
+fn configuration(loaded: &Loaded, job: &Job) -> Check {
     let source = |name: &str| {
         loaded.settings.iter().find(|setting| setting.name == name && setting.value.is_some()).map(
             |setting| match (&setting.origin, setting.source) {
@@ -129,10 +175,7 @@ fn configuration(loaded: &Loaded) -> Check {
         )
     };
     let config = &loaded.config;
-    let key = match source("TARDIS_API_KEY") {
-        Some(from) => format!("TARDIS_API_KEY from {from}"),
-        None => "no TARDIS_API_KEY (free days only)".to_owned(),
-    };
+    let key = job.key.describe();
     let sink = match &config.sink.location {
         SinkLocation::Gcs { .. } => {
             match (&config.sink.gcs.emulator_host, &config.sink.gcs.credentials_path) {
@@ -333,11 +376,17 @@ fn without_definitions(
     last: NaiveDate,
     count: usize,
     object: &str,
+    uncovered: &[String],
 ) -> (String, String) {
     let range = days.download;
     let which =
         if count > 1 { format!(" between {first} and {last}") } else { format!(": {first}") };
-    let exchanges = &job.config.instruments.exchanges;
+    // Definitions that exist but do not cover some venues (their metadata fetch failed): name those.
+    let (of, exchanges) = if uncovered.is_empty() {
+        (String::new(), job.config.instruments.exchanges.as_slice())
+    } else {
+        (format!(" of {}", uncovered.join(",")), uncovered)
+    };
     let exchanges = if exchanges.is_empty() {
         String::new()
     } else {
@@ -345,7 +394,7 @@ fn without_definitions(
     };
     (
         format!(
-            "days {range} ({}): no stored instrument definitions for {count} of {} day(s){which} (looked for {object})",
+            "days {range} ({}): no stored instrument definitions{of} for {count} of {} day(s){which} (looked for {object})",
             days.download_asked,
             range.days().count(),
         ),
@@ -440,9 +489,11 @@ async fn plan(job: &Job) -> Check {
                 last,
                 days: count,
                 ref object,
+                ref exchanges,
             }) = error.downcast_ref::<downloader::Error>() =>
         {
-            let (summary, fix) = without_definitions(job, &days, date, last, count, object);
+            let (summary, fix) =
+                without_definitions(job, &days, date, last, count, object, exchanges);
             return Check::warn(NAME, summary, fix);
         }
         Err(failure) => {

@@ -31,6 +31,13 @@ pub(crate) async fn run_download(
     plan: &Plan,
     token: CancellationToken,
 ) -> Result<(), Failure> {
+    // Shard settings from a file (the original's env.example sets them, and the original ignored them): say so.
+    let share = job.shard_files.as_ref().map(|files| {
+        format!("{} ({files})", crate::commands::share::describe(plan, &job.config.sharding))
+    });
+    if let Some(share) = &share {
+        tracing::warn!("this run downloads {share}; unset them to download the whole plan");
+    }
     if plan.uncovered > 0 {
         tracing::warn!(
             uncovered = plan.uncovered,
@@ -50,7 +57,8 @@ pub(crate) async fn run_download(
     let units = manifest.units;
     let _ = writeln!(
         out,
-        "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, replaced {}, failed {}, not started {}\n\
+        "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, adopted {}, replaced {}, failed {}, \
+         left alone {}, not started {}\n{}\
          bytes: downloaded {}, written {}; retries {}\nmanifest: {}",
         manifest.shard_index,
         manifest.total_shards,
@@ -59,9 +67,12 @@ pub(crate) async fn run_download(
         units.planned,
         units.done,
         units.skipped,
+        units.adopted,
         units.replaced,
         units.failed,
+        units.left_alone,
         units.not_started,
+        adopted_line(manifest),
         human_bytes(manifest.bytes_downloaded),
         human_bytes(manifest.bytes_written),
         manifest.retries,
@@ -74,17 +85,57 @@ pub(crate) async fn run_download(
             error.unit, error.attempts, error.error
         );
     }
+    for left in &manifest.left_alone {
+        let _ = writeln!(
+            out,
+            "left alone: {} (md did not write it and it does not check out: {}); --force replaces it",
+            left.object, left.reason
+        );
+    }
+    if let Some(share) = &share {
+        let _ = writeln!(out, "share: {share}");
+    }
     match manifest.status {
         RunStatus::Complete => Ok(()),
-        RunStatus::Failed => {
+        RunStatus::Failed if manifest.left_alone.is_empty() => {
             Err(Failure::Work(anyhow!("{} unit(s) failed after their retries", units.failed)))
         }
+        RunStatus::Failed => Err(Failure::Work(anyhow!(
+            "{} unit(s) failed after their retries, and {} object(s) md did not write were left alone \
+             (they do not check out; a --force run replaces them)",
+            units.failed,
+            manifest.left_alone.len()
+        ))),
         RunStatus::QuotaExhausted => Err(Failure::Work(anyhow!(
             "stopped: this shard's share of TARDIS_DAILY_QUOTA_BYTES is spent ({} units not started)",
             units.not_started
         ))),
         RunStatus::Interrupted => Err(Failure::Interrupted),
     }
+}
+
+/// The summary's line of adopted objects, by how each was checked; empty when none was.
+fn adopted_line(manifest: &downloader::download::manifest::Manifest) -> String {
+    use downloader::download::adopt::{CSV_GZIP, PARQUET_FOOTER};
+    let adopted = &manifest.adopted_objects;
+    if adopted.is_empty() {
+        return String::new();
+    }
+    let copied = adopted.iter().filter(|object| object.copied_from.is_some()).count();
+    let checked = |how: &str| {
+        adopted
+            .iter()
+            .filter(|object| object.copied_from.is_none() && object.checked == how)
+            .count()
+    };
+    format!(
+        "adopted objects (md did not write them; nothing downloaded): {} ({} by their Parquet footer, {} read \
+         whole as .csv.gz, {} copied from an older spelling of their key)\n",
+        adopted.len(),
+        checked(PARQUET_FOOTER),
+        checked(CSV_GZIP),
+        copied
+    )
 }
 
 /// One unit as `plan --json` and `missing --json` print it.
@@ -102,7 +153,7 @@ pub(crate) struct UnitLine<'a> {
     /// Every object of the unit, in format order (raw first).
     objects: Vec<&'a str>,
     shard: Option<u32>,
-    /// What `missing` found: `stored` (and verified), `unverified`, `missing` or `not_yet_exported`.
+    /// What `missing` found: `stored` (and verified), `adopted`, `unverified`, `missing` or `not_yet_exported`.
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
     /// The incident Tardis reports on the unit's day, if any.

@@ -55,8 +55,15 @@ impl Output {
 
 pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
     let request = DatasetRequest::new(&args.exchange, args.data_type, args.date, &args.symbol);
-    let client = TardisClient::new(&loaded.config.tardis)
-        .map_err(|error| Failure::BadInput(anyhow!(error)))?;
+    let mut config = loaded.config.clone();
+    if config.api_key_secret.is_some() {
+        // Reading the key is a request: logged like the others.
+        crate::logging::init(&config.service).map_err(Failure::BadInput)?;
+        crate::commands::api_key::resolve(loaded, &mut config)
+            .map_err(crate::commands::api_key::failure)?;
+    }
+    let client =
+        TardisClient::new(&config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))?;
     // Everything that can be refused is refused before a request is sent.
     client.check_dataset_request(&request).map_err(|error| Failure::BadInput(anyhow!(error)))?;
     crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;

@@ -42,6 +42,16 @@ async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Fa
     let report = definitions::write_definitions(&job.client, &store, &instruments.exchanges, dates)
         .await
         .map_err(|error| Failure::Work(anyhow!(error)))?;
+    if report.unreachable() {
+        // No network (the usual first contact on a machine without internet): one line, and the way to see md work.
+        let cause =
+            report.exchanges.values().find_map(|entry| entry.error.as_deref()).unwrap_or("?");
+        return Err(Failure::Work(anyhow!(
+            "cannot reach Tardis at {} ({cause}); nothing was written. To see md work without network, run \
+             `cargo xtask demo` in md's source tree: the same job against a local Tardis stand-in",
+            job.config.tardis.api_url.as_str().trim_end_matches('/')
+        )));
+    }
     let mut text = format!(
         "instrument definitions {} to {}\n{:<20} {:<14} {:>10} {:>8} {:>9}\n",
         dates.start, dates.end, "exchange", "source", "per day", "groups", "unparsed"
@@ -68,13 +78,23 @@ async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Fa
         changed,
         report.objects.len() - changed
     ));
+    let mut replaced: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for writer in report.objects.iter().filter_map(|object| object.replaced) {
+        *replaced.entry(writer).or_default() += 1;
+    }
+    for (writer, count) in replaced {
+        let files = if count == 1 { "file" } else { "files" };
+        text.push_str(&format!(
+            "replaced {count} definitions {files} written by {writer} (its rows of exchanges not in this run are gone)\n"
+        ));
+    }
     let mut out = std::io::stdout().lock();
     if let Err(error) = out.write_all(text.as_bytes())
         && error.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(Failure::Work(error.into()));
     }
-    // Nothing fetched at all (no network, a wrong URL, a refused key): there is nothing to go on with.
+    // Nothing fetched at all (a wrong URL, a refused key): there is nothing to go on with, and nothing was written.
     if let Some((exchange, error)) = report
         .exchanges
         .iter()

@@ -8,9 +8,12 @@ use downloader::download::days::selected_exchanges;
 use downloader::download::plan::{self, Plan};
 use downloader::download::{Freshness, RunDays};
 use gcs_sink::GcsSink;
+use gcs_sink::secret_manager::SecretError;
 use md_config::{Config, Loaded};
 use tardis_client::TardisClient;
 
+use crate::commands::api_key::{self, KeyOrigin};
+use crate::commands::share;
 use crate::exit::Failure;
 
 /// The objects every command of the main job needs, built from the configuration.
@@ -18,18 +21,48 @@ pub(crate) struct Job {
     pub(crate) config: Config,
     pub(crate) sink: GcsSink,
     pub(crate) client: TardisClient,
+    /// Where the Tardis API key came from.
+    pub(crate) key: KeyOrigin,
+    /// The shard settings a file (`.env`, YAML) gave, which a run names with the share of the plan it did.
+    pub(crate) shard_files: Option<String>,
 }
 
 impl Job {
-    /// Builds the sink and the Tardis client and installs logging; what cannot be built is a configuration problem
-    /// (exit 2).
+    /// Installs logging, reads the API key from Secret Manager when it is to come from there, and builds the sink
+    /// and the Tardis client; what cannot be built is a configuration problem (exit 2), a key Secret Manager does not
+    /// give stops the command ([`api_key::failure`]).
     pub(crate) fn new(loaded: &Loaded) -> Result<Job, Failure> {
         crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
-        let sink = GcsSink::from_config(&loaded.config.sink)
+        let mut config = loaded.config.clone();
+        // Nothing is built (no sink directory appears) when the key cannot be read.
+        let key = api_key::resolve(loaded, &mut config).map_err(api_key::failure)?;
+        Job::build(loaded, config, key)
+    }
+
+    /// As [`Job::new`], but a key Secret Manager does not give is handed back (the job runs without a key) for the
+    /// caller to report: `doctor` makes it a check.
+    pub(crate) fn with_key_outcome(
+        loaded: &Loaded,
+    ) -> Result<(Job, Result<(), Box<SecretError>>), Failure> {
+        crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
+        let mut config = loaded.config.clone();
+        let (key, outcome) = match api_key::resolve(loaded, &mut config) {
+            Ok(key) => (key, Ok(())),
+            Err(error) => {
+                let resource = config.api_key_secret.as_ref().map(|secret| secret.resource());
+                (KeyOrigin::Unreadable(resource.unwrap_or_default()), Err(error))
+            }
+        };
+        Ok((Job::build(loaded, config, key)?, outcome))
+    }
+
+    fn build(loaded: &Loaded, config: Config, key: KeyOrigin) -> Result<Job, Failure> {
+        let sink = GcsSink::from_config(&config.sink)
             .map_err(|error| Failure::BadInput(anyhow!(error).context("cannot open the sink")))?;
-        let client = TardisClient::new(&loaded.config.tardis)
-            .map_err(|error| Failure::BadInput(anyhow!(error)))?;
-        Ok(Job { config: loaded.config.clone(), sink, client })
+        let client =
+            TardisClient::new(&config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))?;
+        let shard_files = share::shard_settings_from_files(loaded);
+        Ok(Job { config, sink, client, key, shard_files })
     }
 
     fn definitions(&self) -> DefinitionsStore {
@@ -64,9 +97,14 @@ impl Job {
         let stored = definitions::read_days(&self.definitions(), days.download.days())
             .await
             .map_err(|error| {
-                Failure::Work(
-                    anyhow!(error).context("cannot read the stored instrument definitions"),
-                )
+                if error.is_bad_input() {
+                    // A day the original system wrote: the message says what to run.
+                    failure(error)
+                } else {
+                    Failure::Work(
+                        anyhow!(error).context("cannot read the stored instrument definitions"),
+                    )
+                }
             })?;
         let download = &self.config.download;
         let exchanges: BTreeSet<String> = if download.venues.is_empty() {

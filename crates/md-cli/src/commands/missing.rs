@@ -2,9 +2,16 @@
 //! and marked where Tardis reports an incident; also written as a report under `reports/missing/`.
 //!
 //! Every planned unit is one of: stored and verified (its recorded size and CRC32C agree with the object),
-//! unverified (stored without a record, or with one that disagrees: the next download replaces it), missing, or not
-//! yet exported (its day is past the exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an
-//! incident report carries the incident's status and details, whatever it is.
+//! adopted (md did not write an object of it, but a download checked and kept it: its adoption record agrees with the
+//! object), unverified (stored without any record, which the next download checks and adopts or leaves alone, or
+//! with one that disagrees: the next download replaces it), missing, or not yet exported (its day is past the
+//! exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an incident report carries the
+//! incident's status and details, whatever it is.
+//!
+//! Besides its own report, `missing` writes the original system's two report objects per day
+//! ([`downloader::download::reports`]): the missing units (never stored, or failed) in
+//! `missing_data_reports/by_date/day-D/missing_data.parquet`, the others (stored, adopted or unverified: an object is
+//! there) in `available_tick_data/by_date/day-D/available_data.parquet`; not-yet-exported units are in neither.
 //!
 //! With `--html PATH`, the same units also become a coverage page ([`page`], rendered by [`html`]).
 
@@ -17,6 +24,7 @@ use std::io::Write as _;
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 use downloader::download::plan::{Plan, Unit};
+use downloader::download::reports::{self, ReportFilters};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{GcsSink, WriteMode};
 use md_config::Loaded;
@@ -32,6 +40,9 @@ use crate::exit::Failure;
 enum Found {
     /// Stored, with a recorded size and CRC32C that agree with the object.
     Verified,
+    /// Stored by another writer and adopted by a download (checked, recorded): its adoption record agrees with the
+    /// object.
+    Adopted,
     /// Stored, but without a record, or with one that disagrees (the next download replaces it).
     Unverified,
     /// Not stored.
@@ -42,14 +53,15 @@ enum Found {
 
 impl Found {
     /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
-    /// if any is.
+    /// if any is, else adopted if any is.
     fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
         unit.object_names()
             .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
             .max_by_key(|found| match found {
                 Found::Verified | Found::NotYetExported => 0,
-                Found::Unverified => 1,
-                Found::Missing => 2,
+                Found::Adopted => 1,
+                Found::Unverified => 2,
+                Found::Missing => 3,
             })
             .unwrap_or(Found::Missing)
     }
@@ -57,6 +69,7 @@ impl Found {
     fn as_str(self) -> &'static str {
         match self {
             Found::Verified => "stored",
+            Found::Adopted => "adopted",
             Found::Unverified => "unverified",
             Found::Missing => "missing",
             Found::NotYetExported => "not_yet_exported",
@@ -76,6 +89,8 @@ struct MissingReport<'a> {
     planned: usize,
     present: usize,
     stored_verified: usize,
+    /// Units stored by another writer and adopted by a download.
+    adopted: usize,
     missing: Vec<UnitLine<'a>>,
     unverified: Vec<UnitLine<'a>>,
     not_yet_exported: Vec<UnitLine<'a>>,
@@ -120,6 +135,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             planned: plan.units.len(),
             present: plan.units.len() - missing,
             stored_verified: count(Found::Verified),
+            adopted: count(Found::Adopted),
             missing: lines(Found::Missing),
             unverified: lines(Found::Unverified),
             not_yet_exported: lines(Found::NotYetExported),
@@ -136,6 +152,21 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         job.sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|error| {
             Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
         })?;
+        // The original system's per-day reports: a unit is missing when an object of it is absent.
+        let missing_units: BTreeSet<String> = classified
+            .iter()
+            .filter(|(_, found)| *found == Found::Missing)
+            .map(|(unit, _)| unit.id())
+            .collect();
+        let day_reports = reports::day_reports(
+            &plan,
+            |unit| missing_units.contains(&unit.id()),
+            &ReportFilters::of(download),
+            report.generated_at,
+        );
+        reports::write(&job.sink, &day_reports).await.map_err(|error| {
+            Failure::Work(anyhow!(error).context("cannot write the per-day reports"))
+        })?;
         let coverage_page = match &html {
             Some(path) => {
                 let generated_at = report.generated_at;
@@ -150,13 +181,15 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         let shown = classified
             .iter()
             .filter(|(unit, found)| *found != Found::Verified || unit.incident.is_some())
-            .filter(|(_, found)| json || *found != Found::NotYetExported)
+            // Not yet exported and adopted units are counted below; only `--json` lists them.
+            .filter(|(_, found)| json || !matches!(found, Found::NotYetExported | Found::Adopted))
             .map(|(unit, found)| (*unit, Some(found.as_str())));
         ignore_broken_pipe(print_units(shown, json))?;
         if !json {
             let mut text = format!(
-                "\nstored and verified {}, unverified {}, missing {}, not yet exported {}{}, inside an incident {}\n",
+                "\nstored and verified {}, adopted {}, unverified {}, missing {}, not yet exported {}{}, inside an incident {}\n",
                 report.stored_verified,
+                report.adopted,
                 report.unverified.len(),
                 missing,
                 report.not_yet_exported.len(),
@@ -176,6 +209,10 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             text.push_str(&format!(
                 "{missing} of {} planned units missing; report written to {object}\n",
                 plan.units.len()
+            ));
+            text.push_str(&format!(
+                "per-day reports ({} day(s)) written to missing_data_reports/by_date/ and available_tick_data/by_date/\n",
+                day_reports.len()
             ));
             if let Some((path, page)) = &coverage_page {
                 text.push_str(&format!("coverage page written to {} and {page}\n", path.display()));
@@ -230,6 +267,11 @@ async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, 
     futures::stream::iter(present)
         .map(|(name, size)| async move {
             let found = match sink.head(&name).await {
+                Ok(info)
+                    if info.adopted.as_ref().is_some_and(|adoption| adoption.size == info.size) =>
+                {
+                    (Found::Adopted, info.size)
+                }
                 Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
                     (Found::Verified, info.size)
                 }

@@ -254,3 +254,45 @@ fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command
     assert_eq!(code, 0);
     assert_eq!(check(&checks, "plan")["status"], "ok", "{checks:?}");
 }
+
+/// Definitions that do not cover a venue (its metadata fetch failed, or no run fetched it) are the same warning,
+/// naming the venue and the `md-cli instruments --exchanges` run for it alone.
+#[test]
+fn a_plan_whose_definitions_do_not_cover_a_venue_names_it_and_the_run_that_covers_it() {
+    let stand = main_job_stand(small_files());
+    let env = local(&stand, KEY);
+    ok(env.run(&args(
+        "instruments",
+        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-02"],
+    )));
+    let run = env.run(&args(
+        "doctor",
+        &[
+            "--exchanges",
+            "deribit,binance-futures",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-02",
+            "--data-types",
+            "trades",
+            "--json",
+        ],
+    ));
+    let checks: Vec<serde_json::Value> =
+        run.stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(run.code, 0, "a warning only: {checks:?}");
+    let plan = check(&checks, "plan");
+    assert_eq!(plan["status"], "warn", "{plan}");
+    assert!(
+        plan["summary"].as_str().unwrap().contains(
+            "no stored instrument definitions of binance-futures for 2 of 2 day(s) between 2026-10-01 and 2026-10-02"
+        ),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["fix"],
+        "run `md-cli instruments --from 2026-10-01 --to 2026-10-02 --exchanges binance-futures` first, \
+         or `md-cli pipeline`, which writes them before it downloads"
+    );
+}

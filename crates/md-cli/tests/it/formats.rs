@@ -317,3 +317,28 @@ fn both_formats_need_ext_in_the_layout_and_room_for_two_parts() {
         assert!(run.stderr.contains(culprit), "{vars:?} names {culprit}: {}", run.stderr);
     }
 }
+
+/// With no format setting the main job stores Parquet at the original system's path and name
+/// (`raw_tick_data/by_date/day-D/data_type-T/{instrument_key}.parquet`), and no `.csv.gz`: the readers of the
+/// system md replaces look only for `.parquet`.
+#[test]
+fn without_a_format_setting_ticks_are_parquet_at_the_original_path() {
+    let stand = main_job_stand(small_files());
+    let env = local_env(&stand).without("MD_OUTPUT_FORMAT");
+    ok(env.run(&args(
+        "pipeline",
+        &["--from", FROM, "--to", FROM, "--venues", "deribit", "--data-types", "trades"],
+    )));
+    let stored = stored_data_files(&env.dir.path().join("sink"));
+    assert!(!stored.is_empty(), "something was stored");
+    for name in &stored {
+        let (dir, file) = name.rsplit_once('/').unwrap();
+        assert!(
+            dir.starts_with("raw_tick_data/by_date/day-") && dir.ends_with("/data_type-trades"),
+            "{name}"
+        );
+        assert!(file.ends_with(".parquet") && file.starts_with("DERIBIT:"), "{name}");
+        let bytes = std::fs::read(env.dir.path().join("sink").join(name)).unwrap();
+        assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "{name} is a Parquet file");
+    }
+}

@@ -1,12 +1,16 @@
 //! md-cli end to end: the binary run as a user runs it.
 
+mod adopt;
 mod chaos;
 mod config;
 mod container;
 mod coverage;
 mod daily;
+mod definitions;
 mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod original;
+mod secret;
 mod support;

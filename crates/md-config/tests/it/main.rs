@@ -1,6 +1,8 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
+mod compat;
 mod deploy;
+mod instrument_type;
 
 use std::collections::BTreeMap;
 use std::path::Path;

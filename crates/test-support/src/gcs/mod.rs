@@ -5,7 +5,7 @@
 //! - `/{bucket}/{object}` with both segments percent-encoded (`a%2Fb%2Ec`); buckets exist implicitly;
 //! - `PUT` answers `ETag` and `x-goog-generation`; `GET`/`HEAD` answer `ETag`, `Last-Modified`,
 //!   `x-goog-generation`, `Content-Length` and the stored `x-goog-meta-*`; `Range: bytes=a-b` answers 206;
-//!   a missing object answers 404;
+//!   `If-Match` with another ETag answers 412; a missing object answers 404;
 //! - `x-goog-if-generation-match: 0` means create-only, `=<gen>` update-if-generation; a mismatch answers 412;
 //! - `GET /{bucket}?list-type=2&prefix=&delimiter=&continuation-token=&start-after=&max-keys=` answers a
 //!   `ListBucketResult` (page size [`FakeGcs::set_page_size`]);
@@ -86,6 +86,8 @@ pub(crate) struct Store {
     /// Bodies of puts and parts above this size are counted and dropped ([`FakeGcs::set_discard_over`]).
     pub(crate) discard_over: Option<usize>,
     pub(crate) discarded_bytes: u64,
+    /// Body bytes sent by `GET`s (whole objects and ranges).
+    pub(crate) served_bytes: u64,
 }
 
 impl Store {
@@ -192,6 +194,12 @@ impl FakeGcs {
     /// Returns how many bytes were dropped under [`FakeGcs::set_discard_over`].
     pub fn discarded_bytes(&self) -> u64 {
         self.shared.store().discarded_bytes
+    }
+
+    /// Returns how many body bytes `GET`s have sent (whole objects and ranges), to show that a reader read only
+    /// what it needed.
+    pub fn served_bytes(&self) -> u64 {
+        self.shared.store().served_bytes
     }
 
     /// Returns a stored object.

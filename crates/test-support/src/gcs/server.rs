@@ -384,6 +384,10 @@ fn get(
     let Some(found) = found else {
         return error(StatusCode::NOT_FOUND, "NoSuchKey", "no such object");
     };
+    let if_match = headers.get(http::header::IF_MATCH).and_then(|value| value.to_str().ok());
+    if if_match.is_some_and(|wanted| wanted.trim() != "*" && wanted.trim() != found.e_tag()) {
+        return error(StatusCode::PRECONDITION_FAILED, "PreconditionFailed", "ETag does not match");
+    }
     let total = found.data.len();
     let range = headers
         .get(RANGE)
@@ -401,6 +405,9 @@ fn get(
         None => (StatusCode::OK, found.data.clone()),
     };
     let length = data.len();
+    if !head {
+        shared.store().served_bytes += length as u64;
+    }
     let mut response = Response::new(if head { Full::new(Bytes::new()) } else { Full::new(data) });
     *response.status_mut() = status;
     set(&mut response, ETAG.as_str(), &found.e_tag());

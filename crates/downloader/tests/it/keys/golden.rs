@@ -57,3 +57,41 @@ fn keys_match_the_golden_vectors() {
         );
     }
 }
+
+/// Every fixture key lists the spellings earlier md wrote it under (`PERP`, `OKEX...`), and the ones the system md
+/// replaces wrote (`PERP`, `SPOT_ASSET`), and each of them reads back as the key.
+#[test]
+fn every_golden_key_lists_its_historical_spellings() {
+    use instruments::InstrumentKey;
+    let mut checked = 0;
+    for line in GOLDEN.lines().filter(|line| !line.is_empty() && !line.starts_with('#')) {
+        let text = line.rsplit('\t').next().unwrap();
+        let key = InstrumentKey::parse(text).unwrap();
+        assert_eq!(key.as_str(), text, "golden keys are canonical");
+        let spellings = key.historical_spellings();
+        let venue = key.venue();
+        let (okx, rest) = match venue.strip_prefix("OKX") {
+            Some(rest) if rest.is_empty() || rest.starts_with('-') => (true, rest),
+            _ => (false, ""),
+        };
+        let old_venue = if okx { format!("OKEX{rest}") } else { venue.to_owned() };
+        let types: &[&str] = match key.instrument_type().key_str() {
+            "PERPETUAL" => &["PERPETUAL", "PERP"],
+            "SPOT_PAIR" => &["SPOT_PAIR", "SPOT_ASSET"],
+            other => &[other][..],
+        };
+        let mut expected = Vec::new();
+        for venue in std::iter::once(venue.to_owned()).chain(okx.then_some(old_venue)) {
+            for kind in types {
+                expected.push(format!("{venue}:{kind}:{}", key.symbol()));
+            }
+        }
+        expected.remove(0);
+        assert_eq!(spellings, expected, "{text}");
+        for old in &spellings {
+            assert_eq!(InstrumentKey::parse(old).as_ref(), Ok(&key), "{old}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 80, "{checked}");
+}

@@ -58,8 +58,8 @@ fn check(listing: &str, exchange: &str, symbol: &str, expected: &str) {
 
 #[rstest]
 #[case::spot("fixture", "binance", "BTCUSDT", "BINANCE:SPOT_PAIR:BTC-USDT")]
-#[case::inverse_perp("fixture", "deribit", "BTC-PERPETUAL", "DERIBIT:PERP:BTC-USD")]
-#[case::linear_perp("fixture", "bybit", "ETHUSDT", "BYBIT:PERP:ETH-USDT")]
+#[case::inverse_perp("fixture", "deribit", "BTC-PERPETUAL", "DERIBIT:PERPETUAL:BTC-USD")]
+#[case::linear_perp("fixture", "bybit", "ETHUSDT", "BYBIT:PERPETUAL:ETH-USDT")]
 #[case::future("synthetic", "deribit", "BTC-25DEC24", "DERIBIT:FUTURE:BTC-USD-241225")]
 #[case::call(
     "synthetic",
@@ -103,7 +103,7 @@ fn strikes_come_from_the_decimal_value_without_float_noise(
 #[case::okex_index_is_a_pair(
     "okex-options",
     "BTC-USD-261127-100000-P",
-    "OKEX-OPTIONS:OPTION:BTC-USD-261127-100000-PUT"
+    "OKX-OPTIONS:OPTION:BTC-USD-261127-100000-PUT"
 )]
 fn inverse_options_are_keyed_in_their_strike_currency(
     #[case] exchange: &str,
@@ -145,7 +145,7 @@ fn expiry_comes_from_metadata_in_utc_never_from_the_symbol_when_metadata_has_it(
 #[case::deribit_inverse(
     "deribit",
     "BTC-PERPETUAL",
-    "DERIBIT:PERP:BTC-USD",
+    "DERIBIT:PERPETUAL:BTC-USD",
     Some(true),
     None,
     "BTC"
@@ -153,13 +153,13 @@ fn expiry_comes_from_metadata_in_utc_never_from_the_symbol_when_metadata_has_it(
 #[case::deribit_linear(
     "deribit",
     "BTC_USDC-PERPETUAL",
-    "DERIBIT:PERP:BTC-USDC",
+    "DERIBIT:PERPETUAL:BTC-USDC",
     Some(false),
     None,
     "USDC"
 )]
-#[case::bybit_inverse("bybit", "BTCUSD", "BYBIT:PERP:BTC-USD", Some(true), None, "BTC")]
-#[case::bybit_linear("bybit", "BTCUSDT", "BYBIT:PERP:BTC-USDT", Some(false), None, "USDT")]
+#[case::bybit_inverse("bybit", "BTCUSD", "BYBIT:PERPETUAL:BTC-USD", Some(true), None, "BTC")]
+#[case::bybit_linear("bybit", "BTCUSDT", "BYBIT:PERPETUAL:BTC-USDT", Some(false), None, "USDT")]
 #[case::bybit_inverse_future(
     "bybit",
     "BTCUSDZ26",
@@ -176,12 +176,19 @@ fn expiry_comes_from_metadata_in_utc_never_from_the_symbol_when_metadata_has_it(
     None,
     "USDC"
 )]
-#[case::bitmex_inverse("bitmex", "XBTUSD", "BITMEX:PERP:BTC-USD", Some(true), None, "BTC")]
-#[case::bitmex_quanto("bitmex", "ETHUSD", "BITMEX:PERP:ETH-USD", Some(false), Some(true), "BTC")]
+#[case::bitmex_inverse("bitmex", "XBTUSD", "BITMEX:PERPETUAL:BTC-USD", Some(true), None, "BTC")]
+#[case::bitmex_quanto(
+    "bitmex",
+    "ETHUSD",
+    "BITMEX:PERPETUAL:ETH-USD",
+    Some(false),
+    Some(true),
+    "BTC"
+)]
 #[case::okex_inverse(
     "okex-swap",
     "BTC-USD-SWAP",
-    "OKEX-SWAP:PERP:BTC-USD",
+    "OKX-SWAP:PERPETUAL:BTC-USD",
     Some(true),
     None,
     "BTC"
@@ -189,7 +196,7 @@ fn expiry_comes_from_metadata_in_utc_never_from_the_symbol_when_metadata_has_it(
 #[case::okex_linear(
     "okex-swap",
     "BTC-USDT-SWAP",
-    "OKEX-SWAP:PERP:BTC-USDT",
+    "OKX-SWAP:PERPETUAL:BTC-USDT",
     Some(false),
     None,
     "USDT"
@@ -231,15 +238,15 @@ fn one_pair_settled_in_two_currencies_gets_one_variant() {
                 "FI_XBTUSD_241227",
                 "BTC"
             ),
-            row("CRYPTOFACILITIES:PERP:BTC-USD", "PI_XBTUSD", "BTC"),
-            row("CRYPTOFACILITIES:PERP:BTC-USD~PF_XBTUSD", "PF_XBTUSD", "USD"),
-            row("CRYPTOFACILITIES:PERP:ETH-USD", "PF_ETHUSD", "USD"),
+            row("CRYPTOFACILITIES:PERPETUAL:BTC-USD", "PI_XBTUSD", "BTC"),
+            row("CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD", "PF_XBTUSD", "USD"),
+            row("CRYPTOFACILITIES:PERPETUAL:ETH-USD", "PF_ETHUSD", "USD"),
         ]
     );
     // PI_ETHUSD ended when PF_ETHUSD began: they never share a day, so they share the plain key.
     assert_eq!(
         record_on(&catalog, "2022-12-31", "PI_ETHUSD").instrument_key.to_string(),
-        "CRYPTOFACILITIES:PERP:ETH-USD"
+        "CRYPTOFACILITIES:PERPETUAL:ETH-USD"
     );
     assert!(catalog.day(date("2022-12-31")).records.iter().all(|r| r.tardis_symbol != "PF_ETHUSD"));
     // The plain key goes to the first listed whatever the input order.
@@ -251,7 +258,7 @@ fn one_pair_settled_in_two_currencies_gets_one_variant() {
 
 #[test]
 fn xbt_is_already_btc_and_binance_ids_are_lower_case() {
-    check("fixture", "bitmex", "XBTUSD", "BITMEX:PERP:BTC-USD");
+    check("fixture", "bitmex", "XBTUSD", "BITMEX:PERPETUAL:BTC-USD");
     for with_key in [true, false] {
         let catalog = Catalog::new(&fixture("binance").listing(with_key)).unwrap();
         let record = record_on(&catalog, "2026-10-01", "BTCUSDT");
@@ -271,7 +278,7 @@ fn xbt_is_already_btc_and_binance_ids_are_lower_case() {
     assert_eq!(without_dataset_id.dataset_symbol, "BTCUSDT");
     assert_eq!(
         key_for_instrument(without_dataset_id).unwrap().to_string(),
-        "BINANCE-FUTURES:PERP:BTC-USDT"
+        "BINANCE-FUTURES:PERPETUAL:BTC-USDT"
     );
 }
 
@@ -334,4 +341,48 @@ fn a_record_carries_every_field() {
         ["trades", "incremental_book_L2", "quotes", "book_snapshot_25", "book_snapshot_5"]
     );
     assert_eq!(record.source, RecordSource::Metadata);
+}
+
+/// The original lost digits of base assets (`1000SHIBUSDT` became `SHIB`, `API3USDT` `API`) and kept only USDT quotes
+/// outside Deribit and Upbit: md keys the currencies Tardis gives, from metadata and from the symbol alike.
+/// `(exchange, symbol, type, base, quote, key)`.
+#[rstest]
+#[case::leading_digits(
+    "binance-futures",
+    "1000SHIBUSDT",
+    InstrumentType::Perpetual,
+    "1000SHIB",
+    "USDT",
+    "BINANCE-FUTURES:PERPETUAL:1000SHIB-USDT"
+)]
+#[case::trailing_digit(
+    "binance",
+    "API3USDT",
+    InstrumentType::Spot,
+    "API3",
+    "USDT",
+    "BINANCE:SPOT_PAIR:API3-USDT"
+)]
+#[case::usdc_quote(
+    "binance",
+    "ETHUSDC",
+    InstrumentType::Spot,
+    "ETH",
+    "USDC",
+    "BINANCE:SPOT_PAIR:ETH-USDC"
+)]
+#[case::okx_spot("okex", "ETH-BTC", InstrumentType::Spot, "ETH", "BTC", "OKX:SPOT_PAIR:ETH-BTC")]
+fn base_assets_keep_their_digits_and_every_quote_is_keyed(
+    #[case] exchange: &str,
+    #[case] symbol: &str,
+    #[case] kind: InstrumentType,
+    #[case] base: &str,
+    #[case] quote: &str,
+    #[case] expected: &str,
+) {
+    let since = "2021-05-10T00:00:00Z".parse().unwrap();
+    let info = Instrument::new(exchange, symbol, kind, base, quote, since);
+    assert_eq!(key_for_instrument(&info).unwrap().to_string(), expected, "from metadata");
+    let from_symbol = key_for_symbol(exchange, symbol, &kind.into()).unwrap();
+    assert_eq!(from_symbol.to_string(), expected, "from the symbol");
 }

@@ -83,7 +83,8 @@ pub(crate) async fn write(
                 data_type: unit.data_type.as_str(),
                 instrument_key: &unit.instrument_key,
                 status: match found {
-                    Found::Verified => Status::Verified,
+                    // An adopted object is stored and checked; the page does not tell it apart.
+                    Found::Verified | Found::Adopted => Status::Verified,
                     Found::Unverified => Status::Unverified,
                     Found::Missing if failed.contains(&unit.id()) => Status::Failed,
                     Found::Missing => Status::Missing,
@@ -94,7 +95,9 @@ pub(crate) async fn write(
                 bytes: unit
                     .object_names()
                     .filter_map(|name| match stored.get(name) {
-                        Some((Found::Verified | Found::Unverified, size)) => Some(*size),
+                        Some((Found::Verified | Found::Adopted | Found::Unverified, size)) => {
+                            Some(*size)
+                        }
                         _ => None,
                     })
                     .reduce(|a, b| a + b),

@@ -1,0 +1,419 @@
+//! The original system's command line, run unchanged: `md-cli --mode download --start-date D --end-date D --venues
+//! deribit binance-futures --data-types trades book_snapshot_5` does what
+//! `python -m market_data_tick_handler.main` with the same flags did, as the md command it corresponds to.
+//!
+//! The form is recognised by `--mode` (before any md subcommand) and parsed by its own parser, which takes the
+//! original's flags as its argparse did: space-separated lists (`nargs='+'`; comma-separated items are split too),
+//! and unambiguous prefixes (`--force` for `--force-download`, argparse's `allow_abbrev`). It is translated into
+//! md's own command line (`md-cli download --from D --to D --venues deribit,binance-futures ...`), which md's parser
+//! then reads, so every value is checked as md checks it; errors name the original's flags. `md-cli --help` shows md's
+//! commands only; the mapping is in docs/MIGRATING.md ("Configuration and commands").
+//!
+//! The modes md runs: `instruments` (`md-cli instruments`), `download` (`md-cli download`), `full-pipeline`
+//! (`md-cli pipeline`), `missing-reports` (`md-cli missing`). Any other mode exits 2 naming it and md's nearest
+//! command, if there is one.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use clap::{ArgAction, Parser};
+use md_config::{LoadOptions, Override, Var};
+
+use crate::cli::Cli;
+
+/// The original's modes md runs, with md's command.
+const MODES: &[(&str, &str)] = &[
+    ("instruments", "instruments"),
+    ("download", "download"),
+    ("full-pipeline", "pipeline"),
+    ("missing-reports", "missing"),
+];
+
+/// The original's other modes (and the ones its documents name but its parser rejects), with what md offers instead.
+const OTHER_MODES: &[(&str, &str)] = &[
+    (
+        "available-tick-reports",
+        "`md-cli missing` writes the available-data report (available_tick_data/by_date/day-D/available_data.parquet) with the missing-data report",
+    ),
+    (
+        "validate",
+        "`md-cli missing --check` reports what is missing and exits 1 when a planned file is missing or unverified",
+    ),
+    ("check-gaps", "`md-cli missing` lists every planned file that is not stored"),
+    (
+        "full-pipeline-ticks",
+        "`--mode full-pipeline` (md-cli pipeline); the original's own parser rejects full-pipeline-ticks too",
+    ),
+];
+
+/// What md does not do at all: candles, BigQuery, live streams.
+const OUT_OF_SCOPE: &str = "there is no md equivalent (md mirrors Tardis datasets into the bucket; candles, BigQuery uploads and live streams are outside it)";
+
+/// The original's venue names (its canonical `VENUE` spellings) and the Tardis exchange ids md takes; any other name
+/// is lower-cased, as the original did.
+const VENUES: &[(&str, &str)] =
+    &[("OKX", "okex"), ("OKX-FUTURES", "okex-futures"), ("OKX-SWAP", "okex-swap")];
+
+/// The original's flags (`market_data_tick_handler/main.py`, `parse_arguments`), plus md's global options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "md-cli",
+    about = "The original system's command line (python -m market_data_tick_handler.main), run by md",
+    infer_long_args = true,
+    disable_version_flag = true
+)]
+struct Original {
+    /// instruments, download, full-pipeline or missing-reports.
+    #[arg(long)]
+    mode: String,
+    /// YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    start_date: Option<String>,
+    /// YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    end_date: Option<String>,
+    /// Streaming modes only.
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Streaming modes only.
+    #[arg(long)]
+    duration: Option<String>,
+    /// The .env file (md: --env-file).
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
+    /// The YAML file (md: --config).
+    #[arg(long, value_name = "PATH")]
+    config_file: Option<PathBuf>,
+    /// Exchanges of the instrument definitions.
+    #[arg(long, num_args = 1.., value_name = "EXCHANGE")]
+    exchanges: Vec<String>,
+    /// Venues.
+    #[arg(long, num_args = 1.., value_name = "VENUE")]
+    venues: Vec<String>,
+    /// Instrument types.
+    #[arg(long, num_args = 1.., value_name = "TYPE")]
+    instrument_types: Vec<String>,
+    /// Data types.
+    #[arg(long, num_args = 1.., value_name = "TYPE")]
+    data_types: Vec<String>,
+    /// At most this many instruments.
+    #[arg(long, value_name = "N")]
+    max_instruments: Option<String>,
+    /// Download even what is stored (md: --force).
+    #[arg(long)]
+    force_download: bool,
+    /// Candle modes only.
+    #[arg(long)]
+    upload_to_bigquery: bool,
+    /// The original's thread count.
+    #[arg(long, value_name = "N")]
+    max_workers: Option<String>,
+    /// This process's shard (md: SHARD_INDEX).
+    #[arg(long, value_name = "N")]
+    shard_index: Option<String>,
+    /// The number of shards (md: TOTAL_SHARDS).
+    #[arg(long, value_name = "N")]
+    total_shards: Option<String>,
+    /// DEBUG, INFO, WARNING, ERROR or CRITICAL (md: LOG_LEVEL).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Debug logs (md: -v).
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
+    /// md: less log output.
+    #[arg(short, long, action = ArgAction::Count)]
+    quiet: u8,
+    /// md: where objects go.
+    #[arg(long, value_name = "URL")]
+    sink: Option<String>,
+    /// md: log line format.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+/// Why the original's command line cannot run.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The flags do not parse (clap prints it; `--help` is not an error).
+    Parse(clap::Error),
+    /// A mode md does not run, with the message naming it and md's nearest command.
+    Mode(String),
+}
+
+/// The original's command line, as md runs it.
+#[derive(Debug)]
+pub(crate) struct Translation {
+    /// md's command line.
+    pub(crate) cli: Cli,
+    /// md's flag -> the original's flag that gave it, for error messages.
+    renames: Vec<(&'static str, &'static str)>,
+    /// Variables the original's flags set that md has no flag for.
+    overrides: Vec<Override>,
+}
+
+/// What the run logs once logging is installed: the md command the original's command line became.
+static NOTICE: OnceLock<String> = OnceLock::new();
+
+/// The notice of this process's translation, if its command line was the original's.
+pub(crate) fn notice() -> Option<&'static str> {
+    NOTICE.get().map(String::as_str)
+}
+
+/// Whether `args` (without the program name) is the original's form: `--mode` before any md subcommand.
+pub(crate) fn is_original(args: &[OsString]) -> bool {
+    let subcommands =
+        ["config", "fetch", "instruments", "download", "plan", "missing", "pipeline", "doctor"];
+    let mut previous: Option<&str> = None;
+    for arg in args.iter().map(|arg| arg.to_str().unwrap_or_default()) {
+        if arg == "--mode" || arg.starts_with("--mode=") {
+            return true;
+        }
+        if subcommands.contains(&arg) && previous != Some("--mode") {
+            return false;
+        }
+        previous = Some(arg);
+    }
+    false
+}
+
+/// Parses the original's command line (`args` without the program name) and translates it into md's.
+pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
+    let original = Original::try_parse_from(
+        std::iter::once(OsString::from("md-cli")).chain(args.iter().cloned()),
+    )
+    .map_err(Refusal::Parse)?;
+    let Some(&(_, command)) = MODES.iter().find(|(mode, _)| *mode == original.mode) else {
+        return Err(Refusal::Mode(refuse(&original.mode)));
+    };
+    let mut argv: Vec<String> = vec!["md-cli".into()];
+    let mut renames: Vec<(&'static str, &'static str)> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
+    let mut overrides = Vec::new();
+
+    // Global options.
+    if let Some(path) = &original.env_file {
+        argv.extend(["--env-file".into(), path.display().to_string()]);
+    }
+    if let Some(path) = &original.config_file {
+        argv.extend(["--config".into(), path.display().to_string()]);
+        renames.push(("--config", "--config-file"));
+    }
+    if let Some(sink) = &original.sink {
+        argv.extend(["--sink".into(), sink.clone()]);
+    }
+    if let Some(format) = &original.log_format {
+        argv.extend(["--log-format".into(), format.clone()]);
+    }
+    argv.extend(std::iter::repeat_n("-v".to_owned(), original.verbose.into()));
+    argv.extend(std::iter::repeat_n("-q".to_owned(), original.quiet.into()));
+    if let Some(level) = &original.log_level {
+        if original.verbose > 0 {
+            ignored.push(format!("--log-level {level} (--verbose wins, as in the original)"));
+        } else {
+            overrides.push(Override {
+                var: Var::LogLevel,
+                flag: "--log-level",
+                value: level.clone(),
+            });
+        }
+    }
+
+    argv.push(command.to_owned());
+    let mut push = |flag: &'static str, value: Option<String>| {
+        if let Some(value) = value {
+            argv.extend([flag.to_owned(), value]);
+        }
+    };
+    let venues = list(&original.venues, venue_to_exchange);
+    let exchanges = list(&original.exchanges, venue_to_exchange);
+    // The dates: the original required both; md takes one day when only --start-date is given.
+    push("--from", original.start_date.clone());
+    push("--to", original.end_date.clone());
+    renames.extend([("--from", "--start-date"), ("--to", "--end-date")]);
+    match command {
+        "instruments" => {
+            // The original wrote the definitions of the exchanges its --venues name (its --exchanges was ignored);
+            // md takes --exchanges when given.
+            match (exchanges, venues) {
+                (Some(exchanges), _) => push("--exchanges", Some(exchanges)),
+                (None, Some(venues)) => {
+                    push("--exchanges", Some(venues));
+                    renames.push(("--exchanges", "--venues"));
+                }
+                (None, None) => {}
+            }
+            for (flag, given) in [
+                ("--instrument-types", !original.instrument_types.is_empty()),
+                ("--data-types", !original.data_types.is_empty()),
+                ("--max-instruments", original.max_instruments.is_some()),
+                ("--force-download", original.force_download),
+            ] {
+                if given {
+                    ignored.push(format!(
+                        "{flag} (instruments mode has no use for it, as in the original)"
+                    ));
+                }
+            }
+        }
+        _ => {
+            if command == "pipeline" {
+                // The original's full pipeline wrote the definitions of its venues' exchanges.
+                match (&exchanges, &venues) {
+                    (Some(exchanges), _) => push("--exchanges", Some(exchanges.clone())),
+                    (None, Some(venues)) => push("--exchanges", Some(venues.clone())),
+                    (None, None) => {}
+                }
+            } else if exchanges.is_some() {
+                ignored.push(format!(
+                    "--exchanges (the original ignores it in {} mode too)",
+                    original.mode
+                ));
+            }
+            push("--venues", venues);
+            push("--instrument-types", list(&original.instrument_types, str::to_owned));
+            push("--data-types", list(&original.data_types, str::to_owned));
+            push("--max-instruments", original.max_instruments.clone());
+            if original.force_download {
+                if command == "missing" {
+                    ignored.push("--force-download (missing-reports downloads nothing)".to_owned());
+                } else {
+                    argv.push("--force".to_owned());
+                    renames.push(("--force", "--force-download"));
+                }
+            }
+        }
+    }
+    for (var, flag, value) in [
+        (Var::ShardIndex, "--shard-index", &original.shard_index),
+        (Var::TotalShards, "--total-shards", &original.total_shards),
+    ] {
+        if let Some(value) = value {
+            overrides.push(Override { var, flag, value: value.clone() });
+        }
+    }
+    for (flag, value) in [
+        (
+            "--max-workers",
+            original.max_workers.as_ref().map(|n| {
+                format!(
+                    "{n} (md's concurrency is TARDIS_MAX_CONCURRENT and MAX_CONCURRENT_REQUESTS)"
+                )
+            }),
+        ),
+        ("--symbol", original.symbol.clone().map(|s| format!("{s} (streaming modes only)"))),
+        ("--duration", original.duration.clone().map(|d| format!("{d} (streaming modes only)"))),
+        (
+            "--upload-to-bigquery",
+            original.upload_to_bigquery.then(|| "(candle modes only)".to_owned()),
+        ),
+    ] {
+        if let Some(value) = value {
+            ignored.push(format!("{flag} {value}"));
+        }
+    }
+
+    let mut notice = format!(
+        "the original's command line (--mode {}) runs as: {}",
+        original.mode,
+        argv.iter().map(|arg| quote(arg)).collect::<Vec<_>>().join(" ")
+    );
+    for Override { flag, var, value } in &overrides {
+        notice.push_str(&format!(", with {var}={value} ({flag})"));
+    }
+    if !ignored.is_empty() {
+        notice.push_str(&format!("; ignored: {}", ignored.join("; ")));
+    }
+    let cli = Cli::try_parse_from(&argv).map_err(Refusal::Parse)?;
+    let _ = NOTICE.set(notice);
+    Ok(Translation { cli, renames, overrides })
+}
+
+impl Translation {
+    /// md's load options for this command line: md's own, with the original's flag names in errors and the
+    /// variables md has no flag for.
+    pub(crate) fn load_options(&self) -> LoadOptions {
+        let mut options = self.cli.load_options();
+        for flag in &mut options.overrides {
+            if let Some(&(_, original)) = self.renames.iter().find(|(md, _)| *md == flag.flag) {
+                flag.flag = original;
+            }
+        }
+        options.overrides.extend(self.overrides.iter().cloned());
+        options
+    }
+}
+
+/// The message for a mode md does not run.
+fn refuse(mode: &str) -> String {
+    let known = MODES
+        .iter()
+        .map(|(mode, md)| format!("{mode} (md-cli {md})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let instead = match OTHER_MODES.iter().find(|(other, _)| *other == mode) {
+        Some((_, instead)) => (*instead).to_owned(),
+        None if ["candle", "bigquery", "streaming", "live-"]
+            .iter()
+            .any(|part| mode.contains(part)) =>
+        {
+            OUT_OF_SCOPE.to_owned()
+        }
+        None => "it is not one of the original's modes".to_owned(),
+    };
+    format!("--mode {mode} is not run by md: {instead}. The original's modes md runs: {known}")
+}
+
+/// A space-separated list as md takes it: comma-joined (items may themselves be comma-separated, as the deploy
+/// scripts pass them); `None` when empty.
+fn list(items: &[String], map: fn(&str) -> String) -> Option<String> {
+    let parts: Vec<String> = items
+        .iter()
+        .flat_map(|item| item.split(','))
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(map)
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// The Tardis exchange id of one of the original's venue names (`OKX-SWAP` -> `okex-swap`, `DERIBIT` -> `deribit`).
+fn venue_to_exchange(venue: &str) -> String {
+    VENUES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(venue))
+        .map_or_else(|| venue.to_ascii_lowercase(), |(_, id)| (*id).to_owned())
+}
+
+fn quote(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,/:=@".contains(c)) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<OsString> {
+        line.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_form_is_recognised_by_mode_before_a_subcommand() {
+        assert!(is_original(&args("--mode download --start-date 2024-01-02")));
+        assert!(is_original(&args("-v --mode=instruments")));
+        assert!(!is_original(&args("download --from 2024-01-02")));
+        assert!(!is_original(&args("--help")));
+    }
+
+    #[test]
+    fn venues_are_tardis_ids() {
+        assert_eq!(
+            list(&["OKX".into(), "okx-swap,BINANCE-FUTURES".into()], venue_to_exchange).as_deref(),
+            Some("okex,okex-swap,binance-futures")
+        );
+    }
+}
