@@ -106,7 +106,8 @@ pub struct ConvertOptions {
 /// `trades`, near the row groups DuckDB (122,880 rows) and Polars write. On a 64 MiB `book_snapshot_5` file, 16 MiB
 /// row groups (the earlier default) peaked at 70 MiB of RSS for the conversion alone, 4 MiB ones at 43 MiB (with
 /// 2 MiB batches), with a file 1% smaller: a float column's dictionary more often stays under its page limit.
-/// With the original schema's 100,000-row groups it only cuts `book_snapshot_25` (about 40,000 rows).
+/// With the original schema's 100,000-row groups it cuts `book_snapshot_25` (about 33,000 rows on the bench's files),
+/// not `trades` or `book_snapshot_5`.
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
 
 /// The default reorder window of the original schema's sort: about 165,000 rows of `trades`, minutes of a busy
