@@ -278,7 +278,6 @@ struct Late {
     dir: PathBuf,
     batches: Vec<RecordBatch>,
     bytes: usize,
-    rows: usize,
     /// Sorted runs in temporary files, in file order.
     runs: Vec<Stored>,
 }
@@ -292,13 +291,11 @@ impl Late {
             dir: dir.to_path_buf(),
             batches: Vec::new(),
             bytes: 0,
-            rows: 0,
             runs: Vec::new(),
         }
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
-        self.rows += batch.num_rows();
         self.bytes += batch.get_array_memory_size();
         self.batches.push(batch);
         if self.bytes >= self.limit {
