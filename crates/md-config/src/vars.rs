@@ -848,7 +848,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "output_format",
         Some("parquet"),
-        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
+        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming, with the columns of MD_PARQUET_SCHEMA; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetSchema,
