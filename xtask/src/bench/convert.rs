@@ -34,10 +34,10 @@ const SPEED_GOAL: f64 = 2.0;
 /// "Flat": the 1 GiB file's peak RSS at most this many times the 32 MiB file's (the memory report's rule).
 const FLAT: f64 = 1.25;
 
-/// The same job in DuckDB: argv[1] input, argv[2] output, argv[3] the select list.
+/// The same job in DuckDB: `argv[1]` input, `argv[2]` output, `argv[3]` the select list.
 const DUCKDB: &str = "import duckdb, sys; duckdb.sql(f\"COPY (SELECT {sys.argv[3]} FROM read_csv('{sys.argv[1]}') \
                       ORDER BY timestamp) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)\")";
-/// The same job in pyarrow: argv[3] the output names, in CSV order after `exchange` and `symbol`.
+/// The same job in pyarrow: `argv[3]` the output names, in CSV order after `exchange` and `symbol`.
 const PYARROW: &str = "import sys, pyarrow.csv, pyarrow.parquet; \
                        t = pyarrow.csv.read_csv(sys.argv[1]).drop_columns(['exchange', 'symbol']); \
                        t = t.rename_columns(sys.argv[3].split(',')).sort_by('timestamp'); \
