@@ -106,13 +106,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     let started = Instant::now();
     let machine_before = Machine::describe();
-    let binaries = build(&parts)?;
+    // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else.
+    let only_adopt = parts.iter().all(|part| *part == "adopt");
+    let binaries = if only_adopt { build_adopt()? } else { build(&parts)? };
     let work = target_dir().join("bench");
-    let python = measure::ensure_venv(
-        &root().join(".venv"),
-        "import tardis_dev, duckdb, pyarrow, pandas",
-        &["tardis-dev", "duckdb", "pyarrow", "pandas"],
-    )?;
+    let python = if only_adopt {
+        measure::ensure_venv(&root().join(".venv"), "import sys", &[])?
+    } else {
+        measure::ensure_venv(
+            &root().join(".venv"),
+            "import tardis_dev, duckdb, pyarrow, pandas",
+            &["tardis-dev", "duckdb", "pyarrow", "pandas"],
+        )?
+    };
     let meter = Meter::new(python, &work)?;
 
     let mut sections: Vec<(&str, String)> = Vec::new();
@@ -247,6 +253,35 @@ fn build(parts: &[&str]) -> Result<Binaries> {
         keygen: release.join("examples/keygen"),
         convert_bench: release.join("examples/convert_bench"),
         convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
+        adopt_bench: release.join("examples/adopt_bench"),
+    })
+}
+
+/// Builds only downloader's `adopt_bench` (release): what `cargo xtask bench adopt` alone runs. The other binaries'
+/// paths are where [`build`] puts them, unbuilt.
+fn build_adopt() -> Result<Binaries> {
+    run_checked(
+        cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "downloader",
+            "--example",
+            "adopt_bench",
+        ]),
+        "cargo build --release -p downloader --example adopt_bench",
+    )?;
+    let release = target_dir().join("release");
+    let zlib_rs = target_dir().join("zlib-rs/release");
+    Ok(Binaries {
+        md_cli: release.join("md-cli"),
+        md_cli_zlib_rs: zlib_rs.join("md-cli"),
+        tardis_stub: release.join("tardis-stub"),
+        fake_gcs: release.join("fake-gcs"),
+        keygen: release.join("examples/keygen"),
+        convert_bench: release.join("examples/convert_bench"),
+        convert_bench_zlib_rs: zlib_rs.join("examples/convert_bench"),
         adopt_bench: release.join("examples/adopt_bench"),
     })
 }

@@ -141,7 +141,8 @@ fn main() -> Result<()> {
 
 /// A trades file as the original system wrote it: its columns and types, snappy, row groups of 100,000 rows.
 fn original_file(rows: usize) -> Result<bytes::Bytes> {
-    let schema = adopt::expected_schema(DataType::Trades, &md_config::ParquetOptions::default());
+    let schema =
+        downloader::convert::tick_schema(DataType::Trades, &md_config::ParquetOptions::default());
     let base = 1_704_067_200_000_000i64;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|row| base + row * 853))),

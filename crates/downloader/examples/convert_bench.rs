@@ -5,7 +5,7 @@
 //!   Rows are in arrival (`local_timestamp`) order, with exchange timestamps behind by milliseconds, seconds during
 //!   lag spikes and hours for a rare row, as Tardis files are.
 //! - `convert --data-type T --input PATH|- --output PATH [--schema original|typed] [--compression zstd|snappy|none]
-//!   [--spill-dir DIR]`: converts with `downloader::convert::convert` (the streaming converter the downloader uses,
+//!   [--spill-dir DIR] [--window-mib N] [--provisional-mib N]`: converts with `downloader::convert::convert` (the streaming converter the downloader uses,
 //!   on a tokio runtime, reading the input in 64 KiB chunks) and prints a JSON summary.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
@@ -106,6 +106,20 @@ fn main() -> Result<()> {
             options.row_group_size = schema.default_row_group_size();
             if let Some(dir) = flag("--spill-dir") {
                 options.spill_dir = dir.into();
+            }
+            let mib = |name: &str| -> Result<Option<std::num::NonZeroUsize>> {
+                flag(name)
+                    .map(|text| {
+                        let value: usize = text.parse()?;
+                        std::num::NonZeroUsize::new(value << 20).context("a positive size")
+                    })
+                    .transpose()
+            };
+            if let Some(bytes) = mib("--window-mib")? {
+                options.sort_window_bytes = bytes;
+            }
+            if let Some(bytes) = mib("--provisional-mib")? {
+                options.provisional_memory_bytes = bytes;
             }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)

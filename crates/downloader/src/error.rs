@@ -100,6 +100,14 @@ pub enum Error {
         #[source]
         source: Box<gcs_sink::Error>,
     },
+    /// Tardis refused the API key because it is in use from another IP address, for longer than
+    /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`: the run stopped (nothing was written).
+    #[error("stopped: {source}")]
+    IpLocked {
+        /// The client's error (shared: it is large, and one stops every exchange's fetch).
+        #[source]
+        source: std::sync::Arc<tardis_client::Error>,
+    },
     /// The shard's quota ledger could not be read or written.
     #[error("quota ledger {object}: {reason}")]
     Ledger {

@@ -40,6 +40,16 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
     let client = ClientOptions::new()
         .with_timeout(config.request_timeout)
         .with_connect_timeout(config.connect_timeout);
+    // The proxy for the store's endpoint scheme (`HTTPS_PROXY` for https, `HTTP_PROXY` for an http emulator or
+    // endpoint), with `NO_PROXY`: md-config's values, never the environment's behind its back.
+    let proxied = |client: ClientOptions, endpoint_scheme: &str| {
+        let Some(proxy) = config.proxy.for_scheme(endpoint_scheme) else { return client };
+        let client = client.with_proxy_url(proxy.expose().as_str());
+        match &config.proxy.no_proxy {
+            Some(excludes) => client.with_proxy_excludes(excludes.as_str()),
+            None => client,
+        }
+    };
     if config.part_size == 0 {
         return Err(config_error("part size must be positive".into(), None));
     }
@@ -66,14 +76,14 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 // metadata server for one (INFRA.md, verified against fake-gcs-server and our fake).
                 let base_url = emulator.as_str().trim_end_matches('/');
                 builder = builder.with_base_url(base_url).with_bearer_token("emulator");
-                client.with_allow_http(emulator.scheme() == "http")
+                proxied(client, emulator.scheme()).with_allow_http(emulator.scheme() == "http")
             } else {
                 if let Some(path) = &config.gcs.credentials_path {
                     builder = builder.with_service_account_path(path.to_string_lossy());
                 }
                 // Without a key file, object_store uses application default credentials (the gcloud ADC file, else
                 // the metadata server).
-                client
+                proxied(client, "https")
             };
             let store = builder.with_client_options(client).build().map_err(|source| {
                 config_error("the GCS client cannot be built".into(), Some(source))
@@ -97,7 +107,8 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
                 // The server checks every request body against this hash.
                 .with_checksum_algorithm(Checksum::SHA256);
-            let mut client = client;
+            let scheme = config.s3.endpoint.as_ref().map_or("https", |endpoint| endpoint.scheme());
+            let mut client = proxied(client, scheme);
             if let Some(endpoint) = &config.s3.endpoint {
                 builder = builder
                     .with_endpoint(endpoint.as_str().trim_end_matches('/'))

@@ -168,6 +168,34 @@ impl SecretManager {
         }
     }
 
+    /// Sends the requests to Secret Manager through md-config's proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`),
+    /// given explicitly as to every other client, with reqwest's own reading of the environment off. (The access
+    /// token is fetched by object_store's credentials provider, which takes no proxy setting.)
+    pub fn with_proxy(mut self, proxies: &md_config::ProxyConfig) -> Self {
+        let mut builder =
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).no_proxy();
+        let no_proxy = proxies.no_proxy.as_deref().and_then(reqwest::NoProxy::from_string);
+        for (scheme, proxy) in [("https", &proxies.https), ("http", &proxies.http)] {
+            let Some(proxy) = proxy else { continue };
+            let url = proxy.expose().as_str();
+            let built = if scheme == "https" {
+                reqwest::Proxy::https(url)
+            } else {
+                reqwest::Proxy::http(url)
+            };
+            match built {
+                Ok(built) => builder = builder.proxy(built.no_proxy(no_proxy.clone())),
+                Err(_) => {
+                    tracing::warn!(proxy = %proxy, "a proxy Secret Manager's client cannot use")
+                }
+            }
+        }
+        if let Ok(http) = builder.build() {
+            self.http = http;
+        }
+        self
+    }
+
     /// Replaces the per-request timeout and the first pause between attempts (tests).
     pub fn with_timing(
         mut self,

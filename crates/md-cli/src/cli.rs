@@ -84,8 +84,9 @@ pub(crate) enum Command {
     Missing(MissingArgs),
     /// Run `instruments` then `download` for the same range: the whole job in one command.
     Pipeline(PipelineArgs),
-    /// Check, before a run costs anything, that it will work: the configuration and where each credential comes
-    /// from, Tardis reachable (with round-trip times), the API key accepted and what it covers, the sink writable
+    /// Check, before a run costs anything, that it will work: the configuration and where each credential and proxy
+    /// setting comes from, Tardis reachable (with round-trip times, and the proxy each request takes), the API key
+    /// accepted, not in use from another IP address, and what it covers, the sink writable
     /// (a create-only probe object written, read back, refused a second time, deleted), the clock against Tardis',
     /// today's quota ledger of this shard, and the plan. One line per check, with a fix when it fails.
     /// Exit 0 when every check holds (warnings allowed), 1 when one fails, 2 for a bad configuration.
@@ -167,21 +168,24 @@ pub(crate) struct MissingArgs {
     pub(crate) format: Option<String>,
 
     /// Print one JSON object per unit that is not stored and verified, or that lies inside an incident (date,
-    /// exchange, data_type, symbol, instrument_key, object, shard, status: missing, unverified, not_yet_exported
-    /// or stored, and the incident's status and details).
+    /// exchange, data_type, symbol, instrument_key, object, shard, status: missing, unverified, not_offered,
+    /// not_yet_exported or stored (docs/STATUSES.md); for a missing unit last_run failed or interrupted when the
+    /// latest manifest says so; for a unit not offered Tardis's http_status, code and message; the incident's
+    /// status and details).
     #[arg(long)]
     pub(crate) json: bool,
 
     /// Also write the coverage of the range as one self-contained HTML page (no network fetches; open it in any
     /// browser): a heatmap of days x exchange and data type, each row expandable to its instruments, each cell
-    /// stored and verified, unverified, missing, not yet exported or failed in the last download manifest, with
-    /// counts and bytes on hover. The same page goes to the sink as reports/missing/missing_{from}_{to}.html.
+    /// one of the statuses of docs/STATUSES.md (stored and verified, not offered, not yet exported, unverified,
+    /// interrupted, missing, failed in the last download manifest, ...), with counts and bytes on hover. The same page goes to the sink as reports/missing/missing_{from}_{to}.html.
     /// No environment variable: like --json, it is an output of this one run, not configuration.
     #[arg(long, value_name = "PATH")]
     pub(crate) html: Option<PathBuf>,
 
-    /// Exit 1, after printing and writing the reports, when a planned unit is missing or stored unverified (units
-    /// and days not exported yet do not count): a gate for cron jobs and CI. No environment variable, like --json.
+    /// Exit 1, after printing and writing the reports, when a planned unit is missing (failed and interrupted ones
+    /// included) or stored unverified (units Tardis does not offer, and units and days not exported yet, do not
+    /// count): a gate for cron jobs and CI. No environment variable, like --json.
     #[arg(long)]
     pub(crate) check: bool,
 }

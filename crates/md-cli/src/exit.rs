@@ -25,6 +25,23 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// The one line a run ends with (exit 1) when Tardis refused the API key because it is in use from another IP
+    /// address for longer than `max_wait`: what happened, why, and what to do. `interrupted`: the units it stopped.
+    pub(crate) fn key_in_use(max_wait: std::time::Duration, interrupted: Option<usize>) -> Failure {
+        let stopped = match interrupted {
+            Some(count) => format!(
+                "; the {count} unit(s) not done are recorded as interrupted and a rerun downloads them"
+            ),
+            None => String::new(),
+        };
+        Failure::Work(anyhow::anyhow!(
+            "stopped: Tardis refused the API key for {:.1} s (HTTP 403, code 274): it is in use from another IP address, \
+             and on some plans one key serves one IP address at a time; stop the other machine or process using this \
+             key, or send the whole fleet through one egress IP (docs/SCALING.md), then run again{stopped}",
+            max_wait.as_secs_f64()
+        ))
+    }
+
     /// Prints the failure to stderr and returns the exit code.
     #[allow(clippy::print_stderr, reason = "the CLI reports its final error on stderr")]
     pub(crate) fn report(self) -> ExitCode {

@@ -130,6 +130,10 @@ impl Progress for CliProgress {
                 tracing::error!(unit = %unit, object = %unit.object(), attempts, error = %error, "unit failed");
                 self.failed.fetch_add(1, Ordering::Relaxed)
             }
+            UnitOutcome::NotOffered { status, code, message } => {
+                tracing::info!(unit = %unit, status, code, message = %message, "not offered by Tardis");
+                0
+            }
             UnitOutcome::NotStarted => 0,
         };
         if let Some(bar) = &self.bar {

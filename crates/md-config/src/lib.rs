@@ -45,9 +45,9 @@ pub use load::{
 pub use types::{
     ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, ParquetSchema, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig,
-    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
-    validate_gcs_bucket, validate_s3_bucket,
+    ParquetOptions, ParquetSchema, ProxyConfig, ProxyUrl, REDACTED, RunConfig, S3Options, Secret,
+    SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation,
+    TardisConfig, redact_url_password, validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 

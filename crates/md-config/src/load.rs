@@ -18,8 +18,9 @@ use crate::layout::{Layout, Placeholder};
 use crate::types::{
     Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
     LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
-    ParquetSchema, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin,
-    ShardingConfig, SinkConfig, SinkLocation, TardisConfig, validate_gcs_bucket,
+    ParquetSchema, ProxyConfig, ProxyUrl, RunConfig, S3Options, Secret, SecretManagerConfig,
+    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
+    redact_url_password, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -175,11 +176,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             (Some(given), _) => Setting {
                 name: spec.name,
                 section: spec.section,
-                value: Some(if spec.secret {
-                    crate::types::REDACTED.to_owned()
-                } else {
-                    given.value.clone()
-                }),
+                value: Some(shown(spec, &given.value)),
                 source: given.source,
                 origin: given.origin.clone(),
             },
@@ -457,8 +454,9 @@ impl Resolver<'_> {
     }
 
     fn problem(&mut self, var: Var, message: impl Into<String>) {
+        let spec = var.spec();
         let value =
-            if var.spec().secret { None } else { self.raw.get(&var).map(|raw| raw.value.clone()) };
+            if spec.secret { None } else { self.raw.get(&var).map(|raw| shown(spec, &raw.value)) };
         let culprit = self.culprit(var);
         self.problems.push(Problem { culprit, value, message: message.into() });
     }
@@ -530,7 +528,10 @@ impl Resolver<'_> {
         let mut sink = sink?;
         let service = service?;
         let mut tardis = tardis?;
+        let proxy = self.proxy()?;
         tardis.metadata_cache_ttl = service.enable_caching.then_some(service.cache_ttl);
+        tardis.proxy = proxy.clone();
+        sink.proxy = proxy;
         if service.memory_efficient && !self.is_set(Var::MdSinkPartSize) {
             sink.part_size = MIN_PART_SIZE;
             self.derived.insert(Var::MdSinkPartSize, (MIN_PART_SIZE.to_string(), Source::Default));
@@ -594,6 +595,8 @@ impl Resolver<'_> {
         let daily_quota_bytes =
             self.parse_opt(Var::TardisDailyQuotaBytes, parse_positive::<NonZeroU64>);
         let verify_gzip = self.parse(Var::TardisVerifyGzip, parse_bool);
+        let ip_lock_pause = self.parse(Var::TardisIpLockPauseSecs, parse_seconds);
+        let ip_lock_max_wait = self.parse(Var::TardisIpLockMaxWaitSecs, parse_seconds_or_zero);
         Some(TardisConfig {
             api_key,
             datasets_url: datasets_url?,
@@ -607,7 +610,25 @@ impl Resolver<'_> {
             daily_quota_bytes: daily_quota_bytes?,
             metadata_cache_ttl: None,
             verify_gzip: verify_gzip?,
+            ip_lock_pause: ip_lock_pause?,
+            ip_lock_max_wait: ip_lock_max_wait?,
+            proxy: ProxyConfig::default(),
         })
+    }
+
+    /// The proxies: each upper-case variable wins over its lower-case spelling.
+    fn proxy(&mut self) -> Option<ProxyConfig> {
+        let mut url = |upper: Var, lower: Var| {
+            let var = if self.is_set(upper) { upper } else { lower };
+            self.parse_opt(var, ProxyUrl::parse)
+        };
+        let https = url(Var::HttpsProxy, Var::HttpsProxyLower);
+        let http = url(Var::HttpProxy, Var::HttpProxyLower);
+        let no_proxy = [Var::NoProxy, Var::NoProxyLower]
+            .into_iter()
+            .find_map(|var| self.text(var))
+            .map(str::to_owned);
+        Some(ProxyConfig { https: https?, http: http?, no_proxy })
     }
 
     fn sink(&mut self) -> Option<SinkConfig> {
@@ -673,6 +694,7 @@ impl Resolver<'_> {
             connect_timeout: connect_timeout?,
             part_size: part_size?,
             buffer_memory: buffer_memory?,
+            proxy: ProxyConfig::default(),
         })
     }
 
@@ -1041,6 +1063,29 @@ fn parse_emulator_host(text: &str) -> std::result::Result<Url, String> {
     // The Google client libraries accept both `host:port` and a full URL.
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
     parse_http_url(&with_scheme)
+}
+
+/// A variable's value as `md-cli config` and error messages show it: secrets as `<redacted>`, the password of a
+/// proxy URL as `<redacted>`.
+fn shown(spec: &VarSpec, value: &str) -> String {
+    if spec.secret {
+        crate::types::REDACTED.to_owned()
+    } else if matches!(
+        spec.var,
+        Var::HttpsProxy | Var::HttpsProxyLower | Var::HttpProxy | Var::HttpProxyLower
+    ) {
+        redact_url_password(value)
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Seconds, where 0 is allowed.
+fn parse_seconds_or_zero(text: &str) -> std::result::Result<Duration, String> {
+    if text.parse::<f64>().is_ok_and(|seconds| seconds == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_seconds(text)
 }
 
 fn parse_seconds(text: &str) -> std::result::Result<Duration, String> {

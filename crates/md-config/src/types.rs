@@ -122,6 +122,12 @@ pub struct TardisConfig {
     pub metadata_cache_ttl: Option<Duration>,
     /// Inflate every dataset body while it streams and check its gzip CRC-32 and length (`TARDIS_VERIFY_GZIP`).
     pub verify_gzip: bool,
+    /// How long new requests wait after Tardis says the key is in use from another IP (`TARDIS_IP_LOCK_PAUSE_SECS`).
+    pub ip_lock_pause: Duration,
+    /// How long the key may stay in use from another IP before the client gives up (`TARDIS_IP_LOCK_MAX_WAIT_SECS`).
+    pub ip_lock_max_wait: Duration,
+    /// Proxies for Tardis requests (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
+    pub proxy: ProxyConfig,
 }
 
 impl Default for TardisConfig {
@@ -129,6 +135,105 @@ impl Default for TardisConfig {
     /// 50/s.
     fn default() -> Self {
         Config::defaults().tardis
+    }
+}
+
+/// An HTTP proxy's URL (`http://[user:password@]host:port`). `Debug` and `Display` show it with the password
+/// replaced by `<redacted>`; [`ProxyUrl::expose`] gives the URL itself, for the one place that builds a client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl(Url);
+
+impl ProxyUrl {
+    /// Parses a proxy URL: `http://` or `https://` with a host (a URL without a scheme is taken as `http://`).
+    ///
+    /// # Errors
+    /// A message naming what is wrong (never the password).
+    pub fn parse(text: &str) -> Result<ProxyUrl, String> {
+        let text = text.trim();
+        let with_scheme =
+            if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
+        let url = Url::parse(&with_scheme).map_err(|error| {
+            format!("not a proxy URL ({error}); expected http://[user:password@]host:port")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "unsupported proxy scheme {}: expected http:// or https://",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("the proxy URL has no host".into());
+        }
+        Ok(ProxyUrl(url))
+    }
+
+    /// Returns the URL with its credentials. Never log or format the result.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// Returns whether the URL carries a user name or password.
+    pub fn has_credentials(&self) -> bool {
+        !self.0.username().is_empty() || self.0.password().is_some()
+    }
+}
+
+/// Returns `text` with the password of a URL in it replaced by `<redacted>` (the user name kept), for showing a
+/// proxy setting; text that is not a URL with a password is returned as it is.
+pub fn redact_url_password(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let shown =
+                if userinfo.contains(':') { format!("{user}:{REDACTED}") } else { user.to_owned() };
+            format!("{scheme}://{shown}@{host}{tail}")
+        }
+        None => text.to_owned(),
+    }
+}
+
+impl fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url_password(self.0.as_str()))
+    }
+}
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxyUrl({self})")
+    }
+}
+
+/// Proxies for outgoing HTTP requests, handed to the Tardis client and the sink (`HTTPS_PROXY`, `HTTP_PROXY`,
+/// `NO_PROXY`, or their lower-case spellings). Empty: every request goes direct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Proxy for `https://` URLs.
+    pub https: Option<ProxyUrl>,
+    /// Proxy for `http://` URLs.
+    pub http: Option<ProxyUrl>,
+    /// Hosts reached directly, comma-separated as `NO_PROXY` spells them.
+    pub no_proxy: Option<String>,
+}
+
+impl ProxyConfig {
+    /// Returns whether no proxy is configured.
+    pub fn is_empty(&self) -> bool {
+        self.https.is_none() && self.http.is_none()
+    }
+
+    /// Returns the proxy for a URL scheme (`https` or `http`).
+    pub fn for_scheme(&self, scheme: &str) -> Option<&ProxyUrl> {
+        match scheme {
+            "https" => self.https.as_ref(),
+            "http" => self.http.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -336,6 +441,8 @@ pub struct SinkConfig {
     pub part_size: usize,
     /// Bytes all uploads may hold in part buffers at once (`MD_SINK_BUFFER_MEMORY`, 20 MiB with `MEMORY_EFFICIENT`).
     pub buffer_memory: usize,
+    /// Proxies for object-store requests (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
+    pub proxy: ProxyConfig,
 }
 
 impl Default for SinkConfig {

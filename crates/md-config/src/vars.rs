@@ -180,6 +180,14 @@ variables! {
     TardisRateLimitPerSecond = "TARDIS_RATE_LIMIT_PER_SECOND",
     RateLimitPerVm = "RATE_LIMIT_PER_VM",
     TardisDailyQuotaBytes = "TARDIS_DAILY_QUOTA_BYTES",
+    TardisIpLockPauseSecs = "TARDIS_IP_LOCK_PAUSE_SECS",
+    TardisIpLockMaxWaitSecs = "TARDIS_IP_LOCK_MAX_WAIT_SECS",
+    HttpsProxy = "HTTPS_PROXY",
+    HttpsProxyLower = "https_proxy",
+    HttpProxy = "HTTP_PROXY",
+    HttpProxyLower = "http_proxy",
+    NoProxy = "NO_PROXY",
+    NoProxyLower = "no_proxy",
     GcpProjectId = "GCP_PROJECT_ID",
     GcsBucket = "GCS_BUCKET",
     GcsRegion = "GCS_REGION",
@@ -339,6 +347,81 @@ pub const VARS: &[VarSpec] = &[
             "Budget of compressed bytes per day for the whole fleet, split evenly over TOTAL_SHARDS; a shard stops cleanly (exit 1) before it would exceed its share, counted per UTC day across reruns (a ledger per shard in the sink).",
         ),
         "unset: no budget",
+    ),
+    // The key used from another IP (Tardis code 274), and proxies: one block (docs/TARDIS_ERRORS.md, DEPLOYMENT.md).
+    var(
+        Var::TardisIpLockPauseSecs,
+        Tardis,
+        "ip_lock_pause_secs",
+        Some("60"),
+        "Seconds every new Tardis request waits after Tardis answers 403 with code 274 (the key is active from another IP address; some plans let one key serve one IP at a time), before one request tries again; a shorter retryAfterSeconds from Tardis is used instead.",
+    ),
+    var(
+        Var::TardisIpLockMaxWaitSecs,
+        Tardis,
+        "ip_lock_max_wait_secs",
+        Some("900"),
+        "How long, in seconds, the key may stay in use from another IP address before the run stops (exit 1, the units not done recorded as interrupted; a rerun downloads them); 0 stops at the first such answer.",
+    ),
+    noted(
+        var(
+            Var::HttpsProxy,
+            Service,
+            "https_proxy",
+            None,
+            "Proxy for https:// requests (Tardis and the sink), http://[user:password@]host:port; the password is never printed. Wins over https_proxy.",
+        ),
+        "unset: direct",
+    ),
+    noted(
+        var(
+            Var::HttpsProxyLower,
+            Service,
+            "https_proxy_lowercase",
+            None,
+            "Same as HTTPS_PROXY (the lower-case spelling many tools set).",
+        ),
+        "unset",
+    ),
+    noted(
+        var(
+            Var::HttpProxy,
+            Service,
+            "http_proxy",
+            None,
+            "Proxy for http:// requests (Tardis and the sink), http://[user:password@]host:port; the password is never printed. Wins over http_proxy.",
+        ),
+        "unset: direct",
+    ),
+    noted(
+        var(
+            Var::HttpProxyLower,
+            Service,
+            "http_proxy_lowercase",
+            None,
+            "Same as HTTP_PROXY (the lower-case spelling many tools set).",
+        ),
+        "unset",
+    ),
+    noted(
+        var(
+            Var::NoProxy,
+            Service,
+            "no_proxy",
+            None,
+            "Hosts reached directly despite a proxy, comma-separated: host names (a leading dot or none matches subdomains too), IP addresses, CIDR blocks, or * for all. Wins over no_proxy.",
+        ),
+        "unset: every request through the proxy",
+    ),
+    noted(
+        var(
+            Var::NoProxyLower,
+            Service,
+            "no_proxy_lowercase",
+            None,
+            "Same as NO_PROXY (the lower-case spelling many tools set).",
+        ),
+        "unset",
     ),
     // Google Cloud.
     noted(
@@ -765,7 +848,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "output_format",
         Some("parquet"),
-        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
+        "parquet (the original system's tick files, and its readers' format): Parquet converted while streaming, with the columns of MD_PARQUET_SCHEMA; raw: the .csv.gz exactly as Tardis sends it; raw,parquet: both objects from one download.",
     ),
     var(
         Var::MdParquetSchema,

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::dataset::{DatasetRequest, DatasetStream};
 use crate::gzip::GzipVerifier;
-use crate::http::{self, Http};
+use crate::http::{self, Http, Refusal};
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::{Retry, RetryPolicy};
 use crate::urls;
@@ -172,8 +172,14 @@ impl TardisClient {
                     ));
                 }
                 Ok(response) => {
-                    Http::status_error(&label, &attempt_url, response, self.retry.retry_after_limit)
+                    match http
+                        .status_error(&label, &attempt_url, response, self.retry.retry_after_limit)
                         .await
+                    {
+                        Refusal::Failed(error) => error,
+                        // The key is in use from another IP: the gate holds the next request back; not an attempt.
+                        Refusal::KeyInUse => continue,
+                    }
                 }
                 Err(error) => error,
             };
@@ -320,14 +326,21 @@ impl TardisClient {
                 tracing::debug!(%url, attempt, max_attempts = retry.max_attempts(), "requesting metadata");
                 let response = http.send(label, url, Vec::new()).await?;
                 if !response.status().is_success() {
-                    return Err(Http::status_error(label, url, response, self.retry.retry_after_limit)
-                        .await);
+                    return match http
+                        .status_error(label, url, response, self.retry.retry_after_limit)
+                        .await
+                    {
+                        Refusal::Failed(error) => Err(error),
+                        Refusal::KeyInUse => Ok(None),
+                    };
                 }
-                http::read_all(label, url, response).await
+                http::read_all(label, url, response).await.map(Some)
             }
             .await;
             let error = match outcome {
-                Ok(body) => return Ok(body),
+                Ok(Some(body)) => return Ok(body),
+                // The key is in use from another IP: the gate holds the next request back; not an attempt.
+                Ok(None) => continue,
                 Err(error) => error.with_attempts(attempt, retry.elapsed()),
             };
             if !retry.back_off(error.retry_class(), "metadata request", &error).await {

@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use url::Url;
 
 use crate::gzip::{GzipError, GzipVerifier};
-use crate::http::{self, Http, describe_transport};
+use crate::http::{self, Http, Refusal, describe_transport};
 use crate::retry::Retry;
 use crate::{Error, Result, urls};
 
@@ -426,7 +426,20 @@ impl Body {
                 }
                 _ => {
                     let limit = self.retry.policy().retry_after_limit;
-                    let error = Http::status_error(&self.label, &url, response, limit).await;
+                    let error = match self
+                        .http
+                        .status_error(&self.label, &url, response, limit)
+                        .await
+                    {
+                        Refusal::Failed(error) => error,
+                        // The key is in use from another IP: the whole file is restarted, behind the gate.
+                        Refusal::KeyInUse => {
+                            return Err(self.cut(
+                                "the resumed request was refused: the API key is in use from another IP address"
+                                    .into(),
+                            ));
+                        }
+                    };
                     if !error.is_retryable() {
                         return Err(error);
                     }

@@ -45,7 +45,8 @@ pub enum Error {
 
     /// Tardis answered with an error status.
     #[error(
-        "{request}: HTTP {status} from {url} after {attempts} attempt(s) in {elapsed:.1?}{}",
+        "{request}: HTTP {status} from {url} after {attempts} attempt(s) in {elapsed:.1?}{}{}",
+        code.map_or_else(String::new, |code| format!(" (code {code})")),
         detail(message)
     )]
     Status {
@@ -55,6 +56,8 @@ pub enum Error {
         url: String,
         /// The status.
         status: u16,
+        /// Tardis's error code, from a `{"code": N, "message": ...}` body.
+        code: Option<u32>,
         /// The error message from the body, if any (shortened).
         message: String,
         /// `Retry-After`, when the server sent one.
@@ -63,6 +66,44 @@ pub enum Error {
         attempts: u32,
         /// Time spent over all attempts.
         elapsed: Duration,
+    },
+
+    /// Tardis says the data does not exist (a code of [`codes::NOT_OFFERED`], such as 140: the day is outside the
+    /// symbol's listing, or 300: no such symbol): the file is not offered, and asking again cannot change that.
+    #[error(
+        "{request}: not offered by Tardis (HTTP {status}, code {code} from {url}){}",
+        detail(message)
+    )]
+    NotOffered {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// The status (400).
+        status: u16,
+        /// Tardis's error code.
+        code: u32,
+        /// Tardis's message (shortened).
+        message: String,
+    },
+
+    /// Tardis refused the API key because it is in use from another IP address (HTTP 403, code 274; some plans let
+    /// one key serve one IP address at a time), for longer than `TARDIS_IP_LOCK_MAX_WAIT_SECS`. The client sends
+    /// nothing more; the work is not done, not failed.
+    #[error(
+        "{request}: Tardis refused the API key for {waited:.0?}: it is in use from another IP address (HTTP 403, \
+         code 274 from {url}){}",
+        detail(message)
+    )]
+    IpLocked {
+        /// The request.
+        request: String,
+        /// The URL (without the key).
+        url: String,
+        /// Tardis's message.
+        message: String,
+        /// How long the key was refused before the client gave up.
+        waited: Duration,
     },
 
     /// Tardis answered 429 with a `Retry-After` beyond what is worth waiting for: the quota is spent.
@@ -186,6 +227,19 @@ pub enum Error {
     },
 }
 
+/// Tardis's error codes that md acts on (from `{"code": N, "message": ...}` bodies). Tardis does not publish a table
+/// of them; these are the codes reported from the field (see docs/TARDIS_ERRORS.md).
+pub mod codes {
+    /// 400: the day is outside the symbol's listing ("Data available only up to ...").
+    pub const DATE_OUTSIDE_LISTING: u32 = 140;
+    /// 400: the symbol is not valid for the exchange.
+    pub const INVALID_SYMBOL: u32 = 300;
+    /// 403: the API key is active from another IP address ("Use one API key from one IP address at a time").
+    pub const KEY_IN_USE_ELSEWHERE: u32 = 274;
+    /// The codes that mean the data does not exist (with HTTP 400): the file is not offered.
+    pub const NOT_OFFERED: [u32; 2] = [DATE_OUTSIDE_LISTING, INVALID_SYMBOL];
+}
+
 fn detail(message: &str) -> String {
     if message.is_empty() { String::new() } else { format!(": {message}") }
 }
@@ -215,6 +269,8 @@ impl Error {
             Error::Build { .. }
             | Error::InvalidRequest { .. }
             | Error::ApiKeyRequired { .. }
+            | Error::NotOffered { .. }
+            | Error::IpLocked { .. }
             | Error::QuotaExhausted { .. }
             | Error::Unresolved { .. }
             | Error::Redirect { .. }
@@ -230,10 +286,50 @@ impl Error {
     /// Returns the HTTP status, when the server answered with an error status.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Status { status, .. } => Some(*status),
+            Error::Status { status, .. } | Error::NotOffered { status, .. } => Some(*status),
+            Error::IpLocked { .. } => Some(403),
             Error::QuotaExhausted { .. } => Some(429),
             _ => None,
         }
+    }
+
+    /// Returns Tardis's error code, when the answer's body carried one.
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            Error::Status { code, .. } => *code,
+            Error::NotOffered { code, .. } => Some(*code),
+            Error::IpLocked { .. } => Some(codes::KEY_IN_USE_ELSEWHERE),
+            _ => None,
+        }
+    }
+
+    /// Returns Tardis's message, when the answer's body carried one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Error::Status { message, .. }
+            | Error::NotOffered { message, .. }
+            | Error::IpLocked { message, .. } => {
+                Some(message).filter(|text| !text.is_empty()).map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+
+    /// Returns whether Tardis says the data does not exist ([`Error::NotOffered`]).
+    pub fn is_not_offered(&self) -> bool {
+        matches!(self, Error::NotOffered { .. })
+    }
+
+    /// Returns whether the client stopped because the key stayed in use from another IP address
+    /// ([`Error::IpLocked`]): the work was interrupted, not failed.
+    pub fn is_ip_locked(&self) -> bool {
+        matches!(self, Error::IpLocked { .. })
+    }
+
+    /// Returns whether Tardis refused the API key itself (401, or 403 for a reason other than the key being in use
+    /// from another IP address).
+    pub fn is_key_refused(&self) -> bool {
+        matches!(self, Error::Status { status: 401 | 403, .. })
     }
 
     /// Returns the number of attempts made (0 when nothing was sent).
@@ -292,6 +388,7 @@ mod tests {
             request: "deribit trades 2024-01-02 BTC-PERPETUAL".into(),
             url: "http://127.0.0.1/v1/x".into(),
             status: code,
+            code: None,
             message: String::new(),
             retry_after: None,
             attempts: 1,

@@ -11,6 +11,8 @@ use md_config::TardisConfig;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use url::Url;
 
+use crate::error::codes;
+use crate::ip_lock::{Admission, IpLock, Verdict};
 use crate::limits::Limits;
 use crate::urls::same_origin;
 use crate::{Error, Result};
@@ -30,6 +32,18 @@ pub(crate) struct Http {
     /// `Bearer KEY`, marked sensitive; `None` without a key.
     auth: Option<HeaderValue>,
     pub(crate) limits: Limits,
+    /// Closed while Tardis says the key is in use from another IP address.
+    ip_lock: IpLock,
+}
+
+/// What an error status means for the request that got it.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The request failed: this is why.
+    Failed(Error),
+    /// Tardis refused the key because it is in use from another IP address, and the client waits: send the request
+    /// again (the gate holds it back until the pause is over). Not an attempt of the request.
+    KeyInUse,
 }
 
 impl std::fmt::Debug for Http {
@@ -72,7 +86,8 @@ impl Http {
             // An idle-read timeout (no byte for this long), never a whole-request one.
             .read_timeout(config.read_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
-            .user_agent(concat!("md-tardis-client/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("md-tardis-client/", env!("CARGO_PKG_VERSION")));
+        let client = with_proxies(client, &config.proxy)?
             .build()
             .map_err(|error| Error::Build { reason: error.to_string() })?;
         Ok(Http {
@@ -83,6 +98,7 @@ impl Http {
                 config.rate_limit_per_second,
                 config.rate_limit_per_day,
             ),
+            ip_lock: IpLock::new(config.ip_lock_pause, config.ip_lock_max_wait),
         })
     }
 
@@ -98,6 +114,14 @@ impl Http {
         url: &Url,
         headers: Vec<(HeaderName, HeaderValue)>,
     ) -> Result<reqwest::Response> {
+        if let Admission::Shut { message, waited } = self.ip_lock.admit().await {
+            return Err(Error::IpLocked {
+                request: label.to_owned(),
+                url: url.to_string(),
+                message,
+                waited,
+            });
+        }
         let mut current = url.clone();
         let mut auth = self.auth.clone();
         for hop in 0..=MAX_REDIRECTS {
@@ -127,6 +151,9 @@ impl Http {
                 Err(error) => return Err(transport_error(label, &current, error)),
             };
             let status = response.status();
+            if status != reqwest::StatusCode::FORBIDDEN {
+                self.ip_lock.answered();
+            }
             if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 tracing::trace!(url = %current, status = status.as_u16(), "response headers");
                 return Ok(response);
@@ -173,14 +200,17 @@ impl Http {
         builder.send().await
     }
 
-    /// Turns an error status into an [`Error`], reading a short message from the body; a 429 whose `Retry-After`
-    /// exceeds `retry_after_limit` means the quota is spent.
+    /// Turns an error status into what it means, reading Tardis's error body (`{"code": N, "message": ...}`):
+    /// 400 with a code that says the data does not exist is [`Error::NotOffered`]; 403 with code 274 (the key is in
+    /// use from another IP address) closes the gate ([`Refusal::KeyInUse`]) until it has lasted the max wait, then is
+    /// [`Error::IpLocked`]; a 429 whose `Retry-After` exceeds `retry_after_limit` means the quota is spent.
     pub(crate) async fn status_error(
+        &self,
         label: &str,
         url: &Url,
         mut response: reqwest::Response,
         retry_after_limit: Duration,
-    ) -> Error {
+    ) -> Refusal {
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -195,33 +225,111 @@ impl Http {
                 _ => break,
             }
         }
-        let text = String::from_utf8_lossy(&body);
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|json| json.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| text.trim().to_owned());
-        let message: String = message.chars().take(MAX_ERROR_MESSAGE).collect();
+        let body = ErrorBody::parse(&body);
+        let message: String = body.message.chars().take(MAX_ERROR_MESSAGE).collect();
+        let request = label.to_owned();
+        let url_text = url.to_string();
+        match (status, body.code) {
+            (403, Some(codes::KEY_IN_USE_ELSEWHERE)) => {
+                return match self.ip_lock.refused(&message, body.retry_after) {
+                    Verdict::Retry => Refusal::KeyInUse,
+                    Verdict::GiveUp { waited } => {
+                        Refusal::Failed(Error::IpLocked { request, url: url_text, message, waited })
+                    }
+                };
+            }
+            (403, _) => self.ip_lock.answered(),
+            (400, Some(code)) if codes::NOT_OFFERED.contains(&code) => {
+                return Refusal::Failed(Error::NotOffered {
+                    request,
+                    url: url_text,
+                    status,
+                    code,
+                    message,
+                });
+            }
+            _ => {}
+        }
         if status == 429
             && let Some(retry_after) = retry_after.filter(|wait| *wait > retry_after_limit)
         {
-            return Error::QuotaExhausted {
-                request: label.to_owned(),
-                url: url.to_string(),
+            return Refusal::Failed(Error::QuotaExhausted {
+                request,
+                url: url_text,
                 retry_after,
                 attempts: 0,
                 elapsed: Duration::ZERO,
-            };
+            });
         }
-        Error::Status {
-            request: label.to_owned(),
-            url: url.to_string(),
+        Refusal::Failed(Error::Status {
+            request,
+            url: url_text,
             status,
+            code: body.code,
             message,
             retry_after,
             attempts: 0,
             elapsed: Duration::ZERO,
+        })
+    }
+}
+
+/// What an error answer's body says: Tardis sends `{"code": N, "message": "...", "retryAfterSeconds": S}` (the last
+/// with code 274); anything else is kept as text.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ErrorBody {
+    pub(crate) code: Option<u32>,
+    pub(crate) message: String,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl ErrorBody {
+    pub(crate) fn parse(body: &[u8]) -> ErrorBody {
+        let text = String::from_utf8_lossy(body);
+        let Ok(serde_json::Value::Object(json)) = serde_json::from_str::<serde_json::Value>(&text)
+        else {
+            return ErrorBody { message: text.trim().to_owned(), ..ErrorBody::default() };
+        };
+        // Numbers may come as JSON numbers or as strings.
+        let number = |key: &str| match json.get(key) {
+            Some(serde_json::Value::Number(number)) => number.as_f64(),
+            Some(serde_json::Value::String(text)) => text.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        ErrorBody {
+            code: number("code")
+                .filter(|code| code.fract() == 0.0 && *code >= 0.0 && *code <= f64::from(u32::MAX))
+                .map(|code| code as u32),
+            message: match json.get("message") {
+                Some(serde_json::Value::String(message)) => message.clone(),
+                _ => text.trim().to_owned(),
+            },
+            retry_after: number("retryAfterSeconds")
+                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                .map(Duration::from_secs_f64),
         }
     }
+}
+
+/// Adds the configured proxies to the client (explicitly: reqwest's own reading of the environment is turned off, so
+/// a `.env` or YAML value applies and nothing else does).
+fn with_proxies(
+    builder: reqwest::ClientBuilder,
+    proxies: &md_config::ProxyConfig,
+) -> Result<reqwest::ClientBuilder> {
+    let mut builder = builder.no_proxy();
+    let no_proxy = proxies.no_proxy.as_deref().and_then(reqwest::NoProxy::from_string);
+    for (scheme, proxy) in [("https", &proxies.https), ("http", &proxies.http)] {
+        let Some(proxy) = proxy else { continue };
+        let url = proxy.expose().as_str();
+        let built =
+            if scheme == "https" { reqwest::Proxy::https(url) } else { reqwest::Proxy::http(url) };
+        let built = built.map_err(|_| Error::Build {
+            reason: format!("the {} proxy {proxy} cannot be used", scheme.to_ascii_uppercase()),
+        })?;
+        builder = builder.proxy(built.no_proxy(no_proxy.clone()));
+    }
+    Ok(builder)
 }
 
 /// Returns whether the host of `url` resolves to an address (a literal address always does).
@@ -291,5 +399,35 @@ pub(crate) async fn read_all(
             Ok(None) => return Ok(body.freeze()),
             Err(error) => return Err(transport_error(label, url, error)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::ErrorBody;
+
+    #[test]
+    fn error_bodies() {
+        let parse = |text: &str| ErrorBody::parse(text.as_bytes());
+        assert_eq!(
+            parse(r#"{"code": 274, "message": "in use", "retryAfterSeconds": 893}"#),
+            ErrorBody {
+                code: Some(274),
+                message: "in use".into(),
+                retry_after: Some(Duration::from_secs(893))
+            }
+        );
+        assert_eq!(
+            parse(r#"{"code":"140","message":"Data available only up to 2024-01-01"}"#).code,
+            Some(140)
+        );
+        assert_eq!(parse(r#"{"code": -1, "message": "x"}"#).code, None);
+        assert_eq!(
+            parse("<html>bad gateway</html>\n"),
+            ErrorBody { code: None, message: "<html>bad gateway</html>".into(), retry_after: None }
+        );
+        assert_eq!(parse(r#"{"error": "x"}"#).message, r#"{"error": "x"}"#);
     }
 }

@@ -42,6 +42,7 @@ pub mod facts;
 pub mod gzip;
 mod http;
 mod inflate;
+mod ip_lock;
 mod limits;
 mod metadata;
 mod retry;
@@ -50,7 +51,7 @@ pub mod wire;
 
 pub use client::{Endpoint, Probe, TardisClient};
 pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};
-pub use error::{Error, Result};
+pub use error::{Error, Result, codes};
 pub use metadata::InstrumentFilter;
 pub use retry::{Retry, RetryClass, RetryPolicy};
 pub use urls::encode_dataset_symbol;

@@ -295,7 +295,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         "The job: the original schema (drop `exchange` and `symbol`, book levels renamed, sorted by `timestamp`, \
          100,000-row groups), zstd, for every tool (md's typed schema, file order, for comparison). Median of {runs} \
          runs (best in brackets), each tool a fresh process; {}. Late rows: rows md merged in at the end (behind \
-         its 16 MiB reorder window).\n\n{HEADER}",
+         its 8 MiB reorder window).\n\n{HEADER}",
         versions.trim()
     );
     let mut goals = String::new();

@@ -15,7 +15,7 @@
 //!   Memory is bounded by a few blocks of CSV, three Arrow batches (about 2 MiB each) and one row group (at most
 //!   `row_group_bytes`, 4 MiB, encoded), whatever the file size.
 //! - Original schema: rows are sorted by `timestamp` (ties keep file order) in bounded memory. Tardis files are in
-//!   `local_timestamp` order, so a reorder window (`sort_window_bytes`, 16 MiB of Arrow data) puts nearly every
+//!   `local_timestamp` order, so a reorder window (`sort_window_bytes`, 8 MiB of Arrow data) puts nearly every
 //!   row in place while the file streams; the rows are encoded at once into a provisional file, held in memory up
 //!   to `provisional_memory_bytes` and in a temporary file beyond (`MD_PARQUET_SPILL_DIR`). Rows that arrive
 //!   behind the window ("late" rows: an exchange timestamp hours behind) are kept aside (spilled as sorted runs past
@@ -106,19 +106,21 @@ pub struct ConvertOptions {
 /// `trades`, near the row groups DuckDB (122,880 rows) and Polars write. On a 64 MiB `book_snapshot_5` file, 16 MiB
 /// row groups (the earlier default) peaked at 70 MiB of RSS for the conversion alone, 4 MiB ones at 43 MiB (with
 /// 2 MiB batches), with a file 1% smaller: a float column's dictionary more often stays under its page limit.
-/// With the original schema's 100,000-row groups it only cuts `book_snapshot_25` (about 40,000 rows).
+/// With the original schema's 100,000-row groups it cuts `book_snapshot_25` (about 33,000 rows on the bench's files),
+/// not `trades` or `book_snapshot_5`.
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
 
-/// The default reorder window of the original schema's sort: about 330,000 rows of `trades`, minutes of a busy
+/// The default reorder window of the original schema's sort: about 165,000 rows of `trades`, minutes of a busy
 /// market, so rows whose exchange timestamp is seconds behind their arrival are put in place as the file streams.
-pub const SORT_WINDOW_BYTES: usize = 16 << 20;
+/// Measured on a 32 MiB trades file, a conversion peaks at about 50 MiB of RSS with it and 70 MiB with 16 MiB.
+pub const SORT_WINDOW_BYTES: usize = 8 << 20;
 
 /// The default memory for late rows (behind the reorder window) before they are spilled as a sorted run.
 pub const LATE_MEMORY_BYTES: usize = 16 << 20;
 
 /// The default encoded bytes of a sorted file held in memory before they move to a temporary file: small files
-/// never touch the disk.
-pub const PROVISIONAL_MEMORY_BYTES: usize = 8 << 20;
+/// (most instrument-days) never touch the disk.
+pub const PROVISIONAL_MEMORY_BYTES: usize = 4 << 20;
 
 impl ConvertOptions {
     /// Returns the options from the configuration's Parquet settings and `BATCH_SIZE`.

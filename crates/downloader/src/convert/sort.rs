@@ -39,55 +39,114 @@ fn keys(batch: &RecordBatch, key: usize) -> &[i64] {
     batch.column(key).as_primitive::<Int64Type>().values()
 }
 
+/// A row of the window: its key, and where it is (source batch, row).
+type Entry = (i64, u32, u32);
+
+/// Returns the entries of a batch's rows, in order.
+fn entries(batch: &RecordBatch, key: usize, source: usize) -> impl Iterator<Item = Entry> + '_ {
+    let source = u32::try_from(source).expect("few batches");
+    keys(batch, key).iter().enumerate().map(move |(row, &value)| {
+        (value, source, u32::try_from(row).expect("rows per batch fit u32"))
+    })
+}
+
+/// Sorts entries stably by key.
+///
+/// Tardis rows arrive nearly in order (an exchange timestamp is usually milliseconds behind, so a row is a few
+/// places from where it belongs): insertion sort puts them in place in about linear time. Past a budget of moves
+/// (rows far out of place), the standard library's stable sort finishes the job; the prefix sorted so far keeps
+/// equal keys in file order, so the result is stable either way.
+fn sort_entries(entries: &mut [Entry]) {
+    let budget = entries.len().saturating_mul(8);
+    let mut moves = 0usize;
+    for index in 1..entries.len() {
+        let entry = entries[index];
+        let mut place = index;
+        while place > 0 && entries[place - 1].0 > entry.0 {
+            place -= 1;
+        }
+        if place == index {
+            continue;
+        }
+        moves += index - place;
+        if moves > budget {
+            entries.sort_by_key(|entry| entry.0);
+            return;
+        }
+        entries.copy_within(place..index, place + 1);
+        entries[place] = entry;
+    }
+}
+
+/// Merges two sorted runs of entries; ties go to `first` (its rows came earlier in the file).
+fn merge(first: &[Entry], second: &[Entry]) -> Vec<Entry> {
+    let mut merged = Vec::with_capacity(first.len() + second.len());
+    let (mut left, mut right) = (0, 0);
+    while left < first.len() && right < second.len() {
+        if second[right].0 < first[left].0 {
+            merged.push(second[right]);
+            right += 1;
+        } else {
+            merged.push(first[left]);
+            left += 1;
+        }
+    }
+    merged.extend_from_slice(&first[left..]);
+    merged.extend_from_slice(&second[right..]);
+    merged
+}
+
+/// Gathers the rows of `order` from `sources` into batches of at most `rows` rows.
+fn gather(
+    sources: &[RecordBatch],
+    order: &[Entry],
+    rows: usize,
+) -> Result<Vec<RecordBatch>, ConvertError> {
+    let sources: Vec<&RecordBatch> = sources.iter().collect();
+    let mut gathered = Vec::new();
+    if sources.is_empty() {
+        return Ok(gathered);
+    }
+    for chunk in order.chunks(rows.max(1)) {
+        let indices: Vec<(usize, usize)> =
+            chunk.iter().map(|&(_, batch, row)| (batch as usize, row as usize)).collect();
+        gathered.push(interleave_record_batch(&sources, &indices)?);
+    }
+    Ok(gathered)
+}
+
 /// Sorts the rows of `batches` by the key, stably, into batches of at most `rows` rows.
 fn sort_batches(
-    schema: &SchemaRef,
     batches: &[RecordBatch],
     key: usize,
     rows: usize,
 ) -> Result<Vec<RecordBatch>, ConvertError> {
-    let mut order: Vec<(i64, usize, usize)> = Vec::new();
+    let mut order: Vec<Entry> = Vec::new();
     for (index, batch) in batches.iter().enumerate() {
-        order.extend(keys(batch, key).iter().enumerate().map(|(row, &value)| (value, index, row)));
+        order.extend(entries(batch, key, index));
     }
-    gather(schema, batches, &mut order, rows)
-}
-
-/// Sorts `order` (key, batch, row) stably by key unless it is sorted already, and gathers the rows into batches of
-/// at most `rows` rows.
-fn gather(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    order: &mut [(i64, usize, usize)],
-    rows: usize,
-) -> Result<Vec<RecordBatch>, ConvertError> {
-    if !order.is_sorted_by_key(|entry| entry.0) {
-        order.sort_by_key(|entry| entry.0);
-    }
-    let sources: Vec<&RecordBatch> = batches.iter().collect();
-    let mut sorted = Vec::new();
-    if sources.is_empty() {
-        return Ok(sorted);
-    }
-    for chunk in order.chunks(rows.max(1)) {
-        let indices: Vec<(usize, usize)> =
-            chunk.iter().map(|&(_, batch, row)| (batch, row)).collect();
-        let batch = interleave_record_batch(&sources, &indices)?;
-        debug_assert_eq!(batch.schema(), *schema);
-        sorted.push(batch);
-    }
-    Ok(sorted)
+    sort_entries(&mut order);
+    gather(batches, &order, rows)
 }
 
 /// Sorts batches arriving in file order by `timestamp`, in bounded memory; see the module documentation.
+///
+/// The window is a list of source batches and, from the previous emission, the sorted entries of the rows held
+/// back, which still point into their source batches: each row is copied once, when it is emitted. A source batch
+/// is dropped once none of its rows is held; if the few rows held back pin too many of them (rows far ahead of the
+/// others), the held rows are copied into one batch of their own.
 #[derive(Debug)]
 pub(crate) struct Sorter {
     schema: SchemaRef,
     key: usize,
     /// Rows per emitted batch.
     batch_rows: usize,
-    /// The rows held back: the retained (sorted) rows of the previous emission first, then newer batches.
-    window: Vec<RecordBatch>,
+    /// The batches the window's rows are in.
+    sources: Vec<RecordBatch>,
+    /// The rows held back at the previous emission, sorted, in `sources[..fresh]`.
+    held: Vec<Entry>,
+    /// Where the batches that arrived since the previous emission start in `sources`.
+    fresh: usize,
     window_bytes: usize,
     window_limit: usize,
     /// The largest timestamp emitted so far.
@@ -113,7 +172,9 @@ impl Sorter {
             schema,
             key,
             batch_rows,
-            window: Vec::new(),
+            sources: Vec::new(),
+            held: Vec::new(),
+            fresh: 0,
             window_bytes: 0,
             window_limit: window_bytes,
             watermark: None,
@@ -135,7 +196,7 @@ impl Sorter {
             return Ok(());
         }
         self.window_bytes += batch.get_array_memory_size();
-        self.window.push(batch);
+        self.sources.push(batch);
         if self.window_bytes >= self.window_limit {
             self.emit(false)?;
         }
@@ -144,30 +205,51 @@ impl Sorter {
 
     /// Sorts the window and emits its lower half, or all of it.
     fn emit(&mut self, all: bool) -> Result<(), ConvertError> {
-        let mut order: Vec<(i64, usize, usize)> = Vec::new();
-        for (index, batch) in self.window.iter().enumerate() {
-            order.extend(
-                keys(batch, self.key).iter().enumerate().map(|(row, &value)| (value, index, row)),
-            );
+        let mut fresh: Vec<Entry> = Vec::new();
+        for (index, batch) in self.sources.iter().enumerate().skip(self.fresh) {
+            fresh.extend(entries(batch, self.key, index));
         }
+        sort_entries(&mut fresh);
+        let order = merge(&self.held, &fresh);
+        drop(fresh);
         if order.is_empty() {
-            self.window.clear();
-            self.window_bytes = 0;
+            self.sources.clear();
+            (self.held, self.fresh, self.window_bytes) = (Vec::new(), 0, 0);
             return Ok(());
-        }
-        if !order.is_sorted_by_key(|entry| entry.0) {
-            order.sort_by_key(|entry| entry.0);
         }
         let total = order.len();
         let emitted = if all { total } else { total - total / 2 };
         let highest = order[emitted - 1].0;
         self.watermark = Some(self.watermark.map_or(highest, |watermark| watermark.max(highest)));
-        let window = std::mem::take(&mut self.window);
-        let (front, back) = order.split_at_mut(emitted);
-        self.ready.extend(gather(&self.schema, &window, front, self.batch_rows)?);
-        // The rows held back become one batch, whatever the number of batches they came from.
-        self.window = gather(&self.schema, &window, back, usize::MAX)?;
-        self.window_bytes = self.window.iter().map(RecordBatch::get_array_memory_size).sum();
+        self.ready.extend(gather(&self.sources, &order[..emitted], self.batch_rows)?);
+        self.held = order[emitted..].to_vec();
+        // Keep only the source batches rows are still held in.
+        let mut used = vec![false; self.sources.len()];
+        for entry in &self.held {
+            used[entry.1 as usize] = true;
+        }
+        let mut renumber = vec![0u32; self.sources.len()];
+        let sources = std::mem::take(&mut self.sources);
+        for (index, batch) in sources.into_iter().enumerate() {
+            if used[index] {
+                renumber[index] = u32::try_from(self.sources.len()).expect("few batches");
+                self.sources.push(batch);
+            }
+        }
+        for entry in &mut self.held {
+            entry.1 = renumber[entry.1 as usize];
+        }
+        self.window_bytes = self.sources.iter().map(RecordBatch::get_array_memory_size).sum();
+        if self.window_bytes > self.window_limit / 4 * 3 {
+            // The rows held back pin many batches: copy them out.
+            let held = gather(&self.sources, &self.held, usize::MAX)?;
+            self.sources = held;
+            for (row, entry) in self.held.iter_mut().enumerate() {
+                *entry = (entry.0, 0, u32::try_from(row).expect("rows fit u32"));
+            }
+            self.window_bytes = self.sources.iter().map(RecordBatch::get_array_memory_size).sum();
+        }
+        self.fresh = self.sources.len();
         Ok(())
     }
 
@@ -196,7 +278,6 @@ struct Late {
     dir: PathBuf,
     batches: Vec<RecordBatch>,
     bytes: usize,
-    rows: usize,
     /// Sorted runs in temporary files, in file order.
     runs: Vec<Stored>,
 }
@@ -210,13 +291,11 @@ impl Late {
             dir: dir.to_path_buf(),
             batches: Vec::new(),
             bytes: 0,
-            rows: 0,
             runs: Vec::new(),
         }
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<(), ConvertError> {
-        self.rows += batch.num_rows();
         self.bytes += batch.get_array_memory_size();
         self.batches.push(batch);
         if self.bytes >= self.limit {
@@ -227,7 +306,7 @@ impl Late {
 
     /// Sorts the batches held and writes them to a temporary file as one run.
     fn spill(&mut self) -> Result<(), ConvertError> {
-        let sorted = sort_batches(&self.schema, &self.batches, self.key, RUN_GROUP_ROWS)?;
+        let sorted = sort_batches(&self.batches, self.key, RUN_GROUP_ROWS)?;
         self.batches.clear();
         self.bytes = 0;
         let properties = WriterProperties::builder()
@@ -250,7 +329,7 @@ impl Late {
 
     fn finish(mut self, batch_rows: usize) -> Result<LateRows, ConvertError> {
         if self.runs.is_empty() {
-            let sorted = sort_batches(&self.schema, &self.batches, self.key, batch_rows)?;
+            let sorted = sort_batches(&self.batches, self.key, batch_rows)?;
             return Ok(LateRows { source: Source::Memory(sorted.into()) });
         }
         if !self.batches.is_empty() {
@@ -471,6 +550,26 @@ mod tests {
     }
 
     #[test]
+    fn entries_sort_stably_whether_nearly_in_order_or_not() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        for spread in [0u64, 3, 50, 1_000_000] {
+            let mut values: Vec<Entry> = (0..5_000u32)
+                .map(|index| (i64::from(index / 4) * 10 - (next() % (spread + 1)) as i64, 0, index))
+                .collect();
+            let mut expected = values.clone();
+            expected.sort_by_key(|entry| entry.0);
+            sort_entries(&mut values);
+            assert_eq!(values, expected, "spread {spread}");
+        }
+    }
+
+    #[test]
     fn a_small_file_is_sorted_in_memory_and_stable() {
         let input: &[&[(i64, &str)]] = &[&[(5, "a"), (3, "b"), (5, "c")], &[(1, "d"), (3, "e")]];
         let (main, late) = sort(input, usize::MAX, usize::MAX);
@@ -494,6 +593,42 @@ mod tests {
             assert!(!late.is_empty());
             assert_eq!(merged(&main, &late), expected(input), "late limit {late_limit}");
         }
+    }
+
+    #[test]
+    fn rows_far_ahead_do_not_pin_every_batch() {
+        // One row per batch is a day ahead: it stays in the window to the end, but its batch does not.
+        let tags: Vec<String> = (0..4_000).map(|index| format!("t{index}")).collect();
+        let values: Vec<(i64, &str)> = (0..4_000)
+            .map(|index| {
+                let ahead = if index % 40 == 0 { 86_400_000_000 } else { 0 };
+                (index as i64 * 10 + ahead, tags[index].as_str())
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let schema = batch(&[]).schema();
+        let window = batch(&values[..40]).get_array_memory_size() * 4;
+        let mut sorter = Sorter::new(schema, 0, 3, window, usize::MAX, dir.path());
+        let mut main = Vec::new();
+        let (mut most_sources, mut most_bytes) = (0, 0);
+        for part in values.chunks(40) {
+            sorter.push(batch(part)).unwrap();
+            main.extend(sorter.take_sorted());
+            most_sources = most_sources.max(sorter.sources.len());
+            most_bytes = most_bytes.max(sorter.window_bytes);
+        }
+        // 100 batches hold a row a day ahead; the window never holds them all.
+        assert!(most_bytes < window, "the window stays within its limit: {most_bytes} of {window}");
+        assert!(most_sources < 20, "the held rows were copied out: {most_sources} batches held");
+        let mut late_rows = sorter.finish().unwrap();
+        main.extend(sorter.take_sorted());
+        let mut late = Vec::new();
+        while let Some(batch) = late_rows.next_batch().unwrap() {
+            late.push(batch);
+        }
+        // Once the rows ahead fill half the window they are emitted, and the rest arrives late: merged, nothing lost.
+        let input: Vec<&[(i64, &str)]> = values.chunks(40).collect();
+        assert_eq!(merged(&rows(&main), &rows(&late)), expected(&input));
     }
 
     #[test]

@@ -516,7 +516,9 @@ impl DefinitionsReport {
 /// reported and left out; the others are still written.
 ///
 /// # Errors
-/// Writing an object failed ([`Error`]); fetch failures are reported per exchange instead.
+/// Writing an object failed ([`Error`]), or Tardis refused the key because it is in use from another IP address
+/// past the max wait ([`Error::IpLocked`], before anything is written); other fetch failures are reported per
+/// exchange instead.
 ///
 /// # Cancel safety
 /// Objects are written atomically one by one; dropping the future leaves the days written so far.
@@ -543,6 +545,10 @@ pub async fn write_definitions(
             .buffered(4)
             .collect()
             .await;
+    // The key in use from another IP address past the max wait stops the run before anything is written.
+    if let Some(stop) = fetched.iter().find_map(|(_, result)| result.as_ref().err()?.stop.clone()) {
+        return Err(Error::IpLocked { source: stop });
+    }
 
     let mut report = DefinitionsReport::default();
     let mut catalogs = Vec::new();
@@ -556,8 +562,11 @@ pub async fn write_definitions(
             }
             entry.source = source.name().to_owned();
             // Keys are assigned once over the whole listing; each day then only selects and applies changes.
-            instruments::Catalog::new(listing)
-                .map_err(|error| FetchFailure { message: error.to_string(), unreachable: false })
+            instruments::Catalog::new(listing).map_err(|error| FetchFailure {
+                message: error.to_string(),
+                unreachable: false,
+                stop: None,
+            })
         });
         match catalog {
             Ok(catalog) => {
@@ -631,11 +640,19 @@ struct FetchFailure {
     message: String,
     /// Whether Tardis could not be reached at all.
     unreachable: bool,
+    /// Set when Tardis refused the key because it is in use from another IP address, past the max wait: the run
+    /// stops (never a silent fall back to the free listing).
+    stop: Option<std::sync::Arc<tardis_client::Error>>,
 }
 
 impl From<tardis_client::Error> for FetchFailure {
     fn from(error: tardis_client::Error) -> Self {
-        FetchFailure { message: chain(&error), unreachable: error.is_unreachable() }
+        if error.is_ip_locked() {
+            let stop = std::sync::Arc::new(error);
+            FetchFailure { message: chain(stop.as_ref()), unreachable: false, stop: Some(stop) }
+        } else {
+            FetchFailure { message: chain(&error), unreachable: error.is_unreachable(), stop: None }
+        }
     }
 }
 
@@ -656,7 +673,9 @@ async fn fetch_exchange(
     };
     match client.instruments(exchange, &filter).await {
         Ok(instruments) => Ok(listing(details, Some(instruments))),
-        Err(error) if matches!(error.status(), Some(401 | 403)) => {
+        // The key in use from another IP address is not a refused key: it stops the run, never a silent fall back
+        // to the free listing.
+        Err(error) if error.is_key_refused() => {
             tracing::warn!(
                 exchange,
                 error = %error,

@@ -3,8 +3,9 @@
 //! An object md wrote carries md's record (gcs-sink's recorded size and CRC32C). One without a record was written by
 //! something else (the Python system md replaces, or md killed before its record) and is a *candidate*:
 //! - a Parquet object is read from its footer alone (ranged reads of the object's end, never the whole object): it
-//!   is adopted when the footer parses, its schema is the one md writes for the data type ([`expected_schema`],
-//!   compared by [`schema_matches`]) and its row count is positive, or it is a valid empty file;
+//!   is adopted when the footer parses, its schema is the one md writes for the data type (the converter's
+//!   [`convert::schema_mismatch`], under `MD_PARQUET_SCHEMA`) and its row count is positive, or it is a valid empty
+//!   file;
 //! - a `.csv.gz` object is read whole (a read, never a Tardis request): it is adopted when it inflates completely
 //!   (every gzip member's CRC-32 and size) and starts with the data type's Tardis header.
 //!
@@ -18,11 +19,11 @@
 //!
 //! None of this costs quota: no Tardis request is made.
 
-use arrow::datatypes::{DataType as ArrowType, Schema, SchemaRef};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use gcs_sink::{Digest, GcsSink, Hasher, ObjectInfo};
+use instruments::ObjectKey;
 use md_config::{DataType, ParquetOptions};
 use parquet::arrow::async_reader::MetadataFetch;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
@@ -82,81 +83,21 @@ pub enum Verdict {
     Unfit(String),
 }
 
-/// The Arrow schema md expects of a stored Parquet object of `data_type` with these settings: the schema its
-/// converter writes (`convert::tick_schema`), the one seam between adoption and the converter's schema.
-pub fn expected_schema(data_type: DataType, parquet: &ParquetOptions) -> SchemaRef {
-    convert::tick_schema(data_type, parquet)
-}
-
 /// Other spellings under which a bucket may hold the object of `key`: the venue (`OKEX*` / `OKX*`) and the type
-/// (`PERP` / `PERPETUAL`, `SPOT_ASSET` / `SPOT_PAIR`) as the systems writing buckets spelt them over time, every
-/// combination but `key` itself; none for a key that does not parse.
+/// (`PERP` / `PERPETUAL`, `SPOT_ASSET` / `SPOT_PAIR`) as the systems writing buckets spelt them over time, in the key
+/// grammar's fixed order, without `key` itself; none for a text that is not a key.
 ///
-/// The one seam between adoption and the key grammar's history (`instruments::ObjectKey::historical_spellings`).
+/// This is the one seam between adoption and the key grammar's history ([`ObjectKey::historical_spellings`]).
 pub fn historical_spellings(key: &str) -> Vec<String> {
-    instruments::ObjectKey::parse(key).map(|key| key.historical_spellings()).unwrap_or_default()
-}
-
-/// Whether a stored object's Arrow schema is the expected one: the same column names in the same order, each
-/// with the expected type or one that a writer of the same data produces (pandas and pyarrow as the original
-/// system used them):
-/// - a string column may be `Utf8`, `LargeUtf8`, `Utf8View` or dictionary-encoded, and is read as a number when
-///   every value looked like one (numeric trade ids) or as floats when every cell was empty;
-/// - a float column may be `Int64` when every value was integral;
-/// - an integer column (a timestamp in microseconds) may be `Float64` when a cell was empty (pandas' NaN).
-///
-/// Nullability and metadata are not compared.
-///
-/// # Errors
-/// The first difference, naming the column.
-pub fn schema_matches(expected: &Schema, actual: &Schema) -> Result<(), String> {
-    let names = |schema: &Schema| -> Vec<String> {
-        schema.fields().iter().map(|field| field.name().clone()).collect()
-    };
-    if names(expected) != names(actual) {
-        return Err(format!(
-            "its columns are [{}], not the expected [{}]",
-            names(actual).join(", "),
-            names(expected).join(", ")
-        ));
-    }
-    for (wanted, found) in expected.fields().iter().zip(actual.fields()) {
-        if !compatible(wanted.data_type(), found.data_type()) {
-            return Err(format!(
-                "column `{}` is {}, not {}",
-                wanted.name(),
-                found.data_type(),
-                wanted.data_type()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn is_string(data_type: &ArrowType) -> bool {
-    match data_type {
-        ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => true,
-        ArrowType::Dictionary(_, value) => is_string(value),
-        _ => false,
-    }
-}
-
-fn compatible(expected: &ArrowType, actual: &ArrowType) -> bool {
-    use ArrowType::{Boolean, Float64, Int64, Null};
-    if expected == actual || (is_string(expected) && is_string(actual)) {
-        return true;
-    }
-    match expected {
-        _ if is_string(expected) => matches!(actual, Int64 | Float64 | Null),
-        Float64 => matches!(actual, Int64 | Null),
-        Int64 => matches!(actual, Float64),
-        Boolean => matches!(actual, Null),
-        _ => false,
-    }
+    let spellings = ObjectKey::parse(key).map(|parsed| parsed.historical_spellings());
+    spellings.unwrap_or_default().into_iter().filter(|spelling| spelling != key).collect()
 }
 
 /// Checks a Parquet object from its footer alone: one ranged read of its last [`FOOTER_READ`] bytes (a second one
-/// when the footer is larger), from the version `info` describes.
+/// when the footer is larger), from the version `info` describes. Its schema must be the one md writes for
+/// `data_type` under `settings` (the converter's [`convert::schema_mismatch`]: columns by name, order, physical and
+/// logical type, as readers see them; a file the original system wrote with pandas for the data type matches the
+/// `original` schema).
 ///
 /// # Errors
 /// The sink's error when a read fails (the object cannot be judged); a footer that does not parse, a different
@@ -168,7 +109,8 @@ pub async fn check_parquet(
     sink: &GcsSink,
     name: &str,
     info: &ObjectInfo,
-    expected: &Schema,
+    data_type: DataType,
+    settings: &ParquetOptions,
 ) -> Result<Verdict, gcs_sink::Error> {
     if info.size < 12 {
         return Ok(Verdict::Unfit(format!("{} bytes is too small for a Parquet file", info.size)));
@@ -186,7 +128,7 @@ pub async fn check_parquet(
             return Ok(Verdict::Unfit(format!("its Parquet footer does not read: {error}")));
         }
     };
-    Ok(match judge_footer(&metadata, info.size, expected) {
+    Ok(match judge_footer(&metadata, info.size, data_type, settings) {
         Ok(()) => Verdict::Fit { checked: PARQUET_FOOTER, digest: None },
         Err(reason) => Verdict::Unfit(reason),
     })
@@ -194,12 +136,19 @@ pub async fn check_parquet(
 
 /// The footer's verdict: the schema, the row count (positive, or an empty file without rows in any row group),
 /// and every column chunk inside the file.
-fn judge_footer(metadata: &ParquetMetaData, size: u64, expected: &Schema) -> Result<(), String> {
+fn judge_footer(
+    metadata: &ParquetMetaData,
+    size: u64,
+    data_type: DataType,
+    settings: &ParquetOptions,
+) -> Result<(), String> {
     let file = metadata.file_metadata();
-    let schema =
-        parquet::arrow::parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
-            .map_err(|error| format!("its schema does not convert to Arrow: {error}"))?;
-    schema_matches(expected, &schema)?;
+    if let Some(difference) = convert::schema_mismatch(data_type, settings, file.schema_descr()) {
+        return Err(format!(
+            "its schema is not the {} schema md writes: {difference}",
+            settings.schema
+        ));
+    }
     let rows = file.num_rows();
     let in_groups: i64 = metadata.row_groups().iter().map(|group| group.num_rows()).sum();
     if rows < 0 || in_groups != rows {
@@ -335,8 +284,6 @@ pub async fn check_csv_gzip(
 mod tests {
     use rstest::rstest;
 
-    use arrow::datatypes::Field;
-
     use super::*;
 
     #[rstest]
@@ -346,66 +293,18 @@ mod tests {
         "OKX-SWAP:PERPETUAL:BTC-USDT",
         &["OKX-SWAP:PERP:BTC-USDT", "OKEX-SWAP:PERPETUAL:BTC-USDT", "OKEX-SWAP:PERP:BTC-USDT"]
     )]
-    #[case("OKX:SPOT_PAIR:BTC-USDT", &["OKX:SPOT_ASSET:BTC-USDT", "OKEX:SPOT_PAIR:BTC-USDT", "OKEX:SPOT_ASSET:BTC-USDT"])]
+    #[case(
+        "OKX:SPOT_PAIR:BTC-USDT",
+        &["OKX:SPOT_ASSET:BTC-USDT", "OKEX:SPOT_PAIR:BTC-USDT", "OKEX:SPOT_ASSET:BTC-USDT"]
+    )]
+    #[case("OKX-FUTURES:FUTURE:BTC-USD-241227", &["OKEX-FUTURES:FUTURE:BTC-USD-241227"])]
+    #[case("BINANCE:PERPETUAL:ALL", &["BINANCE:PERP:ALL"])]
     #[case("DERIBIT:OPTION:BTC-USD-241227-50000-CALL", &[])]
-    #[case("DERIBIT:FUTURE:BTC-USD-241227~A:B", &[])]
+    #[case("DERIBIT:OPTION:ALL", &[])]
+    // A key already in an older spelling is not its own other spelling.
+    #[case("DERIBIT:PERP:BTC-USD", &[])]
     #[case("not a key", &[])]
     fn historical_spellings_cover_every_combination(#[case] key: &str, #[case] expected: &[&str]) {
         assert_eq!(historical_spellings(key), expected);
-    }
-
-    #[test]
-    fn the_expected_schema_is_the_original_flavor() {
-        let schema = expected_schema(DataType::BookSnapshot5, &ParquetOptions::default());
-        let names: Vec<&str> = schema.fields().iter().map(|field| field.name().as_str()).collect();
-        assert_eq!(&names[..4], ["timestamp", "local_timestamp", "ask_price_1", "ask_volume_1"]);
-        assert_eq!(names.len(), 2 + 20);
-        assert_eq!(schema.field(0).data_type(), &ArrowType::Int64);
-        let trades = expected_schema(DataType::Trades, &ParquetOptions::default());
-        let types: Vec<(&str, &ArrowType)> = trades
-            .fields()
-            .iter()
-            .map(|field| (field.name().as_str(), field.data_type()))
-            .collect();
-        assert_eq!(
-            types,
-            [
-                ("timestamp", &ArrowType::Int64),
-                ("local_timestamp", &ArrowType::Int64),
-                ("id", &ArrowType::Utf8),
-                ("side", &ArrowType::Utf8),
-                ("price", &ArrowType::Float64),
-                ("amount", &ArrowType::Float64),
-            ]
-        );
-    }
-
-    fn schema(columns: &[(&str, ArrowType)]) -> Schema {
-        Schema::new(
-            columns
-                .iter()
-                .map(|(name, data_type)| Field::new(*name, data_type.clone(), true))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    #[rstest]
-    #[case::same(&[("id", ArrowType::Utf8), ("price", ArrowType::Float64)], None)]
-    #[case::large_strings(&[("id", ArrowType::LargeUtf8), ("price", ArrowType::Float64)], None)]
-    #[case::numeric_ids(&[("id", ArrowType::Int64), ("price", ArrowType::Float64)], None)]
-    #[case::integral_prices(&[("id", ArrowType::Utf8), ("price", ArrowType::Int64)], None)]
-    #[case::wrong_type(&[("id", ArrowType::Utf8), ("price", ArrowType::Utf8)], Some("column `price` is Utf8, not Float64"))]
-    #[case::missing_column(&[("id", ArrowType::Utf8)], Some("its columns are [id], not the expected [id, price]"))]
-    #[case::other_order(&[("price", ArrowType::Float64), ("id", ArrowType::Utf8)], Some("its columns are [price, id]"))]
-    fn schemas_match_up_to_what_pandas_infers(
-        #[case] actual: &[(&str, ArrowType)],
-        #[case] problem: Option<&str>,
-    ) {
-        let expected = schema(&[("id", ArrowType::Utf8), ("price", ArrowType::Float64)]);
-        match (schema_matches(&expected, &schema(actual)), problem) {
-            (Ok(()), None) => {}
-            (Err(message), Some(problem)) => assert!(message.starts_with(problem), "{message}"),
-            (result, problem) => panic!("{result:?}, expected {problem:?}"),
-        }
     }
 }

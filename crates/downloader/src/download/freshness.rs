@@ -80,7 +80,8 @@ impl Freshness {
     /// Fetches the exports of `exchanges` (a few at a time).
     ///
     /// # Errors
-    /// [`Error::Freshness`] naming the exchange whose details could not be fetched.
+    /// [`Error::Freshness`] naming the exchange whose details could not be fetched; [`Error::IpLocked`] when Tardis
+    /// refused the key because it is in use from another IP address, past the max wait.
     ///
     /// # Cancel safety
     /// Read-only.
@@ -88,7 +89,11 @@ impl Freshness {
         let fetched: Vec<(String, Exports)> = futures::stream::iter(exchanges.iter().cloned())
             .map(|exchange| async move {
                 let details = client.exchange_details(&exchange).await.map_err(|error| {
-                    Error::Freshness { exchange: exchange.clone(), reason: chain(&error) }
+                    if error.is_ip_locked() {
+                        Error::IpLocked { source: std::sync::Arc::new(error) }
+                    } else {
+                        Error::Freshness { exchange: exchange.clone(), reason: chain(&error) }
+                    }
                 })?;
                 let exports = Exports {
                     exported_until: details.datasets.and_then(|datasets| datasets.exported_until),

@@ -7,10 +7,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use gcs_sink::GcsSink;
 use serde::{Deserialize, Serialize};
 
 use super::adopt::{AdoptedObject, LeftAlone};
 use super::days::RunDays;
+use super::status::UnitStatus;
 
 /// The object name of a shard's manifest.
 pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
@@ -32,6 +35,9 @@ pub enum RunStatus {
     QuotaExhausted,
     /// SIGINT or SIGTERM: the shard stopped taking units and aborted those in flight.
     Interrupted,
+    /// Tardis refused the API key because it is in use from another IP address, for longer than
+    /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`: the shard stopped; the units not done are listed as interrupted.
+    IpLocked,
 }
 
 /// Counts of units by outcome.
@@ -47,7 +53,11 @@ pub struct UnitCounts {
     pub replaced: usize,
     /// Failed after retries.
     pub failed: usize,
-    /// Never started (interrupted or quota).
+    /// Not offered by Tardis (listed in [`Manifest::not_offered`]).
+    #[serde(default)]
+    pub not_offered: usize,
+    /// Never started or stopped before done (a signal, the quota share, the key in use from another IP address;
+    /// listed in [`Manifest::interrupted`]).
     pub not_started: usize,
     /// Stored by adopting objects md did not write (or copying them from a historical spelling of the key):
     /// nothing downloaded. Each such object is listed in [`Manifest::adopted_objects`].
@@ -70,6 +80,25 @@ pub struct UnitError {
     pub attempts: u32,
     /// The error chain.
     pub error: String,
+}
+
+/// A unit a run did not store for a reason that is not a failure: not offered by Tardis, or interrupted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// The unit (`date/exchange/data_type/symbol`).
+    pub unit: String,
+    /// Its object name (the first, with several output formats).
+    pub object: String,
+    /// [`UnitStatus::NotOffered`] or [`UnitStatus::Interrupted`].
+    pub status: UnitStatus,
+    /// The HTTP status Tardis answered, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Tardis's error code, when its answer carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    /// Tardis's message, or why the run stopped.
+    pub message: String,
 }
 
 /// A shard's run summary: what `md-cli download` writes to the sink after its work.
@@ -107,6 +136,12 @@ pub struct Manifest {
     pub retries: u64,
     /// Failed units with their errors.
     pub errors: Vec<UnitError>,
+    /// Units Tardis does not offer (with its status, code and message): never retried, not failures.
+    #[serde(default)]
+    pub not_offered: Vec<UnitRecord>,
+    /// Units the run stopped before they were done (with why): not failures; a rerun downloads them.
+    #[serde(default)]
+    pub interrupted: Vec<UnitRecord>,
     /// Object names stored by this run.
     pub done_objects: Vec<String>,
     /// Object names found stored and verified, so skipped.
@@ -132,4 +167,36 @@ pub struct Manifest {
 impl Manifest {
     /// The current manifest format version.
     pub const VERSION: u32 = 1;
+}
+
+/// Returns the units a shard's previous manifest for the same range recorded as not offered, by unit id: a rerun
+/// does not ask Tardis for them again (they are recorded again instead). Nothing when there is no such manifest, or
+/// when it cannot be read (said in a warning): the units are then asked for, which costs one request each.
+///
+/// # Cancel safety
+/// Read-only.
+pub async fn previously_not_offered(sink: &GcsSink, object: &str) -> BTreeMap<String, UnitRecord> {
+    /// Only the field needed, so older and newer manifests read too.
+    #[derive(Deserialize)]
+    struct Previous {
+        #[serde(default)]
+        not_offered: Vec<UnitRecord>,
+    }
+    let body = match sink.get(object).await {
+        Ok(body) => body.map_ok(|chunk| chunk.to_vec()).try_concat().await,
+        Err(gcs_sink::Error::NotFound { .. }) => return BTreeMap::new(),
+        Err(error) => Err(error),
+    };
+    let parsed = body.map_err(|error| error.to_string()).and_then(|body| {
+        serde_json::from_slice::<Previous>(&body).map_err(|error| error.to_string())
+    });
+    match parsed {
+        Ok(previous) => {
+            previous.not_offered.into_iter().map(|record| (record.unit.clone(), record)).collect()
+        }
+        Err(error) => {
+            tracing::warn!(object, error = %error, "cannot read the previous manifest; units it said were not offered are asked for again");
+            BTreeMap::new()
+        }
+    }
 }

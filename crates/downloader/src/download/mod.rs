@@ -8,22 +8,27 @@
 //!   kept, or found under a historical spelling of their key and copied, instead of downloaded again.
 //! - [`days`]: the run's days, resolved once (`latest`, `yesterday`, `today-N`), the same for every task of a run.
 //! - [`freshness`]: what Tardis has exported per exchange (`exportedUntil`, incident reports), which the plan uses.
+//! - [`listing`]: whether Tardis's dataset listing leaves a unit out (a 404 for it is "not offered").
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
 //!   which `md-cli missing` writes.
+//! - [`status`]: [`UnitStatus`], the one list of what a unit can be (docs/STATUSES.md).
 
 pub mod adopt;
 pub mod days;
 pub mod freshness;
+pub mod listing;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
 pub mod reports;
+pub mod status;
 
 pub use days::RunDays;
 pub use freshness::{Freshness, Incident};
 pub use pipeline::{Downloader, RunReport, VerifyMode};
 pub use plan::{DayInstruments, Plan, PlanInstrument, Unit};
+pub use status::UnitStatus;

@@ -22,10 +22,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
-use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError};
+use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError, UnitRecord};
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::Quota;
+use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
 
@@ -170,9 +171,23 @@ impl Downloader {
             ),
             None => None,
         };
+        // Units this shard's previous run of the range found not offered are not asked for again (unless forced).
+        let known_not_offered = if self.download.force {
+            Default::default()
+        } else {
+            let object = manifest::object_name(
+                plan.range.start,
+                plan.range.end,
+                self.shard_index,
+                self.total_shards,
+            );
+            manifest::previously_not_offered(&self.sink, &object).await
+        };
         let state = Arc::new(RunState {
+            known_not_offered,
             quota,
             quota_exhausted: AtomicBool::new(false),
+            ip_locked: std::sync::OnceLock::new(),
             downloaded: Arc::new(AtomicU64::new(0)),
             stop: cancel.child_token(),
             cancel,
@@ -215,6 +230,8 @@ impl Downloader {
         let mut counts = UnitCounts { planned: outcomes.len(), ..UnitCounts::default() };
         let (mut errors, mut done_objects, mut skipped_objects, mut bytes_written) =
             (Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut not_offered, mut interrupted) = (Vec::new(), Vec::new());
+        let stop_reason = state.stop_reason();
         let mut retries = 0u64;
         for (unit, outcome) in &outcomes {
             match outcome {
@@ -246,11 +263,34 @@ impl Downloader {
                         error: error.clone(),
                     });
                 }
+                UnitOutcome::NotOffered { status, code, message } => {
+                    counts.not_offered += 1;
+                    not_offered.push(UnitRecord {
+                        unit: unit.id(),
+                        object: unit.object().to_owned(),
+                        status: UnitStatus::NotOffered,
+                        http_status: Some(*status),
+                        code: *code,
+                        message: message.clone(),
+                    });
+                }
                 UnitOutcome::Adopted => counts.adopted += 1,
                 UnitOutcome::LeftAlone { .. } => counts.left_alone += 1,
-                UnitOutcome::NotStarted => counts.not_started += 1,
+                UnitOutcome::NotStarted => {
+                    counts.not_started += 1;
+                    interrupted.push(UnitRecord {
+                        unit: unit.id(),
+                        object: unit.object().to_owned(),
+                        status: UnitStatus::Interrupted,
+                        http_status: None,
+                        code: None,
+                        message: stop_reason.clone(),
+                    });
+                }
             }
         }
+        not_offered.sort_by(|a, b| a.unit.cmp(&b.unit));
+        interrupted.sort_by(|a, b| a.unit.cmp(&b.unit));
         let mut adopted_objects = std::mem::take(&mut *lock(&state.adopted));
         let mut left_alone = std::mem::take(&mut *lock(&state.left_alone));
         // An object adopted with its unit's other one downloaded, or already stored, is in neither list.
@@ -264,6 +304,8 @@ impl Downloader {
         errors.sort_by(|a, b| a.unit.cmp(&b.unit));
         let status = if state.cancel.is_cancelled() {
             RunStatus::Interrupted
+        } else if state.ip_locked.get().is_some() {
+            RunStatus::IpLocked
         } else if state.quota_exhausted.load(Ordering::SeqCst) {
             RunStatus::QuotaExhausted
         } else if counts.failed > 0 || counts.not_started > 0 || !left_alone.is_empty() {
@@ -288,6 +330,8 @@ impl Downloader {
             bytes_written,
             retries,
             errors,
+            not_offered,
+            interrupted,
             done_objects,
             skipped_objects,
             adopted_objects,
@@ -314,6 +358,7 @@ impl Downloader {
             adopted = counts.adopted,
             left_alone = manifest.left_alone.len(),
             failed = counts.failed,
+            not_offered = counts.not_offered,
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
             manifest = %manifest_object,
@@ -324,7 +369,7 @@ impl Downloader {
     }
 
     async fn process(&self, unit: &Unit, state: &RunState) -> UnitOutcome {
-        if state.stop.is_cancelled() {
+        if state.stop.is_cancelled() || state.ip_locked.get().is_some() {
             return UnitOutcome::NotStarted;
         }
         // What to write: every object of the unit that is not stored and verified, adopted or left alone (all of
@@ -379,6 +424,14 @@ impl Downloader {
                 (None, false) => UnitOutcome::Skipped,
             };
         }
+        if let Some(known) = state.known_not_offered.get(&unit.id()) {
+            tracing::debug!(unit = %unit, "not offered, as the previous run found; not asked again");
+            return UnitOutcome::NotOffered {
+                status: known.http_status.unwrap_or(400),
+                code: known.code,
+                message: known.message.clone(),
+            };
+        }
         let converting = targets.iter().any(|target| target.format == OutputFormat::Parquet);
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
         // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two (with
@@ -412,12 +465,7 @@ impl Downloader {
             };
             let dataset = match opened {
                 Ok(dataset) => dataset,
-                Err(error) => {
-                    return UnitOutcome::Failed {
-                        attempts: error.attempts(),
-                        error: chain(&error),
-                    };
-                }
+                Err(error) => return self.refused(unit, error, state).await,
             };
             // The file is counted once, however many objects it becomes.
             if let Some(quota) = &state.quota {
@@ -450,6 +498,12 @@ impl Downloader {
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
                     return UnitOutcome::NotStarted;
                 }
+                Err(PutError::Source { source: SourceError::Tardis(error), .. })
+                    if error.is_ip_locked() =>
+                {
+                    state.lock_out(&error);
+                    return UnitOutcome::NotStarted;
+                }
                 Err(error) => error,
             };
             // Another whole-file attempt, within the one budget, when the error's class says it can help.
@@ -464,6 +518,55 @@ impl Downloader {
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             }
         }
+    }
+
+    /// What a unit is when Tardis would not serve its file: not offered (a code that says the file does not exist,
+    /// or a 404 for a day Tardis's own listing leaves out), stopped (the key in use from another IP address past the
+    /// max wait: the run stops), or failed.
+    async fn refused(
+        &self,
+        unit: &Unit,
+        error: tardis_client::Error,
+        state: &RunState,
+    ) -> UnitOutcome {
+        if error.is_ip_locked() {
+            state.lock_out(&error);
+            return UnitOutcome::NotStarted;
+        }
+        if let (Some(status), true) = (error.status(), error.is_not_offered()) {
+            return UnitOutcome::NotOffered {
+                status,
+                code: error.code(),
+                message: error.message().unwrap_or_default().to_owned(),
+            };
+        }
+        if error.status() == Some(404) {
+            match self.client.exchange_details(&unit.exchange).await {
+                Ok(details) => {
+                    if let Some(why) = super::listing::excludes(
+                        &details,
+                        &unit.symbol,
+                        unit.data_type.as_str(),
+                        unit.date,
+                    ) {
+                        let message = match error.message() {
+                            Some(message) => format!("{message} ({why})"),
+                            None => why,
+                        };
+                        return UnitOutcome::NotOffered {
+                            status: 404,
+                            code: error.code(),
+                            message,
+                        };
+                    }
+                }
+                Err(details_error) => tracing::warn!(
+                    error = %details_error,
+                    "a 404, and Tardis's listing cannot be read to tell whether the file exists: counted as failed"
+                ),
+            }
+        }
+        UnitOutcome::Failed { attempts: error.attempts(), error: chain(&error) }
     }
 
     /// The file as it arrives from Tardis, counted, and stopped (with an error, so the sink aborts) when the run
@@ -683,8 +786,8 @@ impl Downloader {
     ) -> Result<Verdict, gcs_sink::Error> {
         match format {
             OutputFormat::Parquet => {
-                let expected = adopt::expected_schema(unit.data_type, &self.download.parquet);
-                adopt::check_parquet(&self.sink, name, info, &expected).await
+                let settings = &self.download.parquet;
+                adopt::check_parquet(&self.sink, name, info, unit.data_type, settings).await
             }
             OutputFormat::Raw => {
                 adopt::check_csv_gzip(&self.sink, name, info, unit.data_type).await
@@ -770,8 +873,13 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 struct RunState {
+    /// Units the previous manifest of this shard and range recorded as not offered, by unit id.
+    known_not_offered: std::collections::BTreeMap<String, UnitRecord>,
     quota: Option<Quota>,
     quota_exhausted: AtomicBool,
+    /// Set when Tardis refused the key past the max wait (it is in use from another IP address): the client sends
+    /// nothing more, and no unit starts.
+    ip_locked: std::sync::OnceLock<String>,
     /// Compressed bytes received from Tardis over all attempts.
     downloaded: Arc<AtomicU64>,
     /// Cancelled on a signal (the parent) or when the quota share is spent.
@@ -782,6 +890,28 @@ struct RunState {
     adopted: std::sync::Mutex<Vec<AdoptedObject>>,
     /// Objects md did not write that did not check out.
     left_alone: std::sync::Mutex<Vec<LeftAlone>>,
+}
+
+impl RunState {
+    /// Records that the key stayed in use from another IP address: no unit starts from now on.
+    fn lock_out(&self, error: &tardis_client::Error) {
+        if self.ip_locked.set(error.to_string()).is_ok() {
+            tracing::error!(error = %error, "the Tardis API key is in use from another IP address: stopping");
+        }
+    }
+
+    /// Why units were not started or not finished, for the manifest's `interrupted` list.
+    fn stop_reason(&self) -> String {
+        if self.cancel.is_cancelled() {
+            "the run was interrupted (SIGINT or SIGTERM)".to_owned()
+        } else if let Some(error) = self.ip_locked.get() {
+            format!("the run stopped: {error}")
+        } else if self.quota_exhausted.load(Ordering::SeqCst) {
+            "the run stopped: this shard's share of TARDIS_DAILY_QUOTA_BYTES is spent".to_owned()
+        } else {
+            "the run stopped before this unit".to_owned()
+        }
+    }
 }
 
 enum Stored {

@@ -33,7 +33,17 @@ pub enum UnitOutcome {
         /// The error chain.
         error: String,
     },
-    /// Not run: the shard was interrupted or its quota share is spent.
+    /// Tardis says the file does not exist: not a failure, never retried.
+    NotOffered {
+        /// The HTTP status Tardis answered.
+        status: u16,
+        /// Tardis's error code, when its answer carried one.
+        code: Option<u32>,
+        /// Tardis's message.
+        message: String,
+    },
+    /// Not run, or stopped before done: the shard was interrupted, its quota share is spent, or the API key is in
+    /// use from another IP address.
     NotStarted,
 }
 

@@ -9,7 +9,7 @@ use arrow::record_batch::RecordBatch;
 use downloader::download::adopt::{self, CSV_GZIP, MD_RECORD, PARQUET_FOOTER, Verdict};
 use downloader::download::manifest::RunStatus;
 use gcs_sink::{Digest, GcsSink, WriteMode};
-use md_config::{DataType, OutputFormats, ParquetOptions, SinkConfig, SinkLocation};
+use md_config::{DataType, OutputFormats, ParquetOptions, ParquetSchema, SinkConfig, SinkLocation};
 use parquet::arrow::ArrowWriter;
 use rstest::rstest;
 use test_support::gcs::FakeGcs;
@@ -54,8 +54,9 @@ fn parquet_file(schema: &Schema, rows: usize, group: usize) -> Vec<u8> {
     out
 }
 
+/// The schema md writes for `data_type` by default: the original system's.
 fn expected(data_type: DataType) -> Schema {
-    adopt::expected_schema(data_type, &ParquetOptions::default()).as_ref().clone()
+    downloader::convert::tick_schema(data_type, &ParquetOptions::default()).as_ref().clone()
 }
 
 fn sink_file(setup: &Setup, object: &str) -> std::path::PathBuf {
@@ -132,7 +133,7 @@ enum Planted {
 
 #[rstest]
 #[case::empty(Planted::Empty, None)]
-#[case::other_schema(Planted::OtherSchema, Some("its columns are [exchange, symbol"))]
+#[case::other_schema(Planted::OtherSchema, Some("its schema is not the original schema md writes"))]
 #[case::truncated(Planted::Truncated, Some("its Parquet footer does not read"))]
 #[case::garbage(Planted::Garbage, Some("its Parquet footer does not read"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,23 +145,17 @@ async fn objects_that_do_not_check_out_are_left_alone_until_a_forced_run(
     let unit = setup.plan.units.iter().find(|unit| unit.data_type == DataType::Trades).unwrap();
     let bytes = match planted {
         Planted::Empty => parquet_file(&expected(unit.data_type), 0, 10),
-        Planted::OtherSchema => parquet_file(
-            &Schema::new(
-                downloader::convert::tick_schema(
-                    unit.data_type,
-                    &md_config::ParquetOptions {
-                        schema: md_config::ParquetSchema::Typed,
-                        ..md_config::ParquetOptions::default()
-                    },
-                )
+        Planted::OtherSchema => {
+            let typed =
+                ParquetOptions { schema: ParquetSchema::Typed, ..ParquetOptions::default() };
+            let schema = downloader::convert::tick_schema(unit.data_type, &typed);
+            let fields: Vec<Field> = schema
                 .fields()
                 .iter()
                 .map(|field| Field::new(field.name(), simple(field.data_type()), true))
-                .collect::<Vec<_>>(),
-            ),
-            10,
-            10,
-        ),
+                .collect();
+            parquet_file(&Schema::new(fields), 10, 10)
+        }
         Planted::Truncated => {
             let whole = parquet_file(&expected(unit.data_type), 500, 100);
             whole[..whole.len() * 6 / 10].to_vec()
@@ -355,17 +350,20 @@ async fn a_footer_check_reads_only_the_end_of_the_object() {
     fake.insert("adopt", name, big.clone(), &[]);
     let info = sink.head(name).await.expect("head");
     let before = fake.served_bytes();
-    let verdict = adopt::check_parquet(&sink, name, &info, &schema).await.expect("checked");
+    let settings = ParquetOptions::default();
+    let verdict = adopt::check_parquet(&sink, name, &info, DataType::BookSnapshot5, &settings)
+        .await
+        .expect("checked");
     assert_eq!(verdict, Verdict::Fit { checked: PARQUET_FOOTER, digest: None });
     let read = fake.served_bytes() - before;
     assert!(read <= 2 * adopt::FOOTER_READ, "read {read} of {} bytes", big.len());
 
     // A footer that names another schema is judged from the same few bytes.
-    let verdict = adopt::check_parquet(&sink, name, &info, &expected(DataType::Trades))
+    let verdict = adopt::check_parquet(&sink, name, &info, DataType::Trades, &settings)
         .await
         .expect("checked");
     assert!(
-        matches!(verdict, Verdict::Unfit(ref reason) if reason.contains("its columns are")),
+        matches!(verdict, Verdict::Unfit(ref reason) if reason.contains("schema")),
         "{verdict:?}"
     );
 }

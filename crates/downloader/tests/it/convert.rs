@@ -882,8 +882,8 @@ async fn rows_far_out_of_order_come_out_sorted_and_complete(
 
 #[tokio::test]
 async fn the_original_files_have_the_original_layout() {
-    // 250,000 rows: row groups of 100,000; timestamps delta-encoded, the rest dictionary-encoded; zstd by default,
-    // snappy on request; sorted by timestamp as the row groups declare.
+    // 250,000 rows: row groups of 100,000; timestamps delta-encoded, ids plain, the rest dictionary-encoded; zstd by
+    // default, snappy on request; sorted by timestamp as the row groups declare.
     let mut csv = format!("{TRADES_HEADER}\n");
     for index in 0..250_000u64 {
         csv.push_str(&format!(
@@ -922,6 +922,8 @@ async fn the_original_files_have_the_original_layout() {
                         encodings.contains(&"DELTA_BINARY_PACKED".to_owned()),
                         "{name}: {encodings:?}"
                     );
+                } else if name == "id" {
+                    assert_eq!(encodings, ["PLAIN", "RLE"], "{name}: unique, so plain");
                 } else {
                     assert!(
                         encodings.contains(&"RLE_DICTIONARY".to_owned()),

@@ -49,7 +49,8 @@ pub(crate) fn resolve(loaded: &Loaded, config: &mut Config) -> Result<KeyOrigin,
         return Ok(configured(loaded, config));
     };
     let resource = secret.resource();
-    let outcome = SecretManager::from_config(&secret).and_then(|client| {
+    let proxies = config.sink.proxy.clone();
+    let outcome = SecretManager::from_config(&secret).map(|client| client.with_proxy(&proxies)).and_then(|client| {
         tracing::info!(secret = %resource, url = client.url(), "reading the Tardis API key from Secret Manager");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -63,7 +63,13 @@ impl Check {
 }
 
 pub(crate) fn run(loaded: &Loaded, args: &DoctorArgs) -> Result<(), Failure> {
-    let (job, secret) = Job::with_key_outcome(loaded)?;
+    let (mut job, secret) = Job::with_key_outcome(loaded)?;
+    // The doctor never waits out a key in use from another IP address: the first such answer is its finding.
+    job.client = tardis_client::TardisClient::new(&md_config::TardisConfig {
+        ip_lock_max_wait: Duration::ZERO,
+        ..job.config.tardis.clone()
+    })
+    .map_err(|error| Failure::BadInput(anyhow!(error)))?;
     let json = args.json;
     let loaded = loaded.clone();
     crate::runtime::run(move |_token| async move {
@@ -203,10 +209,45 @@ fn configuration(loaded: &Loaded, job: &Job) -> Check {
         .config_file
         .as_ref()
         .map_or_else(String::new, |path| format!("; file {}", path.display()));
+    // Each proxy variable that is set, its value with the password redacted, and where it came from.
+    let proxies: Vec<String> = loaded
+        .settings
+        .iter()
+        .filter(|setting| {
+            matches!(
+                setting.name,
+                "HTTPS_PROXY"
+                    | "https_proxy"
+                    | "HTTP_PROXY"
+                    | "http_proxy"
+                    | "NO_PROXY"
+                    | "no_proxy"
+            )
+        })
+        .filter_map(|setting| {
+            let value = setting.value.as_deref()?;
+            Some(format!("{} from {} ({value})", setting.name, source(setting.name)?))
+        })
+        .collect();
+    let proxies = if proxies.is_empty() {
+        "no proxy".to_owned()
+    } else {
+        format!("proxies: {}", proxies.join(", "))
+    };
     Check::ok(
         "configuration",
-        format!("loaded{file}; {key}; sink {} with {sink}", config.sink.location),
+        format!("loaded{file}; {key}; sink {} with {sink}; {proxies}", config.sink.location),
     )
+}
+
+/// The proxy a request to `url` takes, as `through the proxy ...` (password redacted), when one applies.
+fn through_proxy(job: &Job, url: &str) -> Option<String> {
+    let proxies = &job.config.tardis.proxy;
+    let scheme = url.split_once("://").map_or("https", |(scheme, _)| scheme);
+    let proxy = proxies.for_scheme(scheme)?;
+    let excluded =
+        proxies.no_proxy.as_deref().map_or(String::new(), |hosts| format!(", except for {hosts}"));
+    Some(format!("through the proxy {proxy}{excluded}"))
 }
 
 /// Both Tardis base URLs answer, with their round-trip times.
@@ -215,9 +256,23 @@ async fn reachability(job: &Job) -> (Check, Vec<Probe>) {
     let mut lines = Vec::new();
     for endpoint in [Endpoint::Metadata, Endpoint::Datasets] {
         match job.client.probe(endpoint).await {
+            Ok(probe) if probe.status == 407 => {
+                let proxy = through_proxy(job, &probe.url).unwrap_or_else(|| "a proxy".to_owned());
+                let check = Check::fail(
+                    "tardis",
+                    format!(
+                        "{} answered HTTP 407 {proxy}: the proxy refuses the credentials",
+                        probe.url
+                    ),
+                    "check the user and password in HTTPS_PROXY / HTTP_PROXY (md-cli config shows where they come from, the password redacted)",
+                );
+                return (check, probes);
+            }
             Ok(probe) => {
+                let proxy = through_proxy(job, &probe.url)
+                    .map_or_else(String::new, |proxy| format!(" {proxy}"));
                 lines.push(format!(
-                    "{} answered HTTP {} in {} ms",
+                    "{} answered HTTP {} in {} ms{proxy}",
                     probe.url,
                     probe.status,
                     probe.round_trip.as_millis()
@@ -225,11 +280,12 @@ async fn reachability(job: &Job) -> (Check, Vec<Probe>) {
                 probes.push(probe);
             }
             Err(error) => {
-                let check = Check::fail(
-                    "tardis",
-                    format!("{:#}", anyhow::Error::new(error)),
-                    "check the network (a proxy or firewall?) and TARDIS_API_URL / TARDIS_BASE_URL (see md-cli config)",
-                );
+                let fix = if job.config.tardis.proxy.is_empty() {
+                    "check the network (a proxy or firewall? set HTTPS_PROXY) and TARDIS_API_URL / TARDIS_BASE_URL (see md-cli config)"
+                } else {
+                    "check the proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), the network and TARDIS_API_URL / TARDIS_BASE_URL (see md-cli config)"
+                };
+                let check = Check::fail("tardis", format!("{:#}", anyhow::Error::new(error)), fix);
                 return (check, probes);
             }
         }
@@ -249,6 +305,16 @@ async fn api_key(job: &Job) -> Check {
     }
     let access = match job.client.api_key_info().await {
         Ok(access) => access,
+        Err(error) if error.is_ip_locked() => {
+            return Check::fail(
+                NAME,
+                format!(
+                    "Tardis says the key is in use from another IP address (HTTP 403, code 274): {}",
+                    error.message().unwrap_or_default()
+                ),
+                "on some plans one key serves one IP address at a time: stop the other machine or process using this key, or send the whole fleet through one egress IP (docs/SCALING.md)",
+            );
+        }
         Err(error) if error.status() == Some(401) || error.status() == Some(403) => {
             return Check::fail(
                 NAME,

@@ -58,7 +58,7 @@ pub(crate) async fn run_download(
     let _ = writeln!(
         out,
         "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, adopted {}, replaced {}, failed {}, \
-         left alone {}, not started {}\n{}\
+         not offered {}, left alone {}, not started {}\n{}\
          bytes: downloaded {}, written {}; retries {}\nmanifest: {}",
         manifest.shard_index,
         manifest.total_shards,
@@ -70,6 +70,7 @@ pub(crate) async fn run_download(
         units.adopted,
         units.replaced,
         units.failed,
+        units.not_offered,
         units.left_alone,
         units.not_started,
         adopted_line(manifest),
@@ -111,6 +112,9 @@ pub(crate) async fn run_download(
             units.not_started
         ))),
         RunStatus::Interrupted => Err(Failure::Interrupted),
+        RunStatus::IpLocked => {
+            Err(Failure::key_in_use(job.config.tardis.ip_lock_max_wait, Some(units.not_started)))
+        }
     }
 }
 
@@ -153,18 +157,57 @@ pub(crate) struct UnitLine<'a> {
     /// Every object of the unit, in format order (raw first).
     objects: Vec<&'a str>,
     shard: Option<u32>,
-    /// What `missing` found: `stored` (and verified), `adopted`, `unverified`, `missing` or `not_yet_exported`.
+    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
+    /// `not_offered`, `not_yet_exported`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'static str>,
+    /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_run: Option<&'static str>,
+    /// For a unit not offered: the HTTP status Tardis answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    /// For a unit not offered: Tardis's error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u32>,
+    /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
     /// The incident Tardis reports on the unit's day, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     incident: Option<&'a Incident>,
 }
 
+/// What `missing` says about a unit: its status, and what the latest run said of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Note<'a> {
+    /// The status's `missing --json` name.
+    pub(crate) status: &'static str,
+    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
+    pub(crate) last_run: Option<&'static str>,
+    /// The HTTP status Tardis answered.
+    pub(crate) http_status: Option<u16>,
+    /// Tardis's error code.
+    pub(crate) code: Option<u32>,
+    /// Tardis's message, the error, or why the run stopped.
+    pub(crate) message: Option<&'a str>,
+}
+
 impl<'a> UnitLine<'a> {
-    /// The line of a unit with what `missing` found about it.
-    pub(crate) fn with_status(unit: &'a Unit, status: Option<&'static str>) -> Self {
-        UnitLine { status, ..UnitLine::from(unit) }
+    /// The line of a unit with what `missing` says about it.
+    pub(crate) fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
+        let line = UnitLine::from(unit);
+        match note {
+            Some(note) => UnitLine {
+                status: Some(note.status),
+                last_run: note.last_run,
+                http_status: note.http_status,
+                code: note.code,
+                message: note.message,
+                ..line
+            },
+            None => line,
+        }
     }
 }
 
@@ -182,24 +225,45 @@ impl<'a> From<&'a Unit> for UnitLine<'a> {
             objects: unit.object_names().collect(),
             shard: unit.shard,
             status: None,
+            last_run: None,
+            http_status: None,
+            code: None,
+            message: None,
             incident: unit.incident.as_ref(),
         }
     }
 }
 
-/// Prints units, one line each (JSON with `json`), with what `missing` found about each when it says.
+/// Prints units, one line each (JSON with `json`), with what `missing` says about each when it says.
 pub(crate) fn print_units<'a>(
-    units: impl Iterator<Item = (&'a Unit, Option<&'static str>)>,
+    units: impl Iterator<Item = (&'a Unit, Option<Note<'a>>)>,
     json: bool,
 ) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (unit, status) in units {
+    for (unit, note) in units {
         if json {
-            serde_json::to_writer(&mut out, &UnitLine::with_status(unit, status))?;
+            serde_json::to_writer(&mut out, &UnitLine::with_note(unit, note.as_ref()))?;
             writeln!(out)?;
         } else {
             let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
-            let status = status.map_or_else(String::new, |status| format!("  [{status}]"));
+            let status = note.map_or_else(String::new, |note| {
+                let mut text = format!("  [{}", note.status);
+                if let Some(last_run) = note.last_run {
+                    text.push_str(&format!(", last run {last_run}"));
+                }
+                match (note.http_status, note.code) {
+                    (Some(status), Some(code)) => {
+                        text.push_str(&format!(": HTTP {status} code {code}"))
+                    }
+                    (Some(status), None) => text.push_str(&format!(": HTTP {status}")),
+                    _ => {}
+                }
+                if let (Some(message), Some(_)) = (note.message, note.http_status) {
+                    text.push_str(&format!(": {message}"));
+                }
+                text.push(']');
+                text
+            });
             let incident = unit.incident.as_ref().map_or_else(String::new, |incident| {
                 format!("  [incident {}: {}]", incident.status, incident.details)
             });

@@ -41,7 +41,12 @@ async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Fa
     );
     let report = definitions::write_definitions(&job.client, &store, &instruments.exchanges, dates)
         .await
-        .map_err(|error| Failure::Work(anyhow!(error)))?;
+        .map_err(|error| match error {
+            downloader::Error::IpLocked { .. } => {
+                Failure::key_in_use(job.config.tardis.ip_lock_max_wait, None)
+            }
+            error => Failure::Work(anyhow!(error)),
+        })?;
     if report.unreachable() {
         // No network (the usual first contact on a machine without internet): one line, and the way to see md work.
         let cause =

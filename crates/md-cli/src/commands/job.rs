@@ -117,7 +117,8 @@ impl Job {
         };
         let exchanges: Vec<String> = exchanges.into_iter().collect();
         // Without what Tardis has exported the plan is made as if every day were: a day not yet exported then
-        // fails its units instead of being set apart.
+        // fails its units instead of being set apart. When the key is in use from another IP address past the max
+        // wait, the client sends nothing more: a download then records every unit as interrupted and stops.
         let freshness = match Freshness::fetch(&self.client, &exchanges).await {
             Ok(freshness) => freshness,
             Err(error) => {
@@ -141,6 +142,11 @@ impl Job {
 
 /// Nothing was done for a bad request (the message says what to change); anything else is work that failed.
 fn failure(error: downloader::Error) -> Failure {
+    if let downloader::Error::IpLocked { source } = &error
+        && let tardis_client::Error::IpLocked { waited, .. } = source.as_ref()
+    {
+        return Failure::key_in_use(*waited, None);
+    }
     if error.is_bad_input() {
         Failure::BadInput(anyhow!(error))
     } else {

@@ -1,12 +1,15 @@
 //! `md-cli missing`: what the plan holds and the sink does not, told apart from what Tardis has not exported yet
 //! and marked where Tardis reports an incident; also written as a report under `reports/missing/`.
 //!
-//! Every planned unit is one of: stored and verified (its recorded size and CRC32C agree with the object),
-//! adopted (md did not write an object of it, but a download checked and kept it: its adoption record agrees with the
-//! object), unverified (stored without any record, which the next download checks and adopts or leaves alone, or
-//! with one that disagrees: the next download replaces it), missing, or not yet exported (its day is past the
+//! Every planned unit has one of the statuses of docs/STATUSES.md (`downloader::download::UnitStatus`): stored and
+//! verified (its recorded size and CRC32C agree with the object), unverified (stored without a record, or with one
+//! that disagrees: the next download replaces it), not offered (the latest download manifest that mentions it says
+//! Tardis does not offer the file, with Tardis's status, code and message), missing (with `last_run` failed or
+//! interrupted when the latest manifest that mentions it says so), or not yet exported (its day is past the
 //! exchange's `exportedUntil`: not planned, not missing). A unit of a day inside an incident report carries the
-//! incident's status and details, whatever it is.
+//! incident's status and details, whatever it is. `--check` counts missing and unverified units, never units not
+//! offered or not yet exported. A unit stored by another writer and kept by a download (checked, recorded) is
+//! adopted: its adoption record agrees with the object.
 //!
 //! Besides its own report, `missing` writes the original system's two report objects per day
 //! ([`downloader::download::reports`]): the missing units (never stored, or failed) in
@@ -16,6 +19,7 @@
 //! With `--html PATH`, the same units also become a coverage page ([`page`], rendered by [`html`]).
 
 mod html;
+mod manifests;
 mod page;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +27,7 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
+use downloader::download::UnitStatus;
 use downloader::download::plan::{Plan, Unit};
 use downloader::download::reports::{self, ReportFilters};
 use futures::{StreamExt, TryStreamExt};
@@ -31,11 +36,11 @@ use md_config::Loaded;
 use serde::Serialize;
 
 use crate::cli::MissingArgs;
-use crate::commands::download::{UnitLine, ignore_broken_pipe, print_units};
+use crate::commands::download::{Note, UnitLine, ignore_broken_pipe, print_units};
 use crate::commands::job::Job;
 use crate::exit::Failure;
 
-/// What `missing` found about a planned unit.
+/// What `missing` found of a stored object (and so, taking the worst of its objects, of a unit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Found {
     /// Stored, with a recorded size and CRC32C that agree with the object.
@@ -47,8 +52,6 @@ enum Found {
     Unverified,
     /// Not stored.
     Missing,
-    /// Its day is not exported yet for its exchange.
-    NotYetExported,
 }
 
 impl Found {
@@ -58,22 +61,50 @@ impl Found {
         unit.object_names()
             .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
             .max_by_key(|found| match found {
-                Found::Verified | Found::NotYetExported => 0,
+                Found::Verified => 0,
                 Found::Adopted => 1,
                 Found::Unverified => 2,
                 Found::Missing => 3,
             })
             .unwrap_or(Found::Missing)
     }
+}
 
-    fn as_str(self) -> &'static str {
-        match self {
-            Found::Verified => "stored",
-            Found::Adopted => "adopted",
-            Found::Unverified => "unverified",
-            Found::Missing => "missing",
-            Found::NotYetExported => "not_yet_exported",
+/// What `missing` says about a unit: its status and, for a unit not stored, what the latest run said.
+#[derive(Debug, Clone)]
+struct Classified<'a> {
+    unit: &'a Unit,
+    status: UnitStatus,
+    last_run: Option<&'a manifests::LastRun>,
+}
+
+impl<'a> Classified<'a> {
+    /// The unit as `missing --json` names it: a unit the latest run failed or stopped is `missing` (it is not
+    /// stored), with `last_run` saying which.
+    fn note(&self) -> Note<'a> {
+        let (status, last_run) = match self.status {
+            UnitStatus::Failed | UnitStatus::Interrupted => {
+                (UnitStatus::Missing.as_str(), Some(self.status.as_str()))
+            }
+            status => (status.as_str(), None),
+        };
+        let run = self.last_run;
+        Note {
+            status,
+            last_run,
+            http_status: run.and_then(|run| run.http_status),
+            code: run.and_then(|run| run.code),
+            message: run.map(|run| run.message.as_str()).filter(|message| !message.is_empty()),
         }
+    }
+
+    fn line(&self) -> UnitLine<'a> {
+        UnitLine::with_note(self.unit, Some(&self.note()))
+    }
+
+    /// Whether it is not stored: missing, failed or interrupted.
+    fn is_missing(&self) -> bool {
+        matches!(self.status, UnitStatus::Missing | UnitStatus::Failed | UnitStatus::Interrupted)
     }
 }
 
@@ -93,6 +124,7 @@ struct MissingReport<'a> {
     adopted: usize,
     missing: Vec<UnitLine<'a>>,
     unverified: Vec<UnitLine<'a>>,
+    not_offered: Vec<UnitLine<'a>>,
     not_yet_exported: Vec<UnitLine<'a>>,
     days_not_exported: &'a [NaiveDate],
     incidents: Vec<UnitLine<'a>>,
@@ -109,21 +141,40 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
         let found = stored(&job.sink, &plan).await?;
-        let classified: Vec<(&Unit, Found)> = plan
-            .units
+        let by_objects: Vec<(&Unit, Found)> =
+            plan.units.iter().map(|unit| (unit, Found::of(unit, &found))).collect();
+        let not_stored: Vec<&Unit> = by_objects
             .iter()
-            .map(|unit| (unit, Found::of(unit, &found)))
-            .chain(plan.not_yet_exported.iter().map(|unit| (unit, Found::NotYetExported)))
+            .filter(|(_, found)| *found == Found::Missing)
+            .map(|(unit, _)| *unit)
             .collect();
-        let lines = |wanted: Found| -> Vec<UnitLine<'_>> {
-            classified
-                .iter()
-                .filter(|(_, found)| *found == wanted)
-                .map(|(unit, found)| UnitLine::with_status(unit, Some(found.as_str())))
-                .collect()
+        let last_runs =
+            manifests::last_runs(&job.sink, plan.range.start, plan.range.end, &not_stored).await?;
+        let classified: Vec<Classified<'_>> = by_objects
+            .iter()
+            .map(|(unit, found)| {
+                let last_run = last_runs.get(&unit.id());
+                let status = match found {
+                    Found::Verified => UnitStatus::StoredVerified,
+                    Found::Adopted => UnitStatus::Adopted,
+                    Found::Unverified => UnitStatus::StoredUnverified,
+                    Found::Missing => last_run.map_or(UnitStatus::Missing, |run| run.status),
+                };
+                let last_run = last_run.filter(|_| *found == Found::Missing);
+                Classified { unit, status, last_run }
+            })
+            .chain(plan.not_yet_exported.iter().map(|unit| Classified {
+                unit,
+                status: UnitStatus::NotYetExported,
+                last_run: None,
+            }))
+            .collect();
+        let lines = |wanted: &dyn Fn(&Classified<'_>) -> bool| -> Vec<UnitLine<'_>> {
+            classified.iter().filter(|unit| wanted(unit)).map(Classified::line).collect()
         };
-        let count = |wanted: Found| classified.iter().filter(|(_, found)| *found == wanted).count();
-        let missing = count(Found::Missing);
+        let count =
+            |wanted: UnitStatus| classified.iter().filter(|unit| unit.status == wanted).count();
+        let missing = classified.iter().filter(|unit| unit.is_missing()).count();
         let download = &job.config.download;
         let report = MissingReport {
             generated_at: Utc::now(),
@@ -133,18 +184,15 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             venues: &download.venues,
             exported_until: &plan.exported_until,
             planned: plan.units.len(),
-            present: plan.units.len() - missing,
-            stored_verified: count(Found::Verified),
-            adopted: count(Found::Adopted),
-            missing: lines(Found::Missing),
-            unverified: lines(Found::Unverified),
-            not_yet_exported: lines(Found::NotYetExported),
+            present: plan.units.len() - missing - count(UnitStatus::NotOffered),
+            stored_verified: count(UnitStatus::StoredVerified),
+            adopted: count(UnitStatus::Adopted),
+            missing: lines(&|unit| unit.is_missing()),
+            unverified: lines(&|unit| unit.status == UnitStatus::StoredUnverified),
+            not_offered: lines(&|unit| unit.status == UnitStatus::NotOffered),
+            not_yet_exported: lines(&|unit| unit.status == UnitStatus::NotYetExported),
             days_not_exported: &plan.days_not_exported,
-            incidents: classified
-                .iter()
-                .filter(|(unit, _)| unit.incident.is_some())
-                .map(|(unit, found)| UnitLine::with_status(unit, Some(found.as_str())))
-                .collect(),
+            incidents: lines(&|unit| unit.unit.incident.is_some()),
         };
         let object =
             format!("reports/missing/missing_{}_{}.json", plan.range.start, plan.range.end);
@@ -153,7 +201,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
             Failure::Work(anyhow!(error).context(format!("cannot write the report {object}")))
         })?;
         // The original system's per-day reports: a unit is missing when an object of it is absent.
-        let missing_units: BTreeSet<String> = classified
+        let missing_units: BTreeSet<String> = by_objects
             .iter()
             .filter(|(_, found)| *found == Found::Missing)
             .map(|(unit, _)| unit.id())
@@ -170,9 +218,11 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         let coverage_page = match &html {
             Some(path) => {
                 let generated_at = report.generated_at;
+                let statuses: Vec<(&Unit, UnitStatus)> =
+                    classified.iter().map(|unit| (unit.unit, unit.status)).collect();
                 Some((
                     path,
-                    page::write(&job.sink, &plan, &classified, &found, generated_at, path).await?,
+                    page::write(&job.sink, &plan, &statuses, &found, generated_at, path).await?,
                 ))
             }
             None => None,
@@ -180,18 +230,25 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         // Every unit that is not simply stored and verified: with `--json`, each line says which it is.
         let shown = classified
             .iter()
-            .filter(|(unit, found)| *found != Found::Verified || unit.incident.is_some())
+            .filter(|unit| {
+                unit.status != UnitStatus::StoredVerified || unit.unit.incident.is_some()
+            })
             // Not yet exported and adopted units are counted below; only `--json` lists them.
-            .filter(|(_, found)| json || !matches!(found, Found::NotYetExported | Found::Adopted))
-            .map(|(unit, found)| (*unit, Some(found.as_str())));
+            .filter(|unit| {
+                json || !matches!(unit.status, UnitStatus::NotYetExported | UnitStatus::Adopted)
+            })
+            .map(|unit| (unit.unit, Some(unit.note())));
         ignore_broken_pipe(print_units(shown, json))?;
         if !json {
             let mut text = format!(
-                "\nstored and verified {}, adopted {}, unverified {}, missing {}, not yet exported {}{}, inside an incident {}\n",
+                "\nstored and verified {}, adopted {}, unverified {}, missing {} (last run failed {}, interrupted {}), not offered {}, not yet exported {}{}, inside an incident {}\n",
                 report.stored_verified,
                 report.adopted,
                 report.unverified.len(),
                 missing,
+                count(UnitStatus::Failed),
+                count(UnitStatus::Interrupted),
+                report.not_offered.len(),
                 report.not_yet_exported.len(),
                 if plan.days_not_exported.is_empty() {
                     String::new()
@@ -222,6 +279,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
         tracing::info!(
             planned = plan.units.len(),
             missing,
+            not_offered = report.not_offered.len(),
             not_yet_exported = report.not_yet_exported.len(),
             incidents = report.incidents.len(),
             report = %object,

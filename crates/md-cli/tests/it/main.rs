@@ -12,5 +12,7 @@ mod download;
 mod fetch;
 mod formats;
 mod original;
+mod proxy;
 mod secret;
+mod statuses;
 mod support;

@@ -386,3 +386,68 @@ fn malloc_settings_the_operator_made_are_recognised() {
         );
     }
 }
+
+/// Proxies are variables like any other: from `.env` or YAML too, each upper-case spelling winning over its
+/// lower-case one, handed to both the Tardis and the sink sections, and the password of a proxy URL never shown
+/// (`md-cli config`, `Debug`, errors).
+#[test]
+fn proxies_come_from_every_source_with_their_password_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "https_proxy=http://ops:s3cret-pass@proxy.corp:3128\nno_proxy=.internal,10.0.0.0/8\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("config.yaml"), "service:\n  http_proxy: proxy.corp:8080\n")
+        .unwrap();
+    let loaded = load_in(dir.path(), &[("NO_PROXY", "localhost")], vec![]).unwrap();
+    let tardis = &loaded.config.tardis.proxy;
+    assert_eq!(tardis, &loaded.config.sink.proxy, "one proxy setting for Tardis and the sink");
+    let https = tardis.https.as_ref().expect("from the lower-case spelling in .env");
+    assert_eq!(https.expose().as_str(), "http://ops:s3cret-pass@proxy.corp:3128/");
+    assert_eq!(
+        tardis.http.as_ref().expect("from YAML").expose().as_str(),
+        "http://proxy.corp:8080/",
+        "a URL without a scheme is http://"
+    );
+    assert_eq!(tardis.no_proxy.as_deref(), Some("localhost"), "NO_PROXY wins over no_proxy");
+    assert_eq!(
+        setting(&loaded, "https_proxy"),
+        (Some("http://ops:<redacted>@proxy.corp:3128"), Source::DotEnv)
+    );
+    assert_eq!(setting(&loaded, "HTTP_PROXY"), (Some("proxy.corp:8080"), Source::File));
+    let shown = format!("{:?} {https}", loaded.config);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("http://ops:<redacted>@proxy.corp:3128"), "{shown}");
+
+    let error =
+        load_in(dir.path(), &[("HTTPS_PROXY", "socks5://ops:s3cret-pass@proxy.corp:1080")], vec![])
+            .unwrap_err()
+            .to_string();
+    assert!(
+        error.contains("HTTPS_PROXY") && error.contains("unsupported proxy scheme socks5"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
+}
+
+/// The key-in-use pause and wait have documented defaults and take seconds; 0 means stop at the first answer.
+#[test]
+fn the_ip_lock_settings_are_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = load_in(dir.path(), &[], vec![]).unwrap().config.tardis;
+    assert_eq!(defaults.ip_lock_pause.as_secs(), 60);
+    assert_eq!(defaults.ip_lock_max_wait.as_secs(), 900);
+    let set = load_in(
+        dir.path(),
+        &[("TARDIS_IP_LOCK_PAUSE_SECS", "0.5"), ("TARDIS_IP_LOCK_MAX_WAIT_SECS", "0")],
+        vec![],
+    )
+    .unwrap()
+    .config
+    .tardis;
+    assert_eq!(set.ip_lock_pause.as_millis(), 500);
+    assert!(set.ip_lock_max_wait.is_zero());
+    let error = load_in(dir.path(), &[("TARDIS_IP_LOCK_PAUSE_SECS", "0")], vec![]).unwrap_err();
+    assert!(error.to_string().contains("TARDIS_IP_LOCK_PAUSE_SECS"), "{error}");
+}

@@ -241,3 +241,107 @@ async fn metadata_calls_are_retried() {
     assert_eq!(details.id, "deribit");
     assert_eq!(stub.attempts("/v1/exchanges/deribit"), 2);
 }
+
+/// Tardis's error bodies are read into typed errors: a code that says the data does not exist is
+/// `Error::NotOffered` (final, one attempt), any other code stays a status error that carries it.
+#[rstest]
+#[case::date_outside_listing(Fault::date_outside_listing(), Some(140))]
+#[case::invalid_symbol(Fault::invalid_symbol(), Some(300))]
+#[case::other_code(Fault::Coded { status: 400, code: 999, message: "odd".into(), retry_after_secs: None }, None)]
+#[tokio::test]
+async fn coded_errors_are_typed(#[case] fault: Fault, #[case] not_offered: Option<u32>) {
+    let stub = stub(|_| {}).await;
+    let request = trades();
+    stub.script_path(&path_of(&request), fault, test_support::tardis::Times::Always);
+    let client = client(&stub, 3, |_| {});
+    let error = download(&client, &request).await.expect_err("refused");
+    assert_eq!(stub.attempts(&path_of(&request)), 1, "never retried: {error}");
+    assert!(!error.is_retryable());
+    match not_offered {
+        Some(code) => {
+            assert!(error.is_not_offered(), "{error:?}");
+            assert_eq!((error.status(), error.code()), (Some(400), Some(code)));
+            assert!(error.to_string().contains(&format!("code {code}")), "{error}");
+        }
+        None => {
+            assert!(
+                matches!(error, Error::Status { status: 400, code: Some(999), .. }),
+                "{error:?}"
+            );
+        }
+    }
+}
+
+/// 403 with code 274 (the key is in use from another IP address) holds every request back for the pause and then
+/// tries again, without taking from the file's retry budget: a lock that clears costs no attempt.
+#[tokio::test]
+async fn a_key_in_use_elsewhere_pauses_and_then_serves() {
+    let stub = stub(|_| {}).await;
+    let request = trades();
+    stub.script_path(
+        &path_of(&request),
+        Fault::key_in_use(None),
+        test_support::tardis::Times::Next(3),
+    );
+    let client = client(&stub, 0, |config| {
+        config.ip_lock_pause = Duration::from_millis(100);
+        config.ip_lock_max_wait = Duration::from_secs(30);
+    });
+    let started = std::time::Instant::now();
+    let drained = download(&client, &request).await.expect("served once the lock clears");
+    let summary = drained.outcome.expect("completes");
+    assert_eq!(summary.attempts, 1, "the waits are not attempts");
+    assert_eq!(stub.attempts(&path_of(&request)), 4);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "three pauses: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(drained.bytes, served(&stub, &request).await);
+}
+
+/// A lock that outlasts TARDIS_IP_LOCK_MAX_WAIT_SECS ends in `Error::IpLocked`, and from then on the client sends
+/// nothing: every request, dataset or metadata, fails at once.
+#[tokio::test]
+async fn a_key_in_use_for_good_shuts_the_client() {
+    let stub = stub(|_| {}).await;
+    stub.set_standing_fault(Some(Fault::key_in_use(Some(900))));
+    let client = client(&stub, 5, |config| {
+        config.ip_lock_pause = Duration::from_millis(50);
+        config.ip_lock_max_wait = Duration::from_millis(300);
+    });
+    let started = std::time::Instant::now();
+    let error = download(&client, &trades()).await.expect_err("locked");
+    assert!(error.is_ip_locked(), "{error:?}");
+    assert!(!error.is_retryable());
+    assert_eq!((error.status(), error.code()), (Some(403), Some(274)));
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    let text = error.to_string();
+    assert!(text.contains("in use from another IP address"), "{text}");
+    let seen = stub.counters().total;
+    assert!((6..=9).contains(&seen), "about one request per pause: {seen}");
+    stub.set_standing_fault(None);
+    let other = request("deribit", DataType::Trades, "2026-10-03", "BTC-PERPETUAL");
+    assert!(download(&client, &other).await.expect_err("shut").is_ip_locked());
+    let metadata = client.exchange_details("deribit").await.expect_err("shut");
+    assert!(metadata.is_ip_locked(), "{metadata:?}");
+    assert_eq!(stub.counters().total, seen, "nothing more was sent");
+}
+
+/// During the metadata fetch the same answer is the same wait, then the same stop: never a plain 403 that a caller
+/// could take for a refused key.
+#[tokio::test]
+async fn a_key_in_use_stops_metadata_too() {
+    let stub = stub(|_| {}).await;
+    stub.set_standing_fault(Some(Fault::key_in_use(None)));
+    let client = client(&stub, 5, |config| {
+        config.ip_lock_pause = Duration::from_millis(20);
+        config.ip_lock_max_wait = Duration::ZERO;
+    });
+    let error = client
+        .instruments("deribit", &tardis_client::InstrumentFilter::default())
+        .await
+        .expect_err("locked");
+    assert!(error.is_ip_locked() && !error.is_key_refused(), "{error:?}");
+    assert_eq!(stub.counters().total, 1, "0 s of waiting: the first answer stops");
+}

@@ -159,6 +159,61 @@ pub enum Fault {
     /// Serve a whole, valid gzip of the data type's CSV header and one row whose every cell is `x`: a file the
     /// raw download stores as it is, but no typed conversion accepts.
     UnconvertibleRow,
+    /// Answer a Tardis error with its code in the body, `{"code": N, "message": ..., "retryAfterSeconds": S}`; see
+    /// [`Fault::date_outside_listing`], [`Fault::invalid_symbol`], [`Fault::key_in_use`].
+    Coded {
+        /// HTTP status.
+        status: u16,
+        /// Tardis's error code.
+        code: u32,
+        /// Tardis's message.
+        message: String,
+        /// `retryAfterSeconds` in the body, if any.
+        retry_after_secs: Option<u64>,
+    },
+}
+
+impl Fault {
+    /// 400 with code 140, as Tardis answers for a day outside the symbol's listing.
+    pub fn date_outside_listing() -> Fault {
+        Fault::Coded {
+            status: 400,
+            code: 140,
+            message: "Data available only up to 2026-09-30".into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 400 with code 300, as Tardis answers for a symbol it does not know.
+    pub fn invalid_symbol() -> Fault {
+        Fault::Coded {
+            status: 400,
+            code: 300,
+            message: "Invalid 'symbol' param".into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// 403 with code 274, as Tardis answers when the key is active from another IP address.
+    pub fn key_in_use(retry_after_secs: Option<u64>) -> Fault {
+        Fault::Coded {
+            status: 403,
+            code: 274,
+            message: "This Data API key is already active from another IP address. Use one API key from one IP \
+                      address at a time."
+                .into(),
+            retry_after_secs,
+        }
+    }
+}
+
+/// How often a [`Fault`] scripted for a path ([`TardisStub::script_path`]) applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// The next `n` requests for the path, then it is served.
+    Next(usize),
+    /// Every request for the path until the script is removed.
+    Always,
 }
 
 /// Probabilities (0..=1) of each fault per dataset request; their sum must stay at or below 1.
@@ -257,6 +312,12 @@ pub(crate) struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     scripted: Mutex<VecDeque<Fault>>,
     scripted_datasets: Mutex<VecDeque<Fault>>,
+    /// Faults by path (without query), checked first.
+    by_path: Mutex<HashMap<String, (Fault, Times)>>,
+    /// A fault for every request, until cleared.
+    standing: Mutex<Option<Fault>>,
+    /// `(exchange, dataset symbol)` listed only before this day, overriding the fixtures.
+    pub(crate) listing_ends: Mutex<HashMap<(String, String), NaiveDate>>,
     rates: Mutex<(FaultRates, SplitMix)>,
     in_flight: AtomicUsize,
     in_flight_peak: AtomicUsize,
@@ -284,8 +345,26 @@ impl Shared {
         }
     }
 
-    /// The next fault: the scripted queue first, then (for dataset requests) the dataset queue and the random rates.
-    pub(crate) fn next_fault(&self, dataset: bool) -> Option<Fault> {
+    /// The next fault: the standing fault, the path's script, the scripted queue, then (for dataset requests) the
+    /// dataset queue and the random rates.
+    pub(crate) fn next_fault(&self, path: &str, dataset: bool) -> Option<Fault> {
+        if let Some(fault) = lock(&self.standing).clone() {
+            return Some(fault);
+        }
+        {
+            let mut by_path = lock(&self.by_path);
+            if let Some((fault, times)) = by_path.get_mut(path) {
+                let fault = fault.clone();
+                match times {
+                    Times::Always => {}
+                    Times::Next(left) if *left > 1 => *left -= 1,
+                    Times::Next(_) => {
+                        by_path.remove(path);
+                    }
+                }
+                return Some(fault);
+            }
+        }
         if let Some(fault) = lock(&self.scripted).pop_front() {
             return Some(fault);
         }
@@ -345,27 +424,65 @@ impl TardisStub {
     /// # Errors
     /// When the port cannot be bound.
     pub async fn start(config: StubConfig) -> std::io::Result<TardisStub> {
+        Self::serve(config, None).await
+    }
+
+    /// As [`TardisStub::start`], over TLS (`https://127.0.0.1:PORT`) with the test certificate of
+    /// `fixtures/tls/server.pem` (for `127.0.0.1` and `localhost`), issued by the test CA of [`TEST_CA_PEM`]: a
+    /// client trusts it through `SSL_CERT_FILE` pointing at a copy of that CA.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start_tls(config: StubConfig) -> std::io::Result<TardisStub> {
+        Self::serve(config, Some(tls_acceptor()?)).await
+    }
+
+    async fn serve(
+        config: StubConfig,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<TardisStub> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((HOST, config.port))).await?;
         let addr = listener.local_addr()?;
         let seed = config.seed;
         let rates = config.fault_rates;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let shared = Arc::new(Shared {
             config,
-            self_url: format!("http://{addr}"),
+            self_url: format!("{scheme}://{addr}"),
             fixtures: fixtures::Fixtures::load(),
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
             scripted: Mutex::new(VecDeque::new()),
             scripted_datasets: Mutex::new(VecDeque::new()),
+            by_path: Mutex::new(HashMap::new()),
+            standing: Mutex::new(None),
+            listing_ends: Mutex::new(HashMap::new()),
             rates: Mutex::new((rates, SplitMix::new(seed))),
             in_flight: AtomicUsize::new(0),
             in_flight_peak: AtomicUsize::new(0),
             memory: Mutex::new(HashMap::new()),
         });
         let router = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }),
+            Some(acceptor) => tokio::spawn(async move {
+                let mut connections = tokio::task::JoinSet::new();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let (acceptor, router) = (acceptor.clone(), router.clone());
+                    connections.spawn(async move {
+                        let Ok(stream) = acceptor.accept(stream).await else { return };
+                        let service = hyper_util::service::TowerToHyperService::new(router);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                    while connections.try_join_next().is_some() {}
+                }
+            }),
+        };
         Ok(TardisStub { addr, shared, task })
     }
 
@@ -405,6 +522,33 @@ impl TardisStub {
     pub fn push_dataset_faults(&self, fault: Fault, count: usize) {
         let mut queue = lock(&self.shared.scripted_datasets);
         queue.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Answers requests for `path` (as [`dataset_path`] spells it, or a metadata path such as `/v1/exchanges/deribit`)
+    /// with `fault`, the next `n` times or always; scripting a path again replaces its script.
+    pub fn script_path(&self, path: &str, fault: Fault, times: Times) {
+        if times == Times::Next(0) {
+            lock(&self.shared.by_path).remove(path);
+            return;
+        }
+        lock(&self.shared.by_path).insert(path.to_owned(), (fault, times));
+    }
+
+    /// Removes every path's script.
+    pub fn clear_path_scripts(&self) {
+        lock(&self.shared.by_path).clear();
+    }
+
+    /// Answers every request (datasets and metadata) with `fault` until called with `None`: a stand-in for a key
+    /// locked to another IP address "for good".
+    pub fn set_standing_fault(&self, fault: Option<Fault>) {
+        *lock(&self.shared.standing) = fault;
+    }
+
+    /// Lists `symbol` of `exchange` only before `day` from now on: the exchange details say `availableTo` is that
+    /// day's midnight, and files of that day and later answer 404, as for any day outside a symbol's listing.
+    pub fn end_listing(&self, exchange: &str, symbol: &str, day: NaiveDate) {
+        lock(&self.shared.listing_ends).insert((exchange.to_owned(), symbol.to_owned()), day);
     }
 
     /// Replaces the random fault rates (the seeded sequence continues).
@@ -476,6 +620,33 @@ impl TardisStub {
             .map_err(|_| std::io::Error::other(format!("no dataset at {path}")))?;
         server::source_for(&self.shared, &spec).await?.crc32c().await
     }
+}
+
+/// The test CA (PEM) that issued the TLS stand-in's certificate ([`TardisStub::start_tls`]).
+pub const TEST_CA_PEM: &str = include_str!("../../fixtures/tls/ca.pem");
+
+/// The TLS acceptor of the test certificate (`fixtures/tls/`: a CA and a server certificate for `127.0.0.1` and
+/// `localhost`, both valid for 100 years, made once with openssl; test material, never a secret).
+fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |error: &dyn std::fmt::Display| std::io::Error::other(error.to_string());
+    let certificates =
+        CertificateDer::pem_slice_iter(include_bytes!("../../fixtures/tls/server.pem"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| invalid(&error))?;
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../../fixtures/tls/server.key"))
+        .map_err(|error| invalid(&error))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| invalid(&error))?
+    .with_no_client_auth()
+    .with_single_cert(certificates, key)
+    .map_err(|error| invalid(&error))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The path of a dataset file as the stand-in (and Tardis) serves it, with the symbol normalised and encoded.

@@ -114,8 +114,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         tokio::time::sleep(shared.config.first_byte_delay).await;
     }
     let is_dataset = path.ends_with(".csv.gz");
-    let fault = shared.next_fault(is_dataset);
+    let fault = shared.next_fault(&path, is_dataset);
     let plain = match &fault {
+        Some(Fault::Coded { status, code, message, retry_after_secs }) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut body = serde_json::json!({ "code": code, "message": message });
+            if let Some(seconds) = retry_after_secs {
+                body["retryAfterSeconds"] = serde_json::json!(seconds);
+            }
+            Some(json(status, body.to_string()))
+        }
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Some(error(status, "injected failure"))
@@ -183,7 +191,14 @@ async fn route(shared: &Arc<Shared>, path: &str, query: Option<&str>, auth: Auth
     match segments.as_slice() {
         ["v1", "exchanges"] => json(StatusCode::OK, fixtures::EXCHANGE_LIST),
         ["v1", "exchanges", id] => match shared.fixtures.exchange(id) {
-            Some(exchange) => json(StatusCode::OK, exchange_details(&shared.config, exchange)),
+            Some(exchange) => {
+                let ends: Vec<(String, NaiveDate)> = lock(&shared.listing_ends)
+                    .iter()
+                    .filter(|((listed, _), _)| listed == id)
+                    .map(|((_, symbol), day)| (symbol.clone(), *day))
+                    .collect();
+                json(StatusCode::OK, exchange_details(&shared.config, exchange, &ends))
+            }
             None => error(StatusCode::NOT_FOUND, &format!("Invalid 'exchange' param: {id}")),
         },
         ["v1", "api-key-info"] if auth != AuthSeen::Valid || shared.config.api_key.is_none() => {
@@ -230,15 +245,29 @@ async fn route(shared: &Arc<Shared>, path: &str, query: Option<&str>, auth: Auth
     }
 }
 
-/// The details of an exchange as served: the fixture, with the configured `exportedUntil` and incidents.
-fn exchange_details(config: &StubConfig, exchange: &fixtures::Exchange) -> String {
+/// The details of an exchange as served: the fixture, with the configured `exportedUntil`, incidents and listings
+/// ended early (`(dataset symbol, first day no longer listed)`).
+fn exchange_details(
+    config: &StubConfig,
+    exchange: &fixtures::Exchange,
+    listing_ends: &[(String, NaiveDate)],
+) -> String {
     let incidents: Vec<&StubIncident> =
         config.incidents.iter().filter(|incident| incident.exchange == exchange.id).collect();
-    if config.exported_until.is_none() && incidents.is_empty() {
+    if config.exported_until.is_none() && incidents.is_empty() && listing_ends.is_empty() {
         return exchange.details.to_owned();
     }
     let mut details: serde_json::Value =
         serde_json::from_str(exchange.details).expect("fixture JSON");
+    if let Some(symbols) = details["datasets"]["symbols"].as_array_mut() {
+        for symbol in symbols {
+            let id = symbol["id"].as_str().unwrap_or_default().to_owned();
+            if let Some((_, day)) = listing_ends.iter().find(|(ended, _)| *ended == id) {
+                let end = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+                symbol["availableTo"] = serde_json::json!(end.to_rfc3339());
+            }
+        }
+    }
     if let Some(until) = config.exported_until {
         details["datasets"]["exportedUntil"] = serde_json::json!(until.to_rfc3339());
     }
@@ -282,7 +311,16 @@ pub(crate) fn dataset_spec(shared: &Shared, path: &str) -> Result<FileSpec, (Sta
     }
     let entry =
         exchange.symbol(symbol).ok_or_else(|| not_found(format!("unknown symbol {symbol}")))?;
-    if !entry.available(data_type, date, shared.config.exported_until.or(exchange.exported_until)) {
+    let ended = lock(&shared.listing_ends)
+        .get(&(exchange_id.clone(), symbol.to_owned()))
+        .is_some_and(|end| date >= *end);
+    if ended
+        || !entry.available(
+            data_type,
+            date,
+            shared.config.exported_until.or(exchange.exported_until),
+        )
+    {
         return Err(not_found(format!("no {data_type} for {symbol} on {date}")));
     }
     let empty = shared.config.empty_paths.contains(path)

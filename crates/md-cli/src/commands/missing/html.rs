@@ -28,87 +28,40 @@ use crate::progress::human_bytes;
 /// Instruments shown at a time in an expanded row (the page's script reads it from the data block).
 pub(crate) const PAGE_ROWS: usize = 50;
 
-/// What the page says about one unit, ordered from best to worst: an aggregate cell takes the worst status of its
-/// units (the maximum).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Status {
-    /// Stored, with a recorded size and CRC32C that agree with the object.
-    Verified,
-    /// Its day is not exported yet for its exchange: nothing to have yet.
-    NotYetExported,
-    /// Stored, but without a record, or with one that disagrees.
-    Unverified,
-    /// Not stored (an object of it is not), and the most recent download manifest that mentions it recorded no error.
-    Missing,
-    /// Not stored, and the most recent download manifest that mentions it recorded an error.
-    Failed,
+/// What the page says about one unit: downloader's [`UnitStatus`](downloader::download::UnitStatus), ordered from
+/// best to worst, so an aggregate cell takes the worst status of its units (the maximum).
+pub(crate) use downloader::download::UnitStatus as Status;
+
+/// The number of statuses.
+const STATUSES: usize = Status::ALL.len();
+
+/// A status's name in the page's CSS classes (`st-missing`) and data attributes: its `missing --json` name, but
+/// `verified` for stored and verified (the page's name for it since the page was first drawn).
+pub(crate) fn key(status: Status) -> &'static str {
+    match status {
+        Status::StoredVerified => "verified",
+        other => other.as_str(),
+    }
 }
 
-impl Status {
-    /// Every status, best first (the order of the legend, the totals and the counts in the data block).
-    pub(crate) const ALL: [Status; 5] = [
-        Status::Verified,
-        Status::NotYetExported,
-        Status::Unverified,
-        Status::Missing,
-        Status::Failed,
-    ];
-
-    /// Its name in the page's CSS classes (`st-missing`) and data attributes.
-    pub(crate) fn key(self) -> &'static str {
-        match self {
-            Status::Verified => "verified",
-            Status::NotYetExported => "not_yet_exported",
-            Status::Unverified => "unverified",
-            Status::Missing => "missing",
-            Status::Failed => "failed",
-        }
+/// A status's one-character code in the data block's status strings.
+fn code(status: Status) -> u8 {
+    match status {
+        Status::StoredVerified => b'v',
+        Status::Adopted => b'a',
+        Status::Empty => b'e',
+        Status::NotOffered => b'o',
+        Status::NotYetExported => b'n',
+        Status::StoredUnverified => b'u',
+        Status::Interrupted => b'i',
+        Status::Missing => b'm',
+        Status::Failed => b'f',
     }
+}
 
-    /// Its one-character code in the data block's status strings.
-    fn code(self) -> u8 {
-        match self {
-            Status::Verified => b'v',
-            Status::NotYetExported => b'n',
-            Status::Unverified => b'u',
-            Status::Missing => b'm',
-            Status::Failed => b'f',
-        }
-    }
-
-    /// What the legend calls it.
-    fn label(self) -> &'static str {
-        match self {
-            Status::Verified => "stored and verified",
-            Status::NotYetExported => "not yet exported",
-            Status::Unverified => "stored, unverified",
-            Status::Missing => "missing",
-            Status::Failed => "failed in the last manifest",
-        }
-    }
-
-    /// What the legend says it means.
-    fn meaning(self) -> &'static str {
-        match self {
-            Status::Verified => {
-                "every object of the unit is stored, with a recorded size and CRC32C that agree with it"
-            }
-            Status::NotYetExported => {
-                "the day is past the exchange's exportedUntil: nothing to have yet"
-            }
-            Status::Unverified => {
-                "stored, but an object has no record or one that disagrees: the next download replaces it"
-            }
-            Status::Missing => "an object of the unit is not stored",
-            Status::Failed => {
-                "not stored, and the latest download manifest that mentions it recorded an error"
-            }
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
+/// A status's position in [`Status::ALL`] (and in the count arrays).
+fn index(status: Status) -> usize {
+    Status::ALL.iter().position(|known| *known == status).expect("every status is in ALL")
 }
 
 /// The data code of an empty cell (no unit of that row on that day).
@@ -152,15 +105,20 @@ pub(crate) struct Coverage<'a> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Totals {
     /// Units per status, in [`Status::ALL`] order.
-    pub(crate) units: [usize; 5],
+    pub(crate) units: [usize; STATUSES],
     /// Stored bytes per status, in [`Status::ALL`] order.
-    pub(crate) bytes: [u64; 5],
+    pub(crate) bytes: [u64; STATUSES],
 }
 
 impl Totals {
     fn add(&mut self, status: Status, bytes: Option<u64>) {
-        self.units[status.index()] += 1;
-        self.bytes[status.index()] += bytes.unwrap_or(0);
+        self.units[index(status)] += 1;
+        self.bytes[index(status)] += bytes.unwrap_or(0);
+    }
+
+    /// The statuses that have units, best first.
+    pub(crate) fn present(&self) -> impl Iterator<Item = Status> + '_ {
+        Status::ALL.into_iter().filter(|status| self.units[index(*status)] > 0)
     }
 
     /// Every unit.
@@ -201,13 +159,13 @@ struct RowData<'a> {
     exchange: &'a str,
     data_type: &'a str,
     /// Units per status, in [`Status::ALL`] order.
-    units: [usize; 5],
+    units: [usize; STATUSES],
     /// Stored bytes.
     bytes: u64,
     /// Per day, the worst status code (`.`: no unit).
     worst: String,
     /// Per day, the units per status.
-    day_units: Vec<[u32; 5]>,
+    day_units: Vec<[u32; STATUSES]>,
     /// Per day, the stored bytes.
     day_bytes: Vec<u64>,
     /// The row's instrument keys, sorted.
@@ -236,6 +194,8 @@ struct StatusData {
     code: char,
     key: &'static str,
     label: &'static str,
+    /// Whether "problems only" shows it (a gap `missing --check` counts).
+    gap: bool,
 }
 
 /// One row's cells while they are filled.
@@ -278,9 +238,9 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
         let cell = build.index[unit.instrument_key] * days + day;
         // Two units in one cell (not expected: keys are unique per venue and day) show the worse status and the
         // sum of their sizes.
-        let previous = Status::ALL.into_iter().find(|status| status.code() == build.status[cell]);
+        let previous = Status::ALL.into_iter().find(|status| code(*status) == build.status[cell]);
         let status = previous.map_or(unit.status, |previous| previous.max(unit.status));
-        build.status[cell] = status.code();
+        build.status[cell] = code(status);
         build.sizes[cell] = match (build.sizes[cell], unit.bytes) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -301,8 +261,8 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
                     Status::ALL
                         .into_iter()
                         .rev()
-                        .find(|status| day.units[status.index()] > 0)
-                        .map_or(NONE_CODE, Status::code) as char
+                        .find(|status| day.units[index(*status)] > 0)
+                        .map_or(NONE_CODE, code) as char
                 })
                 .collect();
             let mut sizes = String::with_capacity(build.sizes.len() * 6);
@@ -340,9 +300,10 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
         statuses: Status::ALL
             .into_iter()
             .map(|status| StatusData {
-                code: status.code() as char,
-                key: status.key(),
+                code: code(status) as char,
+                key: key(status),
                 label: status.label(),
+                gap: status.is_gap(),
             })
             .collect(),
         days_not_exported: coverage
@@ -438,39 +399,44 @@ pub(crate) fn render(coverage: &Coverage<'_>) -> String {
         page.push_str(&until.join(" · "));
         page.push_str("</p>\n");
     }
+    // The legend, the rule and the totals name the statuses the page's units have (docs/STATUSES.md lists them all).
+    let present: Vec<Status> = totals.present().collect();
     page.push_str("<div class=\"panels\">\n<section id=\"legend\" aria-label=\"Legend\">\n<h2>Legend</h2>\n<ul>\n");
-    for status in Status::ALL {
+    for status in &present {
         let _ = writeln!(
             page,
             "<li data-status=\"{key}\"><i class=\"sw st-{key}\"></i><b>{label}</b>: {meaning}</li>",
-            key = status.key(),
+            key = key(*status),
             label = escape(status.label()),
             meaning = escape(status.meaning()),
         );
     }
-    page.push_str(
+    let order: Vec<String> = present.iter().rev().map(|status| escape(status.label())).collect();
+    let _ = write!(
+        page,
         "<li data-status=\"none\"><i class=\"sw st-none\"></i><b>no unit</b>: nothing of this row is \
          listed that day</li>\n</ul>\n<p class=\"rule\" id=\"rule\">A row's cell takes the colour of the <b>worst</b> \
-         status among its units, in the order failed &gt; missing &gt; unverified &gt; not yet exported &gt; stored \
-         and verified: a cell that is not all green has at least one unit that is not stored and verified. When \
-         some of its units are stored and verified, a green base shows their share (at most two thirds of the \
-         cell, so the worst colour always shows). Hover a cell for its counts and bytes; click a row (or open the \
-         page with <code>#expand=exchange/data_type</code>) to show its instruments.</p>\n</section>\n",
+         status among its units, in the order {order}: a cell that is not all green has at least one unit that is \
+         not stored and verified. When some of its units are stored and verified, a green base shows their share \
+         (at most two thirds of the cell, so the worst colour always shows). Hover a cell for its counts and bytes; \
+         click a row (or open the page with <code>#expand=exchange/data_type</code>) to show its instruments.</p>\n\
+         </section>\n",
+        order = order.join(" &gt; "),
     );
     page.push_str(
         "<section id=\"totals\" aria-label=\"Totals\">\n<h2>Totals</h2>\n<table>\n\
          <thead><tr><th>status</th><th>units</th><th>stored bytes</th></tr></thead>\n<tbody>\n",
     );
-    for status in Status::ALL {
+    for status in &present {
         let _ = writeln!(
             page,
             "<tr data-status=\"{key}\" data-units=\"{units}\" data-bytes=\"{bytes}\"><td><i class=\"sw \
              st-{key}\"></i>{label}</td><td class=\"n\">{units}</td><td class=\"n\">{human}</td></tr>",
-            key = status.key(),
+            key = key(*status),
             label = escape(status.label()),
-            units = totals.units[status.index()],
-            bytes = totals.bytes[status.index()],
-            human = human_bytes(totals.bytes[status.index()]),
+            units = totals.units[index(*status)],
+            bytes = totals.bytes[index(*status)],
+            human = human_bytes(totals.bytes[index(*status)]),
         );
     }
     let _ = write!(
@@ -497,7 +463,8 @@ pub(crate) fn render(coverage: &Coverage<'_>) -> String {
 /// yet exported, sticky row headers and day labels.
 const STYLE: &str = r#"
 :root { --cw: 16px; --rh: 390px; --ink: #1d232b; --muted: #5b6470; --line: #d8dde3;
-  --verified: #009e73; --unverified: #f0e442; --missing: #d55e00; --failed: #6a1b5a; --nye: #c9ced6; --none: #f1f3f5; }
+  --verified: #009e73; --unverified: #f0e442; --missing: #d55e00; --failed: #6a1b5a; --nye: #c9ced6; --none: #f1f3f5;
+  --adopted: #56b4e9; --empty: #a6dcc9; --offered: #8c96a3; --interrupted: #e69f00; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: #fff; }
 header { padding: 12px 16px 4px; }
@@ -549,6 +516,10 @@ main { padding: 6px 16px 16px; }
 .st-unverified { background: var(--unverified); box-shadow: inset 0 0 0 1px #b8a900; }
 .st-missing { background: var(--missing); }
 .st-failed { background: var(--failed); }
+.st-adopted { background: var(--adopted); }
+.st-empty { background: repeating-linear-gradient(135deg, var(--verified) 0 2px, var(--empty) 2px 5px); }
+.st-not_offered { background: repeating-linear-gradient(90deg, var(--offered) 0 2px, #dde1e6 2px 4px); }
+.st-interrupted { background: var(--interrupted); }
 .st-not_yet_exported { background: repeating-linear-gradient(45deg, var(--nye) 0 3px, #eef0f3 3px 6px); }
 .st-none { background: var(--none); }
 .tip { position: fixed; z-index: 10; pointer-events: none; background: #1d232b; color: #fff; padding: 6px 8px; border-radius: 4px;
@@ -566,6 +537,8 @@ const SCRIPT: &str = r##""use strict";
   var statusByCode = {};
   data.statuses.forEach(function (s, i) { s.index = i; statusByCode[s.code] = s; });
   var cellHtml = { ".": '<i class="c st-none"></i>' };
+  var gapCodes = data.statuses.filter(function (s) { return s.gap; }).map(function (s) { return s.code; }).join("");
+  var gapPattern = new RegExp("[" + gapCodes + "]");
   data.statuses.forEach(function (s) { cellHtml[s.code] = '<i class="c st-' + s.key + '"></i>'; });
   var start = Date.parse(data.from + "T00:00:00Z");
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -685,7 +658,7 @@ const SCRIPT: &str = r##""use strict";
     var list = [];
     for (var k = 0; k < row.data.keys.length; k++) {
       var s = row.data.status.substr(k * N, N);
-      if (/[umf]/.test(s)) list.push(k);
+      if (gapPattern.test(s)) list.push(k);
     }
     return list;
   }
@@ -856,14 +829,14 @@ mod tests {
     fn report_cells_take_the_worst_status_with_every_count_and_the_stored_bytes() {
         use Status::*;
         let units = vec![
-            unit("2026-10-01", "deribit", "trades", "B", Verified, Some(100)),
+            unit("2026-10-01", "deribit", "trades", "B", StoredVerified, Some(100)),
             unit("2026-10-01", "deribit", "trades", "A", Missing, None),
-            unit("2026-10-02", "deribit", "trades", "A", Verified, Some(7)),
-            unit("2026-10-02", "deribit", "trades", "B", Unverified, Some(36)),
+            unit("2026-10-02", "deribit", "trades", "A", StoredVerified, Some(7)),
+            unit("2026-10-02", "deribit", "trades", "B", StoredUnverified, Some(36)),
             unit("2026-10-03", "deribit", "trades", "A", Failed, None),
             unit("2026-10-03", "deribit", "trades", "B", Missing, None),
             unit("2026-10-04", "deribit", "trades", "B", NotYetExported, None),
-            unit("2026-10-01", "binance", "trades", "C", Verified, Some(1)),
+            unit("2026-10-01", "binance", "trades", "C", StoredVerified, Some(1)),
         ];
         let mut model = coverage("2026-10-01", "2026-10-04", units);
         model.days_not_exported = vec![date("2026-10-04"), date("2026-10-09")];
@@ -881,16 +854,59 @@ mod tests {
             "failed > missing > unverified > not yet exported > verified"
         );
         assert_eq!(rows[0]["worst"], "v...");
-        // Status order: verified, not yet exported, unverified, missing, failed.
-        assert_eq!(deribit["day_units"][0], serde_json::json!([1, 0, 0, 1, 0]));
-        assert_eq!(deribit["day_units"][2], serde_json::json!([0, 0, 0, 1, 1]));
+        // Status order: verified, adopted, empty, not offered, not yet exported, unverified, interrupted, missing,
+        // failed.
+        assert_eq!(deribit["day_units"][0], serde_json::json!([1, 0, 0, 0, 0, 0, 0, 1, 0]));
+        assert_eq!(deribit["day_units"][2], serde_json::json!([0, 0, 0, 0, 0, 0, 0, 1, 1]));
         assert_eq!(deribit["day_bytes"], serde_json::json!([100, 43, 0, 0]));
         assert_eq!(deribit["status"], "mvf.vumn");
         assert_eq!(deribit["sizes"], ",7,,,2s,10,,");
-        assert_eq!(deribit["units"], serde_json::json!([2, 1, 1, 2, 1]));
+        assert_eq!(deribit["units"], serde_json::json!([2, 0, 0, 0, 1, 1, 0, 2, 1]));
         assert_eq!(deribit["bytes"], 143);
         assert!(page.contains("data-status=\"missing\" data-units=\"2\""), "totals: missing");
         assert!(page.contains("data-status=\"all\" data-units=\"8\" data-bytes=\"144\""), "totals");
+    }
+
+    /// Every status of docs/STATUSES.md has its colour, code and place in the order; the legend, the rule and the
+    /// totals name the statuses the page's units have, and "problems only" shows the gaps.
+    #[test]
+    fn report_legend_and_totals_name_the_statuses_present() {
+        let units = vec![
+            unit("2026-10-01", "deribit", "trades", "A", Status::NotOffered, None),
+            unit("2026-10-01", "deribit", "trades", "B", Status::Interrupted, None),
+            unit("2026-10-02", "deribit", "trades", "A", Status::StoredVerified, Some(5)),
+        ];
+        let page = render(&coverage("2026-10-01", "2026-10-02", units));
+        let legend: Vec<&str> = page
+            .match_indices("<li data-status=\"")
+            .map(|(at, prefix)| {
+                let rest = &page[at + prefix.len()..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        assert_eq!(legend, ["verified", "not_offered", "interrupted", "none"], "best first");
+        assert!(
+            page.contains("in the order interrupted &gt; not offered &gt; stored and verified"),
+            "the rule names the present statuses, worst first"
+        );
+        assert!(page.contains("data-status=\"not_offered\" data-units=\"1\""));
+        assert!(!page.contains("data-status=\"failed\""), "no row for an absent status");
+        for status in Status::ALL {
+            assert!(STYLE.contains(&format!(".st-{} {{", key(status))), "a colour for {status}");
+        }
+        let data = data_block(&page);
+        assert_eq!(
+            data["rows"][0]["status"], "ovi.",
+            "A: not offered, verified; B: interrupted, none"
+        );
+        let gaps: Vec<&str> = data["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|status| status["gap"] == true)
+            .map(|status| status["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(gaps, ["unverified", "interrupted", "missing", "failed"]);
     }
 
     #[test]
@@ -910,7 +926,8 @@ mod tests {
 
     #[test]
     fn report_page_fetches_nothing() {
-        let units = vec![unit("2026-10-01", "deribit", "trades", "A", Status::Verified, Some(1))];
+        let units =
+            vec![unit("2026-10-01", "deribit", "trades", "A", Status::StoredVerified, Some(1))];
         let page = render(&coverage("2026-10-01", "2026-10-01", units)).to_ascii_lowercase();
         for reference in [
             "src=",
@@ -957,12 +974,12 @@ mod tests {
                     let status = match seed % 1000 {
                         0..=4 => Status::Missing,
                         5 => Status::Failed,
-                        6 => Status::Unverified,
+                        6 => Status::StoredUnverified,
                         _ if day >= DAYS - 2 => Status::NotYetExported,
-                        _ => Status::Verified,
+                        _ => Status::StoredVerified,
                     };
                     // Sizes of real files: 100 KiB to 1 GiB.
-                    let bytes = matches!(status, Status::Verified | Status::Unverified)
+                    let bytes = matches!(status, Status::StoredVerified | Status::StoredUnverified)
                         .then(|| 100 * 1024 + seed % (1 << 30));
                     units.push(CoverageUnit {
                         date,
