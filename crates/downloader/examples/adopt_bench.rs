@@ -22,7 +22,7 @@ use downloader::download::Downloader;
 use downloader::download::adopt;
 use downloader::download::plan::{Plan, Unit, UnitObject};
 use downloader::download::progress::NoProgress;
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use md_config::{
     Config, DataType, DateRange, InstrumentType, ObjectFields, OutputFormat, OutputFormats,
     SinkConfig, SinkLocation,
@@ -77,7 +77,7 @@ fn main() -> Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
-        let sink = GcsSink::from_config(&config.sink)?;
+        let sink = ObjectSink::from_config(&config.sink)?;
         let client = tardis_client::TardisClient::new(&config.tardis)?;
         let downloader = Downloader::new(&config, client, sink);
         let before = fake.counters();

@@ -101,7 +101,7 @@ impl Hasher {
 }
 
 /// Custom-metadata-style key of a sidecar naming how an object md did not write was checked before md adopted it
-/// ([`crate::GcsSink::record_adopted`]); a record with it may lack [`META_CRC32C`] (a check that read only part of
+/// ([`crate::ObjectSink::record_adopted`]); a record with it may lack [`META_CRC32C`] (a check that read only part of
 /// the object).
 pub const META_CHECKED: &str = "md-checked";
 

@@ -7,7 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a sink or its store (see [`Error::is_retryable`]).
 ///
-/// A failing source stream is not a sink error: [`crate::GcsSink::put_stream`] hands the stream's own error back,
+/// A failing source stream is not a sink error: [`crate::ObjectSink::put_stream`] hands the stream's own error back,
 /// typed, in [`PutError::Source`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -138,7 +138,7 @@ impl Error {
     }
 }
 
-/// Why a [`crate::GcsSink::put_stream`] failed: the caller's stream, with its own error type `E` as it was yielded
+/// Why a [`crate::ObjectSink::put_stream`] failed: the caller's stream, with its own error type `E` as it was yielded
 /// (never boxed or downcast, so the caller matches it directly), or the sink. Either way nothing was stored under
 /// the final name (a stream failure) or the sink reports what happened.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,10 @@
 //! Object-store sinks (`gs://`, `s3://`, local directory, memory) with atomic, verified, create-only writes.
 //!
-//! Built from md-config's [`md_config::SinkConfig`] ([`GcsSink::from_config`]) or around any
-//! `Arc<dyn ObjectStore>` ([`GcsSink::new`]); never reads the environment.
+//! Built from md-config's [`md_config::SinkConfig`] ([`ObjectSink::from_config`]) or around any
+//! `Arc<dyn ObjectStore>` ([`ObjectSink::new`]); never reads the environment.
 //! Dependency position: `md-config` <- `gcs-sink` <- `downloader`.
 //!
-//! # Guarantees of [`GcsSink::put_stream`]
+//! # Guarantees of [`ObjectSink::put_stream`]
 //! - **Streaming**: the object arrives as a stream and is never held whole in memory. Objects up to
 //!   [`SinkOptions::part_size`] are buffered (at most one part) and written with one conditional put; larger ones
 //!   are uploaded in parts (at most [`SinkOptions::upload_concurrency`] in flight) to a staging name under
@@ -12,7 +12,7 @@
 //! - **Atomic**: no partial object is ever visible under the final name, whatever fails and whenever the process
 //!   dies: a put either happens whole or not at all, and a copy publishes a complete object. An upload that fails or
 //!   whose future is dropped is aborted; staging objects left by killed processes are removed by a later
-//!   [`GcsSink::cleanup_staging`]. On GCS, also give the bucket a lifecycle rule with the
+//!   [`ObjectSink::cleanup_staging`]. On GCS, also give the bucket a lifecycle rule with the
 //!   `AbortIncompleteMultipartUpload` action: the parts of an upload whose process was killed are not objects,
 //!   so no listing can find them.
 //! - **Create-only** ([`WriteMode::CreateOnly`]): an existing object is never overwritten. The put carries
@@ -31,7 +31,7 @@
 //!
 //! # Limits
 //! - A create-only write that finds the name taken trusts the *recorded* digest of the existing object (one `HEAD`);
-//!   it reads the object back only when nothing is recorded. [`GcsSink::verify`] re-reads to detect corruption.
+//!   it reads the object back only when nothing is recorded. [`ObjectSink::verify`] re-reads to detect corruption.
 //! - S3 publishes staged objects with a one-part multipart copy (`S3CopyIfNotExists::Multipart`, the only
 //!   create-only copy AWS offers) and replaces with `CopyObject`: both stop at 5 GiB per object.
 //! - Local directories publish with hard links (create-only) and renames (replace): the directory must be on a
@@ -48,11 +48,11 @@
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use bytes::Bytes;
-//! use gcs_sink::{GcsSink, PutStatus, WriteMode};
+//! use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 //! use md_config::{SinkConfig, SinkLocation};
 //!
 //! let config = SinkConfig { location: SinkLocation::Memory, ..SinkConfig::default() };
-//! let sink = GcsSink::from_config(&config)?;
+//! let sink = ObjectSink::from_config(&config)?;
 //! let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from("a,b\n1,2\n"))]);
 //! let outcome = sink.put_stream("day-2024-01-01/trades.csv", chunks, WriteMode::CreateOnly).await?;
 //! assert_eq!(outcome.status, PutStatus::Created);
@@ -193,7 +193,7 @@ pub struct PutOutcome {
     pub status: PutStatus,
 }
 
-/// An object's metadata, as [`GcsSink::head`] reports it.
+/// An object's metadata, as [`ObjectSink::head`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     /// The object name, relative to the sink.
@@ -208,11 +208,11 @@ pub struct ObjectInfo {
     /// adoption that read the whole object recorded them).
     pub recorded: Option<Digest>,
     /// How the object was found fit to keep, when md adopted it rather than wrote it
-    /// ([`GcsSink::record_adopted`]).
+    /// ([`ObjectSink::record_adopted`]).
     pub adopted: Option<Adoption>,
 }
 
-/// The record of an object md did not write but checked and kept ([`GcsSink::record_adopted`]).
+/// The record of an object md did not write but checked and kept ([`ObjectSink::record_adopted`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adoption {
     /// Its size when it was checked.
@@ -221,7 +221,7 @@ pub struct Adoption {
     pub checked: String,
 }
 
-/// What [`GcsSink::copy_create`] did.
+/// What [`ObjectSink::copy_create`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyStatus {
     /// The copy was created, with the source's record (if it had one).
@@ -243,7 +243,7 @@ pub struct ListedObject {
     pub e_tag: Option<String>,
 }
 
-/// The result of [`GcsSink::verify`].
+/// The result of [`ObjectSink::verify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
     /// Size and CRC32C of the object's bytes as read now.
@@ -254,7 +254,7 @@ pub struct Verified {
 
 /// An object-store sink. Cheap to clone; clones share the store.
 #[derive(Debug, Clone)]
-pub struct GcsSink {
+pub struct ObjectSink {
     inner: Arc<Inner>,
 }
 
@@ -263,13 +263,13 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     names: Names,
     options: SinkOptions,
-    /// GCS stores built by [`GcsSink::from_config`]: publishing copies carry the digest as metadata.
+    /// GCS stores built by [`ObjectSink::from_config`]: publishing copies carry the digest as metadata.
     copy_metadata: Option<gcs_copy::CopyMetadata>,
     /// Room for part buffers, shared by every upload.
     budget: upload::BufferBudget,
 }
 
-impl GcsSink {
+impl ObjectSink {
     /// Builds the sink md-config describes.
     ///
     /// `gs://`: a service-account key file when `credentials_path` is set, else application default credentials;
@@ -282,7 +282,7 @@ impl GcsSink {
     pub fn from_config(config: &SinkConfig) -> Result<Self> {
         let built = build::build(config)?;
         tracing::debug!(sink = %built.options.label, "sink built");
-        let mut sink = GcsSink::new(built.store, &built.prefix, built.options);
+        let mut sink = ObjectSink::new(built.store, &built.prefix, built.options);
         if let Some(inner) = Arc::get_mut(&mut sink.inner) {
             inner.copy_metadata = built.copy_metadata;
         }
@@ -294,7 +294,7 @@ impl GcsSink {
     ///
     /// # Errors
     /// [`Error::InvalidName`] when the location names no object (`gs://bucket`, `memory://`); as
-    /// [`GcsSink::from_config`] otherwise.
+    /// [`ObjectSink::from_config`] otherwise.
     pub fn for_object(config: &SinkConfig) -> Result<(Self, String)> {
         use md_config::SinkLocation;
         let no_object = || Error::InvalidName {
@@ -317,7 +317,7 @@ impl GcsSink {
             }
             _ => return Err(no_object()),
         };
-        let sink = GcsSink::from_config(&SinkConfig { location, ..config.clone() })?;
+        let sink = ObjectSink::from_config(&SinkConfig { location, ..config.clone() })?;
         sink.inner.names.object(&name)?;
         Ok((sink, name))
     }
@@ -331,7 +331,7 @@ impl GcsSink {
         };
         let names = Names::new(prefix);
         let budget = upload::BufferBudget::new(options.buffer_memory, options.part_size);
-        GcsSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None, budget }) }
+        ObjectSink { inner: Arc::new(Inner { store, names, options, copy_metadata: None, budget }) }
     }
 
     /// Returns the underlying store (its paths include the sink prefix), for inspecting what the sink keeps
@@ -359,7 +359,7 @@ impl GcsSink {
     /// # Cancel safety
     /// Dropping the future never leaves a partial object under the final name. A multipart upload in progress is
     /// aborted by a task spawned on drop; a staging object already completed stays until
-    /// [`GcsSink::cleanup_staging`]. If the future is dropped after the publishing put or copy was sent, the object
+    /// [`ObjectSink::cleanup_staging`]. If the future is dropped after the publishing put or copy was sent, the object
     /// may exist complete.
     pub async fn put_stream<S, E>(
         &self,
@@ -377,13 +377,13 @@ impl GcsSink {
     }
 
     /// Writes a small object (a manifest, a report) held in memory, with the same guarantees as
-    /// [`GcsSink::put_stream`].
+    /// [`ObjectSink::put_stream`].
     ///
     /// # Errors
-    /// As [`GcsSink::put_stream`]'s [`PutError::Sink`].
+    /// As [`ObjectSink::put_stream`]'s [`PutError::Sink`].
     ///
     /// # Cancel safety
-    /// As [`GcsSink::put_stream`].
+    /// As [`ObjectSink::put_stream`].
     pub async fn put_bytes(
         &self,
         name: &str,
@@ -865,7 +865,7 @@ impl GcsSink {
 
     /// Records that an object md did not write was checked and found fit to keep: a sidecar bound to the object's
     /// identity (as every sidecar is) holding its size, how it was `checked` and, when the check read the whole
-    /// object, its `digest`. [`GcsSink::head`] then reports it in [`ObjectInfo::adopted`] (and, with a digest, in
+    /// object, its `digest`. [`ObjectSink::head`] then reports it in [`ObjectInfo::adopted`] (and, with a digest, in
     /// [`ObjectInfo::recorded`]). `checked_info` is the head the check started from, and the record describes that
     /// version only: bound to its ETag, a record of an object rewritten since is ignored (on a local disk the file
     /// is looked at again, and a changed one is not recorded).
@@ -984,7 +984,7 @@ impl GcsSink {
     /// Lists the data objects under a prefix (segment-wise: `a/b` matches `a/b/...`, not `a/bc`; `""` lists
     /// everything). Staging objects and sidecars are never listed.
     ///
-    /// Listings carry no custom metadata: use [`GcsSink::head`] for recorded digests.
+    /// Listings carry no custom metadata: use [`ObjectSink::head`] for recorded digests.
     pub fn list(&self, prefix: &str) -> BoxStream<'static, Result<ListedObject>> {
         let full = match self.inner.names.list_prefix(prefix) {
             Ok(full) => full,

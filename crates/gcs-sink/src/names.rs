@@ -2,12 +2,12 @@
 //!
 //! - [`STAGING_DIR`] (`.md-staging/`): objects larger than one part are uploaded here first (multipart), then copied
 //!   to their final name with a create-only copy, then deleted. Local sinks stage every write here. Names are
-//!   `.md-staging/<unix millis, 13 digits>-<16 hex random>`, so [`crate::GcsSink::cleanup_staging`] can remove
+//!   `.md-staging/<unix millis, 13 digits>-<16 hex random>`, so [`crate::ObjectSink::cleanup_staging`] can remove
 //!   leftovers of killed processes by age.
 //! - [`SIDECAR_DIR`] (`.md-meta/`): where a store cannot carry custom metadata (local directories always; other
 //!   stores for objects published by copy), `.md-meta/<name>` records the size, CRC32C and ETag of `<name>`.
 //!
-//! Both are hidden from [`crate::GcsSink::list`]; data object names may not start with them.
+//! Both are hidden from [`crate::ObjectSink::list`]; data object names may not start with them.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher as _};

@@ -30,7 +30,7 @@ use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, PutStatus, WriteMode};
+use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord, Listing};
 use md_config::InstrumentType;
 use parquet::arrow::ArrowWriter;
@@ -86,13 +86,13 @@ pub struct Written {
 /// Reads and writes stored definitions through a sink.
 #[derive(Debug, Clone)]
 pub struct DefinitionsStore {
-    sink: GcsSink,
+    sink: ObjectSink,
     force: bool,
 }
 
 impl DefinitionsStore {
     /// Wraps a sink; `force` replaces files this version cannot read instead of failing.
-    pub fn new(sink: GcsSink, force: bool) -> Self {
+    pub fn new(sink: ObjectSink, force: bool) -> Self {
         DefinitionsStore { sink, force }
     }
 

@@ -9,7 +9,7 @@
 //! - a `.csv.gz` object is read whole (a read, never a Tardis request): it is adopted when it inflates completely
 //!   (every gzip member's CRC-32 and size) and starts with the data type's Tardis header.
 //!
-//! An adopted object gets an adoption record ([`gcs_sink::GcsSink::record_adopted`]: how it was checked, and for a
+//! An adopted object gets an adoption record ([`gcs_sink::ObjectSink::record_adopted`]: how it was checked, and for a
 //! `.csv.gz` its CRC32C), so later runs skip it and `md-cli missing` counts it apart. Anything else is left alone
 //! and reported ([`LeftAlone`]); a `--force` run replaces it.
 //!
@@ -22,7 +22,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use gcs_sink::{Digest, GcsSink, Hasher, ObjectInfo};
+use gcs_sink::{Digest, Hasher, ObjectInfo, ObjectSink};
 use instruments::ObjectKey;
 use md_config::{DataType, ParquetOptions};
 use parquet::arrow::async_reader::MetadataFetch;
@@ -106,7 +106,7 @@ pub fn historical_spellings(key: &str) -> Vec<String> {
 /// # Cancel safety
 /// Read-only.
 pub async fn check_parquet(
-    sink: &GcsSink,
+    sink: &ObjectSink,
     name: &str,
     info: &ObjectInfo,
     data_type: DataType,
@@ -171,7 +171,7 @@ fn judge_footer(
 
 /// Ranged reads for the footer reader, keeping the sink's own error (a failed read is not a bad footer).
 struct Fetch<'a> {
-    sink: &'a GcsSink,
+    sink: &'a ObjectSink,
     name: &'a str,
     e_tag: Option<&'a str>,
     failed: Option<gcs_sink::Error>,
@@ -206,7 +206,7 @@ impl MetadataFetch for &mut Fetch<'_> {
 /// # Cancel safety
 /// Read-only.
 pub async fn check_csv_gzip(
-    sink: &GcsSink,
+    sink: &ObjectSink,
     name: &str,
     info: &ObjectInfo,
     data_type: DataType,

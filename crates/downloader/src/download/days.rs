@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{ObjectSink, WriteMode};
 use md_config::{Config, DateRange, DateSpan};
 use serde::{Deserialize, Serialize};
 use tardis_client::TardisClient;
@@ -53,7 +53,7 @@ impl RunDays {
     pub async fn peek(
         config: &Config,
         client: &TardisClient,
-        sink: &GcsSink,
+        sink: &ObjectSink,
     ) -> Result<RunDays, Error> {
         if let Some(id) = &config.run.id
             && let Some(recorded) = read(sink, id).await?
@@ -75,7 +75,7 @@ impl RunDays {
     pub async fn resolve(
         config: &Config,
         client: &TardisClient,
-        sink: &GcsSink,
+        sink: &ObjectSink,
     ) -> Result<RunDays, Error> {
         let (instruments, download) = (config.instruments.dates, config.download.dates);
         let run_id = config.run.id.clone();
@@ -154,7 +154,7 @@ pub fn selected_exchanges(config: &Config) -> Vec<String> {
     }
 }
 
-async fn read(sink: &GcsSink, run_id: &str) -> Result<Option<RunDays>, Error> {
+async fn read(sink: &ObjectSink, run_id: &str) -> Result<Option<RunDays>, Error> {
     let object = RunDays::object_name(run_id);
     let chunks = match sink.get(&object).await {
         Ok(stream) => stream,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use serde::{Deserialize, Serialize};
 
 use super::adopt::{AdoptedObject, LeftAlone};
@@ -175,7 +175,10 @@ impl Manifest {
 ///
 /// # Cancel safety
 /// Read-only.
-pub async fn previously_not_offered(sink: &GcsSink, object: &str) -> BTreeMap<String, UnitRecord> {
+pub async fn previously_not_offered(
+    sink: &ObjectSink,
+    object: &str,
+) -> BTreeMap<String, UnitRecord> {
     /// Only the field needed, so older and newer manifests read too.
     #[derive(Deserialize)]
     struct Previous {

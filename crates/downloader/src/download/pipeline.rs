@@ -15,7 +15,7 @@ use chrono::Utc;
 use futures::channel::{mpsc, oneshot};
 use futures::stream::{self, BoxStream};
 use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, PutError, PutOutcome, PutStatus, StoreKind, WriteMode};
+use gcs_sink::{ObjectSink, PutError, PutOutcome, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
 use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio_util::sync::CancellationToken;
@@ -70,7 +70,7 @@ pub struct RunReport {
 #[derive(Debug, Clone)]
 pub struct Downloader {
     client: TardisClient,
-    sink: GcsSink,
+    sink: ObjectSink,
     download: DownloadConfig,
     service: ServiceConfig,
     shard_index: u32,
@@ -101,7 +101,7 @@ impl Downloader {
     /// Builds a downloader from the configuration and the clients built from it.
     ///
     /// The verify mode is [`VerifyMode::Full`] for local and in-memory sinks and [`VerifyMode::Head`] otherwise.
-    pub fn new(config: &Config, client: TardisClient, sink: GcsSink) -> Self {
+    pub fn new(config: &Config, client: TardisClient, sink: ObjectSink) -> Self {
         let total_shards = config.sharding.total_shards.get();
         let verify = match sink.options().kind {
             StoreKind::Local { .. } | StoreKind::Memory => VerifyMode::Full,
@@ -126,7 +126,7 @@ impl Downloader {
     }
 
     /// Returns the sink.
-    pub fn sink(&self) -> &GcsSink {
+    pub fn sink(&self) -> &ObjectSink {
         &self.sink
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{ObjectSink, WriteMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -54,7 +54,7 @@ pub struct Ledger {
 /// # Cancel safety
 /// Read-only.
 pub async fn used_on(
-    sink: &GcsSink,
+    sink: &ObjectSink,
     day: NaiveDate,
     shard_index: u32,
     total_shards: u32,
@@ -98,7 +98,7 @@ pub(crate) struct Quota {
 impl Quota {
     /// Opens today's ledger of the shard (none yet: nothing used).
     pub(crate) async fn open(
-        sink: &GcsSink,
+        sink: &ObjectSink,
         share: u64,
         now: DateTime<Utc>,
         shard_index: u32,
@@ -141,7 +141,7 @@ impl Quota {
     }
 
     /// Records the usage when [`FLUSH_EVERY`] has passed since the last record.
-    pub(crate) async fn flush_if_due(&self, sink: &GcsSink) {
+    pub(crate) async fn flush_if_due(&self, sink: &ObjectSink) {
         {
             let mut last = self.last_flush.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if last.elapsed() < FLUSH_EVERY {
@@ -155,7 +155,7 @@ impl Quota {
     }
 
     /// Writes the ledger with the current usage (replacing the previous one).
-    pub(crate) async fn record(&self, sink: &GcsSink) -> Result<(), Error> {
+    pub(crate) async fn record(&self, sink: &ObjectSink) -> Result<(), Error> {
         let ledger = Ledger {
             day: self.day,
             shard_index: self.shard_index,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -244,7 +244,7 @@ pub fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
 ///
 /// # Cancel safety
 /// Each object is replaced atomically; dropping the future leaves some days written and others not.
-pub async fn write(sink: &GcsSink, reports: &[DayReports]) -> Result<Vec<String>, Error> {
+pub async fn write(sink: &ObjectSink, reports: &[DayReports]) -> Result<Vec<String>, Error> {
     let mut written = Vec::with_capacity(reports.len() * 2);
     for report in reports {
         for (object, batch) in [

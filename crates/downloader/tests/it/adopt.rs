@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType as ArrowType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use downloader::download::adopt::{self, CSV_GZIP, MD_RECORD, PARQUET_FOOTER, Verdict};
 use downloader::download::manifest::RunStatus;
-use gcs_sink::{Digest, GcsSink, WriteMode};
+use gcs_sink::{Digest, ObjectSink, WriteMode};
 use md_config::{DataType, OutputFormats, ParquetOptions, ParquetSchema, SinkConfig, SinkLocation};
 use parquet::arrow::ArrowWriter;
 use rstest::rstest;
@@ -342,7 +342,7 @@ async fn a_footer_check_reads_only_the_end_of_the_object() {
         },
         ..SinkConfig::default()
     };
-    let sink = GcsSink::from_config(&config).expect("sink");
+    let sink = ObjectSink::from_config(&config).expect("sink");
     let schema = expected(DataType::BookSnapshot5);
     let big = parquet_file(&schema, 40_000, 10_000);
     assert!(big.len() as u64 > 8 * adopt::FOOTER_READ, "{} bytes", big.len());

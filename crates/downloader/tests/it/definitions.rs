@@ -14,7 +14,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use chrono::{DateTime, NaiveDate, Utc};
 use downloader::definitions::{self, DefinitionsStore};
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use md_config::{DateRange, InstrumentType, SinkConfig, SinkLocation};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -188,7 +188,7 @@ async fn write(
 }
 
 fn store(root: &Path, force: bool) -> DefinitionsStore {
-    let sink = GcsSink::from_config(&SinkConfig {
+    let sink = ObjectSink::from_config(&SinkConfig {
         location: SinkLocation::Local { root: root.to_path_buf() },
         ..SinkConfig::default()
     })
@@ -279,7 +279,7 @@ async fn rewriting_a_day_keeps_other_exchanges_and_is_a_no_op_when_unchanged() {
     // A run for one exchange replaces that exchange's rows and keeps the others.
     let stub = TardisStub::start(StubConfig::default()).await.unwrap();
     let client = TardisClient::new(&stub.tardis_config()).unwrap();
-    let sink = GcsSink::from_config(&SinkConfig {
+    let sink = ObjectSink::from_config(&SinkConfig {
         location: SinkLocation::Local { root: dir.path().to_path_buf() },
         ..SinkConfig::default()
     })

@@ -16,7 +16,7 @@ use downloader::download::plan::{self, Plan};
 use downloader::download::progress::NoProgress;
 use downloader::download::quota;
 use futures::TryStreamExt;
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use md_config::{Config, DataType, DateRange, DateSpan, LoadOptions, SinkConfig, SinkLocation};
 use tardis_client::{RetryPolicy, TardisClient};
 use test_support::tardis::{FaultRates, StubConfig, TardisStub, dataset_path};
@@ -74,7 +74,7 @@ pub(crate) struct Setup {
     pub(crate) stub: TardisStub,
     pub(crate) dir: tempfile::TempDir,
     pub(crate) config: Config,
-    pub(crate) sink: GcsSink,
+    pub(crate) sink: ObjectSink,
     pub(crate) client: TardisClient,
     pub(crate) plan: Plan,
 }
@@ -86,7 +86,7 @@ pub(crate) async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Conf
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(&stub, dir.path());
     change(&mut config);
-    let sink = GcsSink::from_config(&config.sink).expect("sink");
+    let sink = ObjectSink::from_config(&config.sink).expect("sink");
     let client = fast_client(&config);
     let store = DefinitionsStore::new(sink.clone(), false);
     let report =
@@ -98,7 +98,7 @@ pub(crate) async fn setup(stub_config: StubConfig, change: impl FnOnce(&mut Conf
     Setup { stub, dir, config, sink, client, plan }
 }
 
-pub(crate) async fn build_plan(config: &Config, sink: &GcsSink) -> Plan {
+pub(crate) async fn build_plan(config: &Config, sink: &ObjectSink) -> Plan {
     let store = DefinitionsStore::new(sink.clone(), false);
     let days = definitions::read_days(&store, DAYS.days()).await.expect("definitions read");
     plan::build(
@@ -365,7 +365,7 @@ async fn a_spent_quota_share_stops_the_shard_cleanly() {
     assert!(error.to_string().contains(&object), "{error}");
 }
 
-async fn read_ledger(sink: &GcsSink, object: &str) -> quota::Ledger {
+async fn read_ledger(sink: &ObjectSink, object: &str) -> quota::Ledger {
     let body: Vec<u8> = sink
         .get(object)
         .await

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use gcs_sink::{Error, GcsSink, StoreKind, WriteMode};
+use gcs_sink::{Error, ObjectSink, StoreKind, WriteMode};
 use md_config::{SinkConfig, SinkLocation};
 use rstest::rstest;
 
@@ -17,7 +17,7 @@ fn config(location: &str) -> SinkConfig {
 async fn a_local_sink_creates_its_directory_and_writes_files_there() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("not/yet/there");
-    let sink = GcsSink::from_config(&config(root.to_str().expect("utf-8"))).expect("builds");
+    let sink = ObjectSink::from_config(&config(root.to_str().expect("utf-8"))).expect("builds");
     assert!(matches!(sink.options().kind, StoreKind::Local { .. }));
     sink.put_bytes("day-2024-01-01/a.csv", "a,b\n", WriteMode::CreateOnly).await.expect("put");
     assert_eq!(std::fs::read(root.join("day-2024-01-01/a.csv")).expect("file"), b"a,b\n");
@@ -34,7 +34,7 @@ fn sinks_are_named_by_their_url(#[case] location: &str, #[case] label: &str) {
     config.gcs.emulator_host = Some("http://127.0.0.1:9".parse().expect("url"));
     config.s3.access_key_id = Some("key".into());
     config.s3.secret_access_key = Some(md_config::Secret::new("secret"));
-    let sink = GcsSink::from_config(&config).expect("builds");
+    let sink = ObjectSink::from_config(&config).expect("builds");
     assert_eq!(sink.options().label, label);
     assert_eq!(sink.options().part_size, SinkConfig::default().part_size);
 }
@@ -51,7 +51,7 @@ fn sinks_are_named_by_their_url(#[case] location: &str, #[case] label: &str) {
 )]
 #[case::root_is_a_file(config("/proc/version"), "/proc/version")]
 fn bad_configurations_fail_naming_the_sink(#[case] config: SinkConfig, #[case] detail: &str) {
-    match GcsSink::from_config(&config) {
+    match ObjectSink::from_config(&config) {
         Err(error @ Error::Config { .. }) => {
             let message = format!("{error}");
             assert!(message.contains(detail), "{message:?} should mention {detail:?}");
@@ -66,7 +66,7 @@ fn secrets_never_appear_in_errors() {
     let mut config = config("s3://md-bucket");
     config.s3.secret_access_key = Some(md_config::Secret::new("hunter2-secret"));
     config.part_size = 0;
-    let error = GcsSink::from_config(&config).expect_err("zero part size");
+    let error = ObjectSink::from_config(&config).expect_err("zero part size");
     assert!(!format!("{error} {error:?}").contains("hunter2"));
 }
 
@@ -87,7 +87,7 @@ fn a_sink_url_naming_an_object_splits_into_sink_and_name(
     config.gcs.emulator_host = Some("http://127.0.0.1:9".parse().expect("url"));
     config.s3.access_key_id = Some("key".into());
     config.s3.secret_access_key = Some(md_config::Secret::new("secret"));
-    let (sink, object) = GcsSink::for_object(&config).expect("names an object");
+    let (sink, object) = ObjectSink::for_object(&config).expect("names an object");
     assert_eq!((sink.options().label.as_str(), object.as_str()), (sink_label, name));
 }
 
@@ -95,14 +95,15 @@ fn a_sink_url_naming_an_object_splits_into_sink_and_name(
 #[case::bucket_only("gs://md-bucket")]
 #[case::memory("memory://")]
 fn a_sink_url_without_an_object_is_refused(#[case] url: &str) {
-    assert!(matches!(GcsSink::for_object(&config(url)), Err(Error::InvalidName { .. })));
+    assert!(matches!(ObjectSink::for_object(&config(url)), Err(Error::InvalidName { .. })));
 }
 
 #[tokio::test]
 async fn an_object_url_on_disk_writes_that_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let target = dir.path().join("out/trades.csv.gz");
-    let (sink, name) = GcsSink::for_object(&config(target.to_str().expect("utf-8"))).expect("sink");
+    let (sink, name) =
+        ObjectSink::for_object(&config(target.to_str().expect("utf-8"))).expect("sink");
     sink.put_bytes(&name, "gzip bytes", WriteMode::CreateOnly).await.expect("put");
     assert_eq!(std::fs::read(&target).expect("written"), b"gzip bytes");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gcs_sink::{Digest, Error, GcsSink, PutError, PutStatus, SinkOptions, StoreKind, WriteMode};
+use gcs_sink::{Digest, Error, ObjectSink, PutError, PutStatus, SinkOptions, StoreKind, WriteMode};
 use rstest::rstest;
 use test_support::generated::Generated;
 
@@ -305,7 +305,7 @@ async fn uploads_share_one_buffer_budget_and_all_complete() {
     let store = Arc::new(object_store::memory::InMemory::new());
     let options =
         SinkOptions { part_size: 1024, buffer_memory: 2048, ..SinkOptions::new(StoreKind::Memory) };
-    let sink = GcsSink::new(store as Arc<dyn object_store::ObjectStore>, "", options);
+    let sink = ObjectSink::new(store as Arc<dyn object_store::ObjectStore>, "", options);
     let uploads = (0..8u8).map(|index| {
         let sink = sink.clone();
         tokio::spawn(async move {

@@ -56,12 +56,12 @@ async fn large_objects_go_through_staging_then_a_create_only_copy_carrying_the_d
 #[tokio::test]
 async fn an_injected_store_without_the_copy_hook_records_large_digests_in_a_sidecar() {
     let harness = harness().await;
-    // The same GCS store, wrapped by `GcsSink::new`: no connector hook, so the sink falls back to a sidecar.
+    // The same GCS store, wrapped by `ObjectSink::new`: no connector hook, so the sink falls back to a sidecar.
     let options = gcs_sink::SinkOptions {
         part_size: Harness::part_size(Backend::FakeGcs),
         ..gcs_sink::SinkOptions::new(gcs_sink::StoreKind::Gcs)
     };
-    let sink = gcs_sink::GcsSink::new(harness.sink.store().clone(), &harness.prefix, options);
+    let sink = gcs_sink::ObjectSink::new(harness.sink.store().clone(), &harness.prefix, options);
     let generated = large(1);
     sink.put_stream("big.bin", generated.stream(), WriteMode::CreateOnly).await.expect("put");
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use gcs_sink::{Digest, Error, GcsSink};
+use gcs_sink::{Digest, Error, ObjectSink};
 use md_config::{SinkConfig, SinkLocation};
 use test_support::generated::Generated;
 use url::Url;
@@ -57,14 +57,14 @@ impl Seeded {
         assert!(response.status().is_success(), "seeding {name}: {}", response.status());
     }
 
-    fn sink(&self, prefix: &str) -> GcsSink {
+    fn sink(&self, prefix: &str) -> ObjectSink {
         let mut config = SinkConfig {
             location: SinkLocation::Gcs { bucket: self.bucket.clone(), prefix: prefix.into() },
             max_retries: 1,
             ..SinkConfig::default()
         };
         config.gcs.emulator_host = Some(Url::parse(&self.url).expect("url"));
-        GcsSink::from_config(&config).expect("sink")
+        ObjectSink::from_config(&config).expect("sink")
     }
 }
 

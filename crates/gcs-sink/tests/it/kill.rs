@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gcs_sink::{GcsSink, PutStatus, WriteMode};
+use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use test_support::gcs::{Fault, RequestKind};
 use test_support::generated::Generated;
 use test_support::upload::Upload;
@@ -72,7 +72,7 @@ async fn uploader() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let sink = GcsSink::from_config(&md_config::SinkConfig {
+    let sink = ObjectSink::from_config(&md_config::SinkConfig {
         location: md_config::SinkLocation::Local { root },
         ..md_config::SinkConfig::default()
     })
@@ -172,7 +172,7 @@ async fn killed_local_uploads_leave_only_hidden_partials_that_cleanup_removes() 
     kill(child);
 
     assert!(!root.join(NAME).exists(), "no file under the final name");
-    let sink = GcsSink::from_config(&md_config::SinkConfig {
+    let sink = ObjectSink::from_config(&md_config::SinkConfig {
         location: md_config::SinkLocation::Local { root: root.clone() },
         ..md_config::SinkConfig::default()
     })

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use gcs_sink::{GcsSink, SinkOptions, StoreKind};
+use gcs_sink::{ObjectSink, SinkOptions, StoreKind};
 use md_config::{Secret, SinkConfig, SinkLocation};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
@@ -36,7 +36,7 @@ pub(crate) enum Backend {
 
 /// A sink plus whatever keeps its backend alive.
 pub(crate) struct Harness {
-    pub(crate) sink: GcsSink,
+    pub(crate) sink: ObjectSink,
     pub(crate) backend: Backend,
     pub(crate) fake: Option<FakeGcs>,
     pub(crate) dir: Option<tempfile::TempDir>,
@@ -86,7 +86,7 @@ impl Harness {
                 config.s3.secret_access_key = Some(Secret::new("test"));
             }
         }
-        let sink = GcsSink::from_config(&config).expect("sink builds");
+        let sink = ObjectSink::from_config(&config).expect("sink builds");
         Some(Harness { sink, backend, fake, dir, prefix })
     }
 
@@ -121,10 +121,10 @@ impl Harness {
 }
 
 /// A sink over an in-memory store with tiny parts, for tests of the sink's own logic.
-pub(crate) fn memory_sink(part_size: usize) -> (GcsSink, Arc<InMemory>) {
+pub(crate) fn memory_sink(part_size: usize) -> (ObjectSink, Arc<InMemory>) {
     let store = Arc::new(InMemory::new());
     let options = SinkOptions { part_size, ..SinkOptions::new(StoreKind::Memory) };
-    (GcsSink::new(store.clone() as Arc<dyn ObjectStore>, "", options), store)
+    (ObjectSink::new(store.clone() as Arc<dyn ObjectStore>, "", options), store)
 }
 
 /// Returns a third-party server's URL from the environment, applying the `MD_TEST_REQUIRE_SERVERS` rule.
@@ -169,13 +169,13 @@ pub(crate) fn unique() -> String {
 }
 
 /// Reads a whole object through the sink.
-pub(crate) async fn read_all(sink: &GcsSink, name: &str) -> Vec<u8> {
+pub(crate) async fn read_all(sink: &ObjectSink, name: &str) -> Vec<u8> {
     let chunks: Vec<Bytes> = sink.get(name).await.expect("get").try_collect().await.expect("read");
     chunks.concat()
 }
 
 /// Lists every data object name under a prefix, sorted.
-pub(crate) async fn list_names(sink: &GcsSink, prefix: &str) -> Vec<String> {
+pub(crate) async fn list_names(sink: &ObjectSink, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> =
         sink.list(prefix).map_ok(|object| object.name).try_collect().await.expect("list");
     names.sort();

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use futures::StreamExt;
-use gcs_sink::{GcsSink, PutError, PutStatus, WriteMode};
+use gcs_sink::{ObjectSink, PutError, PutStatus, WriteMode};
 use md_config::{Loaded, SinkConfig, SinkLocation};
 use tardis_client::{DatasetRequest, DatasetSummary, Retry, TardisClient};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ enum AttemptError {
 /// (`gs://`, `s3://`), written create-only unless forced.
 enum Output {
     Local(PathBuf),
-    Object { sink: GcsSink, name: String, url: String, mode: WriteMode },
+    Object { sink: ObjectSink, name: String, url: String, mode: WriteMode },
 }
 
 impl Output {
@@ -38,7 +38,7 @@ impl Output {
         let location = SinkLocation::parse(&text)
             .map_err(|reason| Failure::BadInput(anyhow!("--output {text}: {reason}")))?;
         let config = SinkConfig { location, ..sink.clone() };
-        let (sink, name) = GcsSink::for_object(&config).map_err(|error| {
+        let (sink, name) = ObjectSink::for_object(&config).map_err(|error| {
             Failure::BadInput(anyhow!(error).context(format!("--output {text}")))
         })?;
         let mode = if force { WriteMode::Replace } else { WriteMode::CreateOnly };

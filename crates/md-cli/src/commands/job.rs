@@ -7,7 +7,7 @@ use downloader::definitions::{self, DefinitionsStore};
 use downloader::download::days::selected_exchanges;
 use downloader::download::plan::{self, Plan};
 use downloader::download::{Freshness, RunDays};
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use gcs_sink::secret_manager::SecretError;
 use md_config::{Config, Loaded};
 use tardis_client::TardisClient;
@@ -19,7 +19,7 @@ use crate::exit::Failure;
 /// The objects every command of the main job needs, built from the configuration.
 pub(crate) struct Job {
     pub(crate) config: Config,
-    pub(crate) sink: GcsSink,
+    pub(crate) sink: ObjectSink,
     pub(crate) client: TardisClient,
     /// Where the Tardis API key came from.
     pub(crate) key: KeyOrigin,
@@ -57,7 +57,7 @@ impl Job {
     }
 
     fn build(loaded: &Loaded, config: Config, key: KeyOrigin) -> Result<Job, Failure> {
-        let sink = GcsSink::from_config(&config.sink)
+        let sink = ObjectSink::from_config(&config.sink)
             .map_err(|error| Failure::BadInput(anyhow!(error).context("cannot open the sink")))?;
         let client =
             TardisClient::new(&config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))?;

@@ -31,7 +31,7 @@ use downloader::download::UnitStatus;
 use downloader::download::plan::{Plan, Unit};
 use downloader::download::reports::{self, ReportFilters};
 use futures::{StreamExt, TryStreamExt};
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{ObjectSink, WriteMode};
 use md_config::Loaded;
 use serde::Serialize;
 
@@ -298,7 +298,7 @@ pub(crate) fn run(loaded: &Loaded, args: &MissingArgs) -> Result<(), Failure> {
 
 /// Finds the plan's stored objects (listing the directories they live in) and checks each one's recorded size and
 /// CRC32C against the object; returns what was found of each, with its size.
-async fn stored(sink: &GcsSink, plan: &Plan) -> Result<BTreeMap<String, (Found, u64)>, Failure> {
+async fn stored(sink: &ObjectSink, plan: &Plan) -> Result<BTreeMap<String, (Found, u64)>, Failure> {
     let directories: BTreeSet<String> = plan
         .units
         .iter()

@@ -13,7 +13,7 @@ use downloader::download::UnitStatus;
 use downloader::download::manifest::MANIFEST_PREFIX;
 use downloader::download::plan::Unit;
 use futures::{StreamExt, TryStreamExt};
-use gcs_sink::GcsSink;
+use gcs_sink::ObjectSink;
 use serde::Deserialize;
 
 use crate::exit::Failure;
@@ -88,7 +88,7 @@ pub(crate) fn manifest_range(name: &str) -> Option<(NaiveDate, NaiveDate)> {
 /// # Errors
 /// A manifest that cannot be listed, read or parsed, named.
 pub(crate) async fn last_runs(
-    sink: &GcsSink,
+    sink: &ObjectSink,
     from: NaiveDate,
     to: NaiveDate,
     units: &[&Unit],

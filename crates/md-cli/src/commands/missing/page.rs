@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, NaiveDate, Utc};
 use downloader::download::UnitStatus;
 use downloader::download::plan::{Plan, Unit};
-use gcs_sink::{GcsSink, WriteMode};
+use gcs_sink::{ObjectSink, WriteMode};
 
 use super::Found;
 use super::html::{Coverage, CoverageUnit};
@@ -50,7 +50,7 @@ pub(crate) fn check_path(path: &Path) -> Result<(), Failure> {
 /// # Cancel safety
 /// Dropping the future leaves nothing at `path`; the sink's write is atomic.
 pub(crate) async fn write(
-    sink: &GcsSink,
+    sink: &ObjectSink,
     plan: &Plan,
     classified: &[(&Unit, UnitStatus)],
     stored: &BTreeMap<String, (Found, u64)>,
