@@ -17,4 +17,4 @@ pub mod download;
 mod error;
 
 pub use download::{Downloader, Plan, RunReport, Unit};
-pub use error::{Error, Result};
+pub use error::{CodecError, Error, LedgerProblem, Result};

@@ -16,7 +16,7 @@ use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, LedgerProblem};
 
 /// Where ledgers live in the sink.
 pub const QUOTA_PREFIX: &str = "manifests/quota";
@@ -60,26 +60,23 @@ pub async fn used_on(
     total_shards: u32,
 ) -> Result<u64, Error> {
     let object = object_name(day, shard_index, total_shards);
-    let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
+    let fail = |problem| Error::ledger(&object, problem);
     match sink.get(&object).await {
         Ok(body) => {
             let bytes: Vec<u8> = body
                 .map_ok(|chunk| chunk.to_vec())
                 .try_concat()
                 .await
-                .map_err(|error| fail(format!("cannot read it: {error}")))?;
-            let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
-                fail(format!(
-                    "not a quota ledger ({error}); remove it to start the day's count afresh"
-                ))
-            })?;
+                .map_err(|error| fail(LedgerProblem::Read(Box::new(error))))?;
+            let ledger: Ledger = serde_json::from_slice(&bytes)
+                .map_err(|error| fail(LedgerProblem::NotALedger(error)))?;
             if ledger.day != day {
-                return Err(fail(format!("it is for {} but is stored under {day}", ledger.day)));
+                return Err(fail(LedgerProblem::WrongDay { day, found: ledger.day }));
             }
             Ok(ledger.used_bytes)
         }
         Err(gcs_sink::Error::NotFound { .. }) => Ok(0),
-        Err(error) => Err(fail(format!("cannot read it: {error}"))),
+        Err(error) => Err(fail(LedgerProblem::Read(Box::new(error)))),
     }
 }
 
@@ -165,8 +162,9 @@ impl Quota {
             updated_at: Utc::now(),
         };
         let body = serde_json::to_vec_pretty(&ledger).expect("a ledger serializes");
-        sink.put_bytes(&self.object, body, WriteMode::Replace).await.map(|_| ()).map_err(|error| {
-            Error::Ledger { object: self.object.clone(), reason: error.to_string() }
-        })
+        sink.put_bytes(&self.object, body, WriteMode::Replace)
+            .await
+            .map(|_| ())
+            .map_err(|error| Error::ledger(&self.object, LedgerProblem::Write(Box::new(error))))
     }
 }
