@@ -13,6 +13,7 @@
 
 pub mod convert;
 pub mod definitions;
+pub mod doctor;
 pub mod download;
 mod error;
 

@@ -66,6 +66,7 @@ pub mod digest;
 mod error;
 mod gcs_copy;
 pub mod names;
+mod probe;
 pub mod secret_manager;
 mod upload;
 
@@ -89,6 +90,7 @@ use tracing::Instrument;
 use crate::digest::SidecarRecord;
 pub use crate::digest::{Digest, Hasher};
 pub use crate::error::{Error, PutError, Result};
+pub use crate::probe::ProbeError;
 use crate::names::Names;
 use crate::upload::StagedUpload;
 
