@@ -19,8 +19,11 @@ use tardis_client::{
 };
 
 use crate::download::RunDays;
+use crate::download::days::selected_exchanges;
 use crate::download::quota;
-use crate::error::chain;
+use crate::download::share::applied_settings;
+use crate::error::{Error, chain};
+use crate::job::{Job, PlanError};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,13 +65,44 @@ impl Check {
     }
 }
 
+/// Every check, in order: the configuration (`key`: where the API key came from), settings the original ignored
+/// (only when any is set), Tardis, the API key (`unread`: the Secret Manager error when the key was to come from
+/// there and could not be read), the sink, the clock, the quota ledger and the plan. The checks that ask Tardis
+/// are skipped (a warning) when it does not answer, rather than waiting out their retries.
+///
+/// # Cancel safety
+/// Dropping the future may leave the sink's probe object behind.
+pub async fn checks(
+    loaded: &Loaded,
+    job: &Job,
+    key: &str,
+    unread: Option<&SecretError>,
+) -> Vec<Check> {
+    let mut checks = vec![configuration(loaded, key)];
+    checks.extend(migration(&applied_settings(loaded)));
+    let (tardis, probes) = tardis(&job.client, &job.config.tardis.proxy).await;
+    let reachable = tardis.status != Status::Fail;
+    checks.push(tardis);
+    checks.push(match unread {
+        Some(error) => unread_key(error),
+        None if reachable => api_key(&job.client, &job.config, &job.sink).await,
+        None => unasked("api key"),
+    });
+    checks.push(sink(&job.sink, &job.config.sink.location, Utc::now()).await);
+    checks.push(clock(&probes, Utc::now()));
+    checks.push(quota(&job.sink, &job.config, Utc::now()).await);
+    checks.push(if reachable { plan(job).await } else { unasked("plan") });
+    checks
+}
+
 /// A check that needs Tardis, which did not answer.
-pub fn unasked(name: &'static str) -> Check {
+fn unasked(name: &'static str) -> Check {
     Check::warn(name, "not checked: Tardis did not answer", "fix the tardis check first")
 }
 
-/// Settings the original system parsed but ignored, which md applies: a warning naming each, when any is set.
-pub fn migration(applied: &[String]) -> Option<Check> {
+/// Settings the original system parsed but ignored, which md applies (its `env.example` sets them all): a warning
+/// naming each, when any is set.
+fn migration(applied: &[String]) -> Option<Check> {
     (!applied.is_empty()).then(|| {
         Check::warn(
             "migration",
@@ -79,7 +113,7 @@ pub fn migration(applied: &[String]) -> Option<Check> {
 }
 
 /// The configuration loaded, and where each credential comes from; `key` says where the API key came from.
-pub fn configuration(loaded: &Loaded, key: &str) -> Check {
+fn configuration(loaded: &Loaded, key: &str) -> Check {
     let source = |name: &str| {
         loaded.settings.iter().find(|setting| setting.name == name && setting.value.is_some()).map(
             |setting| match (&setting.origin, setting.source) {
@@ -139,7 +173,7 @@ pub fn configuration(loaded: &Loaded, key: &str) -> Check {
 }
 
 /// The API key that was to be read from Secret Manager could not be read.
-pub fn unread_key(error: &SecretError) -> Check {
+fn unread_key(error: &SecretError) -> Check {
     let fix = match error {
         SecretError::NotFound { .. } => {
             "create the secret (gcloud secrets create NAME --data-file=-), or fix TARDIS_SECRET_NAME and GCP_PROJECT_ID"
@@ -168,7 +202,7 @@ fn through_proxy(proxies: &ProxyConfig, url: &str) -> Option<String> {
 }
 
 /// Both Tardis base URLs answer, with their round-trip times; the probes that answered, for [`clock`].
-pub async fn tardis(client: &TardisClient, proxies: &ProxyConfig) -> (Check, Vec<Probe>) {
+async fn tardis(client: &TardisClient, proxies: &ProxyConfig) -> (Check, Vec<Probe>) {
     const NAME: &str = "tardis";
     let mut probes = Vec::new();
     let mut lines = Vec::new();
@@ -212,7 +246,7 @@ pub async fn tardis(client: &TardisClient, proxies: &ProxyConfig) -> (Check, Vec
 }
 
 /// The key is accepted, and covers the configured exchanges and days.
-pub async fn api_key(client: &TardisClient, config: &Config, sink: &ObjectSink) -> Check {
+async fn api_key(client: &TardisClient, config: &Config, sink: &ObjectSink) -> Check {
     const NAME: &str = "api key";
     let access = match client.key_standing().await {
         KeyStanding::Accepted(access) => access,
@@ -271,13 +305,15 @@ pub async fn api_key(client: &TardisClient, config: &Config, sink: &ObjectSink) 
 
 /// A create-only probe object is written, read back, verified, refused a second time, and deleted
 /// ([`ObjectSink::probe`]); `now` names it.
-pub async fn sink(sink: &ObjectSink, location: &SinkLocation, now: DateTime<Utc>) -> Check {
+async fn sink(sink: &ObjectSink, location: &SinkLocation, now: DateTime<Utc>) -> Check {
     let name =
         format!(".md-doctor/probe-{}-{}", now.format("%Y%m%dT%H%M%S%.3f"), std::process::id());
     match sink.probe(&name).await {
         Ok(()) => Check::ok(
             "sink",
-            format!("{location} writable: a create-only probe was written, read back, verified and refused a second time"),
+            format!(
+                "{location} writable: a create-only probe was written, read back, verified and refused a second time"
+            ),
         ),
         Err(error) => Check::fail(
             "sink",
@@ -288,7 +324,7 @@ pub async fn sink(sink: &ObjectSink, location: &SinkLocation, now: DateTime<Utc>
 }
 
 /// The machine's clock against the servers' `Date` ([`ClockSkew`]), at `now`.
-pub fn clock(probes: &[Probe], now: DateTime<Utc>) -> Check {
+fn clock(probes: &[Probe], now: DateTime<Utc>) -> Check {
     const NAME: &str = "clock";
     let Some(skew) = ClockSkew::worst(probes, now) else {
         return Check::warn(
@@ -309,7 +345,7 @@ pub fn clock(probes: &[Probe], now: DateTime<Utc>) -> Check {
 }
 
 /// Today's quota ledger of this shard: used and left ([`quota::share_use`]).
-pub async fn quota(sink: &ObjectSink, config: &Config, now: DateTime<Utc>) -> Check {
+async fn quota(sink: &ObjectSink, config: &Config, now: DateTime<Utc>) -> Check {
     const NAME: &str = "quota";
     match quota::share_use(sink, config, now).await {
         Ok(None) => Check::ok(NAME, "no TARDIS_DAILY_QUOTA_BYTES: no budget is kept"),
@@ -336,6 +372,72 @@ pub async fn quota(sink: &ObjectSink, config: &Config, now: DateTime<Utc>) -> Ch
             Check::fail(NAME, chain(&error), "remove the ledger object it names if it is damaged")
         }
     }
+}
+
+/// The plan this configuration would run: units, shards, days not exported yet. Days without stored definitions are
+/// a warning (`md-cli pipeline` writes them first), any other error planning fails.
+async fn plan(job: &Job) -> Check {
+    const NAME: &str = "plan";
+    let days = match RunDays::peek(&job.config, &job.client, &job.sink).await {
+        Ok(days) => days,
+        Err(error) => {
+            return Check::fail(NAME, chain(&error), "change --from/--to (or their variables)");
+        }
+    };
+    let plan = match job.plan(&days).await {
+        Ok(plan) => plan,
+        Err(PlanError::Plan(Error::MissingDefinitions {
+            date,
+            last,
+            days: count,
+            object,
+            exchanges,
+        })) => {
+            return without_definitions(
+                &job.config,
+                &days,
+                (date, last),
+                count,
+                &object,
+                &exchanges,
+            );
+        }
+        Err(error) => {
+            return Check::fail(
+                NAME,
+                format!("days {} ({}): {}", days.download, days.download_asked, chain(&error)),
+                "`md-cli plan` stops with the same error: change what it names",
+            );
+        }
+    };
+    let counts = plan.counts_per_shard();
+    let (least, most) =
+        (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
+    let mut summary = format!(
+        "days {} ({}): {} unit(s) over {} shard(s) ({least} to {most} each), bytes unknown until Tardis sends them",
+        days.download,
+        days.download_asked,
+        plan.units.len(),
+        counts.len()
+    );
+    if !plan.not_yet_exported.is_empty() || !plan.days_not_exported.is_empty() {
+        summary.push_str(&format!(
+            "; not yet exported: {} unit(s), {} day(s) with nothing exported",
+            plan.not_yet_exported.len(),
+            plan.days_not_exported.len()
+        ));
+    }
+    if !plan.units.is_empty() {
+        return Check::ok(NAME, summary);
+    }
+    let exchanges = selected_exchanges(&job.config).join(",");
+    Check::warn(
+        NAME,
+        summary,
+        format!(
+            "nothing to download for {exchanges}: check --venues, --instrument-types, --data-types and the days"
+        ),
+    )
 }
 
 /// The plan check's summary and fix when days of the range have no stored definitions (a warning: `md-cli pipeline`

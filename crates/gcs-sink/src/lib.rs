@@ -90,8 +90,8 @@ use tracing::Instrument;
 use crate::digest::SidecarRecord;
 pub use crate::digest::{Digest, Hasher};
 pub use crate::error::{Error, PutError, Result};
-pub use crate::probe::ProbeError;
 use crate::names::Names;
+pub use crate::probe::ProbeError;
 use crate::upload::StagedUpload;
 
 /// What kind of store a sink writes to: decides how digests are recorded and how staging leftovers are found.

@@ -121,8 +121,10 @@ impl ObjectSink {
         if read != body.as_bytes() {
             return Err(ProbeError::Differs { name: owned() });
         }
-        let verified =
-            self.verify(name).await.map_err(|source| ProbeError::Verify { name: owned(), source })?;
+        let verified = self
+            .verify(name)
+            .await
+            .map_err(|source| ProbeError::Verify { name: owned(), source })?;
         if !verified.recorded {
             return Err(ProbeError::Unrecorded { name: owned() });
         }

@@ -41,10 +41,12 @@ use parquet::file::properties::WriterProperties;
 
 mod coverage;
 mod listing;
+mod summary;
 mod table;
 
 pub use coverage::{COVERAGE_KEY, Coverage, DefinitionsSource};
 pub use listing::listing;
+pub use summary::DefinitionsSummary;
 use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};

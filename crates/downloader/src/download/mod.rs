@@ -13,6 +13,9 @@
 //! - [`progress`]: the events md-cli renders.
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
 //!   which `md-cli missing` writes.
+//! - [`share`]: settings the original system ignored and md applies (the shard variables), and what share of the
+//!   plan a shard takes.
+//! - [`summary`]: how a shard's run, the plan's shards and each unit read (`md-cli download`, `plan`, `missing`).
 //! - [`status`]: [`UnitStatus`], the one list of what a unit can be (docs/STATUSES.md).
 
 pub mod adopt;
@@ -25,7 +28,9 @@ pub mod plan;
 pub mod progress;
 pub mod quota;
 pub mod reports;
+pub mod share;
 pub mod status;
+pub mod summary;
 
 pub use days::RunDays;
 pub use freshness::{Freshness, Incident};
