@@ -43,7 +43,7 @@ pub mod gzip;
 mod http;
 mod inflate;
 mod ip_lock;
-mod limits;
+pub mod limits;
 mod metadata;
 mod readiness;
 mod retry;
