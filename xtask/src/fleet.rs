@@ -165,7 +165,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 pub(crate) fn simulate(options: &Options) -> Result<String> {
     let started = Instant::now();
     let binaries = Binaries::build(options)?;
-    let work = crate::image::target_dir().join("xtask-fleet");
+    let work = crate::target_dir().join("xtask-fleet");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     }
@@ -275,7 +275,7 @@ impl Binaries {
             build.arg("--release");
         }
         run_checked(&mut build, "cargo build md-cli, tardis-stub, fake-gcs")?;
-        let dir = crate::image::target_dir().join(if release { "release" } else { "debug" });
+        let dir = crate::target_dir().join(if release { "release" } else { "debug" });
         Ok(Binaries {
             md_cli: dir.join("md-cli"),
             tardis_stub: dir.join("tardis-stub"),

@@ -303,7 +303,7 @@ fn build_md_cli() -> Result<PathBuf> {
         .status()
         .context("cannot run cargo build -p md-cli")?;
     ensure!(status.success(), "smoke: cargo build -p md-cli failed ({status})");
-    Ok(crate::image::target_dir().join("debug").join("md-cli"))
+    Ok(crate::target_dir().join("debug").join("md-cli"))
 }
 
 /// A temporary directory, removed on drop.
@@ -730,7 +730,7 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
     let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
     let binaries = crate::fleet::Binaries::build(&fleet)?;
     let md_cli = binaries.md_cli.to_string_lossy().into_owned();
-    let work = crate::image::target_dir().join("xtask-smoke");
+    let work = crate::target_dir().join("xtask-smoke");
     if work.exists() {
         fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     }
@@ -846,7 +846,7 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
 pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Result<String> {
     let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
     let binaries = crate::fleet::Binaries::build(&fleet)?;
-    let logs = crate::image::target_dir().join("xtask-demo");
+    let logs = crate::target_dir().join("xtask-demo");
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let stub = start_stand_in(&binaries, &logs, Utc::now(), &["--file-size", "256K"])?;
     eprintln!(
