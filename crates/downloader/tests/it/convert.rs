@@ -727,9 +727,9 @@ impl Drop for Endless {
     }
 }
 
-#[tokio::test]
-async fn dropping_the_output_drops_the_input() {
-    // One gzip member per chunk, each a header-less run of rows would be malformed: use the header in the first only.
+/// A trades input that never ends (a gzip member of 2,000 rows again and again, the header in the first only), and
+/// the flag its drop sets.
+fn endless_trades() -> (impl futures::Stream<Item = Result<Bytes, ConvertError>>, Arc<AtomicBool>) {
     let mut rows = String::new();
     for index in 0..2_000 {
         rows.push_str(&format!("deribit,BTC-PERPETUAL,{index},{index},{index},buy,1.5,2\n"));
@@ -737,7 +737,12 @@ async fn dropping_the_output_drops_the_input() {
     let first = gzip(format!("{TRADES_HEADER}\n{rows}").as_bytes());
     let dropped = Arc::new(AtomicBool::new(false));
     let endless = Endless { dropped: dropped.clone(), chunk: Bytes::from(gzip(rows.as_bytes())) };
-    let input = futures::stream::iter([Ok(Bytes::from(first))]).chain(endless);
+    (futures::stream::iter([Ok(Bytes::from(first))]).chain(endless), dropped)
+}
+
+#[tokio::test]
+async fn dropping_the_output_drops_the_input() {
+    let (input, dropped) = endless_trades();
     let options = ConvertOptions { row_group_size: NonZeroUsize::new(10_000).unwrap(), ..typed() };
     let mut stream = convert::convert(input, DataType::Trades, partition(), options);
     let first_group = stream.try_next().await.unwrap().unwrap();
@@ -750,14 +755,7 @@ async fn dropping_the_output_drops_the_input() {
 #[tokio::test]
 async fn dropping_a_sorting_conversion_drops_the_input() {
     // A sorted file comes out only once the input ends: an endless input is still stopped by dropping the stream.
-    let mut rows = String::new();
-    for index in 0..2_000 {
-        rows.push_str(&format!("deribit,BTC-PERPETUAL,{index},{index},{index},buy,1.5,2\n"));
-    }
-    let first = gzip(format!("{TRADES_HEADER}\n{rows}").as_bytes());
-    let dropped = Arc::new(AtomicBool::new(false));
-    let endless = Endless { dropped: dropped.clone(), chunk: Bytes::from(gzip(rows.as_bytes())) };
-    let input = futures::stream::iter([Ok(Bytes::from(first))]).chain(endless);
+    let (input, dropped) = endless_trades();
     let mut stream =
         convert::convert(input, DataType::Trades, partition(), ConvertOptions::default());
     let waited = tokio::time::timeout(std::time::Duration::from_millis(300), stream.next()).await;
