@@ -8,10 +8,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{
-    DataType as ArrowType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Int32Type, Int64Type};
 use bytes::Bytes;
 use downloader::convert::{self, ConvertError, ConvertOptions, Partition};
 use futures::{StreamExt, TryStreamExt};
@@ -168,50 +166,7 @@ fn check_round_trip(csv: &str, data_type: DataType, schema: ParquetSchema, parqu
                 let array = batch.column(column);
                 let name = file_schema.field(column).name();
                 let context = format!("{schema} row {row_index}, column {name}, cell {cell:?}");
-                if cell.is_empty() {
-                    assert!(array.is_null(row), "{context}: expected a null");
-                    continue;
-                }
-                assert!(array.is_valid(row), "{context}: unexpected null");
-                match array.data_type() {
-                    ArrowType::Float64 => {
-                        let expected: f64 = cell.parse().unwrap();
-                        let actual = array.as_primitive::<Float64Type>().value(row);
-                        assert_eq!(actual.to_bits(), expected.to_bits(), "{context}: {actual}");
-                    }
-                    ArrowType::Timestamp(_, Some(zone)) if zone.as_ref() == "UTC" => {
-                        let expected: i64 = cell.parse().unwrap();
-                        assert_eq!(
-                            array.as_primitive::<TimestampMicrosecondType>().value(row),
-                            expected,
-                            "{context}"
-                        );
-                    }
-                    ArrowType::Int64 => {
-                        let expected: i64 = cell.parse().unwrap();
-                        assert_eq!(
-                            array.as_primitive::<Int64Type>().value(row),
-                            expected,
-                            "{context}"
-                        );
-                    }
-                    ArrowType::Boolean => {
-                        assert_eq!(array.as_boolean().value(row).to_string(), *cell, "{context}");
-                    }
-                    ArrowType::Utf8 => {
-                        assert_eq!(array.as_string::<i32>().value(row), *cell, "{context}")
-                    }
-                    ArrowType::Dictionary(_, _) => {
-                        let dictionary = array.as_dictionary::<Int32Type>();
-                        let key = usize::try_from(dictionary.keys().value(row)).unwrap();
-                        assert_eq!(
-                            dictionary.values().as_string::<i32>().value(key),
-                            *cell,
-                            "{context}"
-                        );
-                    }
-                    other => panic!("{context}: unexpected type {other}"),
-                }
+                test_support::parquet::assert_cell(array, row, cell, &context);
             }
             if schema == ParquetSchema::Typed {
                 check_partition(batch, row, data_type);

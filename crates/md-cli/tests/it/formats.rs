@@ -5,10 +5,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType as ArrowType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
 use test_support::tardis::Fault;
 
 use crate::support::{
@@ -83,44 +79,7 @@ fn assert_rows_equal(csv: &str, parquet: &Path) {
                 parquet.display(),
                 header[column]
             );
-            if cell.is_empty() {
-                assert!(array.is_null(row), "{context}: expected a null");
-                continue;
-            }
-            assert!(array.is_valid(row), "{context}: unexpected null");
-            match array.data_type() {
-                ArrowType::Float64 => {
-                    let expected: f64 = cell.parse().unwrap();
-                    let actual = array.as_primitive::<Float64Type>().value(row);
-                    assert_eq!(actual.to_bits(), expected.to_bits(), "{context}: {actual}");
-                }
-                ArrowType::Timestamp(..) => assert_eq!(
-                    array.as_primitive::<TimestampMicrosecondType>().value(row),
-                    cell.parse::<i64>().unwrap(),
-                    "{context}"
-                ),
-                ArrowType::Int64 => assert_eq!(
-                    array.as_primitive::<Int64Type>().value(row),
-                    cell.parse::<i64>().unwrap(),
-                    "{context}"
-                ),
-                ArrowType::Boolean => {
-                    assert_eq!(array.as_boolean().value(row).to_string(), *cell, "{context}");
-                }
-                ArrowType::Utf8 => {
-                    assert_eq!(array.as_string::<i32>().value(row), *cell, "{context}");
-                }
-                ArrowType::Dictionary(..) => {
-                    let dictionary = array.as_dictionary::<Int32Type>();
-                    let key = usize::try_from(dictionary.keys().value(row)).unwrap();
-                    assert_eq!(
-                        dictionary.values().as_string::<i32>().value(key),
-                        *cell,
-                        "{context}"
-                    );
-                }
-                other => panic!("{context}: unexpected type {other}"),
-            }
+            test_support::parquet::assert_cell(array, row, cell, &context);
         }
     }
 }
