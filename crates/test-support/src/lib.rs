@@ -5,6 +5,7 @@
 
 pub mod gcs;
 pub mod generated;
+pub mod parquet;
 pub mod proxy;
 pub mod secret_manager;
 pub mod tardis;

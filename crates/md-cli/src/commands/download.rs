@@ -46,7 +46,7 @@ pub(crate) async fn run_download(
     }
     let progress = CliProgress::new();
     let ticker = progress.spawn_ticker();
-    let report = job.download(plan, progress.clone(), token).await;
+    let report = job.downloader().run(plan, progress.clone(), token).await;
     ticker.abort();
     progress.finish();
     let report = report.map_err(|error| Failure::Work(anyhow!(error)))?;
