@@ -14,13 +14,15 @@ use url::Url;
 
 use crate::dates::{DateSpan, DaySpec};
 use crate::error::{Error, Problem, Result, Source};
+use crate::keywords::{
+    DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormats,
+    ParquetCompression, ParquetSchema,
+};
 use crate::layout::{Layout, Placeholder};
 use crate::types::{
-    Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
-    LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
-    ParquetSchema, ProxyConfig, ProxyUrl, RunConfig, S3Options, Secret, SecretManagerConfig,
-    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
-    redact_url_password, validate_gcs_bucket,
+    Config, DownloadConfig, GcsOptions, InstrumentsConfig, ParquetOptions, ProxyConfig, ProxyUrl,
+    RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig,
+    SinkConfig, SinkLocation, TardisConfig, redact_url_password, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -245,7 +247,7 @@ fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
     }
     let suggestion = VARS
         .iter()
-        .map(|spec| (edit_distance(name, spec.name), spec.name))
+        .map(|spec| (strsim::levenshtein(name, spec.name), spec.name))
         .min()
         .filter(|(distance, _)| *distance <= 3)
         .map(|(_, known)| format!("; did you mean {known}?"))
@@ -254,20 +256,6 @@ fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
         name.to_owned(),
         format!("unknown variable in the {place}{suggestion}"),
     ));
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn find_config_file(
