@@ -29,8 +29,11 @@
 //! assert_eq!((key.value.as_deref(), key.source), (Some("<redacted>"), Source::Env));
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod compat;
 mod dates;
 mod error;
+pub mod flags;
 mod keywords;
 mod layout;
 mod load;

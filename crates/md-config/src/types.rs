@@ -580,6 +580,7 @@ pub struct DownloadConfig {
     pub parquet: ParquetOptions,
     /// Object name template (`MD_LAYOUT`).
     pub layout: Layout,
-    /// Replace objects even when they verify (`MD_FORCE`, `--force`).
+    /// Replace what is stored instead of keeping it (`MD_FORCE`, `--force`): objects even when they verify, and
+    /// definitions files this version cannot read.
     pub force: bool,
 }

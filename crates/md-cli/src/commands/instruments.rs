@@ -10,12 +10,11 @@ use crate::cli::InstrumentsArgs;
 use crate::commands::job::Job;
 use crate::exit::Failure;
 
-pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure> {
+pub(crate) fn run(loaded: &Loaded, _args: &InstrumentsArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
-    let force = args.force;
     crate::runtime::run(move |_token| async move {
         let days = job.days(true).await?;
-        let all_fetched = write_with(&job, days.instruments, force).await?;
+        let all_fetched = write(&job, days.instruments).await?;
         if all_fetched {
             Ok(())
         } else {
@@ -25,13 +24,9 @@ pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure
 }
 
 /// Writes the definitions of the configured exchanges and range, prints the summary, and returns whether every
-/// exchange was fetched.
+/// exchange was fetched. `MD_FORCE` (`--force`) replaces definitions files this version cannot read.
 pub(crate) async fn write(job: &Job, dates: DateRange) -> Result<bool, Failure> {
-    write_with(job, dates, false).await
-}
-
-async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Failure> {
-    let store = DefinitionsStore::new(job.sink.clone(), force);
+    let store = DefinitionsStore::new(job.sink.clone(), job.config.download.force);
     let instruments = &job.config.instruments;
     tracing::info!(
         exchanges = %instruments.exchanges.join(","),

@@ -133,3 +133,21 @@ fn default_sink_is_gcs_bucket_then_local_data() {
     assert_eq!(value["MD_SINK"]["value"], "./data");
     assert_eq!(value["MD_SINK"]["source"], "default");
 }
+
+/// Every flag that sets a variable shows it in its command's help as md-config's table of flags declares it, and no
+/// other help claims a variable: the help and the table cannot disagree.
+#[test]
+fn each_flags_help_names_the_variable_of_its_table_entry() {
+    use md_config::flags::{Command, FLAGS};
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for command in Command::ALL {
+        let help =
+            words(&crate::support::ok(TestEnv::new().run(&[command.name(), "--help"])).stdout);
+        let flags: Vec<_> = FLAGS.iter().filter(|flag| flag.is_taken_by(command)).collect();
+        for flag in &flags {
+            let shown = words(&flag.help_with_env());
+            assert!(help.contains(&shown), "`{} --help` lacks {shown:?}:\n{help}", command.name());
+        }
+        assert_eq!(help.matches("[env: ").count(), flags.len(), "{}: {help}", command.name());
+    }
+}

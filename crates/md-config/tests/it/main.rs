@@ -2,7 +2,9 @@
 
 mod compat;
 mod deploy;
+mod flags;
 mod instrument_type;
+mod original;
 
 use std::collections::BTreeMap;
 use std::path::Path;
