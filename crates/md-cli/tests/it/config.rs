@@ -151,3 +151,31 @@ fn each_flags_help_names_the_variable_of_its_table_entry() {
         assert_eq!(help.matches("[env: ").count(), flags.len(), "{}: {help}", command.name());
     }
 }
+
+/// `--force` means one thing in every command: replace what is stored instead of keeping it. A definitions file this
+/// version cannot read fails `instruments` and is left alone; `instruments --force`, `MD_FORCE=true` and
+/// `pipeline --force` replace it (the last two since `instruments --force` became `MD_FORCE`).
+#[rstest::rstest]
+#[case::instruments_flag(&["instruments", "--force"], &[])]
+#[case::the_variable(&["instruments"], &[("MD_FORCE", "true")])]
+#[case::pipeline_flag(&["pipeline", "--force"], &[])]
+fn force_replaces_a_definitions_file_md_cannot_read(
+    #[case] line: &[&str],
+    #[case] vars: &[(&str, &str)],
+) {
+    use crate::support::{FROM, main_job_stand, ok, sink_path, small_files};
+    let stand = main_job_stand(small_files());
+    let env = crate::support::local_env(&stand);
+    let object = format!("instrument_availability/by_date/day-{FROM}/instruments.parquet");
+    let path = sink_path(&env, &object);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "not a definitions file").unwrap();
+    let range = ["--from", FROM, "--to", FROM];
+    let kept = env.run(&[&["instruments"][..], &range].concat());
+    assert_ne!(kept.code, 0, "{}", kept.stderr);
+    assert!(kept.stderr.contains(&object), "{}", kept.stderr);
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a definitions file", "left alone");
+    let env = vars.iter().fold(env, |env, (name, value)| env.var(name, value));
+    ok(env.run(&[line, &range].concat()));
+    assert_ne!(std::fs::read(&path).unwrap(), b"not a definitions file", "{line:?} {vars:?}");
+}
