@@ -247,14 +247,7 @@ pub const FLAGS: &[Flag] = &[
         "--exchanges",
         Value("IDS"),
         "Tardis exchange ids of the instrument definitions, comma-separated; also the venues unless --venues is given",
-        &[Doctor],
-        &[Var::InstrumentExchanges, Var::DownloadVenues],
-    ),
-    flag(
-        "--exchanges",
-        Value("IDS"),
-        "Tardis exchange ids whose definitions are written, comma-separated; also the venues downloaded unless --venues is given",
-        &[Pipeline],
+        BOTH_JOBS,
         &[Var::InstrumentExchanges, Var::DownloadVenues],
     ),
     flag(

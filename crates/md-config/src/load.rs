@@ -807,31 +807,11 @@ impl Resolver<'_> {
         if !parsed {
             return None;
         }
-        let mut consistent = true;
-        if let Some(&(first_name, _, first_index)) = indices.first() {
-            for &(name, _, index) in &indices[1..] {
-                if index != first_index {
-                    self.problems.push(Problem {
-                        culprit: format!("{first_name} and {name}"),
-                        value: Some(format!("{first_index} vs {index}")),
-                        message: "two shard sources disagree on the shard index".into(),
-                    });
-                    consistent = false;
-                }
-            }
-        }
-        if let Some(&(first_name, first_count)) = counts.first() {
-            for &(name, count) in &counts[1..] {
-                if count != first_count {
-                    self.problems.push(Problem {
-                        culprit: format!("{first_name} and {name}"),
-                        value: Some(format!("{first_count} vs {count}")),
-                        message: "two shard sources disagree on the number of shards".into(),
-                    });
-                    consistent = false;
-                }
-            }
-        }
+        let index_values: Vec<(Var, u32)> =
+            indices.iter().map(|&(name, _, index)| (name, index)).collect();
+        // Both checked, so that both disagreements are reported.
+        let consistent = agree(&mut self.problems, &index_values, "the shard index")
+            & agree(&mut self.problems, &counts, "the number of shards");
         let total = counts.first().map(|&(_, count)| count);
         let Some(&(index_name, origin, index)) = indices.first() else {
             if let Some(&(count_name, count)) = counts.first().filter(|(_, count)| count.get() > 1)
@@ -994,6 +974,30 @@ impl Resolver<'_> {
             force: force?,
         })
     }
+}
+
+/// Records a problem for every source of a shard setting whose value differs from the first one's (`what` they
+/// disagree on); returns whether all agree.
+fn agree<T: PartialEq + std::fmt::Display>(
+    problems: &mut Vec<Problem>,
+    values: &[(Var, T)],
+    what: &str,
+) -> bool {
+    let Some((first_name, first)) = values.first() else {
+        return true;
+    };
+    let disagreeing: Vec<Problem> = values[1..]
+        .iter()
+        .filter(|(_, value)| value != first)
+        .map(|(name, value)| Problem {
+            culprit: format!("{first_name} and {name}"),
+            value: Some(format!("{first} vs {value}")),
+            message: format!("two shard sources disagree on {what}"),
+        })
+        .collect();
+    let agree = disagreeing.is_empty();
+    problems.extend(disagreeing);
+    agree
 }
 
 /// What `md-cli config` shows as `TARDIS_API_KEY` when the key is to be read from Secret Manager (md-cli replaces

@@ -8,13 +8,19 @@ fn json(run: &crate::support::Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).expect("config --json prints JSON")
 }
 
+/// An environment with these variables set.
+fn env_with(vars: &[(&str, &str)]) -> TestEnv {
+    vars.iter().fold(TestEnv::new(), |env, (name, value)| env.var(name, value))
+}
+
 #[test]
 fn config_shows_each_value_with_its_source_and_redacts_the_key() {
-    let env = TestEnv::new()
-        .var("TARDIS_API_KEY", "TD.super-secret-key-123")
-        .var("TARDIS_MAX_RETRIES", "7")
-        .var("CLOUD_RUN_TASK_INDEX", "3")
-        .var("CLOUD_RUN_TASK_COUNT", "60");
+    let env = env_with(&[
+        ("TARDIS_API_KEY", "TD.super-secret-key-123"),
+        ("TARDIS_MAX_RETRIES", "7"),
+        ("CLOUD_RUN_TASK_INDEX", "3"),
+        ("CLOUD_RUN_TASK_COUNT", "60"),
+    ]);
     env.write(".env", "DOWNLOAD_DATA_TYPES=trades,quotes\nTARDIS_MAX_RETRIES=1\n");
     env.write(
         "config.yaml",
@@ -59,11 +65,12 @@ fn env_file_flag_replaces_dot_env_and_must_exist() {
 
 #[test]
 fn every_problem_is_reported_at_once_and_secrets_never_are() {
-    let env = TestEnv::new()
-        .var("TARDIS_API_KEY", "TD.do-not-print-me")
-        .var("LOG_DESTINATION", "nowhere")
-        .var("BATCH_SIZE", "0")
-        .var("INSTRUMENT_START_DATE", "2024-02-30");
+    let env = env_with(&[
+        ("TARDIS_API_KEY", "TD.do-not-print-me"),
+        ("LOG_DESTINATION", "nowhere"),
+        ("BATCH_SIZE", "0"),
+        ("INSTRUMENT_START_DATE", "2024-02-30"),
+    ]);
     let run = env.run(&["config"]);
     assert_eq!(run.code, 2);
     for culprit in ["LOG_DESTINATION", "BATCH_SIZE", "INSTRUMENT_START_DATE", "\"nowhere\""] {
@@ -117,8 +124,7 @@ fn shard_from_each_engine() {
             "4",
         ),
     ] {
-        let env = vars.iter().fold(TestEnv::new(), |env, (name, value)| env.var(name, value));
-        let value = json(&env.run(&["config", "--json"]));
+        let value = json(&env_with(&vars).run(&["config", "--json"]));
         assert_eq!(value["SHARD_INDEX"]["value"], index, "{vars:?}");
         assert_eq!(value["TOTAL_SHARDS"]["value"], total, "{vars:?}");
     }
