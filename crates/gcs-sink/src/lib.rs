@@ -66,6 +66,7 @@ pub mod digest;
 mod error;
 mod gcs_copy;
 pub mod names;
+mod read;
 pub mod secret_manager;
 mod upload;
 

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, ListArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
-use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutStatus, WriteMode};
@@ -49,6 +48,9 @@ use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};
 use crate::error::{Error, chain};
+
+/// The largest definitions object md reads into memory (a day of every exchange is tens of megabytes).
+pub const MAX_DEFINITIONS_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The per-day instruments object.
 pub fn day_object(date: NaiveDate) -> String {
@@ -185,14 +187,14 @@ impl DefinitionsStore {
     }
 
     async fn read(&self, object: &str) -> Result<Option<RecordBatch>, Error> {
-        let chunks = match self.sink.get(object).await {
-            Ok(stream) => stream,
-            Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-            Err(source) => return Err(Error::sink("read", object, source)),
+        let Some(bytes) = self
+            .sink
+            .read_small(object, MAX_DEFINITIONS_BYTES)
+            .await
+            .map_err(|source| Error::sink("read", object, source))?
+        else {
+            return Ok(None);
         };
-        let parts: Vec<Bytes> =
-            chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
-        let bytes = Bytes::from(parts.concat());
         let foreign = |error: parquet::errors::ParquetError| Error::Foreign {
             object: object.to_owned(),
             detail: error.to_string(),

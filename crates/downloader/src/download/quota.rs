@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +19,9 @@ use crate::error::Error;
 
 /// Where ledgers live in the sink.
 pub const QUOTA_PREFIX: &str = "manifests/quota";
+
+/// The largest ledger md reads (a ledger is a few hundred bytes).
+pub const MAX_LEDGER_BYTES: u64 = 1024 * 1024;
 
 /// How often a running shard records its usage at most.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
@@ -61,13 +63,8 @@ pub async fn used_on(
 ) -> Result<u64, Error> {
     let object = object_name(day, shard_index, total_shards);
     let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
-    match sink.get(&object).await {
-        Ok(body) => {
-            let bytes: Vec<u8> = body
-                .map_ok(|chunk| chunk.to_vec())
-                .try_concat()
-                .await
-                .map_err(|error| fail(format!("cannot read it: {error}")))?;
+    match sink.read_small(&object, MAX_LEDGER_BYTES).await {
+        Ok(Some(bytes)) => {
             let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
                 fail(format!(
                     "not a quota ledger ({error}); remove it to start the day's count afresh"
@@ -78,7 +75,7 @@ pub async fn used_on(
             }
             Ok(ledger.used_bytes)
         }
-        Err(gcs_sink::Error::NotFound { .. }) => Ok(0),
+        Ok(None) => Ok(0),
         Err(error) => Err(fail(format!("cannot read it: {error}"))),
     }
 }
