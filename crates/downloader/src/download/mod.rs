@@ -11,8 +11,10 @@
 //! - [`listing`]: whether Tardis's dataset listing leaves a unit out (a 404 for it is "not offered").
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
+//! - [`report`]: what `md-cli missing` computes: the status of every planned unit ([`report::Survey`]), its JSON
+//!   report and the coverage page ([`report::page`]).
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
-//!   which `md-cli missing` writes.
+//!   which [`report::Survey::write_reports`] writes.
 //! - [`status`]: [`UnitStatus`], the one list of what a unit can be (docs/STATUSES.md).
 
 pub mod adopt;
@@ -24,6 +26,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
+pub mod report;
 pub mod reports;
 pub mod status;
 

@@ -3,12 +3,10 @@
 use std::io::Write as _;
 
 use anyhow::anyhow;
-use downloader::download::Incident;
 use downloader::download::manifest::RunStatus;
 use downloader::download::pipeline::Downloader;
 use downloader::download::plan::{Plan, Unit};
 use md_config::Loaded;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DownloadArgs, PlanArgs};
@@ -142,97 +140,7 @@ fn adopted_line(manifest: &downloader::download::manifest::Manifest) -> String {
     )
 }
 
-/// One unit as `plan --json` and `missing --json` print it.
-#[derive(Debug, Serialize)]
-pub(crate) struct UnitLine<'a> {
-    date: chrono::NaiveDate,
-    exchange: &'a str,
-    data_type: &'a str,
-    symbol: &'a str,
-    instrument_key: &'a str,
-    instrument_type: &'a str,
-    grouped: bool,
-    /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
-    object: &'a str,
-    /// Every object of the unit, in format order (raw first).
-    objects: Vec<&'a str>,
-    shard: Option<u32>,
-    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
-    /// `not_offered`, `not_yet_exported`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_run: Option<&'static str>,
-    /// For a unit not offered: the HTTP status Tardis answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_status: Option<u16>,
-    /// For a unit not offered: Tardis's error code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<u32>,
-    /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    /// The incident Tardis reports on the unit's day, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    incident: Option<&'a Incident>,
-}
-
-/// What `missing` says about a unit: its status, and what the latest run said of it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Note<'a> {
-    /// The status's `missing --json` name.
-    pub(crate) status: &'static str,
-    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
-    pub(crate) last_run: Option<&'static str>,
-    /// The HTTP status Tardis answered.
-    pub(crate) http_status: Option<u16>,
-    /// Tardis's error code.
-    pub(crate) code: Option<u32>,
-    /// Tardis's message, the error, or why the run stopped.
-    pub(crate) message: Option<&'a str>,
-}
-
-impl<'a> UnitLine<'a> {
-    /// The line of a unit with what `missing` says about it.
-    pub(crate) fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
-        let line = UnitLine::from(unit);
-        match note {
-            Some(note) => UnitLine {
-                status: Some(note.status),
-                last_run: note.last_run,
-                http_status: note.http_status,
-                code: note.code,
-                message: note.message,
-                ..line
-            },
-            None => line,
-        }
-    }
-}
-
-impl<'a> From<&'a Unit> for UnitLine<'a> {
-    fn from(unit: &'a Unit) -> Self {
-        UnitLine {
-            date: unit.date,
-            exchange: &unit.exchange,
-            data_type: unit.data_type.as_str(),
-            symbol: &unit.symbol,
-            instrument_key: &unit.instrument_key,
-            instrument_type: unit.instrument_type.as_str(),
-            grouped: unit.grouped,
-            object: unit.object(),
-            objects: unit.object_names().collect(),
-            shard: unit.shard,
-            status: None,
-            last_run: None,
-            http_status: None,
-            code: None,
-            message: None,
-            incident: unit.incident.as_ref(),
-        }
-    }
-}
+pub(crate) use downloader::download::report::{Note, UnitLine};
 
 /// Prints units, one line each (JSON with `json`), with what `missing` says about each when it says.
 pub(crate) fn print_units<'a>(
