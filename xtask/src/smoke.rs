@@ -677,7 +677,7 @@ fn check_manifest(
     stored: &Stored,
     violations: &mut Vec<String>,
 ) -> Result<Manifest> {
-    let name = format!("manifests/download/{day}_{day}/shard-0000-of-0001.json");
+    let name = downloader::download::manifest::object_name(day, day, 0, 1);
     let text = fs::read_to_string(sink.join(&name))
         .with_context(|| format!("smoke: md-cli pipeline wrote no manifest {name}"))?;
     let json = Json::parse(&text).with_context(|| format!("{name} is not JSON"))?;

@@ -6,7 +6,31 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use anyhow::anyhow;
 use tokio::io::AsyncWriteExt;
+
+use crate::exit::Failure;
+
+/// Checks, before any work, that the path given with `flag` (`--output`, `--html`) names a file in an existing
+/// directory.
+///
+/// # Errors
+/// [`Failure::BadInput`] naming the flag and the path.
+pub(crate) fn check_file_path(flag: &str, path: &Path) -> Result<(), Failure> {
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(Failure::BadInput(anyhow!("{flag} {} is not a file path", path.display())));
+    }
+    let parent =
+        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::BadInput(anyhow!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
 
 /// A file being written under a temporary name.
 #[derive(Debug)]
@@ -37,6 +61,19 @@ impl LocalFileWriter {
         let file =
             tokio::fs::OpenOptions::new().write(true).create_new(true).open(&temporary).await?;
         Ok(LocalFileWriter { target: target.to_path_buf(), temporary, file: Some(file) })
+    }
+
+    /// Writes `bytes` to `target` atomically: a whole file at `target`, or nothing.
+    ///
+    /// # Errors
+    /// As [`LocalFileWriter::create`], [`LocalFileWriter::write`] and [`LocalFileWriter::commit`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the rename leaves nothing at `target`.
+    pub(crate) async fn write_all(target: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut file = LocalFileWriter::create(target).await?;
+        file.write(bytes).await?;
+        file.commit().await
     }
 
     /// Appends bytes.

@@ -32,11 +32,9 @@ use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord, Listing};
 use md_config::InstrumentType;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 mod coverage;
 mod listing;
@@ -336,17 +334,9 @@ pub async fn read_days(
 }
 
 fn encode(object: &str, batch: &RecordBatch, coverage: &Coverage) -> Result<Vec<u8>, Error> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
-        .map_err(|error| Error::parquet(object, error))?;
-    writer.write(batch).map_err(|error| Error::parquet(object, error))?;
-    writer.append_key_value_metadata(KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode()));
-    writer.close().map_err(|error| Error::parquet(object, error))?;
-    Ok(out)
+    let coverage = KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode());
+    let compression = Compression::ZSTD(ZstdLevel::default());
+    crate::download::reports::encode_parquet(object, batch, compression, vec![coverage])
 }
 
 fn sort_by_key(object: &str, batch: &RecordBatch) -> Result<RecordBatch, Error> {

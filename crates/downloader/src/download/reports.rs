@@ -25,6 +25,7 @@ use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::plan::{Plan, Unit};
@@ -225,14 +226,31 @@ impl KeyParts {
 /// # Errors
 /// [`Error::Parquet`] naming the object.
 pub fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
+    encode_parquet(object, batch, Compression::SNAPPY, Vec::new())
+}
+
+/// Encodes a batch as a Parquet file md writes (one row group, `created_by` md and its version), with
+/// `compression` and the file's key-value `metadata`: the reports here, the stored definitions.
+///
+/// # Errors
+/// [`Error::Parquet`] naming the object.
+pub(crate) fn encode_parquet(
+    object: &str,
+    batch: &RecordBatch,
+    compression: Compression,
+    metadata: Vec<KeyValue>,
+) -> Result<Vec<u8>, Error> {
     let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(compression)
         .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
         .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
         .map_err(|error| Error::parquet(object, error))?;
     writer.write(batch).map_err(|error| Error::parquet(object, error))?;
+    for entry in metadata {
+        writer.append_key_value_metadata(entry);
+    }
     writer.close().map_err(|error| Error::parquet(object, error))?;
     Ok(out)
 }
@@ -263,6 +281,8 @@ pub async fn write(sink: &ObjectSink, reports: &[DayReports]) -> Result<Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    use md_config::{DataType, InstrumentType};
+
     use super::*;
 
     #[test]
@@ -286,33 +306,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn filters_name_the_selection_or_all() {
+    #[rstest::rstest]
+    #[case::everything(&[], &[], &[DataType::Trades, DataType::OptionsChain], ["all", "all", "trades,options_chain"])]
+    #[case::a_selection(&["deribit", "okex-swap"], &[InstrumentType::Perpetual], &[], ["deribit,okex-swap", "perpetual", "all"])]
+    fn filters_name_the_selection_or_all(
+        #[case] venues: &[&str],
+        #[case] instrument_types: &[InstrumentType],
+        #[case] data_types: &[DataType],
+        #[case] expected: [&str; 3],
+    ) {
         let mut download = md_config::Config::defaults().download;
-        download.venues = Vec::new();
-        download.instrument_types = Vec::new();
-        download.data_types = vec![md_config::DataType::Trades, md_config::DataType::OptionsChain];
+        download.venues = venues.iter().map(|venue| (*venue).to_owned()).collect();
+        download.instrument_types = instrument_types.to_vec();
+        download.data_types = data_types.to_vec();
         let filters = ReportFilters::of(&download);
-        assert_eq!(
-            (
-                filters.venues.as_str(),
-                filters.instrument_types.as_str(),
-                filters.data_types.as_str()
-            ),
-            ("all", "all", "trades,options_chain")
-        );
-        download.venues = vec!["deribit".into(), "okex-swap".into()];
-        download.instrument_types = vec![md_config::InstrumentType::Perpetual];
-        download.data_types = Vec::new();
-        let filters = ReportFilters::of(&download);
-        assert_eq!(
-            (
-                filters.venues.as_str(),
-                filters.instrument_types.as_str(),
-                filters.data_types.as_str()
-            ),
-            ("deribit,okex-swap", "perpetual", "all")
-        );
+        let got = [&filters.venues, &filters.instrument_types, &filters.data_types];
+        assert_eq!(got.map(String::as_str), expected);
     }
 
     #[test]

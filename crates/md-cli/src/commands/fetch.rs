@@ -32,7 +32,7 @@ impl Output {
     fn from_arg(output: &Path, sink: &SinkConfig, force: bool) -> Result<Output, Failure> {
         let text = output.to_string_lossy();
         if !text.contains("://") {
-            check_output(output)?;
+            crate::output::check_file_path("--output", output)?;
             return Ok(Output::Local(output.to_path_buf()));
         }
         let location = SinkLocation::parse(&text)
@@ -81,22 +81,6 @@ pub(crate) fn run(loaded: &Loaded, args: &FetchArgs) -> Result<(), Failure> {
         elapsed_ms = summary.elapsed.as_millis() as u64,
         "fetched"
     );
-    Ok(())
-}
-
-fn check_output(path: &Path) -> Result<(), Failure> {
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(Failure::BadInput(anyhow!("--output {} is not a file path", path.display())));
-    }
-    let parent =
-        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(Failure::BadInput(anyhow!(
-            "--output {}: the directory {} does not exist",
-            path.display(),
-            parent.display()
-        )));
-    }
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 //! takes the arguments, calls it and prints.
 
 use std::io::Write as _;
-use std::path::Path;
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -21,7 +20,7 @@ use crate::output::LocalFileWriter;
 
 pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), Failure> {
     if let Some(path) = &args.html {
-        check_path(path)?;
+        crate::output::check_file_path("--html", path)?;
     }
     let job = Job::new(loaded)?;
     let (json, check) = (args.json, args.check);
@@ -40,7 +39,11 @@ pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), 
             Some(path) => {
                 let page = survey.page(generated_at);
                 let bytes = page.len();
-                write_file(path, page.as_bytes()).await?;
+                LocalFileWriter::write_all(path, page.as_bytes()).await.map_err(|error| {
+                    Failure::Work(
+                        anyhow!(error).context(format!("cannot write {}", path.display())),
+                    )
+                })?;
                 let object = survey.write_page(&job.sink, page).await.map_err(work)?;
                 tracing::info!(path = %path.display(), object = %object, bytes, "coverage page written");
                 Some((path, object))
@@ -112,37 +115,5 @@ pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), 
             )));
         }
         Ok(())
-    })
-}
-
-/// Checks, before any work, that `--html PATH` names a file in an existing directory.
-///
-/// # Errors
-/// [`Failure::BadInput`] naming the flag and the path.
-fn check_path(path: &Path) -> Result<(), Failure> {
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(Failure::BadInput(anyhow!("--html {} is not a file path", path.display())));
-    }
-    let parent =
-        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(Failure::BadInput(anyhow!(
-            "--html {}: the directory {} does not exist",
-            path.display(),
-            parent.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` atomically: nothing is left at `path` when it fails or the future is dropped.
-async fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let written = async {
-        let mut file = LocalFileWriter::create(path).await?;
-        file.write(bytes).await?;
-        file.commit().await
-    };
-    written.await.map_err(|error| {
-        Failure::Work(anyhow!(error).context(format!("cannot write {}", path.display())))
     })
 }
