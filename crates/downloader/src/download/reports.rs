@@ -80,35 +80,47 @@ pub struct DayReports {
 
 /// The schema of `missing_data.parquet`.
 pub fn missing_schema() -> SchemaRef {
-    let text = |name: &str| Field::new(name, ArrowType::Utf8, true);
-    let flag = |name: &str| Field::new(name, ArrowType::Boolean, true);
-    Arc::new(Schema::new(vec![
-        text("date"),
-        text("instrument_key"),
-        text("data_type"),
-        text("status"),
-        flag("expected"),
-        flag("available"),
-        text("report_date"),
-        text("venues_filter"),
-        text("instrument_types_filter"),
-        text("data_types_filter"),
-        text("generated_at"),
-    ]))
+    nullable_columns(
+        &[
+            "date",
+            "instrument_key",
+            "data_type",
+            "status",
+            "expected",
+            "available",
+            "report_date",
+            "venues_filter",
+            "instrument_types_filter",
+            "data_types_filter",
+            "generated_at",
+        ],
+        &["expected", "available"],
+    )
 }
 
 /// The schema of `available_data.parquet`.
 pub fn available_schema() -> SchemaRef {
-    let text = |name: &str| Field::new(name, ArrowType::Utf8, true);
-    Arc::new(Schema::new(vec![
-        text("instrument_key"),
-        text("venue"),
-        text("instrument_type"),
-        text("data_type"),
-        text("date"),
-        text("base_asset"),
-        text("quote_asset"),
-    ]))
+    nullable_columns(
+        &[
+            "instrument_key",
+            "venue",
+            "instrument_type",
+            "data_type",
+            "date",
+            "base_asset",
+            "quote_asset",
+        ],
+        &[],
+    )
+}
+
+/// A schema of nullable columns, as pandas wrote them: strings, except the boolean `flags`.
+fn nullable_columns(names: &[&str], flags: &[&str]) -> SchemaRef {
+    let field = |name: &&str| {
+        let kind = if flags.contains(name) { ArrowType::Boolean } else { ArrowType::Utf8 };
+        Field::new(*name, kind, true)
+    };
+    Arc::new(Schema::new(names.iter().map(field).collect::<Vec<Field>>()))
 }
 
 /// Builds both reports of every day of the plan's range: the planned units `is_missing` says are missing, and the
