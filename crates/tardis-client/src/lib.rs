@@ -50,7 +50,7 @@ mod urls;
 pub mod wire;
 
 pub use client::{Endpoint, Probe, TardisClient};
-pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};
+pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary};
 pub use error::{Error, Result, codes};
 pub use metadata::InstrumentFilter;
 pub use retry::{Retry, RetryClass, RetryPolicy};
