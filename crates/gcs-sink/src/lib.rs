@@ -69,8 +69,9 @@ mod error;
 mod gcs_copy;
 mod inspect;
 pub mod names;
-mod probe;
 mod options;
+mod probe;
+mod read;
 mod records;
 pub mod secret_manager;
 mod upload;
@@ -87,8 +88,8 @@ pub use crate::digest::{Digest, Hasher};
 pub use crate::error::{Error, PutError, Result};
 pub use crate::inspect::{ObjectInfo, Verified};
 use crate::names::Names;
-pub use crate::probe::ProbeError;
 pub use crate::options::{SinkOptions, StoreKind, WriteMode};
+pub use crate::probe::ProbeError;
 pub use crate::write::{PutOutcome, PutStatus};
 
 /// An object-store sink. Cheap to clone; clones share the store.

@@ -311,12 +311,7 @@ impl Downloader {
             Some(quota) => quota.record(&self.sink).await,
             None => Ok(()),
         };
-        let manifest_object =
-            manifest::object_name(manifest.from, manifest.to, self.shard_index, self.total_shards);
-        let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-        self.sink.put_bytes(&manifest_object, body, WriteMode::Replace).await.map_err(
-            |source| Error::Manifest { object: manifest_object.clone(), source: Box::new(source) },
-        )?;
+        let manifest_object = manifest.write(&self.sink).await?;
         let counts = &manifest.units;
         tracing::info!(
             status = ?manifest.status,

@@ -223,6 +223,32 @@ async fn delete_removes_the_object_and_its_record(
     assert_eq!(harness.raw_listing().await, Vec::<String>::new(), "no sidecar left");
 }
 
+/// A small object reads whole up to its reader's limit; a larger one is refused naming it, a missing one is `None`.
+#[rstest]
+#[tokio::test]
+async fn a_small_object_reads_whole_within_the_limit(
+    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    #[values(Size::Empty, Size::Small, Size::Large)] size: Size,
+) {
+    let Some(harness) = Harness::new(backend).await else { return };
+    let sink = &harness.sink;
+    let generated = data(backend, size, 3);
+    sink.put_stream(NAME, generated.stream(), WriteMode::CreateOnly).await.expect("put");
+    for limit in [generated.size, generated.size + 1, u64::MAX] {
+        let body = sink.read_small(NAME, limit).await.expect("read").expect("there");
+        assert_eq!(Digest::of(&body), generated.digest(), "limit {limit}");
+    }
+    if generated.size > 0 {
+        let error = sink.read_small(NAME, generated.size - 1).await.expect_err("too large");
+        assert!(
+            matches!(&error, Error::TooLarge { name, limit, .. } if name == NAME && *limit == generated.size - 1),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(NAME), "{error}");
+    }
+    assert_eq!(sink.read_small("elsewhere.json", 1024).await.expect("read"), None);
+}
+
 #[rstest]
 #[tokio::test]
 async fn listing_is_by_prefix_and_hides_reserved_objects(

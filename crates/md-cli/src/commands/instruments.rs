@@ -26,12 +26,14 @@ pub(crate) fn run(loaded: &Loaded, _args: &InstrumentsArgs) -> Result<(), Failur
 /// Writes the definitions of the configured exchanges and range, prints the summary, and returns whether every
 /// exchange was fetched. `MD_FORCE` (`--force`) replaces definitions files this version cannot read.
 pub(crate) async fn write(job: &Job, dates: DateRange) -> Result<bool, Failure> {
-    let report = job.write_definitions(dates, job.config.download.force).await.map_err(|error| match error {
-        downloader::Error::IpLocked { .. } => {
-            Failure::key_in_use(job.config.tardis.ip_lock_max_wait, None)
-        }
-        error => Failure::Work(anyhow!(error)),
-    })?;
+    let report = job.write_definitions(dates, job.config.download.force).await.map_err(
+        |error| match error {
+            downloader::Error::IpLocked { .. } => {
+                Failure::key_in_use(job.config.tardis.ip_lock_max_wait, None)
+            }
+            error => Failure::Work(anyhow!(error)),
+        },
+    )?;
     if report.unreachable() {
         // No network (the usual first contact on a machine without internet): one line, and the way to see md work.
         let cause = report.first_error().map_or("?", |(_, error)| error);
