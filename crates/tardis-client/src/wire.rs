@@ -306,48 +306,35 @@ pub struct InstrumentInfo {
 }
 
 /// The trading terms of an instrument, as [`InstrumentInfo`] gives the current ones and each of its `changes[]`
-/// entries the old ones (the same JSON fields in both).
+/// entries the old ones (the same JSON fields in both). Every term is optional.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct InstrumentTerms {
     /// Contract type (`linear_perpetual`, `inverse_future`, `call_option`, ...), kept as Tardis spells it.
-    #[serde(default)]
     pub contract_type: Option<String>,
     /// Underlying index.
-    #[serde(default)]
     pub underlying_index: Option<String>,
     /// Underlying type (`native`, `equity`, ...).
-    #[serde(default)]
     pub underlying_type: Option<String>,
     /// Tick size.
-    #[serde(default)]
     pub price_increment: Option<Decimal>,
     /// Amount step.
-    #[serde(default)]
     pub amount_increment: Option<Decimal>,
     /// Minimum order amount.
-    #[serde(default)]
     pub min_trade_amount: Option<Decimal>,
     /// Minimum order notional.
-    #[serde(default)]
     pub min_notional: Option<Decimal>,
     /// Maker fee rate.
-    #[serde(default)]
     pub maker_fee: Option<Decimal>,
     /// Taker fee rate.
-    #[serde(default)]
     pub taker_fee: Option<Decimal>,
     /// Whether the contract is inverse (settled in base).
-    #[serde(default)]
     pub inverse: Option<bool>,
     /// Whether the contract is quanto.
-    #[serde(default)]
     pub quanto: Option<bool>,
     /// Contract size.
-    #[serde(default)]
     pub contract_multiplier: Option<Decimal>,
     /// Settlement currency, where it differs from the quote.
-    #[serde(default)]
     pub settlement_currency: Option<String>,
 }
 
