@@ -24,7 +24,7 @@ use crate::definitions::{self, DefinitionsReport, DefinitionsStore};
 use crate::download::days::selected_exchanges;
 use crate::download::progress::Progress;
 use crate::download::{Downloader, Freshness, Plan, RunDays, RunReport, plan};
-use crate::error::Error;
+use crate::error::{Error, chain};
 
 /// The objects every operation of the main job needs, built from the configuration.
 #[derive(Debug, Clone)]
@@ -145,7 +145,7 @@ impl Job {
         };
         let exchanges: Vec<String> = exchanges.into_iter().collect();
         let freshness = Freshness::fetch(&self.client, &exchanges).await.unwrap_or_else(|error| {
-            tracing::warn!(error = %error, "planning without knowing what Tardis has exported");
+            tracing::warn!(error = %chain(&error), "planning without knowing what Tardis has exported");
             Freshness::default()
         });
         let mut plan = plan::build(
