@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, Unit, curl};
+use super::job::{Job, Unit, curl};
 use super::measure::{Meter, max, mb_per_s, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -40,16 +40,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     std::fs::create_dir_all(&work)?;
     let stub = stand::tardis_stub(
         &binaries.tardis_stub,
-        &StubOptions {
-            key: KEY.into(),
-            file_size: "32M".into(),
-            cache_dir: target_dir().join("bench/stub-cache"),
-            memory_cache_limit: "0".into(),
-            bandwidth: None,
-            first_byte_delay_ms: 0,
-            shared_bodies: false,
-            stats: None,
-        },
+        &StubOptions::bench("32M", "0"),
         &log_file("formats-tardis-stub.log")?,
     )?;
     let url = stub.url().to_owned();

@@ -258,15 +258,10 @@ fn run_profile(
     work: &Path,
 ) -> Result<BTreeMap<Tool, Vec<Row>>> {
     let stub_options = StubOptions {
-        key: KEY.into(),
-        file_size: "32M".into(),
-        cache_dir: target_dir().join("bench/stub-cache"),
-        // The files (32 MiB) are loaded from the disk cache into memory on the warming fetch.
-        memory_cache_limit: "64M".into(),
         bandwidth: profile.bandwidth,
         first_byte_delay_ms: profile.first_byte_delay_ms,
-        shared_bodies: false,
-        stats: None,
+        // The files (32 MiB) are loaded from the disk cache into memory on the warming fetch.
+        ..StubOptions::bench("32M", "64M")
     };
     let stub = stand::tardis_stub(
         &binaries.tardis_stub,
