@@ -7,6 +7,7 @@ pub mod gcs;
 pub mod generated;
 pub mod proxy;
 pub mod secret_manager;
+mod serve;
 pub mod tardis;
 pub mod upload;
 

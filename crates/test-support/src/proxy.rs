@@ -16,6 +16,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::serve::ServeTask;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
@@ -55,13 +56,8 @@ struct Shared {
 pub struct TestProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl TestProxy {
@@ -80,7 +76,7 @@ impl TestProxy {
             log: Mutex::new(Vec::new()),
         });
         let serving = Arc::clone(&shared);
-        let task = tokio::spawn(async move {
+        let task = ServeTask::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
@@ -95,7 +91,7 @@ impl TestProxy {
                 while connections.try_join_next().is_some() {}
             }
         });
-        Ok(TestProxy { addr, shared, task })
+        Ok(TestProxy { addr, shared, _serving: task })
     }
 
     /// Returns `http://127.0.0.1:PORT`.

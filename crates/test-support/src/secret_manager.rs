@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::serve::ServeTask;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -77,13 +78,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct SecretManagerStub {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SecretManagerStub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl SecretManagerStub {
@@ -99,10 +95,10 @@ impl SecretManagerStub {
             .route("/v1/projects/{project}/secrets/{secret}/versions/{version}", get(access))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such method") })
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
+        let task = ServeTask::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Ok(SecretManagerStub { addr, shared, task })
+        Ok(SecretManagerStub { addr, shared, _serving: task })
     }
 
     /// The base URL, `http://127.0.0.1:PORT` (what `SECRET_MANAGER_EMULATOR_HOST` takes).

@@ -35,11 +35,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::serve::ServeTask;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use faults::{Counters, Fault, Faults, RequestKind};
 
@@ -133,7 +133,8 @@ pub struct FakeGcs {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    /// Serves until dropped; `Drop` sends `stop` first.
+    _serving: ServeTask,
 }
 
 impl FakeGcs {
@@ -155,8 +156,8 @@ impl FakeGcs {
         let shared = Arc::new(Shared::default());
         shared.store().page_size = 1000;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), stopped));
-        Ok(FakeGcs { addr, shared, stop: Some(stop), task })
+        let task = ServeTask::spawn(server::serve(listener, Arc::clone(&shared), stopped));
+        Ok(FakeGcs { addr, shared, stop: Some(stop), _serving: task })
     }
 
     /// Returns the listening address.
@@ -280,6 +281,5 @@ impl Drop for FakeGcs {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task.abort();
     }
 }

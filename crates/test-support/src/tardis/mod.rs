@@ -40,6 +40,7 @@ use chrono::{Datelike, NaiveDate};
 
 pub use self::fixtures::EXCHANGES as FIXTURE_EXCHANGES;
 use self::generate::SplitMix;
+use crate::serve::ServeTask;
 
 /// Serves only 127.0.0.1.
 const HOST: [u8; 4] = [127, 0, 0, 1];
@@ -409,13 +410,8 @@ impl Drop for InFlight {
 pub struct TardisStub {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TardisStub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl TardisStub {
@@ -464,10 +460,10 @@ impl TardisStub {
         });
         let router = server::router(Arc::clone(&shared));
         let task = match tls {
-            None => tokio::spawn(async move {
+            None => ServeTask::spawn(async move {
                 let _ = axum::serve(listener, router).await;
             }),
-            Some(acceptor) => tokio::spawn(async move {
+            Some(acceptor) => ServeTask::spawn(async move {
                 let mut connections = tokio::task::JoinSet::new();
                 loop {
                     let Ok((stream, _)) = listener.accept().await else { continue };
@@ -483,7 +479,7 @@ impl TardisStub {
                 }
             }),
         };
-        Ok(TardisStub { addr, shared, task })
+        Ok(TardisStub { addr, shared, _serving: task })
     }
 
     /// Returns the base URL of both services, `http://127.0.0.1:PORT` (datasets at `/v1/{exchange}/...`, the API
