@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, Unit, curl};
-use super::measure::{Meter, max, mb_per_s, median, mib};
+use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
@@ -23,15 +23,6 @@ const FORMATS: [&str; 3] = ["raw", "parquet", "raw,parquet"];
 
 /// The most CPU `raw,parquet` may take over `parquet` alone to count as "little more".
 const GOAL: f64 = 1.15;
-
-/// One measured run.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    mb_s: f64,
-    seconds: f64,
-    cpu: f64,
-    rss_kib: f64,
-}
 
 /// Runs the formats; returns the Markdown section body.
 pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Result<String> {
@@ -78,12 +69,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             let measured = job.download(meter, FILES)?;
             check(&dir.join("sink"), format, &units, &reference)?;
             remove_dir(&dir)?;
-            results.entry(format).or_default().push(Row {
-                mb_s: mb_per_s(total, measured.seconds),
-                seconds: measured.seconds,
-                cpu: measured.user + measured.system,
-                rss_kib: measured.peak_rss_kib as f64,
-            });
+            results.entry(format).or_default().push(measured.row(total, None));
         }
     }
     stub.stop()?;

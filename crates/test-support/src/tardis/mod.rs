@@ -405,6 +405,19 @@ impl Drop for InFlight {
     }
 }
 
+/// The most arrivals within one second (any window `[t, t + 1 s)`); sorts `arrivals`.
+pub fn busiest_second(arrivals: &mut [Duration]) -> usize {
+    arrivals.sort();
+    let (mut busiest, mut first) = (0, 0);
+    for last in 0..arrivals.len() {
+        while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
+            first += 1;
+        }
+        busiest = busiest.max(last - first + 1);
+    }
+    busiest
+}
+
 /// A running stand-in. Dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct TardisStub {
@@ -570,15 +583,7 @@ impl TardisStub {
             *per_path.entry(record.path.clone()).or_insert(0) += 1;
         }
         let mut arrivals: Vec<Duration> = log.iter().map(|record| record.at).collect();
-        arrivals.sort();
-        let mut max_per_second = 0;
-        let mut first = 0;
-        for last in 0..arrivals.len() {
-            while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
-                first += 1;
-            }
-            max_per_second = max_per_second.max(last - first + 1);
-        }
+        let max_per_second = busiest_second(&mut arrivals);
         Counters {
             total: log.len(),
             per_path,
