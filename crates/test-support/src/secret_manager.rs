@@ -28,13 +28,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::serve::ServeTask;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
+
+use crate::serve::ServeTask;
 
 /// The project number Google puts in the names it answers (it answers numbers, not ids).
 const PROJECT_NUMBER: &str = "123456789012";

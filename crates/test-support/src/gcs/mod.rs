@@ -35,11 +35,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::serve::ServeTask;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use crate::serve::ServeTask;
 
 pub use faults::{Counters, Fault, Faults, RequestKind};
 
