@@ -64,7 +64,32 @@ impl ObjectSink {
     {
         let path = self.inner.names.object(name)?;
         let span = tracing::info_span!("sink_put", object = name, sink = self.label(), ?mode);
-        Box::pin(self.put_stream_at(name, path, stream, mode).instrument(span)).await
+        // Takes the stream in (`Incoming::push`), then stores what came (`Incoming::store`); a failing source or
+        // part upload abandons what was staged (`Incoming::abandon`). Boxed: the future is large.
+        let put = async move {
+            let mut stream = pin!(stream);
+            let mut incoming = Incoming::new(self, name);
+            while let Some(item) = stream.next().await {
+                let pushed = match item {
+                    Ok(chunk) => incoming.push(chunk).await,
+                    Err(source) => {
+                        let bytes = incoming.abandon().await;
+                        tracing::warn!(
+                            object = name,
+                            bytes,
+                            "source stream failed; nothing stored"
+                        );
+                        return Err(PutError::Source { name: name.to_owned(), bytes, source });
+                    }
+                };
+                if let Err(error) = pushed {
+                    incoming.abandon().await;
+                    return Err(error.into());
+                }
+            }
+            Ok(incoming.store(&path, mode).await?)
+        };
+        Box::pin(put.instrument(span)).await
     }
 
     /// Writes a small object (a manifest, a report) held in memory, with the same guarantees as
@@ -88,37 +113,6 @@ impl ObjectSink {
         })
     }
 
-    /// Takes the stream in ([`Incoming::push`]), then stores what came ([`Incoming::store`]); a failing source or
-    /// part upload abandons what was staged ([`Incoming::abandon`]).
-    async fn put_stream_at<S, E>(
-        &self,
-        name: &str,
-        path: Path,
-        stream: S,
-        mode: WriteMode,
-    ) -> std::result::Result<PutOutcome, PutError<E>>
-    where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Send,
-        E: Send,
-    {
-        let mut stream = pin!(stream);
-        let mut incoming = Incoming::new(self, name);
-        while let Some(item) = stream.next().await {
-            let pushed = match item {
-                Ok(chunk) => incoming.push(chunk).await,
-                Err(source) => {
-                    let bytes = incoming.abandon().await;
-                    tracing::warn!(object = name, bytes, "source stream failed; nothing stored");
-                    return Err(PutError::Source { name: name.to_owned(), bytes, source });
-                }
-            };
-            if let Err(error) = pushed {
-                incoming.abandon().await;
-                return Err(error.into());
-            }
-        }
-        Ok(incoming.store(&path, mode).await?)
-    }
     /// One conditional put carrying the digest as custom metadata.
     async fn put_small(
         &self,
