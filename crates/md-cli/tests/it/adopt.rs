@@ -17,7 +17,7 @@ use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType as ArrowType;
 
 use crate::support::{
-    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, json_field, local_env,
+    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, downloaded, json_field,
     main_job_stand, ok, plan, requested_datasets, sink_path, small_files, write_definitions,
 };
 
@@ -77,10 +77,7 @@ fn keys(env: &TestEnv) -> BTreeMap<String, String> {
 
 #[test]
 fn missing_writes_the_originals_two_reports_per_day() {
-    let stand = main_job_stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (_stand, env, units) = downloaded();
     let keys = keys(&env);
     let removed: Vec<&PlannedUnit> = units.iter().step_by(3).collect();
     for unit in &removed {
