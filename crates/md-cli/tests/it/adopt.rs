@@ -51,6 +51,21 @@ fn flag(batch: &RecordBatch, column: &str, row: usize) -> bool {
     array.as_any().downcast_ref::<BooleanArray>().expect("a boolean column").value(row)
 }
 
+/// The original's missing-data report and available-data report: prefix and file name.
+const MISSING: [&str; 2] = ["missing_data_reports", "missing_data"];
+const AVAILABLE: [&str; 2] = ["available_tick_data", "available_data"];
+
+/// A per-day report (`MISSING` or `AVAILABLE`) of `day` in the local sink: its object name, columns and rows.
+fn day_report(
+    env: &TestEnv,
+    [prefix, file]: [&str; 2],
+    day: &str,
+) -> (String, Vec<(String, ArrowType)>, RecordBatch) {
+    let object = format!("{prefix}/by_date/day-{day}/{file}.parquet");
+    let (columns, batch) = read_parquet(std::fs::read(sink_path(env, &object)).unwrap());
+    (object, columns, batch)
+}
+
 fn names(columns: &[(String, ArrowType)]) -> Vec<&str> {
     columns.iter().map(|(name, _)| name.as_str()).collect()
 }
@@ -94,8 +109,7 @@ fn missing_writes_the_originals_two_reports_per_day() {
         .collect();
     let (mut seen_missing, mut seen_available) = (BTreeSet::new(), BTreeSet::new());
     for day in DAYS {
-        let object = format!("missing_data_reports/by_date/day-{day}/missing_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (object, columns, batch) = day_report(&env, MISSING, day);
         assert_eq!(
             names(&columns),
             [
@@ -148,8 +162,7 @@ fn missing_writes_the_originals_two_reports_per_day() {
                 .unwrap_or_else(|error| panic!("generated_at {generated:?}: {error}"));
         }
 
-        let object = format!("available_tick_data/by_date/day-{day}/available_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (_, columns, batch) = day_report(&env, AVAILABLE, day);
         assert_eq!(
             names(&columns),
             [
@@ -191,8 +204,7 @@ fn missing_writes_the_originals_two_reports_per_day() {
     ok(env.run(&args("download", SELECTION)));
     ok(env.run(&args("missing", SELECTION)));
     for day in DAYS {
-        let object = format!("missing_data_reports/by_date/day-{day}/missing_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (object, columns, batch) = day_report(&env, MISSING, day);
         assert_eq!((columns.len(), batch.num_rows()), (11, 0), "{object}");
     }
 }
