@@ -9,4 +9,5 @@ pub mod parquet;
 pub mod proxy;
 pub mod secret_manager;
 pub mod tardis;
+pub mod tools;
 pub mod upload;

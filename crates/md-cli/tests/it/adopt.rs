@@ -209,24 +209,6 @@ fn missing_writes_the_originals_two_reports_per_day() {
     }
 }
 
-/// The Python that has pandas and pyarrow, per the rule for third-party tools.
-fn python() -> Option<PathBuf> {
-    match std::env::var("MD_TEST_PYTHON") {
-        Ok(path) if !path.trim().is_empty() => Some(PathBuf::from(path.trim())),
-        _ => {
-            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-            assert!(
-                !required,
-                "MD_TEST_PYTHON is not set but MD_TEST_REQUIRE_SERVERS=1: cargo xtask test installs pandas and pyarrow into .venv and sets it"
-            );
-            eprintln!(
-                "notice: MD_TEST_PYTHON unset: skipping the pyarrow adoption test (run `cargo xtask test`)"
-            );
-            None
-        }
-    }
-}
-
 /// The original system's steps from a Tardis `.csv.gz` to its Parquet file (`tardis_connector.py`: read with
 /// pandas, type the columns, name book levels `ask_price_1`..., drop `exchange` and `symbol`, sort by `timestamp`,
 /// write with pyarrow). `column_encoding` is left out: pyarrow refuses it together with `use_dictionary=True`.
@@ -288,7 +270,7 @@ fn write_like_the_original(python: &Path, pairs: &[(PathBuf, PathBuf)]) {
 
 #[test]
 fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downloaded() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_support::tools::python("the pyarrow adoption test") else { return };
     let stand = main_job_stand(small_files()).with_gcs();
     let env = stand
         .env(Some(KEY))
