@@ -17,11 +17,12 @@
 
 pub mod convert;
 pub mod definitions;
+pub mod doctor;
 pub mod download;
 mod error;
 pub mod fetch;
 pub mod job;
 
 pub use download::{Downloader, Plan, RunReport, Unit};
-pub use error::{Error, Result};
+pub use error::{CodecError, Error, LedgerProblem, Result};
 pub use job::{Job, JobError, PlanError};

@@ -9,7 +9,7 @@ use downloader::download::{Plan, share};
 use md_config::Loaded;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use downloader::download::summary::{Note, UnitLine};
+pub(crate) use downloader::download::summary::Note;
 
 use crate::cli::{DownloadArgs, PlanArgs};
 use crate::commands::job::Job;

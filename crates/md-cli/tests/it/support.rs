@@ -381,3 +381,17 @@ pub(crate) fn wait_for_requests(stand: &Stand, at_least: usize) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The JSON objects of a `--json` run's stdout, one a line.
+pub(crate) fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The download manifest of the one shard of `from..=to`.
+pub(crate) fn shard_manifest(env: &TestEnv, from: &str, to: &str) -> serde_json::Value {
+    let path = sink_path(env, &format!("manifests/download/{from}_{to}/shard-0000-of-0001.json"));
+    serde_json::from_slice(&std::fs::read(path).expect("the manifest")).expect("JSON")
+}
