@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod secret_manager;
 mod serve;
 pub mod tardis;
+pub mod tools;
 pub mod upload;
 
 /// Parses a byte count of the command-line tools: a number with an optional unit, 1024-based (`64K`, `16KiB`,

@@ -185,6 +185,16 @@ pub(crate) fn slow_job(bandwidth: u64, concurrency: &str) -> (Stand, TestEnv) {
     (stand, env)
 }
 
+/// The main job's [`SELECTION`] downloaded by `md-cli pipeline` into the local sink from a stand-in serving small
+/// files: the stand-in, the environment and the plan's units.
+pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<PlannedUnit>) {
+    let stand = main_job_stand(small_files());
+    let env = local_env(&stand);
+    ok(env.run(&args("pipeline", SELECTION)));
+    let units = plan(&env);
+    (stand, env, units)
+}
+
 /// An environment for the main job into the local directory `sink`.
 pub(crate) fn local_env(stand: &Stand) -> TestEnv {
     stand
