@@ -7,4 +7,5 @@ mod definitions;
 mod keys;
 mod pipeline;
 mod plan;
+mod report;
 mod tick_schema;
