@@ -38,10 +38,12 @@ use parquet::file::metadata::KeyValue;
 
 mod coverage;
 mod listing;
+mod summary;
 mod table;
 
 pub use coverage::{COVERAGE_KEY, Coverage, DefinitionsSource};
 pub use listing::listing;
+pub use summary::DefinitionsSummary;
 use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};
@@ -111,23 +113,12 @@ impl DefinitionsStore {
         records: &[&InstrumentRecord],
         groups: &[&GroupRecord],
     ) -> Result<[Written; 2], Error> {
-        let instruments = self
-            .merge_write(
-                &day_object(date),
-                coverage,
-                table::batch(table::INSTRUMENTS, date, records),
-                false,
-            )
-            .await?;
-        let grouped = self
-            .merge_write(
-                &groups_object(date),
-                coverage,
-                table::batch(table::GROUPS, date, groups),
-                true,
-            )
-            .await?;
-        Ok([instruments, grouped])
+        let (day_rows, group_rows) = (
+            table::batch(table::INSTRUMENTS, date, records),
+            table::batch(table::GROUPS, date, groups),
+        );
+        let instruments = self.merge_write(&day_object(date), coverage, day_rows, false).await?;
+        Ok([instruments, self.merge_write(&groups_object(date), coverage, group_rows, true).await?])
     }
 
     /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.

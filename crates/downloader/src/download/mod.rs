@@ -15,6 +15,9 @@
 //!   report and the coverage page ([`report::page`]).
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
 //!   which [`report::Survey::write_reports`] writes.
+//! - [`share`]: settings the original system ignored and md applies (the shard variables), and what share of the
+//!   plan a shard takes.
+//! - [`summary`]: how a shard's run, the plan's shards and each unit read (`md-cli download`, `plan`, `missing`).
 //! - [`status`]: [`UnitStatus`], the one list of what a unit can be (docs/STATUSES.md).
 
 pub mod adopt;
@@ -28,7 +31,9 @@ pub mod progress;
 pub mod quota;
 pub mod report;
 pub mod reports;
+pub mod share;
 pub mod status;
+pub mod summary;
 
 pub use days::RunDays;
 pub use freshness::{Freshness, Incident};

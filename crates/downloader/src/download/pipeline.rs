@@ -6,7 +6,6 @@
 //! Cancellation stops taking units and aborts those in flight (no partial objects); a spent quota share does the same.
 
 use std::collections::BTreeMap;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
 use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError, UnitRecord};
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
-use super::quota::Quota;
+use super::quota::{Quota, share_of};
 use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
@@ -1054,11 +1053,6 @@ enum Stored {
     Unrecorded(gcs_sink::ObjectInfo),
     Invalid(String),
     Unknown(String),
-}
-
-/// The shard's share of a fleet-wide budget: an even split, rounded down.
-fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
-    quota.get() / u64::from(total_shards.max(1))
 }
 
 /// Parquet conversions that may run at once: one per core (a conversion's three threads keep about one core busy,

@@ -271,10 +271,15 @@ async fn listing_is_by_prefix_and_hides_reserved_objects(
     assert_eq!(list_names(sink, "a").await, vec!["a/1.csv.gz", "a/2.csv.gz", "a/sub/3.csv.gz"]);
     assert_eq!(list_names(sink, "a/sub/").await, vec!["a/sub/3.csv.gz"]);
     assert!(list_names(sink, "zzz").await.is_empty());
-    let listed: Vec<gcs_sink::ListedObject> =
+    let listed: Vec<gcs_sink::ObjectInfo> =
         futures::TryStreamExt::try_collect(sink.list("c")).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].size, large.size);
+    assert_eq!(
+        (listed[0].recorded, listed[0].adopted.as_ref()),
+        (None, None),
+        "listings carry no records"
+    );
 }
 
 #[rstest]
