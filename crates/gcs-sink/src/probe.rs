@@ -2,8 +2,6 @@
 //! second time and deleted, so a run learns before it downloads anything that the store and its credentials allow
 //! every operation a run needs. `md-cli doctor` reports it.
 
-use futures::TryStreamExt;
-
 use crate::{Error, ObjectSink, PutStatus, WriteMode};
 
 /// What the self-test found wrong, naming the probe object.
@@ -110,13 +108,15 @@ impl ObjectSink {
         if written.status != PutStatus::Created {
             return Err(ProbeError::AlreadyThere { name: owned() });
         }
-        let read: Vec<u8> = self
-            .get(name)
+        let read = self
+            .read_small(name, 64 * 1024)
             .await
-            .map_err(|source| ProbeError::Read { name: owned(), source })?
-            .map_ok(|chunk| chunk.to_vec())
-            .try_concat()
-            .await
+            .and_then(|read| {
+                read.ok_or_else(|| Error::NotFound {
+                    name: owned(),
+                    store: self.label().to_owned(),
+                })
+            })
             .map_err(|source| ProbeError::Read { name: owned(), source })?;
         if read != body.as_bytes() {
             return Err(ProbeError::Differs { name: owned() });

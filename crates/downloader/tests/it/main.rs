@@ -8,4 +8,5 @@ mod errors;
 mod keys;
 mod pipeline;
 mod plan;
+mod report;
 mod tick_schema;
