@@ -46,9 +46,9 @@ pub enum Error {
     Parquet {
         /// The object.
         object: String,
-        /// The Parquet or Arrow error.
+        /// The Parquet or Arrow error (boxed: it is large).
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Box<CodecError>,
     },
     /// Days in the range have no stored instrument definitions (`exchanges` empty), or have definitions that do
     /// not cover some selected exchanges (`exchanges`: an `md-cli instruments` run could not fetch them).
@@ -85,11 +85,53 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The run's days cannot be resolved.
-    #[error("cannot resolve the days of this run: {reason}")]
-    Days {
-        /// Why.
+    /// `latest` was asked for, and Tardis gives no `exportedUntil` for at least one selected exchange.
+    #[error(
+        "cannot resolve the days of this run: `latest` needs every selected exchange's exportedUntil, and Tardis gives none for at least one"
+    )]
+    LatestUnknown,
+    /// A configured span of days does not resolve to a range (a first day after the last, ...).
+    #[error("cannot resolve the days of this run: {what} days ({span}): {reason}")]
+    DaysUnresolvable {
+        /// Whose days: the instrument definitions' or the download's.
+        what: &'static str,
+        /// The span as configured.
+        span: String,
+        /// Why (md-config's message).
         reason: String,
+    },
+    /// The run id's record of its days was made for other days (a run id reused with another configuration).
+    #[error(
+        "cannot resolve the days of this run: the run {run_id} was resolved for other days (instruments {recorded_instruments}, download {recorded_download}; this task asks for {instruments} and {download}): use a new MD_RUN_ID"
+    )]
+    RunReused {
+        /// The run id.
+        run_id: String,
+        /// The instrument days the record was made for.
+        recorded_instruments: String,
+        /// The download days the record was made for.
+        recorded_download: String,
+        /// The instrument days this task asks for.
+        instruments: String,
+        /// The download days this task asks for.
+        download: String,
+    },
+    /// The object at a run id's record is not a record of a run's days.
+    #[error("cannot resolve the days of this run: {object} is not a run record")]
+    NotARunRecord {
+        /// The object.
+        object: String,
+        /// What JSON decoding said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A sink race: another task of the run won the create-only write of the run's record of its days, and the
+    /// record was gone when read back (another writer removed or replaced it meanwhile). Work failed, not bad input:
+    /// a rerun may succeed.
+    #[error("cannot resolve the days of this run: {object} was written and is gone")]
+    RunRecordGone {
+        /// The record's object name.
+        object: String,
     },
     /// The shard's manifest could not be written (the run itself is over).
     #[error("cannot write the manifest {object}")]
@@ -100,6 +142,15 @@ pub enum Error {
         #[source]
         source: Box<gcs_sink::Error>,
     },
+    /// A stored download manifest is not one this version can read.
+    #[error("the download manifest {object} is not a manifest md can read")]
+    NotAManifest {
+        /// The manifest's object name.
+        object: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Tardis refused the API key because it is in use from another IP address, for longer than
     /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`: the run stopped (nothing was written).
     #[error("stopped: {source}")]
@@ -108,26 +159,65 @@ pub enum Error {
         #[source]
         source: std::sync::Arc<tardis_client::Error>,
     },
-    /// The shard's quota ledger could not be read or written.
-    #[error("quota ledger {object}: {reason}")]
+    /// The shard's quota ledger could not be read or written, or is not a ledger of its day.
+    #[error("quota ledger {object}: {problem}")]
     Ledger {
         /// The ledger's object name.
         object: String,
         /// What went wrong.
-        reason: String,
+        #[source]
+        problem: LedgerProblem,
     },
+}
+
+/// What went wrong with a shard's quota ledger ([`Error::Ledger`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerProblem {
+    /// The sink could not read it.
+    #[error("cannot read it")]
+    Read(#[source] Box<gcs_sink::Error>),
+    /// It is not JSON of a ledger.
+    #[error("not a quota ledger; remove it to start the day's count afresh")]
+    NotALedger(#[source] serde_json::Error),
+    /// It is a ledger of another day than the one its name says.
+    #[error("it is for {found} but is stored under {day}")]
+    WrongDay {
+        /// The day of its name.
+        day: NaiveDate,
+        /// The day inside it.
+        found: NaiveDate,
+    },
+    /// The sink could not write it.
+    #[error("cannot write it")]
+    Write(#[source] Box<gcs_sink::Error>),
+}
+
+/// Why Parquet could not be encoded or decoded ([`Error::Parquet`]): Parquet's own error, or Arrow's.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// The Parquet reader or writer failed.
+    #[error(transparent)]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// An Arrow kernel or the record-batch reader failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
 }
 
 impl Error {
     /// Returns whether nothing was done because of what was asked (a day without definitions, a layout that merges
-    /// units): the user must change the request, not retry it.
+    /// units, days that do not resolve, a run id reused for other days): the user must change the request, not
+    /// retry it. md-cli exits 2 for these and 1 for the others (a sink race, [`Error::RunRecordGone`], included).
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
             Error::MissingDefinitions { .. }
                 | Error::OriginalDefinitions { .. }
                 | Error::ObjectCollision { .. }
-                | Error::Days { .. }
+                | Error::LatestUnknown
+                | Error::DaysUnresolvable { .. }
+                | Error::RunReused { .. }
+                | Error::NotARunRecord { .. }
         )
     }
 
@@ -135,11 +225,12 @@ impl Error {
         Error::Sink { operation, object: object.to_owned(), source: Box::new(source) }
     }
 
-    pub(crate) fn parquet(
-        object: &str,
-        error: impl std::error::Error + Send + Sync + 'static,
-    ) -> Error {
-        Error::Parquet { object: object.to_owned(), source: Box::new(error) }
+    pub(crate) fn parquet(object: &str, error: impl Into<CodecError>) -> Error {
+        Error::Parquet { object: object.to_owned(), source: Box::new(error.into()) }
+    }
+
+    pub(crate) fn ledger(object: &str, problem: LedgerProblem) -> Error {
+        Error::Ledger { object: object.to_owned(), problem }
     }
 }
 

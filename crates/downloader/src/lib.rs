@@ -7,14 +7,22 @@
 //!   from `tardis-client` into `gcs-sink`, the shard's manifest and its quota ledger.
 //! - [`convert`]: the streaming `.csv.gz` to typed Parquet converter the pipeline uses for Parquet output.
 //!
+//! [`Job`] ties them together for a caller (md-cli is one): built from the configuration, it resolves a run's days,
+//! writes the definitions, assembles the plan and downloads a shard, with typed results. [`fetch`] fetches one
+//! dataset file byte-exact to a local path or an object.
+//!
 //! Every operation fails with the one [`Error`] of the crate; a unit's own failure is counted in the manifest
 //! instead. Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`; this is
 //! the one crate where those three meet, and it receives md-config types at construction.
 
 pub mod convert;
 pub mod definitions;
+pub mod doctor;
 pub mod download;
 mod error;
+pub mod fetch;
+pub mod job;
 
 pub use download::{Downloader, Plan, RunReport, Unit};
-pub use error::{Error, Result};
+pub use error::{CodecError, Error, LedgerProblem, Result};
+pub use job::{Job, JobError, PlanError};

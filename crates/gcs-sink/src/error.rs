@@ -104,6 +104,19 @@ pub enum Error {
         /// What is wrong with it.
         detail: String,
     },
+
+    /// An object read whole into memory ([`crate::ObjectSink::read_small`]) holds more than the reader's limit.
+    #[error(
+        "{name} on {store} is larger than {limit} bytes, the most md reads of it into memory; not read"
+    )]
+    TooLarge {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+        /// The reader's limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl Error {
@@ -119,7 +132,8 @@ impl Error {
             | Error::Mismatch { .. }
             | Error::Corrupt { .. }
             | Error::Changed { .. }
-            | Error::BadRecord { .. } => false,
+            | Error::BadRecord { .. }
+            | Error::TooLarge { .. } => false,
         }
     }
 

@@ -12,11 +12,10 @@
 //! - Variants: see [`assign_keys`].
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::BuildHasherDefault;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::error::{Error, Result};
 use crate::key::{InstrumentKey, InstrumentType, KeyRef, OptionType, Strike, variant_tag};
@@ -254,44 +253,6 @@ pub fn assign_keys(exchange: &str, instruments: &[Instrument]) -> Vec<Result<Ins
     keys
 }
 
-/// A word-at-a-time hasher (the FxHash function of rustc) for the twin search; [`InstrumentKey`] feeds it the
-/// fingerprint it computed when it was built, so a probe reads no key text. Its values are never stored and cannot
-/// change the result (the map is only probed, never iterated); the input is Tardis metadata, so hash flooding is
-/// not a concern.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Adds variant segments where needed (see [`assign_keys`]), in place; `listed(i)` describes `keys[i]` (asked only
 /// for twins, which are rare).
 pub(crate) fn assign_variants<'a>(
@@ -301,8 +262,11 @@ pub(crate) fn assign_variants<'a>(
 ) {
     // Find the twins: (first instrument with the key, later instrument with the same key). Listings rarely have
     // any, so this allocates nothing per instrument.
-    let mut first_with_key: HashMap<&InstrumentKey, usize, BuildHasherDefault<WordHasher>> =
-        HashMap::with_capacity_and_hasher(keys.len(), BuildHasherDefault::default());
+    // rustc's FxHash over the fingerprint each key computed when it was built, so a probe reads no key text. Its
+    // values are never stored and cannot change the result (the map is only probed, never iterated); the input is
+    // Tardis metadata, so hash flooding is not a concern.
+    let mut first_with_key: FxHashMap<&InstrumentKey, usize> =
+        FxHashMap::with_capacity_and_hasher(keys.len(), FxBuildHasher);
     let mut twins: Vec<(usize, usize)> = Vec::new();
     for (index, key) in keys.iter().enumerate() {
         let Ok(key) = key else { continue };

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use downloader::download::plan::Unit;
 use downloader::download::progress::{Progress, UnitOutcome};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Counts the pipeline's events and shows them.
 #[derive(Debug)]
@@ -69,10 +69,10 @@ impl CliProgress {
     fn refresh(&self) {
         let bytes = self.bytes.load(Ordering::Relaxed);
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = bytes as f64 / elapsed;
+        let rate = (bytes as f64 / elapsed) as u64;
         match &self.bar {
             Some(bar) => {
-                bar.set_message(format!("{}  {}/s", human_bytes(bytes), human_bytes(rate as u64)))
+                bar.set_message(format!("{}  {}/s", BinaryBytes(bytes), BinaryBytes(rate)))
             }
             None => {
                 let (finished, total) =
@@ -87,11 +87,11 @@ impl CliProgress {
                     skipped = self.skipped.load(Ordering::Relaxed),
                     failed = self.failed.load(Ordering::Relaxed),
                     bytes,
-                    rate_bytes_per_sec = rate as u64,
+                    rate_bytes_per_sec = rate,
                     eta_secs = eta.map(|eta| eta.as_secs()),
                     "progress: {finished}/{total} units, {}, {}/s",
-                    human_bytes(bytes),
-                    human_bytes(rate as u64),
+                    BinaryBytes(bytes),
+                    BinaryBytes(rate),
                 );
             }
         }
@@ -140,16 +140,4 @@ impl Progress for CliProgress {
             bar.inc(1);
         }
     }
-}
-
-/// Formats a byte count with binary units (`1.5 GiB`).
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

@@ -896,7 +896,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "force",
         Some("false"),
-        "true: download and replace every object, even those that exist and verify; for md-cli fetch into a bucket, replace an existing object whose content differs (without it the fetch fails, naming both digests).",
+        "true: replace what is stored instead of keeping it (`--force`, one meaning in every command): download and rewrite every object, even one stored and verified or one md did not write, and ask Tardis again for units a previous run found not offered; md-cli fetch rewrites an existing object at --output (without it an object whose content differs fails the fetch, naming both digests); md-cli instruments and pipeline replace definitions files this version cannot read.",
     ),
 ];
 

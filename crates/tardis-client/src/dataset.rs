@@ -115,17 +115,6 @@ struct Progress {
     summary: Mutex<Option<DatasetSummary>>,
 }
 
-/// Reads a [`DatasetStream`]'s summary once the stream has ended, wherever the stream went.
-#[derive(Debug, Clone)]
-pub struct SummaryHandle(Arc<Progress>);
-
-impl SummaryHandle {
-    /// Returns the summary once the stream has ended without error, else `None`.
-    pub fn summary(&self) -> Option<DatasetSummary> {
-        *self.0.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// The body of one dataset file, exactly as sent (never decompressed), verified on the way.
 ///
 /// Every chunk passes an incremental gzip check (inflate, discard, check each member's CRC-32 and size) and the byte
@@ -163,12 +152,6 @@ impl DatasetStream {
     /// Returns the summary once the stream has ended without error, else `None`.
     pub fn summary(&self) -> Option<DatasetSummary> {
         *self.progress.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Returns a handle that reads this stream's summary after the stream itself has been handed on (to a sink,
-    /// through adapters).
-    pub fn summary_handle(&self) -> SummaryHandle {
-        SummaryHandle(Arc::clone(&self.progress))
     }
 
     /// Returns the length announced by the server, if any.

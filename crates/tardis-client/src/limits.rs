@@ -2,12 +2,18 @@
 //!
 //! One [`Limits`] lives inside the client's shared state, so every clone of a [`crate::TardisClient`] and every
 //! caller shares the same three limits (limiters built separately for a shared cap would double the rate).
+//!
+//! The rate limiters read tokio's clock ([`TokioClock`]) and wait with tokio's timer, so a test on a paused runtime
+//! (`#[tokio::test(start_paused = true)]`) drives them deterministically; in a run it is the monotonic clock.
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Spacing margin for the per-second limit: `n + 1` starts span at least 1.03 s, so up to 30 ms of network and
@@ -15,11 +21,35 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// about 97% of the rate stays usable.
 const SPACING_MARGIN: f64 = 1.03;
 
-/// Requests in flight, per second and per day.
-pub(crate) struct Limits {
+/// governor's clock on tokio's time: the time since the limits were built, as tokio's clock tells it (the monotonic
+/// clock in a run; a paused clock, which advances when every task waits, in a test).
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    fn new() -> Self {
+        TokioClock { origin: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Requests in flight, per second and per day, shared by every clone of a client.
+pub struct Limits {
     in_flight: Arc<Semaphore>,
-    per_second: DefaultDirectRateLimiter,
-    per_day: DefaultDirectRateLimiter,
+    per_second: Limiter,
+    per_day: Limiter,
+    clock: TokioClock,
     max_in_flight: usize,
     rate_per_second: u32,
 }
@@ -39,21 +69,19 @@ impl Limits {
     /// The per-second limit spaces request starts evenly (burst 1, one start every `1.03 / n` seconds), so no window
     /// of one second ever holds more than `n` starts while about 97% of the rate stays usable. The per-day limit
     /// allows a burst of the whole day's budget and refills evenly over 24 hours.
-    pub(crate) fn new(
-        max_in_flight: NonZeroUsize,
-        per_second: NonZeroU32,
-        per_day: NonZeroU32,
-    ) -> Self {
+    pub fn new(max_in_flight: NonZeroUsize, per_second: NonZeroU32, per_day: NonZeroU32) -> Self {
         let spacing = Duration::from_secs_f64(SPACING_MARGIN / f64::from(per_second.get()));
         let per_second_quota = Quota::with_period(spacing).expect("non-zero period");
         let day_period = Duration::from_secs(86_400) / per_day.get();
         let per_day_quota = Quota::with_period(day_period.max(Duration::from_nanos(1)))
             .expect("non-zero period")
             .allow_burst(per_day);
+        let clock = TokioClock::new();
         Limits {
             in_flight: Arc::new(Semaphore::new(max_in_flight.get())),
-            per_second: RateLimiter::direct(per_second_quota),
-            per_day: RateLimiter::direct(per_day_quota),
+            per_second: RateLimiter::direct_with_clock(per_second_quota, clock),
+            per_day: RateLimiter::direct_with_clock(per_day_quota, clock),
+            clock,
             max_in_flight: max_in_flight.get(),
             rate_per_second: per_second.get(),
         }
@@ -63,7 +91,7 @@ impl Limits {
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future gives back whatever it had taken (a rate token already taken is spent).
-    pub(crate) async fn admit(&self) -> OwnedSemaphorePermit {
+    pub async fn admit(&self) -> OwnedSemaphorePermit {
         let permit = Arc::clone(&self.in_flight)
             .acquire_owned()
             .await
@@ -76,13 +104,20 @@ impl Limits {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub(crate) async fn pace(&self) {
+    pub async fn pace(&self) {
         if self.per_day.check().is_err() {
             tracing::info!(
                 "the daily request limit (RATE_LIMIT_PER_VM) is reached; waiting for it to refill"
             );
-            self.per_day.until_ready().await;
+            self.until_ready(&self.per_day).await;
         }
-        self.per_second.until_ready().await;
+        self.until_ready(&self.per_second).await;
+    }
+
+    /// Takes a token of `limiter`, waiting on tokio's timer until it allows one.
+    async fn until_ready(&self, limiter: &Limiter) {
+        while let Err(not_until) = limiter.check() {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+        }
     }
 }

@@ -5,7 +5,36 @@
 
 pub mod gcs;
 pub mod generated;
+pub mod parquet;
 pub mod proxy;
 pub mod secret_manager;
 pub mod tardis;
 pub mod upload;
+
+/// Parses a byte count of the command-line tools: a number with an optional unit, 1024-based (`64K`, `16KiB`,
+/// `512M`, `1GiB`, `1.5G`), as the parse-size crate reads it.
+///
+/// # Errors
+/// Names the text that is not a size.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    ::parse_size::Config::new()
+        .with_binary()
+        .parse_size(text.trim())
+        .map_err(|error| format!("not a size: {text:?} ({error})"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[rstest::rstest]
+    #[case("512", Some(512))]
+    #[case("64K", Some(64 << 10))]
+    #[case("16KiB", Some(16 << 10))]
+    #[case(" 2M ", Some(2 << 20))]
+    #[case("1GiB", Some(1 << 30))]
+    #[case("1.5K", Some(1536))]
+    #[case("3QiB", None)]
+    #[case("K", None)]
+    fn sizes_are_1024_based(#[case] text: &str, #[case] bytes: Option<u64>) {
+        assert_eq!(super::parse_size(text).ok(), bytes, "{text}");
+    }
+}

@@ -125,7 +125,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     ]))?;
     let curl_version = capture(std::process::Command::new("curl").arg("--version"))?;
     let curl_version = curl_version.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    if !crate::image::quietly_succeeds(std::process::Command::new("igzip").arg("--version")) {
+    if !crate::quietly_succeeds(std::process::Command::new("igzip").arg("--version")) {
         crate::tools::apt_install(
             &["isal"],
             "the inflate limit runs igzip, which is not installed",

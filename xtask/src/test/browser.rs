@@ -88,7 +88,7 @@ fn version(path: &Path) -> Result<String> {
 /// `apt-get update && apt-get install -y chromium`, as root only.
 fn install() -> Result<()> {
     let hint = "install it: apt-get update && apt-get install -y chromium";
-    if !crate::image::quietly_succeeds(Command::new("apt-get").arg("--version")) {
+    if !crate::quietly_succeeds(Command::new("apt-get").arg("--version")) {
         bail!("chromium is not on PATH and there is no apt-get; {hint}");
     }
     let uid = Command::new("id").arg("-u").output().map(|output| output.stdout).unwrap_or_default();

@@ -62,9 +62,7 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
             env.push(("MD_TEST_COMPOSE", compose.display().to_string()));
         }
         Engine::Docker
-            if crate::image::quietly_succeeds(
-                Command::new("docker").args(["compose", "version"]),
-            ) =>
+            if crate::quietly_succeeds(Command::new("docker").args(["compose", "version"])) =>
         {
             env.push(("MD_TEST_COMPOSE", "docker compose".into()));
         }

@@ -27,28 +27,30 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, ListArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
-use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord, Listing};
 use md_config::InstrumentType;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 mod coverage;
 mod listing;
+mod summary;
 mod table;
 
 pub use coverage::{COVERAGE_KEY, Coverage, DefinitionsSource};
 pub use listing::listing;
+pub use summary::DefinitionsSummary;
 use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};
 use crate::error::{Error, chain};
+
+/// The largest definitions object md reads into memory (a day of every exchange is tens of megabytes).
+pub const MAX_DEFINITIONS_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The per-day instruments object.
 pub fn day_object(date: NaiveDate) -> String {
@@ -111,23 +113,12 @@ impl DefinitionsStore {
         records: &[&InstrumentRecord],
         groups: &[&GroupRecord],
     ) -> Result<[Written; 2], Error> {
-        let instruments = self
-            .merge_write(
-                &day_object(date),
-                coverage,
-                table::batch(table::INSTRUMENTS, date, records),
-                false,
-            )
-            .await?;
-        let grouped = self
-            .merge_write(
-                &groups_object(date),
-                coverage,
-                table::batch(table::GROUPS, date, groups),
-                true,
-            )
-            .await?;
-        Ok([instruments, grouped])
+        let (day_rows, group_rows) = (
+            table::batch(table::INSTRUMENTS, date, records),
+            table::batch(table::GROUPS, date, groups),
+        );
+        let instruments = self.merge_write(&day_object(date), coverage, day_rows, false).await?;
+        Ok([instruments, self.merge_write(&groups_object(date), coverage, group_rows, true).await?])
     }
 
     /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.
@@ -185,14 +176,14 @@ impl DefinitionsStore {
     }
 
     async fn read(&self, object: &str) -> Result<Option<RecordBatch>, Error> {
-        let chunks = match self.sink.get(object).await {
-            Ok(stream) => stream,
-            Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-            Err(source) => return Err(Error::sink("read", object, source)),
+        let Some(bytes) = self
+            .sink
+            .read_small(object, MAX_DEFINITIONS_BYTES)
+            .await
+            .map_err(|source| Error::sink("read", object, source))?
+        else {
+            return Ok(None);
         };
-        let parts: Vec<Bytes> =
-            chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
-        let bytes = Bytes::from(parts.concat());
         let foreign = |error: parquet::errors::ParquetError| Error::Foreign {
             object: object.to_owned(),
             detail: error.to_string(),
@@ -334,17 +325,9 @@ pub async fn read_days(
 }
 
 fn encode(object: &str, batch: &RecordBatch, coverage: &Coverage) -> Result<Vec<u8>, Error> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
-        .map_err(|error| Error::parquet(object, error))?;
-    writer.write(batch).map_err(|error| Error::parquet(object, error))?;
-    writer.append_key_value_metadata(KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode()));
-    writer.close().map_err(|error| Error::parquet(object, error))?;
-    Ok(out)
+    let coverage = KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode());
+    let compression = Compression::ZSTD(ZstdLevel::default());
+    crate::download::reports::encode_parquet(object, batch, compression, vec![coverage])
 }
 
 fn sort_by_key(object: &str, batch: &RecordBatch) -> Result<RecordBatch, Error> {

@@ -8,7 +8,6 @@
 //! export) agree. A record made for other days (a run id reused with another configuration) is refused.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::{Config, DateRange, DateSpan};
 use serde::{Deserialize, Serialize};
@@ -37,6 +36,9 @@ pub struct RunDays {
 }
 
 impl RunDays {
+    /// The largest run record md reads (a record is a few hundred bytes).
+    pub const MAX_BYTES: u64 = 1024 * 1024;
+
     /// The object a run's days are recorded in.
     pub fn object_name(run_id: &str) -> String {
         format!("manifests/runs/{run_id}.json")
@@ -66,9 +68,12 @@ impl RunDays {
     /// Resolves the configured days once, as described in the module docs.
     ///
     /// # Errors
-    /// [`Error::Days`] when a day cannot be resolved (`latest` without an exchange that says what it exported, a first
-    /// day after the last) or a run's record was made for other days; [`Error::Freshness`] when an exchange's
-    /// exports cannot be fetched for `latest`; [`Error::Sink`] when the run's record cannot be read or written.
+    /// [`Error::LatestUnknown`] for `latest` without an exchange that says what it exported,
+    /// [`Error::DaysUnresolvable`] for a first day after the last, [`Error::RunReused`] when a run's record was made
+    /// for other days, [`Error::NotARunRecord`] when it is not a record; [`Error::RunRecordGone`] when another task
+    /// won the record's create-only write and the record is gone (a sink race); [`Error::Freshness`] when an
+    /// exchange's exports cannot be fetched for `latest`; [`Error::Sink`] when the run's record cannot be read or
+    /// written.
     ///
     /// # Cancel safety
     /// The record is written atomically, create-only.
@@ -93,7 +98,7 @@ impl RunDays {
             // Another task of the run recorded its resolution first: use it.
             Err(gcs_sink::Error::Mismatch { .. }) => match read(sink, id).await? {
                 Some(recorded) => recorded.checked(instruments, download),
-                None => Err(Error::Days { reason: format!("{object} was written and is gone") }),
+                None => Err(Error::RunRecordGone { object }),
             },
             Err(source) => Err(Error::sink("write", &object, source)),
         }
@@ -105,16 +110,17 @@ impl RunDays {
         let resolved_at = config.run.time.unwrap_or_else(Utc::now);
         let latest_exported = if instruments.needs_latest() || download.needs_latest() {
             let freshness = Freshness::fetch(client, &selected_exchanges(config)).await?;
-            Some(freshness.latest_common_day().ok_or_else(|| Error::Days {
-                reason: "`latest` needs every selected exchange's exportedUntil, and Tardis gives none for at least one".into(),
-            })?)
+            Some(freshness.latest_common_day().ok_or(Error::LatestUnknown)?)
         } else {
             None
         };
         let today = resolved_at.date_naive();
-        let resolve = |span: DateSpan, what: &str| {
-            span.resolve(today, latest_exported)
-                .map_err(|reason| Error::Days { reason: format!("{what} days ({span}): {reason}") })
+        let resolve = |span: DateSpan, what: &'static str| {
+            span.resolve(today, latest_exported).map_err(|reason| Error::DaysUnresolvable {
+                what,
+                span: span.to_string(),
+                reason,
+            })
         };
         Ok(RunDays {
             run_id: config.run.id.clone(),
@@ -132,13 +138,12 @@ impl RunDays {
         if self.instruments_asked != instruments.to_string()
             || self.download_asked != download.to_string()
         {
-            return Err(Error::Days {
-                reason: format!(
-                    "the run {} was resolved for other days (instruments {}, download {}; this task asks for {instruments} and {download}): use a new MD_RUN_ID",
-                    self.run_id.as_deref().unwrap_or_default(),
-                    self.instruments_asked,
-                    self.download_asked
-                ),
+            return Err(Error::RunReused {
+                run_id: self.run_id.unwrap_or_default(),
+                recorded_instruments: self.instruments_asked,
+                recorded_download: self.download_asked,
+                instruments: instruments.to_string(),
+                download: download.to_string(),
             });
         }
         Ok(self)
@@ -156,14 +161,14 @@ pub fn selected_exchanges(config: &Config) -> Vec<String> {
 
 async fn read(sink: &ObjectSink, run_id: &str) -> Result<Option<RunDays>, Error> {
     let object = RunDays::object_name(run_id);
-    let chunks = match sink.get(&object).await {
-        Ok(stream) => stream,
-        Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => return Err(Error::sink("read", &object, source)),
+    let Some(body) = sink
+        .read_small(&object, RunDays::MAX_BYTES)
+        .await
+        .map_err(|source| Error::sink("read", &object, source))?
+    else {
+        return Ok(None);
     };
-    let parts: Vec<bytes::Bytes> =
-        chunks.try_collect().await.map_err(|source| Error::sink("read", &object, source))?;
-    serde_json::from_slice(&parts.concat())
+    serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|error| Error::Days { reason: format!("{object} is not a run record: {error}") })
+        .map_err(|source| Error::NotARunRecord { object, source })
 }

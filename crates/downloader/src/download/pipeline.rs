@@ -5,7 +5,7 @@
 //! restarted as a whole, within the one retry budget of `TARDIS_MAX_RETRIES`. A failed unit never stops the others.
 //! Cancellation stops taking units and aborts those in flight (no partial objects); a spent quota share does the same.
 
-use std::num::NonZeroU64;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutError, PutOutcome, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
 use tardis_client::{DatasetRequest, RetryClass, TardisClient};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -25,7 +26,7 @@ use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
 use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError, UnitRecord};
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
-use super::quota::Quota;
+use super::quota::{Quota, share_of};
 use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
@@ -79,11 +80,11 @@ pub struct Downloader {
     verify: VerifyMode,
     /// Parquet conversions in flight: each uses three threads and tens of MiB, so at most one per core (one with
     /// `MEMORY_EFFICIENT`) runs at once, however many units are downloading.
-    conversions: Arc<tokio::sync::Semaphore>,
+    conversions: Arc<Semaphore>,
     /// Units writing two objects at once (`MD_OUTPUT_FORMAT=raw,parquet`) in flight: each holds up to two part
     /// buffers of the sink's budget until it commits, so at most half the budget's parts' worth of them run, and no
     /// unit can wait for room that only the other units' half-written objects hold.
-    pairs: Arc<tokio::sync::Semaphore>,
+    pairs: Arc<Semaphore>,
 }
 
 /// Chunks queued between the download and each of a unit's two writers.
@@ -117,17 +118,12 @@ impl Downloader {
             total_shards,
             quota_share: config.tardis.daily_quota_bytes.map(|quota| share_of(quota, total_shards)),
             verify,
-            conversions: Arc::new(tokio::sync::Semaphore::new(conversion_slots(
+            conversions: Arc::new(Semaphore::new(conversion_slots(
                 config.service.memory_efficient,
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             ))),
-            pairs: Arc::new(tokio::sync::Semaphore::new(pairs)),
+            pairs: Arc::new(Semaphore::new(pairs)),
         }
-    }
-
-    /// Returns the sink.
-    pub fn sink(&self) -> &ObjectSink {
-        &self.sink
     }
 
     /// Runs this process's shard of `plan`, then writes the shard's manifest.
@@ -150,11 +146,7 @@ impl Downloader {
     ) -> Result<RunReport, Error> {
         let started_at = Utc::now();
         let clock = Instant::now();
-        match self.sink.cleanup_staging(Duration::from_secs(6 * 3600)).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "removed staging leftovers of interrupted runs"),
-            Err(error) => tracing::warn!(error = %error, "could not clean up staging leftovers"),
-        }
+        self.clean_up_staging().await;
         let units: Vec<&Unit> = plan.shard(self.shard_index).collect();
         progress.start(units.len());
         tracing::info!(
@@ -164,6 +156,30 @@ impl Downloader {
             plan_units = plan.units.len(),
             "starting"
         );
+        let state = Arc::new(self.open_run(plan, started_at, progress, cancel).await?);
+        let outcomes = self.run_units(&units, &state).await;
+        let tally = Tally::of(&outcomes, &state.stop_reason());
+        let manifest = self.manifest(plan, tally, &state, started_at, clock);
+        self.finish(manifest, &state).await
+    }
+
+    /// Removes the staging leftovers of interrupted runs (best effort: a failure is logged).
+    async fn clean_up_staging(&self) {
+        match self.sink.cleanup_staging(Duration::from_secs(6 * 3600)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed staging leftovers of interrupted runs"),
+            Err(error) => tracing::warn!(error = %error, "could not clean up staging leftovers"),
+        }
+    }
+
+    /// The state the run's units share: the quota ledger, the units known not offered, the stop tokens.
+    async fn open_run(
+        &self,
+        plan: &Plan,
+        started_at: chrono::DateTime<Utc>,
+        progress: Arc<dyn Progress>,
+        cancel: CancellationToken,
+    ) -> Result<RunState, Error> {
         let quota = match self.quota_share {
             Some(share) => Some(
                 Quota::open(&self.sink, share, started_at, self.shard_index, self.total_shards)
@@ -171,20 +187,8 @@ impl Downloader {
             ),
             None => None,
         };
-        // Units this shard's previous run of the range found not offered are not asked for again (unless forced).
-        let known_not_offered = if self.download.force {
-            Default::default()
-        } else {
-            let object = manifest::object_name(
-                plan.range.start,
-                plan.range.end,
-                self.shard_index,
-                self.total_shards,
-            );
-            manifest::previously_not_offered(&self.sink, &object).await
-        };
-        let state = Arc::new(RunState {
-            known_not_offered,
+        Ok(RunState {
+            known_not_offered: self.known_not_offered(plan).await,
             quota,
             quota_exhausted: AtomicBool::new(false),
             ip_locked: std::sync::OnceLock::new(),
@@ -194,27 +198,36 @@ impl Downloader {
             progress,
             adopted: std::sync::Mutex::new(Vec::new()),
             left_alone: std::sync::Mutex::new(Vec::new()),
-        });
-        // Each unit is a task of its own, so the CPU work of the units in flight (gzip verification, CRC32C, Parquet
-        // conversion) spreads over every worker thread instead of sharing the one task that polls the queue.
+        })
+    }
+
+    /// Units this shard's previous run of the range found not offered: not asked for again (unless forced).
+    async fn known_not_offered(&self, plan: &Plan) -> BTreeMap<String, UnitRecord> {
+        if self.download.force {
+            return BTreeMap::new();
+        }
+        let object = manifest::object_name(
+            plan.range.start,
+            plan.range.end,
+            self.shard_index,
+            self.total_shards,
+        );
+        manifest::previously_not_offered(&self.sink, &object).await
+    }
+
+    /// Runs `units` through one queue, `MAX_CONCURRENT_REQUESTS` at a time, returning each with its outcome.
+    ///
+    /// Each unit is a task of its own, so the CPU work of the units in flight (gzip verification, CRC32C, Parquet
+    /// conversion) spreads over every worker thread instead of sharing the one task that polls the queue.
+    async fn run_units<'p>(
+        &self,
+        units: &[&'p Unit],
+        state: &Arc<RunState>,
+    ) -> Vec<(&'p Unit, UnitOutcome)> {
         let this = Arc::new(self.clone());
-        let concurrency = self.service.max_concurrent_requests.get();
-        let outcomes: Vec<(&Unit, UnitOutcome)> = stream::iter(units.iter().enumerate())
+        stream::iter(units.iter().enumerate())
             .map(|(index, unit)| {
-                let span = tracing::info_span!("unit", date = %unit.date, exchange = %unit.exchange, data_type = %unit.data_type, symbol = %unit.symbol);
-                let (this, state, unit) = (this.clone(), state.clone(), (*unit).clone());
-                AbortOnDrop(tokio::spawn(
-                    async move {
-                        let outcome = this.process(&unit, &state).await;
-                        if let Some(quota) = &state.quota {
-                            quota.flush_if_due(&this.sink).await;
-                        }
-                        state.progress.unit_finished(&unit, &outcome);
-                        outcome
-                    }
-                    .instrument(span),
-                ))
-                .map(move |joined| {
+                this.spawn_unit((*unit).clone(), state.clone()).map(move |joined| {
                     let outcome = joined.unwrap_or_else(|error| UnitOutcome::Failed {
                         attempts: 0,
                         error: format!("the unit's task failed: {error}"),
@@ -222,98 +235,47 @@ impl Downloader {
                     (index, outcome)
                 })
             })
-            .buffer_unordered(concurrency)
+            .buffer_unordered(self.service.max_concurrent_requests.get())
             .map(|(index, outcome)| (units[index], outcome))
             .collect()
-            .await;
+            .await
+    }
 
-        let mut counts = UnitCounts { planned: outcomes.len(), ..UnitCounts::default() };
-        let (mut errors, mut done_objects, mut skipped_objects, mut bytes_written) =
-            (Vec::new(), Vec::new(), Vec::new(), 0);
-        let (mut not_offered, mut interrupted) = (Vec::new(), Vec::new());
-        let stop_reason = state.stop_reason();
-        let mut retries = 0u64;
-        for (unit, outcome) in &outcomes {
-            match outcome {
-                UnitOutcome::Done { bytes, replaced, attempts, written } => {
-                    retries += u64::from(attempts.saturating_sub(1));
-                    counts.done += 1;
-                    counts.replaced += usize::from(*replaced);
-                    bytes_written += bytes;
-                    // With two formats, the object that was already stored and verified is listed as skipped.
-                    for name in unit.object_names() {
-                        if written.iter().any(|written| written == name) {
-                            done_objects.push(name.to_owned());
-                        } else {
-                            skipped_objects.push(name.to_owned());
-                        }
-                    }
+    /// One unit as a task of its own: processed, the quota ledger flushed when due, the progress told.
+    fn spawn_unit(self: &Arc<Self>, unit: Unit, state: Arc<RunState>) -> AbortOnDrop<UnitOutcome> {
+        let span = tracing::info_span!("unit", date = %unit.date, exchange = %unit.exchange, data_type = %unit.data_type, symbol = %unit.symbol);
+        let this = self.clone();
+        AbortOnDrop(tokio::spawn(
+            async move {
+                let outcome = this.process(&unit, &state).await;
+                if let Some(quota) = &state.quota {
+                    quota.flush_if_due(&this.sink).await;
                 }
-                UnitOutcome::Skipped => {
-                    counts.skipped += 1;
-                    skipped_objects.extend(unit.object_names().map(str::to_owned));
-                }
-                UnitOutcome::Failed { attempts, error } => {
-                    retries += u64::from(attempts.saturating_sub(1));
-                    counts.failed += 1;
-                    errors.push(UnitError {
-                        unit: unit.id(),
-                        object: unit.object().to_owned(),
-                        attempts: *attempts,
-                        error: error.clone(),
-                    });
-                }
-                UnitOutcome::NotOffered { status, code, message } => {
-                    counts.not_offered += 1;
-                    not_offered.push(UnitRecord {
-                        unit: unit.id(),
-                        object: unit.object().to_owned(),
-                        status: UnitStatus::NotOffered,
-                        http_status: Some(*status),
-                        code: *code,
-                        message: message.clone(),
-                    });
-                }
-                UnitOutcome::Adopted => counts.adopted += 1,
-                UnitOutcome::LeftAlone { .. } => counts.left_alone += 1,
-                UnitOutcome::NotStarted => {
-                    counts.not_started += 1;
-                    interrupted.push(UnitRecord {
-                        unit: unit.id(),
-                        object: unit.object().to_owned(),
-                        status: UnitStatus::Interrupted,
-                        http_status: None,
-                        code: None,
-                        message: stop_reason.clone(),
-                    });
-                }
+                state.progress.unit_finished(&unit, &outcome);
+                outcome
             }
-        }
-        not_offered.sort_by(|a, b| a.unit.cmp(&b.unit));
-        interrupted.sort_by(|a, b| a.unit.cmp(&b.unit));
+            .instrument(span),
+        ))
+    }
+
+    /// The shard's manifest from the units' tally and what the run's state recorded.
+    fn manifest(
+        &self,
+        plan: &Plan,
+        mut tally: Tally,
+        state: &RunState,
+        started_at: chrono::DateTime<Utc>,
+        clock: Instant,
+    ) -> Manifest {
         let mut adopted_objects = std::mem::take(&mut *lock(&state.adopted));
         let mut left_alone = std::mem::take(&mut *lock(&state.left_alone));
         // An object adopted with its unit's other one downloaded, or already stored, is in neither list.
-        done_objects.retain(|name| !adopted_objects.iter().any(|adopted| &adopted.object == name));
-        skipped_objects
-            .retain(|name| !adopted_objects.iter().any(|adopted| &adopted.object == name));
-        done_objects.sort();
-        skipped_objects.sort();
+        let adopted = |name: &String| adopted_objects.iter().any(|adopted| &adopted.object == name);
+        tally.done_objects.retain(|name| !adopted(name));
+        tally.skipped_objects.retain(|name| !adopted(name));
         adopted_objects.sort_by(|a, b| a.object.cmp(&b.object));
         left_alone.sort_by(|a, b| a.object.cmp(&b.object));
-        errors.sort_by(|a, b| a.unit.cmp(&b.unit));
-        let status = if state.cancel.is_cancelled() {
-            RunStatus::Interrupted
-        } else if state.ip_locked.get().is_some() {
-            RunStatus::IpLocked
-        } else if state.quota_exhausted.load(Ordering::SeqCst) {
-            RunStatus::QuotaExhausted
-        } else if counts.failed > 0 || counts.not_started > 0 || !left_alone.is_empty() {
-            RunStatus::Failed
-        } else {
-            RunStatus::Complete
-        };
-        let manifest = Manifest {
+        Manifest {
             version: Manifest::VERSION,
             from: plan.range.start,
             to: plan.range.end,
@@ -321,36 +283,36 @@ impl Downloader {
             plan_units: plan.units.len(),
             shard_index: self.shard_index,
             total_shards: self.total_shards,
-            status,
+            status: state.status(&tally.counts, &left_alone),
             started_at,
             finished_at: Utc::now(),
             duration_secs: clock.elapsed().as_secs_f64(),
-            units: counts,
+            units: tally.counts,
             bytes_downloaded: state.downloaded.load(Ordering::Relaxed),
-            bytes_written,
-            retries,
-            errors,
-            not_offered,
-            interrupted,
-            done_objects,
-            skipped_objects,
+            bytes_written: tally.bytes_written,
+            retries: tally.retries,
+            errors: tally.errors,
+            not_offered: tally.not_offered,
+            interrupted: tally.interrupted,
+            done_objects: tally.done_objects,
+            skipped_objects: tally.skipped_objects,
             adopted_objects,
             left_alone,
             days: plan.days.clone(),
             exported_until: plan.exported_until.clone(),
             not_yet_exported: plan.not_yet_exported.len(),
-        };
-        // The ledger is recorded before the manifest, and its failure reported after it, so the manifest is kept.
+        }
+    }
+
+    /// Records the quota ledger, writes the manifest, and reports the ledger's failure after it, so the manifest is
+    /// kept either way.
+    async fn finish(&self, manifest: Manifest, state: &RunState) -> Result<RunReport, Error> {
         let recorded = match &state.quota {
             Some(quota) => quota.record(&self.sink).await,
             None => Ok(()),
         };
-        let manifest_object =
-            manifest::object_name(manifest.from, manifest.to, self.shard_index, self.total_shards);
-        let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
-        self.sink.put_bytes(&manifest_object, body, WriteMode::Replace).await.map_err(
-            |source| Error::Manifest { object: manifest_object.clone(), source: Box::new(source) },
-        )?;
+        let manifest_object = manifest.write(&self.sink).await?;
+        let counts = &manifest.units;
         tracing::info!(
             status = ?manifest.status,
             done = counts.done,
@@ -368,62 +330,16 @@ impl Downloader {
         Ok(RunReport { manifest, manifest_object })
     }
 
+    /// Takes one unit from its stored objects to its outcome: what to write, whether Tardis offers it, the
+    /// conversion and pair slots, then the download.
     async fn process(&self, unit: &Unit, state: &RunState) -> UnitOutcome {
         if state.stop.is_cancelled() || state.ip_locked.get().is_some() {
             return UnitOutcome::NotStarted;
         }
-        // What to write: every object of the unit that is not stored and verified, adopted or left alone (all of
-        // them with `force`).
-        let mut targets = Vec::with_capacity(unit.objects.len());
-        let mut replaced = false;
-        let (mut adopted, mut left_alone) = (false, None);
-        for object in &unit.objects {
-            let mode = if self.download.force {
-                WriteMode::Replace
-            } else {
-                match self.check_stored(&object.name).await {
-                    Stored::Verified => continue,
-                    Stored::Missing => match self.adopt_historical(unit, object, state).await {
-                        Ok(true) => {
-                            adopted = true;
-                            continue;
-                        }
-                        Ok(false) => WriteMode::CreateOnly,
-                        Err(error) => return unchecked(&object.name, &error),
-                    },
-                    Stored::Unrecorded(info) => {
-                        match self.adopt(unit, object, &info, state).await {
-                            Ok(None) => adopted = true,
-                            Ok(Some(reason)) => left_alone = Some(reason),
-                            Err(error) => return unchecked(&object.name, &error),
-                        }
-                        continue;
-                    }
-                    Stored::Invalid(reason) => {
-                        tracing::warn!(object = %object.name, reason = %reason, "stored object failed verification; replacing it");
-                        replaced = true;
-                        WriteMode::Replace
-                    }
-                    Stored::Unknown(error) => {
-                        return UnitOutcome::Failed {
-                            attempts: 0,
-                            error: format!(
-                                "cannot check the stored object {}: {error}",
-                                object.name
-                            ),
-                        };
-                    }
-                }
-            };
-            targets.push(Target { format: object.format, name: object.name.clone(), mode });
-        }
-        if targets.is_empty() {
-            return match (left_alone, adopted) {
-                (Some(reason), _) => UnitOutcome::LeftAlone { reason },
-                (None, true) => UnitOutcome::Adopted,
-                (None, false) => UnitOutcome::Skipped,
-            };
-        }
+        let targets = match self.targets(unit, state).await {
+            Ok(targets) => targets,
+            Err(outcome) => return outcome,
+        };
         if let Some(known) = state.known_not_offered.get(&unit.id()) {
             tracing::debug!(unit = %unit, "not offered, as the previous run found; not asked again");
             return UnitOutcome::NotOffered {
@@ -432,69 +348,115 @@ impl Downloader {
                 message: known.message.clone(),
             };
         }
-        let converting = targets.iter().any(|target| target.format == OutputFormat::Parquet);
+        let converting = targets.list.iter().any(|target| target.format == OutputFormat::Parquet);
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
         // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two (with
         // both formats too: the raw object commits only after the converter has checked the whole file).
         let request = if converting { request.without_gzip_check() } else { request };
-        // A conversion slot (then a pair slot) is taken before the Tardis request, so no connection idles while
-        // waiting for a core; always in this order, so two units never wait on each other's slot.
-        let _conversion = if converting {
-            tokio::select! {
-                permit = self.conversions.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
-                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
-            }
-        } else {
-            None
+        let Some(_slots) = self.slots(converting, targets.list.len() > 1, state).await else {
+            return UnitOutcome::NotStarted;
         };
-        let _pair = if targets.len() > 1 {
-            tokio::select! {
-                permit = self.pairs.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
-                () = state.stop.cancelled() => return UnitOutcome::NotStarted,
+        self.download(unit, &request, &targets, state).await
+    }
+
+    /// What to write: every object of the unit that is not stored and verified, adopted or left alone (all of them
+    /// with `force`). When there is nothing to write, the unit's outcome instead (or a failure to check).
+    async fn targets(&self, unit: &Unit, state: &RunState) -> Result<Targets, UnitOutcome> {
+        let mut targets = Targets { list: Vec::with_capacity(unit.objects.len()), replaced: false };
+        let (mut adopted, mut left_alone) = (false, None);
+        for object in &unit.objects {
+            let mode = match self.object_step(unit, object, state).await? {
+                ObjectStep::Stored => continue,
+                ObjectStep::Adopted => {
+                    adopted = true;
+                    continue;
+                }
+                ObjectStep::LeftAlone(reason) => {
+                    left_alone = Some(reason);
+                    continue;
+                }
+                ObjectStep::Write { mode, replaces } => {
+                    targets.replaced |= replaces;
+                    mode
+                }
+            };
+            targets.list.push(Target { format: object.format, name: object.name.clone(), mode });
+        }
+        if targets.list.is_empty() {
+            return Err(match (left_alone, adopted) {
+                (Some(reason), _) => UnitOutcome::LeftAlone { reason },
+                (None, true) => UnitOutcome::Adopted,
+                (None, false) => UnitOutcome::Skipped,
+            });
+        }
+        Ok(targets)
+    }
+
+    /// What one object of the unit needs, from what is stored under its name (or an older spelling of it).
+    async fn object_step(
+        &self,
+        unit: &Unit,
+        object: &UnitObject,
+        state: &RunState,
+    ) -> Result<ObjectStep, UnitOutcome> {
+        if self.download.force {
+            return Ok(ObjectStep::Write { mode: WriteMode::Replace, replaces: false });
+        }
+        Ok(match self.check_stored(&object.name).await {
+            Stored::Verified => ObjectStep::Stored,
+            Stored::Missing => match self.adopt_historical(unit, object, state).await {
+                Ok(true) => ObjectStep::Adopted,
+                Ok(false) => ObjectStep::Write { mode: WriteMode::CreateOnly, replaces: false },
+                Err(error) => return Err(unchecked(&object.name, &chain(&error))),
+            },
+            Stored::Unrecorded(info) => match self.adopt(unit, object, &info, state).await {
+                Ok(None) => ObjectStep::Adopted,
+                Ok(Some(reason)) => ObjectStep::LeftAlone(reason),
+                Err(error) => return Err(unchecked(&object.name, &chain(&error))),
+            },
+            Stored::Invalid(reason) => {
+                tracing::warn!(object = %object.name, reason = %reason, "stored object failed verification; replacing it");
+                ObjectStep::Write { mode: WriteMode::Replace, replaces: true }
             }
-        } else {
-            None
-        };
-        // One budget for the whole file: the client's retries (before the body, resumed bodies) and the restarts
-        // below all draw from it, so its count is the unit's exact number of attempts.
+            Stored::Unknown(error) => return Err(unchecked(&object.name, &error)),
+        })
+    }
+
+    /// Takes a conversion slot (then a pair slot) before the Tardis request, so no connection idles while waiting
+    /// for a core; always in this order, so two units never wait on each other's slot. `None` when the run stops
+    /// first.
+    async fn slots(&self, converting: bool, pair: bool, state: &RunState) -> Option<Slots> {
+        let conversion =
+            if converting { Some(acquire(&self.conversions, &state.stop).await?) } else { None };
+        let pair = if pair { Some(acquire(&self.pairs, &state.stop).await?) } else { None };
+        Some((conversion, pair))
+    }
+
+    /// Downloads the unit's file into its targets, restarting the whole file within one retry budget: the client's
+    /// retries (before the body, resumed bodies) and the restarts here all draw from it, so its count is the unit's
+    /// exact number of attempts.
+    async fn download(
+        &self,
+        unit: &Unit,
+        request: &DatasetRequest,
+        targets: &Targets,
+        state: &RunState,
+    ) -> UnitOutcome {
         let retry = self.client.retry();
         loop {
             let opened = tokio::select! {
-                opened = self.client.dataset_with(&request, &retry) => opened,
+                opened = self.client.dataset_with(request, &retry) => opened,
                 () = state.stop.cancelled() => return UnitOutcome::NotStarted,
             };
             let dataset = match opened {
                 Ok(dataset) => dataset,
                 Err(error) => return self.refused(unit, error, state).await,
             };
-            // The file is counted once, however many objects it becomes.
-            if let Some(quota) = &state.quota {
-                let needed = dataset.content_length().unwrap_or(0);
-                if !quota.try_reserve(needed) {
-                    if !state.quota_exhausted.swap(true, Ordering::SeqCst) {
-                        tracing::warn!(share = quota.share(), used = quota.used(), object = %unit.object(), "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
-                    }
-                    state.stop.cancel();
-                    return UnitOutcome::NotStarted;
-                }
+            if !state.reserve(unit, &dataset) {
+                return UnitOutcome::NotStarted;
             }
-            let error = match self.store(unit, self.received(dataset, state), &targets).await {
-                Ok(outcomes) => {
-                    let written: Vec<(&Target, &PutOutcome)> = targets
-                        .iter()
-                        .zip(&outcomes)
-                        .filter(|(_, outcome)| outcome.status != PutStatus::AlreadyPresent)
-                        .collect();
-                    if written.is_empty() {
-                        return UnitOutcome::Skipped;
-                    }
-                    return UnitOutcome::Done {
-                        bytes: written.iter().map(|(_, outcome)| outcome.digest.size).sum(),
-                        replaced,
-                        attempts: retry.attempt(),
-                        written: written.iter().map(|(target, _)| target.name.clone()).collect(),
-                    };
-                }
+            let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
+                Ok(outcomes) => return targets.stored(&outcomes, retry.attempt()),
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
                     return UnitOutcome::NotStarted;
                 }
@@ -861,10 +823,151 @@ impl Downloader {
 }
 
 /// A unit whose stored object could not be judged (a read failed): it fails, to be tried by the next run.
-fn unchecked(name: &str, error: &gcs_sink::Error) -> UnitOutcome {
+fn unchecked(name: &str, error: &str) -> UnitOutcome {
     UnitOutcome::Failed {
         attempts: 0,
-        error: format!("cannot check the stored object {name}: {}", chain(error)),
+        error: format!("cannot check the stored object {name}: {error}"),
+    }
+}
+
+/// The objects a unit writes, and whether one of them replaces a stored object that failed verification.
+struct Targets {
+    list: Vec<Target>,
+    replaced: bool,
+}
+
+impl Targets {
+    /// The unit's outcome once every target's write ended cleanly: done, or skipped when every object turned out
+    /// to be stored already (another writer won each create-only write with the same bytes).
+    fn stored(&self, outcomes: &[PutOutcome], attempts: u32) -> UnitOutcome {
+        let written: Vec<(&Target, &PutOutcome)> = self
+            .list
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| outcome.status != PutStatus::AlreadyPresent)
+            .collect();
+        if written.is_empty() {
+            return UnitOutcome::Skipped;
+        }
+        UnitOutcome::Done {
+            bytes: written.iter().map(|(_, outcome)| outcome.digest.size).sum(),
+            replaced: self.replaced,
+            attempts,
+            written: written.iter().map(|(target, _)| target.name.clone()).collect(),
+        }
+    }
+}
+
+/// What a unit does with one of its objects.
+enum ObjectStep {
+    /// Stored and verified: nothing to do.
+    Stored,
+    /// Stored by someone else and adopted (or copied from an older spelling of its key).
+    Adopted,
+    /// Stored by someone else and not fit: left alone, for the reason given.
+    LeftAlone(String),
+    /// To be written (`replaces`: over a stored object that failed verification).
+    Write { mode: WriteMode, replaces: bool },
+}
+
+/// The conversion and pair slots a unit holds while it downloads.
+type Slots = (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>);
+
+/// A permit of `slots`, or `None` when the run stops first.
+async fn acquire(slots: &Arc<Semaphore>, stop: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+    tokio::select! {
+        permit = slots.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
+        () = stop.cancelled() => None,
+    }
+}
+
+/// What a shard's unit outcomes add up to, in the manifest's terms (sorted).
+#[derive(Default)]
+struct Tally {
+    counts: UnitCounts,
+    bytes_written: u64,
+    retries: u64,
+    errors: Vec<UnitError>,
+    not_offered: Vec<UnitRecord>,
+    interrupted: Vec<UnitRecord>,
+    done_objects: Vec<String>,
+    skipped_objects: Vec<String>,
+}
+
+impl Tally {
+    /// Adds up `outcomes`; `stop_reason` is why the units not started were not.
+    fn of(outcomes: &[(&Unit, UnitOutcome)], stop_reason: &str) -> Tally {
+        let mut tally = Tally {
+            counts: UnitCounts { planned: outcomes.len(), ..UnitCounts::default() },
+            ..Tally::default()
+        };
+        for (unit, outcome) in outcomes {
+            tally.add(unit, outcome, stop_reason);
+        }
+        tally.not_offered.sort_by(|a, b| a.unit.cmp(&b.unit));
+        tally.interrupted.sort_by(|a, b| a.unit.cmp(&b.unit));
+        tally.errors.sort_by(|a, b| a.unit.cmp(&b.unit));
+        tally.done_objects.sort();
+        tally.skipped_objects.sort();
+        tally
+    }
+
+    fn add(&mut self, unit: &Unit, outcome: &UnitOutcome, stop_reason: &str) {
+        let counts = &mut self.counts;
+        match outcome {
+            UnitOutcome::Done { bytes, replaced, attempts, written } => {
+                self.retries += u64::from(attempts.saturating_sub(1));
+                counts.done += 1;
+                counts.replaced += usize::from(*replaced);
+                self.bytes_written += bytes;
+                // With two formats, the object that was already stored and verified is listed as skipped.
+                for name in unit.object_names() {
+                    if written.iter().any(|written| written == name) {
+                        self.done_objects.push(name.to_owned());
+                    } else {
+                        self.skipped_objects.push(name.to_owned());
+                    }
+                }
+            }
+            UnitOutcome::Skipped => {
+                counts.skipped += 1;
+                self.skipped_objects.extend(unit.object_names().map(str::to_owned));
+            }
+            UnitOutcome::Failed { attempts, error } => {
+                self.retries += u64::from(attempts.saturating_sub(1));
+                counts.failed += 1;
+                self.errors.push(UnitError {
+                    unit: unit.id(),
+                    object: unit.object().to_owned(),
+                    attempts: *attempts,
+                    error: error.clone(),
+                });
+            }
+            UnitOutcome::NotOffered { status, code, message } => {
+                counts.not_offered += 1;
+                self.not_offered.push(UnitRecord {
+                    unit: unit.id(),
+                    object: unit.object().to_owned(),
+                    status: UnitStatus::NotOffered,
+                    http_status: Some(*status),
+                    code: *code,
+                    message: message.clone(),
+                });
+            }
+            UnitOutcome::Adopted => counts.adopted += 1,
+            UnitOutcome::LeftAlone { .. } => counts.left_alone += 1,
+            UnitOutcome::NotStarted => {
+                counts.not_started += 1;
+                self.interrupted.push(UnitRecord {
+                    unit: unit.id(),
+                    object: unit.object().to_owned(),
+                    status: UnitStatus::Interrupted,
+                    http_status: None,
+                    code: None,
+                    message: stop_reason.to_owned(),
+                });
+            }
+        }
     }
 }
 
@@ -874,7 +977,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 struct RunState {
     /// Units the previous manifest of this shard and range recorded as not offered, by unit id.
-    known_not_offered: std::collections::BTreeMap<String, UnitRecord>,
+    known_not_offered: BTreeMap<String, UnitRecord>,
     quota: Option<Quota>,
     quota_exhausted: AtomicBool,
     /// Set when Tardis refused the key past the max wait (it is in use from another IP address): the client sends
@@ -900,6 +1003,35 @@ impl RunState {
         }
     }
 
+    /// How the run ended, from why it stopped and what its units did.
+    fn status(&self, counts: &UnitCounts, left_alone: &[LeftAlone]) -> RunStatus {
+        if self.cancel.is_cancelled() {
+            RunStatus::Interrupted
+        } else if self.ip_locked.get().is_some() {
+            RunStatus::IpLocked
+        } else if self.quota_exhausted.load(Ordering::SeqCst) {
+            RunStatus::QuotaExhausted
+        } else if counts.failed > 0 || counts.not_started > 0 || !left_alone.is_empty() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Complete
+        }
+    }
+
+    /// Reserves the file's size in the quota share (the file is counted once, however many objects it becomes).
+    /// `false` when the share would be exceeded: the run stops.
+    fn reserve(&self, unit: &Unit, dataset: &tardis_client::DatasetStream) -> bool {
+        let Some(quota) = &self.quota else { return true };
+        if quota.try_reserve(dataset.content_length().unwrap_or(0)) {
+            return true;
+        }
+        if !self.quota_exhausted.swap(true, Ordering::SeqCst) {
+            tracing::warn!(share = quota.share(), used = quota.used(), object = %unit.object(), "this shard's share of TARDIS_DAILY_QUOTA_BYTES would be exceeded: stopping");
+        }
+        self.stop.cancel();
+        false
+    }
+
     /// Why units were not started or not finished, for the manifest's `interrupted` list.
     fn stop_reason(&self) -> String {
         if self.cancel.is_cancelled() {
@@ -921,11 +1053,6 @@ enum Stored {
     Unrecorded(gcs_sink::ObjectInfo),
     Invalid(String),
     Unknown(String),
-}
-
-/// The shard's share of a fleet-wide budget: an even split, rounded down.
-fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
-    quota.get() / u64::from(total_shards.max(1))
 }
 
 /// Parquet conversions that may run at once: one per core (a conversion's three threads keep about one core busy,

@@ -7,19 +7,23 @@
 //! share is spent, and at most every [`FLUSH_EVERY`] while it runs (so a killed process loses at most that much
 //! accounting). The day is the UTC day the run started; a run that crosses midnight keeps counting on its start day.
 
+use std::num::NonZeroU64;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
+use md_config::Config;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, LedgerProblem};
 
 /// Where ledgers live in the sink.
 pub const QUOTA_PREFIX: &str = "manifests/quota";
+
+/// The largest ledger md reads (a ledger is a few hundred bytes).
+pub const MAX_LEDGER_BYTES: u64 = 1024 * 1024;
 
 /// How often a running shard records its usage at most.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
@@ -60,27 +64,68 @@ pub async fn used_on(
     total_shards: u32,
 ) -> Result<u64, Error> {
     let object = object_name(day, shard_index, total_shards);
-    let fail = |reason: String| Error::Ledger { object: object.clone(), reason };
-    match sink.get(&object).await {
-        Ok(body) => {
-            let bytes: Vec<u8> = body
-                .map_ok(|chunk| chunk.to_vec())
-                .try_concat()
-                .await
-                .map_err(|error| fail(format!("cannot read it: {error}")))?;
-            let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|error| {
-                fail(format!(
-                    "not a quota ledger ({error}); remove it to start the day's count afresh"
-                ))
-            })?;
+    let fail = |problem| Error::ledger(&object, problem);
+    match sink.read_small(&object, MAX_LEDGER_BYTES).await {
+        Ok(Some(bytes)) => {
+            let ledger: Ledger = serde_json::from_slice(&bytes)
+                .map_err(|error| fail(LedgerProblem::NotALedger(error)))?;
             if ledger.day != day {
-                return Err(fail(format!("it is for {} but is stored under {day}", ledger.day)));
+                return Err(fail(LedgerProblem::WrongDay { day, found: ledger.day }));
             }
             Ok(ledger.used_bytes)
         }
-        Err(gcs_sink::Error::NotFound { .. }) => Ok(0),
-        Err(error) => Err(fail(format!("cannot read it: {error}"))),
+        Ok(None) => Ok(0),
+        Err(error) => Err(fail(LedgerProblem::Read(Box::new(error)))),
     }
+}
+
+/// The shard's share of a fleet-wide budget: an even split, rounded down.
+pub fn share_of(quota: NonZeroU64, total_shards: u32) -> u64 {
+    quota.get() / u64::from(total_shards.max(1))
+}
+
+/// A shard's use of its share on a UTC day, as recorded by its runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareUse {
+    /// This shard.
+    pub shard_index: u32,
+    /// Number of shards.
+    pub total_shards: u32,
+    /// Bytes the shard's runs reserved that day.
+    pub used: u64,
+    /// The shard's daily share.
+    pub share: u64,
+}
+
+impl ShareUse {
+    /// Bytes of the share left.
+    pub fn left(&self) -> u64 {
+        self.share.saturating_sub(self.used)
+    }
+
+    /// Whether the share is spent: a run stops at once until 00:00 UTC.
+    pub fn is_spent(&self) -> bool {
+        self.used >= self.share
+    }
+}
+
+/// This shard's use of its share of `TARDIS_DAILY_QUOTA_BYTES` on `now`'s UTC day; `None` without a quota.
+///
+/// # Errors
+/// As [`used_on`].
+///
+/// # Cancel safety
+/// Read-only.
+pub async fn share_use(
+    sink: &ObjectSink,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<ShareUse>, Error> {
+    let Some(quota) = config.tardis.daily_quota_bytes else { return Ok(None) };
+    let (shard_index, total_shards) =
+        (config.sharding.shard_index, config.sharding.total_shards.get());
+    let used = used_on(sink, now.date_naive(), shard_index, total_shards).await?;
+    Ok(Some(ShareUse { shard_index, total_shards, used, share: share_of(quota, total_shards) }))
 }
 
 /// The running count of one shard's share.
@@ -165,8 +210,9 @@ impl Quota {
             updated_at: Utc::now(),
         };
         let body = serde_json::to_vec_pretty(&ledger).expect("a ledger serializes");
-        sink.put_bytes(&self.object, body, WriteMode::Replace).await.map(|_| ()).map_err(|error| {
-            Error::Ledger { object: self.object.clone(), reason: error.to_string() }
-        })
+        sink.put_bytes(&self.object, body, WriteMode::Replace)
+            .await
+            .map(|_| ())
+            .map_err(|error| Error::ledger(&self.object, LedgerProblem::Write(Box::new(error))))
     }
 }

@@ -634,16 +634,22 @@ fn rows_of(batch: &RecordBatch) -> Vec<(String, String)> {
     strings(batch, "instrument_key").into_iter().zip(strings(batch, "tardis_exchange")).collect()
 }
 
+/// A sink directory holding `bytes` as the definitions of 2026-10-01: the directory, the day and the file's path.
+fn stored_day(bytes: Vec<u8>) -> (tempfile::TempDir, NaiveDate, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let path = dir.path().join(definitions::day_object(day));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    (dir, day, path)
+}
+
 /// A day file the original wrote (recognised by its columns) is not planned from (its keys are the original's,
 /// some wrong), and `md-cli instruments` replaces it without `--force`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_written_by_the_original_is_replaced_without_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let (dir, day, path) = stored_day(original_file());
     let object = definitions::day_object(day);
-    let path = dir.path().join(&object);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, original_file()).unwrap();
 
     let error =
         definitions::read_days(&store(dir.path(), false), [day].into_iter()).await.unwrap_err();
@@ -820,43 +826,35 @@ fn earlier_md_file(
 /// keys and types, with their list of data types; `md-cli instruments` replaces them without `--force`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_an_earlier_md_is_planned_under_canonical_keys_and_replaced_without_force() {
-    let dir = tempfile::tempdir().unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-    let object = definitions::day_object(day);
-    let path = dir.path().join(&object);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(
-        &path,
-        earlier_md_file(
-            earlier_md_schema(),
-            day,
-            &[
-                (
-                    "DERIBIT:PERP:BTC-USD",
-                    "PERP",
-                    "deribit",
-                    "BTC-PERPETUAL",
-                    &["trades", "liquidations"],
-                ),
-                (
-                    "OKEX-SWAP:PERP:BTC-USDT",
-                    "PERP",
-                    "okex-swap",
-                    "BTC-USDT-SWAP",
-                    &["trades", "someday_type"],
-                ),
-                ("OKEX:SPOT_PAIR:BTC-USDT", "SPOT_PAIR", "okex", "BTC-USDT", &[]),
-                (
-                    "DERIBIT:OPTION:BTC-USD-261127-100000-CALL",
-                    "OPTION",
-                    "deribit",
-                    "BTC-27NOV26-100000-C",
-                    &["trades"],
-                ),
-            ],
-        ),
-    )
-    .unwrap();
+    let (dir, _, path) = stored_day(earlier_md_file(
+        earlier_md_schema(),
+        day,
+        &[
+            (
+                "DERIBIT:PERP:BTC-USD",
+                "PERP",
+                "deribit",
+                "BTC-PERPETUAL",
+                &["trades", "liquidations"],
+            ),
+            (
+                "OKEX-SWAP:PERP:BTC-USDT",
+                "PERP",
+                "okex-swap",
+                "BTC-USDT-SWAP",
+                &["trades", "someday_type"],
+            ),
+            ("OKEX:SPOT_PAIR:BTC-USDT", "SPOT_PAIR", "okex", "BTC-USDT", &[]),
+            (
+                "DERIBIT:OPTION:BTC-USD-261127-100000-CALL",
+                "OPTION",
+                "deribit",
+                "BTC-27NOV26-100000-C",
+                &["trades"],
+            ),
+        ],
+    ));
     let groups = definitions::groups_object(day);
     std::fs::write(
         dir.path().join(&groups),
@@ -919,7 +917,7 @@ async fn a_file_of_an_earlier_md_is_planned_under_canonical_keys_and_replaced_wi
     let report = try_write(Some("TD.defs"), dir.path(), DateRange { start: day, end: day }, false)
         .await
         .expect("no --force needed");
-    for name in [&object, &groups] {
+    for name in [&definitions::day_object(day), &groups] {
         let written = report.objects.iter().find(|written| &written.object == name).unwrap();
         assert_eq!(written.replaced, Some("an earlier md"), "{name}");
     }

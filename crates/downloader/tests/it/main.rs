@@ -4,6 +4,7 @@
 mod adopt;
 mod convert;
 mod definitions;
+mod errors;
 mod keys;
 mod pipeline;
 mod plan;

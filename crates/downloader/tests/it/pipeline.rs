@@ -363,6 +363,14 @@ async fn a_spent_quota_share_stops_the_shard_cleanly() {
         .await
         .expect_err("a broken ledger is an error");
     assert!(error.to_string().contains(&object), "{error}");
+    assert!(
+        matches!(
+            &error,
+            downloader::Error::Ledger { problem: downloader::LedgerProblem::NotALedger(_), .. }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_bad_input(), "a damaged ledger is work that failed (exit 1)");
 }
 
 async fn read_ledger(sink: &ObjectSink, object: &str) -> quota::Ledger {

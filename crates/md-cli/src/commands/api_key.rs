@@ -75,15 +75,11 @@ pub(crate) fn resolve(loaded: &Loaded, config: &mut Config) -> Result<KeyOrigin,
     reason = "the error comes boxed from resolve, whose callers map it with this"
 )]
 pub(crate) fn failure(error: Box<SecretError>) -> Failure {
-    let error = *error;
-    let error = anyhow!(error).context(
+    let transient = error.is_transient();
+    let error = anyhow!(*error).context(
         "cannot read the Tardis API key from Secret Manager (TARDIS_SECRET_NAME; set TARDIS_API_KEY, or USE_SECRET_MANAGER=false to run without a key)",
     );
-    if error.downcast_ref::<SecretError>().is_some_and(SecretError::is_transient) {
-        Failure::Work(error)
-    } else {
-        Failure::BadInput(error)
-    }
+    if transient { Failure::Work(error) } else { Failure::BadInput(error) }
 }
 
 /// The key as configured: where `TARDIS_API_KEY` came from, and a note when a secret name is set but not used.

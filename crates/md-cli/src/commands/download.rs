@@ -1,20 +1,20 @@
-//! `md-cli download` and `plan`: the tick download over stored definitions, and how its units are printed.
+//! `md-cli download` and `plan`: the tick download over stored definitions, and the plan's units.
 
 use std::io::Write as _;
 
 use anyhow::anyhow;
-use downloader::download::Incident;
 use downloader::download::manifest::RunStatus;
-use downloader::download::pipeline::Downloader;
-use downloader::download::plan::{Plan, Unit};
+use downloader::download::summary::{PlanSummary, RunSummary, write_units};
+use downloader::download::{Plan, share};
 use md_config::Loaded;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+
+pub(crate) use downloader::download::summary::Note;
 
 use crate::cli::{DownloadArgs, PlanArgs};
 use crate::commands::job::Job;
 use crate::exit::Failure;
-use crate::progress::{CliProgress, human_bytes};
+use crate::progress::CliProgress;
 
 pub(crate) fn download(loaded: &Loaded, _args: &DownloadArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
@@ -32,9 +32,8 @@ pub(crate) async fn run_download(
     token: CancellationToken,
 ) -> Result<(), Failure> {
     // Shard settings from a file (the original's env.example sets them, and the original ignored them): say so.
-    let share = job.shard_files.as_ref().map(|files| {
-        format!("{} ({files})", crate::commands::share::describe(plan, &job.config.sharding))
-    });
+    let share = (job.shard_files.as_ref())
+        .map(|files| format!("{} ({files})", share::describe(plan, &job.config.sharding)));
     if let Some(share) = &share {
         tracing::warn!("this run downloads {share}; unset them to download the whole plan");
     }
@@ -47,55 +46,16 @@ pub(crate) async fn run_download(
     }
     let progress = CliProgress::new();
     let ticker = progress.spawn_ticker();
-    let downloader = Downloader::new(&job.config, job.client.clone(), job.sink.clone());
-    let report = downloader.run(plan, progress.clone(), token).await;
+    let report = job.downloader().run(plan, progress.clone(), token).await;
     ticker.abort();
     progress.finish();
     let report = report.map_err(|error| Failure::Work(anyhow!(error)))?;
-    let manifest = &report.manifest;
-    let mut out = std::io::stdout().lock();
-    let units = manifest.units;
     let _ = writeln!(
-        out,
-        "shard {}/{}: {:?} in {:.1}s\nunits: planned {}, done {}, skipped {}, adopted {}, replaced {}, failed {}, \
-         not offered {}, left alone {}, not started {}\n{}\
-         bytes: downloaded {}, written {}; retries {}\nmanifest: {}",
-        manifest.shard_index,
-        manifest.total_shards,
-        manifest.status,
-        manifest.duration_secs,
-        units.planned,
-        units.done,
-        units.skipped,
-        units.adopted,
-        units.replaced,
-        units.failed,
-        units.not_offered,
-        units.left_alone,
-        units.not_started,
-        adopted_line(manifest),
-        human_bytes(manifest.bytes_downloaded),
-        human_bytes(manifest.bytes_written),
-        manifest.retries,
-        report.manifest_object,
+        std::io::stdout().lock(),
+        "{}",
+        RunSummary { report: &report, share: share.as_deref() }
     );
-    for error in &manifest.errors {
-        let _ = writeln!(
-            out,
-            "failed: {} after {} attempt(s): {}",
-            error.unit, error.attempts, error.error
-        );
-    }
-    for left in &manifest.left_alone {
-        let _ = writeln!(
-            out,
-            "left alone: {} (md did not write it and it does not check out: {}); --force replaces it",
-            left.object, left.reason
-        );
-    }
-    if let Some(share) = &share {
-        let _ = writeln!(out, "share: {share}");
-    }
+    let (manifest, units) = (&report.manifest, report.manifest.units);
     match manifest.status {
         RunStatus::Complete => Ok(()),
         RunStatus::Failed if manifest.left_alone.is_empty() => {
@@ -118,169 +78,15 @@ pub(crate) async fn run_download(
     }
 }
 
-/// The summary's line of adopted objects, by how each was checked; empty when none was.
-fn adopted_line(manifest: &downloader::download::manifest::Manifest) -> String {
-    use downloader::download::adopt::{CSV_GZIP, PARQUET_FOOTER};
-    let adopted = &manifest.adopted_objects;
-    if adopted.is_empty() {
-        return String::new();
-    }
-    let copied = adopted.iter().filter(|object| object.copied_from.is_some()).count();
-    let checked = |how: &str| {
-        adopted
-            .iter()
-            .filter(|object| object.copied_from.is_none() && object.checked == how)
-            .count()
-    };
-    format!(
-        "adopted objects (md did not write them; nothing downloaded): {} ({} by their Parquet footer, {} read \
-         whole as .csv.gz, {} copied from an older spelling of their key)\n",
-        adopted.len(),
-        checked(PARQUET_FOOTER),
-        checked(CSV_GZIP),
-        copied
-    )
-}
-
-/// One unit as `plan --json` and `missing --json` print it.
-#[derive(Debug, Serialize)]
-pub(crate) struct UnitLine<'a> {
-    date: chrono::NaiveDate,
-    exchange: &'a str,
-    data_type: &'a str,
-    symbol: &'a str,
-    instrument_key: &'a str,
-    instrument_type: &'a str,
-    grouped: bool,
-    /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
-    object: &'a str,
-    /// Every object of the unit, in format order (raw first).
-    objects: Vec<&'a str>,
-    shard: Option<u32>,
-    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
-    /// `not_offered`, `not_yet_exported`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_run: Option<&'static str>,
-    /// For a unit not offered: the HTTP status Tardis answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_status: Option<u16>,
-    /// For a unit not offered: Tardis's error code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<u32>,
-    /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    /// The incident Tardis reports on the unit's day, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    incident: Option<&'a Incident>,
-}
-
-/// What `missing` says about a unit: its status, and what the latest run said of it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Note<'a> {
-    /// The status's `missing --json` name.
-    pub(crate) status: &'static str,
-    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
-    pub(crate) last_run: Option<&'static str>,
-    /// The HTTP status Tardis answered.
-    pub(crate) http_status: Option<u16>,
-    /// Tardis's error code.
-    pub(crate) code: Option<u32>,
-    /// Tardis's message, the error, or why the run stopped.
-    pub(crate) message: Option<&'a str>,
-}
-
-impl<'a> UnitLine<'a> {
-    /// The line of a unit with what `missing` says about it.
-    pub(crate) fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
-        let line = UnitLine::from(unit);
-        match note {
-            Some(note) => UnitLine {
-                status: Some(note.status),
-                last_run: note.last_run,
-                http_status: note.http_status,
-                code: note.code,
-                message: note.message,
-                ..line
-            },
-            None => line,
-        }
-    }
-}
-
-impl<'a> From<&'a Unit> for UnitLine<'a> {
-    fn from(unit: &'a Unit) -> Self {
-        UnitLine {
-            date: unit.date,
-            exchange: &unit.exchange,
-            data_type: unit.data_type.as_str(),
-            symbol: &unit.symbol,
-            instrument_key: &unit.instrument_key,
-            instrument_type: unit.instrument_type.as_str(),
-            grouped: unit.grouped,
-            object: unit.object(),
-            objects: unit.object_names().collect(),
-            shard: unit.shard,
-            status: None,
-            last_run: None,
-            http_status: None,
-            code: None,
-            message: None,
-            incident: unit.incident.as_ref(),
-        }
-    }
-}
-
-/// Prints units, one line each (JSON with `json`), with what `missing` says about each when it says.
+/// Prints units to stdout, one line each (JSON with `json`), with what `missing` says about each when it says.
 pub(crate) fn print_units<'a>(
-    units: impl Iterator<Item = (&'a Unit, Option<Note<'a>>)>,
+    units: impl Iterator<Item = (&'a downloader::Unit, Option<Note<'a>>)>,
     json: bool,
 ) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (unit, note) in units {
-        if json {
-            serde_json::to_writer(&mut out, &UnitLine::with_note(unit, note.as_ref()))?;
-            writeln!(out)?;
-        } else {
-            let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
-            let status = note.map_or_else(String::new, |note| {
-                let mut text = format!("  [{}", note.status);
-                if let Some(last_run) = note.last_run {
-                    text.push_str(&format!(", last run {last_run}"));
-                }
-                match (note.http_status, note.code) {
-                    (Some(status), Some(code)) => {
-                        text.push_str(&format!(": HTTP {status} code {code}"))
-                    }
-                    (Some(status), None) => text.push_str(&format!(": HTTP {status}")),
-                    _ => {}
-                }
-                if let (Some(message), Some(_)) = (note.message, note.http_status) {
-                    text.push_str(&format!(": {message}"));
-                }
-                text.push(']');
-                text
-            });
-            let incident = unit.incident.as_ref().map_or_else(String::new, |incident| {
-                format!("  [incident {}: {}]", incident.status, incident.details)
-            });
-            writeln!(
-                out,
-                "{shard:>5}  {}  {:<18} {:<20} {:<28} {}{status}{incident}",
-                unit.date,
-                unit.exchange,
-                unit.data_type,
-                unit.symbol,
-                unit.object_names().collect::<Vec<_>>().join("  ")
-            )?;
-        }
-    }
-    out.flush()
+    write_units(&mut std::io::BufWriter::new(std::io::stdout().lock()), units, json)
 }
 
+/// A closed stdout (`| head`) is not a failure.
 pub(crate) fn ignore_broken_pipe(result: std::io::Result<()>) -> Result<(), Failure> {
     match result {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -297,32 +103,11 @@ pub(crate) fn plan(loaded: &Loaded, args: &PlanArgs) -> Result<(), Failure> {
         let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
         ignore_broken_pipe(print_units(plan.units.iter().map(|unit| (unit, None)), json))?;
-        let counts = plan.counts_per_shard();
         if json {
-            tracing::info!(
-                units = plan.units.len(),
-                shards = counts.len(),
-                uncovered = plan.uncovered,
-                "planned"
-            );
+            let (units, shards) = (plan.units.len(), plan.total_shards);
+            tracing::info!(units, shards, uncovered = plan.uncovered, "planned");
             return Ok(());
         }
-        let mut out = std::io::stdout().lock();
-        let mut text = format!(
-            "\n{} units over {} shard(s); fingerprint {}\n",
-            plan.units.len(),
-            counts.len(),
-            plan.fingerprint()
-        );
-        for (shard, count) in counts.iter().enumerate() {
-            text.push_str(&format!("shard {shard:>4}: {count} units\n"));
-        }
-        if plan.uncovered > 0 {
-            text.push_str(&format!(
-                "no shard: {} units (INSTRUMENTS_PER_SHARD x TOTAL_SHARDS is too small)\n",
-                plan.uncovered
-            ));
-        }
-        ignore_broken_pipe(out.write_all(text.as_bytes()))
+        ignore_broken_pipe(write!(std::io::stdout().lock(), "{}", PlanSummary(&plan)))
     })
 }

@@ -1,40 +1,44 @@
-//! [`Job`]: the sink, the Tardis client, the run's days and the plan every command of the main job starts from.
-
-use std::collections::BTreeSet;
+//! [`Job`]: the downloader's [`downloader::Job`] (configuration, sink, Tardis client) with where the API key came
+//! from and the shard settings a file gave, and the mapping of its errors to exit codes.
 
 use anyhow::anyhow;
-use downloader::definitions::{self, DefinitionsStore};
-use downloader::download::days::selected_exchanges;
-use downloader::download::plan::{self, Plan};
-use downloader::download::{Freshness, RunDays};
-use gcs_sink::ObjectSink;
+use downloader::download::{Plan, RunDays};
+use downloader::{JobError, PlanError};
 use gcs_sink::secret_manager::SecretError;
-use md_config::{Config, Loaded};
-use tardis_client::TardisClient;
+use md_config::Loaded;
 
 use crate::commands::api_key::{self, KeyOrigin};
-use crate::commands::share;
 use crate::exit::Failure;
 
-/// The objects every command of the main job needs, built from the configuration.
+/// The library's job, with what md-cli reports about how it was set up; it dereferences to [`downloader::Job`].
 pub(crate) struct Job {
-    pub(crate) config: Config,
-    pub(crate) sink: ObjectSink,
-    pub(crate) client: TardisClient,
+    pub(crate) job: downloader::Job,
     /// Where the Tardis API key came from.
     pub(crate) key: KeyOrigin,
     /// The shard settings a file (`.env`, YAML) gave, which a run names with the share of the plan it did.
     pub(crate) shard_files: Option<String>,
 }
 
+impl std::ops::Deref for Job {
+    type Target = downloader::Job;
+    fn deref(&self) -> &downloader::Job {
+        &self.job
+    }
+}
+
+impl std::ops::DerefMut for Job {
+    fn deref_mut(&mut self) -> &mut downloader::Job {
+        &mut self.job
+    }
+}
+
 impl Job {
-    /// Installs logging, reads the API key from Secret Manager when it is to come from there, and builds the sink
-    /// and the Tardis client; what cannot be built is a configuration problem (exit 2), a key Secret Manager does not
-    /// give stops the command ([`api_key::failure`]).
+    /// Installs logging, reads the API key from Secret Manager when it is to come from there, and builds the job;
+    /// what cannot be built is a configuration problem (exit 2), a key Secret Manager does not give stops the
+    /// command ([`api_key::failure`]). Nothing is built (no sink directory appears) when the key cannot be read.
     pub(crate) fn new(loaded: &Loaded) -> Result<Job, Failure> {
         crate::logging::init(&loaded.config.service).map_err(Failure::BadInput)?;
         let mut config = loaded.config.clone();
-        // Nothing is built (no sink directory appears) when the key cannot be read.
         let key = api_key::resolve(loaded, &mut config).map_err(api_key::failure)?;
         Job::build(loaded, config, key)
     }
@@ -56,100 +60,36 @@ impl Job {
         Ok((Job::build(loaded, config, key)?, outcome))
     }
 
-    fn build(loaded: &Loaded, config: Config, key: KeyOrigin) -> Result<Job, Failure> {
-        let sink = ObjectSink::from_config(&config.sink)
-            .map_err(|error| Failure::BadInput(anyhow!(error).context("cannot open the sink")))?;
-        let client =
-            TardisClient::new(&config.tardis).map_err(|error| Failure::BadInput(anyhow!(error)))?;
-        let shard_files = share::shard_settings_from_files(loaded);
-        Ok(Job { config, sink, client, key, shard_files })
+    fn build(loaded: &Loaded, config: md_config::Config, key: KeyOrigin) -> Result<Job, Failure> {
+        let job = downloader::Job::new(config).map_err(|error: JobError| bad(error))?;
+        let shard_files = downloader::download::share::shard_settings_from_files(loaded);
+        Ok(Job { job, key, shard_files })
     }
 
-    fn definitions(&self) -> DefinitionsStore {
-        DefinitionsStore::new(self.sink.clone(), false)
-    }
-
-    /// Resolves the run's days once (`latest`, `yesterday`, `today-N`; shared by every task of a run with a run
-    /// id, through the run's record, which `record` lets this command write when it is the first) and says which
-    /// they are. Commands that only report (`plan`, `missing`) read the record but never write it.
+    /// The run's days ([`downloader::Job::days`]); `record` lets this command write the run's record.
     pub(crate) async fn days(&self, record: bool) -> Result<RunDays, Failure> {
-        let days = if record {
-            RunDays::resolve(&self.config, &self.client, &self.sink).await
-        } else {
-            RunDays::peek(&self.config, &self.client, &self.sink).await
-        }
-        .map_err(failure)?;
-        tracing::info!(
-            instruments = %days.instruments,
-            download = %days.download,
-            asked = %days.download_asked,
-            run_id = days.run_id.as_deref().unwrap_or("-"),
-            resolved_at = %days.resolved_at,
-            latest_exported = ?days.latest_exported,
-            "days of this run"
-        );
-        Ok(days)
+        self.job.days(record).await.map_err(failure)
     }
 
-    /// Reads the stored definitions of the run's download days, learns what Tardis has exported for their
-    /// exchanges, and builds the plan over every shard.
+    /// The plan over every shard ([`downloader::Job::plan`]).
     pub(crate) async fn plan(&self, days: &RunDays) -> Result<Plan, Failure> {
-        let stored = definitions::read_days(&self.definitions(), days.download.days())
-            .await
-            .map_err(|error| {
-                if error.is_bad_input() {
-                    // A day the original system wrote: the message says what to run.
-                    failure(error)
-                } else {
-                    Failure::Work(
-                        anyhow!(error).context("cannot read the stored instrument definitions"),
-                    )
-                }
-            })?;
-        let download = &self.config.download;
-        let exchanges: BTreeSet<String> = if download.venues.is_empty() {
-            let stored_exchanges = stored.values().flat_map(|day| {
-                day.instruments.iter().chain(&day.grouped).map(|i| i.exchange.clone())
-            });
-            stored_exchanges.chain(selected_exchanges(&self.config)).collect()
-        } else {
-            download.venues.iter().cloned().collect()
-        };
-        let exchanges: Vec<String> = exchanges.into_iter().collect();
-        // Without what Tardis has exported the plan is made as if every day were: a day not yet exported then
-        // fails its units instead of being set apart. When the key is in use from another IP address past the max
-        // wait, the client sends nothing more: a download then records every unit as interrupted and stops.
-        let freshness = match Freshness::fetch(&self.client, &exchanges).await {
-            Ok(freshness) => freshness,
-            Err(error) => {
-                tracing::warn!(error = %error, "planning without knowing what Tardis has exported");
-                Freshness::default()
-            }
-        };
-        let mut plan = plan::build(
-            &stored,
-            download,
-            days.download,
-            &self.config.sharding,
-            &freshness,
-            definitions::day_object,
-        )
-        .map_err(failure)?;
-        plan.days = Some(days.clone());
-        Ok(plan)
+        self.job.plan(days).await.map_err(|error| match error {
+            PlanError::Plan(error) => failure(error),
+            error @ PlanError::ReadDefinitions(_) => Failure::Work(anyhow!(error)),
+        })
     }
 }
 
 /// Nothing was done for a bad request (the message says what to change); anything else is work that failed.
-fn failure(error: downloader::Error) -> Failure {
+pub(crate) fn failure(error: downloader::Error) -> Failure {
     if let downloader::Error::IpLocked { source } = &error
         && let tardis_client::Error::IpLocked { waited, .. } = source.as_ref()
     {
         return Failure::key_in_use(*waited, None);
     }
-    if error.is_bad_input() {
-        Failure::BadInput(anyhow!(error))
-    } else {
-        Failure::Work(anyhow!(error))
-    }
+    if error.is_bad_input() { bad(error) } else { Failure::Work(anyhow!(error)) }
+}
+
+fn bad(error: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    Failure::BadInput(anyhow!(error))
 }

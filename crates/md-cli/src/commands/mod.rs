@@ -12,4 +12,3 @@ pub(crate) mod instruments;
 pub(crate) mod job;
 pub(crate) mod missing;
 pub(crate) mod pipeline;
-pub(crate) mod share;

@@ -17,8 +17,8 @@ use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType as ArrowType;
 
 use crate::support::{
-    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, local_env,
-    main_job_stand, ok, plan, sink_path, small_files,
+    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, json_field, local_env,
+    main_job_stand, ok, plan, requested_datasets, sink_path, small_files, write_definitions,
 };
 
 /// The two days of [`SELECTION`].
@@ -286,7 +286,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
         .var("GCS_BUCKET", "md-ticks")
         .var("INSTRUMENT_EXCHANGES", "deribit,binance-futures")
         .var("MD_OUTPUT_FORMAT", "parquet");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    write_definitions(&env);
     let units = plan(&env);
     assert!(units.len() >= 20, "{} units", units.len());
     let original: Vec<&PlannedUnit> = units.iter().step_by(2).collect();
@@ -315,13 +315,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
     stand.stub.reset_counters();
     let run = ok(env.run(&args("download", SELECTION)));
     assert!(run.stdout.contains("Complete"), "{}", run.stdout);
-    let requested: BTreeSet<String> = stand
-        .stub
-        .requests()
-        .into_iter()
-        .filter(|record| record.path.ends_with(".csv.gz"))
-        .map(|record| record.path)
-        .collect();
+    let requested = requested_datasets(&stand);
     let others: BTreeSet<String> = units
         .iter()
         .filter(|unit| !original.iter().any(|theirs| theirs.object == unit.object))
@@ -357,16 +351,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
     );
     assert!(missing.stdout.contains(&format!("adopted {}", original.len())), "{}", missing.stdout);
     let json = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
-    let statuses: BTreeSet<String> = json
-        .stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["status"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let statuses = json_field(&json.stdout, "status");
     assert_eq!(
         statuses,
         BTreeSet::from(["adopted".to_owned()]),

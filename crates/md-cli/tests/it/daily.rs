@@ -6,20 +6,13 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use test_support::tardis::{StubConfig, StubIncident};
 
-use crate::support::{KEY, Stand, TestEnv, args, main_job_stand, ok, small_files};
+use crate::support::{
+    KEY, Stand, TestEnv, args, json_field, main_job_stand, ok, selection, small_files,
+};
 
-const THREE_DAYS: &[&str] = &[
-    "--from",
-    "2026-10-01",
-    "--to",
-    "2026-10-03",
-    "--venues",
-    "deribit",
-    "--instrument-types",
-    "perpetual",
-    "--data-types",
-    "trades",
-];
+fn three_days() -> Vec<&'static str> {
+    selection(["2026-10-01", "2026-10-03"], "deribit", "perpetual", "trades")
+}
 
 fn moment(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 moment")
@@ -53,15 +46,11 @@ fn days_past_exported_until_are_not_yet_exported() {
     });
     let env = env(&stand);
     ok(env.run(&args("instruments", &["--from", "2026-10-01", "--to", "2026-10-03"])));
-    let plan = ok(env.run(&args("plan", &[THREE_DAYS, &["--json"]].concat())));
-    let planned: BTreeSet<String> = plan
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["date"].to_string())
-        .collect();
-    assert_eq!(planned, BTreeSet::from(["\"2026-10-01\"".to_owned()]), "only the exported day");
+    let plan = ok(env.run(&args("plan", &[&three_days()[..], &["--json"]].concat())));
+    let planned = json_field(&plan.stdout, "date");
+    assert_eq!(planned, BTreeSet::from(["2026-10-01".to_owned()]), "only the exported day");
 
-    let download = ok(env.run(&args("download", THREE_DAYS)));
+    let download = ok(env.run(&args("download", &three_days())));
     assert!(download.stdout.contains("Complete"), "{}", download.stdout);
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
@@ -76,13 +65,13 @@ fn days_past_exported_until_are_not_yet_exported() {
     assert!(manifest["not_yet_exported"].as_u64().unwrap() > 0, "{manifest}");
     assert_eq!(manifest["units"]["failed"], 0);
 
-    let lines = missing_lines(&env, THREE_DAYS);
+    let lines = missing_lines(&env, &three_days());
     assert_eq!(days_with(&lines, "missing"), BTreeSet::new(), "nothing exported is missing");
     assert_eq!(
         days_with(&lines, "not_yet_exported"),
         BTreeSet::from(["2026-10-02".to_owned(), "2026-10-03".to_owned()])
     );
-    let text = ok(env.run(&args("missing", THREE_DAYS)));
+    let text = ok(env.run(&args("missing", &three_days())));
     assert!(
         text.stdout.contains("deribit: exported until 2026-10-02 06:00:00 UTC"),
         "{}",
@@ -107,7 +96,7 @@ fn an_incident_day_is_marked() {
     });
     let env = env(&stand);
     ok(env.run(&args("instruments", &["--from", "2026-10-01", "--to", "2026-10-03"])));
-    let lines = missing_lines(&env, THREE_DAYS);
+    let lines = missing_lines(&env, &three_days());
     let marked: Vec<&serde_json::Value> =
         lines.iter().filter(|line| !line["incident"].is_null()).collect();
     assert!(!marked.is_empty(), "{lines:?}");

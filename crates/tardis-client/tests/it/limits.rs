@@ -1,44 +1,79 @@
-//! The shared limits, as the server sees them: requests per second and requests in flight.
+//! The shared limits: requests per second and per day on tokio's paused clock (deterministic), and requests in
+//! flight as the server sees them.
 
 use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use md_config::DataType;
+use tardis_client::limits::Limits;
 
 use crate::support::{client, download, request, stub};
 
-/// 60 metadata calls from 6 concurrent callers (clones of one client): the server never sees more than the limit
-/// in any one-second window, and sees at least 90% of it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn per_second_limit_is_respected_and_used() {
-    let stub = stub(|_| {}).await;
-    let limit = 20;
-    let client = client(&stub, 0, |config| {
-        config.rate_limit_per_second = NonZeroU32::new(limit).expect("non-zero");
-    });
-    let callers = (0..6).map(|_| {
-        let client = client.clone();
+/// Starts of `callers` concurrent callers, `each` admissions each, through one set of limits, as offsets from the
+/// first moment on tokio's (paused) clock, sorted.
+async fn starts(limits: Limits, callers: usize, each: usize) -> Vec<Duration> {
+    let limits = Arc::new(limits);
+    let origin = tokio::time::Instant::now();
+    let callers = (0..callers).map(|_| {
+        let limits = Arc::clone(&limits);
         tokio::spawn(async move {
-            for _ in 0..10 {
-                client.exchange_details("deribit").await.expect("answers");
+            let mut starts = Vec::new();
+            for _ in 0..each {
+                let _slot = limits.admit().await;
+                starts.push(origin.elapsed());
             }
+            starts
         })
     });
-    for caller in join_all(callers).await {
-        caller.expect("caller finished");
+    let mut starts: Vec<Duration> =
+        join_all(callers).await.into_iter().flat_map(|caller| caller.expect("caller")).collect();
+    starts.sort();
+    starts
+}
+
+fn limits(per_second: u32, per_day: u32) -> Limits {
+    Limits::new(
+        NonZeroUsize::new(100).expect("non-zero"),
+        NonZeroU32::new(per_second).expect("non-zero"),
+        NonZeroU32::new(per_day).expect("non-zero"),
+    )
+}
+
+/// 60 starts from 6 concurrent callers: no one-second window holds more than the limit, and one holds at least 90%
+/// of it; the starts are evenly spaced, 1.03 / limit seconds apart. On a paused clock, which moves only when every
+/// caller waits: deterministic.
+#[tokio::test(start_paused = true)]
+async fn per_second_limit_is_respected_and_used() {
+    let limit = 20;
+    let starts = starts(limits(limit, 1_000_000), 6, 10).await;
+    assert_eq!(starts.len(), 60);
+    let window = Duration::from_secs(1);
+    let most = starts
+        .iter()
+        .map(|first| {
+            starts.iter().filter(|start| (*first..*first + window).contains(start)).count()
+        })
+        .max()
+        .expect("starts");
+    assert!(most <= limit as usize, "{most} > {limit} in one second");
+    assert!(most * 10 >= limit as usize * 9, "only {most} of {limit} per second used");
+    let spacing = Duration::from_secs_f64(1.03 / f64::from(limit));
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap + Duration::from_micros(1) >= spacing, "starts {gap:?} apart: {starts:?}");
     }
-    let counters = stub.counters();
-    assert_eq!(counters.total, 60);
-    assert!(
-        counters.max_per_second <= limit as usize,
-        "{} > {limit} in one second",
-        counters.max_per_second
-    );
-    assert!(
-        counters.max_per_second * 10 >= limit as usize * 9,
-        "only {} of {limit} per second used",
-        counters.max_per_second
-    );
+}
+
+/// The daily limit allows its whole budget at once, then one more start per 24 h / budget.
+#[tokio::test(start_paused = true)]
+async fn per_day_limit_allows_its_budget_then_waits_for_the_refill() {
+    let starts = starts(limits(1000, 3), 1, 4).await;
+    let refill = Duration::from_secs(86_400 / 3);
+    assert!(starts[..3].iter().all(|start| *start < Duration::from_millis(10)), "{starts:?}");
+    assert!(starts[3] >= refill, "the fourth start waits for the refill: {starts:?}");
+    assert!(starts[3] < refill + Duration::from_secs(1), "and no longer: {starts:?}");
 }
 
 /// 12 slow downloads through a client allowing 3 in flight: the server never sees more than 3 at once, and does

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use test_support::parse_size;
 use test_support::tardis::{FaultRates, StubConfig, TardisStub};
 
 /// Serve the Tardis datasets and metadata API on 127.0.0.1 from fixtures and generated files.
@@ -84,23 +85,6 @@ struct Args {
     /// At shutdown, write the counters as JSON to this file (dataset requests counted apart from metadata ones).
     #[arg(long, value_name = "PATH")]
     stats: Option<PathBuf>,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, ""),
-    };
-    let number: u64 = number.trim().parse().map_err(|_| format!("not a size: {text:?}"))?;
-    let scale = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?}: use K, M or G")),
-    };
-    Ok(number * scale)
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {

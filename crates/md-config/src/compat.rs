@@ -6,7 +6,7 @@
 //! original's flags as its argparse did: space-separated lists (`nargs='+'`; comma-separated items are split too),
 //! and unambiguous prefixes (`--force` for `--force-download`, argparse's `allow_abbrev`). It is translated into
 //! md's own command line (`md-cli download --from D --to D --venues deribit,binance-futures ...`), which md's parser
-//! then reads, so every value is checked as md checks it; errors name the original's flags. `md-cli --help` shows md's
+//! then reads (md-cli parses [`Translation::argv`]), so every value is checked as md checks it; errors name the original's flags. `md-cli --help` shows md's
 //! commands only; the mapping is in docs/MIGRATING.md ("Configuration and commands").
 //!
 //! The modes md runs: `instruments` (`md-cli instruments`), `download` (`md-cli download`), `full-pipeline`
@@ -15,19 +15,18 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use clap::{ArgAction, Parser};
-use md_config::{LoadOptions, Override, Var};
 
-use crate::cli::Cli;
+use crate::flags::Command;
+use crate::{LoadOptions, Override, Var};
 
 /// The original's modes md runs, with md's command.
-const MODES: &[(&str, &str)] = &[
-    ("instruments", "instruments"),
-    ("download", "download"),
-    ("full-pipeline", "pipeline"),
-    ("missing-reports", "missing"),
+const MODES: &[(&str, Command)] = &[
+    ("instruments", Command::Instruments),
+    ("download", Command::Download),
+    ("full-pipeline", Command::Pipeline),
+    ("missing-reports", Command::Missing),
 ];
 
 /// The original's other modes (and the ones its documents name but its parser rejects), with what md offers instead.
@@ -133,43 +132,46 @@ struct Original {
 }
 
 /// Why the original's command line cannot run.
-#[derive(Debug)]
-pub(crate) enum Refusal {
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
     /// The flags do not parse (clap prints it; `--help` is not an error).
-    Parse(clap::Error),
-    /// A mode md does not run, with the message naming it and md's nearest command.
-    Mode(String),
+    #[error(transparent)]
+    Parse(#[from] clap::Error),
+    /// A mode md does not run: the message names it and what md offers instead.
+    #[error(
+        "--mode {mode} is not run by md: {instead}. The original's modes md runs: {}",
+        known_modes()
+    )]
+    Mode {
+        /// The mode given.
+        mode: String,
+        /// What md offers instead, or why there is nothing.
+        instead: &'static str,
+    },
 }
 
 /// The original's command line, as md runs it.
-#[derive(Debug)]
-pub(crate) struct Translation {
-    /// md's command line.
-    pub(crate) cli: Cli,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translation {
+    /// md's command line, the program's name first.
+    pub argv: Vec<String>,
+    /// What the run logs once logging is installed: the md command line it became, the variables it set and the
+    /// flags it ignored.
+    pub notice: String,
     /// md's flag -> the original's flag that gave it, for error messages.
     renames: Vec<(&'static str, &'static str)>,
     /// Variables the original's flags set that md has no flag for.
     overrides: Vec<Override>,
 }
 
-/// What the run logs once logging is installed: the md command the original's command line became.
-static NOTICE: OnceLock<String> = OnceLock::new();
-
-/// The notice of this process's translation, if its command line was the original's.
-pub(crate) fn notice() -> Option<&'static str> {
-    NOTICE.get().map(String::as_str)
-}
-
 /// Whether `args` (without the program name) is the original's form: `--mode` before any md subcommand.
-pub(crate) fn is_original(args: &[OsString]) -> bool {
-    let subcommands =
-        ["config", "fetch", "instruments", "download", "plan", "missing", "pipeline", "doctor"];
+pub fn is_original(args: &[OsString]) -> bool {
     let mut previous: Option<&str> = None;
     for arg in args.iter().map(|arg| arg.to_str().unwrap_or_default()) {
         if arg == "--mode" || arg.starts_with("--mode=") {
             return true;
         }
-        if subcommands.contains(&arg) && previous != Some("--mode") {
+        if Command::from_name(arg).is_some() && previous != Some("--mode") {
             return false;
         }
         previous = Some(arg);
@@ -178,13 +180,16 @@ pub(crate) fn is_original(args: &[OsString]) -> bool {
 }
 
 /// Parses the original's command line (`args` without the program name) and translates it into md's.
-pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
+///
+/// # Errors
+/// [`Refusal::Parse`] when its flags do not parse (or ask for help), [`Refusal::Mode`] for a mode md does not run.
+pub fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
     let original = Original::try_parse_from(
         std::iter::once(OsString::from("md-cli")).chain(args.iter().cloned()),
     )
     .map_err(Refusal::Parse)?;
     let Some(&(_, command)) = MODES.iter().find(|(mode, _)| *mode == original.mode) else {
-        return Err(Refusal::Mode(refuse(&original.mode)));
+        return Err(Refusal::Mode { instead: instead(&original.mode), mode: original.mode });
     };
     let mut argv: Vec<String> = vec!["md-cli".into()];
     let mut renames: Vec<(&'static str, &'static str)> = Vec::new();
@@ -219,7 +224,7 @@ pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
         }
     }
 
-    argv.push(command.to_owned());
+    argv.push(command.name().to_owned());
     let mut push = |flag: &'static str, value: Option<String>| {
         if let Some(value) = value {
             argv.extend([flag.to_owned(), value]);
@@ -232,7 +237,7 @@ pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
     push("--to", original.end_date.clone());
     renames.extend([("--from", "--start-date"), ("--to", "--end-date")]);
     match command {
-        "instruments" => {
+        Command::Instruments => {
             // The original wrote the definitions of the exchanges its --venues name (its --exchanges was ignored);
             // md takes --exchanges when given.
             match (exchanges, venues) {
@@ -257,7 +262,7 @@ pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
             }
         }
         _ => {
-            if command == "pipeline" {
+            if command == Command::Pipeline {
                 // The original's full pipeline wrote the definitions of its venues' exchanges.
                 match (&exchanges, &venues) {
                     (Some(exchanges), _) => push("--exchanges", Some(exchanges.clone())),
@@ -275,7 +280,7 @@ pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
             push("--data-types", list(&original.data_types, str::to_owned));
             push("--max-instruments", original.max_instruments.clone());
             if original.force_download {
-                if command == "missing" {
+                if command == Command::Missing {
                     ignored.push("--force-download (missing-reports downloads nothing)".to_owned());
                 } else {
                     argv.push("--force".to_owned());
@@ -324,16 +329,13 @@ pub(crate) fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
     if !ignored.is_empty() {
         notice.push_str(&format!("; ignored: {}", ignored.join("; ")));
     }
-    let cli = Cli::try_parse_from(&argv).map_err(Refusal::Parse)?;
-    let _ = NOTICE.set(notice);
-    Ok(Translation { cli, renames, overrides })
+    Ok(Translation { argv, notice, renames, overrides })
 }
 
 impl Translation {
-    /// md's load options for this command line: md's own, with the original's flag names in errors and the
-    /// variables md has no flag for.
-    pub(crate) fn load_options(&self) -> LoadOptions {
-        let mut options = self.cli.load_options();
+    /// md's load options for this command line: `options` (those of [`Translation::argv`]), with the original's
+    /// flag names in errors and the variables md has no flag for.
+    pub fn load_options(&self, mut options: LoadOptions) -> LoadOptions {
         for flag in &mut options.overrides {
             if let Some(&(_, original)) = self.renames.iter().find(|(md, _)| *md == flag.flag) {
                 flag.flag = original;
@@ -344,24 +346,27 @@ impl Translation {
     }
 }
 
-/// The message for a mode md does not run.
-fn refuse(mode: &str) -> String {
-    let known = MODES
+/// The original's modes md runs, with md's command: the end of [`Refusal::Mode`]'s message.
+fn known_modes() -> String {
+    MODES
         .iter()
-        .map(|(mode, md)| format!("{mode} (md-cli {md})"))
+        .map(|(mode, md)| format!("{mode} (md-cli {})", md.name()))
         .collect::<Vec<_>>()
-        .join(", ");
-    let instead = match OTHER_MODES.iter().find(|(other, _)| *other == mode) {
-        Some((_, instead)) => (*instead).to_owned(),
+        .join(", ")
+}
+
+/// What md offers instead of a mode it does not run.
+fn instead(mode: &str) -> &'static str {
+    match OTHER_MODES.iter().find(|(other, _)| *other == mode) {
+        Some((_, instead)) => instead,
         None if ["candle", "bigquery", "streaming", "live-"]
             .iter()
             .any(|part| mode.contains(part)) =>
         {
-            OUT_OF_SCOPE.to_owned()
+            OUT_OF_SCOPE
         }
-        None => "it is not one of the original's modes".to_owned(),
-    };
-    format!("--mode {mode} is not run by md: {instead}. The original's modes md runs: {known}")
+        None => "it is not one of the original's modes",
+    }
 }
 
 /// A space-separated list as md takes it: comma-joined (items may themselves be comma-separated, as the deploy
@@ -390,30 +395,5 @@ fn quote(arg: &str) -> String {
         arg.to_owned()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(line: &str) -> Vec<OsString> {
-        line.split_whitespace().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn the_form_is_recognised_by_mode_before_a_subcommand() {
-        assert!(is_original(&args("--mode download --start-date 2024-01-02")));
-        assert!(is_original(&args("-v --mode=instruments")));
-        assert!(!is_original(&args("download --from 2024-01-02")));
-        assert!(!is_original(&args("--help")));
-    }
-
-    #[test]
-    fn venues_are_tardis_ids() {
-        assert_eq!(
-            list(&["OKX".into(), "okx-swap,BINANCE-FUTURES".into()], venue_to_exchange).as_deref(),
-            Some("okex,okex-swap,binance-futures")
-        );
     }
 }

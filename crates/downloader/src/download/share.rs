@@ -4,7 +4,7 @@
 //! per venue and day. `doctor` points them out, and a run whose shard settings come from a file says what share of
 //! the plan it did, at its start and in its summary.
 
-use downloader::download::plan::Plan;
+use super::plan::Plan;
 use md_config::{Loaded, Setting, ShardingConfig, Source, Var};
 
 /// The variables the original ignored and md applies.
@@ -25,7 +25,7 @@ fn source(setting: &Setting) -> String {
 
 /// The shard settings a file (`.env` or YAML) gave, with the files: `SHARD_INDEX=0, TOTAL_SHARDS=30 from .env
 /// (/srv/md/.env)`; `None` when no file set any.
-pub(crate) fn shard_settings_from_files(loaded: &Loaded) -> Option<String> {
+pub fn shard_settings_from_files(loaded: &Loaded) -> Option<String> {
     let from_files: Vec<&Setting> = APPLIED[..3]
         .iter()
         .filter_map(|&var| setting(loaded, var))
@@ -41,7 +41,7 @@ pub(crate) fn shard_settings_from_files(loaded: &Loaded) -> Option<String> {
 
 /// What share of `plan` this shard takes: `shard 0 of 30: 1/30 of the plan (12 of 360 units)`, or with
 /// `INSTRUMENTS_PER_SHARD`, the instruments it takes.
-pub(crate) fn describe(plan: &Plan, sharding: &ShardingConfig) -> String {
+pub fn describe(plan: &Plan, sharding: &ShardingConfig) -> String {
     let index = sharding.shard_index;
     let total = sharding.total_shards.get();
     let mine = plan.units.iter().filter(|unit| unit.shard == Some(index)).count();
@@ -66,7 +66,7 @@ pub(crate) fn describe(plan: &Plan, sharding: &ShardingConfig) -> String {
 /// One sentence per variable the original ignored and md applies, set by anything but md's own flags: the
 /// variable, its value and source, and what md does with it (`SHARD_INDEX` and `TOTAL_SHARDS` share one). Empty when
 /// none is set.
-pub(crate) fn applied_settings(loaded: &Loaded) -> Vec<String> {
+pub fn applied_settings(loaded: &Loaded) -> Vec<String> {
     let sharding = &loaded.config.sharding;
     // md's own flags mean what they say; engine-set shards are a fleet's.
     let set = |var: Var| {
