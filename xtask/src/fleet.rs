@@ -16,8 +16,7 @@
 //!    stand-in's busiest second stayed within `--rate` x shards.
 //! 6. Prints units, bytes and wall time per shard, and the fleet's totals and peak request rate.
 
-mod http;
-pub(crate) mod json;
+mod bucket;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -28,8 +27,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use chrono::NaiveDate;
+use downloader::download::manifest::{self, Manifest, RunStatus};
+use serde::Deserialize;
 
-use self::json::Json;
+use self::bucket::Bucket;
 use crate::{cargo, run_checked};
 
 /// The key the stand-in requires.
@@ -165,7 +167,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 pub(crate) fn simulate(options: &Options) -> Result<String> {
     let started = Instant::now();
     let binaries = Binaries::build(options)?;
-    let work = crate::image::target_dir().join("xtask-fleet");
+    let work = crate::target_dir().join("xtask-fleet");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     }
@@ -206,9 +208,10 @@ pub(crate) fn simulate(options: &Options) -> Result<String> {
     let counters = stub.stop_with_counters()?;
 
     let mut violations = Vec::new();
+    let bucket = Bucket::new(&gcs.url, BUCKET);
     let (manifests, fingerprints) =
-        check_manifests(&gcs.url, options, &plan, &tasks, &mut violations)?;
-    let stored = check_objects(&gcs.url, &plan, &mut violations)?;
+        check_manifests(&bucket, options, &plan, &tasks, &mut violations)?;
+    let stored = check_objects(&bucket, &plan, &mut violations)?;
     let retries: u64 = manifests.values().map(|manifest| manifest.retries).sum();
     let expected_requests = plan.units.len() as u64 + retries;
     // Without faults every unit is one dataset request. With faults the manifests' `retries` counts whole-file
@@ -275,7 +278,7 @@ impl Binaries {
             build.arg("--release");
         }
         run_checked(&mut build, "cargo build md-cli, tardis-stub, fake-gcs")?;
-        let dir = crate::image::target_dir().join(if release { "release" } else { "debug" });
+        let dir = crate::target_dir().join(if release { "release" } else { "debug" });
         Ok(Binaries {
             md_cli: dir.join("md-cli"),
             tardis_stub: dir.join("tardis-stub"),
@@ -466,6 +469,13 @@ struct Unit {
     shard: u32,
 }
 
+/// What the fleet reads of a line of `md-cli plan --json`.
+#[derive(Debug, Deserialize)]
+struct PlanLine {
+    object: String,
+    shard: Option<u32>,
+}
+
 struct Plan {
     units: Vec<Unit>,
     /// Planned objects per shard.
@@ -488,12 +498,9 @@ impl Plan {
             (0..shards).map(|shard| (shard, BTreeSet::new())).collect();
         for line in String::from_utf8(output.stdout)?.lines().filter(|line| !line.trim().is_empty())
         {
-            let unit = Json::parse(line).with_context(|| format!("plan line {line:?}"))?;
-            let object = unit.get("object").as_str().context("a unit without object")?.to_owned();
-            let shard = unit
-                .get("shard")
-                .as_u64()
-                .and_then(|shard| u32::try_from(shard).ok())
+            let PlanLine { object, shard } =
+                serde_json::from_str(line).with_context(|| format!("plan line {line:?}"))?;
+            let shard = shard
                 .filter(|shard| *shard < shards)
                 .with_context(|| format!("a unit without a valid shard: {line}"))?;
             ensure!(
@@ -551,31 +558,26 @@ fn run_fleet(env: &Env, md_cli: &Path, options: &Options, logs: &Path) -> Result
     Ok(finished)
 }
 
-/// What a shard's manifest says.
-struct Manifest {
-    planned: u64,
-    done: u64,
-    skipped: u64,
-    failed: u64,
-    bytes: u64,
-    retries: u64,
-    status: String,
+fn day(text: &str) -> Result<NaiveDate> {
+    text.parse().with_context(|| format!("{text:?} is not a day (YYYY-MM-DD)"))
 }
 
-fn manifest_name(options: &Options, shard: u32) -> String {
-    format!(
-        "manifests/download/{}_{}/shard-{shard:04}-of-{:04}.json",
-        options.from, options.to, options.shards
-    )
+/// A manifest's status as it is written (`complete`, `quota_exhausted`, ...).
+pub(crate) fn status_text(status: RunStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{status:?}"))
 }
 
 fn check_manifests(
-    gcs: &str,
+    bucket: &Bucket,
     options: &Options,
     plan: &Plan,
     tasks: &[Task],
     violations: &mut Vec<String>,
 ) -> Result<(BTreeMap<u32, Manifest>, BTreeSet<String>)> {
+    let (from, to) = (day(&options.from)?, day(&options.to)?);
     let mut manifests = BTreeMap::new();
     let mut fingerprints = BTreeSet::new();
     let mut done_count: BTreeMap<String, u32> = BTreeMap::new();
@@ -584,70 +586,52 @@ fn check_manifests(
         if task.code != Some(0) {
             violations.push(format!("shard {shard}: md-cli download exited {:?}", task.code));
         }
-        let name = manifest_name(options, shard);
-        let response = http::get(gcs, &format!("/{BUCKET}/{}", http::encode_path(&name)))?;
+        let name = manifest::object_name(from, to, shard, options.shards);
+        let response = bucket.object(&name)?;
         if response.status != 200 {
             violations.push(format!("shard {shard}: no manifest {name} ({})", response.status));
             continue;
         }
-        let json = Json::parse(std::str::from_utf8(&response.body)?)
-            .with_context(|| format!("{name} is not JSON"))?;
-        let units = json.get("units");
-        let count = |field: &str| units.get(field).as_u64().unwrap_or(u64::MAX);
-        let manifest = Manifest {
-            planned: count("planned"),
-            done: count("done"),
-            skipped: count("skipped"),
-            failed: count("failed"),
-            bytes: json.get("bytes_written").as_u64().unwrap_or(0),
-            retries: json.get("retries").as_u64().unwrap_or(0),
-            status: json.get("status").as_str().unwrap_or("?").to_owned(),
-        };
-        let mine = &plan.by_shard[&shard];
-        let done: BTreeSet<String> = strings(json.get("done_objects"));
-        let skipped: BTreeSet<String> = strings(json.get("skipped_objects"));
+        let manifest: Manifest = serde_json::from_slice(&response.body)
+            .with_context(|| format!("{name} is not a download manifest"))?;
+        let (units, mine) = (&manifest.units, &plan.by_shard[&shard]);
+        let done: BTreeSet<String> = manifest.done_objects.iter().cloned().collect();
         for object in &done {
             *done_count.entry(object.clone()).or_default() += 1;
         }
         let problems = [
-            (manifest.status != "complete", format!("status {}", manifest.status)),
             (
-                json.get("shard_index").as_u64() != Some(u64::from(shard))
-                    || json.get("total_shards").as_u64() != Some(u64::from(options.shards)),
-                format!(
-                    "names shard {:?} of {:?}",
-                    json.get("shard_index").as_u64(),
-                    json.get("total_shards").as_u64()
-                ),
+                manifest.status != RunStatus::Complete,
+                format!("status {}", status_text(manifest.status)),
             ),
             (
-                manifest.planned != mine.len() as u64,
-                format!("{} units planned, the plan gives it {}", manifest.planned, mine.len()),
+                manifest.shard_index != shard || manifest.total_shards != options.shards,
+                format!("names shard {} of {}", manifest.shard_index, manifest.total_shards),
             ),
             (
-                manifest.done + manifest.skipped != manifest.planned || manifest.failed != 0,
+                units.planned != mine.len(),
+                format!("{} units planned, the plan gives it {}", units.planned, mine.len()),
+            ),
+            (
+                units.done + units.skipped != units.planned || units.failed != 0,
                 format!(
                     "done {} + skipped {} != planned {} (failed {})",
-                    manifest.done, manifest.skipped, manifest.planned, manifest.failed
+                    units.done, units.skipped, units.planned, units.failed
                 ),
             ),
             (
-                done.len() as u64 != manifest.done || !skipped.is_empty(),
+                done.len() != units.done || !manifest.skipped_objects.is_empty(),
                 format!(
                     "{} done objects for done {}, {} skipped in a fresh bucket",
                     done.len(),
-                    manifest.done,
-                    skipped.len()
+                    units.done,
+                    manifest.skipped_objects.len()
                 ),
             ),
             (&done != mine, "its done objects are not its planned objects".to_owned()),
             (
-                json.get("plan_units").as_u64() != Some(plan.units.len() as u64),
-                format!(
-                    "plan_units {:?}, the plan has {}",
-                    json.get("plan_units").as_u64(),
-                    plan.units.len()
-                ),
+                manifest.plan_units != plan.units.len(),
+                format!("plan_units {}, the plan has {}", manifest.plan_units, plan.units.len()),
             ),
         ];
         for (broken, what) in problems {
@@ -655,12 +639,7 @@ fn check_manifests(
                 violations.push(format!("shard {shard} manifest: {what}"));
             }
         }
-        match json.get("plan_fingerprint").as_str() {
-            Some(fingerprint) => {
-                fingerprints.insert(fingerprint.to_owned());
-            }
-            None => violations.push(format!("shard {shard} manifest: no plan_fingerprint")),
-        }
+        fingerprints.insert(manifest.plan_fingerprint.clone());
         manifests.insert(shard, manifest);
     }
     if fingerprints.len() > 1 {
@@ -681,41 +660,31 @@ fn check_manifests(
     Ok((manifests, fingerprints))
 }
 
-fn strings(value: &Json) -> BTreeSet<String> {
-    value
-        .as_array()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Json::as_str)
-        .map(str::to_owned)
-        .collect()
-}
-
 /// What the bucket holds under `raw_tick_data/`.
 struct Stored {
     objects: usize,
     bytes: u64,
 }
 
-fn check_objects(gcs: &str, plan: &Plan, violations: &mut Vec<String>) -> Result<Stored> {
-    let listed = list(gcs, "raw_tick_data/")?;
+fn check_objects(bucket: &Bucket, plan: &Plan, violations: &mut Vec<String>) -> Result<Stored> {
+    let listed = bucket.list("raw_tick_data/")?;
     let planned: BTreeSet<&str> = plan.units.iter().map(|unit| unit.object.as_str()).collect();
     for name in listed.iter().filter(|name| !planned.contains(name.as_str())) {
         violations.push(format!("the bucket holds {name}, which is not in the plan"));
     }
     let mut stored = Stored { objects: 0, bytes: 0 };
     for object in &planned {
-        let response = http::get(gcs, &format!("/{BUCKET}/{}", http::encode_path(object)))?;
+        let response = bucket.object(object)?;
         if response.status != 200 {
             violations.push(format!("{object} is not in the bucket ({})", response.status));
             continue;
         }
         let size = response.body.len() as u64;
         let crc = format!("{:08x}", crc32c::crc32c(&response.body));
-        let recorded_size =
-            response.header("x-goog-meta-md-size").and_then(|size| size.parse().ok());
-        let recorded_crc = response.header("x-goog-meta-md-crc32c");
-        if recorded_size != Some(size) || recorded_crc != Some(crc.as_str()) || size == 0 {
+        let recorded_size = response.recorded_size.and_then(|size| size.parse().ok());
+        let recorded_crc = response.recorded_crc32c;
+        if recorded_size != Some(size) || recorded_crc.as_deref() != Some(crc.as_str()) || size == 0
+        {
             violations.push(format!(
                 "{object}: {size} bytes with CRC32C {crc}, recorded {recorded_size:?} and {recorded_crc:?}"
             ));
@@ -724,53 +693,6 @@ fn check_objects(gcs: &str, plan: &Plan, violations: &mut Vec<String>) -> Result
         stored.bytes += size;
     }
     Ok(stored)
-}
-
-/// Every object name under `prefix` (XML API `list-type=2`, following continuation tokens).
-fn list(gcs: &str, prefix: &str) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut query = format!("/{BUCKET}?list-type=2&prefix={}", http::encode_path(prefix));
-        if let Some(token) = &token {
-            query.push_str(&format!(
-                "&continuation-token={}",
-                http::encode_path(token).replace('/', "%2F")
-            ));
-        }
-        let response = http::get(gcs, &query)?;
-        ensure!(response.status == 200, "listing the bucket answered {}", response.status);
-        let xml = String::from_utf8(response.body)?;
-        names.extend(elements(&xml, "Key").into_iter().map(|key| unescape(&key)));
-        token = elements(&xml, "NextContinuationToken")
-            .into_iter()
-            .next()
-            .map(|token| unescape(&token));
-        if token.as_deref().is_none_or(str::is_empty) {
-            return Ok(names);
-        }
-    }
-}
-
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(start) = rest.find(&open) {
-        rest = &rest[start + open.len()..];
-        let Some(end) = rest.find(&close) else { break };
-        out.push(rest[..end].to_owned());
-        rest = &rest[end + close.len()..];
-    }
-    out
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 /// The fleet-wide measurements.
@@ -799,18 +721,19 @@ fn render(
         let field = |get: fn(&Manifest) -> u64| {
             manifest.map_or_else(|| "-".to_owned(), |manifest| get(manifest).to_string())
         };
+        let status = manifest.map_or_else(|| "no manifest".to_owned(), |m| status_text(m.status));
         let _ = writeln!(
             out,
             "{:>5}  {:>7}  {:>4}  {:>7}  {:>6}  {:>9}  {:>7.2}  {:>4}  {}",
             task.shard,
-            field(|m| m.planned),
-            field(|m| m.done),
-            field(|m| m.skipped),
-            field(|m| m.failed),
-            field(|m| m.bytes),
+            field(|m| m.units.planned as u64),
+            field(|m| m.units.done as u64),
+            field(|m| m.units.skipped as u64),
+            field(|m| m.units.failed as u64),
+            field(|m| m.bytes_written),
             task.wall.as_secs_f64(),
             task.code.map_or_else(|| "sig".to_owned(), |code| code.to_string()),
-            manifest.map_or("no manifest", |manifest| manifest.status.as_str()),
+            status,
         );
     }
     let per_shard: Vec<usize> = plan.by_shard.values().map(BTreeSet::len).collect();
@@ -872,17 +795,6 @@ mod tests {
             Some(StubCounters { total: 120, datasets: 100, in_flight_peak: 9, max_per_second: 31 })
         );
         assert_eq!(StubCounters::parse("tardis-stub listening on http://127.0.0.1:1"), None);
-    }
-
-    #[test]
-    fn lists_keys_from_a_list_bucket_result() {
-        let xml = "<ListBucketResult><Contents><Key>a/b&amp;c</Key></Contents><Contents><Key>d</Key></Contents>\
-                   <NextContinuationToken>t1</NextContinuationToken></ListBucketResult>";
-        assert_eq!(
-            elements(xml, "Key").iter().map(|key| unescape(key)).collect::<Vec<_>>(),
-            ["a/b&c", "d"]
-        );
-        assert_eq!(elements(xml, "NextContinuationToken"), ["t1"]);
     }
 
     #[test]

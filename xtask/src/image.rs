@@ -12,11 +12,11 @@
 //!    the settings our machines need (`CONTAINERS_CONF=deploy/containers.conf`, unless `CONTAINERS_CONF` is set).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, root, run_checked};
+use crate::{cargo, quietly_succeeds, root, run_checked, target_dir};
 
 /// The image's name and tag.
 pub(crate) const TAG: &str = "localhost/md:latest";
@@ -101,16 +101,6 @@ pub(crate) fn context_dir() -> PathBuf {
     root().join("target/image")
 }
 
-/// Whether a command runs and succeeds, its output discarded.
-pub(crate) fn quietly_succeeds(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
 const HELP: &str = "\
 cargo xtask image [--engine docker|podman] [--tag NAME] [--without-isal]
 
@@ -174,14 +164,6 @@ pub(crate) fn build(engine: Engine, tag: &str, inflater: Inflater) -> Result<()>
         .unwrap_or_else(|| "?".into());
     eprintln!("xtask: built {tag} with {} ({size} bytes)", engine.program());
     Ok(())
-}
-
-/// The target directory of the normal builds (`CARGO_TARGET_DIR`, else `target/`).
-pub(crate) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root().join(dir) })
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Builds `md-cli` statically linked and returns its path.

@@ -23,7 +23,7 @@ mod test;
 mod tools;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -114,6 +114,24 @@ pub(crate) fn run_checked(command: &mut Command, what: &str) -> Result<()> {
         bail!("failed ({status}): {what}");
     }
     Ok(())
+}
+
+/// The target directory of the normal builds (`CARGO_TARGET_DIR`, else `target/`).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| if dir.is_absolute() { dir } else { root().join(dir) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Whether a command runs and succeeds, its output discarded.
+pub(crate) fn quietly_succeeds(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Runs the Tardis stand-in binary from test-support until Ctrl-C.

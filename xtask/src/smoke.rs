@@ -32,10 +32,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use downloader::download::RunDays;
+use downloader::download::manifest::{self, Manifest, RunStatus};
 
 use crate::cargo;
-use crate::fleet::json::Json;
 
 /// The longest the reachability step may take, whatever the network does (refused, unresolvable, silent).
 const REACH_BOUND: Duration = Duration::from_secs(25);
@@ -209,7 +210,7 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let manifest = check_manifest(&sink, &options.exchange, day, &stored, &mut violations)?;
+    let exported_until = check_manifest(&sink, &options.exchange, day, &stored, &mut violations)?;
     if stored.names.len() as u64 != counts.planned {
         violations.push(format!(
             "the sink holds {} objects under raw_tick_data/, md-cli missing planned {}",
@@ -234,7 +235,7 @@ pub(crate) fn smoke(options: &Options) -> Result<Summary> {
         instrument_type: options.instrument_type.clone(),
         data_type: options.data_type.clone(),
         day,
-        exported_until: manifest.exported_until,
+        exported_until,
         units: counts.planned,
         bytes: stored.bytes,
         seconds: run.started.elapsed().as_secs_f64(),
@@ -303,7 +304,7 @@ fn build_md_cli() -> Result<PathBuf> {
         .status()
         .context("cannot run cargo build -p md-cli")?;
     ensure!(status.success(), "smoke: cargo build -p md-cli failed ({status})");
-    Ok(crate::image::target_dir().join("debug").join("md-cli"))
+    Ok(crate::target_dir().join("debug").join("md-cli"))
 }
 
 /// A temporary directory, removed on drop.
@@ -432,17 +433,14 @@ impl<'a> Run<'a> {
             }
             Some(_) => {}
         }
-        let record = self.reach_sink.join("manifests").join("runs").join(format!("{RUN_ID}.json"));
+        let record = self.reach_sink.join(RunDays::object_name(RUN_ID));
         let text = fs::read_to_string(&record).with_context(|| {
             format!("md-cli instruments wrote no run record {}", record.display())
         })?;
-        let json =
-            Json::parse(&text).with_context(|| format!("{} is not JSON", record.display()))?;
-        let latest = json
-            .get("latest_exported")
-            .as_str()
-            .with_context(|| format!("{} has no latest_exported: {text}", record.display()))?;
-        latest.parse().with_context(|| format!("latest_exported {latest:?} is not a day"))
+        let days: RunDays = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a run record", record.display()))?;
+        days.latest_exported
+            .with_context(|| format!("{} has no latest_exported: {text}", record.display()))
     }
 
     /// Runs an md-cli step within the remaining time; it must exit 0.
@@ -663,11 +661,6 @@ fn parse_sidecar(text: &str) -> Option<(u64, u32)> {
     Some((size, u32::from_str_radix(crc, 16).ok()?))
 }
 
-/// What the download manifest says.
-struct Manifest {
-    exported_until: DateTime<Utc>,
-}
-
 /// Checks the one download manifest (`manifests/download/{D}_{D}/shard-0000-of-0001.json`): complete, nothing
 /// failed, done exactly the stored objects, and by the `exportedUntil` it records D is the latest free day.
 fn check_manifest(
@@ -676,24 +669,20 @@ fn check_manifest(
     day: NaiveDate,
     stored: &Stored,
     violations: &mut Vec<String>,
-) -> Result<Manifest> {
-    let name = format!("manifests/download/{day}_{day}/shard-0000-of-0001.json");
+) -> Result<DateTime<Utc>> {
+    let name = manifest::object_name(day, day, 0, 1);
     let text = fs::read_to_string(sink.join(&name))
         .with_context(|| format!("smoke: md-cli pipeline wrote no manifest {name}"))?;
-    let json = Json::parse(&text).with_context(|| format!("{name} is not JSON"))?;
-    let status = json.get("status").as_str().unwrap_or("?");
-    let failed = json.get("units").get("failed").as_u64();
-    if status != "complete" || failed != Some(0) {
-        violations.push(format!("{name}: status {status}, failed units {failed:?}"));
+    let manifest: Manifest = serde_json::from_str(&text)
+        .with_context(|| format!("{name} is not a download manifest"))?;
+    if manifest.status != RunStatus::Complete || manifest.units.failed != 0 {
+        violations.push(format!(
+            "{name}: status {}, failed units {}",
+            crate::fleet::status_text(manifest.status),
+            manifest.units.failed
+        ));
     }
-    let mut done: Vec<String> = json
-        .get("done_objects")
-        .as_array()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Json::as_str)
-        .map(str::to_owned)
-        .collect();
+    let mut done = manifest.done_objects.clone();
     done.sort();
     if done != stored.names {
         violations.push(format!(
@@ -702,21 +691,18 @@ fn check_manifest(
             stored.names.len()
         ));
     }
-    let until = json
-        .get("exported_until")
+    let exported_until = *manifest
+        .exported_until
         .get(exchange)
-        .as_str()
         .with_context(|| format!("{name} records no exportedUntil for {exchange}"))?;
-    let exported_until = DateTime::parse_from_rfc3339(until)
-        .with_context(|| format!("{name}: exportedUntil {until:?}"))?
-        .with_timezone(&Utc);
     let latest = free_day(last_exported_day(exported_until));
     if latest != day {
         violations.push(format!(
-            "{exchange} is exported until {until}, so the latest free day is {latest}, not {day}"
+            "{exchange} is exported until {}, so the latest free day is {latest}, not {day}",
+            exported_until.to_rfc3339_opts(SecondsFormat::AutoSi, true)
         ));
     }
-    Ok(Manifest { exported_until })
+    Ok(exported_until)
 }
 
 /// The key the stand-in requires in `--against-stand-in`; the smoke's child gets another in `TARDIS_API_KEY`, which a
@@ -730,7 +716,7 @@ pub(crate) fn against_stand_in(like_workspace_tests: bool) -> Result<String> {
     let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
     let binaries = crate::fleet::Binaries::build(&fleet)?;
     let md_cli = binaries.md_cli.to_string_lossy().into_owned();
-    let work = crate::image::target_dir().join("xtask-smoke");
+    let work = crate::target_dir().join("xtask-smoke");
     if work.exists() {
         fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     }
@@ -846,7 +832,7 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
 pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Result<String> {
     let fleet = crate::fleet::Options { like_workspace_tests, ..crate::fleet::Options::default() };
     let binaries = crate::fleet::Binaries::build(&fleet)?;
-    let logs = crate::image::target_dir().join("xtask-demo");
+    let logs = crate::target_dir().join("xtask-demo");
     fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let stub = start_stand_in(&binaries, &logs, Utc::now(), &["--file-size", "256K"])?;
     eprintln!(

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::image::quietly_succeeds;
+use crate::quietly_succeeds;
 use crate::run_checked;
 
 /// Each program ISA-L's build runs, the argument that makes it print its version, and its Debian package.
@@ -99,7 +99,7 @@ const NOT_ON_A_FRESH_MACHINE: [&str; 12] = [
 /// nasm, autotools, libtool and cmake, in its own target directory (`target/fresh-machine/`), so no build script's
 /// output from a machine with those tools is reused.
 pub(crate) fn check_fresh_machine_build() -> Result<()> {
-    let dir = crate::image::target_dir().join("fresh-machine");
+    let dir = crate::target_dir().join("fresh-machine");
     let bin = dir.join("bin");
     if bin.exists() {
         std::fs::remove_dir_all(&bin)?;

@@ -143,6 +143,15 @@ pub enum Error {
         #[source]
         source: Box<gcs_sink::Error>,
     },
+    /// A stored download manifest is not one this version can read.
+    #[error("the download manifest {object} is not a manifest md can read")]
+    NotAManifest {
+        /// The manifest's object name.
+        object: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Tardis refused the API key because it is in use from another IP address, for longer than
     /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`: the run stopped (nothing was written).
     #[error("stopped: {source}")]

@@ -292,6 +292,19 @@ impl LocalFileWriter {
         Ok(LocalFileWriter { target: target.to_path_buf(), temporary, file: Some(file) })
     }
 
+    /// Writes `bytes` to `target` atomically: a whole file at `target`, or nothing.
+    ///
+    /// # Errors
+    /// As [`LocalFileWriter::create`], [`LocalFileWriter::write`] and [`LocalFileWriter::commit`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the rename leaves nothing at `target`.
+    pub async fn write_all(target: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut file = LocalFileWriter::create(target).await?;
+        file.write(bytes).await?;
+        file.commit().await
+    }
+
     /// Appends bytes.
     ///
     /// # Errors

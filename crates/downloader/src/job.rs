@@ -1,7 +1,7 @@
 //! [`Job`]: the configuration, the sink and the Tardis client every operation of the main job starts from, and the
 //! steps a run takes with them: resolve its days ([`Job::days`]), write the instrument definitions
 //! ([`Job::write_definitions`]), assemble the plan over every shard ([`Job::plan`]) and download this shard of it
-//! ([`Job::download`]).
+//! ([`Job::downloader`]).
 //!
 //! ```no_run
 //! # async fn example(config: md_config::Config) -> Result<(), Box<dyn std::error::Error>> {
@@ -13,17 +13,14 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use gcs_sink::ObjectSink;
 use md_config::{Config, DateRange};
 use tardis_client::TardisClient;
-use tokio_util::sync::CancellationToken;
 
 use crate::definitions::{self, DefinitionsReport, DefinitionsStore};
 use crate::download::days::selected_exchanges;
-use crate::download::progress::Progress;
-use crate::download::{Downloader, Freshness, Plan, RunDays, RunReport, plan};
+use crate::download::{Downloader, Freshness, Plan, RunDays, plan};
 use crate::error::{Error, chain};
 
 /// The objects every operation of the main job needs, built from the configuration.
@@ -161,20 +158,9 @@ impl Job {
         Ok(plan)
     }
 
-    /// Downloads this shard of `plan` ([`Downloader::run`]), reporting to `progress`, until done or `token` is
-    /// cancelled; the manifest says how it went.
-    ///
-    /// # Errors
-    /// As [`Downloader::run`].
-    pub async fn download(
-        &self,
-        plan: &Plan,
-        progress: Arc<dyn Progress>,
-        token: CancellationToken,
-    ) -> Result<RunReport, Error> {
+    /// The downloader of this job's shard: [`Downloader::run`] takes it through a plan and writes its manifest.
+    pub fn downloader(&self) -> Downloader {
         Downloader::new(&self.config, self.client.clone(), self.sink.clone())
-            .run(plan, progress, token)
-            .await
     }
 }
 

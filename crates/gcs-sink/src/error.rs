@@ -104,6 +104,19 @@ pub enum Error {
         /// What is wrong with it.
         detail: String,
     },
+
+    /// An object read whole into memory ([`crate::ObjectSink::read_small`]) holds more than the reader's limit.
+    #[error(
+        "{name} on {store} is larger than {limit} bytes, the most md reads of it into memory; not read"
+    )]
+    TooLarge {
+        /// The object.
+        name: String,
+        /// The sink.
+        store: String,
+        /// The reader's limit, in bytes.
+        limit: u64,
+    },
 }
 
 impl Error {
@@ -119,7 +132,8 @@ impl Error {
             | Error::Mismatch { .. }
             | Error::Corrupt { .. }
             | Error::Changed { .. }
-            | Error::BadRecord { .. } => false,
+            | Error::BadRecord { .. }
+            | Error::TooLarge { .. } => false,
         }
     }
 
@@ -159,22 +173,9 @@ pub enum PutError<E> {
     Sink(#[from] Error),
 }
 
-/// Whether an object_store error is worth another attempt.
+/// Whether an object_store error is worth another attempt: connection failures, 5xx and timeouts surface as
+/// `Generic` once object_store's retries are spent; every other kind (not found, exists, precondition, permission,
+/// bad path, unsupported) answers the same again.
 fn is_transient(error: &object_store::Error) -> bool {
-    use object_store::Error as E;
-    match error {
-        // Connection failures, 5xx and timeouts surface as `Generic` once object_store's retries are spent.
-        E::Generic { .. } | E::JoinError { .. } => true,
-        E::NotFound { .. }
-        | E::AlreadyExists { .. }
-        | E::Precondition { .. }
-        | E::NotModified { .. }
-        | E::NotSupported { .. }
-        | E::NotImplemented { .. }
-        | E::InvalidPath { .. }
-        | E::PermissionDenied { .. }
-        | E::Unauthenticated { .. }
-        | E::UnknownConfigurationKey { .. } => false,
-        _ => false,
-    }
+    matches!(error, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
 }

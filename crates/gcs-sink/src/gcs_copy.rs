@@ -111,24 +111,9 @@ impl HttpService for Service {
     }
 }
 
+/// Decodes the `%XX` escapes object_store puts in a copy source; a `%` not followed by two hex digits stays.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = |byte: u8| (byte as char).to_digit(16);
-        if bytes[at] == b'%'
-            && at + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex(bytes[at + 1]), hex(bytes[at + 2]))
-        {
-            out.push((high * 16 + low) as u8);
-            at += 3;
-        } else {
-            out.push(bytes[at]);
-            at += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]

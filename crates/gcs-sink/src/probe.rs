@@ -2,8 +2,6 @@
 //! second time and deleted, so a run learns before it downloads anything that the store and its credentials allow
 //! every operation a run needs. `md-cli doctor` reports it.
 
-use futures::TryStreamExt;
-
 use crate::{Error, ObjectSink, PutStatus, WriteMode};
 
 /// What the self-test found wrong, naming the probe object.
@@ -110,13 +108,15 @@ impl ObjectSink {
     /// The probe's checks once it is written: read back, verified, refused a second time.
     async fn probe_checks(&self, name: &str, body: &str) -> Result<(), ProbeError> {
         let owned = || name.to_owned();
-        let read: Vec<u8> = self
-            .get(name)
+        let read = self
+            .read_small(name, 64 * 1024)
             .await
-            .map_err(|source| ProbeError::Read { name: owned(), source })?
-            .map_ok(|chunk| chunk.to_vec())
-            .try_concat()
-            .await
+            .and_then(|read| {
+                read.ok_or_else(|| Error::NotFound {
+                    name: owned(),
+                    store: self.label().to_owned(),
+                })
+            })
             .map_err(|source| ProbeError::Read { name: owned(), source })?;
         if read != body.as_bytes() {
             return Err(ProbeError::Differs { name: owned() });

@@ -84,7 +84,7 @@ pub(crate) fn init(service: &ServiceConfig) -> anyhow::Result<()> {
     };
     // Already installed (a second call): keep the first.
     if installed.is_ok()
-        && let Some(notice) = crate::compat::notice()
+        && let Some(notice) = crate::cli::notice()
     {
         tracing::info!("{notice}");
     }

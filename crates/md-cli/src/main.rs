@@ -7,36 +7,37 @@
 mod allocator;
 mod cli;
 mod commands;
-mod compat;
 mod exit;
 mod logging;
 mod output;
 mod progress;
 mod runtime;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
+use md_config::compat;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
     allocator::tune();
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // The original system's command line (`--mode download ...`) runs as the md command it corresponds to.
     let parsed = if compat::is_original(&args) {
         match compat::translate(&args) {
-            Ok(translation) => Ok((translation.load_options(), translation.cli)),
+            Ok(translation) => cli::parse(&translation.argv).map(|(cli, options)| {
+                cli::set_notice(translation.notice.clone());
+                (cli, translation.load_options(options))
+            }),
             Err(compat::Refusal::Parse(error)) => Err(error),
-            Err(compat::Refusal::Mode(message)) => {
-                return Failure::BadInput(anyhow::anyhow!(message)).report();
-            }
+            Err(refusal) => return Failure::BadInput(refusal.into()).report(),
         }
     } else {
-        Cli::try_parse().map(|cli| (cli.load_options(), cli))
+        cli::parse(std::iter::once(OsString::from("md-cli")).chain(args))
     };
-    let (options, cli) = match parsed {
+    let (cli, options) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
             // clap prints help and version to stdout with exit 0, and usage errors to stderr with exit 2.

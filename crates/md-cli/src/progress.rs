@@ -141,16 +141,3 @@ impl Progress for CliProgress {
         }
     }
 }
-
-/// A byte count with binary units and one decimal (`1.5 GiB`), as the coverage page shows sizes (its tests pin the
-/// one decimal; indicatif's [`BinaryBytes`], which the rest of md-cli prints, has two).
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    let text = BinaryBytes(bytes).to_string();
-    match text.split_once(' ') {
-        Some((number, unit)) if unit != "B" => {
-            let value: f64 = number.parse().unwrap_or_default();
-            format!("{value:.1} {unit}")
-        }
-        _ => text,
-    }
-}

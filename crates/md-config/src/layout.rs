@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::types::{DataType, OutputFormat};
+use crate::keywords::{DataType, OutputFormat};
 
 /// A placeholder of a layout template (`{date}`, `{instrument_key}`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -29,8 +29,12 @@
 //! assert_eq!((key.value.as_deref(), key.source), (Some("<redacted>"), Source::Env));
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod compat;
 mod dates;
 mod error;
+pub mod flags;
+mod keywords;
 mod layout;
 mod load;
 mod types;
@@ -38,16 +42,19 @@ mod vars;
 
 pub use dates::{DateRange, DateSpan, DaySpec, latest_free_day};
 pub use error::{Error, Problem, Result, Source};
+pub use keywords::{
+    DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats,
+    ParquetCompression, ParquetSchema,
+};
 pub use layout::{Layout, ObjectFields, Placeholder};
 pub use load::{
     LoadOptions, Loaded, MIN_PART_SIZE, Override, SECRET_MANAGER_PENDING, Setting, load,
 };
 pub use types::{
-    ApiKey, Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
-    LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats, ParquetCompression,
-    ParquetOptions, ParquetSchema, ProxyConfig, ProxyUrl, REDACTED, RunConfig, S3Options, Secret,
-    SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation,
-    TardisConfig, redact_url_password, validate_gcs_bucket, validate_s3_bucket,
+    ApiKey, Config, DownloadConfig, GcsOptions, InstrumentsConfig, ParquetOptions, ProxyConfig,
+    ProxyUrl, REDACTED, RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig,
+    ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig, redact_url_password,
+    validate_gcs_bucket, validate_s3_bucket,
 };
 pub use vars::{Section, VARS, Var, VarSpec, env_example, spec};
 

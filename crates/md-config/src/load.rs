@@ -14,13 +14,15 @@ use url::Url;
 
 use crate::dates::{DateSpan, DaySpec};
 use crate::error::{Error, Problem, Result, Source};
+use crate::keywords::{
+    DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormats,
+    ParquetCompression, ParquetSchema,
+};
 use crate::layout::{Layout, Placeholder};
 use crate::types::{
-    Config, DataType, DownloadConfig, GcsOptions, InstrumentType, InstrumentsConfig,
-    LogDestination, LogFormat, LogLevel, OutputFormats, ParquetCompression, ParquetOptions,
-    ParquetSchema, ProxyConfig, ProxyUrl, RunConfig, S3Options, Secret, SecretManagerConfig,
-    ServiceConfig, ShardOrigin, ShardingConfig, SinkConfig, SinkLocation, TardisConfig,
-    redact_url_password, validate_gcs_bucket,
+    Config, DownloadConfig, GcsOptions, InstrumentsConfig, ParquetOptions, ProxyConfig, ProxyUrl,
+    RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig,
+    SinkConfig, SinkLocation, TardisConfig, redact_url_password, validate_gcs_bucket,
 };
 use crate::vars::{self, Section, VARS, Var, VarSpec};
 
@@ -245,7 +247,7 @@ fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
     }
     let suggestion = VARS
         .iter()
-        .map(|spec| (edit_distance(name, spec.name), spec.name))
+        .map(|spec| (strsim::levenshtein(name, spec.name), spec.name))
         .min()
         .filter(|(distance, _)| *distance <= 3)
         .map(|(_, known)| format!("; did you mean {known}?"))
@@ -254,20 +256,6 @@ fn check_unknown(name: &str, place: &str, problems: &mut Vec<Problem>) {
         name.to_owned(),
         format!("unknown variable in the {place}{suggestion}"),
     ));
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 fn find_config_file(
@@ -819,31 +807,11 @@ impl Resolver<'_> {
         if !parsed {
             return None;
         }
-        let mut consistent = true;
-        if let Some(&(first_name, _, first_index)) = indices.first() {
-            for &(name, _, index) in &indices[1..] {
-                if index != first_index {
-                    self.problems.push(Problem {
-                        culprit: format!("{first_name} and {name}"),
-                        value: Some(format!("{first_index} vs {index}")),
-                        message: "two shard sources disagree on the shard index".into(),
-                    });
-                    consistent = false;
-                }
-            }
-        }
-        if let Some(&(first_name, first_count)) = counts.first() {
-            for &(name, count) in &counts[1..] {
-                if count != first_count {
-                    self.problems.push(Problem {
-                        culprit: format!("{first_name} and {name}"),
-                        value: Some(format!("{first_count} vs {count}")),
-                        message: "two shard sources disagree on the number of shards".into(),
-                    });
-                    consistent = false;
-                }
-            }
-        }
+        let index_values: Vec<(Var, u32)> =
+            indices.iter().map(|&(name, _, index)| (name, index)).collect();
+        // Both checked, so that both disagreements are reported.
+        let consistent = agree(&mut self.problems, &index_values, "the shard index")
+            & agree(&mut self.problems, &counts, "the number of shards");
         let total = counts.first().map(|&(_, count)| count);
         let Some(&(index_name, origin, index)) = indices.first() else {
             if let Some(&(count_name, count)) = counts.first().filter(|(_, count)| count.get() > 1)
@@ -976,6 +944,7 @@ impl Resolver<'_> {
         let spill_dir = self.parse_opt(Var::MdParquetSpillDir, |text| Ok(PathBuf::from(text)));
         let mut layout = self.parse(Var::MdLayout, Layout::parse);
         let force = self.parse(Var::MdForce, parse_bool);
+        let file_facts = self.parse(Var::MdFileFacts, parse_bool);
         if let (Some(formats), Some(template)) = (&output_formats, &layout)
             && formats.len() > 1
             && !template.uses(Placeholder::Ext)
@@ -1004,8 +973,33 @@ impl Resolver<'_> {
             },
             layout: layout?,
             force: force?,
+            file_facts: file_facts?,
         })
     }
+}
+
+/// Records a problem for every source of a shard setting whose value differs from the first one's (`what` they
+/// disagree on); returns whether all agree.
+fn agree<T: PartialEq + std::fmt::Display>(
+    problems: &mut Vec<Problem>,
+    values: &[(Var, T)],
+    what: &str,
+) -> bool {
+    let Some((first_name, first)) = values.first() else {
+        return true;
+    };
+    let disagreeing: Vec<Problem> = values[1..]
+        .iter()
+        .filter(|(_, value)| value != first)
+        .map(|(name, value)| Problem {
+            culprit: format!("{first_name} and {name}"),
+            value: Some(format!("{first} vs {value}")),
+            message: format!("two shard sources disagree on {what}"),
+        })
+        .collect();
+    let agree = disagreeing.is_empty();
+    problems.extend(disagreeing);
+    agree
 }
 
 /// What `md-cli config` shows as `TARDIS_API_KEY` when the key is to be read from Secret Manager (md-cli replaces

@@ -200,6 +200,31 @@ pub(crate) fn ensure_venv(venv: &Path, probe: &str, packages: &[&str]) -> Result
 }
 
 /// Megabytes (10^6) per second.
+/// One measured download, reduced to what the throughput tables show.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    pub(crate) mb_s: f64,
+    pub(crate) seconds: f64,
+    pub(crate) cpu: f64,
+    pub(crate) rss_kib: f64,
+    /// CPU seconds the stand-ins (the Tardis stand-in, and the GCS fake when used) spent during the run, where
+    /// measured.
+    pub(crate) stand_ins_cpu: Option<f64>,
+}
+
+impl Measured {
+    /// The row of a run that moved `bytes`.
+    pub(crate) fn row(&self, bytes: u64, stand_ins_cpu: Option<f64>) -> Row {
+        Row {
+            mb_s: mb_per_s(bytes, self.seconds),
+            seconds: self.seconds,
+            cpu: self.user + self.system,
+            rss_kib: self.peak_rss_kib as f64,
+            stand_ins_cpu,
+        }
+    }
+}
+
 pub(crate) fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
     let bytes = bytes as f64;
     if seconds > 0.0 { bytes / 1e6 / seconds } else { 0.0 }

@@ -33,7 +33,7 @@ use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, KEY, curl};
-use super::measure::{Meter, capture, max, mb_per_s, median, mib};
+use super::measure::{Meter, Row, capture, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
@@ -125,7 +125,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     ]))?;
     let curl_version = capture(std::process::Command::new("curl").arg("--version"))?;
     let curl_version = curl_version.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-    if !crate::image::quietly_succeeds(std::process::Command::new("igzip").arg("--version")) {
+    if !crate::quietly_succeeds(std::process::Command::new("igzip").arg("--version")) {
         crate::tools::apt_install(
             &["isal"],
             "the inflate limit runs igzip, which is not installed",
@@ -239,17 +239,6 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     Ok(out)
 }
 
-/// One measured run, reduced.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    mb_s: f64,
-    seconds: f64,
-    cpu: f64,
-    rss_kib: f64,
-    /// CPU seconds the stand-ins (the Tardis stand-in, and the GCS fake when used) spent during the run.
-    stand_ins_cpu: Option<f64>,
-}
-
 fn run_profile(
     profile: Profile,
     options: &Options,
@@ -258,15 +247,10 @@ fn run_profile(
     work: &Path,
 ) -> Result<BTreeMap<Tool, Vec<Row>>> {
     let stub_options = StubOptions {
-        key: KEY.into(),
-        file_size: "32M".into(),
-        cache_dir: target_dir().join("bench/stub-cache"),
-        // The files (32 MiB) are loaded from the disk cache into memory on the warming fetch.
-        memory_cache_limit: "64M".into(),
         bandwidth: profile.bandwidth,
         first_byte_delay_ms: profile.first_byte_delay_ms,
-        shared_bodies: false,
-        stats: None,
+        // The files (32 MiB) are loaded from the disk cache into memory on the warming fetch.
+        ..StubOptions::bench("32M", "64M")
     };
     let stub = stand::tardis_stub(
         &binaries.tardis_stub,
@@ -399,13 +383,7 @@ fn run_profile(
                 Some(stub.cpu_seconds()? - stub_cpu + gcs_cpu.unwrap_or(0.0))
             };
             remove_dir(&dir)?;
-            results.entry(tool).or_default().push(Row {
-                mb_s: mb_per_s(total, measured.seconds),
-                seconds: measured.seconds,
-                cpu: measured.user + measured.system,
-                rss_kib: measured.peak_rss_kib as f64,
-                stand_ins_cpu,
-            });
+            results.entry(tool).or_default().push(measured.row(total, stand_ins_cpu));
         }
     }
     stub.stop()?;

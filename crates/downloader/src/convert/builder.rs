@@ -4,8 +4,6 @@
 //! previous value (a whole Tardis file usually has one exchange and one symbol), and values are appended without
 //! per-cell bounds checks on types.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -15,6 +13,7 @@ use arrow::array::{
 use arrow::array::{BooleanBufferBuilder, NullBufferBuilder};
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::Int32Type;
+use rustc_hash::FxHashMap;
 
 use super::error::ConvertError;
 use super::parse::{cell_end, ends_cell, parse_bool, parse_f64, parse_i64, scan_f64, scan_i64};
@@ -269,34 +268,6 @@ impl TextBuilder {
     }
 }
 
-/// A small, fast hasher for short strings (FxHash): dictionary lookups run once per cell.
-#[derive(Debug, Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64)
-            .wrapping_mul(SEED);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
 /// Compares two short byte strings with a few word loads instead of a call to `memcmp`.
 #[inline]
 fn short_eq(left: &[u8], right: &[u8]) -> bool {
@@ -329,7 +300,8 @@ fn short_eq(left: &[u8], right: &[u8]) -> bool {
 pub(crate) struct DictBuilder {
     keys: Vec<i32>,
     nulls: NullBufferBuilder,
-    lookup: HashMap<Box<[u8]>, i32, BuildHasherDefault<FxHasher>>,
+    /// FxHash (rustc-hash): a small, fast hash for short strings; dictionary lookups run once per cell.
+    lookup: FxHashMap<Box<[u8]>, i32>,
     /// Distinct values in key order, as offsets into `value_bytes`.
     value_offsets: Vec<i32>,
     value_bytes: Vec<u8>,
@@ -346,7 +318,7 @@ impl DictBuilder {
         DictBuilder {
             keys: Vec::new(),
             nulls: NullBufferBuilder::new(capacity),
-            lookup: HashMap::default(),
+            lookup: FxHashMap::default(),
             value_offsets: vec![0],
             value_bytes: Vec::new(),
             last: None,

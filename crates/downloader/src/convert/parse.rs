@@ -76,17 +76,20 @@ pub(crate) fn cell_end(input: &[u8], start: usize) -> usize {
     }
 }
 
+/// Whether a `-` stands at `start`, and where the digits begin.
+#[inline]
+fn sign(input: &[u8], start: usize) -> (bool, usize) {
+    let negative = input.get(start) == Some(&b'-');
+    (negative, start + usize::from(negative))
+}
+
 /// Reads a plain decimal (`-123.456`, at most 15 significant digits) at `start`, stopping at the first other byte.
 ///
 /// Returns the value and the position after it, or `None` when the text is not such a decimal (the caller then
 /// finds the cell's end and uses [`parse_f64`], which handles every other form).
 #[inline]
 pub(crate) fn scan_f64(input: &[u8], start: usize) -> Option<(f64, usize)> {
-    let mut at = start;
-    let negative = input.get(at) == Some(&b'-');
-    if negative {
-        at += 1;
-    }
+    let (negative, mut at) = sign(input, start);
     let mut mantissa: u64 = 0;
     let mut significant = 0usize;
     let mut fraction_digits = 0usize;
@@ -118,11 +121,7 @@ pub(crate) fn scan_f64(input: &[u8], start: usize) -> Option<(f64, usize)> {
 /// Reads an integer of at most 18 digits (with an optional `-`) at `start`, stopping at the first other byte.
 #[inline]
 pub(crate) fn scan_i64(input: &[u8], start: usize) -> Option<(i64, usize)> {
-    let mut at = start;
-    let negative = input.get(at) == Some(&b'-');
-    if negative {
-        at += 1;
-    }
+    let (negative, mut at) = sign(input, start);
     let digits_start = at;
     let mut value: i64 = 0;
     while let Some(&byte) = input.get(at) {

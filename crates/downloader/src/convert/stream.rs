@@ -424,12 +424,7 @@ fn parse_worker(
                 return;
             }
             Ok(Block::Failed(error)) => return failed(error),
-            Err(_) => {
-                if !cancel.load(Ordering::Relaxed) {
-                    failed(ConvertError::Worker);
-                }
-                return;
-            }
+            Err(_) => return upstream_gone(cancel).map_or((), failed),
         }
     }
 }
@@ -530,15 +525,15 @@ fn encode_worker(
                 return;
             }
             Ok(Batch::Failed(error)) => return failed(error),
-            Err(_) => {
-                if !cancel.load(Ordering::Relaxed) {
-                    failed(ConvertError::Worker);
-                }
-                return;
-            }
+            Err(_) => return upstream_gone(cancel).map_or((), failed),
         };
         if let Err(error) = written {
             return failed(error);
         }
     }
+}
+
+/// The stage before this one ended without a word: it died (a worker error), unless the conversion was cancelled.
+fn upstream_gone(cancel: &AtomicBool) -> Option<ConvertError> {
+    (!cancel.load(Ordering::Relaxed)).then_some(ConvertError::Worker)
 }

@@ -27,17 +27,14 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, ListArray, RecordBatch, RecordBatchReader, StringArray};
 use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
-use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord, Listing};
 use md_config::InstrumentType;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 mod coverage;
 mod listing;
@@ -51,6 +48,9 @@ use table::Writer;
 
 use crate::download::plan::{DayInstruments, PlanInstrument};
 use crate::error::{Error, chain};
+
+/// The largest definitions object md reads into memory (a day of every exchange is tens of megabytes).
+pub const MAX_DEFINITIONS_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The per-day instruments object.
 pub fn day_object(date: NaiveDate) -> String {
@@ -71,8 +71,8 @@ pub fn aggregate_object(start: NaiveDate, end: NaiveDate) -> String {
     )
 }
 
-/// What writing one object did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What writing one object did (also one object of a [`DefinitionsReport`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Written {
     /// The object.
     pub object: String,
@@ -81,7 +81,8 @@ pub struct Written {
     /// Whether the bytes changed (`false`: an identical file was already stored).
     pub changed: bool,
     /// Who wrote the file this one replaced, when it was written by the system md replaces
-    /// (`market-tick-data-handler`) or by an earlier md.
+    /// (`market-tick-data-handler`) or by an earlier md, before this version's columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced: Option<&'static str>,
 }
 
@@ -113,23 +114,12 @@ impl DefinitionsStore {
         records: &[&InstrumentRecord],
         groups: &[&GroupRecord],
     ) -> Result<[Written; 2], Error> {
-        let instruments = self
-            .merge_write(
-                &day_object(date),
-                coverage,
-                table::batch(table::INSTRUMENTS, date, records),
-                false,
-            )
-            .await?;
-        let grouped = self
-            .merge_write(
-                &groups_object(date),
-                coverage,
-                table::batch(table::GROUPS, date, groups),
-                true,
-            )
-            .await?;
-        Ok([instruments, grouped])
+        let (day_rows, group_rows) = (
+            table::batch(table::INSTRUMENTS, date, records),
+            table::batch(table::GROUPS, date, groups),
+        );
+        let instruments = self.merge_write(&day_object(date), coverage, day_rows, false).await?;
+        Ok([instruments, self.merge_write(&groups_object(date), coverage, group_rows, true).await?])
     }
 
     /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.
@@ -187,14 +177,14 @@ impl DefinitionsStore {
     }
 
     async fn read(&self, object: &str) -> Result<Option<RecordBatch>, Error> {
-        let chunks = match self.sink.get(object).await {
-            Ok(stream) => stream,
-            Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-            Err(source) => return Err(Error::sink("read", object, source)),
+        let Some(bytes) = self
+            .sink
+            .read_small(object, MAX_DEFINITIONS_BYTES)
+            .await
+            .map_err(|source| Error::sink("read", object, source))?
+        else {
+            return Ok(None);
         };
-        let parts: Vec<Bytes> =
-            chunks.try_collect().await.map_err(|source| Error::sink("read", object, source))?;
-        let bytes = Bytes::from(parts.concat());
         let foreign = |error: parquet::errors::ParquetError| Error::Foreign {
             object: object.to_owned(),
             detail: error.to_string(),
@@ -336,17 +326,9 @@ pub async fn read_days(
 }
 
 fn encode(object: &str, batch: &RecordBatch, coverage: &Coverage) -> Result<Vec<u8>, Error> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
-        .map_err(|error| Error::parquet(object, error))?;
-    writer.write(batch).map_err(|error| Error::parquet(object, error))?;
-    writer.append_key_value_metadata(KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode()));
-    writer.close().map_err(|error| Error::parquet(object, error))?;
-    Ok(out)
+    let coverage = KeyValue::new(COVERAGE_KEY.to_owned(), coverage.encode());
+    let compression = Compression::ZSTD(ZstdLevel::default());
+    crate::download::reports::encode_parquet(object, batch, compression, vec![coverage])
 }
 
 fn sort_by_key(object: &str, batch: &RecordBatch) -> Result<RecordBatch, Error> {
@@ -475,22 +457,7 @@ pub struct DefinitionsReport {
     /// One entry per requested exchange.
     pub exchanges: BTreeMap<String, ExchangeReport>,
     /// Objects written (or verified unchanged).
-    pub objects: Vec<WrittenReport>,
-}
-
-/// One object of a [`DefinitionsReport`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct WrittenReport {
-    /// The object.
-    pub object: String,
-    /// Rows in it.
-    pub rows: usize,
-    /// Whether its bytes changed.
-    pub changed: bool,
-    /// Who wrote the file this one replaced (`market-tick-data-handler`, `an earlier md`), if it replaced one
-    /// written before this version's columns.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replaced: Option<&'static str>,
+    pub objects: Vec<Written>,
 }
 
 impl DefinitionsReport {
@@ -613,25 +580,13 @@ pub async fn write_definitions(
         }
         let record_refs: Vec<&InstrumentRecord> = records.iter().collect();
         let group_refs: Vec<&GroupRecord> = groups.iter().collect();
-        for written in store.write_day(date, &coverage, &record_refs, &group_refs).await? {
-            report.objects.push(WrittenReport {
-                object: written.object,
-                rows: written.rows,
-                changed: written.changed,
-                replaced: written.replaced,
-            });
-        }
+        report.objects.extend(store.write_day(date, &coverage, &record_refs, &group_refs).await?);
         aggregate.push((date, records));
     }
     let aggregate_refs: Vec<(NaiveDate, Vec<&InstrumentRecord>)> =
         aggregate.iter().map(|(date, records)| (*date, records.iter().collect())).collect();
     let written = store.write_aggregate(dates.start, dates.end, &coverage, &aggregate_refs).await?;
-    report.objects.push(WrittenReport {
-        object: written.object,
-        rows: written.rows,
-        changed: written.changed,
-        replaced: written.replaced,
-    });
+    report.objects.push(written);
     Ok(report)
 }
 

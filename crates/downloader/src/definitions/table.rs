@@ -14,8 +14,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -321,33 +320,18 @@ fn data_type<R>(value: &Value<R>) -> DataType {
 }
 
 fn array<R>(value: &Value<R>, date: NaiveDate, rows: &[&R]) -> ArrayRef {
+    let rows = rows.iter().copied();
     match value {
         Day => {
-            let mut builder = StringBuilder::new();
             let day = date.to_string();
-            rows.iter().for_each(|_| builder.append_value(&day));
-            Arc::new(builder.finish())
+            Arc::new(StringArray::from_iter_values(rows.map(|_| &day)))
         }
-        Text(get) => {
-            let mut builder = StringBuilder::new();
-            rows.iter().for_each(|row| builder.append_option(get(row)));
-            Arc::new(builder.finish())
-        }
-        Float(get) => {
-            let mut builder = Float64Builder::new();
-            rows.iter().for_each(|row| builder.append_option(get(row)));
-            Arc::new(builder.finish())
-        }
-        Bool(get) => {
-            let mut builder = BooleanBuilder::new();
-            rows.iter().for_each(|row| builder.append_option(get(row)));
-            Arc::new(builder.finish())
-        }
+        Text(get) => Arc::new(rows.map(get).collect::<StringArray>()),
+        Float(get) => Arc::new(rows.map(get).collect::<Float64Array>()),
+        Bool(get) => Arc::new(rows.map(get).collect::<BooleanArray>()),
         Time(get) => {
-            let mut builder = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-            rows.iter()
-                .for_each(|row| builder.append_option(get(row).map(|t| t.timestamp_micros())));
-            Arc::new(builder.finish())
+            let micros = rows.map(|row| get(row).map(|time| time.timestamp_micros()));
+            Arc::new(micros.collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
         }
     }
 }

@@ -8,7 +8,6 @@
 //! export) agree. A record made for other days (a run id reused with another configuration) is refused.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::{Config, DateRange, DateSpan};
 use serde::{Deserialize, Serialize};
@@ -37,6 +36,9 @@ pub struct RunDays {
 }
 
 impl RunDays {
+    /// The largest run record md reads (a record is a few hundred bytes).
+    pub const MAX_BYTES: u64 = 1024 * 1024;
+
     /// The object a run's days are recorded in.
     pub fn object_name(run_id: &str) -> String {
         format!("manifests/runs/{run_id}.json")
@@ -159,14 +161,14 @@ pub fn selected_exchanges(config: &Config) -> Vec<String> {
 
 async fn read(sink: &ObjectSink, run_id: &str) -> Result<Option<RunDays>, Error> {
     let object = RunDays::object_name(run_id);
-    let chunks = match sink.get(&object).await {
-        Ok(stream) => stream,
-        Err(gcs_sink::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => return Err(Error::sink("read", &object, source)),
+    let Some(body) = sink
+        .read_small(&object, RunDays::MAX_BYTES)
+        .await
+        .map_err(|source| Error::sink("read", &object, source))?
+    else {
+        return Ok(None);
     };
-    let parts: Vec<bytes::Bytes> =
-        chunks.try_collect().await.map_err(|source| Error::sink("read", &object, source))?;
-    serde_json::from_slice(&parts.concat())
+    serde_json::from_slice(&body)
         .map(Some)
         .map_err(|source| Error::NotARunRecord { object, source })
 }

@@ -1,4 +1,5 @@
-//! The per-shard run summary written to the sink after each run, so a fleet's state can be read from the bucket alone.
+//! The download manifest's contract, in one place: its object names (written and parsed), its schema
+//! ([`Manifest`]), and reading and writing it. md-cli (`download`, `missing`) and xtask use it from here.
 //!
 //! One object per shard and date range: `manifests/download/{from}_{to}/shard-{index:04}-of-{total:04}.json`.
 //! A rerun replaces it (atomically) with its own summary; units skipped because a previous run stored them are
@@ -7,21 +8,59 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
-use gcs_sink::ObjectSink;
+use futures::TryStreamExt as _;
+use gcs_sink::{ObjectSink, WriteMode};
 use serde::{Deserialize, Serialize};
+use tardis_client::facts::FileFacts;
 
 use super::adopt::{AdoptedObject, LeftAlone};
 use super::days::RunDays;
 use super::status::UnitStatus;
-
-/// The object name of a shard's manifest.
-pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
-    format!("{}/{from}_{to}/shard-{shard:04}-of-{total:04}.json", MANIFEST_PREFIX)
-}
+use crate::error::Error;
 
 /// Where manifests live in the sink.
 pub const MANIFEST_PREFIX: &str = "manifests/download";
+
+/// The object name of a shard's manifest.
+pub fn object_name(from: NaiveDate, to: NaiveDate, shard: u32, total: u32) -> String {
+    format!("{MANIFEST_PREFIX}/{from}_{to}/shard-{shard:04}-of-{total:04}.json")
+}
+
+/// The range of a manifest's object name (as [`object_name`] writes it); `None` for any other name.
+pub fn range_of(name: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let rest = name.strip_prefix(MANIFEST_PREFIX)?.strip_prefix('/')?;
+    let (range, file) = rest.split_once('/')?;
+    let (shard, total) = file.strip_prefix("shard-")?.strip_suffix(".json")?.split_once("-of-")?;
+    let number = |text: &str| text.len() >= 4 && text.bytes().all(|byte| byte.is_ascii_digit());
+    if !(number(shard) && number(total)) {
+        return None;
+    }
+    let (from, to) = range.split_once('_')?;
+    Some((from.parse().ok()?, to.parse().ok()?))
+}
+
+/// Lists the manifests of every shard whose range overlaps `from..=to`.
+///
+/// # Errors
+/// [`Error::Sink`] when the sink cannot be listed.
+///
+/// # Cancel safety
+/// Read-only.
+pub async fn list_overlapping(
+    sink: &ObjectSink,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<String>, Error> {
+    sink.list(MANIFEST_PREFIX)
+        .map_ok(|object| object.name)
+        .try_filter(|name| {
+            let overlaps = range_of(name).is_some_and(|(first, last)| first <= to && last >= from);
+            futures::future::ready(overlaps)
+        })
+        .try_collect()
+        .await
+        .map_err(|source| Error::sink("list the download manifests under", MANIFEST_PREFIX, source))
+}
 
 /// How a shard's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +106,10 @@ pub struct UnitCounts {
     /// (listed in [`Manifest::left_alone`]; `--force` replaces it).
     #[serde(default)]
     pub left_alone: usize,
+    /// Stored by this run from a file without rows (also counted in `done`; [`UnitStatus::Empty`] in
+    /// [`Manifest::facts`]). Known only where facts are learnt ([`Manifest::facts_state`]).
+    #[serde(default)]
+    pub empty: usize,
 }
 
 /// A failed unit and why.
@@ -99,6 +142,76 @@ pub struct UnitRecord {
     pub code: Option<u32>,
     /// Tardis's message, or why the run stopped.
     pub message: String,
+}
+
+/// What is inside one stored file, as Tardis sent it ([`FileFacts`]: rows, first and last timestamps, rows out of
+/// order, crossed and locked books), with the object it was stored as and that object's size and CRC32C: the facts
+/// describe exactly those bytes. The manifest is the facts' only record (docs/SCHEMAS.md, "Per-file facts", says why
+/// they are not in the object's metadata).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFacts {
+    /// The unit (`date/exchange/data_type/symbol`).
+    pub unit: String,
+    /// The object the file was stored as.
+    pub object: String,
+    /// The object's size in bytes, as recorded with it.
+    pub size: u64,
+    /// The object's CRC32C, 8 lowercase hex digits, as recorded with it.
+    pub crc32c: String,
+    /// [`UnitStatus::StoredVerified`], or [`UnitStatus::Empty`] for a file without rows.
+    pub status: UnitStatus,
+    /// The facts.
+    pub facts: FileFacts,
+}
+
+impl UnitFacts {
+    /// The record of `facts` learnt from the file stored as `object` with `digest`.
+    pub fn new(unit: String, object: String, digest: gcs_sink::Digest, facts: FileFacts) -> Self {
+        UnitFacts {
+            unit,
+            object,
+            size: digest.size,
+            crc32c: digest.crc32c_hex(),
+            status: if facts.is_empty() { UnitStatus::Empty } else { UnitStatus::StoredVerified },
+            facts,
+        }
+    }
+}
+
+/// Whether a run learnt the facts of the files it stored ([`Manifest::facts`]), and if not, why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactsState {
+    /// Learnt for every file the run downloaded and stored, while the gzip check inflated it.
+    Learnt,
+    /// `TARDIS_VERIFY_GZIP=false`: no file was inflated, so none has facts.
+    GzipCheckOff,
+    /// `MD_FILE_FACTS=false`: the gzip check ran without learning them.
+    TurnedOff,
+    /// `MD_OUTPUT_FORMAT` with `parquet`: the converter inflates the files, and does not learn facts.
+    ParquetOutput,
+    /// A manifest written before md recorded facts.
+    #[default]
+    NotRecorded,
+}
+
+impl FactsState {
+    /// How a run configured with `verify_gzip`, `file_facts` and `output_formats` learns facts.
+    pub fn of(
+        verify_gzip: bool,
+        file_facts: bool,
+        output_formats: md_config::OutputFormats,
+    ) -> Self {
+        if !verify_gzip {
+            FactsState::GzipCheckOff
+        } else if !file_facts {
+            FactsState::TurnedOff
+        } else if output_formats.contains(md_config::OutputFormat::Parquet) {
+            FactsState::ParquetOutput
+        } else {
+            FactsState::Learnt
+        }
+    }
 }
 
 /// A shard's run summary: what `md-cli download` writes to the sink after its work.
@@ -162,44 +275,127 @@ pub struct Manifest {
     /// Units of the range Tardis had not exported yet (in every shard's plan; not planned, not failed).
     #[serde(default)]
     pub not_yet_exported: usize,
+    /// Whether this run learnt the facts of the files it stored, and if not, why.
+    #[serde(default)]
+    pub facts_state: FactsState,
+    /// What is inside each file this run stored, and each file the shard's previous manifest of the range recorded
+    /// for a unit this run found stored and skipped (the same object, size and CRC32C), in unit order. Empty unless
+    /// [`Manifest::facts_state`] is [`FactsState::Learnt`] (a skipped unit keeps its facts whatever this run learns).
+    #[serde(default)]
+    pub facts: Vec<UnitFacts>,
 }
 
 impl Manifest {
     /// The current manifest format version.
     pub const VERSION: u32 = 1;
+
+    /// The largest manifest md reads (a shard of a million units names them in well under this).
+    pub const MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+    /// Its object name.
+    pub fn object_name(&self) -> String {
+        object_name(self.from, self.to, self.shard_index, self.total_shards)
+    }
+
+    /// Reads a manifest; `None` when there is none under `object`.
+    ///
+    /// # Errors
+    /// [`Error::Sink`] when it cannot be read, [`Error::NotAManifest`] when it is not one.
+    ///
+    /// # Cancel safety
+    /// Read-only.
+    pub async fn read(sink: &ObjectSink, object: &str) -> Result<Option<Manifest>, Error> {
+        let Some(body) = sink
+            .read_small(object, Manifest::MAX_BYTES)
+            .await
+            .map_err(|source| Error::sink("read the download manifest", object, source))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|source| Error::NotAManifest { object: object.to_owned(), source })
+    }
+
+    /// Writes it under [`Manifest::object_name`], replacing the previous one atomically; returns the name.
+    ///
+    /// # Errors
+    /// [`Error::Manifest`] naming the object.
+    ///
+    /// # Cancel safety
+    /// The write is atomic: dropping the future leaves the previous manifest or this one.
+    pub async fn write(&self, sink: &ObjectSink) -> Result<String, Error> {
+        let object = self.object_name();
+        let body = serde_json::to_vec_pretty(self).expect("a manifest serializes");
+        sink.put_bytes(&object, body, WriteMode::Replace).await.map_err(|source| {
+            Error::Manifest { object: object.clone(), source: Box::new(source) }
+        })?;
+        Ok(object)
+    }
 }
 
-/// Returns the units a shard's previous manifest for the same range recorded as not offered, by unit id: a rerun
-/// does not ask Tardis for them again (they are recorded again instead). Nothing when there is no such manifest, or
-/// when it cannot be read (said in a warning): the units are then asked for, which costs one request each.
-///
-/// # Cancel safety
-/// Read-only.
-pub async fn previously_not_offered(
-    sink: &ObjectSink,
-    object: &str,
-) -> BTreeMap<String, UnitRecord> {
-    /// Only the field needed, so older and newer manifests read too.
-    #[derive(Deserialize)]
-    struct Previous {
-        #[serde(default)]
-        not_offered: Vec<UnitRecord>,
-    }
-    let body = match sink.get(object).await {
-        Ok(body) => body.map_ok(|chunk| chunk.to_vec()).try_concat().await,
-        Err(gcs_sink::Error::NotFound { .. }) => return BTreeMap::new(),
-        Err(error) => Err(error),
-    };
-    let parsed = body.map_err(|error| error.to_string()).and_then(|body| {
-        serde_json::from_slice::<Previous>(&body).map_err(|error| error.to_string())
-    });
-    match parsed {
-        Ok(previous) => {
-            previous.not_offered.into_iter().map(|record| (record.unit.clone(), record)).collect()
+/// What a shard's previous manifest for the same range recorded that a rerun keeps: the units not offered, by unit
+/// id (not asked for again; recorded again instead), and the facts of stored files, by object name (carried over
+/// for the units the rerun skips).
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    /// Units not offered, by unit id.
+    pub not_offered: BTreeMap<String, UnitRecord>,
+    /// Facts of stored files, by object name.
+    pub facts: BTreeMap<String, UnitFacts>,
+}
+
+impl Previous {
+    /// Reads the previous manifest under `object`. Nothing when there is none, or when it cannot be read (said in a
+    /// warning): its units not offered are then asked for again, which costs one request each, and the facts of
+    /// the files it stored are not carried over.
+    ///
+    /// # Cancel safety
+    /// Read-only.
+    pub async fn read(sink: &ObjectSink, object: &str) -> Previous {
+        match Manifest::read(sink, object).await {
+            Ok(previous) => previous
+                .map(|previous| Previous {
+                    not_offered: previous
+                        .not_offered
+                        .into_iter()
+                        .map(|record| (record.unit.clone(), record))
+                        .collect(),
+                    facts: previous
+                        .facts
+                        .into_iter()
+                        .map(|record| (record.object.clone(), record))
+                        .collect(),
+                })
+                .unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(object, error = %crate::error::chain(&error), "cannot read the previous manifest; units it said were not offered are asked for again, and the facts it recorded are not carried over");
+                Previous::default()
+            }
         }
-        Err(error) => {
-            tracing::warn!(object, error = %error, "cannot read the previous manifest; units it said were not offered are asked for again");
-            BTreeMap::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_parse_back_to_their_range_and_nothing_else_does() {
+        let day = |text: &str| text.parse::<NaiveDate>().unwrap();
+        let (from, to) = (day("2026-10-01"), day("2026-10-04"));
+        let name = object_name(from, to, 3, 12);
+        assert_eq!(name, "manifests/download/2026-10-01_2026-10-04/shard-0003-of-0012.json");
+        assert_eq!(range_of(&name), Some((from, to)));
+        for other in [
+            "manifests/download/2026-10-01_2026-10-04/notes.json",
+            "manifests/download/2026-10-01_2026-10-04/shard-x-of-0001.json",
+            "manifests/download/2026-10-01/shard-0000-of-0001.json",
+            "manifests/download/x_y/shard-0000-of-0001.json",
+            "manifests/downloads/2026-10-01_2026-10-04/shard-0000-of-0001.json",
+            "manifests/download/2026-10-01_2026-10-04/a/shard-0000-of-0001.json",
+        ] {
+            assert_eq!(range_of(other), None, "{other}");
         }
     }
 }

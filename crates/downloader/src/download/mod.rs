@@ -11,8 +11,10 @@
 //! - [`listing`]: whether Tardis's dataset listing leaves a unit out (a 404 for it is "not offered").
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
+//! - [`report`]: what `md-cli missing` computes: the status of every planned unit ([`report::Survey`]), its JSON
+//!   report and the coverage page ([`report::page`]).
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
-//!   which `md-cli missing` writes.
+//!   which [`report::Survey::write_reports`] writes.
 //! - [`share`]: settings the original system ignored and md applies (the shard variables), and what share of the
 //!   plan a shard takes.
 //! - [`summary`]: how a shard's run, the plan's shards and each unit read (`md-cli download`, `plan`, `missing`).
@@ -27,6 +29,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quota;
+pub mod report;
 pub mod reports;
 pub mod share;
 pub mod status;

@@ -289,24 +289,14 @@ pub fn build(
             }
         }
     }
-    if let (Some(&date), Some(&last)) = (missing.first(), missing.last()) {
-        // Every such day at once, so that one `md-cli instruments` run mends the range.
-        return Err(Error::MissingDefinitions {
-            date,
-            last,
-            days: missing.len(),
-            object: definitions_object(date),
-            exchanges: Vec::new(),
-        });
-    }
-    if let (Some(&date), Some(&last)) = (uncovered.first(), uncovered.last()) {
-        return Err(Error::MissingDefinitions {
-            date,
-            last,
-            days: uncovered.len(),
-            object: definitions_object(date),
-            exchanges: uncovered_exchanges.into_iter().map(str::to_owned).collect(),
-        });
+    // Every such day at once, so that one `md-cli instruments` run mends the range: days without definitions
+    // first, then days whose definitions do not cover a selected venue.
+    let uncovered_exchanges = uncovered_exchanges.into_iter().map(str::to_owned).collect();
+    for (days, exchanges) in [(missing, Vec::new()), (uncovered, uncovered_exchanges)] {
+        if let (Some(&date), Some(&last)) = (days.first(), days.last()) {
+            let (days, object) = (days.len(), definitions_object(date));
+            return Err(Error::MissingDefinitions { date, last, days, object, exchanges });
+        }
     }
     check_collisions(&units)?;
     let uncovered = assign_shards(&mut units, sharding);

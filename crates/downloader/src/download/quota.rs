@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::Config;
 use serde::{Deserialize, Serialize};
@@ -22,6 +21,9 @@ use crate::error::{Error, LedgerProblem};
 
 /// Where ledgers live in the sink.
 pub const QUOTA_PREFIX: &str = "manifests/quota";
+
+/// The largest ledger md reads (a ledger is a few hundred bytes).
+pub const MAX_LEDGER_BYTES: u64 = 1024 * 1024;
 
 /// How often a running shard records its usage at most.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
@@ -63,13 +65,8 @@ pub async fn used_on(
 ) -> Result<u64, Error> {
     let object = object_name(day, shard_index, total_shards);
     let fail = |problem| Error::ledger(&object, problem);
-    match sink.get(&object).await {
-        Ok(body) => {
-            let bytes: Vec<u8> = body
-                .map_ok(|chunk| chunk.to_vec())
-                .try_concat()
-                .await
-                .map_err(|error| fail(LedgerProblem::Read(Box::new(error))))?;
+    match sink.read_small(&object, MAX_LEDGER_BYTES).await {
+        Ok(Some(bytes)) => {
             let ledger: Ledger = serde_json::from_slice(&bytes)
                 .map_err(|error| fail(LedgerProblem::NotALedger(error)))?;
             if ledger.day != day {
@@ -77,7 +74,7 @@ pub async fn used_on(
             }
             Ok(ledger.used_bytes)
         }
-        Err(gcs_sink::Error::NotFound { .. }) => Ok(0),
+        Ok(None) => Ok(0),
         Err(error) => Err(fail(LedgerProblem::Read(Box::new(error)))),
     }
 }

@@ -25,6 +25,7 @@ use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::plan::{Plan, Unit};
@@ -79,35 +80,47 @@ pub struct DayReports {
 
 /// The schema of `missing_data.parquet`.
 pub fn missing_schema() -> SchemaRef {
-    let text = |name: &str| Field::new(name, ArrowType::Utf8, true);
-    let flag = |name: &str| Field::new(name, ArrowType::Boolean, true);
-    Arc::new(Schema::new(vec![
-        text("date"),
-        text("instrument_key"),
-        text("data_type"),
-        text("status"),
-        flag("expected"),
-        flag("available"),
-        text("report_date"),
-        text("venues_filter"),
-        text("instrument_types_filter"),
-        text("data_types_filter"),
-        text("generated_at"),
-    ]))
+    nullable_columns(
+        &[
+            "date",
+            "instrument_key",
+            "data_type",
+            "status",
+            "expected",
+            "available",
+            "report_date",
+            "venues_filter",
+            "instrument_types_filter",
+            "data_types_filter",
+            "generated_at",
+        ],
+        &["expected", "available"],
+    )
 }
 
 /// The schema of `available_data.parquet`.
 pub fn available_schema() -> SchemaRef {
-    let text = |name: &str| Field::new(name, ArrowType::Utf8, true);
-    Arc::new(Schema::new(vec![
-        text("instrument_key"),
-        text("venue"),
-        text("instrument_type"),
-        text("data_type"),
-        text("date"),
-        text("base_asset"),
-        text("quote_asset"),
-    ]))
+    nullable_columns(
+        &[
+            "instrument_key",
+            "venue",
+            "instrument_type",
+            "data_type",
+            "date",
+            "base_asset",
+            "quote_asset",
+        ],
+        &[],
+    )
+}
+
+/// A schema of nullable columns, as pandas wrote them: strings, except the boolean `flags`.
+fn nullable_columns(names: &[&str], flags: &[&str]) -> SchemaRef {
+    let field = |name: &&str| {
+        let kind = if flags.contains(name) { ArrowType::Boolean } else { ArrowType::Utf8 };
+        Field::new(*name, kind, true)
+    };
+    Arc::new(Schema::new(names.iter().map(field).collect::<Vec<Field>>()))
 }
 
 /// Builds both reports of every day of the plan's range: the planned units `is_missing` says are missing, and the
@@ -225,14 +238,31 @@ impl KeyParts {
 /// # Errors
 /// [`Error::Parquet`] naming the object.
 pub fn encode(object: &str, batch: &RecordBatch) -> Result<Vec<u8>, Error> {
+    encode_parquet(object, batch, Compression::SNAPPY, Vec::new())
+}
+
+/// Encodes a batch as a Parquet file md writes (one row group, `created_by` md and its version), with
+/// `compression` and the file's key-value `metadata`: the reports here, the stored definitions.
+///
+/// # Errors
+/// [`Error::Parquet`] naming the object.
+pub(crate) fn encode_parquet(
+    object: &str,
+    batch: &RecordBatch,
+    compression: Compression,
+    metadata: Vec<KeyValue>,
+) -> Result<Vec<u8>, Error> {
     let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(compression)
         .set_created_by(format!("md {}", env!("CARGO_PKG_VERSION")))
         .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))
         .map_err(|error| Error::parquet(object, error))?;
     writer.write(batch).map_err(|error| Error::parquet(object, error))?;
+    for entry in metadata {
+        writer.append_key_value_metadata(entry);
+    }
     writer.close().map_err(|error| Error::parquet(object, error))?;
     Ok(out)
 }
@@ -263,6 +293,8 @@ pub async fn write(sink: &ObjectSink, reports: &[DayReports]) -> Result<Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    use md_config::{DataType, InstrumentType};
+
     use super::*;
 
     #[test]
@@ -286,33 +318,22 @@ mod tests {
         );
     }
 
-    #[test]
-    fn filters_name_the_selection_or_all() {
+    #[rstest::rstest]
+    #[case::everything(&[], &[], &[DataType::Trades, DataType::OptionsChain], ["all", "all", "trades,options_chain"])]
+    #[case::a_selection(&["deribit", "okex-swap"], &[InstrumentType::Perpetual], &[], ["deribit,okex-swap", "perpetual", "all"])]
+    fn filters_name_the_selection_or_all(
+        #[case] venues: &[&str],
+        #[case] instrument_types: &[InstrumentType],
+        #[case] data_types: &[DataType],
+        #[case] expected: [&str; 3],
+    ) {
         let mut download = md_config::Config::defaults().download;
-        download.venues = Vec::new();
-        download.instrument_types = Vec::new();
-        download.data_types = vec![md_config::DataType::Trades, md_config::DataType::OptionsChain];
+        download.venues = venues.iter().map(|venue| (*venue).to_owned()).collect();
+        download.instrument_types = instrument_types.to_vec();
+        download.data_types = data_types.to_vec();
         let filters = ReportFilters::of(&download);
-        assert_eq!(
-            (
-                filters.venues.as_str(),
-                filters.instrument_types.as_str(),
-                filters.data_types.as_str()
-            ),
-            ("all", "all", "trades,options_chain")
-        );
-        download.venues = vec!["deribit".into(), "okex-swap".into()];
-        download.instrument_types = vec![md_config::InstrumentType::Perpetual];
-        download.data_types = Vec::new();
-        let filters = ReportFilters::of(&download);
-        assert_eq!(
-            (
-                filters.venues.as_str(),
-                filters.instrument_types.as_str(),
-                filters.data_types.as_str()
-            ),
-            ("deribit,okex-swap", "perpetual", "all")
-        );
+        let got = [&filters.venues, &filters.instrument_types, &filters.data_types];
+        assert_eq!(got.map(String::as_str), expected);
     }
 
     #[test]

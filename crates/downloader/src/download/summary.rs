@@ -6,12 +6,11 @@ use std::fmt;
 use std::io::{self, Write};
 
 use indicatif::BinaryBytes;
-use serde::Serialize;
 
 use super::adopt::{CSV_GZIP, PARQUET_FOOTER};
-use super::freshness::Incident;
 use super::pipeline::RunReport;
 use super::plan::{Plan, Unit};
+pub use super::report::{Note, UnitLine};
 
 /// A shard's run as `md-cli download` prints it: status, unit counts, bytes, the manifest, each failed unit and
 /// each object left alone, and the share of the plan when `share` says (shard settings a file gave).
@@ -120,88 +119,6 @@ impl fmt::Display for PlanSummary<'_> {
             )?;
         }
         Ok(())
-    }
-}
-
-/// What `md-cli missing` says about a unit: its status, and what the latest run said of it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Note<'a> {
-    /// The status's `missing --json` name.
-    pub status: &'static str,
-    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
-    pub last_run: Option<&'static str>,
-    /// The HTTP status Tardis answered.
-    pub http_status: Option<u16>,
-    /// Tardis's error code.
-    pub code: Option<u32>,
-    /// Tardis's message, the error, or why the run stopped.
-    pub message: Option<&'a str>,
-}
-
-/// One unit as `plan --json` and `missing --json` print it.
-#[derive(Debug, Serialize)]
-pub struct UnitLine<'a> {
-    date: chrono::NaiveDate,
-    exchange: &'a str,
-    data_type: &'a str,
-    symbol: &'a str,
-    instrument_key: &'a str,
-    instrument_type: &'a str,
-    grouped: bool,
-    /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
-    object: &'a str,
-    /// Every object of the unit, in format order (raw first).
-    objects: Vec<&'a str>,
-    shard: Option<u32>,
-    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
-    /// `not_offered`, `not_yet_exported`, ...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_run: Option<&'static str>,
-    /// For a unit not offered: the HTTP status Tardis answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http_status: Option<u16>,
-    /// For a unit not offered: Tardis's error code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<u32>,
-    /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    /// The incident Tardis reports on the unit's day, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    incident: Option<&'a Incident>,
-}
-
-impl<'a> UnitLine<'a> {
-    /// The line of a unit with what `missing` says about it.
-    pub fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
-        let note = note.copied().unwrap_or_default();
-        UnitLine {
-            date: unit.date,
-            exchange: &unit.exchange,
-            data_type: unit.data_type.as_str(),
-            symbol: &unit.symbol,
-            instrument_key: &unit.instrument_key,
-            instrument_type: unit.instrument_type.as_str(),
-            grouped: unit.grouped,
-            object: unit.object(),
-            objects: unit.object_names().collect(),
-            shard: unit.shard,
-            status: Some(note.status).filter(|status| !status.is_empty()),
-            last_run: note.last_run,
-            http_status: note.http_status,
-            code: note.code,
-            message: note.message,
-            incident: unit.incident.as_ref(),
-        }
-    }
-}
-
-impl<'a> From<&'a Unit> for UnitLine<'a> {
-    fn from(unit: &'a Unit) -> Self {
-        UnitLine::with_note(unit, None)
     }
 }
 

@@ -8,10 +8,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{
-    DataType as ArrowType, Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Int32Type, Int64Type};
 use bytes::Bytes;
 use downloader::convert::{self, ConvertError, ConvertOptions, Partition};
 use futures::{StreamExt, TryStreamExt};
@@ -168,50 +166,7 @@ fn check_round_trip(csv: &str, data_type: DataType, schema: ParquetSchema, parqu
                 let array = batch.column(column);
                 let name = file_schema.field(column).name();
                 let context = format!("{schema} row {row_index}, column {name}, cell {cell:?}");
-                if cell.is_empty() {
-                    assert!(array.is_null(row), "{context}: expected a null");
-                    continue;
-                }
-                assert!(array.is_valid(row), "{context}: unexpected null");
-                match array.data_type() {
-                    ArrowType::Float64 => {
-                        let expected: f64 = cell.parse().unwrap();
-                        let actual = array.as_primitive::<Float64Type>().value(row);
-                        assert_eq!(actual.to_bits(), expected.to_bits(), "{context}: {actual}");
-                    }
-                    ArrowType::Timestamp(_, Some(zone)) if zone.as_ref() == "UTC" => {
-                        let expected: i64 = cell.parse().unwrap();
-                        assert_eq!(
-                            array.as_primitive::<TimestampMicrosecondType>().value(row),
-                            expected,
-                            "{context}"
-                        );
-                    }
-                    ArrowType::Int64 => {
-                        let expected: i64 = cell.parse().unwrap();
-                        assert_eq!(
-                            array.as_primitive::<Int64Type>().value(row),
-                            expected,
-                            "{context}"
-                        );
-                    }
-                    ArrowType::Boolean => {
-                        assert_eq!(array.as_boolean().value(row).to_string(), *cell, "{context}");
-                    }
-                    ArrowType::Utf8 => {
-                        assert_eq!(array.as_string::<i32>().value(row), *cell, "{context}")
-                    }
-                    ArrowType::Dictionary(_, _) => {
-                        let dictionary = array.as_dictionary::<Int32Type>();
-                        let key = usize::try_from(dictionary.keys().value(row)).unwrap();
-                        assert_eq!(
-                            dictionary.values().as_string::<i32>().value(key),
-                            *cell,
-                            "{context}"
-                        );
-                    }
-                    other => panic!("{context}: unexpected type {other}"),
-                }
+                test_support::parquet::assert_cell(array, row, cell, &context);
             }
             if schema == ParquetSchema::Typed {
                 check_partition(batch, row, data_type);
@@ -727,9 +682,9 @@ impl Drop for Endless {
     }
 }
 
-#[tokio::test]
-async fn dropping_the_output_drops_the_input() {
-    // One gzip member per chunk, each a header-less run of rows would be malformed: use the header in the first only.
+/// A trades input that never ends (a gzip member of 2,000 rows again and again, the header in the first only), and
+/// the flag its drop sets.
+fn endless_trades() -> (impl futures::Stream<Item = Result<Bytes, ConvertError>>, Arc<AtomicBool>) {
     let mut rows = String::new();
     for index in 0..2_000 {
         rows.push_str(&format!("deribit,BTC-PERPETUAL,{index},{index},{index},buy,1.5,2\n"));
@@ -737,7 +692,12 @@ async fn dropping_the_output_drops_the_input() {
     let first = gzip(format!("{TRADES_HEADER}\n{rows}").as_bytes());
     let dropped = Arc::new(AtomicBool::new(false));
     let endless = Endless { dropped: dropped.clone(), chunk: Bytes::from(gzip(rows.as_bytes())) };
-    let input = futures::stream::iter([Ok(Bytes::from(first))]).chain(endless);
+    (futures::stream::iter([Ok(Bytes::from(first))]).chain(endless), dropped)
+}
+
+#[tokio::test]
+async fn dropping_the_output_drops_the_input() {
+    let (input, dropped) = endless_trades();
     let options = ConvertOptions { row_group_size: NonZeroUsize::new(10_000).unwrap(), ..typed() };
     let mut stream = convert::convert(input, DataType::Trades, partition(), options);
     let first_group = stream.try_next().await.unwrap().unwrap();
@@ -750,14 +710,7 @@ async fn dropping_the_output_drops_the_input() {
 #[tokio::test]
 async fn dropping_a_sorting_conversion_drops_the_input() {
     // A sorted file comes out only once the input ends: an endless input is still stopped by dropping the stream.
-    let mut rows = String::new();
-    for index in 0..2_000 {
-        rows.push_str(&format!("deribit,BTC-PERPETUAL,{index},{index},{index},buy,1.5,2\n"));
-    }
-    let first = gzip(format!("{TRADES_HEADER}\n{rows}").as_bytes());
-    let dropped = Arc::new(AtomicBool::new(false));
-    let endless = Endless { dropped: dropped.clone(), chunk: Bytes::from(gzip(rows.as_bytes())) };
-    let input = futures::stream::iter([Ok(Bytes::from(first))]).chain(endless);
+    let (input, dropped) = endless_trades();
     let mut stream =
         convert::convert(input, DataType::Trades, partition(), ConvertOptions::default());
     let waited = tokio::time::timeout(std::time::Duration::from_millis(300), stream.next()).await;

@@ -634,16 +634,22 @@ fn rows_of(batch: &RecordBatch) -> Vec<(String, String)> {
     strings(batch, "instrument_key").into_iter().zip(strings(batch, "tardis_exchange")).collect()
 }
 
+/// A sink directory holding `bytes` as the definitions of 2026-10-01: the directory, the day and the file's path.
+fn stored_day(bytes: Vec<u8>) -> (tempfile::TempDir, NaiveDate, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let path = dir.path().join(definitions::day_object(day));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    (dir, day, path)
+}
+
 /// A day file the original wrote (recognised by its columns) is not planned from (its keys are the original's,
 /// some wrong), and `md-cli instruments` replaces it without `--force`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_written_by_the_original_is_replaced_without_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let (dir, day, path) = stored_day(original_file());
     let object = definitions::day_object(day);
-    let path = dir.path().join(&object);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, original_file()).unwrap();
 
     let error =
         definitions::read_days(&store(dir.path(), false), [day].into_iter()).await.unwrap_err();
@@ -688,67 +694,73 @@ fn earlier_md_schema() -> Schema {
     let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let float = |name: &str| Field::new(name, DataType::Float64, true);
-    Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        text("instrument_key", false),
-        text("venue", false),
-        text("instrument_type", false),
-        text("canonical_symbol", false),
-        text("base_asset", false),
-        text("quote_asset", false),
-        text("price_asset", true),
-        text("settle_asset", true),
-        Field::new("inverse", DataType::Boolean, true),
-        Field::new("quanto", DataType::Boolean, true),
-        text("contract_type", true),
-        text("expiry", true),
-        Field::new("expiry_time", time(), true),
-        text("strike", true),
-        text("option_type", true),
-        text("legs", true),
-        text("underlying", true),
-        float("contract_size"),
-        float("tick_size"),
-        float("amount_increment"),
-        float("min_size"),
-        float("min_notional"),
-        float("maker_fee"),
-        float("taker_fee"),
-        text("tardis_exchange", false),
-        text("tardis_symbol", false),
-        text("tardis_symbol_type", false),
-        text("exchange_raw_symbol", false),
+    Schema::new(
+        [
+            Field::new("date", DataType::Date32, false),
+            text("instrument_key", false),
+            text("venue", false),
+            text("instrument_type", false),
+            text("canonical_symbol", false),
+            text("base_asset", false),
+            text("quote_asset", false),
+            text("price_asset", true),
+            text("settle_asset", true),
+            Field::new("inverse", DataType::Boolean, true),
+            Field::new("quanto", DataType::Boolean, true),
+            text("contract_type", true),
+            text("expiry", true),
+            Field::new("expiry_time", time(), true),
+            text("strike", true),
+            text("option_type", true),
+            text("legs", true),
+            text("underlying", true),
+            float("contract_size"),
+            float("tick_size"),
+            float("amount_increment"),
+            float("min_size"),
+            float("min_notional"),
+            float("maker_fee"),
+            float("taker_fee"),
+            text("tardis_exchange", false),
+            text("tardis_symbol", false),
+            text("tardis_symbol_type", false),
+            text("exchange_raw_symbol", false),
+        ]
+        .into_iter()
+        .chain(earlier_md_availability())
+        .chain([text("source", false)])
+        .collect::<Vec<_>>(),
+    )
+}
+
+/// The availability columns of both of an earlier md's files: since, to, and the data types.
+fn earlier_md_availability() -> [Field; 3] {
+    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let types = DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)));
+    [
         Field::new("available_since", time(), false),
         Field::new("available_to", time(), true),
-        Field::new(
-            "data_types",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            false,
-        ),
-        text("source", false),
-    ])
+        Field::new("data_types", types, false),
+    ]
 }
 
 /// The columns of `grouped_datasets.parquet` as md wrote it before this version.
 fn earlier_md_groups_schema() -> Schema {
-    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = |name: &str| Field::new(name, DataType::Utf8, false);
-    Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        text("object_key"),
-        text("venue"),
-        text("instrument_type"),
-        text("tardis_exchange"),
-        text("tardis_symbol"),
-        text("tardis_symbol_type"),
-        Field::new("available_since", time(), false),
-        Field::new("available_to", time(), true),
-        Field::new(
-            "data_types",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            false,
-        ),
-    ])
+    Schema::new(
+        [
+            Field::new("date", DataType::Date32, false),
+            text("object_key"),
+            text("venue"),
+            text("instrument_type"),
+            text("tardis_exchange"),
+            text("tardis_symbol"),
+            text("tardis_symbol_type"),
+        ]
+        .into_iter()
+        .chain(earlier_md_availability())
+        .collect::<Vec<_>>(),
+    )
 }
 
 /// A day file as an earlier md wrote it, in `schema`: `(key, instrument_type, tardis_exchange, tardis_symbol, data
@@ -820,43 +832,35 @@ fn earlier_md_file(
 /// keys and types, with their list of data types; `md-cli instruments` replaces them without `--force`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_of_an_earlier_md_is_planned_under_canonical_keys_and_replaced_without_force() {
-    let dir = tempfile::tempdir().unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-    let object = definitions::day_object(day);
-    let path = dir.path().join(&object);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(
-        &path,
-        earlier_md_file(
-            earlier_md_schema(),
-            day,
-            &[
-                (
-                    "DERIBIT:PERP:BTC-USD",
-                    "PERP",
-                    "deribit",
-                    "BTC-PERPETUAL",
-                    &["trades", "liquidations"],
-                ),
-                (
-                    "OKEX-SWAP:PERP:BTC-USDT",
-                    "PERP",
-                    "okex-swap",
-                    "BTC-USDT-SWAP",
-                    &["trades", "someday_type"],
-                ),
-                ("OKEX:SPOT_PAIR:BTC-USDT", "SPOT_PAIR", "okex", "BTC-USDT", &[]),
-                (
-                    "DERIBIT:OPTION:BTC-USD-261127-100000-CALL",
-                    "OPTION",
-                    "deribit",
-                    "BTC-27NOV26-100000-C",
-                    &["trades"],
-                ),
-            ],
-        ),
-    )
-    .unwrap();
+    let (dir, _, path) = stored_day(earlier_md_file(
+        earlier_md_schema(),
+        day,
+        &[
+            (
+                "DERIBIT:PERP:BTC-USD",
+                "PERP",
+                "deribit",
+                "BTC-PERPETUAL",
+                &["trades", "liquidations"],
+            ),
+            (
+                "OKEX-SWAP:PERP:BTC-USDT",
+                "PERP",
+                "okex-swap",
+                "BTC-USDT-SWAP",
+                &["trades", "someday_type"],
+            ),
+            ("OKEX:SPOT_PAIR:BTC-USDT", "SPOT_PAIR", "okex", "BTC-USDT", &[]),
+            (
+                "DERIBIT:OPTION:BTC-USD-261127-100000-CALL",
+                "OPTION",
+                "deribit",
+                "BTC-27NOV26-100000-C",
+                &["trades"],
+            ),
+        ],
+    ));
     let groups = definitions::groups_object(day);
     std::fs::write(
         dir.path().join(&groups),
@@ -919,7 +923,7 @@ async fn a_file_of_an_earlier_md_is_planned_under_canonical_keys_and_replaced_wi
     let report = try_write(Some("TD.defs"), dir.path(), DateRange { start: day, end: day }, false)
         .await
         .expect("no --force needed");
-    for name in [&object, &groups] {
+    for name in [&definitions::day_object(day), &groups] {
         let written = report.objects.iter().find(|written| &written.object == name).unwrap();
         assert_eq!(written.replaced, Some("an earlier md"), "{name}");
     }

@@ -223,6 +223,32 @@ async fn delete_removes_the_object_and_its_record(
     assert_eq!(harness.raw_listing().await, Vec::<String>::new(), "no sidecar left");
 }
 
+/// A small object reads whole up to its reader's limit; a larger one is refused naming it, a missing one is `None`.
+#[rstest]
+#[tokio::test]
+async fn a_small_object_reads_whole_within_the_limit(
+    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    #[values(Size::Empty, Size::Small, Size::Large)] size: Size,
+) {
+    let Some(harness) = Harness::new(backend).await else { return };
+    let sink = &harness.sink;
+    let generated = data(backend, size, 3);
+    sink.put_stream(NAME, generated.stream(), WriteMode::CreateOnly).await.expect("put");
+    for limit in [generated.size, generated.size + 1, u64::MAX] {
+        let body = sink.read_small(NAME, limit).await.expect("read").expect("there");
+        assert_eq!(Digest::of(&body), generated.digest(), "limit {limit}");
+    }
+    if generated.size > 0 {
+        let error = sink.read_small(NAME, generated.size - 1).await.expect_err("too large");
+        assert!(
+            matches!(&error, Error::TooLarge { name, limit, .. } if name == NAME && *limit == generated.size - 1),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(NAME), "{error}");
+    }
+    assert_eq!(sink.read_small("elsewhere.json", 1024).await.expect("read"), None);
+}
+
 #[rstest]
 #[tokio::test]
 async fn listing_is_by_prefix_and_hides_reserved_objects(
@@ -245,10 +271,15 @@ async fn listing_is_by_prefix_and_hides_reserved_objects(
     assert_eq!(list_names(sink, "a").await, vec!["a/1.csv.gz", "a/2.csv.gz", "a/sub/3.csv.gz"]);
     assert_eq!(list_names(sink, "a/sub/").await, vec!["a/sub/3.csv.gz"]);
     assert!(list_names(sink, "zzz").await.is_empty());
-    let listed: Vec<gcs_sink::ListedObject> =
+    let listed: Vec<gcs_sink::ObjectInfo> =
         futures::TryStreamExt::try_collect(sink.list("c")).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].size, large.size);
+    assert_eq!(
+        (listed[0].recorded, listed[0].adopted.as_ref()),
+        (None, None),
+        "listings carry no records"
+    );
 }
 
 #[rstest]

@@ -9,7 +9,7 @@ use downloader::download::{Plan, share};
 use md_config::Loaded;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use downloader::download::summary::{Note, UnitLine};
+pub(crate) use downloader::download::summary::Note;
 
 use crate::cli::{DownloadArgs, PlanArgs};
 use crate::commands::job::Job;
@@ -46,7 +46,7 @@ pub(crate) async fn run_download(
     }
     let progress = CliProgress::new();
     let ticker = progress.spawn_ticker();
-    let report = job.download(plan, progress.clone(), token).await;
+    let report = job.downloader().run(plan, progress.clone(), token).await;
     ticker.abort();
     progress.finish();
     let report = report.map_err(|error| Failure::Work(anyhow!(error)))?;

@@ -10,31 +10,30 @@ use crate::cli::InstrumentsArgs;
 use crate::commands::job::Job;
 use crate::exit::Failure;
 
-pub(crate) fn run(loaded: &Loaded, args: &InstrumentsArgs) -> Result<(), Failure> {
+pub(crate) fn run(loaded: &Loaded, _args: &InstrumentsArgs) -> Result<(), Failure> {
     let job = Job::new(loaded)?;
-    let force = args.force;
     crate::runtime::run(move |_token| async move {
         let days = job.days(true).await?;
-        match write_with(&job, days.instruments, force).await? {
-            true => Ok(()),
-            false => Err(Failure::Work(anyhow!("some exchanges could not be fetched"))),
+        let all_fetched = write(&job, days.instruments).await?;
+        if all_fetched {
+            Ok(())
+        } else {
+            Err(Failure::Work(anyhow!("some exchanges could not be fetched")))
         }
     })
 }
 
 /// Writes the definitions of the configured exchanges and range, prints the summary, and returns whether every
-/// exchange was fetched.
+/// exchange was fetched. `MD_FORCE` (`--force`) replaces definitions files this version cannot read.
 pub(crate) async fn write(job: &Job, dates: DateRange) -> Result<bool, Failure> {
-    write_with(job, dates, false).await
-}
-
-async fn write_with(job: &Job, dates: DateRange, force: bool) -> Result<bool, Failure> {
-    let report = job.write_definitions(dates, force).await.map_err(|error| match error {
-        downloader::Error::IpLocked { .. } => {
-            Failure::key_in_use(job.config.tardis.ip_lock_max_wait, None)
-        }
-        error => Failure::Work(anyhow!(error)),
-    })?;
+    let report = job.write_definitions(dates, job.config.download.force).await.map_err(
+        |error| match error {
+            downloader::Error::IpLocked { .. } => {
+                Failure::key_in_use(job.config.tardis.ip_lock_max_wait, None)
+            }
+            error => Failure::Work(anyhow!(error)),
+        },
+    )?;
     if report.unreachable() {
         // No network (the usual first contact on a machine without internet): one line, and the way to see md work.
         let cause = report.first_error().map_or("?", |(_, error)| error);

@@ -16,9 +16,10 @@ use test_support::gcs::{Fault as SinkFault, RequestKind};
 use test_support::tardis::{AuthSeen, Fault, FaultRates, StubConfig};
 
 use crate::support::{
-    FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests,
-    fetch_btc_trades, files_under, local_env, main_job_stand, ok, plan, plan_of, sink_path,
-    small_files, spawn, stored_data_files, wait_for_requests,
+    FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_paths,
+    dataset_requests, fetch_btc_trades, files_under, local_env, main_job_stand, ok, plan, plan_of,
+    requested_datasets, selection, sink_path, slow_job, small_files, spawn, stored_data_files,
+    wait_for_requests, write_definitions,
 };
 
 /// The manifest of the only shard of [`FROM`]..[`TO`] in the local sink.
@@ -60,7 +61,7 @@ fn fault_soak_every_object_is_byte_exact_and_none_is_corrupt() {
         .var("TARDIS_CONNECT_TIMEOUT", "1")
         .var("TARDIS_MAX_RETRIES", "20");
     // Metadata requests are not faulted at random, and the scripted faults are for dataset requests only.
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    write_definitions(&env);
     let scripted = [
         Fault::CorruptByte,
         Fault::Stall,
@@ -126,13 +127,7 @@ fn age_file(path: &Path, age: Duration) {
 #[test]
 fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_was_not_stored() {
     // Slow bodies (64 KiB/s each) so kills land mid-upload.
-    let stand = main_job_stand(StubConfig {
-        file_size: 48 * 1024,
-        bandwidth: Some(64 * 1024),
-        ..StubConfig::default()
-    });
-    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", "4");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let (stand, env) = slow_job(64 * 1024, "4");
     let units = plan(&env);
     let by_object: BTreeMap<&str, _> =
         units.iter().map(|unit| (unit.object.as_str(), unit)).collect();
@@ -172,13 +167,7 @@ fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_w
                 "round {round}: partial {object}"
             );
         }
-        let requested: BTreeSet<String> = stand
-            .stub
-            .requests()
-            .into_iter()
-            .filter(|record| record.path.ends_with(".csv.gz"))
-            .map(|record| record.path)
-            .collect();
+        let requested = requested_datasets(&stand);
         in_flight_at_last_kill = units
             .iter()
             .filter(|unit| requested.contains(&unit.path()) && !stored.contains(&unit.object))
@@ -215,8 +204,8 @@ fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_w
     let run = ok(env.run(&args("download", SELECTION)));
     assert!(run.stdout.contains("Complete"), "{}", run.stdout);
     let mut refetched: BTreeMap<String, usize> = BTreeMap::new();
-    for record in stand.stub.requests().into_iter().filter(|r| r.path.ends_with(".csv.gz")) {
-        *refetched.entry(record.path).or_default() += 1;
+    for path in dataset_paths(&stand) {
+        *refetched.entry(path).or_default() += 1;
     }
     assert_eq!(
         refetched.keys().cloned().collect::<BTreeSet<_>>(),
@@ -261,21 +250,10 @@ fn sink_faults_are_retried_and_every_object_is_correct() {
         .var("MD_SINK_CONNECT_TIMEOUT", "1")
         .var("TARDIS_MAX_RETRIES", "10")
         .var("MAX_CONCURRENT_REQUESTS", "4");
-    let selection = [
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--venues",
-        "deribit",
-        "--instrument-types",
-        "perpetual",
-        "--data-types",
-        "trades",
-        "--max-instruments",
-        "2",
-    ];
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let selection =
+        [&selection([FROM, TO], "deribit", "perpetual", "trades")[..], &["--max-instruments", "2"]]
+            .concat();
+    write_definitions(&env);
     let gcs = stand.gcs.as_ref().unwrap();
     let faults = gcs.faults();
     faults.inject(Some(RequestKind::Put), 1, SinkFault::DropBefore);

@@ -8,13 +8,19 @@ fn json(run: &crate::support::Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).expect("config --json prints JSON")
 }
 
+/// An environment with these variables set.
+fn env_with(vars: &[(&str, &str)]) -> TestEnv {
+    vars.iter().fold(TestEnv::new(), |env, (name, value)| env.var(name, value))
+}
+
 #[test]
 fn config_shows_each_value_with_its_source_and_redacts_the_key() {
-    let env = TestEnv::new()
-        .var("TARDIS_API_KEY", "TD.super-secret-key-123")
-        .var("TARDIS_MAX_RETRIES", "7")
-        .var("CLOUD_RUN_TASK_INDEX", "3")
-        .var("CLOUD_RUN_TASK_COUNT", "60");
+    let env = env_with(&[
+        ("TARDIS_API_KEY", "TD.super-secret-key-123"),
+        ("TARDIS_MAX_RETRIES", "7"),
+        ("CLOUD_RUN_TASK_INDEX", "3"),
+        ("CLOUD_RUN_TASK_COUNT", "60"),
+    ]);
     env.write(".env", "DOWNLOAD_DATA_TYPES=trades,quotes\nTARDIS_MAX_RETRIES=1\n");
     env.write(
         "config.yaml",
@@ -59,11 +65,12 @@ fn env_file_flag_replaces_dot_env_and_must_exist() {
 
 #[test]
 fn every_problem_is_reported_at_once_and_secrets_never_are() {
-    let env = TestEnv::new()
-        .var("TARDIS_API_KEY", "TD.do-not-print-me")
-        .var("LOG_DESTINATION", "nowhere")
-        .var("BATCH_SIZE", "0")
-        .var("INSTRUMENT_START_DATE", "2024-02-30");
+    let env = env_with(&[
+        ("TARDIS_API_KEY", "TD.do-not-print-me"),
+        ("LOG_DESTINATION", "nowhere"),
+        ("BATCH_SIZE", "0"),
+        ("INSTRUMENT_START_DATE", "2024-02-30"),
+    ]);
     let run = env.run(&["config"]);
     assert_eq!(run.code, 2);
     for culprit in ["LOG_DESTINATION", "BATCH_SIZE", "INSTRUMENT_START_DATE", "\"nowhere\""] {
@@ -117,8 +124,7 @@ fn shard_from_each_engine() {
             "4",
         ),
     ] {
-        let env = vars.iter().fold(TestEnv::new(), |env, (name, value)| env.var(name, value));
-        let value = json(&env.run(&["config", "--json"]));
+        let value = json(&env_with(&vars).run(&["config", "--json"]));
         assert_eq!(value["SHARD_INDEX"]["value"], index, "{vars:?}");
         assert_eq!(value["TOTAL_SHARDS"]["value"], total, "{vars:?}");
     }
@@ -132,4 +138,50 @@ fn default_sink_is_gcs_bucket_then_local_data() {
     let value = json(&TestEnv::new().run(&["config", "--json"]));
     assert_eq!(value["MD_SINK"]["value"], "./data");
     assert_eq!(value["MD_SINK"]["source"], "default");
+}
+
+/// Every flag that sets a variable shows it in its command's help as md-config's table of flags declares it, and no
+/// other help claims a variable: the help and the table cannot disagree.
+#[test]
+fn each_flags_help_names_the_variable_of_its_table_entry() {
+    use md_config::flags::{Command, FLAGS};
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for command in Command::ALL {
+        let help =
+            words(&crate::support::ok(TestEnv::new().run(&[command.name(), "--help"])).stdout);
+        let flags: Vec<_> = FLAGS.iter().filter(|flag| flag.is_taken_by(command)).collect();
+        for flag in &flags {
+            let shown = words(&flag.help_with_env());
+            assert!(help.contains(&shown), "`{} --help` lacks {shown:?}:\n{help}", command.name());
+        }
+        assert_eq!(help.matches("[env: ").count(), flags.len(), "{}: {help}", command.name());
+    }
+}
+
+/// `--force` means one thing in every command: replace what is stored instead of keeping it. A definitions file this
+/// version cannot read fails `instruments` and is left alone; `instruments --force`, `MD_FORCE=true` and
+/// `pipeline --force` replace it (the last two since `instruments --force` became `MD_FORCE`).
+#[rstest::rstest]
+#[case::instruments_flag(&["instruments", "--force"], &[])]
+#[case::the_variable(&["instruments"], &[("MD_FORCE", "true")])]
+#[case::pipeline_flag(&["pipeline", "--force"], &[])]
+fn force_replaces_a_definitions_file_md_cannot_read(
+    #[case] line: &[&str],
+    #[case] vars: &[(&str, &str)],
+) {
+    use crate::support::{FROM, main_job_stand, ok, sink_path, small_files};
+    let stand = main_job_stand(small_files());
+    let env = crate::support::local_env(&stand);
+    let object = format!("instrument_availability/by_date/day-{FROM}/instruments.parquet");
+    let path = sink_path(&env, &object);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "not a definitions file").unwrap();
+    let range = ["--from", FROM, "--to", FROM];
+    let kept = env.run(&[&["instruments"][..], &range].concat());
+    assert_ne!(kept.code, 0, "{}", kept.stderr);
+    assert!(kept.stderr.contains(&object), "{}", kept.stderr);
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a definitions file", "left alone");
+    let env = vars.iter().fold(env, |env, (name, value)| env.var(name, value));
+    ok(env.run(&[line, &range].concat()));
+    assert_ne!(std::fs::read(&path).unwrap(), b"not a definitions file", "{line:?} {vars:?}");
 }

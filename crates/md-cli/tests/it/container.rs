@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 use test_support::tardis::StubConfig;
 
-use crate::support::{Stand, TestEnv};
+use crate::support::{Stand, TestEnv, dataset_requests};
 
 const KEY: &str = "TD.container-key-5";
 const FROM: &str = "2026-10-01";
@@ -156,10 +156,6 @@ fn assert_landed_byte_exact(stand: &Stand, bucket: &str) -> usize {
     assert_eq!(manifest["status"], "complete");
     assert_eq!(manifest["units"]["planned"].as_u64(), Some(units.len() as u64));
     units.len()
-}
-
-fn dataset_requests(stand: &Stand) -> usize {
-    stand.stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
 }
 
 #[test]

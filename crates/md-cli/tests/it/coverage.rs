@@ -20,23 +20,22 @@ use std::time::{Duration, Instant};
 
 use test_support::tardis::{Fault, StubConfig};
 
-use crate::support::{args, local_env, main_job_stand, ok, sink_path, small_files};
+use crate::support::{
+    FROM, SELECTION, args, json_lines, local_env, main_job_stand, ok, shard_manifest, sink_path,
+    small_files,
+};
 
-const FROM: &str = "2026-10-01";
+/// The last of four days, of which Tardis has exported the first two (`exportedUntil` 2026-10-03T06:00Z).
 const TO: &str = "2026-10-04";
-/// Four days, of which Tardis has exported the first two (`exportedUntil` 2026-10-03T06:00Z).
-const RANGE: &[&str] = &[
-    "--from",
-    FROM,
-    "--to",
-    TO,
-    "--venues",
-    "deribit,binance-futures",
-    "--instrument-types",
-    "perpetual,option",
-    "--data-types",
-    "trades,book_snapshot_5,options_chain",
-];
+
+/// The main job's selection over the four days.
+fn range() -> Vec<&'static str> {
+    let mut range = SELECTION.to_vec();
+    let to = range.iter().position(|arg| *arg == "--to").expect("the selection has --to") + 1;
+    range[to] = TO;
+    range
+}
+
 const DAYS: usize = 4;
 
 /// The statuses of the page, best first: an aggregate cell shows the worst of its units.
@@ -227,10 +226,6 @@ struct Expected {
     object: String,
 }
 
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect()
-}
-
 fn day_index(date: &str) -> usize {
     let date: chrono::NaiveDate = date.parse().expect("a date");
     usize::try_from((date - FROM.parse::<chrono::NaiveDate>().unwrap()).num_days())
@@ -265,21 +260,15 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
     // One unit fails for good (a 404 is final), so the manifest records its error.
     stand.stub.push_dataset_faults(Fault::Status(404), 1);
-    let download = env.run(&args("download", RANGE));
+    let range = range();
+    let download = env.run(&args("download", &range));
     assert_eq!(download.code, 1, "one unit fails: {}\n{}", download.stdout, download.stderr);
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(sink_path(
-            &env,
-            &format!("manifests/download/{FROM}_{TO}/shard-0000-of-0001.json"),
-        ))
-        .expect("the manifest"),
-    )
-    .expect("JSON");
+    let manifest = shard_manifest(&env, FROM, TO);
     let errors = manifest["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{manifest}");
     let failed_object = errors[0]["object"].as_str().expect("the failed object").to_owned();
 
-    let plan = json_lines(&ok(env.run(&args("plan", &[RANGE, &["--json"]].concat()))).stdout);
+    let plan = json_lines(&ok(env.run(&args("plan", &[&range[..], &["--json"]].concat()))).stdout);
     let stored: Vec<&serde_json::Value> =
         plan.iter().filter(|unit| unit["object"] != failed_object.as_str()).collect();
     assert!(stored.len() >= 10, "{} stored units", stored.len());
@@ -310,8 +299,10 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     bytes.push(0);
     std::fs::write(sink_path(&env, &grown), bytes).unwrap();
 
-    let missing = json_lines(&ok(env.run(&args("missing", &[RANGE, &["--json"]].concat()))).stdout);
-    let page_run = ok(env.run(&args("missing", &[RANGE, &["--html", "coverage.html"]].concat())));
+    let missing =
+        json_lines(&ok(env.run(&args("missing", &[&range[..], &["--json"]].concat()))).stdout);
+    let page_run =
+        ok(env.run(&args("missing", &[&range[..], &["--html", "coverage.html"]].concat())));
     assert!(
         page_run.stdout.contains(&format!(
             "coverage page written to coverage.html and reports/missing/missing_{FROM}_{TO}.html"

@@ -6,23 +6,24 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use test_support::tardis::{StubConfig, StubIncident};
 
-use crate::support::{KEY, Stand, TestEnv, args, main_job_stand, ok, small_files};
+use crate::support::{
+    KEY, Stand, TestEnv, args, json_field, main_job_stand, ok, selection, small_files,
+};
 
-const THREE_DAYS: &[&str] = &[
-    "--from",
-    "2026-10-01",
-    "--to",
-    "2026-10-03",
-    "--venues",
-    "deribit",
-    "--instrument-types",
-    "perpetual",
-    "--data-types",
-    "trades",
-];
+fn three_days() -> Vec<&'static str> {
+    selection(["2026-10-01", "2026-10-03"], "deribit", "perpetual", "trades")
+}
 
 fn moment(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 moment")
+}
+
+/// A stand-in whose exchanges have exported until `moment`, and an environment for it.
+fn exported_until(moment_text: &str) -> (Stand, TestEnv) {
+    let stand =
+        main_job_stand(StubConfig { exported_until: Some(moment(moment_text)), ..small_files() });
+    let env = env(&stand);
+    (stand, env)
 }
 
 fn env(stand: &Stand) -> TestEnv {
@@ -47,21 +48,13 @@ fn days_with(lines: &[serde_json::Value], status: &str) -> BTreeSet<String> {
 /// reported as not yet exported (not missing, not failed), and the manifest records the `exportedUntil`.
 #[test]
 fn days_past_exported_until_are_not_yet_exported() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-02T06:00:00Z")),
-        ..small_files()
-    });
-    let env = env(&stand);
+    let (_stand, env) = exported_until("2026-10-02T06:00:00Z");
     ok(env.run(&args("instruments", &["--from", "2026-10-01", "--to", "2026-10-03"])));
-    let plan = ok(env.run(&args("plan", &[THREE_DAYS, &["--json"]].concat())));
-    let planned: BTreeSet<String> = plan
-        .stdout
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["date"].to_string())
-        .collect();
-    assert_eq!(planned, BTreeSet::from(["\"2026-10-01\"".to_owned()]), "only the exported day");
+    let plan = ok(env.run(&args("plan", &[&three_days()[..], &["--json"]].concat())));
+    let planned = json_field(&plan.stdout, "date");
+    assert_eq!(planned, BTreeSet::from(["2026-10-01".to_owned()]), "only the exported day");
 
-    let download = ok(env.run(&args("download", THREE_DAYS)));
+    let download = ok(env.run(&args("download", &three_days())));
     assert!(download.stdout.contains("Complete"), "{}", download.stdout);
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
@@ -76,13 +69,13 @@ fn days_past_exported_until_are_not_yet_exported() {
     assert!(manifest["not_yet_exported"].as_u64().unwrap() > 0, "{manifest}");
     assert_eq!(manifest["units"]["failed"], 0);
 
-    let lines = missing_lines(&env, THREE_DAYS);
+    let lines = missing_lines(&env, &three_days());
     assert_eq!(days_with(&lines, "missing"), BTreeSet::new(), "nothing exported is missing");
     assert_eq!(
         days_with(&lines, "not_yet_exported"),
         BTreeSet::from(["2026-10-02".to_owned(), "2026-10-03".to_owned()])
     );
-    let text = ok(env.run(&args("missing", THREE_DAYS)));
+    let text = ok(env.run(&args("missing", &three_days())));
     assert!(
         text.stdout.contains("deribit: exported until 2026-10-02 06:00:00 UTC"),
         "{}",
@@ -107,7 +100,7 @@ fn an_incident_day_is_marked() {
     });
     let env = env(&stand);
     ok(env.run(&args("instruments", &["--from", "2026-10-01", "--to", "2026-10-03"])));
-    let lines = missing_lines(&env, THREE_DAYS);
+    let lines = missing_lines(&env, &three_days());
     let marked: Vec<&serde_json::Value> =
         lines.iter().filter(|line| !line["incident"].is_null()).collect();
     assert!(!marked.is_empty(), "{lines:?}");
@@ -127,11 +120,7 @@ fn an_incident_day_is_marked() {
 /// `latest` is the last day every selected exchange has exported, resolved from `exportedUntil`.
 #[test]
 fn latest_is_the_last_exported_day() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-03T06:00:00Z")),
-        ..small_files()
-    });
-    let env = env(&stand);
+    let (_stand, env) = exported_until("2026-10-03T06:00:00Z");
     let selection =
         ["--from", "latest", "--to", "latest", "--venues", "deribit", "--data-types", "trades"];
     let run = ok(env.run(&args("pipeline", &selection)));
@@ -146,11 +135,8 @@ fn latest_is_the_last_exported_day() {
 /// days: the first to start records the run's days in the sink and the others use that record.
 #[test]
 fn relative_days_resolve_once_for_every_shard_of_a_run() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-10T06:00:00Z")),
-        ..small_files()
-    });
-    let base = env(&stand)
+    let (_stand, base) = exported_until("2026-10-10T06:00:00Z");
+    let base = base
         .var("MD_RUN_ID", "daily-2026-10-05")
         .var("TOTAL_SHARDS", "4")
         .var("DOWNLOAD_VENUES", "deribit")

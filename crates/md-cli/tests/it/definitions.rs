@@ -7,7 +7,8 @@ use std::path::Path;
 use rstest::rstest;
 
 use crate::support::{
-    FROM, SELECTION, TO, args, local_env, main_job_stand, ok, plan, plan_of, sink_path, small_files,
+    FROM, SELECTION, args, local_env, main_job_stand, ok, plan, plan_of, sink_path, small_files,
+    write_definitions,
 };
 
 /// The day file the original wrote for 2026-10-01 (pandas and pyarrow), shared with downloader's tests.
@@ -36,7 +37,7 @@ fn definitions_the_original_wrote_are_replaced_by_instruments_without_force() {
         assert!(run.stderr.contains(needed), "{needed}: {}", run.stderr);
     }
 
-    let run = ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let run = write_definitions(&env);
     assert!(
         run.stdout.contains("replaced 1 definitions file written by market-tick-data-handler"),
         "{}",

@@ -11,8 +11,9 @@ use arrow::array::AsArray;
 use test_support::tardis::StubConfig;
 
 use crate::support::{
-    FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests, local_env,
-    main_job_stand, ok, plan, sink_path, small_files, spawn, stored_data_files, wait_for_requests,
+    FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests,
+    downloaded, json_field, local_env, main_job_stand, ok, plan, sink_path, slow_job, small_files,
+    spawn, stored_data_files, wait_for_requests, write_definitions,
 };
 
 fn stand(config: StubConfig) -> Stand {
@@ -54,10 +55,7 @@ fn pipeline_lands_every_object_byte_exact_and_a_rerun_downloads_nothing() {
 
 #[test]
 fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units() {
-    let stand = stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (stand, env, units) = downloaded();
 
     let none = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
     assert_eq!(none.stdout.trim(), "", "nothing is missing after a complete run");
@@ -68,16 +66,7 @@ fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units(
         std::fs::remove_file(sink_path(&env, object)).unwrap();
     }
     let report = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
-    let reported: BTreeSet<String> = report
-        .stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["object"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let reported = json_field(&report.stdout, "object");
     assert_eq!(reported, removed);
     let stored = sink_path(&env, &format!("reports/missing/missing_{FROM}_{TO}.json"));
     let stored: serde_json::Value =
@@ -101,10 +90,7 @@ fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units(
 
 #[test]
 fn missing_check_exits_1_while_a_unit_is_missing_or_unverified() {
-    let stand = stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (_stand, env, units) = downloaded();
     let check = || env.run(&args("missing", &[SELECTION, &["--check"]].concat()));
     let complete = ok(check());
     assert!(complete.stdout.contains(&format!("0 of {} planned units missing", units.len())));
@@ -155,7 +141,7 @@ fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
 fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_once() {
     let stand = stand(small_files());
     let env = local_env(&stand).var("TOTAL_SHARDS", "4").var("SHARD_INDEX", "0");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    write_definitions(&env);
     let units = plan(&env);
     let mut counts = BTreeMap::new();
     for unit in &units {
@@ -215,13 +201,7 @@ fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_
 
 #[test]
 fn sigterm_stops_cleanly_with_exit_130_and_an_interrupted_manifest() {
-    let stand = stand(StubConfig {
-        file_size: 48 * 1024,
-        bandwidth: Some(32 * 1024),
-        ..StubConfig::default()
-    });
-    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", "2");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let (stand, env) = slow_job(32 * 1024, "2");
     let child = spawn(&env, "download");
     wait_for_requests(&stand, 1);
     std::thread::sleep(Duration::from_millis(300));

@@ -5,36 +5,32 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{
-    DataType as ArrowType, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
 use test_support::tardis::Fault;
 
 use crate::support::{
     FROM, PlannedUnit, Stand, TO, TestEnv, args, dataset_requests, local_env, main_job_stand, ok,
-    plan_of, sink_path, small_files, stored_data_files,
+    plan_of, selection, sink_path, small_files, stored_data_files, write_definitions,
 };
 
 /// Every data type the fixtures list for deribit and binance-futures perpetuals and options, and the grouped
 /// options chain.
-const EVERY_TYPE: &[&str] = &[
-    "--from",
-    FROM,
-    "--to",
-    TO,
-    "--venues",
-    "deribit,binance-futures",
-    "--instrument-types",
-    "perpetual,option",
-    "--max-instruments",
-    "2",
-    "--data-types",
-    "trades,incremental_book_L2,book_snapshot_25,book_snapshot_5,quotes,book_ticker,derivative_ticker,options_chain,liquidations",
-];
+fn every_type() -> Vec<&'static str> {
+    let types = "trades,incremental_book_L2,book_snapshot_25,book_snapshot_5,quotes,book_ticker,derivative_ticker,options_chain,liquidations";
+    let venues = "deribit,binance-futures";
+    [&selection([FROM, TO], venues, "perpetual,option", types)[..], &["--max-instruments", "2"]]
+        .concat()
+}
 
 fn both(stand: &Stand) -> TestEnv {
     local_env(stand).var("MD_OUTPUT_FORMAT", "raw,parquet")
+}
+
+/// A stand-in of small files and an environment storing both formats with `var` set, the definitions written.
+fn both_formats((name, value): (&str, &str)) -> (Stand, TestEnv) {
+    let stand = main_job_stand(small_files());
+    let env = both(&stand).var(name, value);
+    write_definitions(&env);
+    (stand, env)
 }
 
 /// The `.csv.gz` as the stand-in serves it, inflated.
@@ -91,44 +87,7 @@ fn assert_rows_equal(csv: &str, parquet: &Path) {
                 parquet.display(),
                 header[column]
             );
-            if cell.is_empty() {
-                assert!(array.is_null(row), "{context}: expected a null");
-                continue;
-            }
-            assert!(array.is_valid(row), "{context}: unexpected null");
-            match array.data_type() {
-                ArrowType::Float64 => {
-                    let expected: f64 = cell.parse().unwrap();
-                    let actual = array.as_primitive::<Float64Type>().value(row);
-                    assert_eq!(actual.to_bits(), expected.to_bits(), "{context}: {actual}");
-                }
-                ArrowType::Timestamp(..) => assert_eq!(
-                    array.as_primitive::<TimestampMicrosecondType>().value(row),
-                    cell.parse::<i64>().unwrap(),
-                    "{context}"
-                ),
-                ArrowType::Int64 => assert_eq!(
-                    array.as_primitive::<Int64Type>().value(row),
-                    cell.parse::<i64>().unwrap(),
-                    "{context}"
-                ),
-                ArrowType::Boolean => {
-                    assert_eq!(array.as_boolean().value(row).to_string(), *cell, "{context}");
-                }
-                ArrowType::Utf8 => {
-                    assert_eq!(array.as_string::<i32>().value(row), *cell, "{context}");
-                }
-                ArrowType::Dictionary(..) => {
-                    let dictionary = array.as_dictionary::<Int32Type>();
-                    let key = usize::try_from(dictionary.keys().value(row)).unwrap();
-                    assert_eq!(
-                        dictionary.values().as_string::<i32>().value(key),
-                        *cell,
-                        "{context}"
-                    );
-                }
-                other => panic!("{context}: unexpected type {other}"),
-            }
+            test_support::parquet::assert_cell(array, row, cell, &context);
         }
     }
 }
@@ -144,10 +103,8 @@ fn names(value: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn one_download_stores_both_objects_exactly_for_every_data_type() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand).var("TARDIS_DAILY_QUOTA_BYTES", "1000000000000");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
-    let units = plan_of(&env, EVERY_TYPE);
+    let (stand, env) = both_formats(("TARDIS_DAILY_QUOTA_BYTES", "1000000000000"));
+    let units = plan_of(&env, &every_type());
     let types: BTreeSet<&str> = units.iter().map(|unit| unit.data_type.as_str()).collect();
     assert_eq!(types.len(), 9, "every data type is planned: {types:?}");
     for unit in &units {
@@ -156,7 +113,7 @@ fn one_download_stores_both_objects_exactly_for_every_data_type() {
         assert_eq!(unit.object, unit.objects[0], "`object` is the first of `objects`");
     }
 
-    let run = ok(env.run(&args("download", EVERY_TYPE)));
+    let run = ok(env.run(&args("download", &every_type())));
     assert!(run.stdout.contains("Complete"), "{}", run.stdout);
     assert_eq!(dataset_requests(&stand), units.len(), "one Tardis request per unit");
     let mut served_bytes = 0;
@@ -193,20 +150,18 @@ fn one_download_stores_both_objects_exactly_for_every_data_type() {
 
     // Both stored and verified: a rerun skips every unit without a request, and `missing` reports nothing.
     stand.stub.reset_counters();
-    let rerun = ok(env.run(&args("download", EVERY_TYPE)));
+    let rerun = ok(env.run(&args("download", &every_type())));
     assert!(rerun.stdout.contains(&format!("skipped {}", units.len())), "{}", rerun.stdout);
     assert_eq!(dataset_requests(&stand), 0);
-    let missing = ok(env.run(&args("missing", &[EVERY_TYPE, &["--json"]].concat())));
+    let missing = ok(env.run(&args("missing", &[&every_type()[..], &["--json"]].concat())));
     assert_eq!(missing.stdout.trim(), "", "nothing missing");
 }
 
 #[test]
 fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand);
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
-    ok(env.run(&args("download", EVERY_TYPE)));
-    let units = plan_of(&env, EVERY_TYPE);
+    let (stand, env) = both_formats(("MD_OUTPUT_FORMAT", "raw,parquet"));
+    ok(env.run(&args("download", &every_type())));
+    let units = plan_of(&env, &every_type());
     // Delete the raw object of one unit and the Parquet object of another; corrupt nothing else.
     let (raw_gone, parquet_gone) = (&units[0], &units[units.len() - 1]);
     std::fs::remove_file(sink_path(&env, &raw_gone.objects[0])).unwrap();
@@ -216,7 +171,7 @@ fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
         |name: &str| std::fs::metadata(sink_path(&env, name)).unwrap().modified().unwrap();
     let before: Vec<_> = kept.iter().map(|name| modified(name)).collect();
 
-    let missing = ok(env.run(&args("missing", &[EVERY_TYPE, &["--json"]].concat())));
+    let missing = ok(env.run(&args("missing", &[&every_type()[..], &["--json"]].concat())));
     let reported: BTreeSet<String> = missing
         .stdout
         .lines()
@@ -231,7 +186,7 @@ fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
     );
 
     stand.stub.reset_counters();
-    let run = ok(env.run(&args("download", EVERY_TYPE)));
+    let run = ok(env.run(&args("download", &every_type())));
     assert!(run.stdout.contains("done 2"), "{}", run.stdout);
     assert_eq!(dataset_requests(&stand), 2, "one request per incomplete unit");
     let served =
@@ -254,16 +209,14 @@ fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
 
 #[test]
 fn a_failure_in_the_parquet_branch_leaves_neither_object() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand).var("MAX_CONCURRENT_REQUESTS", "1");
-    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
-    let units = plan_of(&env, EVERY_TYPE);
+    let (stand, env) = both_formats(("MAX_CONCURRENT_REQUESTS", "1"));
+    let units = plan_of(&env, &every_type());
     // The first file is a valid gzip the raw object would take as it is, but its row converts to nothing; the
     // second has a flipped byte, which only the converter's gzip check sees (there is no other in this mode),
     // and comes whole on its retry.
     stand.stub.push_dataset_faults(Fault::UnconvertibleRow, 1);
     stand.stub.push_dataset_faults(Fault::CorruptByte, 1);
-    let run = env.run(&args("download", EVERY_TYPE));
+    let run = env.run(&args("download", &every_type()));
     assert_eq!(run.code, 1, "one unit failed: {}\n{}", run.stdout, run.stderr);
     let manifest = manifest(&env);
     let errors = manifest["errors"].as_array().unwrap();
@@ -289,7 +242,7 @@ fn a_failure_in_the_parquet_branch_leaves_neither_object() {
 
     // The next run completes the failed unit: both objects, from one request.
     stand.stub.reset_counters();
-    ok(env.run(&args("download", EVERY_TYPE)));
+    ok(env.run(&args("download", &every_type())));
     assert_eq!(dataset_requests(&stand), 1);
     let served = stand.served(&failed.exchange, &failed.data_type, &failed.date, &failed.symbol);
     assert!(std::fs::read(sink_path(&env, &failed.objects[0])).unwrap() == served);

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rstest::rstest;
 
-use crate::support::{Run, Stand, TestEnv, args, files_under, main_job_stand, ok, small_files};
+use crate::support::{Run, Stand, TestEnv, files_under, main_job_stand, ok, small_files};
 
 /// What an example line must do.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,11 @@ enum Job {
 }
 
 use Expect::{Refused, Same};
+
+/// The same as md's command line `md`, with no variable set.
+const fn same(md: &'static str, job: Job) -> Expect {
+    Same { md, vars: &[], job }
+}
 use Job::{Download, Instruments, Missing, Pipeline};
 
 /// The exchanges the stand-in's definitions are written for, beforehand and by the instruments lines.
@@ -66,7 +71,7 @@ fn units_line(run: &Run) -> String {
 }
 
 /// Runs `line` (the original's flags) and `md` in two directories prepared alike, and compares what they did.
-fn same(stand: &Stand, line: &str, md: &str, vars: &[(&str, &str)], job: Job) {
+fn compare(stand: &Stand, line: &str, md: &str, vars: &[(&str, &str)], job: Job) {
     let original = env(stand);
     let native = vars.iter().fold(env(stand), |env, (name, value)| env.var(name, value));
     for env in [&original, &native] {
@@ -120,140 +125,103 @@ fn same(stand: &Stand, line: &str, md: &str, vars: &[(&str, &str)], job: Job) {
 // README.md
 #[case::readme_download_max_instruments(
     "--mode download --start-date 2023-05-23 --end-date 2023-05-23 --venues deribit --max-instruments 5",
-    Same { md: "download --from 2023-05-23 --to 2023-05-23 --venues deribit --max-instruments 5", vars: &[], job: Download }
+    same(
+        "download --from 2023-05-23 --to 2023-05-23 --venues deribit --max-instruments 5",
+        Download
+    )
 )]
 #[case::readme_instruments(
     "--mode instruments --start-date 2023-05-23 --end-date 2023-05-25",
-    Same { md: "instruments --from 2023-05-23 --to 2023-05-25", vars: &[], job: Instruments }
+    same("instruments --from 2023-05-23 --to 2023-05-25", Instruments)
 )]
 #[case::readme_download(
     "--mode download --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit",
-    Same { md: "download --from 2023-05-23 --to 2023-05-25 --venues deribit", vars: &[], job: Download }
+    same("download --from 2023-05-23 --to 2023-05-25 --venues deribit", Download)
 )]
-#[case::readme_candle_processing(
-    "--mode candle-processing --start-date 2024-01-01 --end-date 2024-01-01",
-    Refused(&["--mode candle-processing", "no md equivalent"])
-)]
-#[case::readme_bigquery_upload(
-    "--mode bigquery-upload --start-date 2024-01-01 --end-date 2024-01-01",
-    Refused(&["--mode bigquery-upload", "no md equivalent"])
-)]
-#[case::readme_validate(
-    "--mode validate --start-date 2023-05-23 --end-date 2023-05-25",
-    Refused(&["--mode validate", "md-cli missing --check"])
-)]
-#[case::readme_full_pipeline_ticks(
-    "--mode full-pipeline-ticks --start-date 2023-05-23 --end-date 2023-05-25",
-    Refused(&["--mode full-pipeline-ticks", "--mode full-pipeline", "md-cli pipeline"])
-)]
-#[case::readme_streaming_ticks(
-    "--mode streaming-ticks-bigquery --symbol BTC-USDT --duration 300",
-    Refused(&["--mode streaming-ticks-bigquery", "no md equivalent"])
-)]
-#[case::readme_streaming_candles_serve(
-    "--mode streaming-candles-serve --symbol BTC-USDT --duration 0",
-    Refused(&["--mode streaming-candles-serve", "no md equivalent"])
-)]
-#[case::readme_streaming_candles_bigquery(
-    "--mode streaming-candles-bigquery --symbol BTC-USDT --duration 0",
-    Refused(&["--mode streaming-candles-bigquery", "no md equivalent"])
-)]
-#[case::readme_live_instruments_sync(
-    "--mode live-instruments-sync --exchanges binance,deribit",
-    Refused(&["--mode live-instruments-sync", "no md equivalent"])
-)]
+#[case::readme_candle_processing("--mode candle-processing --start-date 2024-01-01 --end-date 2024-01-01", Refused(&["--mode candle-processing", "no md equivalent"]))]
+#[case::readme_bigquery_upload("--mode bigquery-upload --start-date 2024-01-01 --end-date 2024-01-01", Refused(&["--mode bigquery-upload", "no md equivalent"]))]
+#[case::readme_validate("--mode validate --start-date 2023-05-23 --end-date 2023-05-25", Refused(&["--mode validate", "md-cli missing --check"]))]
+#[case::readme_full_pipeline_ticks("--mode full-pipeline-ticks --start-date 2023-05-23 --end-date 2023-05-25", Refused(&["--mode full-pipeline-ticks", "--mode full-pipeline", "md-cli pipeline"]))]
+#[case::readme_streaming_ticks("--mode streaming-ticks-bigquery --symbol BTC-USDT --duration 300", Refused(&["--mode streaming-ticks-bigquery", "no md equivalent"]))]
+#[case::readme_streaming_candles_serve("--mode streaming-candles-serve --symbol BTC-USDT --duration 0", Refused(&["--mode streaming-candles-serve", "no md equivalent"]))]
+#[case::readme_streaming_candles_bigquery("--mode streaming-candles-bigquery --symbol BTC-USDT --duration 0", Refused(&["--mode streaming-candles-bigquery", "no md equivalent"]))]
+#[case::readme_live_instruments_sync("--mode live-instruments-sync --exchanges binance,deribit", Refused(&["--mode live-instruments-sync", "no md equivalent"]))]
 // main.py's help; docker/tardis-download/Dockerfile's CMD.
 #[case::help_download_space_separated(
     "--mode download --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit --data-types trades book_snapshot_5",
-    Same { md: "download --from 2023-05-23 --to 2023-05-25 --venues deribit --data-types trades,book_snapshot_5", vars: &[], job: Download }
+    same(
+        "download --from 2023-05-23 --to 2023-05-25 --venues deribit --data-types trades,book_snapshot_5",
+        Download
+    )
 )]
 #[case::help_env_file(
     "--mode instruments --env-file .env.production",
-    Same { md: "--env-file .env.production instruments", vars: &[], job: Instruments }
+    same("--env-file .env.production instruments", Instruments)
 )]
 // deploy/local/run-main.sh (its usage examples, as the script passes them on after --mode).
 #[case::run_main_instruments_workers(
     "--mode instruments --start-date 2023-05-23 --end-date 2023-05-25 --max-workers 8",
-    Same { md: "instruments --from 2023-05-23 --to 2023-05-25", vars: &[], job: Instruments }
+    same("instruments --from 2023-05-23 --to 2023-05-25", Instruments)
 )]
 #[case::run_main_missing_reports(
     "--mode missing-reports --start-date 2023-05-23 --end-date 2023-05-25",
-    Same { md: "missing --from 2023-05-23 --to 2023-05-25", vars: &[], job: Missing }
+    same("missing --from 2023-05-23 --to 2023-05-25", Missing)
 )]
 #[case::run_main_download_force_abbreviated(
     "--mode download --start-date 2023-05-23 --end-date 2023-05-25 --venues binance --force",
-    Same { md: "download --from 2023-05-23 --to 2023-05-25 --venues binance --force", vars: &[], job: Download }
+    same("download --from 2023-05-23 --to 2023-05-25 --venues binance --force", Download)
 )]
-#[case::run_main_validate(
-    "--mode validate --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit --data-types trades book_snapshot_5",
-    Refused(&["--mode validate", "md-cli missing --check"])
-)]
-#[case::run_main_check_gaps(
-    "--mode check-gaps --start-date 2023-05-23 --end-date 2023-05-25",
-    Refused(&["--mode check-gaps", "md-cli missing"])
-)]
+#[case::run_main_validate("--mode validate --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit --data-types trades book_snapshot_5", Refused(&["--mode validate", "md-cli missing --check"]))]
+#[case::run_main_check_gaps("--mode check-gaps --start-date 2023-05-23 --end-date 2023-05-25", Refused(&["--mode check-gaps", "md-cli missing"]))]
 #[case::run_main_full_pipeline(
     "--mode full-pipeline --start-date 2023-05-23 --end-date 2023-05-25",
-    Same { md: "pipeline --from 2023-05-23 --to 2023-05-25", vars: &[], job: Pipeline }
+    same("pipeline --from 2023-05-23 --to 2023-05-25", Pipeline)
 )]
-#[case::run_main_available_tick_reports(
-    "--mode available-tick-reports --start-date 2023-05-23 --end-date 2023-05-25",
-    Refused(&["--mode available-tick-reports", "md-cli missing", "available_data.parquet"])
-)]
-#[case::run_main_candles_bigquery(
-    "--mode run-full-pipeline-candles --start-date 2024-01-01 --end-date 2024-01-01 --upload-to-bigquery",
-    Refused(&["--mode run-full-pipeline-candles", "no md equivalent"])
-)]
+#[case::run_main_available_tick_reports("--mode available-tick-reports --start-date 2023-05-23 --end-date 2023-05-25", Refused(&["--mode available-tick-reports", "md-cli missing", "available_data.parquet"]))]
+#[case::run_main_candles_bigquery("--mode run-full-pipeline-candles --start-date 2024-01-01 --end-date 2024-01-01 --upload-to-bigquery", Refused(&["--mode run-full-pipeline-candles", "no md equivalent"]))]
 // deploy/vm/deploy-instruments.sh and deploy-missing-reports.sh: comma-separated lists, as the scripts pass them.
 #[case::vm_instruments_venues(
     "--mode instruments --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit,binance",
-    Same { md: "instruments --from 2023-05-23 --to 2023-05-25 --exchanges deribit,binance", vars: &[], job: Instruments }
+    same("instruments --from 2023-05-23 --to 2023-05-25 --exchanges deribit,binance", Instruments)
 )]
 #[case::vm_missing_reports_filters(
     "--mode missing-reports --start-date 2023-05-23 --end-date 2023-05-25 --venues deribit --instrument-types perpetual --data-types trades",
-    Same { md: "missing --from 2023-05-23 --to 2023-05-25 --venues deribit --instrument-types perpetual --data-types trades", vars: &[], job: Missing }
+    same(
+        "missing --from 2023-05-23 --to 2023-05-25 --venues deribit --instrument-types perpetual --data-types trades",
+        Missing
+    )
 )]
 // deploy/vm/deploy-download.sh: its startup script (defaults), and its `run` command, whose default data types
 // (ALL_DATA_TYPES) no data type is called: md refuses it where the original found nothing to download.
 #[case::vm_download_defaults(
     "--mode download --start-date 2023-05-23 --end-date 2023-05-23",
-    Same { md: "download --from 2023-05-23 --to 2023-05-23", vars: &[], job: Download }
+    same("download --from 2023-05-23 --to 2023-05-23", Download)
 )]
-#[case::vm_download_run_default_types(
-    "--mode download --start-date 2023-05-23 --end-date 2023-05-23 --venues binance --data-types ALL_DATA_TYPES",
-    Refused(&["--data-types (DOWNLOAD_DATA_TYPES)", "ALL_DATA_TYPES"])
-)]
+#[case::vm_download_run_default_types("--mode download --start-date 2023-05-23 --end-date 2023-05-23 --venues binance --data-types ALL_DATA_TYPES", Refused(&["--data-types (DOWNLOAD_DATA_TYPES)", "ALL_DATA_TYPES"]))]
 // deploy/vm/shard-deploy.sh: one day per shard; the download shard by flags.
 #[case::vm_shard_instruments(
     "--mode instruments --start-date 2023-05-23 --end-date 2023-05-23",
-    Same { md: "instruments --from 2023-05-23 --to 2023-05-23", vars: &[], job: Instruments }
+    same("instruments --from 2023-05-23 --to 2023-05-23", Instruments)
 )]
-#[case::vm_shard_download(
-    "--mode download --start-date 2023-05-23 --end-date 2023-05-23 --shard-index 1 --total-shards 4 --venues deribit,binance --data-types trades,book_snapshot_5",
-    Same { md: "download --from 2023-05-23 --to 2023-05-23 --venues deribit,binance --data-types trades,book_snapshot_5", vars: &[("SHARD_INDEX", "1"), ("TOTAL_SHARDS", "4")], job: Download }
-)]
+#[case::vm_shard_download("--mode download --start-date 2023-05-23 --end-date 2023-05-23 --shard-index 1 --total-shards 4 --venues deribit,binance --data-types trades,book_snapshot_5", Same { md: "download --from 2023-05-23 --to 2023-05-23 --venues deribit,binance --data-types trades,book_snapshot_5", vars: &[("SHARD_INDEX", "1"), ("TOTAL_SHARDS", "4")], job: Download })]
 // deploy/vm/shard-deploy-download.sh, deploy-bigquery-upload.sh, deploy-candle-processing.sh.
-#[case::vm_shard_full_pipeline_ticks(
-    "--mode full-pipeline-ticks --start-date 2023-05-23 --end-date 2023-05-23",
-    Refused(&["--mode full-pipeline-ticks", "md-cli pipeline"])
-)]
-#[case::vm_bigquery_upload(
-    "--mode bigquery-upload --start-date 2023-05-23 --end-date 2023-05-23",
-    Refused(&["--mode bigquery-upload", "no md equivalent"])
-)]
-#[case::vm_candle_processing(
-    "--mode candle-processing --start-date 2023-05-23 --end-date 2023-05-23",
-    Refused(&["--mode candle-processing", "no md equivalent"])
-)]
+#[case::vm_shard_full_pipeline_ticks("--mode full-pipeline-ticks --start-date 2023-05-23 --end-date 2023-05-23", Refused(&["--mode full-pipeline-ticks", "md-cli pipeline"]))]
+#[case::vm_bigquery_upload("--mode bigquery-upload --start-date 2023-05-23 --end-date 2023-05-23", Refused(&["--mode bigquery-upload", "no md equivalent"]))]
+#[case::vm_candle_processing("--mode candle-processing --start-date 2023-05-23 --end-date 2023-05-23", Refused(&["--mode candle-processing", "no md equivalent"]))]
 // docker/instrument-generation/Dockerfile's CMD.
 #[case::docker_instruments(
     "--mode instruments --start-date 2023-05-23 --end-date 2023-05-25",
-    Same { md: "instruments --from 2023-05-23 --to 2023-05-25", vars: &[], job: Instruments }
+    same("instruments --from 2023-05-23 --to 2023-05-25", Instruments)
+)]
+// Its venue names (`OKX-SWAP`, upper case) are Tardis exchange ids to md.
+#[case::venue_names_are_tardis_ids(
+    "--mode instruments --start-date 2023-05-23 --venues DERIBIT OKX-SWAP -v",
+    same("-v instruments --from 2023-05-23 --exchanges deribit,okex-swap", Instruments)
 )]
 fn the_originals_example_command_lines_run_unchanged(#[case] line: &str, #[case] expect: Expect) {
     let stand = main_job_stand(small_files());
     match expect {
-        Same { md, vars, job } => same(&stand, line, md, vars, job),
+        Same { md, vars, job } => compare(&stand, line, md, vars, job),
         Refused(needles) => {
             let env = env(&stand);
             let run = env.run(&line.split_whitespace().collect::<Vec<_>>());
@@ -315,24 +283,6 @@ fn bad_original_flags_exit_2_naming_the_flag(#[case] line: &str, #[case] culprit
     let run = env.run(&line.split_whitespace().collect::<Vec<_>>());
     assert_eq!(run.code, 2, "{line}\n{}", run.stderr);
     assert!(run.stderr.contains(culprit), "{line}: no {culprit:?} in\n{}", run.stderr);
-}
-
-/// The original's venue names (`OKX-SWAP`, upper case) are Tardis exchange ids to md.
-#[test]
-fn the_originals_venue_names_are_understood() {
-    let stand = main_job_stand(small_files());
-    let env = env(&stand);
-    let run = ok(env.run(&args(
-        "--mode",
-        &["instruments", "--start-date", "2023-05-23", "--venues", "DERIBIT", "OKX-SWAP", "-v"],
-    )));
-    assert!(
-        run.stderr.contains(
-            "runs as: md-cli -v instruments --from 2023-05-23 --exchanges deribit,okex-swap"
-        ),
-        "{}",
-        run.stderr
-    );
 }
 
 /// The original's `env.example` (test-support's copy), copied to `.env` as its run script does.

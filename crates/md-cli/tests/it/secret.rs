@@ -5,26 +5,18 @@ use rstest::rstest;
 use test_support::secret_manager::{SecretFault, SecretManagerStub};
 
 use crate::support::{
-    KEY, Stand, TestEnv, args, main_job_stand, ok, plan_of, small_files, stored_data_files,
+    KEY, Stand, TestEnv, args, fetch_btc_trades, main_job_stand, ok, plan_of, selection,
+    small_files, stored_data_files,
 };
 
 const PROJECT: &str = "md-project";
 const SECRET: &str = "tardis-api-key";
 const RESOURCE: &str = "projects/md-project/secrets/tardis-api-key/versions/latest";
 
-/// One day that is not the first of a month: without the key, Tardis refuses its files.
-const DAY: &[&str] = &[
-    "--from",
-    "2026-10-02",
-    "--to",
-    "2026-10-02",
-    "--venues",
-    "deribit",
-    "--instrument-types",
-    "perpetual",
-    "--data-types",
-    "trades",
-];
+/// One day; one not the first of a month (2026-10-02): without the key, Tardis refuses its files.
+fn on(day: &str) -> Vec<&str> {
+    selection([day; 2], "deribit", "perpetual", "trades")
+}
 
 /// The Tardis stand-in expecting [`KEY`], and a Secret Manager stand-in on the same runtime.
 fn stands() -> (Stand, SecretManagerStub) {
@@ -57,7 +49,7 @@ fn the_key_from_secret_manager_downloads_and_is_never_printed() {
     let env = secret_env(&stand, &secrets);
 
     // Trace logs: every HTTP detail the stack logs.
-    let run = ok(env.run(&args("-vv", &[&["pipeline"], DAY].concat())));
+    let run = ok(env.run(&args("-vv", &[&["pipeline"], &on("2026-10-02")[..]].concat())));
     assert_eq!(secrets.requests().len(), 1, "one read per process");
     assert_eq!(secrets.requests()[0].authorization, None, "an emulator gets no credentials");
     assert_eq!(
@@ -68,7 +60,7 @@ fn the_key_from_secret_manager_downloads_and_is_never_printed() {
     assert_no_key(&run.stdout, "pipeline's stdout");
     assert_no_key(&run.stderr, "pipeline's stderr (trace logs)");
     // Every unit of the day was stored, which the stand-in allows only with the key.
-    let units = plan_of(&env, DAY);
+    let units = plan_of(&env, &on("2026-10-02"));
     assert!(!units.is_empty());
     assert_eq!(
         stored_data_files(&env.dir.path().join("sink")).len(),
@@ -125,26 +117,18 @@ fn a_missing_or_denied_secret_exits_2_naming_it(#[case] denied: bool, #[case] ex
     }
     let env = secret_env(&stand, &secrets);
     let instruments: &[&str] = &["instruments", "--from", "2026-10-02", "--exchanges", "deribit"];
-    for command in [&[&["pipeline"], DAY].concat(), &[&["download"], DAY].concat(), instruments] {
+    for command in [
+        &[&["pipeline"], &on("2026-10-02")[..]].concat(),
+        &[&["download"], &on("2026-10-02")[..]].concat(),
+        instruments,
+    ] {
         let run = env.run(command);
         assert_eq!(run.code, 2, "{command:?}\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
         assert!(run.stderr.contains(expected), "{command:?}: {}", run.stderr);
         assert!(run.stderr.contains("TARDIS_SECRET_NAME"), "{command:?}: {}", run.stderr);
         assert_no_key(&run.stderr, "stderr");
     }
-    let fetch = env.run(&[
-        "fetch",
-        "--exchange",
-        "deribit",
-        "--data-type",
-        "trades",
-        "--date",
-        "2026-10-02",
-        "--symbol",
-        "BTC-PERPETUAL",
-        "--output",
-        "out.csv.gz",
-    ]);
+    let fetch = env.run(&fetch_btc_trades("out.csv.gz"));
     assert_eq!(fetch.code, 2, "{}", fetch.stderr);
     assert!(fetch.stderr.contains(expected), "{}", fetch.stderr);
     assert!(stand.stub.requests().is_empty(), "Tardis was asked without a key");
@@ -174,8 +158,7 @@ fn secret_manager_is_not_asked(#[case] vars: &[(&str, &str)], #[case] keyed: boo
     let env =
         vars.iter().fold(secret_env(&stand, &secrets), |env, (name, value)| env.var(name, value));
     let day = if keyed { "2026-10-02" } else { "2026-10-01" };
-    let selection = [&["--from", day, "--to", day], &DAY[4..]].concat();
-    let run = ok(env.run(&args("pipeline", &selection)));
+    let run = ok(env.run(&args("pipeline", &on(day))));
     assert!(secrets.requests().is_empty(), "Secret Manager was asked");
     assert!(!stored_data_files(&env.dir.path().join("sink")).is_empty(), "{}", run.stdout);
     let doctor = env.run(&["doctor", "--exchanges", "deribit", "--from", day]);

@@ -6,27 +6,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use test_support::tardis::{Fault, Times};
 
 use crate::support::{
-    PlannedUnit, SELECTION, args, assert_byte_exact, local_env, main_job_stand, ok, plan,
-    sink_path, small_files, stored_data_files,
+    FROM, PlannedUnit, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, json_lines,
+    local_env, main_job_stand, ok, plan, shard_manifest, small_files, stored_data_files,
 };
 
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-        .collect()
+fn manifest(env: &TestEnv) -> serde_json::Value {
+    shard_manifest(env, FROM, TO)
 }
 
-fn manifest(env: &crate::support::TestEnv) -> serde_json::Value {
-    let path = sink_path(
-        env,
-        &format!(
-            "manifests/download/{}_{}/shard-0000-of-0001.json",
-            crate::support::FROM,
-            crate::support::TO
-        ),
-    );
-    serde_json::from_slice(&std::fs::read(path).expect("the manifest")).expect("JSON")
+/// The main job's stand-in and environment, with the range's definitions stored and its plan; with `ip_lock`, the
+/// pause between tries of a key in use elsewhere and the longest wait (`TARDIS_IP_LOCK_PAUSE_SECS`,
+/// `TARDIS_IP_LOCK_MAX_WAIT_SECS`).
+fn planned(ip_lock: Option<(&str, &str)>) -> (Stand, TestEnv, Vec<PlannedUnit>) {
+    let stand = main_job_stand(small_files());
+    let mut env = local_env(&stand);
+    if let Some((pause, max_wait)) = ip_lock {
+        env = env
+            .var("TARDIS_IP_LOCK_PAUSE_SECS", pause)
+            .var("TARDIS_IP_LOCK_MAX_WAIT_SECS", max_wait);
+    }
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let units = plan(&env);
+    (stand, env, units)
 }
 
 /// Units Tardis does not offer are recorded with Tardis's status, code and message, asked for once, never counted
@@ -34,13 +35,8 @@ fn manifest(env: &crate::support::TestEnv) -> serde_json::Value {
 /// passes, the table and the coverage page show them, and a rerun does not ask for them again.
 #[test]
 fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
-    let stand = main_job_stand(small_files());
-    let env = local_env(&stand);
-    ok(env
-        .run(&args("instruments", &["--from", crate::support::FROM, "--to", crate::support::TO])));
-    let units = plan(&env);
-    let first_day: Vec<&PlannedUnit> =
-        units.iter().filter(|unit| unit.date == crate::support::FROM).collect();
+    let (stand, env, units) = planned(None);
+    let first_day: Vec<&PlannedUnit> = units.iter().filter(|unit| unit.date == FROM).collect();
     let outside = first_day.iter().find(|unit| unit.data_type == "trades").expect("a trades unit");
     let invalid = first_day
         .iter()
@@ -52,21 +48,17 @@ fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
     let delisted = units
         .iter()
         .find(|unit| {
-            unit.date == crate::support::TO
+            unit.date == TO
                 && unit.symbol != outside.symbol
                 && unit.symbol != invalid.symbol
                 && !unit.symbol.ends_with('S')
         })
         .expect("a unit of the last day");
-    stand.stub.end_listing(
-        &delisted.exchange,
-        &delisted.symbol,
-        crate::support::TO.parse().expect("a date"),
-    );
+    stand.stub.end_listing(&delisted.exchange, &delisted.symbol, TO.parse().expect("a date"));
     let not_found: BTreeSet<&str> = units
         .iter()
         .filter(|unit| unit.symbol == delisted.symbol && unit.exchange == delisted.exchange)
-        .filter(|unit| unit.date == crate::support::TO)
+        .filter(|unit| unit.date == TO)
         .map(|unit| unit.object.as_str())
         .collect();
     assert!(!not_found.is_empty());
@@ -178,13 +170,7 @@ fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
 /// A key in use from another IP address for a while costs no unit: requests wait and go on, no attempt is spent.
 #[test]
 fn a_key_in_use_elsewhere_for_a_while_loses_no_unit() {
-    let stand = main_job_stand(small_files());
-    let env = local_env(&stand)
-        .var("TARDIS_IP_LOCK_PAUSE_SECS", "0.2")
-        .var("TARDIS_IP_LOCK_MAX_WAIT_SECS", "30");
-    ok(env
-        .run(&args("instruments", &["--from", crate::support::FROM, "--to", crate::support::TO])));
-    let units = plan(&env);
+    let (stand, env, units) = planned(Some(("0.2", "30")));
     stand.stub.push_faults(Fault::key_in_use(Some(893)), 4);
     let download = ok(env.run(&args("download", SELECTION)));
     assert!(
@@ -207,13 +193,7 @@ fn a_key_in_use_elsewhere_for_a_while_loses_no_unit() {
 /// every unit not done as interrupted (never failed or not offered), and a rerun once the lock clears completes.
 #[test]
 fn a_key_in_use_elsewhere_for_good_stops_the_run_and_a_rerun_completes() {
-    let stand = main_job_stand(small_files());
-    let env = local_env(&stand)
-        .var("TARDIS_IP_LOCK_PAUSE_SECS", "0.1")
-        .var("TARDIS_IP_LOCK_MAX_WAIT_SECS", "0.5");
-    ok(env
-        .run(&args("instruments", &["--from", crate::support::FROM, "--to", crate::support::TO])));
-    let units = plan(&env);
+    let (stand, env, units) = planned(Some(("0.1", "0.5")));
     stand.stub.set_standing_fault(Some(Fault::key_in_use(None)));
     let started = std::time::Instant::now();
     let stopped = env.run(&args("download", SELECTION));
@@ -263,8 +243,7 @@ fn a_key_in_use_elsewhere_stops_the_instruments_job_too() {
         .var("TARDIS_IP_LOCK_PAUSE_SECS", "0.1")
         .var("TARDIS_IP_LOCK_MAX_WAIT_SECS", "0.3");
     stand.stub.set_standing_fault(Some(Fault::key_in_use(None)));
-    let run = env
-        .run(&args("instruments", &["--from", crate::support::FROM, "--to", crate::support::TO]));
+    let run = env.run(&args("instruments", &["--from", FROM, "--to", TO]));
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("one key serves one IP address at a time"), "{}", run.stderr);
     assert!(

@@ -144,6 +144,21 @@ pub(crate) const SELECTION: &[&str] = &[
     "trades,book_snapshot_5,options_chain",
 ];
 
+/// A plan's selection: `--from from --to to --venues venues --instrument-types types --data-types data_types`.
+pub(crate) fn selection<'a>(
+    [from, to]: [&'a str; 2],
+    venues: &'a str,
+    types: &'a str,
+    data_types: &'a str,
+) -> Vec<&'a str> {
+    let flags = ["--from", "--to", "--venues", "--instrument-types", "--data-types"];
+    flags
+        .into_iter()
+        .zip([from, to, venues, types, data_types])
+        .flat_map(<[&str; 2]>::from)
+        .collect()
+}
+
 /// A stand-in that expects [`KEY`], otherwise configured by `config`.
 pub(crate) fn main_job_stand(config: StubConfig) -> Stand {
     Stand::start(StubConfig { api_key: Some(KEY.into()), ..config })
@@ -152,6 +167,32 @@ pub(crate) fn main_job_stand(config: StubConfig) -> Stand {
 /// The stand-in's defaults with 16 KiB files, which keep the main-job tests fast.
 pub(crate) fn small_files() -> StubConfig {
     StubConfig { file_size: 16 * 1024, ..StubConfig::default() }
+}
+
+/// Runs `md-cli instruments` over [`FROM`] to [`TO`] (the main job's definitions), which must succeed.
+pub(crate) fn write_definitions(env: &TestEnv) -> Run {
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])))
+}
+
+/// A main-job stand-in serving 48 KiB files at `bandwidth` bytes/s each (slow, so that a signal lands mid-upload),
+/// and its local environment with `concurrency` requests at once and the definitions written.
+pub(crate) fn slow_job(bandwidth: u64, concurrency: &str) -> (Stand, TestEnv) {
+    let config =
+        StubConfig { file_size: 48 * 1024, bandwidth: Some(bandwidth), ..StubConfig::default() };
+    let stand = main_job_stand(config);
+    let env = local_env(&stand).var("MAX_CONCURRENT_REQUESTS", concurrency);
+    write_definitions(&env);
+    (stand, env)
+}
+
+/// The main job's [`SELECTION`] downloaded by `md-cli pipeline` into the local sink from a stand-in serving small
+/// files: the stand-in, the environment and the plan's units.
+pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<PlannedUnit>) {
+    let stand = main_job_stand(small_files());
+    let env = local_env(&stand);
+    ok(env.run(&args("pipeline", SELECTION)));
+    let units = plan(&env);
+    (stand, env, units)
 }
 
 /// An environment for the main job into the local directory `sink`.
@@ -272,9 +313,32 @@ pub(crate) fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[PlannedUn
     }
 }
 
+/// The paths of the dataset (`.csv.gz`) requests the stand-in saw since its counters were last reset, in order.
+pub(crate) fn dataset_paths(stand: &Stand) -> Vec<String> {
+    let requests = stand.stub.requests().into_iter();
+    requests.filter(|record| record.path.ends_with(".csv.gz")).map(|record| record.path).collect()
+}
+
 /// Dataset (`.csv.gz`) requests the stand-in saw since its counters were last reset.
 pub(crate) fn dataset_requests(stand: &Stand) -> usize {
-    stand.stub.requests().iter().filter(|record| record.path.ends_with(".csv.gz")).count()
+    dataset_paths(stand).len()
+}
+
+/// The datasets the stand-in was asked for since its counters were last reset.
+pub(crate) fn requested_datasets(stand: &Stand) -> BTreeSet<String> {
+    dataset_paths(stand).into_iter().collect()
+}
+
+/// The values of `field` over the JSON lines of `stdout` (`plan --json`, `missing --json`), as text.
+pub(crate) fn json_field(stdout: &str, field: &str) -> BTreeSet<String> {
+    let value =
+        |line: &str| serde_json::from_str::<serde_json::Value>(line).expect("JSON")[field].clone();
+    stdout
+        .lines()
+        .map(|line| {
+            value(line).as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned()
+        })
+        .collect()
 }
 
 /// Every regular file under the sink's data prefix, relative to the sink's root.
@@ -316,4 +380,18 @@ pub(crate) fn wait_for_requests(stand: &Stand, at_least: usize) {
         assert!(Instant::now() < deadline, "the download never started");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The JSON objects of a `--json` run's stdout, one a line.
+pub(crate) fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The download manifest of the one shard of `from..=to`.
+pub(crate) fn shard_manifest(env: &TestEnv, from: &str, to: &str) -> serde_json::Value {
+    let path = sink_path(env, &format!("manifests/download/{from}_{to}/shard-0000-of-0001.json"));
+    serde_json::from_slice(&std::fs::read(path).expect("the manifest")).expect("JSON")
 }

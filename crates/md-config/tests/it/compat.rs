@@ -5,7 +5,7 @@ use std::path::Path;
 use md_config::{SECRET_MANAGER_PENDING, Source};
 use rstest::rstest;
 
-use super::{load_in, setting};
+use super::{dir_with, load_in, setting};
 
 /// The original's `env.example`, copied unchanged (test-support's fixtures).
 const ENV_EXAMPLE: &str =
@@ -20,8 +20,7 @@ fn problems(dir: &Path, environment: &[(&str, &str)]) -> Vec<String> {
 
 #[test]
 fn the_key_is_read_from_secret_manager_when_only_its_name_is_set() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "TARDIS_SECRET_NAME=tardis-api-key\n").unwrap();
+    let dir = dir_with(&[(".env", "TARDIS_SECRET_NAME=tardis-api-key\n")]);
     let loaded = load_in(
         dir.path(),
         &[("GCP_PROJECT_ID", "proj-1"), ("SECRET_MANAGER_EMULATOR_HOST", "127.0.0.1:9")],

@@ -1,8 +1,11 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
 mod compat;
+mod dates;
 mod deploy;
+mod flags;
 mod instrument_type;
+mod original;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +33,15 @@ fn load_in(
     })
 }
 
+/// A directory holding `files` (name, content): a `.env`, a `config.yaml`.
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    dir
+}
+
 fn setting<'a>(loaded: &'a Loaded, name: &str) -> (Option<&'a str>, Source) {
     let setting =
         loaded.settings.iter().find(|setting| setting.name == name).expect("known variable");
@@ -38,14 +50,13 @@ fn setting<'a>(loaded: &'a Loaded, name: &str) -> (Option<&'a str>, Source) {
 
 #[test]
 fn precedence_is_flag_env_dotenv_file_default() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        "TARDIS_MAX_RETRIES: 1\nservice:\n  batch_size: 10\n  cache_ttl: 5\n  log_level: debug\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join(".env"), "TARDIS_MAX_RETRIES=2\nBATCH_SIZE=20\nCACHE_TTL=6\n")
-        .unwrap();
+    let dir = dir_with(&[
+        (
+            "config.yaml",
+            "TARDIS_MAX_RETRIES: 1\nservice:\n  batch_size: 10\n  cache_ttl: 5\n  log_level: debug\n",
+        ),
+        (".env", "TARDIS_MAX_RETRIES=2\nBATCH_SIZE=20\nCACHE_TTL=6\n"),
+    ]);
     let flag = Override { var: Var::TardisMaxRetries, flag: "--retries", value: "4".into() };
     let loaded =
         load_in(dir.path(), &[("TARDIS_MAX_RETRIES", "3"), ("BATCH_SIZE", "30")], vec![flag])
@@ -219,8 +230,7 @@ fn an_empty_flag_is_a_problem_but_an_empty_variable_is_unset() {
 
 #[test]
 fn a_bad_value_from_the_yaml_file_names_its_key() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.yaml"), "download:\n  max_instruments: lots\n").unwrap();
+    let dir = dir_with(&[("config.yaml", "download:\n  max_instruments: lots\n")]);
     let error = load_in(dir.path(), &[], vec![]).unwrap_err().to_string();
     assert!(error.contains("DOWNLOAD_MAX_INSTRUMENTS (download.max_instruments in "), "{error}");
 }
@@ -392,14 +402,13 @@ fn malloc_settings_the_operator_made_are_recognised() {
 /// (`md-cli config`, `Debug`, errors).
 #[test]
 fn proxies_come_from_every_source_with_their_password_hidden() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join(".env"),
-        "https_proxy=http://ops:s3cret-pass@proxy.corp:3128\nno_proxy=.internal,10.0.0.0/8\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("config.yaml"), "service:\n  http_proxy: proxy.corp:8080\n")
-        .unwrap();
+    let dir = dir_with(&[
+        (
+            ".env",
+            "https_proxy=http://ops:s3cret-pass@proxy.corp:3128\nno_proxy=.internal,10.0.0.0/8\n",
+        ),
+        ("config.yaml", "service:\n  http_proxy: proxy.corp:8080\n"),
+    ]);
     let loaded = load_in(dir.path(), &[("NO_PROXY", "localhost")], vec![]).unwrap();
     let tardis = &loaded.config.tardis.proxy;
     assert_eq!(tardis, &loaded.config.sink.proxy, "one proxy setting for Tardis and the sink");
@@ -450,4 +459,25 @@ fn the_ip_lock_settings_are_seconds() {
     assert!(set.ip_lock_max_wait.is_zero());
     let error = load_in(dir.path(), &[("TARDIS_IP_LOCK_PAUSE_SECS", "0")], vec![]).unwrap_err();
     assert!(error.to_string().contains("TARDIS_IP_LOCK_PAUSE_SECS"), "{error}");
+}
+
+/// Every source of the shard index (and of the shard count) that is set must agree; each disagreement is named.
+#[test]
+fn shard_sources_that_disagree_are_each_named() {
+    let dir = dir_with(&[]);
+    let environment = [
+        ("SHARD_INDEX", "1"),
+        ("BATCH_TASK_INDEX", "2"),
+        ("TOTAL_SHARDS", "4"),
+        ("BATCH_TASK_COUNT", "5"),
+        ("CLOUD_RUN_TASK_COUNT", "4"),
+    ];
+    let error = load_in(dir.path(), &environment, vec![]).unwrap_err().to_string();
+    for expected in [
+        "SHARD_INDEX and BATCH_TASK_INDEX=\"1 vs 2\": two shard sources disagree on the shard index",
+        "TOTAL_SHARDS and BATCH_TASK_COUNT=\"4 vs 5\": two shard sources disagree on the number of shards",
+    ] {
+        assert!(error.contains(expected), "no {expected:?} in {error}");
+    }
+    assert!(!error.contains("CLOUD_RUN_TASK_COUNT"), "{error}");
 }

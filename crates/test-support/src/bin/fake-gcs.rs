@@ -10,24 +10,24 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use clap::Parser;
 use test_support::gcs::FakeGcs;
+use test_support::parse_size;
+
+/// Runs the fake GCS XML API on 127.0.0.1 until killed.
+#[derive(Debug, Parser)]
+#[command(name = "fake-gcs")]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Drop the bodies of puts and parts above this many bytes (K, M or G suffixes, 1024-based).
+    #[arg(long, value_parser = parse_size)]
+    discard_over: Option<u64>,
+}
 
 fn main() -> ExitCode {
-    let mut port = 0u16;
-    let mut discard_over = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next().map(|value| value.parse::<usize>())) {
-            ("--port", Some(Ok(value))) if u16::try_from(value).is_ok() => {
-                port = u16::try_from(value).unwrap_or_default();
-            }
-            ("--discard-over", Some(Ok(value))) => discard_over = Some(value),
-            _ => {
-                eprintln!("usage: fake-gcs [--port N] [--discard-over BYTES]");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    let Args { port, discard_over } = Args::parse();
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(runtime) => runtime,
@@ -44,7 +44,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        fake.set_discard_over(discard_over);
+        fake.set_discard_over(
+            discard_over.map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX)),
+        );
         println!("fake-gcs listening on {}", fake.url());
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;

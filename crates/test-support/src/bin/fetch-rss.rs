@@ -10,27 +10,23 @@
 
 use std::path::PathBuf;
 
+use clap::Parser;
+use test_support::parse_size;
 use test_support::tardis::measure::measure_fetch;
 
-fn parse_size(text: &str) -> Option<u64> {
-    let upper = text.trim().to_ascii_uppercase();
-    let (number, scale) = match upper.chars().last()? {
-        'K' => (&upper[..upper.len() - 1], 1u64 << 10),
-        'M' => (&upper[..upper.len() - 1], 1 << 20),
-        'G' => (&upper[..upper.len() - 1], 1 << 30),
-        _ => (upper.as_str(), 1),
-    };
-    Some(number.parse::<u64>().ok()? * scale)
+/// Peak RSS of `md-cli fetch` per file size.
+#[derive(Debug, Parser)]
+#[command(name = "fetch-rss")]
+struct Args {
+    /// The md-cli binary to measure.
+    md_cli: PathBuf,
+    /// File sizes, with K, M or G suffixes (1024-based).
+    #[arg(required = true, value_parser = parse_size)]
+    sizes: Vec<u64>,
 }
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((md_cli, sizes)) = args.split_first().filter(|(_, sizes)| !sizes.is_empty()) else {
-        eprintln!(
-            "usage: fetch-rss MD_CLI SIZE... (e.g. fetch-rss target/release/md-cli 64K 512M)"
-        );
-        return std::process::ExitCode::from(2);
-    };
+    let Args { md_cli, sizes } = Args::parse();
     let work_dir = std::env::temp_dir().join(format!("md-fetch-rss-{}", std::process::id()));
     if let Err(error) = std::fs::create_dir_all(&work_dir) {
         eprintln!("fetch-rss: {error}");
@@ -38,11 +34,7 @@ fn main() -> std::process::ExitCode {
     }
     println!("{:>14} {:>14} {:>10}", "file_bytes", "peak_rss_kib", "seconds");
     for size in sizes {
-        let Some(bytes) = parse_size(size) else {
-            eprintln!("fetch-rss: not a size: {size}");
-            return std::process::ExitCode::from(2);
-        };
-        match measure_fetch(&PathBuf::from(md_cli), bytes, &work_dir) {
+        match measure_fetch(&md_cli, size, &work_dir) {
             Ok(m) => println!(
                 "{:>14} {:>14} {:>10.2}",
                 m.file_bytes,

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use test_support::tardis::{FaultRates, StubConfig, TardisStub};
+use test_support::parse_size;
+use test_support::tardis::{FaultRates, StubConfig, TardisStub, busiest_second};
 
 /// Serve the Tardis datasets and metadata API on 127.0.0.1 from fixtures and generated files.
 #[derive(Debug, Parser)]
@@ -84,23 +85,6 @@ struct Args {
     /// At shutdown, write the counters as JSON to this file (dataset requests counted apart from metadata ones).
     #[arg(long, value_name = "PATH")]
     stats: Option<PathBuf>,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, ""),
-    };
-    let number: u64 = number.trim().parse().map_err(|_| format!("not a size: {text:?}"))?;
-    let scale = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?}: use K, M or G")),
-    };
-    Ok(number * scale)
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -182,15 +166,7 @@ fn stats_json(stub: &TardisStub) -> String {
         .filter(|record| record.path.ends_with(".csv.gz"))
         .map(|record| record.at)
         .collect();
-    arrivals.sort();
-    let mut busiest = 0;
-    let mut first = 0;
-    for last in 0..arrivals.len() {
-        while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
-            first += 1;
-        }
-        busiest = busiest.max(last - first + 1);
-    }
+    let busiest = busiest_second(&mut arrivals);
     let millis = |at: Option<&Duration>| at.map_or(0.0, |at| at.as_secs_f64() * 1000.0);
     let faults = requests.iter().filter(|record| record.fault.is_some()).count();
     let errors = requests.iter().filter(|record| record.status >= 400).count();

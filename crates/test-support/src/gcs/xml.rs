@@ -1,29 +1,11 @@
-//! The few XML documents of the XML API, written and read by hand.
+//! The few XML documents of the XML API: written with quick-xml's escaping, read with its deserializer.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 
-/// Escapes text for XML content.
+/// Escapes text for XML content (`&`, `<`, `>`, `"`, `'`).
 pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    quick_xml::escape::escape(text).into_owned()
 }
 
 /// An error document.
@@ -77,29 +59,29 @@ pub(crate) fn list(
     out
 }
 
-/// Reads the `(PartNumber, ETag)` pairs of a `CompleteMultipartUpload` body.
-pub(crate) fn complete_parts(body: &str) -> Result<Vec<(u32, String)>, String> {
-    let mut parts = Vec::new();
-    let mut rest = body;
-    while let Some(start) = rest.find("<Part>") {
-        let after = &rest[start + "<Part>".len()..];
-        let end = after.find("</Part>").ok_or("unterminated <Part>")?;
-        let part = &after[..end];
-        let number = element(part, "PartNumber").ok_or("a <Part> without <PartNumber>")?;
-        let e_tag = element(part, "ETag").ok_or("a <Part> without <ETag>")?;
-        let number = number.trim().parse().map_err(|_| format!("bad PartNumber {number:?}"))?;
-        parts.push((number, unescape(e_tag.trim())));
-        rest = &after[end..];
-    }
-    Ok(parts)
+/// A `CompleteMultipartUpload` body, as object_store writes it.
+#[derive(Debug, Deserialize)]
+struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    parts: Vec<Part>,
 }
 
-fn element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&close)? + start;
-    Some(&text[start..end])
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Part {
+    part_number: u32,
+    e_tag: String,
+}
+
+/// Reads the `(PartNumber, ETag)` pairs of a `CompleteMultipartUpload` body.
+pub(crate) fn complete_parts(body: &str) -> Result<Vec<(u32, String)>, String> {
+    let document: CompleteMultipartUpload = quick_xml::de::from_str(body)
+        .map_err(|error| format!("bad CompleteMultipartUpload: {error}"))?;
+    Ok(document
+        .parts
+        .into_iter()
+        .map(|part| (part.part_number, part.e_tag.trim().to_owned()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -114,12 +96,16 @@ mod tests {
             complete_parts(body),
             Ok(vec![(1, "\"a\"".to_owned()), (2, "\"b\"".to_owned())])
         );
-        assert!(complete_parts("<Part><ETag>x</ETag></Part>").is_err());
+        assert!(
+            complete_parts(
+                "<CompleteMultipartUpload><Part><ETag>x</ETag></Part></CompleteMultipartUpload>"
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn escapes_keys() {
         assert_eq!(escape("a&b<c>\"'"), "a&amp;b&lt;c&gt;&quot;&apos;");
-        assert_eq!(unescape(&escape("a&b<c>\"'")), "a&b<c>\"'");
     }
 }

@@ -1,0 +1,437 @@
+//! What `md-cli missing` computes, as a library: the status of every planned unit ([`Survey`]), the report it
+//! writes ([`MissingReport`], `reports/missing/missing_{from}_{to}.json`), the original system's per-day reports
+//! ([`crate::download::reports`]) and the coverage page ([`page`], `reports/missing/missing_{from}_{to}.html`).
+//!
+//! Every planned unit has one of the statuses of docs/STATUSES.md ([`UnitStatus`]): stored and verified (its
+//! recorded size and CRC32C agree with the object), adopted (stored by another writer and kept by a download: its
+//! adoption record agrees with the object), unverified (stored without a record, or with one that disagrees: the
+//! next download replaces it), not offered (the latest download manifest that mentions it says Tardis does not
+//! offer the file, with Tardis's status, code and message), missing (with [`LastRun`] failed or interrupted when
+//! the latest manifest that mentions it says so), or not yet exported (its day is past the exchange's
+//! `exportedUntil`: not planned, not missing). A unit of a day inside an incident report carries the incident.
+//! `missing --check` counts missing and unverified units ([`Survey::gaps`]), never units not offered or not yet
+//! exported.
+//!
+//! The original's per-day reports list as missing the units with an object absent (never stored, or failed), the
+//! others (stored, adopted or unverified: an object is there) as available; not-yet-exported units are in neither.
+
+mod last_run;
+pub mod page;
+mod stored;
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use gcs_sink::{ObjectSink, WriteMode};
+use md_config::DownloadConfig;
+use serde::Serialize;
+
+pub use self::last_run::LastRun;
+pub use self::stored::Found;
+use super::freshness::Incident;
+use super::plan::{Plan, Unit};
+use super::reports::{self, DayReports, ReportFilters};
+use super::status::UnitStatus;
+use crate::error::Error;
+
+/// The stem of a range's report objects: `reports/missing/missing_{from}_{to}` (`.json`, `.html`).
+fn report_stem(from: NaiveDate, to: NaiveDate) -> String {
+    format!("reports/missing/missing_{from}_{to}")
+}
+
+/// One unit as `plan --json` and `missing --json` print it, and as [`MissingReport`] lists it.
+#[derive(Debug, Serialize)]
+pub struct UnitLine<'a> {
+    /// UTC day.
+    pub date: NaiveDate,
+    /// Tardis exchange id.
+    pub exchange: &'a str,
+    /// Data type.
+    pub data_type: &'a str,
+    /// Dataset symbol.
+    pub symbol: &'a str,
+    /// Canonical instrument key (or grouped object key).
+    pub instrument_key: &'a str,
+    /// Instrument type.
+    pub instrument_type: &'a str,
+    /// Whether it is a grouped dataset file.
+    pub grouped: bool,
+    /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
+    pub object: &'a str,
+    /// Every object of the unit, in format order (raw first).
+    pub objects: Vec<&'a str>,
+    /// Its shard.
+    pub shard: Option<u32>,
+    /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
+    /// `not_offered`, `not_yet_exported`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<&'static str>,
+    /// For a unit not offered: the HTTP status Tardis answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// For a unit not offered: Tardis's error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// The incident Tardis reports on the unit's day, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<&'a Incident>,
+}
+
+/// What `missing` says about a unit: its status, and what the latest run said of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Note<'a> {
+    /// The status's `missing --json` name.
+    pub status: &'static str,
+    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
+    pub last_run: Option<&'static str>,
+    /// The HTTP status Tardis answered.
+    pub http_status: Option<u16>,
+    /// Tardis's error code.
+    pub code: Option<u32>,
+    /// Tardis's message, the error, or why the run stopped.
+    pub message: Option<&'a str>,
+}
+
+impl<'a> UnitLine<'a> {
+    /// The line of a unit with what `missing` says about it.
+    pub fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
+        let line = UnitLine::from(unit);
+        match note {
+            Some(note) => UnitLine {
+                status: Some(note.status),
+                last_run: note.last_run,
+                http_status: note.http_status,
+                code: note.code,
+                message: note.message,
+                ..line
+            },
+            None => line,
+        }
+    }
+}
+
+impl<'a> From<&'a Unit> for UnitLine<'a> {
+    fn from(unit: &'a Unit) -> Self {
+        UnitLine {
+            date: unit.date,
+            exchange: &unit.exchange,
+            data_type: unit.data_type.as_str(),
+            symbol: &unit.symbol,
+            instrument_key: &unit.instrument_key,
+            instrument_type: unit.instrument_type.as_str(),
+            grouped: unit.grouped,
+            object: unit.object(),
+            objects: unit.object_names().collect(),
+            shard: unit.shard,
+            status: None,
+            last_run: None,
+            http_status: None,
+            code: None,
+            message: None,
+            incident: unit.incident.as_ref(),
+        }
+    }
+}
+
+/// One unit of a [`Survey`] and what was found of it.
+#[derive(Debug, Clone)]
+pub struct UnitReport<'a> {
+    /// The unit (planned, or not yet exported).
+    pub unit: &'a Unit,
+    /// Its status.
+    pub status: UnitStatus,
+    /// What was found of its objects (the worst); [`Found::Missing`] for a unit not yet exported.
+    pub found: Found,
+    /// The size of its stored objects, when one is stored (with several output formats, a missing unit may have
+    /// one of its objects).
+    pub bytes: Option<u64>,
+    /// For a unit not stored: what the latest download manifest that mentions it said, when not "done".
+    pub last_run: Option<LastRun>,
+}
+
+impl UnitReport<'_> {
+    /// The unit as `missing --json` names it: a unit the latest run failed or stopped is `missing` (it is not
+    /// stored), with `last_run` saying which.
+    pub fn note(&self) -> Note<'_> {
+        let (status, last_run) = match self.status {
+            UnitStatus::Failed | UnitStatus::Interrupted => {
+                (UnitStatus::Missing.as_str(), Some(self.status.as_str()))
+            }
+            status => (status.as_str(), None),
+        };
+        let run = self.last_run.as_ref();
+        Note {
+            status,
+            last_run,
+            http_status: run.and_then(|run| run.http_status),
+            code: run.and_then(|run| run.code),
+            message: run.map(|run| run.message.as_str()).filter(|message| !message.is_empty()),
+        }
+    }
+
+    /// Its line in `missing --json` and the report.
+    pub fn line(&self) -> UnitLine<'_> {
+        UnitLine::with_note(self.unit, Some(&self.note()))
+    }
+
+    /// Whether it is not stored: missing, failed or interrupted.
+    pub fn is_missing(&self) -> bool {
+        matches!(self.status, UnitStatus::Missing | UnitStatus::Failed | UnitStatus::Interrupted)
+    }
+}
+
+/// The status of every unit of a plan: its planned units in plan order, then those not yet exported.
+#[derive(Debug, Clone)]
+pub struct Survey<'a> {
+    /// The plan surveyed.
+    pub plan: &'a Plan,
+    /// Every unit and what was found of it.
+    pub units: Vec<UnitReport<'a>>,
+}
+
+impl<'a> Survey<'a> {
+    /// Finds what is stored of the plan's objects (listing their directories, checking each object's record) and,
+    /// for the units not stored, what the latest download manifest that mentions them said.
+    ///
+    /// # Errors
+    /// [`Error::Sink`] naming what cannot be listed, checked or read, [`Error::NotAManifest`].
+    ///
+    /// # Cancel safety
+    /// Read-only.
+    pub async fn of(sink: &ObjectSink, plan: &'a Plan) -> Result<Survey<'a>, Error> {
+        let objects = stored::check(sink, plan).await?;
+        let found: Vec<(&Unit, Found)> =
+            plan.units.iter().map(|unit| (unit, Found::of(unit, &objects))).collect();
+        let not_stored: Vec<&Unit> = found
+            .iter()
+            .filter(|(_, found)| *found == Found::Missing)
+            .map(|(unit, _)| *unit)
+            .collect();
+        let mut last_runs =
+            last_run::last_runs(sink, plan.range.start, plan.range.end, &not_stored).await?;
+        let bytes = |unit: &Unit| {
+            unit.object_names()
+                .filter_map(|name| objects.get(name).filter(|(found, _)| *found != Found::Missing))
+                .map(|(_, size)| *size)
+                .reduce(|a, b| a + b)
+        };
+        let units = found
+            .into_iter()
+            .map(|(unit, found)| {
+                let last_run =
+                    if found == Found::Missing { last_runs.remove(&unit.id()) } else { None };
+                let status = match found {
+                    Found::Verified => UnitStatus::StoredVerified,
+                    Found::Adopted => UnitStatus::Adopted,
+                    Found::Unverified => UnitStatus::StoredUnverified,
+                    Found::Missing => {
+                        last_run.as_ref().map_or(UnitStatus::Missing, |run| run.status)
+                    }
+                };
+                UnitReport { unit, status, found, bytes: bytes(unit), last_run }
+            })
+            .chain(plan.not_yet_exported.iter().map(|unit| UnitReport {
+                unit,
+                status: UnitStatus::NotYetExported,
+                found: Found::Missing,
+                bytes: None,
+                last_run: None,
+            }))
+            .collect();
+        Ok(Survey { plan, units })
+    }
+
+    /// The units with `status`.
+    pub fn count(&self, status: UnitStatus) -> usize {
+        self.units.iter().filter(|unit| unit.status == status).count()
+    }
+
+    /// The units not stored: missing, failed or interrupted.
+    pub fn missing(&self) -> usize {
+        self.units.iter().filter(|unit| unit.is_missing()).count()
+    }
+
+    /// What `missing --check` counts: the units not stored, and those stored unverified.
+    pub fn gaps(&self) -> (usize, usize) {
+        (self.missing(), self.count(UnitStatus::StoredUnverified))
+    }
+
+    /// The report `missing` writes, made at `generated_at` for the selection `download`.
+    pub fn report(
+        &'a self,
+        download: &'a DownloadConfig,
+        generated_at: DateTime<Utc>,
+    ) -> MissingReport<'a> {
+        let plan = self.plan;
+        let lines = |wanted: &dyn Fn(&UnitReport<'_>) -> bool| -> Vec<UnitLine<'a>> {
+            self.units.iter().filter(|unit| wanted(unit)).map(UnitReport::line).collect()
+        };
+        MissingReport {
+            generated_at,
+            from: plan.range.start,
+            to: plan.range.end,
+            data_types: download.data_types.iter().map(|data_type| data_type.as_str()).collect(),
+            venues: &download.venues,
+            exported_until: &plan.exported_until,
+            planned: plan.units.len(),
+            present: plan.units.len() - self.missing() - self.count(UnitStatus::NotOffered),
+            stored_verified: self.count(UnitStatus::StoredVerified),
+            adopted: self.count(UnitStatus::Adopted),
+            missing: lines(&|unit| unit.is_missing()),
+            unverified: lines(&|unit| unit.status == UnitStatus::StoredUnverified),
+            not_offered: lines(&|unit| unit.status == UnitStatus::NotOffered),
+            not_yet_exported: lines(&|unit| unit.status == UnitStatus::NotYetExported),
+            days_not_exported: &plan.days_not_exported,
+            incidents: lines(&|unit| unit.unit.incident.is_some()),
+        }
+    }
+
+    /// The original system's two reports of every day of the range: the units with an object absent are missing.
+    pub fn day_reports(
+        &self,
+        download: &DownloadConfig,
+        generated_at: DateTime<Utc>,
+    ) -> Vec<DayReports> {
+        let missing: HashSet<*const Unit> = self
+            .units
+            .iter()
+            .filter(|unit| unit.found == Found::Missing)
+            .map(|unit| std::ptr::from_ref(unit.unit))
+            .collect();
+        reports::day_reports(
+            self.plan,
+            |unit| missing.contains(&std::ptr::from_ref(unit)),
+            &ReportFilters::of(download),
+            generated_at,
+        )
+    }
+
+    /// The coverage page's model of the survey.
+    pub fn coverage(&self, generated_at: DateTime<Utc>) -> page::Coverage<'_> {
+        let plan = self.plan;
+        page::Coverage {
+            from: plan.range.start,
+            to: plan.range.end,
+            generated_at,
+            exported_until: plan.exported_until.clone(),
+            days_not_exported: plan.days_not_exported.clone(),
+            units: self
+                .units
+                .iter()
+                .map(|unit| page::CoverageUnit {
+                    date: unit.unit.date,
+                    exchange: &unit.unit.exchange,
+                    data_type: unit.unit.data_type.as_str(),
+                    instrument_key: &unit.unit.instrument_key,
+                    status: unit.status,
+                    bytes: unit.bytes,
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the report (replacing an earlier one of the range) and the original's per-day reports.
+    ///
+    /// # Errors
+    /// [`Error::Sink`] naming the object that cannot be written, [`Error::Parquet`].
+    ///
+    /// # Cancel safety
+    /// Each object is replaced atomically; dropping the future leaves some written and others not.
+    pub async fn write_reports(
+        &'a self,
+        sink: &ObjectSink,
+        download: &'a DownloadConfig,
+        generated_at: DateTime<Utc>,
+    ) -> Result<Written<'a>, Error> {
+        let report = self.report(download, generated_at);
+        let object = MissingReport::object_name(report.from, report.to);
+        let body = serde_json::to_vec_pretty(&report).expect("the report serializes");
+        sink.put_bytes(&object, body, WriteMode::Replace)
+            .await
+            .map_err(|source| Error::sink("write the report", &object, source))?;
+        let days = reports::write(sink, &self.day_reports(download, generated_at)).await?.len() / 2;
+        Ok(Written { report, object, days })
+    }
+
+    /// The coverage page of the survey ([`page::render`]), made at `generated_at`.
+    pub fn page(&self, generated_at: DateTime<Utc>) -> String {
+        page::render(&self.coverage(generated_at))
+    }
+
+    /// Writes a coverage page of the survey to the sink (replacing an earlier one of the range); returns its
+    /// object name.
+    ///
+    /// # Errors
+    /// [`Error::Sink`] naming the object.
+    ///
+    /// # Cancel safety
+    /// The write is atomic.
+    pub async fn write_page(&self, sink: &ObjectSink, page: String) -> Result<String, Error> {
+        let object = page::object_name(self.plan.range.start, self.plan.range.end);
+        sink.put_bytes(&object, page, WriteMode::Replace)
+            .await
+            .map_err(|source| Error::sink("write the report", &object, source))?;
+        Ok(object)
+    }
+}
+
+/// What [`Survey::write_reports`] wrote.
+#[derive(Debug)]
+pub struct Written<'a> {
+    /// The report.
+    pub report: MissingReport<'a>,
+    /// Its object name.
+    pub object: String,
+    /// The days whose two per-day reports were written.
+    pub days: usize,
+}
+
+/// The report `missing` writes to `reports/missing/` ([`MissingReport::object_name`]).
+#[derive(Debug, Serialize)]
+pub struct MissingReport<'a> {
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// First day of the range.
+    pub from: NaiveDate,
+    /// Last day of the range (inclusive).
+    pub to: NaiveDate,
+    /// The data types selected.
+    pub data_types: Vec<&'static str>,
+    /// The venues selected (empty: all).
+    pub venues: &'a [String],
+    /// Each exchange's `exportedUntil` the plan was made against.
+    pub exported_until: &'a BTreeMap<String, DateTime<Utc>>,
+    /// Units planned.
+    pub planned: usize,
+    /// Planned units with an object stored (or adopted), or empty at the source.
+    pub present: usize,
+    /// Units stored and verified.
+    pub stored_verified: usize,
+    /// Units stored by another writer and adopted by a download.
+    pub adopted: usize,
+    /// Units not stored (missing, failed or interrupted).
+    pub missing: Vec<UnitLine<'a>>,
+    /// Units stored unverified.
+    pub unverified: Vec<UnitLine<'a>>,
+    /// Units Tardis does not offer.
+    pub not_offered: Vec<UnitLine<'a>>,
+    /// Units of days Tardis has not exported yet.
+    pub not_yet_exported: Vec<UnitLine<'a>>,
+    /// Days with nothing exported yet and no stored definitions.
+    pub days_not_exported: &'a [NaiveDate],
+    /// Units of days inside an incident Tardis reports.
+    pub incidents: Vec<UnitLine<'a>>,
+}
+
+impl MissingReport<'_> {
+    /// The report's object name for a range.
+    pub fn object_name(from: NaiveDate, to: NaiveDate) -> String {
+        format!("{}.json", report_stem(from, to))
+    }
+}

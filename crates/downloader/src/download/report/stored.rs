@@ -1,0 +1,84 @@
+//! What is stored of a plan's objects: found by listing the directories they live in, each checked against its
+//! recorded size and CRC32C (or its adoption record).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use gcs_sink::ObjectSink;
+
+use crate::download::plan::{Plan, Unit};
+use crate::error::Error;
+
+/// What was found of a stored object (and so, taking the worst of its objects, of a unit); ordered best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Found {
+    /// Stored, with a recorded size and CRC32C that agree with the object.
+    Verified,
+    /// Stored by another writer and adopted by a download (checked, recorded): its adoption record agrees with the
+    /// object.
+    Adopted,
+    /// Stored, but without a record, or with one that disagrees (the next download replaces it).
+    Unverified,
+    /// Not stored.
+    Missing,
+}
+
+impl Found {
+    /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
+    /// if any is, else adopted if any is.
+    pub fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
+        unit.object_names()
+            .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
+            .max()
+            .unwrap_or(Found::Missing)
+    }
+}
+
+/// Finds the plan's stored objects (listing the directories they live in) and checks each one's recorded size and
+/// CRC32C against the object; returns what was found of each present object, with its size.
+///
+/// # Errors
+/// [`Error::Sink`] naming the directory that cannot be listed or the object that cannot be checked.
+pub(super) async fn check(
+    sink: &ObjectSink,
+    plan: &Plan,
+) -> Result<BTreeMap<String, (Found, u64)>, Error> {
+    let planned: BTreeSet<&str> = plan.units.iter().flat_map(Unit::object_names).collect();
+    let directories: BTreeSet<&str> = planned
+        .iter()
+        .map(|object| object.rsplit_once('/').map_or("", |(directory, _)| directory))
+        .collect();
+    let listed: Vec<Vec<(String, u64)>> = futures::stream::iter(directories)
+        .map(|directory| async move {
+            sink.list(directory)
+                .map_ok(|object| (object.name, object.size))
+                .try_collect::<Vec<(String, u64)>>()
+                .await
+                .map_err(|source| Error::sink("list", directory, source))
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    let present = listed.into_iter().flatten().filter(|(name, _)| planned.contains(name.as_str()));
+    futures::stream::iter(present)
+        .map(|(name, size)| async move {
+            let found = match sink.head(&name).await {
+                Ok(info)
+                    if info.adopted.as_ref().is_some_and(|adoption| adoption.size == info.size) =>
+                {
+                    (Found::Adopted, info.size)
+                }
+                Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
+                    (Found::Verified, info.size)
+                }
+                Ok(info) => (Found::Unverified, info.size),
+                Err(gcs_sink::Error::BadRecord { .. }) => (Found::Unverified, size),
+                Err(gcs_sink::Error::NotFound { .. }) => (Found::Missing, 0),
+                Err(source) => return Err(Error::sink("check", &name, source)),
+            };
+            Ok((name, found))
+        })
+        .buffer_unordered(32)
+        .try_collect()
+        .await
+}
