@@ -157,7 +157,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             "| tool | sink | MB/s (best) | wall s | CPU s | stand-ins' CPU s | peak RSS MiB | vs curl | vs official client | vs inflate limit |\n\
              |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        let speed = |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s).collect::<Vec<_>>());
+        let speed =
+            |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s()).collect::<Vec<_>>());
         let (curl, official) = (speed(Tool::Curl), speed(Tool::Official));
         let limit = speed(Tool::InflateLimit);
         for tool in TOOLS {
@@ -167,7 +168,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             let rss = if matches!(tool, Tool::Curl | Tool::InflateLimit) {
                 "-".to_owned()
             } else {
-                format!("{:.0}", mib(column(|r| r.rss_kib)))
+                format!("{:.0}", mib(column(|r| r.rss_kib())))
             };
             let stand_ins = runs
                 .iter()
@@ -175,19 +176,19 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
                 .collect::<Option<Vec<f64>>>()
                 .map_or_else(|| "-".to_owned(), |cpu| format!("{:.2}", median(&cpu)));
             let versus_limit = if tool.verifies() {
-                format!("{:.2}x", column(|r| r.mb_s) / limit)
+                format!("{:.2}x", column(|r| r.mb_s()) / limit)
             } else {
                 "-".to_owned()
             };
             let _ = writeln!(
                 out,
                 "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {stand_ins} | {rss} | {:.2}x | {:.2}x | {versus_limit} |",
-                column(|r| r.mb_s),
-                max(&runs.iter().map(|r| r.mb_s).collect::<Vec<_>>()),
-                column(|r| r.seconds),
-                column(|r| r.cpu),
-                column(|r| r.mb_s) / curl,
-                column(|r| r.mb_s) / official,
+                column(|r| r.mb_s()),
+                max(&runs.iter().map(|r| r.mb_s()).collect::<Vec<_>>()),
+                column(|r| r.seconds()),
+                column(|r| r.cpu()),
+                column(|r| r.mb_s()) / curl,
+                column(|r| r.mb_s()) / official,
             );
         }
         out.push('\n');
