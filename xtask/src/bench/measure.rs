@@ -236,6 +236,12 @@ impl Row {
     }
 }
 
+/// One line of a bench's goals: `- {what} {ratio:.2}x (goal >= {goal}x): **met**` (or `**missed**`).
+pub(crate) fn ratio_goal(what: &str, ratio: f64, goal: f64) -> String {
+    let verdict = if ratio >= goal { "met" } else { "missed" };
+    format!("- {what} {ratio:.2}x (goal >= {goal}x): **{verdict}**")
+}
+
 pub(crate) fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
     let bytes = bytes as f64;
     if seconds > 0.0 { bytes / 1e6 / seconds } else { 0.0 }
@@ -258,6 +264,15 @@ mod tests {
         assert_eq!(json_number(text, "neg"), Some(-3.0));
         assert_eq!(json_number(text, "missing"), None);
         assert_eq!(json_text(text, "name"), Some("x y"));
+    }
+
+    #[test]
+    fn goal_lines_say_met_or_missed() {
+        assert_eq!(
+            ratio_goal("fast: md vs curl", 0.8, 0.8),
+            "- fast: md vs curl 0.80x (goal >= 0.8x): **met**"
+        );
+        assert_eq!(ratio_goal("x", 4.994, 5.0), "- x 4.99x (goal >= 5x): **missed**");
     }
 
     #[test]
