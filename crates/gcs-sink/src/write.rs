@@ -122,12 +122,8 @@ impl ObjectSink {
         digest: Digest,
     ) -> Result<PutOutcome> {
         let Destination { name, path, mode } = *to;
-        let put_mode = match mode {
-            WriteMode::CreateOnly => PutMode::Create,
-            WriteMode::Replace => PutMode::Overwrite,
-        };
         let options = PutOptions {
-            mode: put_mode,
+            mode: if mode == WriteMode::Replace { PutMode::Overwrite } else { PutMode::Create },
             attributes: digest.to_attributes(),
             ..PutOptions::default()
         };
@@ -148,10 +144,8 @@ impl ObjectSink {
         digest: Digest,
     ) -> Result<PutOutcome> {
         let Destination { name, path, mode } = *to;
-        let copy_mode = match mode {
-            WriteMode::CreateOnly => CopyMode::Create,
-            WriteMode::Replace => CopyMode::Overwrite,
-        };
+        let copy_mode =
+            if mode == WriteMode::Replace { CopyMode::Overwrite } else { CopyMode::Create };
         let registration =
             self.inner.copy_metadata.as_ref().map(|m| m.register(staging.as_ref(), digest));
         let copied = self
