@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::measure::{Measured, Meter, capture, json_text};
+use super::measure::{Measured, Meter, capture};
 
 /// The Tardis key the stand-in expects in every bench.
 pub(crate) const KEY: &str = "TD.bench-key";
@@ -32,8 +32,8 @@ pub(crate) mod sixteen {
     pub(crate) const FILES: usize = 16;
 }
 
-/// One dataset file of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One dataset file of the plan: what the benches read of a line of `md-cli plan --json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub(crate) struct Unit {
     pub(crate) exchange: String,
     pub(crate) data_type: String,
@@ -152,20 +152,7 @@ impl Job {
         stdout
             .lines()
             .filter(|line| !line.trim().is_empty())
-            .map(|line| {
-                let field = |name: &str| {
-                    json_text(line, name)
-                        .map(str::to_owned)
-                        .with_context(|| format!("no {name} in {line}"))
-                };
-                Ok(Unit {
-                    exchange: field("exchange")?,
-                    data_type: field("data_type")?,
-                    date: field("date")?,
-                    symbol: field("symbol")?,
-                    object: field("object")?,
-                })
-            })
+            .map(|line| serde_json::from_str(line).with_context(|| format!("plan line {line:?}")))
             .collect()
     }
 

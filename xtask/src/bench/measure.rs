@@ -165,13 +165,6 @@ pub(crate) fn json_number(text: &str, key: &str) -> Option<f64> {
     number.parse().ok()
 }
 
-/// Returns the text after `"key":"` up to the next quote in a flat JSON object (no escapes expected).
-pub(crate) fn json_text<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let rest = &text[start..];
-    Some(&rest[..rest.find('"')?])
-}
-
 /// Creates `.venv` when missing and installs `packages` (pip requirement strings) unless `probe` (Python code)
 /// already runs; returns its interpreter.
 pub(crate) fn ensure_venv(venv: &Path, probe: &str, packages: &[&str]) -> Result<PathBuf> {
@@ -263,7 +256,6 @@ mod tests {
         assert_eq!(json_number(text, "rate"), Some(0.5));
         assert_eq!(json_number(text, "neg"), Some(-3.0));
         assert_eq!(json_number(text, "missing"), None);
-        assert_eq!(json_text(text, "name"), Some("x y"));
     }
 
     #[test]
