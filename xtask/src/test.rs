@@ -20,9 +20,29 @@ mod browser;
 mod container;
 mod servers;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::{cargo, run_checked};
+
+/// The variables a suite reads (`MD_TEST_*`), as set-up steps hand them to nextest.
+pub(crate) type Vars = Vec<(&'static str, String)>;
+
+/// Whether this run must not skip anything: `CI` is set (and not `false`/`0`), or `MD_TEST_REQUIRE_SERVERS=1`.
+pub(crate) fn required() -> bool {
+    let ci = std::env::var("CI")
+        .is_ok_and(|value| !matches!(value.trim(), "" | "0" | "false" | "FALSE" | "False"));
+    ci || std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1")
+}
+
+/// What a suite gets when what it needs cannot be had: under CI an error, elsewhere a notice and `skip_var` set to
+/// the reason (the suite prints it when it skips). `what` names the checks that would be skipped.
+pub(crate) fn skipped(skip_var: &'static str, reason: String, what: &str) -> Result<Vars> {
+    if required() {
+        bail!("{reason} (CI must run {what})");
+    }
+    eprintln!("xtask: notice: {reason}; {what} will be skipped");
+    Ok(vec![(skip_var, reason)])
+}
 
 pub(crate) fn run(_args: &[String]) -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check")?;
@@ -44,22 +64,10 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     )?;
     // The opt-in ISA-L build must be clean too.
     run_checked(
-        cargo().args([
-            "clippy",
-            "--locked",
-            "--all-targets",
-            "--features",
-            ISAL_FEATURES,
-            "-p",
-            "tardis-client",
-            "-p",
-            "downloader",
-            "-p",
-            "md-cli",
-            "--",
-            "-D",
-            "warnings",
-        ]),
+        cargo()
+            .args(["clippy", "--locked", "--all-targets"])
+            .args(ISAL_BUILD)
+            .args(["--", "-D", "warnings"]),
         "cargo clippy --features isal -D warnings (tardis-client, downloader, md-cli: ISA-L)",
     )?;
     let containers = container::prepare(&crate::root())?;
@@ -75,27 +83,14 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "ci",
         "--no-fail-fast",
     ]);
-    for (name, value) in servers.env().iter().chain(containers.env()).chain(browser.env()) {
+    for (name, value) in servers.env().iter().chain(&containers).chain(&browser) {
         eprintln!("xtask: {name}={value}");
         nextest.env(name, value);
     }
     run_checked(&mut nextest, "cargo nextest run")?;
     drop(servers);
     run_checked(
-        cargo().args([
-            "nextest",
-            "run",
-            "--locked",
-            "--profile",
-            "ci",
-            "--features",
-            ISAL_FEATURES,
-            "-p",
-            "tardis-client",
-            "-p",
-            "downloader",
-            "-p",
-            "md-cli",
+        cargo().args(["nextest", "run", "--locked", "--profile", "ci"]).args(ISAL_BUILD).args([
             "-E",
             "package(tardis-client) | package(downloader) | test(the_version_names_the_inflater_of_this_build)",
         ]),
@@ -126,5 +121,14 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The `isal` feature of every crate that has one (ISA-L inflates the gzip check and the converter).
-const ISAL_FEATURES: &str = "tardis-client/isal,downloader/isal,md-cli/isal";
+/// The crates with an `isal` feature, built with it (ISA-L inflates the gzip check and the converter).
+const ISAL_BUILD: [&str; 8] = [
+    "--features",
+    "tardis-client/isal,downloader/isal,md-cli/isal",
+    "-p",
+    "tardis-client",
+    "-p",
+    "downloader",
+    "-p",
+    "md-cli",
+];

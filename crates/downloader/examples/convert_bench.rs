@@ -16,6 +16,7 @@ use std::time::Instant;
 use downloader::convert::{self, ConvertOptions, Partition};
 use futures::StreamExt;
 use md_config::{DataType, ParquetCompression, ParquetSchema};
+use test_support::tardis::generate::{Counting, SplitMix};
 use tokio::io::AsyncWriteExt;
 
 type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
@@ -172,33 +173,10 @@ async fn convert_file(
     Ok(())
 }
 
-/// SplitMix64: small, fast and fully deterministic across platforms and versions.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Returns a number in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-
-    /// Returns true with probability `percent` / 100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    /// Returns a quantity in lots, spread over four orders of magnitude like real order sizes.
-    fn lots(&mut self) -> i64 {
-        let magnitude = [1, 10, 100, 1000][usize::try_from(self.below(4)).unwrap_or(0)];
-        i64::try_from(1 + self.below(magnitude * 3)).unwrap_or(1)
-    }
+/// Returns a quantity in lots, spread over four orders of magnitude like real order sizes.
+fn lots(random: &mut SplitMix) -> i64 {
+    let magnitude = [1, 10, 100, 1000][usize::try_from(random.below(4)).unwrap_or(0)];
+    i64::try_from(1 + random.below(magnitude * 3)).unwrap_or(1)
 }
 
 /// Writes `value / 10^decimals` the way Tardis does: no trailing zeros, no trailing point.
@@ -229,9 +207,9 @@ fn generate(
     seed: u64,
     out: impl Write,
 ) -> Result<(u64, u64, u64)> {
-    let mut counter = CountingWriter { inner: out, bytes: 0 };
+    let mut counter = Counting { inner: out, written: 0 };
     let mut gzip = flate2::write::GzEncoder::new(&mut counter, flate2::Compression::new(level));
-    let mut random = Random(seed);
+    let mut random = SplitMix::new(seed);
     let mut buf = Vec::with_capacity(1 << 20);
     buf.extend_from_slice(convert::csv_header(data_type).as_bytes());
     buf.push(b'\n');
@@ -244,7 +222,7 @@ fn generate(
     let mut local: i64 = 1_790_812_800_000_000;
     let mut latency: i64 = 3_000;
     let mut spike_rows = 0u32;
-    let mut next_latency = |random: &mut Random, base: i64, spread: u64| {
+    let mut next_latency = |random: &mut SplitMix, base: i64, spread: u64| {
         if random.below(20_000) == 0 {
             spike_rows = 200;
         }
@@ -255,7 +233,7 @@ fn generate(
             base + i64::try_from(random.below(spread)).unwrap_or(0)
         }
     };
-    let replayed = |random: &mut Random| {
+    let replayed = |random: &mut SplitMix| {
         if random.below(3_000_000) == 0 { 3 * 3_600_000_000 } else { 0 }
     };
     let tick = 1i64; // prices in tenths (0.1 tick), amounts in thousandths (0.001 lot)
@@ -291,7 +269,7 @@ fn generate(
                 );
                 write_fixed(&mut buf, price, 1);
                 buf.push(b',');
-                write_fixed(&mut buf, random.lots(), 3);
+                write_fixed(&mut buf, lots(&mut random), 3);
                 buf.push(b'\n');
             }
             DataType::BookSnapshot5 | DataType::BookSnapshot25 => {
@@ -309,8 +287,8 @@ fn generate(
                     for level in 0..levels {
                         asks[level] = ask;
                         bids[level] = bid;
-                        ask_amounts[level] = random.lots();
-                        bid_amounts[level] = random.lots();
+                        ask_amounts[level] = lots(&mut random);
+                        bid_amounts[level] = lots(&mut random);
                         ask += tick * (1 + i64::from(random.chance(25)));
                         bid -= tick * (1 + i64::from(random.chance(25)));
                     }
@@ -318,10 +296,10 @@ fn generate(
                 } else {
                     for level in 0..levels {
                         if random.chance(30) {
-                            ask_amounts[level] = random.lots();
+                            ask_amounts[level] = lots(&mut random);
                         }
                         if random.chance(30) {
-                            bid_amounts[level] = random.lots();
+                            bid_amounts[level] = lots(&mut random);
                         }
                     }
                 }
@@ -350,7 +328,7 @@ fn generate(
             csv_bytes += buf.len() as u64;
             gzip.write_all(&buf)?;
             buf.clear();
-            if gzip.get_ref().bytes >= target {
+            if gzip.get_ref().written >= target {
                 break;
             }
         }
@@ -359,23 +337,5 @@ fn generate(
     gzip.write_all(&buf)?;
     gzip.finish()?;
     counter.flush()?;
-    Ok((csv_bytes, counter.bytes, rows))
-}
-
-/// Counts the bytes written through it.
-struct CountingWriter<W> {
-    inner: W,
-    bytes: u64,
-}
-
-impl<W: Write> Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let amount = self.inner.write(buf)?;
-        self.bytes += amount as u64;
-        Ok(amount)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    Ok((csv_bytes, counter.written, rows))
 }

@@ -78,12 +78,13 @@ pub enum Error {
         second: String,
     },
     /// What Tardis has exported could not be learnt for an exchange (`GET /v1/exchanges/{exchange}`).
-    #[error("cannot learn what Tardis has exported for {exchange}: {reason}")]
+    #[error("cannot learn what Tardis has exported for {exchange}")]
     Freshness {
         /// The exchange.
         exchange: String,
-        /// Why.
-        reason: String,
+        /// The client's error (boxed: it is large).
+        #[source]
+        source: Box<tardis_client::Error>,
     },
     /// `latest` was asked for, and Tardis gives no `exportedUntil` for at least one selected exchange.
     #[error(

@@ -21,7 +21,7 @@ use tardis_client::TardisClient;
 use crate::definitions::{self, DefinitionsReport, DefinitionsStore};
 use crate::download::days::selected_exchanges;
 use crate::download::{Downloader, Freshness, Plan, RunDays, plan};
-use crate::error::Error;
+use crate::error::{Error, chain};
 
 /// The objects every operation of the main job needs, built from the configuration.
 #[derive(Debug, Clone)]
@@ -142,7 +142,7 @@ impl Job {
         };
         let exchanges: Vec<String> = exchanges.into_iter().collect();
         let freshness = Freshness::fetch(&self.client, &exchanges).await.unwrap_or_else(|error| {
-            tracing::warn!(error = %error, "planning without knowing what Tardis has exported");
+            tracing::warn!(error = %chain(&error), "planning without knowing what Tardis has exported");
             Freshness::default()
         });
         let mut plan = plan::build(

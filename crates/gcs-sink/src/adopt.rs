@@ -1,6 +1,6 @@
 //! Keeping objects md did not write (adoption records) and copying objects with their records.
 
-use object_store::{CopyMode, CopyOptions, ObjectStoreExt};
+use object_store::{CopyMode, CopyOptions, ObjectStore};
 
 use crate::digest::SidecarRecord;
 use crate::{Digest, Error, ObjectInfo, ObjectSink, Result, StoreKind};
@@ -52,23 +52,17 @@ impl ObjectSink {
                 reason: "how an object was checked is one non-empty line".into(),
             });
         }
-        let changed = || Error::Changed { name: name.to_owned(), store: self.label().to_owned() };
         if digest.is_some_and(|digest| digest.size != checked_info.size) {
-            return Err(changed());
+            return Err(self.changed(name));
         }
         // The record is bound to the version that was checked: elsewhere its ETag (the checks read by If-Match, so
         // a later rewrite makes the record stale, as for any sidecar); on a local disk, whose identity is the inode,
         // the file is looked at again.
         let identity = match &self.inner.options.kind {
             StoreKind::Local { .. } => {
-                let meta = self
-                    .inner
-                    .store
-                    .head(&path)
-                    .await
-                    .map_err(|source| Error::store("head", name, self.label(), source))?;
+                let meta = self.head_meta(name, &path).await?;
                 if meta.size != checked_info.size || meta.e_tag != checked_info.e_tag {
-                    return Err(changed());
+                    return Err(self.changed(name));
                 }
                 self.identity(name, &path, &meta).await?
             }
@@ -119,17 +113,11 @@ impl ObjectSink {
         }
         let copied = self.head_path(to, &to_path).await?;
         if copied.size != source.size {
-            return Err(Error::Changed { name: from.to_owned(), store: self.label().to_owned() });
+            return Err(self.changed(from));
         }
         let kept = copied.recorded == source.recorded && copied.adopted == source.adopted;
         if !kept && (source.recorded.is_some() || source.adopted.is_some()) {
-            let meta = self
-                .inner
-                .store
-                .head(&to_path)
-                .await
-                .map_err(|error| Error::store("head", to, self.label(), error))?;
-            let identity = self.identity(to, &to_path, &meta).await?;
+            let identity = self.current_identity(to, &to_path).await?;
             let record = SidecarRecord {
                 size: source.size,
                 crc32c: source.recorded.map(|digest| digest.crc32c),

@@ -25,6 +25,12 @@ pub(crate) struct Built {
     pub(crate) copy_metadata: Option<CopyMetadata>,
 }
 
+impl Built {
+    fn new(store: impl ObjectStore, prefix: &str, options: SinkOptions) -> Built {
+        Built { store: Arc::new(store), prefix: prefix.to_owned(), options, copy_metadata: None }
+    }
+}
+
 pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
     let label = config.location.to_string();
     let config_error = |detail: String, source: Option<object_store::Error>| Error::Config {
@@ -89,10 +95,8 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 config_error("the GCS client cannot be built".into(), Some(source))
             })?;
             Ok(Built {
-                store: Arc::new(store),
-                prefix: prefix.clone(),
-                options: options(StoreKind::Gcs),
                 copy_metadata: Some(copy_metadata),
+                ..Built::new(store, prefix, options(StoreKind::Gcs))
             })
         }
         SinkLocation::S3 { bucket, prefix } => {
@@ -127,12 +131,7 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
             let store = builder.with_client_options(client).build().map_err(|source| {
                 config_error("the S3 client cannot be built".into(), Some(source))
             })?;
-            Ok(Built {
-                store: Arc::new(store),
-                prefix: prefix.clone(),
-                options: options(StoreKind::S3),
-                copy_metadata: None,
-            })
+            Ok(Built::new(store, prefix, options(StoreKind::S3)))
         }
         SinkLocation::Local { root } => {
             std::fs::create_dir_all(root).map_err(|error| {
@@ -150,18 +149,8 @@ pub(crate) fn build(config: &SinkConfig) -> Result<Built> {
                 })?
                 .with_automatic_cleanup(true);
             let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
-            Ok(Built {
-                store: Arc::new(store),
-                prefix: String::new(),
-                options: options(StoreKind::Local { root }),
-                copy_metadata: None,
-            })
+            Ok(Built::new(store, "", options(StoreKind::Local { root })))
         }
-        SinkLocation::Memory => Ok(Built {
-            store: Arc::new(InMemory::new()),
-            prefix: String::new(),
-            options: options(StoreKind::Memory),
-            copy_metadata: None,
-        }),
+        SinkLocation::Memory => Ok(Built::new(InMemory::new(), "", options(StoreKind::Memory))),
     }
 }

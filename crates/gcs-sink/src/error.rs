@@ -173,22 +173,9 @@ pub enum PutError<E> {
     Sink(#[from] Error),
 }
 
-/// Whether an object_store error is worth another attempt.
+/// Whether an object_store error is worth another attempt: connection failures, 5xx and timeouts surface as
+/// `Generic` once object_store's retries are spent; every other kind (not found, exists, precondition, permission,
+/// bad path, unsupported) answers the same again.
 fn is_transient(error: &object_store::Error) -> bool {
-    use object_store::Error as E;
-    match error {
-        // Connection failures, 5xx and timeouts surface as `Generic` once object_store's retries are spent.
-        E::Generic { .. } | E::JoinError { .. } => true,
-        E::NotFound { .. }
-        | E::AlreadyExists { .. }
-        | E::Precondition { .. }
-        | E::NotModified { .. }
-        | E::NotSupported { .. }
-        | E::NotImplemented { .. }
-        | E::InvalidPath { .. }
-        | E::PermissionDenied { .. }
-        | E::Unauthenticated { .. }
-        | E::UnknownConfigurationKey { .. } => false,
-        _ => false,
-    }
+    matches!(error, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
 }

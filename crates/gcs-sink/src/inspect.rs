@@ -200,9 +200,7 @@ impl ObjectSink {
             ..GetOptions::default()
         };
         let read_error = |source: object_store::Error| match source {
-            object_store::Error::Precondition { .. } => {
-                Error::Changed { name: name.to_owned(), store: self.label().to_owned() }
-            }
+            object_store::Error::Precondition { .. } => self.changed(name),
             source => Error::store("read a range of", name, self.label(), source),
         };
         let result = self.inner.store.get_opts(&path, options).await.map_err(read_error)?;

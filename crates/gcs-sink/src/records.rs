@@ -15,14 +15,28 @@ impl ObjectSink {
         path: &Path,
         digest: Digest,
     ) -> Result<()> {
-        let meta = self
-            .inner
+        let identity = self.current_identity(name, path).await?;
+        self.put_sidecar(name, &SidecarRecord::of_digest(digest, identity)).await
+    }
+
+    /// The store's metadata of an object (one `HEAD`; no record looked at).
+    pub(crate) async fn head_meta(&self, name: &str, path: &Path) -> Result<ObjectMeta> {
+        self.inner
             .store
             .head(path)
             .await
-            .map_err(|source| Error::store("head", name, self.label(), source))?;
-        let identity = self.identity(name, path, &meta).await?;
-        self.put_sidecar(name, &SidecarRecord::of_digest(digest, identity)).await
+            .map_err(|source| Error::store("head", name, self.label(), source))
+    }
+
+    /// What a sidecar record written now would be bound to.
+    pub(crate) async fn current_identity(&self, name: &str, path: &Path) -> Result<String> {
+        let meta = self.head_meta(name, path).await?;
+        self.identity(name, path, &meta).await
+    }
+
+    /// The error of an object that changed while it was being looked at.
+    pub(crate) fn changed(&self, name: &str) -> Error {
+        Error::Changed { name: name.to_owned(), store: self.label().to_owned() }
     }
 
     pub(crate) async fn put_sidecar(&self, name: &str, record: &SidecarRecord) -> Result<()> {

@@ -69,12 +69,6 @@ pub struct InstrumentRecord {
     /// Settlement currency: Tardis `settlementCurrency`, else the base for inverse and the price currency for
     /// linear contracts; `None` for spot and where unknown.
     pub settle_asset: Option<String>,
-    /// Whether the contract is inverse; `None` for spot and where unknown.
-    pub inverse: Option<bool>,
-    /// Whether the contract is quanto.
-    pub quanto: Option<bool>,
-    /// Tardis `contractType` (`linear_perpetual`, `call_option`, ...).
-    pub contract_type: Option<String>,
     /// Expiry date as `YYMMDD`.
     pub expiry: Option<String>,
     /// Expiry instant (UTC).
@@ -85,22 +79,9 @@ pub struct InstrumentRecord {
     pub option_type: Option<OptionType>,
     /// Legs of a combo, as in the key.
     pub legs: Option<String>,
-    /// Tardis `underlyingIndex`.
-    pub underlying: Option<String>,
-    /// Contract size (Tardis `contractMultiplier`).
-    pub contract_size: Option<f64>,
-    /// Tick size (Tardis `priceIncrement`).
-    pub tick_size: Option<f64>,
-    /// Amount step (Tardis `amountIncrement`).
-    pub amount_increment: Option<f64>,
-    /// Minimum order amount (Tardis `minTradeAmount`).
-    pub min_size: Option<f64>,
-    /// Minimum order notional (Tardis `minNotional`).
-    pub min_notional: Option<f64>,
-    /// Maker fee rate.
-    pub maker_fee: Option<f64>,
-    /// Taker fee rate.
-    pub taker_fee: Option<f64>,
+    /// The trading terms in force that day (with metadata; from the symbol parser only `inverse`, `None` for spot
+    /// and where unknown). `terms.settlement_currency` is Tardis's own, which `settle_asset` completes.
+    pub terms: Terms,
     /// Tardis exchange id (`deribit`).
     pub tardis_exchange: String,
     /// Dataset symbol: the symbol of download URLs (`BTCUSDT`).
@@ -464,38 +445,14 @@ impl Entry {
 impl InstrumentRecord {
     /// Sets the fields a record from metadata takes from the trading terms in force.
     fn set_terms(&mut self, terms: Terms) {
-        let Terms {
-            contract_type,
-            underlying_index,
-            settlement_currency,
-            inverse,
-            quanto,
-            contract_size,
-            tick_size,
-            amount_increment,
-            min_size,
-            min_notional,
-            maker_fee,
-            taker_fee,
-        } = terms;
         self.settle_asset = settle_asset(
             self.instrument_type,
-            settlement_currency.as_deref(),
-            inverse,
+            terms.settlement_currency.as_deref(),
+            terms.inverse,
             &self.base_asset,
             self.price_asset.as_deref(),
         );
-        self.contract_type = contract_type;
-        self.underlying = underlying_index;
-        self.inverse = inverse;
-        self.quanto = quanto;
-        self.contract_size = contract_size;
-        self.tick_size = tick_size;
-        self.amount_increment = amount_increment;
-        self.min_size = min_size;
-        self.min_notional = min_notional;
-        self.maker_fee = maker_fee;
-        self.taker_fee = taker_fee;
+        self.terms = terms;
     }
 }
 
@@ -576,22 +533,12 @@ impl InstrumentRecord {
             quote_asset: key.quote().to_owned(),
             price_asset: None,
             settle_asset: None,
-            inverse: None,
-            quanto: None,
-            contract_type: None,
             expiry: key.expiry_code(),
             expiry_time: None,
             strike: key.strike(),
             option_type: key.option_type(),
             legs: key.legs().map(str::to_owned),
-            underlying: None,
-            contract_size: None,
-            tick_size: None,
-            amount_increment: None,
-            min_size: None,
-            min_notional: None,
-            maker_fee: None,
-            taker_fee: None,
+            terms: Terms::default(),
             tardis_exchange: String::new(),
             tardis_symbol: String::new(),
             exchange_raw_symbol: String::new(),
@@ -660,7 +607,7 @@ impl SymbolOnly<'_> {
         let record = InstrumentRecord {
             price_asset: parsed.price_asset,
             settle_asset: parsed.settle,
-            inverse: parsed.inverse,
+            terms: Terms { inverse: parsed.inverse, ..Terms::default() },
             expiry_time: parsed.expiry_time,
             tardis_exchange: exchange.to_owned(),
             tardis_symbol: self.tardis_symbol.to_owned(),
@@ -781,7 +728,7 @@ mod tests {
         ] {
             let record = btcusdt_on(&catalog, day);
             assert_eq!(
-                (record.tick_size, record.min_notional),
+                (record.terms.tick_size, record.terms.min_notional),
                 (Some(tick), Some(notional)),
                 "{day}"
             );

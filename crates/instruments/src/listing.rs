@@ -185,23 +185,27 @@ impl Terms {
     /// Takes every term `earlier` sets: applied from the latest change to the earliest, this gives the terms a
     /// moment opened with.
     pub(crate) fn take_from(&mut self, earlier: &Terms) {
-        fn take<T: Clone>(term: &mut Option<T>, earlier: &Option<T>) {
-            if earlier.is_some() {
-                term.clone_from(earlier);
-            }
+        macro_rules! take {
+            ($($term:ident),*) => {$(
+                if earlier.$term.is_some() {
+                    self.$term.clone_from(&earlier.$term);
+                }
+            )*};
         }
-        take(&mut self.contract_type, &earlier.contract_type);
-        take(&mut self.underlying_index, &earlier.underlying_index);
-        take(&mut self.settlement_currency, &earlier.settlement_currency);
-        take(&mut self.inverse, &earlier.inverse);
-        take(&mut self.quanto, &earlier.quanto);
-        take(&mut self.contract_size, &earlier.contract_size);
-        take(&mut self.tick_size, &earlier.tick_size);
-        take(&mut self.amount_increment, &earlier.amount_increment);
-        take(&mut self.min_size, &earlier.min_size);
-        take(&mut self.min_notional, &earlier.min_notional);
-        take(&mut self.maker_fee, &earlier.maker_fee);
-        take(&mut self.taker_fee, &earlier.taker_fee);
+        take!(
+            contract_type,
+            underlying_index,
+            settlement_currency,
+            inverse,
+            quanto,
+            contract_size,
+            tick_size,
+            amount_increment,
+            min_size,
+            min_notional,
+            maker_fee,
+            taker_fee
+        );
     }
 }
 

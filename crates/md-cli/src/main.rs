@@ -29,16 +29,15 @@ fn main() -> ExitCode {
         match compat::translate(&args) {
             Ok(translation) => cli::parse(&translation.argv).map(|(cli, options)| {
                 cli::set_notice(translation.notice.clone());
-                (translation.load_options(options), cli)
+                (cli, translation.load_options(options))
             }),
             Err(compat::Refusal::Parse(error)) => Err(error),
             Err(refusal) => return Failure::BadInput(refusal.into()).report(),
         }
     } else {
         cli::parse(std::iter::once(OsString::from("md-cli")).chain(args))
-            .map(|(cli, options)| (options, cli))
     };
-    let (options, cli) = match parsed {
+    let (cli, options) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
             // clap prints help and version to stdout with exit 0, and usage errors to stderr with exit 2.

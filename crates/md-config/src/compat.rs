@@ -186,150 +186,162 @@ pub fn is_original(args: &[OsString]) -> bool {
 pub fn translate(args: &[OsString]) -> Result<Translation, Refusal> {
     let original = Original::try_parse_from(
         std::iter::once(OsString::from("md-cli")).chain(args.iter().cloned()),
-    )
-    .map_err(Refusal::Parse)?;
+    )?;
     let Some(&(_, command)) = MODES.iter().find(|(mode, _)| *mode == original.mode) else {
         return Err(Refusal::Mode { instead: instead(&original.mode), mode: original.mode });
     };
-    let mut argv: Vec<String> = vec!["md-cli".into()];
-    let mut renames: Vec<(&'static str, &'static str)> = Vec::new();
-    let mut ignored: Vec<String> = Vec::new();
-    let mut overrides = Vec::new();
-
-    // Global options.
-    if let Some(path) = &original.env_file {
-        argv.extend(["--env-file".into(), path.display().to_string()]);
-    }
-    if let Some(path) = &original.config_file {
-        argv.extend(["--config".into(), path.display().to_string()]);
-        renames.push(("--config", "--config-file"));
-    }
-    if let Some(sink) = &original.sink {
-        argv.extend(["--sink".into(), sink.clone()]);
-    }
-    if let Some(format) = &original.log_format {
-        argv.extend(["--log-format".into(), format.clone()]);
-    }
-    argv.extend(std::iter::repeat_n("-v".to_owned(), original.verbose.into()));
-    argv.extend(std::iter::repeat_n("-q".to_owned(), original.quiet.into()));
-    if let Some(level) = &original.log_level {
-        if original.verbose > 0 {
-            ignored.push(format!("--log-level {level} (--verbose wins, as in the original)"));
-        } else {
-            overrides.push(Override {
-                var: Var::LogLevel,
-                flag: "--log-level",
-                value: level.clone(),
-            });
-        }
-    }
-
-    argv.push(command.name().to_owned());
-    let mut push = |flag: &'static str, value: Option<String>| {
-        if let Some(value) = value {
-            argv.extend([flag.to_owned(), value]);
-        }
-    };
-    let venues = list(&original.venues, venue_to_exchange);
-    let exchanges = list(&original.exchanges, venue_to_exchange);
+    let mut md = Translating { argv: vec!["md-cli".into()], ..Translating::default() };
+    md.global_options(&original);
+    md.argv.push(command.name().to_owned());
     // The dates: the original required both; md takes one day when only --start-date is given.
-    push("--from", original.start_date.clone());
-    push("--to", original.end_date.clone());
-    renames.extend([("--from", "--start-date"), ("--to", "--end-date")]);
-    match command {
-        Command::Instruments => {
-            // The original wrote the definitions of the exchanges its --venues name (its --exchanges was ignored);
-            // md takes --exchanges when given.
-            match (exchanges, venues) {
-                (Some(exchanges), _) => push("--exchanges", Some(exchanges)),
-                (None, Some(venues)) => {
-                    push("--exchanges", Some(venues));
-                    renames.push(("--exchanges", "--venues"));
-                }
-                (None, None) => {}
-            }
-            for (flag, given) in [
-                ("--instrument-types", !original.instrument_types.is_empty()),
-                ("--data-types", !original.data_types.is_empty()),
-                ("--max-instruments", original.max_instruments.is_some()),
-                ("--force-download", original.force_download),
-            ] {
-                if given {
-                    ignored.push(format!(
-                        "{flag} (instruments mode has no use for it, as in the original)"
-                    ));
-                }
+    md.flag("--from", "--start-date", original.start_date.clone());
+    md.flag("--to", "--end-date", original.end_date.clone());
+    if command == Command::Instruments {
+        md.instruments(&original);
+    } else {
+        md.download(&original, command);
+    }
+    md.unused(&original);
+    Ok(md.finish(&original.mode))
+}
+
+/// md's command line as it is assembled from the original's.
+#[derive(Debug, Default)]
+struct Translating {
+    argv: Vec<String>,
+    renames: Vec<(&'static str, &'static str)>,
+    /// The original's flags md ignores, each with why.
+    ignored: Vec<String>,
+    overrides: Vec<Override>,
+}
+
+impl Translating {
+    /// Adds md's `flag` with `value`, if any; errors name it `original`.
+    fn flag(&mut self, flag: &'static str, original: &'static str, value: Option<String>) {
+        if let Some(value) = value {
+            self.argv.extend([flag.to_owned(), value]);
+            if flag != original {
+                self.renames.push((flag, original));
             }
         }
-        _ => {
-            if command == Command::Pipeline {
-                // The original's full pipeline wrote the definitions of its venues' exchanges.
-                match (&exchanges, &venues) {
-                    (Some(exchanges), _) => push("--exchanges", Some(exchanges.clone())),
-                    (None, Some(venues)) => push("--exchanges", Some(venues.clone())),
-                    (None, None) => {}
-                }
-            } else if exchanges.is_some() {
-                ignored.push(format!(
-                    "--exchanges (the original ignores it in {} mode too)",
-                    original.mode
+    }
+
+    /// Sets a variable md has no flag for.
+    fn variable(&mut self, var: Var, flag: &'static str, value: Option<&String>) {
+        if let Some(value) = value {
+            self.overrides.push(Override { var, flag, value: value.clone() });
+        }
+    }
+
+    /// The files, the sink and logging, before md's command.
+    fn global_options(&mut self, original: &Original) {
+        let path = |path: &Option<PathBuf>| path.as_ref().map(|path| path.display().to_string());
+        self.flag("--env-file", "--env-file", path(&original.env_file));
+        self.flag("--config", "--config-file", path(&original.config_file));
+        self.flag("--sink", "--sink", original.sink.clone());
+        self.flag("--log-format", "--log-format", original.log_format.clone());
+        self.argv.extend(std::iter::repeat_n("-v".to_owned(), original.verbose.into()));
+        self.argv.extend(std::iter::repeat_n("-q".to_owned(), original.quiet.into()));
+        match &original.log_level {
+            Some(level) if original.verbose > 0 => self
+                .ignored
+                .push(format!("--log-level {level} (--verbose wins, as in the original)")),
+            level => self.variable(Var::LogLevel, "--log-level", level.as_ref()),
+        }
+        self.variable(Var::ShardIndex, "--shard-index", original.shard_index.as_ref());
+        self.variable(Var::TotalShards, "--total-shards", original.total_shards.as_ref());
+    }
+
+    /// `--mode instruments`: the original wrote the definitions of the exchanges its --venues name (its --exchanges
+    /// was ignored); md takes --exchanges when given.
+    fn instruments(&mut self, original: &Original) {
+        match (
+            list(&original.exchanges, venue_to_exchange),
+            list(&original.venues, venue_to_exchange),
+        ) {
+            (Some(exchanges), _) => self.flag("--exchanges", "--exchanges", Some(exchanges)),
+            (None, venues) => self.flag("--exchanges", "--venues", venues),
+        }
+        for (flag, given) in [
+            ("--instrument-types", !original.instrument_types.is_empty()),
+            ("--data-types", !original.data_types.is_empty()),
+            ("--max-instruments", original.max_instruments.is_some()),
+            ("--force-download", original.force_download),
+        ] {
+            if given {
+                self.ignored.push(format!(
+                    "{flag} (instruments mode has no use for it, as in the original)"
                 ));
             }
-            push("--venues", venues);
-            push("--instrument-types", list(&original.instrument_types, str::to_owned));
-            push("--data-types", list(&original.data_types, str::to_owned));
-            push("--max-instruments", original.max_instruments.clone());
-            if original.force_download {
-                if command == Command::Missing {
-                    ignored.push("--force-download (missing-reports downloads nothing)".to_owned());
-                } else {
-                    argv.push("--force".to_owned());
-                    renames.push(("--force", "--force-download"));
-                }
-            }
-        }
-    }
-    for (var, flag, value) in [
-        (Var::ShardIndex, "--shard-index", &original.shard_index),
-        (Var::TotalShards, "--total-shards", &original.total_shards),
-    ] {
-        if let Some(value) = value {
-            overrides.push(Override { var, flag, value: value.clone() });
-        }
-    }
-    for (flag, value) in [
-        (
-            "--max-workers",
-            original.max_workers.as_ref().map(|n| {
-                format!(
-                    "{n} (md's concurrency is TARDIS_MAX_CONCURRENT and MAX_CONCURRENT_REQUESTS)"
-                )
-            }),
-        ),
-        ("--symbol", original.symbol.clone().map(|s| format!("{s} (streaming modes only)"))),
-        ("--duration", original.duration.clone().map(|d| format!("{d} (streaming modes only)"))),
-        (
-            "--upload-to-bigquery",
-            original.upload_to_bigquery.then(|| "(candle modes only)".to_owned()),
-        ),
-    ] {
-        if let Some(value) = value {
-            ignored.push(format!("{flag} {value}"));
         }
     }
 
-    let mut notice = format!(
-        "the original's command line (--mode {}) runs as: {}",
-        original.mode,
-        argv.iter().map(|arg| quote(arg)).collect::<Vec<_>>().join(" ")
-    );
-    for Override { flag, var, value } in &overrides {
-        notice.push_str(&format!(", with {var}={value} ({flag})"));
+    /// The modes that download or report: the selection, and whether to replace what is stored.
+    fn download(&mut self, original: &Original, command: Command) {
+        let venues = list(&original.venues, venue_to_exchange);
+        let exchanges = list(&original.exchanges, venue_to_exchange);
+        if command == Command::Pipeline {
+            // The original's full pipeline wrote the definitions of its venues' exchanges.
+            self.flag("--exchanges", "--exchanges", exchanges.or_else(|| venues.clone()));
+        } else if exchanges.is_some() {
+            self.ignored.push(format!(
+                "--exchanges (the original ignores it in {} mode too)",
+                original.mode
+            ));
+        }
+        self.flag("--venues", "--venues", venues);
+        let types = list(&original.instrument_types, str::to_owned);
+        self.flag("--instrument-types", "--instrument-types", types);
+        self.flag("--data-types", "--data-types", list(&original.data_types, str::to_owned));
+        self.flag("--max-instruments", "--max-instruments", original.max_instruments.clone());
+        match (original.force_download, command) {
+            (false, _) => {}
+            (true, Command::Missing) => {
+                self.ignored
+                    .push("--force-download (missing-reports downloads nothing)".to_owned());
+            }
+            (true, _) => {
+                self.argv.push("--force".to_owned());
+                self.renames.push(("--force", "--force-download"));
+            }
+        }
     }
-    if !ignored.is_empty() {
-        notice.push_str(&format!("; ignored: {}", ignored.join("; ")));
+
+    /// The original's flags md has no use for.
+    fn unused(&mut self, original: &Original) {
+        let concurrency = "(md's concurrency is TARDIS_MAX_CONCURRENT and MAX_CONCURRENT_REQUESTS)";
+        for (flag, value) in [
+            ("--max-workers", original.max_workers.as_ref().map(|n| format!("{n} {concurrency}"))),
+            ("--symbol", original.symbol.as_ref().map(|s| format!("{s} (streaming modes only)"))),
+            (
+                "--duration",
+                original.duration.as_ref().map(|d| format!("{d} (streaming modes only)")),
+            ),
+            (
+                "--upload-to-bigquery",
+                original.upload_to_bigquery.then(|| "(candle modes only)".to_owned()),
+            ),
+        ] {
+            if let Some(value) = value {
+                self.ignored.push(format!("{flag} {value}"));
+            }
+        }
     }
-    Ok(Translation { argv, notice, renames, overrides })
+
+    /// The translation, with the notice that names the md command line it became.
+    fn finish(self, mode: &str) -> Translation {
+        let mut notice = format!(
+            "the original's command line (--mode {mode}) runs as: {}",
+            self.argv.iter().map(|arg| quote(arg)).collect::<Vec<_>>().join(" ")
+        );
+        for Override { flag, var, value } in &self.overrides {
+            notice.push_str(&format!(", with {var}={value} ({flag})"));
+        }
+        if !self.ignored.is_empty() {
+            notice.push_str(&format!("; ignored: {}", self.ignored.join("; ")));
+        }
+        Translation { argv: self.argv, notice, renames: self.renames, overrides: self.overrides }
+    }
 }
 
 impl Translation {

@@ -183,6 +183,11 @@ fn log_format(text: &str) -> Result<String, String> {
 use Command::{Doctor, Download, Fetch, Instruments, Missing, Pipeline, Plan};
 use Takes::{Count, Switch, Value};
 
+/// `-v` and `-q`: the log level of each count.
+const VERBOSE: Takes = Count(&[("-v", "debug"), ("-vv", "trace")]);
+const QUIET: Takes = Count(&[("-q", "warning"), ("-qq", "error")]);
+const LOG: &[Var] = &[Var::LogLevel];
+
 /// Every command.
 const EVERY: &[Command] = &[];
 /// The commands that select units.
@@ -205,24 +210,12 @@ pub const FLAGS: &[Flag] = &[
         &[Var::MdSink],
     ),
     counted(
-        flag(
-            "--verbose",
-            Count(&[("-v", "debug"), ("-vv", "trace")]),
-            "More log output (-v debug, -vv trace)",
-            EVERY,
-            &[Var::LogLevel],
-        ),
+        flag("--verbose", VERBOSE, "More log output (-v debug, -vv trace)", EVERY, LOG),
         'v',
         Some("quiet"),
     ),
     counted(
-        flag(
-            "--quiet",
-            Count(&[("-q", "warning"), ("-qq", "error")]),
-            "Less log output (-q warnings, -qq errors only)",
-            EVERY,
-            &[Var::LogLevel],
-        ),
+        flag("--quiet", QUIET, "Less log output (-q warnings, -qq errors only)", EVERY, LOG),
         'q',
         None,
     ),

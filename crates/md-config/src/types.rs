@@ -133,14 +133,6 @@ pub struct TardisConfig {
     pub proxy: ProxyConfig,
 }
 
-impl Default for TardisConfig {
-    /// The defaults of [`crate::VARS`]: the real Tardis endpoints, no key, 30 s idle timeout, 5 retries, 50 in flight,
-    /// 50/s.
-    fn default() -> Self {
-        Config::defaults().tardis
-    }
-}
-
 /// An HTTP proxy's URL (`http://[user:password@]host:port`). `Debug` and `Display` show it with the password
 /// replaced by `<redacted>`; [`ProxyUrl::expose`] gives the URL itself, for the one place that builds a client.
 #[derive(Clone, PartialEq, Eq)]
@@ -448,13 +440,6 @@ pub struct SinkConfig {
     pub proxy: ProxyConfig,
 }
 
-impl Default for SinkConfig {
-    /// The defaults of [`crate::VARS`]: `./data` on the local disk.
-    fn default() -> Self {
-        Config::defaults().sink
-    }
-}
-
 /// Logging and process-wide service settings.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -476,13 +461,6 @@ pub struct ServiceConfig {
     pub enable_caching: bool,
     /// `CACHE_TTL`.
     pub cache_ttl: Duration,
-}
-
-impl Default for ServiceConfig {
-    /// The defaults of [`crate::VARS`].
-    fn default() -> Self {
-        Config::defaults().service
-    }
 }
 
 /// Where the shard numbers came from.
@@ -512,13 +490,6 @@ pub struct ShardingConfig {
     pub instruments_per_shard: Option<NonZeroUsize>,
     /// Where the numbers came from.
     pub origin: ShardOrigin,
-}
-
-impl Default for ShardingConfig {
-    /// One shard of one.
-    fn default() -> Self {
-        Config::defaults().sharding
-    }
 }
 
 /// The run this process belongs to: what every task of one fleet launch shares.
@@ -553,14 +524,6 @@ pub struct ParquetOptions {
     pub spill_dir: PathBuf,
 }
 
-impl Default for ParquetOptions {
-    /// The defaults of [`crate::VARS`]: the original schema, zstd, 100,000 rows per row group, the system
-    /// temporary directory.
-    fn default() -> Self {
-        Config::defaults().download.parquet
-    }
-}
-
 /// The tick-download job.
 #[derive(Debug, Clone)]
 pub struct DownloadConfig {
@@ -585,4 +548,32 @@ pub struct DownloadConfig {
     pub force: bool,
     /// Learn each raw file's facts while the gzip check inflates it, for the download manifest (`MD_FILE_FACTS`).
     pub file_facts: bool,
+}
+
+/// Implements `Default` for sections of the configuration as their part of [`Config::defaults`], so that the table
+/// [`crate::VARS`] is the one place a default is written.
+macro_rules! default_from_the_table {
+    ($($(#[$doc:meta])* $section:ty => $($field:ident).+;)+) => {$(
+        impl Default for $section {
+            $(#[$doc])*
+            fn default() -> Self {
+                Config::defaults().$($field).+
+            }
+        }
+    )+};
+}
+
+default_from_the_table! {
+    /// The defaults of [`crate::VARS`]: the real Tardis endpoints, no key, 30 s idle timeout, 5 retries, 50 in flight,
+    /// 50/s.
+    TardisConfig => tardis;
+    /// The defaults of [`crate::VARS`]: `./data` on the local disk.
+    SinkConfig => sink;
+    /// The defaults of [`crate::VARS`].
+    ServiceConfig => service;
+    /// One shard of one.
+    ShardingConfig => sharding;
+    /// The defaults of [`crate::VARS`]: the original schema, zstd, 100,000 rows per row group, the system
+    /// temporary directory.
+    ParquetOptions => download.parquet;
 }

@@ -63,8 +63,8 @@ impl InstrumentFilter {
         any_of(&self.base_currency, Some(&instrument.base_currency))
             && any_of(&self.quote_currency, Some(&instrument.quote_currency))
             && any_of(&self.symbol_type, Some(instrument.symbol_type.as_str()))
-            && any_of(&self.contract_type, instrument.contract_type.as_deref())
-            && any_of(&self.underlying_type, instrument.underlying_type.as_deref())
+            && any_of(&self.contract_type, instrument.terms.contract_type.as_deref())
+            && any_of(&self.underlying_type, instrument.terms.underlying_type.as_deref())
             && self.active.is_none_or(|active| instrument.active == active)
             && self
                 .available_since

@@ -271,9 +271,6 @@ pub struct InstrumentInfo {
     /// Instrument type.
     #[serde(rename = "type")]
     pub symbol_type: SymbolType,
-    /// Contract type (`linear_perpetual`, `inverse_future`, `call_option`, ...), kept as Tardis spells it.
-    #[serde(default)]
-    pub contract_type: Option<String>,
     /// Whether the instrument is currently listed.
     #[serde(default)]
     pub active: bool,
@@ -291,42 +288,9 @@ pub struct InstrumentInfo {
     /// Expiration cycle (`daily`, `weekly`, `quarter`, ...).
     #[serde(default)]
     pub expiration_type: Option<String>,
-    /// Underlying index.
-    #[serde(default)]
-    pub underlying_index: Option<String>,
-    /// Underlying type (`native`, `equity`, ...).
-    #[serde(default)]
-    pub underlying_type: Option<String>,
-    /// Tick size.
-    #[serde(default)]
-    pub price_increment: Option<Decimal>,
-    /// Amount step.
-    #[serde(default)]
-    pub amount_increment: Option<Decimal>,
-    /// Minimum order amount.
-    #[serde(default)]
-    pub min_trade_amount: Option<Decimal>,
-    /// Minimum order notional.
-    #[serde(default)]
-    pub min_notional: Option<Decimal>,
-    /// Maker fee rate.
-    #[serde(default)]
-    pub maker_fee: Option<Decimal>,
-    /// Taker fee rate.
-    #[serde(default)]
-    pub taker_fee: Option<Decimal>,
-    /// Whether the contract is inverse (settled in base).
-    #[serde(default)]
-    pub inverse: Option<bool>,
-    /// Whether the contract is quanto.
-    #[serde(default)]
-    pub quanto: Option<bool>,
-    /// Contract size.
-    #[serde(default)]
-    pub contract_multiplier: Option<Decimal>,
-    /// Settlement currency, where it differs from the quote.
-    #[serde(default)]
-    pub settlement_currency: Option<String>,
+    /// The trading terms in force now (the fields `changes[]` entries also carry).
+    #[serde(flatten)]
+    pub terms: InstrumentTerms,
     /// Strike of an option.
     #[serde(default)]
     pub strike_price: Option<Decimal>,
@@ -341,51 +305,48 @@ pub struct InstrumentInfo {
     pub changes: Vec<InstrumentChange>,
 }
 
+/// The trading terms of an instrument, as [`InstrumentInfo`] gives the current ones and each of its `changes[]`
+/// entries the old ones (the same JSON fields in both). Every term is optional.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InstrumentTerms {
+    /// Contract type (`linear_perpetual`, `inverse_future`, `call_option`, ...), kept as Tardis spells it.
+    pub contract_type: Option<String>,
+    /// Underlying index.
+    pub underlying_index: Option<String>,
+    /// Underlying type (`native`, `equity`, ...).
+    pub underlying_type: Option<String>,
+    /// Tick size.
+    pub price_increment: Option<Decimal>,
+    /// Amount step.
+    pub amount_increment: Option<Decimal>,
+    /// Minimum order amount.
+    pub min_trade_amount: Option<Decimal>,
+    /// Minimum order notional.
+    pub min_notional: Option<Decimal>,
+    /// Maker fee rate.
+    pub maker_fee: Option<Decimal>,
+    /// Taker fee rate.
+    pub taker_fee: Option<Decimal>,
+    /// Whether the contract is inverse (settled in base).
+    pub inverse: Option<bool>,
+    /// Whether the contract is quanto.
+    pub quanto: Option<bool>,
+    /// Contract size.
+    pub contract_multiplier: Option<Decimal>,
+    /// Settlement currency, where it differs from the quote.
+    pub settlement_currency: Option<String>,
+}
+
 /// One entry of [`InstrumentInfo::changes`]: the old values that applied **until** `until`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstrumentChange {
     /// The moment these values stopped applying.
     pub until: DateTime<Utc>,
-    /// Old tick size.
-    #[serde(default)]
-    pub price_increment: Option<Decimal>,
-    /// Old amount step.
-    #[serde(default)]
-    pub amount_increment: Option<Decimal>,
-    /// Old contract size.
-    #[serde(default)]
-    pub contract_multiplier: Option<Decimal>,
-    /// Old minimum amount.
-    #[serde(default)]
-    pub min_trade_amount: Option<Decimal>,
-    /// Old minimum notional.
-    #[serde(default)]
-    pub min_notional: Option<Decimal>,
-    /// Old maker fee.
-    #[serde(default)]
-    pub maker_fee: Option<Decimal>,
-    /// Old taker fee.
-    #[serde(default)]
-    pub taker_fee: Option<Decimal>,
-    /// Old quanto flag.
-    #[serde(default)]
-    pub quanto: Option<bool>,
-    /// Old inverse flag.
-    #[serde(default)]
-    pub inverse: Option<bool>,
-    /// Old settlement currency.
-    #[serde(default)]
-    pub settlement_currency: Option<String>,
-    /// Old underlying index.
-    #[serde(default)]
-    pub underlying_index: Option<String>,
-    /// Old underlying type.
-    #[serde(default)]
-    pub underlying_type: Option<String>,
-    /// Old contract type.
-    #[serde(default)]
-    pub contract_type: Option<String>,
+    /// The old trading terms (`None`: unchanged).
+    #[serde(flatten)]
+    pub terms: InstrumentTerms,
     /// Old expiry.
     #[serde(default)]
     pub expiry: Option<DateTime<Utc>>,

@@ -8,7 +8,9 @@ pub mod generated;
 pub mod parquet;
 pub mod proxy;
 pub mod secret_manager;
+mod serve;
 pub mod tardis;
+pub mod tools;
 pub mod upload;
 
 /// Parses a byte count of the command-line tools: a number with an optional unit, 1024-based (`64K`, `16KiB`,
@@ -21,6 +23,34 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .with_binary()
         .parse_size(text.trim())
         .map_err(|error| format!("not a size: {text:?} ({error})"))
+}
+
+/// Returns the URL of a third-party test server (moto, fake-gcs-server, ...) that `cargo xtask test` starts and names
+/// in `variable`, trailing `/` removed. When it is unset: under `MD_TEST_REQUIRE_SERVERS=1` this panics (the suite
+/// must run); otherwise it prints a notice that the `what` suite is skipped and returns `None`.
+///
+/// # Panics
+/// When `variable` is unset under `MD_TEST_REQUIRE_SERVERS=1`.
+#[allow(
+    clippy::print_stderr,
+    clippy::disallowed_methods,
+    reason = "a test helper: the notice is for the test log, and test servers are found through the test's environment"
+)]
+pub fn server_url(variable: &str, what: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
+        _ => {
+            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
+            assert!(
+                !required,
+                "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be running (cargo xtask test starts it)"
+            );
+            eprintln!(
+                "notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)"
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
@@ -23,6 +24,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+use crate::serve::ServeTask;
 
 /// One request the proxy saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +58,8 @@ struct Shared {
 pub struct TestProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl TestProxy {
@@ -80,7 +78,7 @@ impl TestProxy {
             log: Mutex::new(Vec::new()),
         });
         let serving = Arc::clone(&shared);
-        let task = tokio::spawn(async move {
+        let task = ServeTask::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
@@ -95,7 +93,7 @@ impl TestProxy {
                 while connections.try_join_next().is_some() {}
             }
         });
-        Ok(TestProxy { addr, shared, task })
+        Ok(TestProxy { addr, shared, _serving: task })
     }
 
     /// Returns `http://127.0.0.1:PORT`.
@@ -216,21 +214,7 @@ async fn handle(
 
 /// Standard base64 with padding.
 fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let bytes =
-            [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 #[cfg(test)]
@@ -239,11 +223,8 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b"ops:s3cret"), "b3BzOnMzY3JldA==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
+    async fn write(stream: &mut tokio::net::TcpStream, text: &str) {
+        stream.write_all(text.as_bytes()).await.expect("the proxy takes the request");
     }
 
     /// A tunnel carries bytes both ways to the target, and a request without the credentials gets 407.
@@ -255,29 +236,22 @@ mod tests {
         let proxy = TestProxy::start(Some(("ops", "s3cret"))).await.unwrap();
         let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
         let credentials = base64(b"ops:s3cret");
-        stream
-            .write_all(
-                format!(
-                    "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {credentials}\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .await
-            .unwrap();
+        assert_eq!(credentials, "b3BzOnMzY3JldA==");
+        write(
+            &mut stream,
+            &format!(
+                "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {credentials}\r\n\r\n"
+            ),
+        )
+        .await;
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             head.push(stream.read_u8().await.unwrap());
         }
         assert!(head.starts_with(b"HTTP/1.1 200 OK\r\n"), "{}", String::from_utf8_lossy(&head));
-        stream
-            .write_all(
-                format!(
-                    "GET /v1/exchanges HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .await
-            .unwrap();
+        let get =
+            format!("GET /v1/exchanges HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+        write(&mut stream, &get).await;
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).await.unwrap();
         let answer = String::from_utf8_lossy(&answer);
@@ -286,10 +260,7 @@ mod tests {
         assert_eq!(stub.counters().total, 1);
 
         let mut refused = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
-        refused
-            .write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        write(&mut refused, &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")).await;
         let mut answer = vec![0u8; 12];
         refused.read_exact(&mut answer).await.unwrap();
         assert_eq!(&answer, b"HTTP/1.1 407");

@@ -35,6 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 
+use crate::serve::ServeTask;
+
 /// The project number Google puts in the names it answers (it answers numbers, not ids).
 const PROJECT_NUMBER: &str = "123456789012";
 
@@ -77,13 +79,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct SecretManagerStub {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SecretManagerStub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl SecretManagerStub {
@@ -99,10 +96,10 @@ impl SecretManagerStub {
             .route("/v1/projects/{project}/secrets/{secret}/versions/{version}", get(access))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such method") })
             .with_state(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
+        let task = ServeTask::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Ok(SecretManagerStub { addr, shared, task })
+        Ok(SecretManagerStub { addr, shared, _serving: task })
     }
 
     /// The base URL, `http://127.0.0.1:PORT` (what `SECRET_MANAGER_EMULATOR_HOST` takes).

@@ -13,8 +13,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, Unit, curl};
-use super::measure::{Meter, max, mb_per_s, median, mib};
+use super::job::{Job, Unit, curl};
+use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
@@ -24,15 +24,6 @@ const FORMATS: [&str; 3] = ["raw", "parquet", "raw,parquet"];
 /// The most CPU `raw,parquet` may take over `parquet` alone to count as "little more".
 const GOAL: f64 = 1.15;
 
-/// One measured run.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    mb_s: f64,
-    seconds: f64,
-    cpu: f64,
-    rss_kib: f64,
-}
-
 /// Runs the formats; returns the Markdown section body.
 pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Result<String> {
     let work = target_dir().join("bench/formats");
@@ -40,16 +31,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     std::fs::create_dir_all(&work)?;
     let stub = stand::tardis_stub(
         &binaries.tardis_stub,
-        &StubOptions {
-            key: KEY.into(),
-            file_size: "32M".into(),
-            cache_dir: target_dir().join("bench/stub-cache"),
-            memory_cache_limit: "0".into(),
-            bandwidth: None,
-            first_byte_delay_ms: 0,
-            shared_bodies: false,
-            stats: None,
-        },
+        &StubOptions::bench("32M", "0"),
         &log_file("formats-tardis-stub.log")?,
     )?;
     let url = stub.url().to_owned();
@@ -87,12 +69,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             let measured = job.download(meter, FILES)?;
             check(&dir.join("sink"), format, &units, &reference)?;
             remove_dir(&dir)?;
-            results.entry(format).or_default().push(Row {
-                mb_s: mb_per_s(total, measured.seconds),
-                seconds: measured.seconds,
-                cpu: measured.user + measured.system,
-                rss_kib: measured.peak_rss_kib as f64,
-            });
+            results.entry(format).or_default().push(measured.row(total, None));
         }
     }
     stub.stop()?;
@@ -116,21 +93,21 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let column = |format: &str, pick: fn(&Row) -> f64| {
         median(&results[format].iter().map(pick).collect::<Vec<_>>())
     };
-    let parquet_cpu = column("parquet", |row| row.cpu);
+    let parquet_cpu = column("parquet", |row| row.cpu());
     for format in FORMATS {
         let _ = writeln!(
             out,
             "| `{format}` | {} | {:.0} ({:.0}) | {:.2} | {:.2} | {:.0} | {:.2}x |",
             format.split(',').count(),
-            column(format, |row| row.mb_s),
-            max(&results[format].iter().map(|row| row.mb_s).collect::<Vec<_>>()),
-            column(format, |row| row.seconds),
-            column(format, |row| row.cpu),
-            mib(column(format, |row| row.rss_kib)),
-            column(format, |row| row.cpu) / parquet_cpu,
+            column(format, |row| row.mb_s()),
+            max(&results[format].iter().map(|row| row.mb_s()).collect::<Vec<_>>()),
+            column(format, |row| row.seconds()),
+            column(format, |row| row.cpu()),
+            mib(column(format, |row| row.rss_kib())),
+            column(format, |row| row.cpu()) / parquet_cpu,
         );
     }
-    let ratio = column("raw,parquet", |row| row.cpu) / parquet_cpu;
+    let ratio = column("raw,parquet", |row| row.cpu()) / parquet_cpu;
     let _ = writeln!(
         out,
         "\nGoal: `raw,parquet` costs little more CPU than `parquet` alone ({ratio:.2}x, goal <= {GOAL:.2}x): **{}**",

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, curl};
+use super::job::{Job, curl};
 use super::measure::{Meter, max, mb_per_s, median, mib, min};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -159,16 +159,7 @@ fn run_size(
     let large = file_size == "1G";
     let stub = stand::tardis_stub(
         &binaries.tardis_stub,
-        &StubOptions {
-            key: KEY.into(),
-            file_size: file_size.into(),
-            cache_dir: target_dir().join("bench/stub-cache"),
-            memory_cache_limit: "0".into(),
-            bandwidth: None,
-            first_byte_delay_ms: 0,
-            shared_bodies: large,
-            stats: None,
-        },
+        &StubOptions { shared_bodies: large, ..StubOptions::bench(file_size, "0") },
         &log_file("memory-tardis-stub.log")?,
     )?;
     let url = stub.url().to_owned();

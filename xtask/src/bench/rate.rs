@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result, bail};
 
-use super::job::{Job, KEY};
+use super::job::Job;
 use super::measure::{Meter, json_number, max, median, min};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -38,16 +38,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         std::fs::create_dir_all(&work)?;
         let stub = stand::tardis_stub(
             &binaries.tardis_stub,
-            &StubOptions {
-                key: KEY.into(),
-                file_size: "1K".into(),
-                cache_dir: target_dir().join("bench/stub-cache"),
-                memory_cache_limit: "64M".into(),
-                bandwidth: None,
-                first_byte_delay_ms: 0,
-                shared_bodies: false,
-                stats: Some(stats_path.clone()),
-            },
+            &StubOptions { stats: Some(stats_path.clone()), ..StubOptions::bench("1K", "64M") },
             &log_file("rate-tardis-stub.log")?,
         )?;
         let sink = work.join("sink");

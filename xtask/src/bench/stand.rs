@@ -124,6 +124,23 @@ pub(crate) struct StubOptions {
     pub(crate) stats: Option<PathBuf>,
 }
 
+impl StubOptions {
+    /// The benches' stand-in: their key, `file_size` files cached under `target/bench/stub-cache`, those up to
+    /// `memory_cache_limit` in memory, no bandwidth cap or delay, no shared bodies, no counters file.
+    pub(crate) fn bench(file_size: &str, memory_cache_limit: &str) -> StubOptions {
+        StubOptions {
+            key: super::job::KEY.into(),
+            file_size: file_size.into(),
+            cache_dir: super::target_dir().join("bench/stub-cache"),
+            memory_cache_limit: memory_cache_limit.into(),
+            bandwidth: None,
+            first_byte_delay_ms: 0,
+            shared_bodies: false,
+            stats: None,
+        }
+    }
+}
+
 /// Starts the Tardis stand-in.
 pub(crate) fn tardis_stub(binary: &Path, options: &StubOptions, log: &Path) -> Result<Server> {
     let mut args: Vec<String> = vec![

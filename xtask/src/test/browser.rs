@@ -12,25 +12,13 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::container::required;
-use crate::run_checked;
+use super::{Vars, skipped};
 
 /// The program Debian's `chromium` package installs.
 const PROGRAM: &str = "chromium";
 
-/// The variables the coverage page's test reads.
-pub(crate) struct Browser {
-    env: Vec<(&'static str, String)>,
-}
-
-impl Browser {
-    pub(crate) fn env(&self) -> &[(&'static str, String)] {
-        &self.env
-    }
-}
-
 /// Finds Chromium (installing it when it can) and checks that it starts.
-pub(crate) fn prepare() -> Result<Browser> {
+pub(crate) fn prepare() -> Result<Vars> {
     let found = match on_path(PROGRAM) {
         Some(path) => Ok(path),
         None => install().and_then(|()| {
@@ -43,17 +31,12 @@ pub(crate) fn prepare() -> Result<Browser> {
         Ok(path)
     });
     match checked {
-        Ok(path) => Ok(Browser { env: vec![("MD_TEST_CHROMIUM", path.display().to_string())] }),
-        Err(reason) => {
-            let reason = format!("no headless browser: {reason:#}");
-            if required() {
-                bail!("{reason} (CI must run the coverage page's browser test)");
-            }
-            eprintln!(
-                "xtask: notice: {reason}; the coverage page's browser checks will be skipped"
-            );
-            Ok(Browser { env: vec![("MD_TEST_CHROMIUM_SKIP", reason)] })
-        }
+        Ok(path) => Ok(vec![("MD_TEST_CHROMIUM", path.display().to_string())]),
+        Err(reason) => skipped(
+            "MD_TEST_CHROMIUM_SKIP",
+            format!("no headless browser: {reason:#}"),
+            "the coverage page's browser checks",
+        ),
     }
 }
 
@@ -87,24 +70,7 @@ fn version(path: &Path) -> Result<String> {
 
 /// `apt-get update && apt-get install -y chromium`, as root only.
 fn install() -> Result<()> {
-    let hint = "install it: apt-get update && apt-get install -y chromium";
-    if !crate::quietly_succeeds(Command::new("apt-get").arg("--version")) {
-        bail!("chromium is not on PATH and there is no apt-get; {hint}");
-    }
-    let uid = Command::new("id").arg("-u").output().map(|output| output.stdout).unwrap_or_default();
-    if String::from_utf8_lossy(&uid).trim() != "0" {
-        bail!("chromium is not on PATH; not root, so not installing it; {hint}");
-    }
-    run_checked(
-        Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get update (chromium is not installed)",
-    )?;
-    run_checked(
-        Command::new("apt-get")
-            .args(["install", "-y", "-qq", PROGRAM])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get install -y chromium",
-    )
+    crate::tools::apt_install(&[PROGRAM], "chromium is not on PATH")
 }
 
 #[cfg(test)]

@@ -11,42 +11,21 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+use super::{Vars, skipped};
 use crate::image::{self, Engine};
 
 /// podman-compose, pinned: Debian's 1.0.3 breaks on `network_mode: host` (see shared/INFRA.md).
 const PODMAN_COMPOSE: &str = "podman-compose==1.6.0";
 
-/// The variables the container tests read.
-pub(crate) struct Containers {
-    env: Vec<(&'static str, String)>,
-}
-
-impl Containers {
-    pub(crate) fn env(&self) -> &[(&'static str, String)] {
-        &self.env
-    }
-}
-
-/// Whether this run must not skip anything: `CI` is set (and not `false`/`0`), or `MD_TEST_REQUIRE_SERVERS=1`.
-pub(crate) fn required() -> bool {
-    let ci = std::env::var("CI")
-        .is_ok_and(|value| !matches!(value.trim(), "" | "0" | "false" | "FALSE" | "False"));
-    ci || std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1")
-}
-
 /// Gets an engine (installing podman when it can), builds the image, and finds a compose program.
-pub(crate) fn prepare(root: &Path) -> Result<Containers> {
+pub(crate) fn prepare(root: &Path) -> Result<Vars> {
     let engine = match Engine::detect() {
         Some(engine) => engine,
         None => match install_podman() {
             Ok(()) => Engine::Podman,
             Err(reason) => {
                 let reason = format!("no container engine: {reason:#}");
-                if required() {
-                    bail!("{reason} (CI must run the container tests)");
-                }
-                eprintln!("xtask: notice: {reason}; the container tests will be skipped");
-                return Ok(Containers { env: vec![("MD_TEST_CONTAINER_SKIP", reason)] });
+                return skipped("MD_TEST_CONTAINER_SKIP", reason, "the container tests");
             }
         },
     };
@@ -68,13 +47,10 @@ pub(crate) fn prepare(root: &Path) -> Result<Containers> {
         }
         Engine::Docker => {
             let reason = "docker has no compose plugin (`docker compose version` fails)".to_owned();
-            if required() {
-                bail!("{reason} (CI must run the compose test)");
-            }
-            env.push(("MD_TEST_COMPOSE_SKIP", reason));
+            env.extend(skipped("MD_TEST_COMPOSE_SKIP", reason, "the compose test")?);
         }
     }
-    Ok(Containers { env })
+    Ok(env)
 }
 
 /// `apt-get update && apt-get install -y podman buildah runc`, as root only.

@@ -30,7 +30,7 @@ use super::error::ConvertError;
 use super::schema::Layout;
 use super::sort::timestamps;
 use super::spill::{Spill, SpillErrors, Stored};
-use super::{ConvertOptions, ConvertSummary, Partition};
+use super::{ConvertOptions, ConvertSummary};
 
 /// The output is copied from the provisional file in pieces of this size.
 const COPY_BYTES: usize = 1 << 20;
@@ -67,7 +67,7 @@ impl<W: Write + Send> SortedWriter<W> {
     ) -> Result<Self, ConvertError> {
         let spill = Spill::new(&options.spill_dir, options.provisional_memory_bytes.get());
         let errors = spill.errors();
-        let provisional = ParquetSink::new(layout, &no_partition(), options, spill)?;
+        let provisional = ParquetSink::new(layout, options, spill)?;
         Ok(SortedWriter {
             layout: layout.clone(),
             options: options.clone(),
@@ -148,17 +148,6 @@ impl<W: Write + Send> SortedWriter<W> {
     }
 }
 
-/// The partition values are not written in the original schema.
-fn no_partition() -> Partition {
-    Partition {
-        date: chrono::NaiveDate::default(),
-        venue: String::new(),
-        instrument_key: String::new(),
-        exchange: String::new(),
-        symbol: None,
-    }
-}
-
 /// Merges the late rows into the provisional file's row groups, writing the output.
 #[derive(Debug)]
 struct Merge<W: Write + Send> {
@@ -205,7 +194,7 @@ impl<W: Write + Send> Merge<W> {
         let mut options = options.clone();
         options.row_group_size =
             std::num::NonZeroUsize::new(group_rows).unwrap_or(options.row_group_size);
-        let output = ParquetSink::new(layout, &no_partition(), &options, output)?;
+        let output = ParquetSink::new(layout, &options, output)?;
         Ok(Merge {
             provisional,
             metadata,

@@ -108,10 +108,10 @@ fn single_value(array: &ArrayRef) -> Option<&str> {
 }
 
 impl<W: Write + Send> ParquetSink<W> {
-    /// Returns a sink writing a file of `data_type` to `output`.
+    /// Returns a sink writing a file laid out as `layout` to `output`, without partition values (see
+    /// [`ParquetSink::with_partition`]).
     pub(crate) fn new(
         layout: &Layout,
-        partition: &Partition,
         options: &ConvertOptions,
         output: W,
     ) -> Result<Self, ConvertError> {
@@ -129,16 +129,20 @@ impl<W: Write + Send> ParquetSink<W> {
             factory,
             schema,
             columns: Vec::new(),
-            constants: if layout.has_partition_columns() {
-                partition_constants(layout.data_type, partition)
-            } else {
-                Vec::new()
-            },
+            constants: Vec::new(),
             rows_in_group: 0,
             group_rows: options.row_group_size.get(),
             group_bytes: options.row_group_bytes.get(),
             chunk_cache: Vec::new(),
         })
+    }
+
+    /// Writes `partition`'s values in the layout's partition columns (typed schema; the original has none).
+    pub(crate) fn with_partition(mut self, layout: &Layout, partition: &Partition) -> Self {
+        if layout.has_partition_columns() {
+            self.constants = partition_constants(layout.data_type, partition);
+        }
+        self
     }
 
     /// Encodes one batch of the CSV columns.
@@ -414,7 +418,9 @@ impl<W: Write + Send> FileWriter<W> {
     ) -> Result<Self, ConvertError> {
         Ok(match layout.sort_key {
             Some(_) => FileWriter::Sorted(SortedWriter::new(layout, options, output)?),
-            None => FileWriter::Direct(ParquetSink::new(layout, partition, options, output)?),
+            None => FileWriter::Direct(
+                ParquetSink::new(layout, options, output)?.with_partition(layout, partition),
+            ),
         })
     }
 

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use instruments::{Instrument, ListedSymbol, ListedType, Listing, OptionType, Terms, TermsChange};
-use tardis_client::wire::{DatasetSymbol, Decimal, ExchangeDetails, InstrumentInfo, SymbolType};
+use tardis_client::wire::{
+    DatasetSymbol, Decimal, ExchangeDetails, InstrumentInfo, InstrumentTerms, SymbolType,
+};
 
 /// Returns the `instruments` model of one exchange's listing from its Tardis metadata: the free exchange details
 /// and, when an API key is available, the full instrument metadata.
@@ -64,25 +66,23 @@ fn listed_type(symbol_type: &SymbolType) -> ListedType {
         .map_or_else(|| ListedType::Other(symbol_type.as_str().to_owned()), ListedType::Instrument)
 }
 
-/// The trading terms of an [`InstrumentInfo`] or of one of its `changes[]` entries, which name them alike.
-macro_rules! terms {
-    ($wire:expr) => {{
-        let decimal = |value: Option<Decimal>| value.map(Decimal::get);
-        Terms {
-            contract_type: $wire.contract_type,
-            underlying_index: $wire.underlying_index,
-            settlement_currency: $wire.settlement_currency,
-            inverse: $wire.inverse,
-            quanto: $wire.quanto,
-            contract_size: decimal($wire.contract_multiplier),
-            tick_size: decimal($wire.price_increment),
-            amount_increment: decimal($wire.amount_increment),
-            min_size: decimal($wire.min_trade_amount),
-            min_notional: decimal($wire.min_notional),
-            maker_fee: decimal($wire.maker_fee),
-            taker_fee: decimal($wire.taker_fee),
-        }
-    }};
+/// The trading terms of an [`InstrumentInfo`] or of one of its `changes[]` entries.
+fn terms(wire: InstrumentTerms) -> Terms {
+    let decimal = |value: Option<Decimal>| value.map(Decimal::get);
+    Terms {
+        contract_type: wire.contract_type,
+        underlying_index: wire.underlying_index,
+        settlement_currency: wire.settlement_currency,
+        inverse: wire.inverse,
+        quanto: wire.quanto,
+        contract_size: decimal(wire.contract_multiplier),
+        tick_size: decimal(wire.price_increment),
+        amount_increment: decimal(wire.amount_increment),
+        min_size: decimal(wire.min_trade_amount),
+        min_notional: decimal(wire.min_notional),
+        maker_fee: decimal(wire.maker_fee),
+        taker_fee: decimal(wire.taker_fee),
+    }
 }
 
 fn instrument(info: InstrumentInfo) -> Instrument {
@@ -90,7 +90,7 @@ fn instrument(info: InstrumentInfo) -> Instrument {
     let changes = info
         .changes
         .into_iter()
-        .map(|change| TermsChange { until: change.until, terms: terms!(change) })
+        .map(|change| TermsChange { until: change.until, terms: terms(change.terms) })
         .collect();
     Instrument {
         dataset_symbol,
@@ -104,7 +104,7 @@ fn instrument(info: InstrumentInfo) -> Instrument {
         available_since: info.available_since,
         available_to: info.available_to,
         expiry: info.expiry,
-        terms: terms!(info),
+        terms: terms(info.terms),
         changes,
     }
 }

@@ -125,12 +125,14 @@ pub(crate) const INSTRUMENTS: &[Column<InstrumentRecord>] = &[
     original("asset_class", Text(|_| borrowed("crypto"))),
     original(
         "inverse",
-        Bool(|r| r.inverse.or((r.instrument_type == InstrumentType::Spot).then_some(false))),
+        Bool(|r| r.terms.inverse.or((r.instrument_type == InstrumentType::Spot).then_some(false))),
     ),
     original("symbol_type", Text(|r| borrowed(symbol_type(r.instrument_type)))),
     original(
         "contract_type",
-        Text(|r| or_empty(r.contract_type.as_ref().map(|t| Cow::Owned(t.to_ascii_uppercase())))),
+        Text(|r| {
+            or_empty(r.terms.contract_type.as_ref().map(|t| Cow::Owned(t.to_ascii_uppercase())))
+        }),
     ),
     original(
         "strike",
@@ -141,8 +143,8 @@ pub(crate) const INSTRUMENTS: &[Column<InstrumentRecord>] = &[
         Text(|r| or_empty(r.option_type.map(|kind| Cow::Borrowed(kind.as_str())))),
     ),
     original("expiry", Text(|r| or_empty(r.expiry_time.map(|time| Cow::Owned(iso(time)))))),
-    original("contract_size", Float(|r| r.contract_size)),
-    original("tick_size", Float(|r| r.tick_size)),
+    original("contract_size", Float(|r| r.terms.contract_size)),
+    original("tick_size", Float(|r| r.terms.tick_size)),
     original(
         "settlement_type",
         Text(|r| {
@@ -163,21 +165,21 @@ pub(crate) const INSTRUMENTS: &[Column<InstrumentRecord>] = &[
             }))
         }),
     ),
-    original("min_size", Float(|r| r.min_size)),
+    original("min_size", Float(|r| r.terms.min_size)),
     original("ccxt_symbol", Text(|_| borrowed(""))),
     original("ccxt_exchange", Text(|_| borrowed(""))),
     // md's own columns.
     column("date", false, Day),
     column("canonical_symbol", false, Text(|r| borrowed(&r.canonical_symbol))),
     column("price_asset", true, Text(|r| optional(&r.price_asset))),
-    column("quanto", true, Bool(|r| r.quanto)),
+    column("quanto", true, Bool(|r| r.terms.quanto)),
     column("legs", true, Text(|r| optional(&r.legs))),
-    column("underlying_index", true, Text(|r| optional(&r.underlying))),
+    column("underlying_index", true, Text(|r| optional(&r.terms.underlying_index))),
     column("expiry_time", true, Time(|r| r.expiry_time)),
-    column("amount_increment", true, Float(|r| r.amount_increment)),
-    column("min_notional", true, Float(|r| r.min_notional)),
-    column("maker_fee", true, Float(|r| r.maker_fee)),
-    column("taker_fee", true, Float(|r| r.taker_fee)),
+    column("amount_increment", true, Float(|r| r.terms.amount_increment)),
+    column("min_notional", true, Float(|r| r.terms.min_notional)),
+    column("maker_fee", true, Float(|r| r.terms.maker_fee)),
+    column("taker_fee", true, Float(|r| r.terms.taker_fee)),
     column("available_since", false, Time(|r| Some(r.available_since))),
     column("available_to", true, Time(|r| r.available_to)),
     column("source", false, Text(|r| borrowed(r.source.as_str()))),

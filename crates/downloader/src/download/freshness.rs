@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tardis_client::TardisClient;
 
-use crate::error::{Error, chain};
+use crate::error::Error;
 
 /// A period Tardis reports as affected by an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +92,7 @@ impl Freshness {
                     if error.is_ip_locked() {
                         Error::IpLocked { source: std::sync::Arc::new(error) }
                     } else {
-                        Error::Freshness { exchange: exchange.clone(), reason: chain(&error) }
+                        Error::Freshness { exchange: exchange.clone(), source: Box::new(error) }
                     }
                 })?;
                 let exports = Exports {

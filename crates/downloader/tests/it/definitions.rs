@@ -694,67 +694,73 @@ fn earlier_md_schema() -> Schema {
     let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     let float = |name: &str| Field::new(name, DataType::Float64, true);
-    Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        text("instrument_key", false),
-        text("venue", false),
-        text("instrument_type", false),
-        text("canonical_symbol", false),
-        text("base_asset", false),
-        text("quote_asset", false),
-        text("price_asset", true),
-        text("settle_asset", true),
-        Field::new("inverse", DataType::Boolean, true),
-        Field::new("quanto", DataType::Boolean, true),
-        text("contract_type", true),
-        text("expiry", true),
-        Field::new("expiry_time", time(), true),
-        text("strike", true),
-        text("option_type", true),
-        text("legs", true),
-        text("underlying", true),
-        float("contract_size"),
-        float("tick_size"),
-        float("amount_increment"),
-        float("min_size"),
-        float("min_notional"),
-        float("maker_fee"),
-        float("taker_fee"),
-        text("tardis_exchange", false),
-        text("tardis_symbol", false),
-        text("tardis_symbol_type", false),
-        text("exchange_raw_symbol", false),
+    Schema::new(
+        [
+            Field::new("date", DataType::Date32, false),
+            text("instrument_key", false),
+            text("venue", false),
+            text("instrument_type", false),
+            text("canonical_symbol", false),
+            text("base_asset", false),
+            text("quote_asset", false),
+            text("price_asset", true),
+            text("settle_asset", true),
+            Field::new("inverse", DataType::Boolean, true),
+            Field::new("quanto", DataType::Boolean, true),
+            text("contract_type", true),
+            text("expiry", true),
+            Field::new("expiry_time", time(), true),
+            text("strike", true),
+            text("option_type", true),
+            text("legs", true),
+            text("underlying", true),
+            float("contract_size"),
+            float("tick_size"),
+            float("amount_increment"),
+            float("min_size"),
+            float("min_notional"),
+            float("maker_fee"),
+            float("taker_fee"),
+            text("tardis_exchange", false),
+            text("tardis_symbol", false),
+            text("tardis_symbol_type", false),
+            text("exchange_raw_symbol", false),
+        ]
+        .into_iter()
+        .chain(earlier_md_availability())
+        .chain([text("source", false)])
+        .collect::<Vec<_>>(),
+    )
+}
+
+/// The availability columns of both of an earlier md's files: since, to, and the data types.
+fn earlier_md_availability() -> [Field; 3] {
+    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let types = DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)));
+    [
         Field::new("available_since", time(), false),
         Field::new("available_to", time(), true),
-        Field::new(
-            "data_types",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            false,
-        ),
-        text("source", false),
-    ])
+        Field::new("data_types", types, false),
+    ]
 }
 
 /// The columns of `grouped_datasets.parquet` as md wrote it before this version.
 fn earlier_md_groups_schema() -> Schema {
-    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let text = |name: &str| Field::new(name, DataType::Utf8, false);
-    Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        text("object_key"),
-        text("venue"),
-        text("instrument_type"),
-        text("tardis_exchange"),
-        text("tardis_symbol"),
-        text("tardis_symbol_type"),
-        Field::new("available_since", time(), false),
-        Field::new("available_to", time(), true),
-        Field::new(
-            "data_types",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            false,
-        ),
-    ])
+    Schema::new(
+        [
+            Field::new("date", DataType::Date32, false),
+            text("object_key"),
+            text("venue"),
+            text("instrument_type"),
+            text("tardis_exchange"),
+            text("tardis_symbol"),
+            text("tardis_symbol_type"),
+        ]
+        .into_iter()
+        .chain(earlier_md_availability())
+        .collect::<Vec<_>>(),
+    )
 }
 
 /// A day file as an earlier md wrote it, in `schema`: `(key, instrument_type, tardis_exchange, tardis_symbol, data

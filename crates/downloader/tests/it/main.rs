@@ -9,4 +9,5 @@ mod facts;
 mod keys;
 mod pipeline;
 mod plan;
+mod report;
 mod tick_schema;

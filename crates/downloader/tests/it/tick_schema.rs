@@ -131,28 +131,13 @@ fn md_writes_the_golden_schema_for_every_data_type() {
     }
 }
 
-/// The Python interpreter with pandas and pyarrow, or `None` (after a notice) when this run has none; panics when
-/// one is required.
-fn python() -> Option<String> {
-    match std::env::var("MD_TEST_PYTHON") {
-        Ok(path) if !path.trim().is_empty() => Some(path.trim().to_owned()),
-        _ => {
-            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-            assert!(
-                !required,
-                "MD_TEST_PYTHON is not set but MD_TEST_REQUIRE_SERVERS=1: cargo xtask test installs pandas and pyarrow and sets it"
-            );
-            eprintln!(
-                "notice: MD_TEST_PYTHON unset: skipping the pandas reproduction of the original schema (run `cargo xtask test`)"
-            );
-            None
-        }
-    }
-}
-
 #[test]
 fn the_replaced_systems_steps_give_the_golden_schema_and_read_md_files_alike() {
-    let Some(python) = python() else { return };
+    let Some(python) =
+        test_support::tools::python("the pandas reproduction of the original schema")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut arguments = vec![
         fixtures_dir().join("original/tick_parquet.py").display().to_string(),
@@ -170,7 +155,8 @@ fn the_replaced_systems_steps_give_the_golden_schema_and_read_md_files_alike() {
     let output = std::process::Command::new(&python).args(&arguments).output().unwrap();
     assert!(
         output.status.success(),
-        "{python} tick_parquet.py failed: {}",
+        "{} tick_parquet.py failed: {}",
+        python.display(),
         String::from_utf8_lossy(&output.stderr)
     );
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

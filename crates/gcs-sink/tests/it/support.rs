@@ -16,6 +16,7 @@ use md_config::{Secret, SinkConfig, SinkLocation};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use test_support::gcs::FakeGcs;
+pub(crate) use test_support::server_url;
 use url::Url;
 
 /// The GCS bucket used on the fakes.
@@ -125,24 +126,6 @@ pub(crate) fn memory_sink(part_size: usize) -> (ObjectSink, Arc<InMemory>) {
     let store = Arc::new(InMemory::new());
     let options = SinkOptions { part_size, ..SinkOptions::new(StoreKind::Memory) };
     (ObjectSink::new(store.clone() as Arc<dyn ObjectStore>, "", options), store)
-}
-
-/// Returns a third-party server's URL from the environment, applying the `MD_TEST_REQUIRE_SERVERS` rule.
-pub(crate) fn server_url(variable: &str, what: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
-        _ => {
-            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-            assert!(
-                !required,
-                "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be running (cargo xtask test starts it)"
-            );
-            eprintln!(
-                "notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)"
-            );
-            None
-        }
-    }
 }
 
 async fn create_moto_bucket(url: &str, bucket: &str) {

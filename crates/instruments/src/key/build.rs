@@ -106,14 +106,8 @@ impl KeyRef<'_> {
         let venue_end = text.len();
         text.push(':');
         text.push_str(kind.key_str());
-        text.push(':');
-        let base_start = text.len();
-        push_component(&mut text, self.base, Component::Asset)?;
-        let base = span(base_start, text.len());
-        text.push('-');
-        let quote_start = text.len();
-        push_component(&mut text, self.quote, Component::Asset)?;
-        let quote = span(quote_start, text.len());
+        let base = push_part(&mut text, ':', self.base, Component::Asset)?;
+        let quote = push_part(&mut text, '-', self.quote, Component::Asset)?;
         if let Some(expiry) = self.expiry {
             text.push('-');
             push_yymmdd(&mut text, expiry);
@@ -130,24 +124,13 @@ impl KeyRef<'_> {
             }
             _ => None,
         };
-        let legs = match self.legs {
-            Some(legs) => {
-                text.push('-');
-                let start = text.len();
-                push_component(&mut text, legs, Component::Legs)?;
-                Some(span(start, text.len()))
-            }
-            None => None,
-        };
-        let variant_start = match self.variant {
-            Some(variant) => {
-                text.push('~');
-                let start = text.len();
-                push_component(&mut text, variant, Component::Variant)?;
-                Some(start as u16)
-            }
-            None => None,
-        };
+        let legs =
+            self.legs.map(|legs| push_part(&mut text, '-', legs, Component::Legs)).transpose()?;
+        let variant_start = self
+            .variant
+            .map(|variant| push_part(&mut text, '~', variant, Component::Variant))
+            .transpose()?
+            .map(|(start, _)| start);
         Ok(InstrumentKey {
             fingerprint: fingerprint(&text),
             text: text.into_boxed_str(),
@@ -162,6 +145,14 @@ impl KeyRef<'_> {
             variant_start,
         })
     }
+}
+
+/// Appends `separator` and the component `raw`, upper-cased, to `text`; returns the component's span.
+fn push_part(text: &mut String, separator: char, raw: &str, component: Component) -> Result<Span> {
+    text.push(separator);
+    let start = text.len();
+    push_component(text, raw, component)?;
+    Ok(span(start, text.len()))
 }
 
 /// A fixed, seedless 64-bit hash of the key text (rustc's FxHash, from rustc-hash): never persisted nor compared

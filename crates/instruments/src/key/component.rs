@@ -125,3 +125,13 @@ pub fn is_valid_object_component(text: &str) -> bool {
         && text != ".."
         && !text.chars().any(|c| c.is_control() || matches!(c, '/' | '#' | '[' | ']' | '*' | '?'))
 }
+
+/// The three `:`-separated parts of a key or group key (`VENUE`, `INSTRUMENT_TYPE`, `SYMBOL`); `None` for any other
+/// number of parts.
+pub(super) fn three_parts(text: &str) -> Option<(&str, &str, &str)> {
+    let mut fields = text.split(':');
+    match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some(venue), Some(kind), Some(symbol), None) => Some((venue, kind, symbol)),
+        _ => None,
+    }
+}

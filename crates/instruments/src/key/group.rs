@@ -31,10 +31,7 @@ impl GroupKey {
     /// # Errors
     /// Fails on anything that is not `VENUE:INSTRUMENT_TYPE:ALL`.
     pub fn parse(text: &str) -> Result<GroupKey> {
-        let mut fields = text.split(':');
-        let (Some(venue), Some(kind), Some(GROUP_SYMBOL), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
+        let Some((venue, kind, GROUP_SYMBOL)) = three_parts(text) else {
             return Err(invalid_key(text, "a group key is VENUE:INSTRUMENT_TYPE:ALL"));
         };
         let key = GroupKey::new(venue, key_type(kind)?)?;

@@ -44,7 +44,7 @@ mod variant;
 pub use build::KeyParts;
 pub(crate) use build::KeyRef;
 use build::Span;
-use component::{Component, push_component, push_venue};
+use component::{Component, push_component, push_venue, three_parts};
 pub use component::{canonical_asset, canonical_venue, is_valid_object_component};
 use date::push_yymmdd;
 pub(crate) use date::{parse_yymmdd, yymmdd};
@@ -221,10 +221,7 @@ impl InstrumentKey {
     /// # Errors
     /// Fails, naming the text, on anything outside the grammar, including lower case and non-canonical strikes.
     pub fn parse(text: &str) -> Result<InstrumentKey> {
-        let mut fields = text.split(':');
-        let (Some(venue), Some(kind), Some(symbol), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
+        let Some((venue, kind, symbol)) = three_parts(text) else {
             return Err(invalid_key(text, "a key has three parts separated by ':'"));
         };
         let instrument_type = key_type(kind)?;

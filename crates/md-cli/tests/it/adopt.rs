@@ -17,7 +17,7 @@ use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType as ArrowType;
 
 use crate::support::{
-    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, json_field, local_env,
+    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, downloaded, json_field,
     main_job_stand, ok, plan, requested_datasets, sink_path, small_files, write_definitions,
 };
 
@@ -51,6 +51,21 @@ fn flag(batch: &RecordBatch, column: &str, row: usize) -> bool {
     array.as_any().downcast_ref::<BooleanArray>().expect("a boolean column").value(row)
 }
 
+/// The original's missing-data report and available-data report: prefix and file name.
+const MISSING: [&str; 2] = ["missing_data_reports", "missing_data"];
+const AVAILABLE: [&str; 2] = ["available_tick_data", "available_data"];
+
+/// A per-day report (`MISSING` or `AVAILABLE`) of `day` in the local sink: its object name, columns and rows.
+fn day_report(
+    env: &TestEnv,
+    [prefix, file]: [&str; 2],
+    day: &str,
+) -> (String, Vec<(String, ArrowType)>, RecordBatch) {
+    let object = format!("{prefix}/by_date/day-{day}/{file}.parquet");
+    let (columns, batch) = read_parquet(std::fs::read(sink_path(env, &object)).unwrap());
+    (object, columns, batch)
+}
+
 fn names(columns: &[(String, ArrowType)]) -> Vec<&str> {
     columns.iter().map(|(name, _)| name.as_str()).collect()
 }
@@ -77,10 +92,7 @@ fn keys(env: &TestEnv) -> BTreeMap<String, String> {
 
 #[test]
 fn missing_writes_the_originals_two_reports_per_day() {
-    let stand = main_job_stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (_stand, env, units) = downloaded();
     let keys = keys(&env);
     let removed: Vec<&PlannedUnit> = units.iter().step_by(3).collect();
     for unit in &removed {
@@ -97,8 +109,7 @@ fn missing_writes_the_originals_two_reports_per_day() {
         .collect();
     let (mut seen_missing, mut seen_available) = (BTreeSet::new(), BTreeSet::new());
     for day in DAYS {
-        let object = format!("missing_data_reports/by_date/day-{day}/missing_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (object, columns, batch) = day_report(&env, MISSING, day);
         assert_eq!(
             names(&columns),
             [
@@ -151,8 +162,7 @@ fn missing_writes_the_originals_two_reports_per_day() {
                 .unwrap_or_else(|error| panic!("generated_at {generated:?}: {error}"));
         }
 
-        let object = format!("available_tick_data/by_date/day-{day}/available_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (_, columns, batch) = day_report(&env, AVAILABLE, day);
         assert_eq!(
             names(&columns),
             [
@@ -194,27 +204,8 @@ fn missing_writes_the_originals_two_reports_per_day() {
     ok(env.run(&args("download", SELECTION)));
     ok(env.run(&args("missing", SELECTION)));
     for day in DAYS {
-        let object = format!("missing_data_reports/by_date/day-{day}/missing_data.parquet");
-        let (columns, batch) = read_parquet(std::fs::read(sink_path(&env, &object)).unwrap());
+        let (object, columns, batch) = day_report(&env, MISSING, day);
         assert_eq!((columns.len(), batch.num_rows()), (11, 0), "{object}");
-    }
-}
-
-/// The Python that has pandas and pyarrow, per the rule for third-party tools.
-fn python() -> Option<PathBuf> {
-    match std::env::var("MD_TEST_PYTHON") {
-        Ok(path) if !path.trim().is_empty() => Some(PathBuf::from(path.trim())),
-        _ => {
-            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-            assert!(
-                !required,
-                "MD_TEST_PYTHON is not set but MD_TEST_REQUIRE_SERVERS=1: cargo xtask test installs pandas and pyarrow into .venv and sets it"
-            );
-            eprintln!(
-                "notice: MD_TEST_PYTHON unset: skipping the pyarrow adoption test (run `cargo xtask test`)"
-            );
-            None
-        }
     }
 }
 
@@ -279,7 +270,7 @@ fn write_like_the_original(python: &Path, pairs: &[(PathBuf, PathBuf)]) {
 
 #[test]
 fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downloaded() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_support::tools::python("the pyarrow adoption test") else { return };
     let stand = main_job_stand(small_files()).with_gcs();
     let env = stand
         .env(Some(KEY))

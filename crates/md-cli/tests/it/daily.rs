@@ -18,6 +18,14 @@ fn moment(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 moment")
 }
 
+/// A stand-in whose exchanges have exported until `moment`, and an environment for it.
+fn exported_until(moment_text: &str) -> (Stand, TestEnv) {
+    let stand =
+        main_job_stand(StubConfig { exported_until: Some(moment(moment_text)), ..small_files() });
+    let env = env(&stand);
+    (stand, env)
+}
+
 fn env(stand: &Stand) -> TestEnv {
     stand.env(Some(KEY)).var("MD_SINK", "sink").var("INSTRUMENT_EXCHANGES", "deribit")
 }
@@ -40,11 +48,7 @@ fn days_with(lines: &[serde_json::Value], status: &str) -> BTreeSet<String> {
 /// reported as not yet exported (not missing, not failed), and the manifest records the `exportedUntil`.
 #[test]
 fn days_past_exported_until_are_not_yet_exported() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-02T06:00:00Z")),
-        ..small_files()
-    });
-    let env = env(&stand);
+    let (_stand, env) = exported_until("2026-10-02T06:00:00Z");
     ok(env.run(&args("instruments", &["--from", "2026-10-01", "--to", "2026-10-03"])));
     let plan = ok(env.run(&args("plan", &[&three_days()[..], &["--json"]].concat())));
     let planned = json_field(&plan.stdout, "date");
@@ -116,11 +120,7 @@ fn an_incident_day_is_marked() {
 /// `latest` is the last day every selected exchange has exported, resolved from `exportedUntil`.
 #[test]
 fn latest_is_the_last_exported_day() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-03T06:00:00Z")),
-        ..small_files()
-    });
-    let env = env(&stand);
+    let (_stand, env) = exported_until("2026-10-03T06:00:00Z");
     let selection =
         ["--from", "latest", "--to", "latest", "--venues", "deribit", "--data-types", "trades"];
     let run = ok(env.run(&args("pipeline", &selection)));
@@ -135,11 +135,8 @@ fn latest_is_the_last_exported_day() {
 /// days: the first to start records the run's days in the sink and the others use that record.
 #[test]
 fn relative_days_resolve_once_for_every_shard_of_a_run() {
-    let stand = main_job_stand(StubConfig {
-        exported_until: Some(moment("2026-10-10T06:00:00Z")),
-        ..small_files()
-    });
-    let base = env(&stand)
+    let (_stand, base) = exported_until("2026-10-10T06:00:00Z");
+    let base = base
         .var("MD_RUN_ID", "daily-2026-10-05")
         .var("TOTAL_SHARDS", "4")
         .var("DOWNLOAD_VENUES", "deribit")

@@ -12,8 +12,8 @@ use test_support::tardis::StubConfig;
 
 use crate::support::{
     FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests,
-    json_field, local_env, main_job_stand, ok, plan, sink_path, slow_job, small_files, spawn,
-    stored_data_files, wait_for_requests, write_definitions,
+    downloaded, json_field, local_env, main_job_stand, ok, plan, sink_path, slow_job, small_files,
+    spawn, stored_data_files, wait_for_requests, write_definitions,
 };
 
 fn stand(config: StubConfig) -> Stand {
@@ -55,10 +55,7 @@ fn pipeline_lands_every_object_byte_exact_and_a_rerun_downloads_nothing() {
 
 #[test]
 fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units() {
-    let stand = stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (stand, env, units) = downloaded();
 
     let none = ok(env.run(&args("missing", &[SELECTION, &["--json"]].concat())));
     assert_eq!(none.stdout.trim(), "", "nothing is missing after a complete run");
@@ -93,10 +90,7 @@ fn a_corrupted_object_is_replaced_and_missing_reports_exactly_the_removed_units(
 
 #[test]
 fn missing_check_exits_1_while_a_unit_is_missing_or_unverified() {
-    let stand = stand(small_files());
-    let env = local_env(&stand);
-    ok(env.run(&args("pipeline", SELECTION)));
-    let units = plan(&env);
+    let (_stand, env, units) = downloaded();
     let check = || env.run(&args("missing", &[SELECTION, &["--check"]].concat()));
     let complete = ok(check());
     assert!(complete.stdout.contains(&format!("0 of {} planned units missing", units.len())));

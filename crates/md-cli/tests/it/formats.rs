@@ -25,6 +25,14 @@ fn both(stand: &Stand) -> TestEnv {
     local_env(stand).var("MD_OUTPUT_FORMAT", "raw,parquet")
 }
 
+/// A stand-in of small files and an environment storing both formats with `var` set, the definitions written.
+fn both_formats((name, value): (&str, &str)) -> (Stand, TestEnv) {
+    let stand = main_job_stand(small_files());
+    let env = both(&stand).var(name, value);
+    write_definitions(&env);
+    (stand, env)
+}
+
 /// The `.csv.gz` as the stand-in serves it, inflated.
 fn served_csv(stand: &Stand, unit: &PlannedUnit) -> String {
     let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
@@ -95,9 +103,7 @@ fn names(value: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn one_download_stores_both_objects_exactly_for_every_data_type() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand).var("TARDIS_DAILY_QUOTA_BYTES", "1000000000000");
-    write_definitions(&env);
+    let (stand, env) = both_formats(("TARDIS_DAILY_QUOTA_BYTES", "1000000000000"));
     let units = plan_of(&env, &every_type());
     let types: BTreeSet<&str> = units.iter().map(|unit| unit.data_type.as_str()).collect();
     assert_eq!(types.len(), 9, "every data type is planned: {types:?}");
@@ -153,9 +159,7 @@ fn one_download_stores_both_objects_exactly_for_every_data_type() {
 
 #[test]
 fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand);
-    write_definitions(&env);
+    let (stand, env) = both_formats(("MD_OUTPUT_FORMAT", "raw,parquet"));
     ok(env.run(&args("download", &every_type())));
     let units = plan_of(&env, &every_type());
     // Delete the raw object of one unit and the Parquet object of another; corrupt nothing else.
@@ -205,9 +209,7 @@ fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
 
 #[test]
 fn a_failure_in_the_parquet_branch_leaves_neither_object() {
-    let stand = main_job_stand(small_files());
-    let env = both(&stand).var("MAX_CONCURRENT_REQUESTS", "1");
-    write_definitions(&env);
+    let (stand, env) = both_formats(("MAX_CONCURRENT_REQUESTS", "1"));
     let units = plan_of(&env, &every_type());
     // The first file is a valid gzip the raw object would take as it is, but its row converts to nothing; the
     // second has a flipped byte, which only the converter's gzip check sees (there is no other in this mode),

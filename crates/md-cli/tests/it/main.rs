@@ -13,6 +13,7 @@ mod fetch;
 mod formats;
 mod original;
 mod proxy;
+mod run_days;
 mod secret;
 mod statuses;
 mod support;

@@ -1,6 +1,7 @@
 //! md-config: loading from every source, precedence, and the documented variable table.
 
 mod compat;
+mod dates;
 mod deploy;
 mod flags;
 mod instrument_type;

@@ -5,6 +5,7 @@ mod facts;
 mod faults;
 mod limits;
 mod metadata;
+mod readiness;
 mod redaction;
 mod support;
 mod symbols;

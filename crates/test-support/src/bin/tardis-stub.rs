@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use test_support::parse_size;
-use test_support::tardis::{FaultRates, StubConfig, TardisStub};
+use test_support::tardis::{FaultRates, StubConfig, TardisStub, busiest_second};
 
 /// Serve the Tardis datasets and metadata API on 127.0.0.1 from fixtures and generated files.
 #[derive(Debug, Parser)]
@@ -166,15 +166,7 @@ fn stats_json(stub: &TardisStub) -> String {
         .filter(|record| record.path.ends_with(".csv.gz"))
         .map(|record| record.at)
         .collect();
-    arrivals.sort();
-    let mut busiest = 0;
-    let mut first = 0;
-    for last in 0..arrivals.len() {
-        while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
-            first += 1;
-        }
-        busiest = busiest.max(last - first + 1);
-    }
+    let busiest = busiest_second(&mut arrivals);
     let millis = |at: Option<&Duration>| at.map_or(0.0, |at| at.as_secs_f64() * 1000.0);
     let faults = requests.iter().filter(|record| record.fault.is_some()).count();
     let errors = requests.iter().filter(|record| record.status >= 400).count();

@@ -39,7 +39,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use crate::serve::ServeTask;
 
 pub use faults::{Counters, Fault, Faults, RequestKind};
 
@@ -133,7 +134,8 @@ pub struct FakeGcs {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    /// Serves until dropped; `Drop` sends `stop` first.
+    _serving: ServeTask,
 }
 
 impl FakeGcs {
@@ -155,8 +157,8 @@ impl FakeGcs {
         let shared = Arc::new(Shared::default());
         shared.store().page_size = 1000;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), stopped));
-        Ok(FakeGcs { addr, shared, stop: Some(stop), task })
+        let task = ServeTask::spawn(server::serve(listener, Arc::clone(&shared), stopped));
+        Ok(FakeGcs { addr, shared, stop: Some(stop), _serving: task })
     }
 
     /// Returns the listening address.
@@ -280,6 +282,5 @@ impl Drop for FakeGcs {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task.abort();
     }
 }

@@ -74,8 +74,14 @@ impl SplitMix {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    /// Returns a number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
+    }
+
+    /// Returns true with probability `percent` / 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
     }
 }
 
@@ -98,10 +104,13 @@ pub struct FileSpec {
     pub empty: bool,
 }
 
-/// Counts bytes written through it.
-struct Counting<W> {
-    inner: W,
-    written: u64,
+/// A writer that counts the bytes written through it.
+#[derive(Debug)]
+pub struct Counting<W> {
+    /// Where the bytes go.
+    pub inner: W,
+    /// How many went.
+    pub written: u64,
 }
 
 impl<W: Write> Write for Counting<W> {

@@ -40,6 +40,7 @@ use chrono::{Datelike, NaiveDate};
 
 pub use self::fixtures::EXCHANGES as FIXTURE_EXCHANGES;
 use self::generate::SplitMix;
+use crate::serve::ServeTask;
 
 /// Serves only 127.0.0.1.
 const HOST: [u8; 4] = [127, 0, 0, 1];
@@ -404,18 +405,26 @@ impl Drop for InFlight {
     }
 }
 
+/// The most arrivals within one second (any window `[t, t + 1 s)`); sorts `arrivals`.
+pub fn busiest_second(arrivals: &mut [Duration]) -> usize {
+    arrivals.sort();
+    let (mut busiest, mut first) = (0, 0);
+    for last in 0..arrivals.len() {
+        while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
+            first += 1;
+        }
+        busiest = busiest.max(last - first + 1);
+    }
+    busiest
+}
+
 /// A running stand-in. Dropping it stops accepting connections.
 #[derive(Debug)]
 pub struct TardisStub {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TardisStub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves until dropped.
+    _serving: ServeTask,
 }
 
 impl TardisStub {
@@ -464,10 +473,10 @@ impl TardisStub {
         });
         let router = server::router(Arc::clone(&shared));
         let task = match tls {
-            None => tokio::spawn(async move {
+            None => ServeTask::spawn(async move {
                 let _ = axum::serve(listener, router).await;
             }),
-            Some(acceptor) => tokio::spawn(async move {
+            Some(acceptor) => ServeTask::spawn(async move {
                 let mut connections = tokio::task::JoinSet::new();
                 loop {
                     let Ok((stream, _)) = listener.accept().await else { continue };
@@ -483,7 +492,7 @@ impl TardisStub {
                 }
             }),
         };
-        Ok(TardisStub { addr, shared, task })
+        Ok(TardisStub { addr, shared, _serving: task })
     }
 
     /// Returns the base URL of both services, `http://127.0.0.1:PORT` (datasets at `/v1/{exchange}/...`, the API
@@ -574,15 +583,7 @@ impl TardisStub {
             *per_path.entry(record.path.clone()).or_insert(0) += 1;
         }
         let mut arrivals: Vec<Duration> = log.iter().map(|record| record.at).collect();
-        arrivals.sort();
-        let mut max_per_second = 0;
-        let mut first = 0;
-        for last in 0..arrivals.len() {
-            while arrivals[last] - arrivals[first] >= Duration::from_secs(1) {
-                first += 1;
-            }
-            max_per_second = max_per_second.max(last - first + 1);
-        }
+        let max_per_second = busiest_second(&mut arrivals);
         Counters {
             total: log.len(),
             per_path,

@@ -20,6 +20,7 @@ use super::generate::{self, FileSpec};
 use super::{
     AuthSeen, Fault, InFlight, RequestRecord, Shared, StubConfig, StubIncident, fixtures, lock,
 };
+use crate::serve::parse_range;
 
 /// What Python's `quote(s, safe='')` leaves alone.
 pub(crate) const UNRESERVED: &AsciiSet =
@@ -465,19 +466,6 @@ pub(crate) async fn source_for(shared: &Arc<Shared>, spec: &FileSpec) -> io::Res
     Ok(Source::File { path, len })
 }
 
-/// Parses `bytes=N-` or `bytes=N-M` into an inclusive range within `len`.
-fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    let (start, end) = spec.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 =
-        if end.trim().is_empty() { len.saturating_sub(1) } else { end.trim().parse().ok()? };
-    if start >= len || end < start {
-        return Some(Err(()));
-    }
-    Some(Ok((start, end.min(len - 1))))
-}
-
 /// Builds the response: range, faults, pacing; the in-flight guard lives until the body ends.
 fn respond(
     shared: &Arc<Shared>,
@@ -675,15 +663,6 @@ impl Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=10-", 100), Some(Ok((10, 99))));
-        assert_eq!(parse_range("bytes=10-19", 100), Some(Ok((10, 19))));
-        assert_eq!(parse_range("bytes=10-500", 100), Some(Ok((10, 99))));
-        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
-        assert_eq!(parse_range("items=1-2", 100), None);
-    }
 
     #[tokio::test]
     async fn the_memory_cache_loads_what_the_disk_cache_holds() {

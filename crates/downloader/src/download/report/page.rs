@@ -375,7 +375,8 @@ fn script_json(data: &PageData<'_>) -> String {
     out
 }
 
-/// Formats a byte count with binary units (`1.5 GiB`), as the page's script does.
+/// Formats a byte count with binary units and one decimal (`1.5 GiB`), rounded as the page's script rounds its
+/// tooltips (indicatif's `BinaryBytes` has two decimals, and rounding its text again could differ by a tenth).
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;

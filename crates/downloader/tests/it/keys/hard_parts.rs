@@ -123,7 +123,7 @@ fn inverse_options_are_keyed_in_their_strike_currency(
         ),
         ("USD", Some("BTC"), Some("BTC"))
     );
-    assert_eq!(record.inverse, Some(true));
+    assert_eq!(record.terms.inverse, Some(true));
 }
 
 #[test]
@@ -212,8 +212,12 @@ fn linear_inverse_and_quanto_twins_are_told_apart(
     check("fixture", exchange, symbol, expected);
     let catalog = Catalog::new(&fixture(exchange).listing(true)).unwrap();
     let record = record_on(&catalog, "2026-10-01", symbol);
-    assert_eq!(record.inverse, inverse, "{symbol}");
-    assert_eq!(record.quanto.filter(|quanto| *quanto), quanto.filter(|quanto| *quanto), "{symbol}");
+    assert_eq!(record.terms.inverse, inverse, "{symbol}");
+    assert_eq!(
+        record.terms.quanto.filter(|quanto| *quanto),
+        quanto.filter(|quanto| *quanto),
+        "{symbol}"
+    );
     assert_eq!(record.settle_asset.as_deref(), Some(settle), "{symbol}");
 }
 
@@ -318,15 +322,15 @@ fn a_record_carries_every_field() {
     );
     assert_eq!(record.strike.as_ref().map(|s| s.as_str()), Some("100000"));
     assert_eq!(record.option_type, Some(OptionType::Call));
-    assert_eq!(record.contract_type.as_deref(), Some("call_option"));
-    assert_eq!(record.underlying.as_deref(), Some("BTC-27NOV26"));
+    assert_eq!(record.terms.contract_type.as_deref(), Some("call_option"));
+    assert_eq!(record.terms.underlying_index.as_deref(), Some("BTC-27NOV26"));
     assert_eq!(
         (
-            record.contract_size,
-            record.tick_size,
-            record.min_size,
-            record.maker_fee,
-            record.taker_fee
+            record.terms.contract_size,
+            record.terms.tick_size,
+            record.terms.min_size,
+            record.terms.maker_fee,
+            record.terms.taker_fee
         ),
         (Some(1.0), Some(0.0001), Some(0.1), Some(0.0003), Some(0.0003))
     );

@@ -38,7 +38,7 @@ fn every_fixture_symbol_is_parsed_and_agrees_with_the_metadata() {
                 parsed.records().find(|r| r.tardis_symbol == info.dataset_symbol).expect("listed");
             assert_eq!(record.source, RecordSource::SymbolParser);
             assert_eq!(record.exchange_raw_symbol, info.id, "native id from availableSymbols");
-            if let Some(inverse) = record.inverse {
+            if let Some(inverse) = record.terms.inverse {
                 assert_eq!(Some(inverse), info.terms.inverse, "{} {}", info.exchange, info.id);
             }
             if let Some(expiry) = record.expiry_time {
