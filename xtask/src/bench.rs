@@ -4,6 +4,7 @@
 //! Parts (all of them when none is named):
 //! - `mirror`: `md-cli download` against the official Python client and parallel curl, loopback and WAN-like
 //!   ([`mirror`]);
+//! - `facts`: `md-cli download` with and without the per-file facts of issue 25 ([`facts`]);
 //! - `formats`: `md-cli download` in each output format, `raw`, `parquet` and `raw,parquet` ([`formats`]);
 //! - `memory`: peak RSS of `md-cli download` over 64 MiB and 1 GiB files, raw and `raw,parquet` ([`memory`]);
 //! - `rate`: the per-second rate limiter as the Tardis stand-in saw it ([`rate`]);
@@ -17,6 +18,7 @@
 
 mod adopt;
 mod convert;
+mod facts;
 mod formats;
 mod job;
 mod keys;
@@ -38,7 +40,7 @@ use crate::{cargo, root, run_checked};
 const USAGE: &str = "\
 cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
 
-  PART           mirror, formats, memory, rate, keys, convert or adopt (default: all of them, in that order)
+  PART           mirror, facts, formats, memory, rate, keys, convert or adopt (default: all of them, in that order)
   --runs N       runs per measurement; the median is reported (default 3)
   --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
   --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
@@ -48,7 +50,8 @@ The report is printed and written to target/bench/report.md. Python tools (tardi
 are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.";
 
 /// The benchmark parts, in the order `cargo xtask bench` runs them.
-const PARTS: &[&str] = &["mirror", "formats", "memory", "rate", "keys", "convert", "adopt"];
+const PARTS: &[&str] =
+    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt"];
 
 /// Command-line options shared by the parts.
 #[derive(Debug, Clone)]
@@ -106,11 +109,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     let started = Instant::now();
     let machine_before = Machine::describe();
-    // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else.
+    // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else;
+    // the facts part alone builds only md-cli (ISA-L) and the stand-in.
     let only_adopt = parts.iter().all(|part| *part == "adopt");
-    let binaries = if only_adopt { build_adopt()? } else { build(&parts)? };
+    let only_facts = parts.iter().all(|part| *part == "facts");
+    let binaries = if only_adopt {
+        build_adopt()?
+    } else if only_facts {
+        build_facts()?
+    } else {
+        build(&parts)?
+    };
     let work = target_dir().join("bench");
-    let python = if only_adopt {
+    let python = if only_adopt || only_facts {
         measure::ensure_venv(&root().join(".venv"), "import sys", &[])?
     } else {
         measure::ensure_venv(
@@ -126,6 +137,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         eprintln!("xtask: bench {part}");
         let body = match *part {
             "mirror" => mirror::run(&options, &binaries, &meter)?,
+            "facts" => facts::run(&options, &binaries, &meter)?,
             "formats" => formats::run(&options, &binaries, &meter)?,
             "memory" => memory::run(&options, &binaries, &meter)?,
             "rate" => rate::run(&options, &binaries, &meter)?,
@@ -271,6 +283,42 @@ fn build_adopt() -> Result<Binaries> {
             "adopt_bench",
         ]),
         "cargo build --release -p downloader --example adopt_bench",
+    )?;
+    let release = target_dir().join("release");
+    let zlib_rs = target_dir().join("zlib-rs/release");
+    Ok(Binaries {
+        md_cli: release.join("md-cli"),
+        md_cli_zlib_rs: zlib_rs.join("md-cli"),
+        tardis_stub: release.join("tardis-stub"),
+        fake_gcs: release.join("fake-gcs"),
+        keygen: release.join("examples/keygen"),
+        convert_bench: release.join("examples/convert_bench"),
+        convert_bench_zlib_rs: zlib_rs.join("examples/convert_bench"),
+        adopt_bench: release.join("examples/adopt_bench"),
+    })
+}
+
+/// Builds only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in: what `cargo xtask bench facts` alone
+/// runs. The other binaries' paths are where [`build`] puts them, unbuilt.
+fn build_facts() -> Result<Binaries> {
+    crate::tools::ensure_isal_tools()?;
+    run_checked(
+        cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "md-cli",
+            "-p",
+            "test-support",
+            "--bin",
+            "md-cli",
+            "--bin",
+            "tardis-stub",
+            "--features",
+            "md-cli/isal",
+        ]),
+        "cargo build --release --features md-cli/isal (md-cli, tardis-stub)",
     )?;
     let release = target_dir().join("release");
     let zlib_rs = target_dir().join("zlib-rs/release");

@@ -279,8 +279,9 @@ pub struct Manifest {
     #[serde(default)]
     pub facts_state: FactsState,
     /// What is inside each file this run stored, and each file the shard's previous manifest of the range recorded
-    /// for a unit this run found stored and skipped (the same object, size and CRC32C), in unit order. Empty unless
-    /// [`Manifest::facts_state`] is [`FactsState::Learnt`] (a skipped unit keeps its facts whatever this run learns).
+    /// for a unit this run found stored and skipped (the same object, size and CRC32C), in unit order. The files
+    /// this run stored have records only when [`Manifest::facts_state`] is [`FactsState::Learnt`]; a skipped unit's
+    /// record is carried over whatever this run's setting.
     #[serde(default)]
     pub facts: Vec<UnitFacts>,
 }

@@ -1,6 +1,7 @@
 //! tardis-client against the Tardis stand-in (`test_support::tardis`), on 127.0.0.1.
 
 mod datasets;
+mod facts;
 mod faults;
 mod limits;
 mod metadata;
