@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use serde::Serialize;
+use tardis_client::facts::FileFacts;
 
 pub use self::last_run::LastRun;
 pub use self::stored::Found;
@@ -33,6 +34,13 @@ use super::plan::{Plan, Unit};
 use super::reports::{self, DayReports, ReportFilters};
 use super::status::UnitStatus;
 use crate::error::Error;
+
+/// Whether a file's facts earn it the coverage page's marker (and a line in `missing --json` when it is stored and
+/// verified): rows whose book is crossed (best bid above best ask), or whose `local_timestamp` goes backwards (Tardis
+/// writes rows in `local_timestamp` order). An exchange `timestamp` going backwards is common and marks nothing.
+pub fn flagged(facts: &FileFacts) -> bool {
+    facts.local_timestamp_backwards > 0 || facts.crossed_rows.is_some_and(|rows| rows > 0)
+}
 
 /// The stem of a range's report objects: `reports/missing/missing_{from}_{to}` (`.json`, `.html`).
 fn report_stem(from: NaiveDate, to: NaiveDate) -> String {
@@ -331,6 +339,7 @@ impl<'a> Survey<'a> {
                     instrument_key: &unit.unit.instrument_key,
                     status: unit.status,
                     bytes: unit.bytes,
+                    facts: None,
                 })
                 .collect(),
         }
