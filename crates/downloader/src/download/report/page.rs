@@ -857,7 +857,7 @@ mod tests {
                         last_timestamp: Some(day_start + 86_399_000_000 + (seed % 999_999) as i64),
                         first_local_timestamp: Some(day_start + (seed % 1_000_000) as i64),
                         last_local_timestamp: Some(day_start + 86_399_999_999),
-                        local_timestamp_backwards: u64::from(seed % 97 == 0),
+                        local_timestamp_backwards: u64::from(seed.is_multiple_of(97)),
                         timestamp_backwards: seed % 5_000,
                         malformed_rows: 0,
                         crossed_rows: book.then_some(seed % 3),
