@@ -26,13 +26,20 @@ use tokio_util::sync::CancellationToken;
 /// Why a fetch did not produce the file. [`FetchError::is_bad_input`] says which are the request's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// The output names no file (a directory, or no file name).
-    #[error("--output {} is not a file path", .0.display())]
-    NotAFilePath(PathBuf),
-    /// The output's directory does not exist.
-    #[error("--output {}: the directory {} does not exist", path.display(), directory.display())]
+    /// The path given with `flag` names no file (a directory, or no file name).
+    #[error("{flag} {} is not a file path", path.display())]
+    NotAFilePath {
+        /// The flag that gave it (`--output`, `--html`).
+        flag: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// The directory of the path given with `flag` does not exist.
+    #[error("{flag} {}: the directory {} does not exist", path.display(), directory.display())]
     NoDirectory {
-        /// The output.
+        /// The flag that gave it.
+        flag: &'static str,
+        /// The path.
         path: PathBuf,
         /// Its directory.
         directory: PathBuf,
@@ -98,7 +105,7 @@ impl FetchError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            FetchError::NotAFilePath(_)
+            FetchError::NotAFilePath { .. }
                 | FetchError::NoDirectory { .. }
                 | FetchError::BadLocation { .. }
                 | FetchError::OpenSink { .. }
@@ -134,15 +141,7 @@ impl FetchOutput {
     pub fn parse(output: &Path, sink: &SinkConfig, force: bool) -> Result<FetchOutput, FetchError> {
         let text = output.to_string_lossy();
         if !text.contains("://") {
-            if output.file_name().is_none() || output.is_dir() {
-                return Err(FetchError::NotAFilePath(output.to_path_buf()));
-            }
-            let parent = output.parent().filter(|parent| !parent.as_os_str().is_empty());
-            let directory = parent.unwrap_or(Path::new("."));
-            if !directory.is_dir() {
-                let (path, directory) = (output.to_path_buf(), directory.to_path_buf());
-                return Err(FetchError::NoDirectory { path, directory });
-            }
+            check_file_path("--output", output)?;
             return Ok(FetchOutput::Local(output.to_path_buf()));
         }
         let output = text.into_owned();
@@ -165,6 +164,24 @@ impl FetchOutput {
             FetchOutput::Object { url, .. } => url.clone(),
         }
     }
+}
+
+/// Checks, before any work, that the path given with `flag` (`--output`, `--html`) names a file in an existing
+/// directory.
+///
+/// # Errors
+/// [`FetchError::NotAFilePath`] or [`FetchError::NoDirectory`], naming the flag and the path.
+pub fn check_file_path(flag: &'static str, path: &Path) -> Result<(), FetchError> {
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(FetchError::NotAFilePath { flag, path: path.to_path_buf() });
+    }
+    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty());
+    let directory = parent.unwrap_or(Path::new("."));
+    if !directory.is_dir() {
+        let (path, directory) = (path.to_path_buf(), directory.to_path_buf());
+        return Err(FetchError::NoDirectory { flag, path, directory });
+    }
+    Ok(())
 }
 
 /// Why one attempt at the file ended.

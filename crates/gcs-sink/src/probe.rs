@@ -81,8 +81,8 @@ pub enum ProbeError {
 
 impl ObjectSink {
     /// Writes a create-only probe object `name`, reads it back, verifies its record, checks that a second
-    /// create-only write is refused, and deletes it (also when a step before failed; the first failure is
-    /// returned).
+    /// create-only write is refused, and deletes it (also when a check failed; the first failure is returned). An
+    /// object already stored under `name` is left as it is.
     ///
     /// # Errors
     /// [`ProbeError`]: the first step that failed.
@@ -90,15 +90,6 @@ impl ObjectSink {
     /// # Cancel safety
     /// Dropping the future may leave the probe object behind.
     pub async fn probe(&self, name: &str) -> Result<(), ProbeError> {
-        let outcome = self.probe_steps(name).await;
-        let deleted = self
-            .delete(name)
-            .await
-            .map_err(|source| ProbeError::Delete { name: name.to_owned(), source });
-        outcome.and(deleted)
-    }
-
-    async fn probe_steps(&self, name: &str) -> Result<(), ProbeError> {
         let owned = || name.to_owned();
         let body = format!("md-cli doctor probe {name}\n");
         let written = self
@@ -108,6 +99,15 @@ impl ObjectSink {
         if written.status != PutStatus::Created {
             return Err(ProbeError::AlreadyThere { name: owned() });
         }
+        let checked = self.probe_checks(name, &body).await;
+        let deleted =
+            self.delete(name).await.map_err(|source| ProbeError::Delete { name: owned(), source });
+        checked.and(deleted)
+    }
+
+    /// The probe's checks once it is written: read back, verified, refused a second time.
+    async fn probe_checks(&self, name: &str, body: &str) -> Result<(), ProbeError> {
+        let owned = || name.to_owned();
         let read = self
             .read_small(name, 64 * 1024)
             .await

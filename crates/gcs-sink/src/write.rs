@@ -68,6 +68,7 @@ impl ObjectSink {
         // part upload abandons what was staged (`Incoming::abandon`). Boxed: the future is large.
         let put = async move {
             let mut stream = pin!(stream);
+            let to = Destination { name, path: &path, mode };
             let mut incoming = Incoming::new(self, name);
             while let Some(item) = stream.next().await {
                 let pushed = match item {
@@ -87,7 +88,7 @@ impl ObjectSink {
                     return Err(error.into());
                 }
             }
-            Ok(incoming.store(&path, mode).await?)
+            Ok(incoming.store(&to).await?)
         };
         Box::pin(put.instrument(span)).await
     }
@@ -116,23 +117,18 @@ impl ObjectSink {
     /// One conditional put carrying the digest as custom metadata.
     async fn put_small(
         &self,
-        name: &str,
-        path: &Path,
+        to: &Destination<'_>,
         payload: PutPayload,
         digest: Digest,
-        mode: WriteMode,
     ) -> Result<PutOutcome> {
-        let put_mode = match mode {
-            WriteMode::CreateOnly => PutMode::Create,
-            WriteMode::Replace => PutMode::Overwrite,
-        };
+        let Destination { name, path, mode } = *to;
         let options = PutOptions {
-            mode: put_mode,
+            mode: if mode == WriteMode::Replace { PutMode::Overwrite } else { PutMode::Create },
             attributes: digest.to_attributes(),
             ..PutOptions::default()
         };
         match self.inner.store.put_opts(path, payload, options).await {
-            Ok(_) => Ok(self.written(name, digest, mode)),
+            Ok(_) => Ok(self.written(to, digest)),
             Err(object_store::Error::AlreadyExists { .. }) => {
                 self.answer_existing(name, path, digest).await
             }
@@ -143,16 +139,13 @@ impl ObjectSink {
     /// Copies a complete staging object to its final name, records its digest, and removes the staging object.
     async fn publish(
         &self,
-        name: &str,
-        path: &Path,
+        to: &Destination<'_>,
         staging: &Path,
         digest: Digest,
-        mode: WriteMode,
     ) -> Result<PutOutcome> {
-        let copy_mode = match mode {
-            WriteMode::CreateOnly => CopyMode::Create,
-            WriteMode::Replace => CopyMode::Overwrite,
-        };
+        let Destination { name, path, mode } = *to;
+        let copy_mode =
+            if mode == WriteMode::Replace { CopyMode::Overwrite } else { CopyMode::Create };
         let registration =
             self.inner.copy_metadata.as_ref().map(|m| m.register(staging.as_ref(), digest));
         let copied = self
@@ -164,7 +157,7 @@ impl ObjectSink {
         drop(registration);
         let outcome = match copied {
             Ok(()) => match self.record_after_copy(name, path, digest, attached).await {
-                Ok(()) => Ok(self.written(name, digest, mode)),
+                Ok(()) => Ok(self.written(to, digest)),
                 Err(error) => Err(error),
             },
             Err(object_store::Error::AlreadyExists { .. }) => {
@@ -204,8 +197,9 @@ impl ObjectSink {
         self.record_sidecar(name, path, digest).await
     }
 
-    fn written(&self, name: &str, digest: Digest, mode: WriteMode) -> PutOutcome {
-        let status = match mode {
+    fn written(&self, to: &Destination<'_>, digest: Digest) -> PutOutcome {
+        let name = to.name;
+        let status = match to.mode {
             WriteMode::CreateOnly => PutStatus::Created,
             WriteMode::Replace => PutStatus::Replaced,
         };
@@ -251,6 +245,16 @@ impl ObjectSink {
             }
         }
     }
+}
+
+/// Where a write goes, and what it does when the name is taken.
+#[derive(Debug, Clone, Copy)]
+struct Destination<'a> {
+    /// The object name, relative to the sink.
+    name: &'a str,
+    /// Its path in the store.
+    path: &'a Path,
+    mode: WriteMode,
 }
 
 /// The bytes of one write as they arrive: held in memory up to one part, then streamed into a multipart upload to
@@ -357,8 +361,8 @@ impl<'a> Incoming<'a> {
     /// Stores what came under `path`: a staged upload is completed and published by copy; buffered bytes are
     /// written with one conditional put where the store keeps custom metadata, else staged and published (so
     /// partial files stay under staging).
-    async fn store(self, path: &Path, mode: WriteMode) -> Result<PutOutcome> {
-        let (sink, name) = (self.sink, self.name);
+    async fn store(self, to: &Destination<'_>) -> Result<PutOutcome> {
+        let sink = self.sink;
         let digest = self.hasher.finish();
         match self.body {
             Body::Staged { upload, staging } => {
@@ -373,10 +377,10 @@ impl<'a> Incoming<'a> {
                         source,
                     ));
                 }
-                sink.publish(name, path, &staging, digest, mode).await
+                sink.publish(to, &staging, digest).await
             }
             Body::Buffered { chunks, .. } if sink.inner.options.kind.custom_metadata() => {
-                sink.put_small(name, path, PutPayload::from_iter(chunks), digest, mode).await
+                sink.put_small(to, PutPayload::from_iter(chunks), digest).await
             }
             Body::Buffered { chunks, .. } => {
                 let staging = sink.inner.names.new_staging();
@@ -387,7 +391,7 @@ impl<'a> Incoming<'a> {
                     .map_err(|source| {
                         Error::store("put", staging.as_ref(), sink.label(), source)
                     })?;
-                sink.publish(name, path, &staging, digest, mode).await
+                sink.publish(to, &staging, digest).await
             }
         }
     }

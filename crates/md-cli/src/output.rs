@@ -1,30 +1,16 @@
-//! Writing a local file atomically: [`downloader::fetch::LocalFileWriter`].
+//! Local files: written atomically ([`downloader::fetch::LocalFileWriter`]), and checked before any work.
 
 pub(crate) use downloader::fetch::LocalFileWriter;
 
-use std::path::Path;
-
-use anyhow::anyhow;
-
-use crate::exit::Failure;
-
 /// Checks, before any work, that the path given with `flag` (`--output`, `--html`) names a file in an existing
-/// directory.
+/// directory ([`downloader::fetch::check_file_path`]).
 ///
 /// # Errors
-/// [`Failure::BadInput`] naming the flag and the path.
-pub(crate) fn check_file_path(flag: &str, path: &Path) -> Result<(), Failure> {
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(Failure::BadInput(anyhow!("{flag} {} is not a file path", path.display())));
-    }
-    let parent =
-        path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(Failure::BadInput(anyhow!(
-            "{flag} {}: the directory {} does not exist",
-            path.display(),
-            parent.display()
-        )));
-    }
-    Ok(())
+/// [`Failure::BadInput`](crate::exit::Failure::BadInput) naming the flag and the path.
+pub(crate) fn check_file_path(
+    flag: &'static str,
+    path: &std::path::Path,
+) -> Result<(), crate::exit::Failure> {
+    downloader::fetch::check_file_path(flag, path)
+        .map_err(|error| crate::exit::Failure::BadInput(anyhow::anyhow!(error)))
 }

@@ -944,6 +944,7 @@ impl Resolver<'_> {
         let spill_dir = self.parse_opt(Var::MdParquetSpillDir, |text| Ok(PathBuf::from(text)));
         let mut layout = self.parse(Var::MdLayout, Layout::parse);
         let force = self.parse(Var::MdForce, parse_bool);
+        let file_facts = self.parse(Var::MdFileFacts, parse_bool);
         if let (Some(formats), Some(template)) = (&output_formats, &layout)
             && formats.len() > 1
             && !template.uses(Placeholder::Ext)
@@ -972,6 +973,7 @@ impl Resolver<'_> {
             },
             layout: layout?,
             force: force?,
+            file_facts: file_facts?,
         })
     }
 }

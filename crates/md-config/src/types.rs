@@ -546,6 +546,8 @@ pub struct DownloadConfig {
     /// Replace what is stored instead of keeping it (`MD_FORCE`, `--force`): objects even when they verify, and
     /// definitions files this version cannot read.
     pub force: bool,
+    /// Learn each raw file's facts while the gzip check inflates it, for the download manifest (`MD_FILE_FACTS`).
+    pub file_facts: bool,
 }
 
 /// Implements `Default` for sections of the configuration as their part of [`Config::defaults`], so that the table

@@ -243,6 +243,7 @@ variables! {
     MdParquetSpillDir = "MD_PARQUET_SPILL_DIR",
     MdLayout = "MD_LAYOUT",
     MdForce = "MD_FORCE",
+    MdFileFacts = "MD_FILE_FACTS",
 }
 
 /// Every variable md-config reads, in `.env.example` order.
@@ -897,6 +898,13 @@ pub const VARS: &[VarSpec] = &[
         "force",
         Some("false"),
         "true: replace what is stored instead of keeping it (`--force`, one meaning in every command): download and rewrite every object, even one stored and verified or one md did not write, and ask Tardis again for units a previous run found not offered; md-cli fetch rewrites an existing object at --output (without it an object whose content differs fails the fetch, naming both digests); md-cli instruments and pipeline replace definitions files this version cannot read.",
+    ),
+    var(
+        Var::MdFileFacts,
+        Download,
+        "file_facts",
+        Some("true"),
+        "true: md-cli download learns what is inside each raw file while the gzip check inflates it (rows, first and last timestamps, rows out of order, crossed or locked books) and records it in the download manifest (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false (no inflate) or for Parquet output (the converter inflates).",
     ),
 ];
 

@@ -58,8 +58,9 @@ impl DatasetRequest {
     }
 
     /// Has the gzip check learn what is inside the file ([`crate::facts`]), returned in
-    /// [`DatasetSummary::facts`]. Off by default: the scan reads every inflated row, and on the bench's files it
-    /// costs 30-50% of the check's CPU (docs/BENCHMARKS.md), over issue 25's 10% budget, until it has a fast path.
+    /// [`DatasetSummary::facts`]. Off unless asked for (md's download asks whenever it checks raw files, unless
+    /// `MD_FILE_FACTS=false`): the scan reads every inflated row, at a cost measured in docs/BENCHMARKS.md ("Per-file
+    /// facts").
     pub fn with_facts(mut self) -> Self {
         self.facts = true;
         self
@@ -109,6 +110,17 @@ pub struct DatasetSummary {
     pub facts: Option<crate::facts::FileFacts>,
 }
 
+/// The summary of a [`DatasetStream`] handed on elsewhere ([`DatasetStream::summary_handle`]).
+#[derive(Debug, Clone)]
+pub struct SummaryHandle(Arc<Progress>);
+
+impl SummaryHandle {
+    /// Returns the summary once the stream has ended without error, else `None`.
+    pub fn get(&self) -> Option<DatasetSummary> {
+        *self.0.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Progress {
     handed_out: AtomicU64,
@@ -152,6 +164,12 @@ impl DatasetStream {
     /// Returns the summary once the stream has ended without error, else `None`.
     pub fn summary(&self) -> Option<DatasetSummary> {
         *self.progress.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns a handle to the summary that outlives the stream, for a consumer that hands the stream on (into a
+    /// sink) and wants the summary (its facts) once the stream has ended.
+    pub fn summary_handle(&self) -> SummaryHandle {
+        SummaryHandle(Arc::clone(&self.progress))
     }
 
     /// Returns the length announced by the server, if any.

@@ -51,7 +51,7 @@ mod urls;
 pub mod wire;
 
 pub use client::{Endpoint, Probe, TardisClient};
-pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary};
+pub use dataset::{DatasetRequest, DatasetStream, DatasetSummary, SummaryHandle};
 pub use error::{Error, Result, codes};
 pub use metadata::InstrumentFilter;
 pub use readiness::{ClockSkew, CoverageGap, KeyStanding, MAX_CLOCK_SKEW, coverage_gaps};

@@ -93,21 +93,21 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let column = |format: &str, pick: fn(&Row) -> f64| {
         median(&results[format].iter().map(pick).collect::<Vec<_>>())
     };
-    let parquet_cpu = column("parquet", |row| row.cpu);
+    let parquet_cpu = column("parquet", |row| row.cpu());
     for format in FORMATS {
         let _ = writeln!(
             out,
             "| `{format}` | {} | {:.0} ({:.0}) | {:.2} | {:.2} | {:.0} | {:.2}x |",
             format.split(',').count(),
-            column(format, |row| row.mb_s),
-            max(&results[format].iter().map(|row| row.mb_s).collect::<Vec<_>>()),
-            column(format, |row| row.seconds),
-            column(format, |row| row.cpu),
-            mib(column(format, |row| row.rss_kib)),
-            column(format, |row| row.cpu) / parquet_cpu,
+            column(format, |row| row.mb_s()),
+            max(&results[format].iter().map(|row| row.mb_s()).collect::<Vec<_>>()),
+            column(format, |row| row.seconds()),
+            column(format, |row| row.cpu()),
+            mib(column(format, |row| row.rss_kib())),
+            column(format, |row| row.cpu()) / parquet_cpu,
         );
     }
-    let ratio = column("raw,parquet", |row| row.cpu) / parquet_cpu;
+    let ratio = column("raw,parquet", |row| row.cpu()) / parquet_cpu;
     let _ = writeln!(
         out,
         "\nGoal: `raw,parquet` costs little more CPU than `parquet` alone ({ratio:.2}x, goal <= {GOAL:.2}x): **{}**",

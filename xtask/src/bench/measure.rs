@@ -200,13 +200,11 @@ pub(crate) fn ensure_venv(venv: &Path, probe: &str, packages: &[&str]) -> Result
 }
 
 /// Megabytes (10^6) per second.
-/// One measured download, reduced to what the throughput tables show.
-#[derive(Debug, Clone, Copy)]
+/// One measured download and what it moved: a row of the throughput tables.
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
-    pub(crate) mb_s: f64,
-    pub(crate) seconds: f64,
-    pub(crate) cpu: f64,
-    pub(crate) rss_kib: f64,
+    measured: Measured,
+    bytes: u64,
     /// CPU seconds the stand-ins (the Tardis stand-in, and the GCS fake when used) spent during the run, where
     /// measured.
     pub(crate) stand_ins_cpu: Option<f64>,
@@ -214,15 +212,34 @@ pub(crate) struct Row {
 
 impl Measured {
     /// The row of a run that moved `bytes`.
-    pub(crate) fn row(&self, bytes: u64, stand_ins_cpu: Option<f64>) -> Row {
-        Row {
-            mb_s: mb_per_s(bytes, self.seconds),
-            seconds: self.seconds,
-            cpu: self.user + self.system,
-            rss_kib: self.peak_rss_kib as f64,
-            stand_ins_cpu,
-        }
+    pub(crate) fn row(self, bytes: u64, stand_ins_cpu: Option<f64>) -> Row {
+        Row { measured: self, bytes, stand_ins_cpu }
     }
+}
+
+impl Row {
+    pub(crate) fn mb_s(&self) -> f64 {
+        mb_per_s(self.bytes, self.measured.seconds)
+    }
+
+    pub(crate) fn seconds(&self) -> f64 {
+        self.measured.seconds
+    }
+
+    /// CPU seconds, user and kernel.
+    pub(crate) fn cpu(&self) -> f64 {
+        self.measured.user + self.measured.system
+    }
+
+    pub(crate) fn rss_kib(&self) -> f64 {
+        self.measured.peak_rss_kib as f64
+    }
+}
+
+/// One line of a bench's goals: `- {what} {ratio:.2}x (goal >= {goal}x): **met**` (or `**missed**`).
+pub(crate) fn ratio_goal(what: &str, ratio: f64, goal: f64) -> String {
+    let verdict = if ratio >= goal { "met" } else { "missed" };
+    format!("- {what} {ratio:.2}x (goal >= {goal}x): **{verdict}**")
 }
 
 pub(crate) fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
@@ -247,6 +264,15 @@ mod tests {
         assert_eq!(json_number(text, "neg"), Some(-3.0));
         assert_eq!(json_number(text, "missing"), None);
         assert_eq!(json_text(text, "name"), Some("x y"));
+    }
+
+    #[test]
+    fn goal_lines_say_met_or_missed() {
+        assert_eq!(
+            ratio_goal("fast: md vs curl", 0.8, 0.8),
+            "- fast: md vs curl 0.80x (goal >= 0.8x): **met**"
+        );
+        assert_eq!(ratio_goal("x", 4.994, 5.0), "- x 4.99x (goal >= 5x): **missed**");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, KEY, curl};
-use super::measure::{Meter, Row, capture, max, median, mib};
+use super::measure::{Meter, Row, capture, max, median, mib, ratio_goal};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
 
@@ -157,7 +157,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             "| tool | sink | MB/s (best) | wall s | CPU s | stand-ins' CPU s | peak RSS MiB | vs curl | vs official client | vs inflate limit |\n\
              |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        let speed = |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s).collect::<Vec<_>>());
+        let speed =
+            |tool: Tool| median(&results[&tool].iter().map(|r| r.mb_s()).collect::<Vec<_>>());
         let (curl, official) = (speed(Tool::Curl), speed(Tool::Official));
         let limit = speed(Tool::InflateLimit);
         for tool in TOOLS {
@@ -167,7 +168,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             let rss = if matches!(tool, Tool::Curl | Tool::InflateLimit) {
                 "-".to_owned()
             } else {
-                format!("{:.0}", mib(column(|r| r.rss_kib)))
+                format!("{:.0}", mib(column(|r| r.rss_kib())))
             };
             let stand_ins = runs
                 .iter()
@@ -175,38 +176,35 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
                 .collect::<Option<Vec<f64>>>()
                 .map_or_else(|| "-".to_owned(), |cpu| format!("{:.2}", median(&cpu)));
             let versus_limit = if tool.verifies() {
-                format!("{:.2}x", column(|r| r.mb_s) / limit)
+                format!("{:.2}x", column(|r| r.mb_s()) / limit)
             } else {
                 "-".to_owned()
             };
             let _ = writeln!(
                 out,
                 "| {label} | {sink} | {:.0} ({:.0}) | {:.2} | {:.2} | {stand_ins} | {rss} | {:.2}x | {:.2}x | {versus_limit} |",
-                column(|r| r.mb_s),
-                max(&runs.iter().map(|r| r.mb_s).collect::<Vec<_>>()),
-                column(|r| r.seconds),
-                column(|r| r.cpu),
-                column(|r| r.mb_s) / curl,
-                column(|r| r.mb_s) / official,
+                column(|r| r.mb_s()),
+                max(&runs.iter().map(|r| r.mb_s()).collect::<Vec<_>>()),
+                column(|r| r.seconds()),
+                column(|r| r.cpu()),
+                column(|r| r.mb_s()) / curl,
+                column(|r| r.mb_s()) / official,
             );
         }
         out.push('\n');
+        let name = &profile.name[..3];
         if profile.bandwidth.is_none() {
             let (md, zlib) = (speed(Tool::MdLocal), speed(Tool::MdLocalZlib));
-            let _ = writeln!(
-                goals,
-                "- {} local: md vs the all-cores inflate limit {:.2}x (goal >= 0.85x): **{}**",
-                &profile.name[..3],
-                md / limit,
-                if md / limit >= 0.85 { "met" } else { "missed" }
-            );
-            let _ = writeln!(
-                goals,
-                "- {} local: md with ISA-L vs md with zlib-rs {:.2}x (goal >= 1.7x): **{}**",
-                &profile.name[..3],
-                md / zlib,
-                if md / zlib >= 1.7 { "met" } else { "missed" }
-            );
+            for (what, ratio, goal) in [
+                ("md vs the all-cores inflate limit", md / limit, 0.85),
+                ("md with ISA-L vs md with zlib-rs", md / zlib, 1.7),
+            ] {
+                let _ = writeln!(
+                    goals,
+                    "{}",
+                    ratio_goal(&format!("{name} local: {what}"), ratio, goal)
+                );
+            }
         }
         for tool in [Tool::MdLocal, Tool::MdGcs, Tool::MdLocalUnchecked, Tool::MdGcsUnchecked] {
             let md = speed(tool);
@@ -216,21 +214,11 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
                 Tool::MdLocalUnchecked => "local, TARDIS_VERIFY_GZIP=false",
                 _ => "GCS fake, TARDIS_VERIFY_GZIP=false",
             };
-            let versus_curl = md / curl;
-            let _ = writeln!(
-                goals,
-                "- {} {sink}: md vs curl {versus_curl:.2}x (goal >= 0.8x): **{}**",
-                &profile.name[..3],
-                if versus_curl >= 0.8 { "met" } else { "missed" }
-            );
+            let what = format!("{name} {sink}: md vs curl");
+            let _ = writeln!(goals, "{}", ratio_goal(&what, md / curl, 0.8));
             if profile.bandwidth.is_some() {
-                let versus_official = md / official;
-                let _ = writeln!(
-                    goals,
-                    "- {} {sink}: md vs the official client {versus_official:.2}x (goal >= 5x): **{}**",
-                    &profile.name[..3],
-                    if versus_official >= 5.0 { "met" } else { "missed" }
-                );
+                let what = format!("{name} {sink}: md vs the official client");
+                let _ = writeln!(goals, "{}", ratio_goal(&what, md / official, 5.0));
             }
         }
     }

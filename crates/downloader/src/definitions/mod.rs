@@ -71,8 +71,8 @@ pub fn aggregate_object(start: NaiveDate, end: NaiveDate) -> String {
     )
 }
 
-/// What writing one object did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What writing one object did (also one object of a [`DefinitionsReport`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Written {
     /// The object.
     pub object: String,
@@ -81,7 +81,8 @@ pub struct Written {
     /// Whether the bytes changed (`false`: an identical file was already stored).
     pub changed: bool,
     /// Who wrote the file this one replaced, when it was written by the system md replaces
-    /// (`market-tick-data-handler`) or by an earlier md.
+    /// (`market-tick-data-handler`) or by an earlier md, before this version's columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced: Option<&'static str>,
 }
 
@@ -456,22 +457,7 @@ pub struct DefinitionsReport {
     /// One entry per requested exchange.
     pub exchanges: BTreeMap<String, ExchangeReport>,
     /// Objects written (or verified unchanged).
-    pub objects: Vec<WrittenReport>,
-}
-
-/// One object of a [`DefinitionsReport`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct WrittenReport {
-    /// The object.
-    pub object: String,
-    /// Rows in it.
-    pub rows: usize,
-    /// Whether its bytes changed.
-    pub changed: bool,
-    /// Who wrote the file this one replaced (`market-tick-data-handler`, `an earlier md`), if it replaced one
-    /// written before this version's columns.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replaced: Option<&'static str>,
+    pub objects: Vec<Written>,
 }
 
 impl DefinitionsReport {
@@ -594,25 +580,13 @@ pub async fn write_definitions(
         }
         let record_refs: Vec<&InstrumentRecord> = records.iter().collect();
         let group_refs: Vec<&GroupRecord> = groups.iter().collect();
-        for written in store.write_day(date, &coverage, &record_refs, &group_refs).await? {
-            report.objects.push(WrittenReport {
-                object: written.object,
-                rows: written.rows,
-                changed: written.changed,
-                replaced: written.replaced,
-            });
-        }
+        report.objects.extend(store.write_day(date, &coverage, &record_refs, &group_refs).await?);
         aggregate.push((date, records));
     }
     let aggregate_refs: Vec<(NaiveDate, Vec<&InstrumentRecord>)> =
         aggregate.iter().map(|(date, records)| (*date, records.iter().collect())).collect();
     let written = store.write_aggregate(dates.start, dates.end, &coverage, &aggregate_refs).await?;
-    report.objects.push(WrittenReport {
-        object: written.object,
-        rows: written.rows,
-        changed: written.changed,
-        replaced: written.replaced,
-    });
+    report.objects.push(written);
     Ok(report)
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt as _;
 use gcs_sink::{ObjectSink, WriteMode};
 use serde::{Deserialize, Serialize};
+use tardis_client::facts::FileFacts;
 
 use super::adopt::{AdoptedObject, LeftAlone};
 use super::days::RunDays;
@@ -105,6 +106,10 @@ pub struct UnitCounts {
     /// (listed in [`Manifest::left_alone`]; `--force` replaces it).
     #[serde(default)]
     pub left_alone: usize,
+    /// Stored by this run from a file without rows (also counted in `done`; [`UnitStatus::Empty`] in
+    /// [`Manifest::facts`]). Known only where facts are learnt ([`Manifest::facts_state`]).
+    #[serde(default)]
+    pub empty: usize,
 }
 
 /// A failed unit and why.
@@ -137,6 +142,76 @@ pub struct UnitRecord {
     pub code: Option<u32>,
     /// Tardis's message, or why the run stopped.
     pub message: String,
+}
+
+/// What is inside one stored file, as Tardis sent it ([`FileFacts`]: rows, first and last timestamps, rows out of
+/// order, crossed and locked books), with the object it was stored as and that object's size and CRC32C: the facts
+/// describe exactly those bytes. The manifest is the facts' only record (docs/SCHEMAS.md, "Per-file facts", says why
+/// they are not in the object's metadata).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFacts {
+    /// The unit (`date/exchange/data_type/symbol`).
+    pub unit: String,
+    /// The object the file was stored as.
+    pub object: String,
+    /// The object's size in bytes, as recorded with it.
+    pub size: u64,
+    /// The object's CRC32C, 8 lowercase hex digits, as recorded with it.
+    pub crc32c: String,
+    /// [`UnitStatus::StoredVerified`], or [`UnitStatus::Empty`] for a file without rows.
+    pub status: UnitStatus,
+    /// The facts.
+    pub facts: FileFacts,
+}
+
+impl UnitFacts {
+    /// The record of `facts` learnt from the file stored as `object` with `digest`.
+    pub fn new(unit: String, object: String, digest: gcs_sink::Digest, facts: FileFacts) -> Self {
+        UnitFacts {
+            unit,
+            object,
+            size: digest.size,
+            crc32c: digest.crc32c_hex(),
+            status: if facts.is_empty() { UnitStatus::Empty } else { UnitStatus::StoredVerified },
+            facts,
+        }
+    }
+}
+
+/// Whether a run learnt the facts of the files it stored ([`Manifest::facts`]), and if not, why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactsState {
+    /// Learnt for every file the run downloaded and stored, while the gzip check inflated it.
+    Learnt,
+    /// `TARDIS_VERIFY_GZIP=false`: no file was inflated, so none has facts.
+    GzipCheckOff,
+    /// `MD_FILE_FACTS=false`: the gzip check ran without learning them.
+    TurnedOff,
+    /// `MD_OUTPUT_FORMAT` with `parquet`: the converter inflates the files, and does not learn facts.
+    ParquetOutput,
+    /// A manifest written before md recorded facts.
+    #[default]
+    NotRecorded,
+}
+
+impl FactsState {
+    /// How a run configured with `verify_gzip`, `file_facts` and `output_formats` learns facts.
+    pub fn of(
+        verify_gzip: bool,
+        file_facts: bool,
+        output_formats: md_config::OutputFormats,
+    ) -> Self {
+        if !verify_gzip {
+            FactsState::GzipCheckOff
+        } else if !file_facts {
+            FactsState::TurnedOff
+        } else if output_formats.contains(md_config::OutputFormat::Parquet) {
+            FactsState::ParquetOutput
+        } else {
+            FactsState::Learnt
+        }
+    }
 }
 
 /// A shard's run summary: what `md-cli download` writes to the sink after its work.
@@ -200,6 +275,14 @@ pub struct Manifest {
     /// Units of the range Tardis had not exported yet (in every shard's plan; not planned, not failed).
     #[serde(default)]
     pub not_yet_exported: usize,
+    /// Whether this run learnt the facts of the files it stored, and if not, why.
+    #[serde(default)]
+    pub facts_state: FactsState,
+    /// What is inside each file this run stored, and each file the shard's previous manifest of the range recorded
+    /// for a unit this run found stored and skipped (the same object, size and CRC32C), in unit order. Empty unless
+    /// [`Manifest::facts_state`] is [`FactsState::Learnt`] (a skipped unit keeps its facts whatever this run learns).
+    #[serde(default)]
+    pub facts: Vec<UnitFacts>,
 }
 
 impl Manifest {
@@ -251,25 +334,44 @@ impl Manifest {
     }
 }
 
-/// Returns the units a shard's previous manifest for the same range recorded as not offered, by unit id: a rerun
-/// does not ask Tardis for them again (they are recorded again instead). Nothing when there is no such manifest, or
-/// when it cannot be read (said in a warning): the units are then asked for, which costs one request each.
-///
-/// # Cancel safety
-/// Read-only.
-pub async fn previously_not_offered(
-    sink: &ObjectSink,
-    object: &str,
-) -> BTreeMap<String, UnitRecord> {
-    match Manifest::read(sink, object).await {
-        Ok(previous) => previous
-            .into_iter()
-            .flat_map(|previous| previous.not_offered)
-            .map(|record| (record.unit.clone(), record))
-            .collect(),
-        Err(error) => {
-            tracing::warn!(object, error = %crate::error::chain(&error), "cannot read the previous manifest; units it said were not offered are asked for again");
-            BTreeMap::new()
+/// What a shard's previous manifest for the same range recorded that a rerun keeps: the units not offered, by unit
+/// id (not asked for again; recorded again instead), and the facts of stored files, by object name (carried over
+/// for the units the rerun skips).
+#[derive(Debug, Clone, Default)]
+pub struct Previous {
+    /// Units not offered, by unit id.
+    pub not_offered: BTreeMap<String, UnitRecord>,
+    /// Facts of stored files, by object name.
+    pub facts: BTreeMap<String, UnitFacts>,
+}
+
+impl Previous {
+    /// Reads the previous manifest under `object`. Nothing when there is none, or when it cannot be read (said in a
+    /// warning): its units not offered are then asked for again, which costs one request each, and the facts of
+    /// the files it stored are not carried over.
+    ///
+    /// # Cancel safety
+    /// Read-only.
+    pub async fn read(sink: &ObjectSink, object: &str) -> Previous {
+        match Manifest::read(sink, object).await {
+            Ok(previous) => previous
+                .map(|previous| Previous {
+                    not_offered: previous
+                        .not_offered
+                        .into_iter()
+                        .map(|record| (record.unit.clone(), record))
+                        .collect(),
+                    facts: previous
+                        .facts
+                        .into_iter()
+                        .map(|record| (record.object.clone(), record))
+                        .collect(),
+                })
+                .unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(object, error = %crate::error::chain(&error), "cannot read the previous manifest; units it said were not offered are asked for again, and the facts it recorded are not carried over");
+                Previous::default()
+            }
         }
     }
 }

@@ -17,13 +17,16 @@ use futures::stream::{self, BoxStream};
 use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutError, PutOutcome, PutStatus, StoreKind, WriteMode};
 use md_config::{Config, DownloadConfig, OutputFormat, ServiceConfig};
+use tardis_client::facts::FileFacts;
 use tardis_client::{DatasetRequest, RetryClass, TardisClient};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
-use super::manifest::{self, Manifest, RunStatus, UnitCounts, UnitError, UnitRecord};
+use super::manifest::{
+    self, FactsState, Manifest, Previous, RunStatus, UnitCounts, UnitError, UnitFacts, UnitRecord,
+};
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::{Quota, share_of};
@@ -78,6 +81,8 @@ pub struct Downloader {
     total_shards: u32,
     quota_share: Option<u64>,
     verify: VerifyMode,
+    /// Whether raw downloads learn their files' facts, and if not, why (the manifest says it).
+    facts_state: FactsState,
     /// Parquet conversions in flight: each uses three threads and tens of MiB, so at most one per core (one with
     /// `MEMORY_EFFICIENT`) runs at once, however many units are downloading.
     conversions: Arc<Semaphore>,
@@ -118,6 +123,11 @@ impl Downloader {
             total_shards,
             quota_share: config.tardis.daily_quota_bytes.map(|quota| share_of(quota, total_shards)),
             verify,
+            facts_state: FactsState::of(
+                config.tardis.verify_gzip,
+                config.download.file_facts,
+                config.download.output_formats,
+            ),
             conversions: Arc::new(Semaphore::new(conversion_slots(
                 config.service.memory_efficient,
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -158,7 +168,7 @@ impl Downloader {
         );
         let state = Arc::new(self.open_run(plan, started_at, progress, cancel).await?);
         let outcomes = self.run_units(&units, &state).await;
-        let tally = Tally::of(&outcomes, &state.stop_reason());
+        let tally = Tally::of(&outcomes, &state.stop_reason(), &state.previous.facts);
         let manifest = self.manifest(plan, tally, &state, started_at, clock);
         self.finish(manifest, &state).await
     }
@@ -188,7 +198,7 @@ impl Downloader {
             None => None,
         };
         Ok(RunState {
-            known_not_offered: self.known_not_offered(plan).await,
+            previous: self.previous(plan).await,
             quota,
             quota_exhausted: AtomicBool::new(false),
             ip_locked: std::sync::OnceLock::new(),
@@ -201,10 +211,12 @@ impl Downloader {
         })
     }
 
-    /// Units this shard's previous run of the range found not offered: not asked for again (unless forced).
-    async fn known_not_offered(&self, plan: &Plan) -> BTreeMap<String, UnitRecord> {
+    /// What this shard's previous run of the range recorded that this run keeps (nothing when forced): the units
+    /// it found not offered (not asked for again) and the facts of the files it stored (carried over for the units
+    /// this run skips).
+    async fn previous(&self, plan: &Plan) -> Previous {
         if self.download.force {
-            return BTreeMap::new();
+            return Previous::default();
         }
         let object = manifest::object_name(
             plan.range.start,
@@ -212,7 +224,7 @@ impl Downloader {
             self.shard_index,
             self.total_shards,
         );
-        manifest::previously_not_offered(&self.sink, &object).await
+        Previous::read(&self.sink, &object).await
     }
 
     /// Runs `units` through one queue, `MAX_CONCURRENT_REQUESTS` at a time, returning each with its outcome.
@@ -301,6 +313,8 @@ impl Downloader {
             days: plan.days.clone(),
             exported_until: plan.exported_until.clone(),
             not_yet_exported: plan.not_yet_exported.len(),
+            facts_state: self.facts_state,
+            facts: tally.facts,
         }
     }
 
@@ -340,7 +354,7 @@ impl Downloader {
             Ok(targets) => targets,
             Err(outcome) => return outcome,
         };
-        if let Some(known) = state.known_not_offered.get(&unit.id()) {
+        if let Some(known) = state.previous.not_offered.get(&unit.id()) {
             tracing::debug!(unit = %unit, "not offered, as the previous run found; not asked again");
             return UnitOutcome::NotOffered {
                 status: known.http_status.unwrap_or(400),
@@ -352,7 +366,14 @@ impl Downloader {
         let request = DatasetRequest::new(&unit.exchange, unit.data_type, unit.date, &unit.symbol);
         // The converter inflates the file and checks every gzip member's CRC-32 itself: one inflate, not two (with
         // both formats too: the raw object commits only after the converter has checked the whole file).
-        let request = if converting { request.without_gzip_check() } else { request };
+        let request = if converting {
+            request.without_gzip_check()
+        } else if self.facts_state == FactsState::Learnt {
+            // The check inflates every byte anyway: the facts cost one pass over its output (docs/BENCHMARKS.md).
+            request.with_facts()
+        } else {
+            request
+        };
         let Some(_slots) = self.slots(converting, targets.list.len() > 1, state).await else {
             return UnitOutcome::NotStarted;
         };
@@ -455,8 +476,12 @@ impl Downloader {
             if !state.reserve(unit, &dataset) {
                 return UnitOutcome::NotStarted;
             }
+            let summary = dataset.summary_handle();
             let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
-                Ok(outcomes) => return targets.stored(&outcomes, retry.attempt()),
+                Ok(outcomes) => {
+                    let facts = summary.get().and_then(|summary| summary.facts);
+                    return targets.stored(unit, &outcomes, retry.attempt(), facts);
+                }
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
                     return UnitOutcome::NotStarted;
                 }
@@ -839,7 +864,14 @@ struct Targets {
 impl Targets {
     /// The unit's outcome once every target's write ended cleanly: done, or skipped when every object turned out
     /// to be stored already (another writer won each create-only write with the same bytes).
-    fn stored(&self, outcomes: &[PutOutcome], attempts: u32) -> UnitOutcome {
+    /// `facts`: what the client learnt about the file (a raw object's facts are recorded with its name and digest).
+    fn stored(
+        &self,
+        unit: &Unit,
+        outcomes: &[PutOutcome],
+        attempts: u32,
+        facts: Option<FileFacts>,
+    ) -> UnitOutcome {
         let written: Vec<(&Target, &PutOutcome)> = self
             .list
             .iter()
@@ -849,11 +881,17 @@ impl Targets {
         if written.is_empty() {
             return UnitOutcome::Skipped;
         }
+        let facts = facts.and_then(|facts| {
+            let (target, outcome) =
+                written.iter().find(|(target, _)| target.format == OutputFormat::Raw)?;
+            Some(Box::new(UnitFacts::new(unit.id(), target.name.clone(), outcome.digest, facts)))
+        });
         UnitOutcome::Done {
             bytes: written.iter().map(|(_, outcome)| outcome.digest.size).sum(),
             replaced: self.replaced,
             attempts,
             written: written.iter().map(|(target, _)| target.name.clone()).collect(),
+            facts,
         }
     }
 }
@@ -892,18 +930,29 @@ struct Tally {
     interrupted: Vec<UnitRecord>,
     done_objects: Vec<String>,
     skipped_objects: Vec<String>,
+    facts: Vec<UnitFacts>,
 }
 
 impl Tally {
-    /// Adds up `outcomes`; `stop_reason` is why the units not started were not.
-    fn of(outcomes: &[(&Unit, UnitOutcome)], stop_reason: &str) -> Tally {
+    /// Adds up `outcomes`; `stop_reason` is why the units not started were not; `previous_facts` are the facts the
+    /// previous manifest recorded, by object name, kept for the units skipped.
+    fn of(
+        outcomes: &[(&Unit, UnitOutcome)],
+        stop_reason: &str,
+        previous_facts: &BTreeMap<String, UnitFacts>,
+    ) -> Tally {
         let mut tally = Tally {
             counts: UnitCounts { planned: outcomes.len(), ..UnitCounts::default() },
             ..Tally::default()
         };
         for (unit, outcome) in outcomes {
             tally.add(unit, outcome, stop_reason);
+            if *outcome == UnitOutcome::Skipped {
+                let kept = unit.object_names().filter_map(|name| previous_facts.get(name));
+                tally.facts.extend(kept.cloned());
+            }
         }
+        tally.facts.sort_by(|a, b| (&a.unit, &a.object).cmp(&(&b.unit, &b.object)));
         tally.not_offered.sort_by(|a, b| a.unit.cmp(&b.unit));
         tally.interrupted.sort_by(|a, b| a.unit.cmp(&b.unit));
         tally.errors.sort_by(|a, b| a.unit.cmp(&b.unit));
@@ -915,9 +964,13 @@ impl Tally {
     fn add(&mut self, unit: &Unit, outcome: &UnitOutcome, stop_reason: &str) {
         let counts = &mut self.counts;
         match outcome {
-            UnitOutcome::Done { bytes, replaced, attempts, written } => {
+            UnitOutcome::Done { bytes, replaced, attempts, written, facts } => {
                 self.retries += u64::from(attempts.saturating_sub(1));
                 counts.done += 1;
+                if let Some(facts) = facts {
+                    counts.empty += usize::from(facts.status == UnitStatus::Empty);
+                    self.facts.push(UnitFacts::clone(facts));
+                }
                 counts.replaced += usize::from(*replaced);
                 self.bytes_written += bytes;
                 // With two formats, the object that was already stored and verified is listed as skipped.
@@ -976,8 +1029,8 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 struct RunState {
-    /// Units the previous manifest of this shard and range recorded as not offered, by unit id.
-    known_not_offered: BTreeMap<String, UnitRecord>,
+    /// What the previous manifest of this shard and range recorded that this run keeps.
+    previous: Previous,
     quota: Option<Quota>,
     quota_exhausted: AtomicBool,
     /// Set when Tardis refused the key past the max wait (it is in use from another IP address): the client sends

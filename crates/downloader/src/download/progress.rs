@@ -15,6 +15,9 @@ pub enum UnitOutcome {
         attempts: u32,
         /// The objects written (with two output formats, one of them may have been stored already).
         written: Vec<String>,
+        /// What is inside the file, with the raw object it was stored as, when the download learnt it
+        /// ([`super::manifest::FactsState::Learnt`]).
+        facts: Option<Box<super::manifest::UnitFacts>>,
     },
     /// Already stored and verified.
     Skipped,

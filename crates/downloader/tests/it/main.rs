@@ -5,6 +5,7 @@ mod adopt;
 mod convert;
 mod definitions;
 mod errors;
+mod facts;
 mod keys;
 mod pipeline;
 mod plan;

@@ -123,6 +123,7 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
         )
         .unwrap(),
         force: false,
+        file_facts: true,
     }
 }
 

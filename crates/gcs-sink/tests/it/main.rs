@@ -6,5 +6,6 @@ mod contract;
 mod fake_gcs;
 mod fake_gcs_server;
 mod kill;
+mod probe;
 mod secret_manager;
 mod support;

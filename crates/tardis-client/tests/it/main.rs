@@ -4,6 +4,7 @@ mod datasets;
 mod faults;
 mod limits;
 mod metadata;
+mod readiness;
 mod redaction;
 mod support;
 mod symbols;
