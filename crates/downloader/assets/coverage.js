@@ -109,18 +109,20 @@
       row.units.reduce(function (a, b) { return a + b; }, 0) + " unit(s), " + human(row.bytes) + " stored";
     div.appendChild(rh);
     var strip = cells(row.worst, function (d) { return row.day_marked[d] > 0; });
+    div.appendChild(strip);
+    grid.appendChild(div);
     // A cell whose worst status is not "stored and verified" but that has verified units shows their share as a
     // green base, at most two thirds of the cell, so the worst colour always shows.
     for (var d = 0; d < N; d++) {
       var counts = row.day_units[d], total = counts.reduce(function (a, b) { return a + b; }, 0);
       if (counts[0] > 0 && counts[0] < total) {
         var share = Math.min(67, Math.round(100 * counts[0] / total));
-        strip.children[d].style.backgroundImage =
-          "linear-gradient(to top, var(--verified) " + share + "%, transparent " + share + "%)";
+        // Over the status's own pattern (empty, not offered, not yet exported), which a plain colour does not have.
+        var cell = strip.children[d], pattern = getComputedStyle(cell).backgroundImage;
+        cell.style.backgroundImage = "linear-gradient(to top, var(--verified) " + share + "%, transparent " + share + "%)" +
+          (pattern && pattern !== "none" ? ", " + pattern : "");
       }
     }
-    div.appendChild(strip);
-    grid.appendChild(div);
     var block = el("div", "block");
     block.dataset.row = r;
     block.hidden = true;
