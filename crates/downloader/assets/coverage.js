@@ -28,9 +28,12 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function cells(codes) {
+  // A cell whose file has crossed rows or local_timestamp disorder carries the marker class.
+  var markedHtml = { ".": cellHtml["."] };
+  data.statuses.forEach(function (s) { markedHtml[s.code] = '<i class="c st-' + s.key + ' mk"></i>'; });
+  function cells(codes, marked) {
     var parts = new Array(codes.length);
-    for (var i = 0; i < codes.length; i++) parts[i] = cellHtml[codes.charAt(i)];
+    for (var i = 0; i < codes.length; i++) parts[i] = (marked && marked(i) ? markedHtml : cellHtml)[codes.charAt(i)];
     var div = el("div", "cells");
     div.innerHTML = parts.join("");
     return div;
@@ -105,25 +108,27 @@
     rh.title = row.exchange + " · " + row.data_type + ": " + row.keys.length + " instrument(s), " +
       row.units.reduce(function (a, b) { return a + b; }, 0) + " unit(s), " + human(row.bytes) + " stored";
     div.appendChild(rh);
-    var strip = cells(row.worst);
+    var strip = cells(row.worst, function (d) { return row.day_marked[d] > 0; });
+    div.appendChild(strip);
+    grid.appendChild(div);
     // A cell whose worst status is not "stored and verified" but that has verified units shows their share as a
     // green base, at most two thirds of the cell, so the worst colour always shows.
     for (var d = 0; d < N; d++) {
       var counts = row.day_units[d], total = counts.reduce(function (a, b) { return a + b; }, 0);
       if (counts[0] > 0 && counts[0] < total) {
         var share = Math.min(67, Math.round(100 * counts[0] / total));
-        strip.children[d].style.backgroundImage =
-          "linear-gradient(to top, var(--verified) " + share + "%, transparent " + share + "%)";
+        // Over the status's own pattern (empty, not offered, not yet exported), which a plain colour does not have.
+        var cell = strip.children[d], pattern = getComputedStyle(cell).backgroundImage;
+        cell.style.backgroundImage = "linear-gradient(to top, var(--verified) " + share + "%, transparent " + share + "%)" +
+          (pattern && pattern !== "none" ? ", " + pattern : "");
       }
     }
-    div.appendChild(strip);
-    grid.appendChild(div);
     var block = el("div", "block");
     block.dataset.row = r;
     block.hidden = true;
     grid.appendChild(block);
     div.addEventListener("click", function () { toggle(r); });
-    return { data: row, div: div, tog: tog, block: block, open: false, page: 0, problems: false, sizes: null };
+    return { data: row, div: div, tog: tog, block: block, open: false, page: 0, problems: false, sizes: null, facts: null };
   });
 
   function problemOnly(row) {
@@ -173,9 +178,37 @@
       var rh = el("div", "rh", key);
       rh.title = key;
       div.appendChild(rh);
-      div.appendChild(cells(row.data.status.substr(k * N, N)));
+      div.appendChild(cells(row.data.status.substr(k * N, N), flaggedAt(row, k * N)));
       block.appendChild(div);
     }
+  }
+  // A cell's file facts (see push_facts in page.rs): rows, first and last timestamp and local_timestamp (seconds
+  // from the start of the cell's day), rows going backwards (local_timestamp, timestamp), malformed, crossed, locked.
+  function factsAt(row, cell) {
+    if (!row.facts) row.facts = row.data.facts.split(",");
+    var text = row.facts[cell];
+    if (!text) return null;
+    var f = text.split(":").map(function (v) { return v === "" ? null : parseInt(v, 36); });
+    return { rows: f[0], timestamp: [f[1], f[2]], local: [f[3], f[4]], localBack: f[5], back: f[6],
+      malformed: f[7], crossed: f[8], locked: f[9] };
+  }
+  function flagged(facts) { return facts !== null && (facts.localBack > 0 || facts.crossed > 0); }
+  function flaggedAt(row, first) { return function (d) { return flagged(factsAt(row, first + d)); }; }
+  function moment(day, seconds) {
+    if (seconds === null) return "?";
+    var text = new Date(start + (day * 86400 + seconds) * 1000).toISOString();
+    return (seconds >= 0 && seconds < 86400 ? "" : text.slice(0, 10) + " ") + text.slice(11, 19);
+  }
+  function factLines(facts, day) {
+    var lines = ["rows: " + facts.rows + (facts.rows === 0 ? " (an empty file)" : "")];
+    if (facts.rows > 0) {
+      lines.push("local_timestamp: " + moment(day, facts.local[0]) + " – " + moment(day, facts.local[1]));
+      lines.push("timestamp: " + moment(day, facts.timestamp[0]) + " – " + moment(day, facts.timestamp[1]));
+    }
+    lines.push("going backwards: local_timestamp " + facts.localBack + " row(s), timestamp " + facts.back + " row(s)");
+    if (facts.crossed !== null) lines.push("crossed book: " + facts.crossed + " row(s), locked: " + facts.locked + " row(s)");
+    if (facts.malformed > 0) lines.push("malformed timestamps: " + facts.malformed + " row(s)");
+    return lines;
   }
   function syncHash() {
     var open = rows.filter(function (row) { return row.open; })
@@ -215,6 +248,9 @@
       var size = row.sizes[k * N + day];
       var lines = [row.data.keys[k], head + " · " + date];
       lines.push(code === "." ? "no unit that day" : statusByCode[code].label + (size ? " · " + human(parseInt(size, 36)) : ""));
+      var facts = factsAt(row, k * N + day);
+      if (facts) lines = lines.concat(factLines(facts, day));
+      else if (size) lines.push("facts: none recorded (see missing --json)");
       return lines.join("\n");
     }
     var counts = row.data.day_units[day], total = 0, out = [head + " · " + date];
@@ -225,6 +261,8 @@
     if (total === 0) out.push("no unit that day");
     else out.splice(1, 0, total + " unit(s), worst: " + statusByCode[row.data.worst.charAt(day)].label);
     if (row.data.day_bytes[day] > 0) out.push("stored: " + human(row.data.day_bytes[day]));
+    if (row.data.day_rows[day] > 0) out.push("rows: " + row.data.day_rows[day]);
+    if (row.data.day_marked[day] > 0) out.push("files with crossed rows or disorder: " + row.data.day_marked[day]);
     return out.join("\n");
   }
   grid.addEventListener("mousemove", function (e) {

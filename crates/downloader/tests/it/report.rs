@@ -3,6 +3,7 @@
 //! gaps `missing --check` counts, and writes the report objects under their names.
 
 use downloader::download::UnitStatus;
+use downloader::download::manifest::FactsState;
 use downloader::download::report::{Found, MissingReport, Survey, page};
 use test_support::tardis::{Fault, StubConfig, Times, dataset_path};
 
@@ -50,6 +51,15 @@ async fn a_survey_gives_every_unit_its_status_from_the_objects_and_the_manifest(
     let grown_size = std::fs::metadata(sink_file(3)).unwrap().len();
     assert_eq!(survey.units[3].bytes, Some(grown_size));
     assert_eq!(survey.gaps(), (2, 1), "missing (failed and deleted), unverified");
+    let verified = &survey.units[4];
+    assert_eq!(verified.facts_state, Some(FactsState::Learnt));
+    assert!(verified.facts.is_some_and(|facts| facts.rows > 0), "the file's facts");
+    assert_eq!(
+        (survey.units[3].facts, survey.units[3].facts_state),
+        (None, Some(FactsState::NotRecorded)),
+        "the grown object is not the file the facts describe"
+    );
+    assert_eq!(survey.units[2].facts_state, None, "a unit not stored has no facts to speak of");
     assert_eq!(survey.count(UnitStatus::StoredVerified), units.len() - 4);
 
     let generated_at = chrono::Utc::now();
@@ -73,4 +83,20 @@ async fn a_survey_gives_every_unit_its_status_from_the_objects_and_the_manifest(
     assert_eq!(object, page::object_name(from, to));
     assert_eq!(object, format!("reports/missing/missing_{from}_{to}.html"));
     assert!(page.contains("data-status=\"not_offered\" data-units=\"1\""), "the page's totals");
+}
+
+/// With the gzip check off nothing is inflated: a stored unit has no facts, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_says_why_a_stored_unit_has_no_facts() {
+    let setup = setup(StubConfig::default(), |config| config.tardis.verify_gzip = false).await;
+    run(&setup, &setup.config).await;
+    let survey = Survey::of(&setup.sink, &setup.plan).await.expect("survey");
+    let stored: Vec<_> = survey.units.iter().filter(|unit| unit.found == Found::Verified).collect();
+    assert_eq!(stored.len(), setup.plan.units.len());
+    for unit in stored {
+        assert_eq!((unit.facts, unit.facts_state), (None, Some(FactsState::GzipCheckOff)));
+        let line = serde_json::to_value(unit.line()).unwrap();
+        assert_eq!(line["facts_state"], "gzip_check_off");
+        assert!(line.get("facts").is_none(), "{line}");
+    }
 }

@@ -10,7 +10,7 @@ use std::io::Write as _;
 use anyhow::anyhow;
 use chrono::Utc;
 use downloader::download::UnitStatus;
-use downloader::download::report::Survey;
+use downloader::download::report::{Survey, flagged};
 
 use crate::cli::MissingArgs;
 use crate::commands::download::{ignore_broken_pipe, print_units};
@@ -50,25 +50,30 @@ pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), 
             }
             None => None,
         };
-        // Every unit that is not simply stored and verified: with `--json`, each line says which it is.
+        // Every unit that is not simply stored and verified: with `--json`, each line says which it is (and a
+        // stored unit's file facts); not yet exported and adopted units are counted below, only `--json` lists
+        // them, and the stored units whose files have crossed rows or disorder.
         let shown = survey
             .units
             .iter()
             .filter(|unit| {
-                unit.status != UnitStatus::StoredVerified || unit.unit.incident.is_some()
-            })
-            // Not yet exported and adopted units are counted below; only `--json` lists them.
-            .filter(|unit| {
-                json || !matches!(unit.status, UnitStatus::NotYetExported | UnitStatus::Adopted)
+                let plain =
+                    unit.status == UnitStatus::StoredVerified && unit.unit.incident.is_none();
+                let quiet = matches!(unit.status, UnitStatus::NotYetExported | UnitStatus::Adopted);
+                match json {
+                    true => !plain || unit.facts.as_ref().is_some_and(flagged),
+                    false => !plain && !quiet,
+                }
             })
             .map(|unit| (unit.unit, Some(unit.note())));
         ignore_broken_pipe(print_units(shown, json))?;
         let (missing, unverified) = survey.gaps();
         if !json {
             let mut text = format!(
-                "\nstored and verified {}, adopted {}, unverified {unverified}, missing {missing} (last run failed {}, interrupted {}), not offered {}, not yet exported {}{}, inside an incident {}\n",
+                "\nstored and verified {}, adopted {}, empty at the source {}, unverified {unverified}, missing {missing} (last run failed {}, interrupted {}), not offered {}, not yet exported {}{}, inside an incident {}\n",
                 report.stored_verified,
                 report.adopted,
+                report.empty.len(),
                 survey.count(UnitStatus::Failed),
                 survey.count(UnitStatus::Interrupted),
                 report.not_offered.len(),
@@ -83,6 +88,12 @@ pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), 
                 },
                 report.incidents.len(),
             );
+            if !report.flagged.is_empty() {
+                text.push_str(&format!(
+                    "{} stored file(s) with crossed book rows or local_timestamp going backwards (missing --json lists them with their facts)\n",
+                    report.flagged.len()
+                ));
+            }
             for (exchange, until) in &plan.exported_until {
                 text.push_str(&format!("{exchange}: exported until {until}\n"));
             }

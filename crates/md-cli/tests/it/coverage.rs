@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::tardis::{Fault, StubConfig};
+use test_support::tardis::{Fault, StubConfig, Times};
 
 use crate::support::{
     FROM, SELECTION, args, json_lines, local_env, main_job_stand, ok, shard_manifest, sink_path,
@@ -39,7 +39,11 @@ fn range() -> Vec<&'static str> {
 const DAYS: usize = 4;
 
 /// The statuses of the page, best first: an aggregate cell shows the worst of its units.
-const ORDER: [&str; 5] = ["verified", "not_yet_exported", "unverified", "missing", "failed"];
+const ORDER: [&str; 7] =
+    ["verified", "empty", "not_offered", "not_yet_exported", "unverified", "missing", "failed"];
+
+/// The symbol and day the stand-in serves without rows: its units are empty at the source.
+const EMPTY: (&str, &str) = ("BTC-PERPETUAL", "2026-10-02");
 
 fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
@@ -176,11 +180,13 @@ fn tags(dom: &str) -> Vec<Tag> {
     out
 }
 
-/// One cell of the heatmap: its status, and whether it shows a share of verified units.
+/// One cell of the heatmap: its status, whether it shows a share of verified units, and whether it has the marker
+/// of a file with crossed rows or disorder.
 #[derive(Debug)]
 struct Cell {
     status: String,
     share: bool,
+    marked: bool,
 }
 
 /// The heatmap rows of a rendered page, in order: aggregate rows keyed `exchange/data_type`, instrument rows keyed
@@ -207,10 +213,11 @@ fn heatmap(tags: &[Tag]) -> Vec<(String, Vec<Cell>)> {
                 .unwrap_or_else(|| panic!("a cell without a status: {class}"));
             let share =
                 tag.attribute("style").is_some_and(|style| style.contains("linear-gradient"));
-            rows.last_mut()
-                .expect("cells belong to a row")
-                .1
-                .push(Cell { status: status.to_owned(), share });
+            rows.last_mut().expect("cells belong to a row").1.push(Cell {
+                status: status.to_owned(),
+                share,
+                marked: tag.has_class("mk"),
+            });
         }
     }
     rows
@@ -254,23 +261,46 @@ fn worst(statuses: impl IntoIterator<Item = &'static str>) -> &'static str {
 fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     let stand = main_job_stand(StubConfig {
         exported_until: Some("2026-10-03T06:00:00Z".parse().expect("a moment")),
+        empty_symbol_days: [(EMPTY.0.to_owned(), EMPTY.1.parse().expect("a day"))].into(),
         ..small_files()
     });
     let env = local_env(&stand);
     ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
-    // One unit fails for good (a 404 is final), so the manifest records its error.
-    stand.stub.push_dataset_faults(Fault::Status(404), 1);
     let range = range();
+    let plan = json_lines(&ok(env.run(&args("plan", &[&range[..], &["--json"]].concat()))).stdout);
+    let is_empty = |unit: &serde_json::Value| unit["symbol"] == EMPTY.0 && unit["date"] == EMPTY.1;
+    assert!(plan.iter().any(is_empty), "the empty file is planned");
+    // One unit Tardis does not offer (400, code 300), and one that fails for good (a 404 is final), so the
+    // manifest records both.
+    let offered = |unit: &&serde_json::Value| unit["date"] == FROM && !is_empty(unit);
+    let not_offered = plan.iter().find(offered).expect("a unit of the first day");
+    let not_offered_object = not_offered["object"].as_str().unwrap().to_owned();
+    let path_of = |unit: &serde_json::Value| {
+        let text = |field: &str| unit[field].as_str().unwrap().to_owned();
+        test_support::tardis::dataset_path(
+            &text("exchange"),
+            &text("data_type"),
+            text("date").parse().unwrap(),
+            &text("symbol"),
+        )
+    };
+    stand.stub.script_path(&path_of(not_offered), Fault::invalid_symbol(), Times::Always);
+    stand.stub.push_dataset_faults(Fault::Status(404), 1);
     let download = env.run(&args("download", &range));
     assert_eq!(download.code, 1, "one unit fails: {}\n{}", download.stdout, download.stderr);
-    let manifest = shard_manifest(&env, FROM, TO);
+    let mut manifest = shard_manifest(&env, FROM, TO);
     let errors = manifest["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{manifest}");
     let failed_object = errors[0]["object"].as_str().expect("the failed object").to_owned();
 
-    let plan = json_lines(&ok(env.run(&args("plan", &[&range[..], &["--json"]].concat()))).stdout);
-    let stored: Vec<&serde_json::Value> =
-        plan.iter().filter(|unit| unit["object"] != failed_object.as_str()).collect();
+    let stored: Vec<&serde_json::Value> = plan
+        .iter()
+        .filter(|unit| {
+            unit["object"] != failed_object.as_str()
+                && unit["object"] != not_offered_object.as_str()
+                && !is_empty(unit)
+        })
+        .collect();
     assert!(stored.len() >= 10, "{} stored units", stored.len());
     // One object deleted (missing, though its last manifest says done), one grown by a byte (unverified), each in
     // an aggregate cell (exchange, data type, day) of its own: a cell shows its worst unit, and which unit got the
@@ -298,6 +328,33 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     let mut bytes = std::fs::read(sink_path(&env, &grown)).unwrap();
     bytes.push(0);
     std::fs::write(sink_path(&env, &grown), bytes).unwrap();
+    // The facts the download recorded; one stored file of the failed unit's row (another day) gets crossed rows
+    // in its record, as a download records a crossed book, for the marker.
+    let row_of = |unit: &serde_json::Value| (unit["exchange"].clone(), unit["data_type"].clone());
+    let failed_unit = plan.iter().find(|unit| unit["object"] == failed_object.as_str()).unwrap();
+    let crossed = stored
+        .iter()
+        .find(|unit| {
+            row_of(unit) == row_of(failed_unit)
+                && cell_of(unit) != failed_cell
+                && unit["object"] != deleted.as_str()
+                && unit["object"] != grown.as_str()
+        })
+        .expect("a stored unit in the failed unit's row")["object"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let records = manifest["facts"].as_array_mut().expect("the recorded facts");
+    let record = records.iter_mut().find(|record| record["object"] == crossed.as_str()).unwrap();
+    record["facts"]["crossed_rows"] = 3.into();
+    record["facts"]["locked_rows"] = 1.into();
+    let facts: BTreeMap<String, serde_json::Value> = records
+        .iter()
+        .map(|record| (record["object"].as_str().unwrap().to_owned(), record["facts"].clone()))
+        .collect();
+    let manifest_path =
+        sink_path(&env, &format!("manifests/download/{FROM}_{TO}/shard-0000-of-0001.json"));
+    std::fs::write(manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 
     let missing =
         json_lines(&ok(env.run(&args("missing", &[&range[..], &["--json"]].concat()))).stdout);
@@ -327,6 +384,10 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
                 "missing" => "missing",
                 "unverified" => "unverified",
                 "not_yet_exported" => "not_yet_exported",
+                "not_offered" => "not_offered",
+                "empty" => "empty",
+                // A stored file with crossed rows is listed with its facts.
+                "stored" => "verified",
                 other => panic!("unexpected status {other}: {line}"),
             };
             (line["object"].as_str().unwrap().to_owned(), status)
@@ -360,6 +421,17 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     assert_eq!(status_of(&deleted), "missing");
     assert_eq!(status_of(&grown), "unverified");
     assert_eq!(status_of(&failed_object), "failed");
+    assert_eq!(status_of(&not_offered_object), "not_offered");
+    let flagged: Vec<&serde_json::Value> =
+        missing.iter().filter(|line| line["status"] == "stored").collect();
+    assert_eq!(flagged.len(), 1, "only the crossed file is listed while stored: {flagged:?}");
+    assert_eq!(flagged[0]["object"], crossed.as_str());
+    assert_eq!(flagged[0]["facts"]["crossed_rows"], 3);
+    assert_eq!(flagged[0]["facts_state"], "learnt");
+    for line in missing.iter().filter(|line| line["status"] == "empty") {
+        assert_eq!(line["facts"]["rows"], 0, "{line}");
+        assert!(is_empty(line), "{line}");
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for unit in &expected {
         *counts.entry(unit.status).or_default() += 1;
@@ -369,7 +441,9 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     let stored_bytes = |status: &str| -> u64 {
         expected
             .iter()
-            .filter(|unit| unit.status == status && matches!(status, "verified" | "unverified"))
+            .filter(|unit| {
+                unit.status == status && matches!(status, "verified" | "unverified" | "empty")
+            })
             .map(|unit| std::fs::metadata(sink_path(&env, &unit.object)).unwrap().len())
             .sum()
     };
@@ -442,6 +516,20 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     for status in ["failed", "missing", "unverified", "not_yet_exported", "verified"] {
         assert!(cell_counts.contains_key(status), "a {status} cell: {cell_counts:?}");
     }
+    // The crossed file's aggregate cell carries the marker, and no other does.
+    let crossed_unit = expected.iter().find(|unit| unit.object == crossed).unwrap();
+    let marked: Vec<(String, usize)> = rows
+        .iter()
+        .flat_map(|(row, cells)| {
+            cells
+                .iter()
+                .enumerate()
+                .filter(|(_, cell)| cell.marked)
+                .map(move |(day, _)| (row.clone(), day))
+        })
+        .collect();
+    assert_eq!(marked, [(crossed_unit.row.clone(), crossed_unit.day)], "the marked cells");
+    assert!(dom.contains("id=\"marker\""), "the marker's legend line");
 
     // Expanded through the URL (the rows of the failed and of the unverified unit): their instruments, each unit
     // in its cell; and the tooltips of the failed unit's aggregate cell and of the unverified unit's own cell.
@@ -466,6 +554,9 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
   var parent = aggregate({}, {});
   var unit = find('.inst', function (row) {{ return row.dataset.row === parent.dataset.row && row.dataset.instrument === {}; }});
   document.body.dataset.tipUnit = hover(unit.querySelectorAll('.c')[{}]);
+  var failedRow = aggregate({}, {});
+  var crossed = find('.inst', function (row) {{ return row.dataset.row === failedRow.dataset.row && row.dataset.instrument === {}; }});
+  document.body.dataset.tipCrossed = hover(crossed.querySelectorAll('.c')[{}]);
 }})();</script></body>",
         serde_json::json!(failed_exchange),
         serde_json::json!(failed_data_type),
@@ -474,6 +565,10 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
         serde_json::json!(unit_data_type),
         serde_json::json!(unverified.instrument_key),
         unverified.day,
+        serde_json::json!(failed_exchange),
+        serde_json::json!(failed_data_type),
+        serde_json::json!(crossed_unit.instrument_key),
+        crossed_unit.day,
     );
     let hovered_path = env.dir.path().join("coverage-hovered.html");
     std::fs::write(&hovered_path, page_text.replace("</body>", &hover)).unwrap();
@@ -548,6 +643,18 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
     let size = std::fs::metadata(sink_path(&env, &unverified.object)).unwrap().len();
     assert!(tip.starts_with(&unverified.instrument_key), "{tip}");
     assert!(tip.contains(&format!("stored, unverified · {}", human_bytes(size))), "{tip}");
+    // The crossed file's own cell: marked, and its tooltip gives the facts the manifest recorded.
+    let crossed_cells = &rows
+        .iter()
+        .find(|(row, _)| *row == format!("{}/{}", crossed_unit.row, crossed_unit.instrument_key))
+        .expect("the crossed unit's instrument row")
+        .1;
+    assert!(crossed_cells[crossed_unit.day].marked, "the crossed file's cell is marked");
+    let tip = body.attribute("data-tip-crossed").expect("the crossed file's tooltip");
+    let recorded = &facts[&crossed];
+    assert!(tip.contains(&format!("rows: {}", recorded["rows"])), "{tip}");
+    assert!(tip.contains("crossed book: 3 row(s), locked: 1 row(s)"), "{tip}");
+    assert!(tip.contains("local_timestamp: "), "{tip}");
     let expanded_url = format!("{url}{fragment}");
 
     // A picture of it, kept in the target directory.

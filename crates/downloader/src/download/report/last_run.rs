@@ -4,6 +4,10 @@
 //! A unit's latest mention decides: among the shard manifests ([`crate::download::manifest`]) whose range overlaps
 //! the report's, the one with the latest `finished_at` that names the unit in `errors`, `not_offered` or
 //! `interrupted` (by unit id or object), or in `done_objects` or `skipped_objects`.
+//!
+//! The file facts of a unit are the latest manifest's record of them (`facts`, with the object's size and CRC32C,
+//! which the survey holds against the stored object); whether a run learnt facts is the `facts_state` of the latest
+//! manifest that names the unit done or skipped.
 
 use std::collections::HashMap;
 
@@ -13,7 +17,7 @@ use gcs_sink::ObjectSink;
 use serde::Serialize;
 
 use crate::download::UnitStatus;
-use crate::download::manifest::{self, Manifest};
+use crate::download::manifest::{self, FactsState, Manifest, UnitFacts};
 use crate::download::plan::Unit;
 use crate::error::Error;
 
@@ -30,19 +34,30 @@ pub struct LastRun {
     pub message: String,
 }
 
-/// Returns, for each of `units` (by unit id), what its latest mention in a download manifest (of a range that
-/// overlaps `from..=to`) said, when that was not "done".
+/// What the download manifests said of the units, by unit id.
+#[derive(Debug, Default)]
+pub(super) struct Mentions {
+    /// For a unit the latest manifest that mentions it did not store: what it said.
+    pub(super) last_runs: HashMap<String, LastRun>,
+    /// The latest record of a unit's file facts.
+    pub(super) facts: HashMap<String, UnitFacts>,
+    /// Whether the latest run that stored (or skipped) a unit learnt facts.
+    pub(super) facts_states: HashMap<String, FactsState>,
+}
+
+/// Returns, for each of `units` (by unit id), what the download manifests of ranges that overlap `from..=to` said
+/// of it ([`Mentions`]).
 ///
 /// # Errors
 /// [`Error::Sink`] when the manifests cannot be listed or one cannot be read, [`Error::NotAManifest`]: each named.
-pub(super) async fn last_runs(
+pub(super) async fn read(
     sink: &ObjectSink,
     from: NaiveDate,
     to: NaiveDate,
     units: &[&Unit],
-) -> Result<HashMap<String, LastRun>, Error> {
+) -> Result<Mentions, Error> {
     if units.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Mentions::default());
     }
     let names = manifest::list_overlapping(sink, from, to).await?;
     let mut mentions = LastMentions::new(units);
@@ -55,7 +70,12 @@ pub(super) async fn last_runs(
             mentions.observe(&manifest);
         }
     }
-    Ok(mentions.last_runs())
+    Ok(mentions.mentions())
+}
+
+/// Whether a mention at `at` is later than the one `kept`.
+fn later<T>(kept: &Option<(DateTime<Utc>, T)>, at: DateTime<Utc>) -> bool {
+    kept.as_ref().is_none_or(|(when, _)| *when < at)
 }
 
 /// One mention of a unit: when, its rank within one manifest (a failure over not offered over interrupted over
@@ -68,6 +88,8 @@ struct LastMentions<'a> {
     by_id: HashMap<String, usize>,
     by_object: HashMap<&'a str, usize>,
     latest: Vec<Option<Mention>>,
+    facts: Vec<Option<(DateTime<Utc>, UnitFacts)>>,
+    facts_states: Vec<Option<(DateTime<Utc>, FactsState)>>,
 }
 
 impl<'a> LastMentions<'a> {
@@ -81,6 +103,8 @@ impl<'a> LastMentions<'a> {
                 .flat_map(|(index, unit)| unit.object_names().map(move |name| (name, index)))
                 .collect(),
             latest: vec![None; ids.len()],
+            facts: vec![None; ids.len()],
+            facts_states: vec![None; ids.len()],
             ids,
         }
     }
@@ -123,6 +147,20 @@ impl<'a> LastMentions<'a> {
             .map(|object| (self.by_object.get(object.as_str()).copied(), 0, None));
         let found: Vec<(Option<usize>, u8, Option<LastRun>)> =
             failures.chain(records).chain(done).collect();
+        for record in &manifest.facts {
+            if let Some(index) = find(&record.unit, &record.object)
+                && later(&self.facts[index], finished_at)
+            {
+                self.facts[index] = Some((finished_at, record.clone()));
+            }
+        }
+        for (index, rank, _) in &found {
+            if let (Some(index), 0) = (index, rank)
+                && later(&self.facts_states[*index], finished_at)
+            {
+                self.facts_states[*index] = Some((finished_at, manifest.facts_state));
+            }
+        }
         // A later manifest wins; within one, a failure wins over not offered, over interrupted, over done.
         for (index, rank, said) in found {
             let Some(index) = index else { continue };
@@ -135,13 +173,23 @@ impl<'a> LastMentions<'a> {
         }
     }
 
-    /// The units whose latest mention was not "done", by unit id.
-    fn last_runs(self) -> HashMap<String, LastRun> {
-        self.ids
-            .into_iter()
-            .zip(self.latest)
-            .filter_map(|(id, latest)| Some((id, latest?.2?)))
-            .collect()
+    /// What was observed, by unit id: the units whose latest mention was not "done", their facts and how they were
+    /// learnt.
+    fn mentions(self) -> Mentions {
+        fn by_id<T>(ids: &[String], kept: Vec<Option<(DateTime<Utc>, T)>>) -> HashMap<String, T> {
+            ids.iter().cloned().zip(kept).filter_map(|(id, kept)| Some((id, kept?.1))).collect()
+        }
+        Mentions {
+            facts: by_id(&self.ids, self.facts),
+            facts_states: by_id(&self.ids, self.facts_states),
+            last_runs: self
+                .ids
+                .iter()
+                .cloned()
+                .zip(self.latest)
+                .filter_map(|(id, latest)| Some((id, latest?.2?)))
+                .collect(),
+        }
     }
 }
 
@@ -242,7 +290,7 @@ mod tests {
             for index in order {
                 mentions.observe(&manifests[index]);
             }
-            let runs = mentions.last_runs();
+            let runs = mentions.mentions().last_runs;
             let statuses: HashSet<(String, UnitStatus)> =
                 runs.iter().map(|(id, run)| (id.clone(), run.status)).collect();
             let expected: HashSet<(String, UnitStatus)> = [

@@ -25,14 +25,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use serde::Serialize;
+use tardis_client::facts::FileFacts;
 
 pub use self::last_run::LastRun;
 pub use self::stored::Found;
 use super::freshness::Incident;
+use super::manifest::{self, FactsState};
 use super::plan::{Plan, Unit};
 use super::reports::{self, DayReports, ReportFilters};
 use super::status::UnitStatus;
 use crate::error::Error;
+
+/// Whether a file's facts earn it the coverage page's marker (and a line in `missing --json` when it is stored and
+/// verified): rows whose book is crossed (best bid above best ask), or whose `local_timestamp` goes backwards (Tardis
+/// writes rows in `local_timestamp` order). An exchange `timestamp` going backwards is common and marks nothing.
+pub fn flagged(facts: &FileFacts) -> bool {
+    facts.local_timestamp_backwards > 0 || facts.crossed_rows.is_some_and(|rows| rows > 0)
+}
 
 /// The stem of a range's report objects: `reports/missing/missing_{from}_{to}` (`.json`, `.html`).
 fn report_stem(from: NaiveDate, to: NaiveDate) -> String {
@@ -81,6 +90,14 @@ pub struct UnitLine<'a> {
     /// The incident Tardis reports on the unit's day, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<&'a Incident>,
+    /// For a stored unit: what is inside its file as Tardis sent it (docs/STATUSES.md, "Per-file facts"), when the
+    /// download that stored it learnt them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts: Option<&'a FileFacts>,
+    /// For a stored unit: `learnt` with its facts, or why it has none: `gzip_check_off` (`TARDIS_VERIFY_GZIP=false`
+    /// when it was downloaded), `turned_off` (`MD_FILE_FACTS=false`), `parquet_output`, `not_recorded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts_state: Option<FactsState>,
 }
 
 /// What `missing` says about a unit: its status, and what the latest run said of it.
@@ -96,6 +113,10 @@ pub struct Note<'a> {
     pub code: Option<u32>,
     /// Tardis's message, the error, or why the run stopped.
     pub message: Option<&'a str>,
+    /// A stored unit's file facts, when recorded.
+    pub facts: Option<&'a FileFacts>,
+    /// For a stored unit, whether its facts were learnt, and if not why.
+    pub facts_state: Option<FactsState>,
 }
 
 impl<'a> UnitLine<'a> {
@@ -109,6 +130,8 @@ impl<'a> UnitLine<'a> {
                 http_status: note.http_status,
                 code: note.code,
                 message: note.message,
+                facts: note.facts,
+                facts_state: note.facts_state,
                 ..line
             },
             None => line,
@@ -135,6 +158,8 @@ impl<'a> From<&'a Unit> for UnitLine<'a> {
             code: None,
             message: None,
             incident: unit.incident.as_ref(),
+            facts: None,
+            facts_state: None,
         }
     }
 }
@@ -153,6 +178,11 @@ pub struct UnitReport<'a> {
     pub bytes: Option<u64>,
     /// For a unit not stored: what the latest download manifest that mentions it said, when not "done".
     pub last_run: Option<LastRun>,
+    /// For a unit stored and verified: what is inside its file, from the latest manifest that recorded it for the
+    /// object as it is stored now (its size and CRC32C).
+    pub facts: Option<FileFacts>,
+    /// For a stored unit: [`FactsState::Learnt`] with its facts, or why it has none.
+    pub facts_state: Option<FactsState>,
 }
 
 impl UnitReport<'_> {
@@ -172,6 +202,8 @@ impl UnitReport<'_> {
             http_status: run.and_then(|run| run.http_status),
             code: run.and_then(|run| run.code),
             message: run.map(|run| run.message.as_str()).filter(|message| !message.is_empty()),
+            facts: self.facts.as_ref(),
+            facts_state: self.facts_state,
         }
     }
 
@@ -206,27 +238,50 @@ impl<'a> Survey<'a> {
     /// Read-only.
     pub async fn of(sink: &ObjectSink, plan: &'a Plan) -> Result<Survey<'a>, Error> {
         let objects = stored::check(sink, plan).await?;
-        let found: Vec<(&Unit, Found)> =
-            plan.units.iter().map(|unit| (unit, Found::of(unit, &objects))).collect();
-        let not_stored: Vec<&Unit> = found
-            .iter()
-            .filter(|(_, found)| *found == Found::Missing)
-            .map(|(unit, _)| *unit)
-            .collect();
-        let mut last_runs =
-            last_run::last_runs(sink, plan.range.start, plan.range.end, &not_stored).await?;
+        let all: Vec<&Unit> = plan.units.iter().collect();
+        let mut mentions = last_run::read(sink, plan.range.start, plan.range.end, &all).await?;
         let bytes = |unit: &Unit| {
             unit.object_names()
-                .filter_map(|name| objects.get(name).filter(|(found, _)| *found != Found::Missing))
-                .map(|(_, size)| *size)
+                .filter_map(|name| {
+                    objects.get(name).filter(|object| object.found != Found::Missing)
+                })
+                .map(|object| object.size)
                 .reduce(|a, b| a + b)
         };
-        let units = found
-            .into_iter()
-            .map(|(unit, found)| {
+        // A unit's recorded facts describe its file as stored now when the record's object, size and CRC32C are
+        // the stored object's.
+        let facts_of = |unit: &Unit, record: Option<manifest::UnitFacts>| {
+            let record = record?;
+            let object = objects.get(&record.object)?;
+            let same = unit.object_names().any(|name| name == record.object)
+                && object.size == record.size
+                && object.crc32c.is_some_and(|crc| format!("{crc:08x}") == record.crc32c);
+            same.then_some(record.facts)
+        };
+        let units = plan
+            .units
+            .iter()
+            .map(|unit| {
+                let found = Found::of(unit, &objects);
+                let id = unit.id();
                 let last_run =
-                    if found == Found::Missing { last_runs.remove(&unit.id()) } else { None };
+                    if found == Found::Missing { mentions.last_runs.remove(&id) } else { None };
+                let facts = if found == Found::Verified {
+                    facts_of(unit, mentions.facts.remove(&id))
+                } else {
+                    None
+                };
+                let facts_state = (found != Found::Missing).then(|| {
+                    match (&facts, mentions.facts_states.get(&id)) {
+                        (Some(_), _) => FactsState::Learnt,
+                        (None, Some(state)) if *state != FactsState::Learnt => *state,
+                        (None, _) => FactsState::NotRecorded,
+                    }
+                });
                 let status = match found {
+                    Found::Verified if facts.as_ref().is_some_and(FileFacts::is_empty) => {
+                        UnitStatus::Empty
+                    }
                     Found::Verified => UnitStatus::StoredVerified,
                     Found::Adopted => UnitStatus::Adopted,
                     Found::Unverified => UnitStatus::StoredUnverified,
@@ -234,7 +289,7 @@ impl<'a> Survey<'a> {
                         last_run.as_ref().map_or(UnitStatus::Missing, |run| run.status)
                     }
                 };
-                UnitReport { unit, status, found, bytes: bytes(unit), last_run }
+                UnitReport { unit, status, found, bytes: bytes(unit), last_run, facts, facts_state }
             })
             .chain(plan.not_yet_exported.iter().map(|unit| UnitReport {
                 unit,
@@ -242,6 +297,8 @@ impl<'a> Survey<'a> {
                 found: Found::Missing,
                 bytes: None,
                 last_run: None,
+                facts: None,
+                facts_state: None,
             }))
             .collect();
         Ok(Survey { plan, units })
@@ -289,6 +346,8 @@ impl<'a> Survey<'a> {
             not_yet_exported: lines(&|unit| unit.status == UnitStatus::NotYetExported),
             days_not_exported: &plan.days_not_exported,
             incidents: lines(&|unit| unit.unit.incident.is_some()),
+            empty: lines(&|unit| unit.status == UnitStatus::Empty),
+            flagged: lines(&|unit| unit.facts.as_ref().is_some_and(flagged)),
         }
     }
 
@@ -331,6 +390,7 @@ impl<'a> Survey<'a> {
                     instrument_key: &unit.unit.instrument_key,
                     status: unit.status,
                     bytes: unit.bytes,
+                    facts: unit.facts.as_ref(),
                 })
                 .collect(),
         }
@@ -427,6 +487,11 @@ pub struct MissingReport<'a> {
     pub days_not_exported: &'a [NaiveDate],
     /// Units of days inside an incident Tardis reports.
     pub incidents: Vec<UnitLine<'a>>,
+    /// Units stored from a file without rows (empty at the source), with their facts.
+    pub empty: Vec<UnitLine<'a>>,
+    /// Stored units whose files have crossed book rows or a `local_timestamp` going backwards ([`flagged`]), with
+    /// their facts.
+    pub flagged: Vec<UnitLine<'a>>,
 }
 
 impl MissingReport<'_> {

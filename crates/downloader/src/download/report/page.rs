@@ -22,6 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
+use tardis_client::facts::FileFacts;
+
+use super::flagged;
 
 /// The page's markup, with `{{slot}}`s and `<!-- each list -->` blocks.
 const MARKUP: &str = include_str!("../../../assets/coverage.html");
@@ -92,6 +95,8 @@ pub struct CoverageUnit<'a> {
     pub status: Status,
     /// The size of its stored objects, when one is stored.
     pub bytes: Option<u64>,
+    /// What is inside its file, when a download recorded it (docs/STATUSES.md, "Per-file facts").
+    pub facts: Option<&'a FileFacts>,
 }
 
 /// Everything the page shows: the range, when, and every unit.
@@ -184,6 +189,12 @@ struct RowData<'a> {
     status: String,
     /// Per instrument then day, the stored size in base 36, comma-separated (empty: nothing stored).
     sizes: String,
+    /// Per day, the rows of the units' files whose facts are recorded.
+    day_rows: Vec<u64>,
+    /// Per day, the units whose files have crossed rows or `local_timestamp` going backwards ([`flagged`]).
+    day_marked: Vec<u32>,
+    /// Per instrument then day, the file's facts ([`push_facts`]), comma-separated (empty: none recorded).
+    facts: String,
 }
 
 /// The data block the page's script reads.
@@ -215,6 +226,7 @@ struct RowBuild<'a> {
     index: HashMap<&'a str, usize>,
     status: Vec<u8>,
     sizes: Vec<Option<u64>>,
+    facts: Vec<Option<&'a FileFacts>>,
 }
 
 /// Builds the data block of the model: rows by exchange then data type, instruments by key.
@@ -232,12 +244,19 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
             let keys: Vec<&str> = keys.into_iter().collect();
             let index = keys.iter().enumerate().map(|(index, key)| (*key, index)).collect();
             let cells = keys.len() * days;
-            let build =
-                RowBuild { keys, index, status: vec![NONE_CODE; cells], sizes: vec![None; cells] };
+            let build = RowBuild {
+                keys,
+                index,
+                status: vec![NONE_CODE; cells],
+                sizes: vec![None; cells],
+                facts: vec![None; cells],
+            };
             (row, build)
         })
         .collect();
     let mut row_totals: BTreeMap<(&str, &str), (Totals, Vec<Totals>)> = BTreeMap::new();
+    // Per row and day: the rows of the files with facts, and the files worth a marker.
+    let mut row_facts: BTreeMap<(&str, &str), Vec<(u64, u32)>> = BTreeMap::new();
     for unit in &coverage.units {
         let Some(day) = coverage.day_index(unit.date) else {
             tracing::warn!(date = %unit.date, instrument_key = unit.instrument_key, "unit outside the report's range; not shown");
@@ -255,6 +274,12 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
         };
+        if let Some(facts) = unit.facts {
+            build.facts[cell] = Some(facts);
+            let per_day = row_facts.entry(row).or_insert_with(|| vec![(0, 0); days]);
+            per_day[day].0 += facts.rows;
+            per_day[day].1 += u32::from(flagged(facts));
+        }
         let (totals, per_day) = row_totals
             .entry(row)
             .or_insert_with(|| (Totals::default(), vec![Totals::default(); days]));
@@ -265,6 +290,19 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
         .into_iter()
         .map(|(row, build)| {
             let (totals, per_day) = row_totals.remove(&row).unwrap_or_default();
+            let day_facts = row_facts.remove(&row).unwrap_or_else(|| vec![(0, 0); days]);
+            let mut facts = String::with_capacity(build.facts.len());
+            for (position, cell) in build.facts.iter().enumerate() {
+                if position > 0 {
+                    facts.push(',');
+                }
+                if let Some(cell) = cell {
+                    let day_start = (coverage.from + chrono::Days::new((position % days) as u64))
+                        .and_time(chrono::NaiveTime::MIN)
+                        .and_utc();
+                    push_facts(&mut facts, cell, day_start.timestamp_micros());
+                }
+            }
             let worst = per_day
                 .iter()
                 .map(|day| {
@@ -298,6 +336,9 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
                 keys: build.keys,
                 status: String::from_utf8(build.status).expect("status codes are ASCII"),
                 sizes,
+                day_rows: day_facts.iter().map(|(rows, _)| *rows).collect(),
+                day_marked: day_facts.iter().map(|(_, marked)| *marked).collect(),
+                facts,
             }
         })
         .collect();
@@ -322,6 +363,44 @@ fn page_data<'a>(coverage: &Coverage<'a>) -> PageData<'a> {
             .filter_map(|date| coverage.day_index(*date))
             .collect(),
         rows,
+    }
+}
+
+/// Appends a file's facts as the page's script reads them: `:`-separated base-36 numbers, `rows`, then the first
+/// and last `timestamp` and `local_timestamp` in whole seconds from the start of the cell's day (`day_start`, µs;
+/// a `-` for a moment before it), then the rows whose `local_timestamp` and `timestamp` go backwards, the malformed
+/// rows, and the crossed and locked rows of a book (empty for other data types and for absent timestamps).
+fn push_facts(out: &mut String, facts: &FileFacts, day_start: i64) {
+    let signed = |out: &mut String, value: Option<i64>| {
+        if let Some(value) = value {
+            let seconds = (value - day_start).div_euclid(1_000_000);
+            if seconds < 0 {
+                out.push('-');
+            }
+            push_base36(out, seconds.unsigned_abs());
+        }
+    };
+    push_base36(out, facts.rows);
+    for moment in [
+        facts.first_timestamp,
+        facts.last_timestamp,
+        facts.first_local_timestamp,
+        facts.last_local_timestamp,
+    ] {
+        out.push(':');
+        signed(out, moment);
+    }
+    for count in [
+        Some(facts.local_timestamp_backwards),
+        Some(facts.timestamp_backwards),
+        Some(facts.malformed_rows),
+        facts.crossed_rows,
+        facts.locked_rows,
+    ] {
+        out.push(':');
+        if let Some(count) = count {
+            push_base36(out, count);
+        }
     }
 }
 
@@ -489,7 +568,13 @@ pub fn render(coverage: &Coverage<'_>) -> String {
         ("script", Slot::Trusted(SCRIPT)),
         ("data", Slot::Trusted(&json)),
     ]);
-    let lists = HashMap::from([("status", statuses), ("exported", exported.into_iter().collect())]);
+    let marked: u32 = data.rows.iter().flat_map(|row| &row.day_marked).sum();
+    let marker = (marked > 0).then(|| Slots::from([("marked", text(marked.to_string()))]));
+    let lists = HashMap::from([
+        ("status", statuses),
+        ("exported", exported.into_iter().collect()),
+        ("marker", marker.into_iter().collect()),
+    ]);
     fill_template(MARKUP, &slots, &lists)
 }
 
@@ -520,7 +605,15 @@ mod tests {
         status: Status,
         bytes: Option<u64>,
     ) -> CoverageUnit<'a> {
-        CoverageUnit { date: date(day), exchange, data_type, instrument_key: key, status, bytes }
+        CoverageUnit {
+            date: date(day),
+            exchange,
+            data_type,
+            instrument_key: key,
+            status,
+            bytes,
+            facts: None,
+        }
     }
 
     /// The JSON block of a rendered page, parsed back.
@@ -647,6 +740,56 @@ mod tests {
         assert_eq!(data["rows"][0]["keys"][0], hostile, "the key survives the round trip");
     }
 
+    /// A file's facts reach the data block exactly (moments in seconds of the cell's day), the cells whose files
+    /// have crossed rows or `local_timestamp` disorder are counted for the marker, and the legend names the marker
+    /// only when a file has one.
+    #[test]
+    fn report_facts_travel_to_the_cells_and_mark_crossed_or_disordered_files() {
+        let day_start = 1_790_812_800_000_000; // 2026-10-01T00:00:00Z in µs
+        let plain = FileFacts {
+            rows: 40,
+            first_timestamp: Some(day_start - 2_500_000),
+            last_timestamp: Some(day_start + 3_600_000_000),
+            first_local_timestamp: Some(day_start + 1_000_000),
+            last_local_timestamp: Some(day_start + 86_399_000_000),
+            timestamp_backwards: 3,
+            ..FileFacts::default()
+        };
+        let crossed = FileFacts { crossed_rows: Some(2), locked_rows: Some(37), ..plain };
+        let disordered = FileFacts { local_timestamp_backwards: 1, ..plain };
+        let empty = FileFacts::default();
+        let with = |key, status, facts| CoverageUnit {
+            facts: Some(facts),
+            ..unit("2026-10-01", "deribit", "book_snapshot_5", key, status, Some(10))
+        };
+        let units = vec![
+            with("A", Status::StoredVerified, &plain),
+            with("B", Status::StoredVerified, &crossed),
+            with("C", Status::StoredVerified, &disordered),
+            with("D", Status::Empty, &empty),
+            unit("2026-10-01", "deribit", "book_snapshot_5", "E", Status::StoredVerified, Some(1)),
+        ];
+        let page = render(&coverage("2026-10-01", "2026-10-01", units));
+        let data = data_block(&page);
+        let row = &data["rows"][0];
+        // -2.5 s is the second before the day (-3 in whole seconds, floored), 3600 s is "2s0", 86399 s is "1unz".
+        assert_eq!(
+            row["facts"],
+            "14:-3:2s0:1:1unz:0:3:0::,14:-3:2s0:1:1unz:0:3:0:2:11,14:-3:2s0:1:1unz:1:3:0::,0:::::0:0:0::,"
+        );
+        assert_eq!(row["day_rows"], serde_json::json!([120]));
+        assert_eq!(row["day_marked"], serde_json::json!([2]), "crossed and disordered");
+        assert!(page.contains("<li id=\"marker\">"), "the marker's legend");
+        assert!(page.contains("(2 file(s))"), "the marked files counted");
+        assert!(page.contains("data-status=\"empty\" data-units=\"1\""), "the empty file's status");
+        let unmarked = render(&coverage(
+            "2026-10-01",
+            "2026-10-01",
+            vec![with("A", Status::StoredVerified, &plain)],
+        ));
+        assert!(!unmarked.contains("id=\"marker\""), "no marker, no legend line");
+    }
+
     #[test]
     fn report_page_fetches_nothing() {
         let units =
@@ -685,7 +828,7 @@ mod tests {
             .map(|index| format!("BINANCE-FUTURES:PERP:COIN{index:03}-USDT"))
             .collect();
         let from = date("2025-01-01");
-        let mut units = Vec::with_capacity(DAYS as usize * INSTRUMENTS * DATA_TYPES.len());
+        let mut cells = Vec::with_capacity(DAYS as usize * INSTRUMENTS * DATA_TYPES.len());
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for day in 0..DAYS {
             let date = from + chrono::Days::new(u64::from(day));
@@ -701,20 +844,41 @@ mod tests {
                         _ if day >= DAYS - 2 => Status::NotYetExported,
                         _ => Status::StoredVerified,
                     };
-                    // Sizes of real files: 100 KiB to 1 GiB.
+                    // Sizes of real files: 100 KiB to 1 GiB, and facts as a download records them: up to 10
+                    // million rows over the whole day, a few disorders, crossed rows for books.
                     let bytes = matches!(status, Status::StoredVerified | Status::StoredUnverified)
                         .then(|| 100 * 1024 + seed % (1 << 30));
-                    units.push(CoverageUnit {
-                        date,
-                        exchange: "binance-futures",
-                        data_type,
-                        instrument_key: key,
-                        status,
-                        bytes,
+                    let day_start =
+                        date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
+                    let book = data_type.starts_with("book") || data_type == "quotes";
+                    let facts = (status == Status::StoredVerified).then(|| FileFacts {
+                        rows: seed % 10_000_000,
+                        first_timestamp: Some(day_start - 1_000 + (seed % 900_000) as i64),
+                        last_timestamp: Some(day_start + 86_399_000_000 + (seed % 999_999) as i64),
+                        first_local_timestamp: Some(day_start + (seed % 1_000_000) as i64),
+                        last_local_timestamp: Some(day_start + 86_399_999_999),
+                        local_timestamp_backwards: u64::from(seed.is_multiple_of(97)),
+                        timestamp_backwards: seed % 5_000,
+                        malformed_rows: 0,
+                        crossed_rows: book.then_some(seed % 3),
+                        locked_rows: book.then_some(seed % 40),
                     });
+                    cells.push((date, data_type, key, status, bytes, facts));
                 }
             }
         }
+        let units: Vec<CoverageUnit<'_>> = cells
+            .iter()
+            .map(|(date, data_type, key, status, bytes, facts)| CoverageUnit {
+                date: *date,
+                exchange: "binance-futures",
+                data_type,
+                instrument_key: key,
+                status: *status,
+                bytes: *bytes,
+                facts: facts.as_ref(),
+            })
+            .collect();
         let model = Coverage {
             from,
             to: from + chrono::Days::new(u64::from(DAYS - 1)),
@@ -725,8 +889,9 @@ mod tests {
         };
         assert_eq!(model.units.len(), 1_095_000);
         let page = render(&model);
-        // One status character and at most 7 base-36 size characters (up to 78 GB) per unit, and the keys once per row.
-        let bound = 9 * model.units.len() + 1024 * 1024;
+        // One status character and at most 7 base-36 size characters (up to 78 GB) per unit, its facts in at most 32
+        // (rows, four moments in seconds of the day, five counts), and the keys once per row.
+        let bound = 41 * model.units.len() + 1024 * 1024;
         assert!(page.len() < bound, "{} bytes, bound {bound}", page.len());
         assert!(page.len() > model.units.len(), "every unit is in the data");
         let elements = static_elements(&page);

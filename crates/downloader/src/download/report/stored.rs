@@ -23,26 +23,34 @@ pub enum Found {
     Missing,
 }
 
+/// What was found of one stored object: how it checked, its size, and its recorded CRC32C when it has a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StoredObject {
+    pub(super) found: Found,
+    pub(super) size: u64,
+    pub(super) crc32c: Option<u32>,
+}
+
 impl Found {
     /// A unit is as good as the worst of its objects (one per output format): missing if any is, else unverified
     /// if any is, else adopted if any is.
-    pub fn of(unit: &Unit, objects: &BTreeMap<String, (Found, u64)>) -> Found {
+    pub(super) fn of(unit: &Unit, objects: &BTreeMap<String, StoredObject>) -> Found {
         unit.object_names()
-            .map(|name| objects.get(name).map_or(Found::Missing, |(found, _)| *found))
+            .map(|name| objects.get(name).map_or(Found::Missing, |object| object.found))
             .max()
             .unwrap_or(Found::Missing)
     }
 }
 
 /// Finds the plan's stored objects (listing the directories they live in) and checks each one's recorded size and
-/// CRC32C against the object; returns what was found of each present object, with its size.
+/// CRC32C against the object; returns what was found of each present object.
 ///
 /// # Errors
 /// [`Error::Sink`] naming the directory that cannot be listed or the object that cannot be checked.
 pub(super) async fn check(
     sink: &ObjectSink,
     plan: &Plan,
-) -> Result<BTreeMap<String, (Found, u64)>, Error> {
+) -> Result<BTreeMap<String, StoredObject>, Error> {
     let planned: BTreeSet<&str> = plan.units.iter().flat_map(Unit::object_names).collect();
     let directories: BTreeSet<&str> = planned
         .iter()
@@ -62,21 +70,21 @@ pub(super) async fn check(
     let present = listed.into_iter().flatten().filter(|(name, _)| planned.contains(name.as_str()));
     futures::stream::iter(present)
         .map(|(name, size)| async move {
-            let found = match sink.head(&name).await {
+            let (found, size, crc32c) = match sink.head(&name).await {
                 Ok(info)
                     if info.adopted.as_ref().is_some_and(|adoption| adoption.size == info.size) =>
                 {
-                    (Found::Adopted, info.size)
+                    (Found::Adopted, info.size, None)
                 }
                 Ok(info) if info.recorded.is_some_and(|recorded| recorded.size == info.size) => {
-                    (Found::Verified, info.size)
+                    (Found::Verified, info.size, info.recorded.map(|recorded| recorded.crc32c))
                 }
-                Ok(info) => (Found::Unverified, info.size),
-                Err(gcs_sink::Error::BadRecord { .. }) => (Found::Unverified, size),
-                Err(gcs_sink::Error::NotFound { .. }) => (Found::Missing, 0),
+                Ok(info) => (Found::Unverified, info.size, None),
+                Err(gcs_sink::Error::BadRecord { .. }) => (Found::Unverified, size, None),
+                Err(gcs_sink::Error::NotFound { .. }) => (Found::Missing, 0, None),
                 Err(source) => return Err(Error::sink("check", &name, source)),
             };
-            Ok((name, found))
+            Ok((name, StoredObject { found, size, crc32c }))
         })
         .buffer_unordered(32)
         .try_collect()
