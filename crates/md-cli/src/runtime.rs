@@ -1,6 +1,7 @@
 //! The tokio runtime and shutdown: SIGINT or SIGTERM cancel one [`CancellationToken`] that async commands watch.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -12,21 +13,14 @@ pub(crate) fn run<T, F>(command: impl FnOnce(CancellationToken) -> F) -> Result<
 where
     F: Future<Output = Result<T, Failure>>,
 {
-    let runtime = build_runtime()?;
-    let token = CancellationToken::new();
-    let outcome = runtime.block_on(async {
-        let watcher = tokio::spawn(cancel_on_signal(token.clone()));
-        let outcome = tokio::select! {
+    // Do not wait for blocking tasks (a file write in flight) beyond a moment.
+    block_on_watched(Duration::from_secs(2), cancel_on_signal, |token| async move {
+        tokio::select! {
             biased;
             () = token.cancelled() => Err(Failure::Interrupted),
             outcome = command(token.clone()) => outcome,
-        };
-        watcher.abort();
-        outcome
-    });
-    // Do not wait for blocking tasks (a file write in flight) beyond a moment.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    outcome
+        }
+    })
 }
 
 /// Runs an async command that handles cancellation itself (it finishes its bookkeeping, then returns
@@ -35,24 +29,36 @@ pub(crate) fn run_graceful<T, F>(command: impl FnOnce(CancellationToken) -> F) -
 where
     F: Future<Output = Result<T, Failure>>,
 {
+    let watcher = |token| async move {
+        cancel_on_signal(token).await;
+        // A second signal: the user insists; uploads in flight are abandoned (never published).
+        cancel_on_signal(CancellationToken::new()).await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+    };
+    block_on_watched(Duration::from_secs(5), watcher, command)
+}
+
+/// Builds a runtime and runs `work` on it while the spawned `watcher` (given a clone of the same token) listens for
+/// signals; the watcher is aborted once the work ends, and blocking tasks get `grace` to finish at shutdown.
+fn block_on_watched<T, W, F>(
+    grace: Duration,
+    watcher: impl FnOnce(CancellationToken) -> W,
+    work: impl FnOnce(CancellationToken) -> F,
+) -> Result<T, Failure>
+where
+    W: Future<Output = ()> + Send + 'static,
+    F: Future<Output = Result<T, Failure>>,
+{
     let runtime = build_runtime()?;
     let token = CancellationToken::new();
     let outcome = runtime.block_on(async {
-        let watcher = tokio::spawn({
-            let token = token.clone();
-            async move {
-                cancel_on_signal(token).await;
-                // A second signal: the user insists; uploads in flight are abandoned (never published).
-                cancel_on_signal(CancellationToken::new()).await;
-                tracing::warn!("second signal: exiting now");
-                std::process::exit(i32::from(crate::exit::INTERRUPTED));
-            }
-        });
-        let outcome = command(token.clone()).await;
+        let watcher = tokio::spawn(watcher(token.clone()));
+        let outcome = work(token).await;
         watcher.abort();
         outcome
     });
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    runtime.shutdown_timeout(grace);
     outcome
 }
 

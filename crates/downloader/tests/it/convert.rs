@@ -318,14 +318,20 @@ fn small_trades() -> String {
     csv
 }
 
+/// The small trades CSV, its gzip, and the Parquet file it converts to in one chunk (the reference output).
+async fn small_trades_converted(schema: ParquetSchema) -> (String, Vec<u8>, Vec<u8>) {
+    let csv = small_trades();
+    let gz = gzip(csv.as_bytes());
+    let reference = convert_ok(gz.clone(), DataType::Trades, options(schema)).await;
+    (csv, gz, reference)
+}
+
 #[rstest]
 #[tokio::test]
 async fn chunk_boundaries_do_not_change_the_output(
     #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
 ) {
-    let csv = small_trades();
-    let gz = gzip(csv.as_bytes());
-    let reference = convert_ok(gz.clone(), DataType::Trades, options(schema)).await;
+    let (csv, gz, reference) = small_trades_converted(schema).await;
     check_round_trip(&csv, DataType::Trades, schema, reference.clone());
     for split in 0..=gz.len() {
         let chunks = vec![gz[..split].to_vec(), gz[split..].to_vec()];
@@ -344,8 +350,7 @@ async fn chunk_boundaries_do_not_change_the_output(
 async fn gzip_members_are_concatenated(
     #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
 ) {
-    let csv = small_trades();
-    let reference = convert_ok(gzip(csv.as_bytes()), DataType::Trades, options(schema)).await;
+    let (csv, _, reference) = small_trades_converted(schema).await;
     // Members split in the middle of a line, and an empty member, as concatenated gzip files may hold.
     for split in [1, 70, csv.len() / 2, csv.len() - 1] {
         let mut gz = gzip(&csv.as_bytes()[..split]);
@@ -364,9 +369,7 @@ async fn gzip_members_are_concatenated(
 async fn the_synchronous_helper_writes_the_same_file(
     #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
 ) {
-    let csv = small_trades();
-    let gz = gzip(csv.as_bytes());
-    let reference = convert_ok(gz.clone(), DataType::Trades, options(schema)).await;
+    let (csv, gz, reference) = small_trades_converted(schema).await;
     let mut output = Vec::new();
     let summary = convert::convert_reader(
         &gz[..],

@@ -5,9 +5,9 @@
 use bytes::Bytes;
 use gcs_sink::{Adoption, CopyStatus, Digest, Error, WriteMode};
 use object_store::{ObjectStoreExt, PutPayload};
-use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, Harness, list_names, read_all};
+use crate::support::{Backend, Harness, every_backend, list_names, read_all};
 
 const NAME: &str =
     "raw_tick_data/by_date/day-2024-01-01/data_type-trades/DERIBIT:PERPETUAL:BTC-USD.parquet";
@@ -32,10 +32,9 @@ fn foreign(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i * 31 % 251) as u8).collect()
 }
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn an_adoption_is_recorded_with_how_it_was_checked_and_dropped_when_the_object_is_rewritten(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(None, Some(()))] whole: Option<()>,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -64,11 +63,8 @@ async fn an_adoption_is_recorded_with_how_it_was_checked_and_dropped_when_the_ob
     assert_eq!((rewritten.recorded, rewritten.adopted), (None, None));
 }
 
-#[rstest]
-#[tokio::test]
-async fn an_object_that_changed_after_its_check_gets_no_record(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn an_object_that_changed_after_its_check_gets_no_record(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     plant(&harness, NAME, &foreign(5000)).await;
@@ -89,11 +85,8 @@ async fn an_object_that_changed_after_its_check_gets_no_record(
     assert!(matches!(bad, Err(Error::InvalidName { .. })), "{bad:?}");
 }
 
-#[rstest]
-#[tokio::test]
-async fn a_ranged_read_returns_the_range_of_the_version_it_names(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn a_ranged_read_returns_the_range_of_the_version_it_names(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     let bytes = foreign(100_000);
@@ -115,11 +108,8 @@ async fn a_ranged_read_returns_the_range_of_the_version_it_names(
     assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
 }
 
-#[rstest]
-#[tokio::test]
-async fn a_create_only_copy_carries_the_record_and_leaves_the_source(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn a_create_only_copy_carries_the_record_and_leaves_the_source(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
 

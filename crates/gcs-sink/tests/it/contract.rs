@@ -7,9 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use gcs_sink::{Digest, Error, ObjectSink, PutError, PutStatus, SinkOptions, StoreKind, WriteMode};
 use rstest::rstest;
+use rstest_reuse::apply;
 use test_support::generated::Generated;
 
-use crate::support::{Backend, Harness, list_names, read_all};
+use crate::support::{Backend, Harness, every_backend, list_names, read_all};
 
 /// Object sizes that take different paths through the sink.
 #[derive(Debug, Clone, Copy)]
@@ -37,10 +38,9 @@ fn data(backend: Backend, size: Size, seed: u64) -> Generated {
 
 const NAME: &str = "day-2024-01-01/data_type-trades/BINANCE:SPOT_PAIR:BTC-USDT.csv.gz";
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn a_written_object_reads_back_with_its_recorded_digest(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Empty, Size::Small, Size::OnePart, Size::Large)] size: Size,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -68,10 +68,9 @@ async fn a_written_object_reads_back_with_its_recorded_digest(
     assert!(leftovers.is_empty(), "staging objects left behind: {leftovers:?}");
 }
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn create_only_answers_an_existing_object_by_verification(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Small, Size::Large)] size: Size,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -111,10 +110,9 @@ async fn create_only_answers_an_existing_object_by_verification(
     assert_eq!(list_names(sink, "").await, vec![NAME.to_owned()]);
 }
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn replace_swaps_the_object_and_its_record(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Small, Size::Large)] first_size: Size,
     #[values(Size::Small, Size::Large)] second_size: Size,
 ) {
@@ -150,10 +148,9 @@ fn failing_stream(
     })
 }
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn a_failing_source_stores_nothing(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Small, Size::Large)] size: Size,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -180,11 +177,8 @@ async fn a_failing_source_stores_nothing(
     }
 }
 
-#[rstest]
-#[tokio::test]
-async fn a_dropped_upload_leaves_no_object_and_is_aborted(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn a_dropped_upload_leaves_no_object_and_is_aborted(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     let part = Harness::part_size(backend) as u64;
@@ -206,10 +200,9 @@ async fn a_dropped_upload_leaves_no_object_and_is_aborted(
     }
 }
 
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn delete_removes_the_object_and_its_record(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Small, Size::Large)] size: Size,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -224,10 +217,9 @@ async fn delete_removes_the_object_and_its_record(
 }
 
 /// A small object reads whole up to its reader's limit; a larger one is refused naming it, a missing one is `None`.
-#[rstest]
-#[tokio::test]
+#[apply(every_backend)]
 async fn a_small_object_reads_whole_within_the_limit(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    backend: Backend,
     #[values(Size::Empty, Size::Small, Size::Large)] size: Size,
 ) {
     let Some(harness) = Harness::new(backend).await else { return };
@@ -249,11 +241,8 @@ async fn a_small_object_reads_whole_within_the_limit(
     assert_eq!(sink.read_small("elsewhere.json", 1024).await.expect("read"), None);
 }
 
-#[rstest]
-#[tokio::test]
-async fn listing_is_by_prefix_and_hides_reserved_objects(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn listing_is_by_prefix_and_hides_reserved_objects(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     let names = ["a/1.csv.gz", "a/2.csv.gz", "a/sub/3.csv.gz", "ab/4.csv.gz", "b.json"];
@@ -282,11 +271,8 @@ async fn listing_is_by_prefix_and_hides_reserved_objects(
     );
 }
 
-#[rstest]
-#[tokio::test]
-async fn cleanup_removes_only_old_staging_objects(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn cleanup_removes_only_old_staging_objects(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     sink.put_bytes("kept.csv", "data", WriteMode::CreateOnly).await.expect("put");

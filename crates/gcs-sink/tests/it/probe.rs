@@ -4,16 +4,14 @@
 
 use gcs_sink::{ProbeError, WriteMode};
 use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, Harness, list_names, memory_sink, read_all};
+use crate::support::{Backend, Harness, every_backend, list_names, memory_sink, read_all};
 
 const PROBE: &str = ".md-doctor/probe-test";
 
-#[rstest]
-#[tokio::test]
-async fn the_probe_passes_and_leaves_nothing(
-    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
-) {
+#[apply(every_backend)]
+async fn the_probe_passes_and_leaves_nothing(backend: Backend) {
     let Some(harness) = Harness::new(backend).await else { return };
     harness.sink.probe(PROBE).await.expect("the probe passes");
     assert!(list_names(&harness.sink, "").await.is_empty(), "the probe is deleted");

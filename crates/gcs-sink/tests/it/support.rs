@@ -35,6 +35,15 @@ pub(crate) enum Backend {
     Moto,
 }
 
+/// The backend matrix: `#[apply(every_backend)]` runs an async test once per backend, as its `backend` argument.
+#[rstest_reuse::template]
+#[rstest::rstest]
+#[tokio::test]
+pub(crate) async fn every_backend(
+    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+) {
+}
+
 /// A sink plus whatever keeps its backend alive.
 pub(crate) struct Harness {
     pub(crate) sink: ObjectSink,

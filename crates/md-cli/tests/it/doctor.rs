@@ -37,6 +37,14 @@ fn check<'a>(checks: &'a [serde_json::Value], name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no {name} check: {checks:?}"))
 }
 
+/// The plan check, asserted to be a warning whose summary contains `summary`.
+fn plan_warning<'a>(checks: &'a [serde_json::Value], summary: &str) -> &'a serde_json::Value {
+    let plan = check(checks, "plan");
+    assert_eq!(plan["status"], "warn", "{plan}");
+    assert!(plan["summary"].as_str().unwrap().contains(summary), "{plan}");
+    plan
+}
+
 fn local(stand: &Stand, key: &str) -> TestEnv {
     stand.env(Some(key)).var("MD_SINK", "sink").var("TARDIS_DAILY_QUOTA_BYTES", "1000000")
 }
@@ -186,13 +194,9 @@ fn a_spent_or_damaged_quota_ledger_and_a_plan_without_definitions_are_reported()
     let quota = check(&checks, "quota");
     assert_eq!(quota["status"], "fail", "{quota}");
     assert!(quota["summary"].as_str().unwrap().contains("not a quota ledger"), "{quota}");
-    let plan = check(&checks, "plan");
-    assert_eq!(plan["status"], "warn", "no definitions stored yet: {plan}");
-    assert!(
-        plan["summary"].as_str().unwrap().contains(
-            "no stored instrument definitions for 2 of 2 day(s) between 2026-10-01 and 2026-10-02"
-        ),
-        "{plan}"
+    let plan = plan_warning(
+        &checks,
+        "no stored instrument definitions for 2 of 2 day(s) between 2026-10-01 and 2026-10-02",
     );
     assert!(
         plan["fix"]
@@ -227,14 +231,11 @@ fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command
     )));
     let (code, checks) = doctor(&env);
     assert_eq!(code, 0, "a warning only: md-cli pipeline would write them: {checks:?}");
-    let plan = check(&checks, "plan");
-    assert_eq!(plan["status"], "warn", "{plan}");
-    let summary = plan["summary"].as_str().unwrap();
-    assert!(
-        summary
-            .contains("no stored instrument definitions for 1 of 2 day(s): 2026-10-02 (looked for"),
-        "{plan}"
+    let plan = plan_warning(
+        &checks,
+        "no stored instrument definitions for 1 of 2 day(s): 2026-10-02 (looked for",
     );
+    let summary = plan["summary"].as_str().unwrap();
     assert!(
         summary.contains("instrument_availability/by_date/day-2026-10-02/instruments.parquet"),
         "{plan}"
@@ -282,13 +283,9 @@ fn a_plan_whose_definitions_do_not_cover_a_venue_names_it_and_the_run_that_cover
     let checks: Vec<serde_json::Value> =
         run.stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(run.code, 0, "a warning only: {checks:?}");
-    let plan = check(&checks, "plan");
-    assert_eq!(plan["status"], "warn", "{plan}");
-    assert!(
-        plan["summary"].as_str().unwrap().contains(
-            "no stored instrument definitions of binance-futures for 2 of 2 day(s) between 2026-10-01 and 2026-10-02"
-        ),
-        "{plan}"
+    let plan = plan_warning(
+        &checks,
+        "no stored instrument definitions of binance-futures for 2 of 2 day(s) between 2026-10-01 and 2026-10-02",
     );
     assert_eq!(
         plan["fix"],

@@ -2,7 +2,7 @@
 
 use md_config::DataType;
 use rstest::rstest;
-use tardis_client::Error;
+use tardis_client::{DatasetRequest, Error};
 
 use crate::support::{client, download, gunzip, path_of, request, served, stub};
 
@@ -44,20 +44,21 @@ async fn every_data_type_downloads_byte_exact(
 
 /// Grouped files (OPTIONS, PERPETUALS, FUTURES, SPOT) download like any symbol; their rows carry real symbols.
 #[rstest]
-#[case::options("deribit", DataType::Trades, "OPTIONS", "-C")]
-#[case::perpetuals("deribit", DataType::DerivativeTicker, "PERPETUALS", "PERPETUAL")]
-#[case::futures("binance-futures", DataType::Liquidations, "FUTURES", "_")]
-#[case::spot("binance", DataType::Trades, "SPOT", "USDT")]
+#[case::options(request("deribit", DataType::Trades, "2026-10-02", "OPTIONS"), "-C")]
+#[case::perpetuals(
+    request("deribit", DataType::DerivativeTicker, "2026-10-02", "PERPETUALS"),
+    "PERPETUAL"
+)]
+#[case::futures(request("binance-futures", DataType::Liquidations, "2026-10-02", "FUTURES"), "_")]
+#[case::spot(request("binance", DataType::Trades, "2026-10-02", "SPOT"), "USDT")]
 #[tokio::test]
 async fn grouped_symbols_carry_real_row_symbols(
-    #[case] exchange: &str,
-    #[case] data_type: DataType,
-    #[case] grouped: &str,
+    #[case] request: DatasetRequest,
     #[case] hint: &str,
 ) {
     let stub = stub(|_| {}).await;
     let client = client(&stub, 0, |_| {});
-    let request = request(exchange, data_type, "2026-10-02", grouped);
+    let grouped = request.symbol.as_str();
     let drained = download(&client, &request).await.expect("opens");
     drained.outcome.expect("completes");
     let text = gunzip(&drained.bytes);
@@ -85,22 +86,21 @@ async fn an_empty_gzip_is_a_valid_file() {
 
 /// Not-found answers (unknown exchange, symbol, type not offered, day outside availability) are final: one attempt.
 #[rstest]
-#[case::unknown_exchange("nowhere", DataType::Trades, "2026-10-02", "BTC-PERPETUAL")]
-#[case::unknown_symbol("deribit", DataType::Trades, "2026-10-02", "DOGE-PERPETUAL")]
-#[case::type_not_offered("deribit", DataType::OptionsChain, "2026-10-02", "BTC-PERPETUAL")]
-#[case::before_listing("deribit", DataType::Trades, "2019-03-01", "BTC-PERPETUAL")]
-#[case::after_delisting("deribit", DataType::Trades, "2025-10-01", "BTC-26SEP25")]
-#[case::not_yet_exported("deribit", DataType::Trades, "2026-12-01", "BTC-PERPETUAL")]
+#[case::unknown_exchange(request("nowhere", DataType::Trades, "2026-10-02", "BTC-PERPETUAL"))]
+#[case::unknown_symbol(request("deribit", DataType::Trades, "2026-10-02", "DOGE-PERPETUAL"))]
+#[case::type_not_offered(request(
+    "deribit",
+    DataType::OptionsChain,
+    "2026-10-02",
+    "BTC-PERPETUAL"
+))]
+#[case::before_listing(request("deribit", DataType::Trades, "2019-03-01", "BTC-PERPETUAL"))]
+#[case::after_delisting(request("deribit", DataType::Trades, "2025-10-01", "BTC-26SEP25"))]
+#[case::not_yet_exported(request("deribit", DataType::Trades, "2026-12-01", "BTC-PERPETUAL"))]
 #[tokio::test]
-async fn not_found_is_final(
-    #[case] exchange: &str,
-    #[case] data_type: DataType,
-    #[case] date: &str,
-    #[case] symbol: &str,
-) {
+async fn not_found_is_final(#[case] request: DatasetRequest) {
     let stub = stub(|_| {}).await;
     let client = client(&stub, 3, |_| {});
-    let request = request(exchange, data_type, date, symbol);
     let error = download(&client, &request).await.expect_err("fails");
     assert_eq!(error.status(), Some(404), "{error}");
     assert!(!error.is_retryable());

@@ -4,15 +4,27 @@ use std::time::Duration;
 
 use md_config::DataType;
 use rstest::rstest;
-use tardis_client::Error;
+use tardis_client::{DatasetRequest, Error, TardisClient};
 use test_support::tardis::{AuthSeen, Fault, StubConfig, TardisStub};
 
 use crate::support::{
     client, download, download_with, fetch_with_restarts, path_of, request, served, stub,
 };
 
-fn trades() -> tardis_client::DatasetRequest {
+fn trades() -> DatasetRequest {
     request("deribit", DataType::Trades, "2026-10-02", "BTC-PERPETUAL")
+}
+
+/// A stand-in without range support that cuts the first `cuts` bodies mid-way, a client allowing `max_retries`,
+/// and the trades request.
+async fn cut_without_ranges(
+    cuts: usize,
+    max_retries: u32,
+) -> (TardisStub, TardisClient, DatasetRequest) {
+    let stub = stub(|config| config.ranges = false).await;
+    stub.push_faults(Fault::DropMidBody, cuts);
+    let client = client(&stub, max_retries, |_| {});
+    (stub, client, trades())
 }
 
 /// Failures before the first byte are retried inside `dataset()` while the policy allows, then reported.
@@ -119,10 +131,7 @@ async fn cut_bodies_resume_with_range(#[case] fault: Fault) {
 /// count continues.
 #[tokio::test]
 async fn cut_bodies_without_ranges_restart_the_file() {
-    let stub = stub(|config| config.ranges = false).await;
-    stub.push_faults(Fault::DropMidBody, 1);
-    let client = client(&stub, 3, |_| {});
-    let request = trades();
+    let (stub, client, request) = cut_without_ranges(1, 3).await;
     let retry = client.retry();
     let first = download_with(&client, &request, &retry).await.expect("opens");
     let error = first.outcome.expect_err("the cut is reported");
@@ -166,10 +175,7 @@ async fn bad_gzip_is_caught_and_restarted(#[case] fault: Fault) {
 /// Restarts count against one budget: a file that keeps failing stops after max_retries + 1 attempts overall.
 #[tokio::test]
 async fn whole_file_restarts_share_one_budget() {
-    let stub = stub(|config| config.ranges = false).await;
-    stub.push_faults(Fault::DropMidBody, 10);
-    let client = client(&stub, 2, |_| {});
-    let request = trades();
+    let (stub, client, request) = cut_without_ranges(10, 2).await;
     let error = fetch_with_restarts(&client, &request).await.expect_err("gives up");
     assert!(matches!(error, Error::BodyCutShort { .. }), "{error:?}");
     assert_eq!(error.attempts(), 3);
