@@ -77,6 +77,24 @@ pub(crate) struct Binaries {
     pub(crate) adopt_bench: PathBuf,
 }
 
+impl Binaries {
+    /// Where [`build`] puts each binary (release builds; the zlib-rs ones in their own target directory).
+    fn in_target() -> Binaries {
+        let release = target_dir().join("release");
+        let zlib_rs = target_dir().join("zlib-rs/release");
+        Binaries {
+            md_cli: release.join("md-cli"),
+            md_cli_zlib_rs: zlib_rs.join("md-cli"),
+            tardis_stub: release.join("tardis-stub"),
+            fake_gcs: release.join("fake-gcs"),
+            keygen: release.join("examples/keygen"),
+            convert_bench: release.join("examples/convert_bench"),
+            convert_bench_zlib_rs: zlib_rs.join("examples/convert_bench"),
+            adopt_bench: release.join("examples/adopt_bench"),
+        }
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut parts: Vec<&str> = Vec::new();
     let mut options = Options { runs: 3, quick: false, large_gib: 1.0 };
@@ -284,18 +302,7 @@ fn build_adopt() -> Result<Binaries> {
         ]),
         "cargo build --release -p downloader --example adopt_bench",
     )?;
-    let release = target_dir().join("release");
-    let zlib_rs = target_dir().join("zlib-rs/release");
-    Ok(Binaries {
-        md_cli: release.join("md-cli"),
-        md_cli_zlib_rs: zlib_rs.join("md-cli"),
-        tardis_stub: release.join("tardis-stub"),
-        fake_gcs: release.join("fake-gcs"),
-        keygen: release.join("examples/keygen"),
-        convert_bench: release.join("examples/convert_bench"),
-        convert_bench_zlib_rs: zlib_rs.join("examples/convert_bench"),
-        adopt_bench: release.join("examples/adopt_bench"),
-    })
+    Ok(Binaries::in_target())
 }
 
 /// Builds only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in: what `cargo xtask bench facts` alone
@@ -320,18 +327,7 @@ fn build_facts() -> Result<Binaries> {
         ]),
         "cargo build --release --features md-cli/isal (md-cli, tardis-stub)",
     )?;
-    let release = target_dir().join("release");
-    let zlib_rs = target_dir().join("zlib-rs/release");
-    Ok(Binaries {
-        md_cli: release.join("md-cli"),
-        md_cli_zlib_rs: zlib_rs.join("md-cli"),
-        tardis_stub: release.join("tardis-stub"),
-        fake_gcs: release.join("fake-gcs"),
-        keygen: release.join("examples/keygen"),
-        convert_bench: release.join("examples/convert_bench"),
-        convert_bench_zlib_rs: zlib_rs.join("examples/convert_bench"),
-        adopt_bench: release.join("examples/adopt_bench"),
-    })
+    Ok(Binaries::in_target())
 }
 
 /// Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`.

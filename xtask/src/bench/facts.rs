@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use downloader::download::manifest::{self, FactsState, Manifest};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, curl};
+use super::job::{Job, KEY, Warmed, plan_and_warm};
 use super::measure::{Meter, max, mb_per_s, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -60,20 +60,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             .var("MD_FILE_FACTS", &facts.to_string()))
     };
     let planning = work.join("plan");
-    let planner = job(&planning, true)?;
-    planner.instruments()?;
-    let units = planner.plan()?;
-    if units.len() != FILES {
-        bail!("the plan has {} units, expected {FILES}: {units:?}", units.len());
-    }
-    remove_dir(&planning)?;
-    eprintln!("xtask: bench facts: warming the stand-in");
-    let reference = work.join("reference");
-    curl(meter, &units, &url, Some(&reference), 16)?;
-    let total: u64 = units
-        .iter()
-        .map(|unit| Ok(std::fs::metadata(reference.join(unit.file_name()))?.len()))
-        .sum::<Result<u64>>()?;
+    let Warmed { total, .. } =
+        plan_and_warm(&job(&planning, true)?, &planning, &work, meter, &url, "facts")?;
 
     let mut results: BTreeMap<bool, Vec<Row>> = BTreeMap::new();
     let mut rows_learnt = 0;

@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, Unit, curl};
+use super::job::{Job, Unit, Warmed, plan_and_warm};
 use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -42,20 +42,8 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
             .var("MD_OUTPUT_FORMAT", format))
     };
     let planning = work.join("plan");
-    let planner = job(&planning, "raw,parquet")?;
-    planner.instruments()?;
-    let units = planner.plan()?;
-    if units.len() != FILES {
-        bail!("the plan has {} units, expected {FILES}", units.len());
-    }
-    remove_dir(&planning)?;
-    eprintln!("xtask: bench formats: warming the stand-in");
-    let reference = work.join("reference");
-    curl(meter, &units, &url, Some(&reference), 16)?;
-    let total: u64 = units
-        .iter()
-        .map(|unit| Ok(std::fs::metadata(reference.join(unit.file_name()))?.len()))
-        .sum::<Result<u64>>()?;
+    let Warmed { units, reference, total } =
+        plan_and_warm(&job(&planning, "raw,parquet")?, &planning, &work, meter, &url, "formats")?;
 
     let mut results: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
     for round in 0..options.runs {

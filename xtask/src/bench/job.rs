@@ -171,6 +171,44 @@ impl Job {
     }
 }
 
+/// A bench's sixteen files, planned by md-cli and fetched once (untimed) into `reference`, which also warms the
+/// stand-in (a new file is generated into its disk cache, then loaded into its memory).
+pub(crate) struct Warmed {
+    /// The plan's units.
+    pub(crate) units: Vec<Unit>,
+    /// The directory holding each file as the stand-in served it.
+    pub(crate) reference: PathBuf,
+    /// Bytes of all the files.
+    pub(crate) total: u64,
+}
+
+/// Writes the definitions and plans with `planner` (whose directory `planning` is removed afterwards), checks the
+/// plan has [`sixteen::FILES`] units, and fetches them once with curl into `work/reference`; `part` names the bench
+/// part in the progress line.
+pub(crate) fn plan_and_warm(
+    planner: &Job,
+    planning: &Path,
+    work: &Path,
+    meter: &Meter,
+    url: &str,
+    part: &str,
+) -> Result<Warmed> {
+    planner.instruments()?;
+    let units = planner.plan()?;
+    if units.len() != sixteen::FILES {
+        bail!("the plan has {} units, expected {}: {units:?}", units.len(), sixteen::FILES);
+    }
+    super::remove_dir(planning)?;
+    eprintln!("xtask: bench {part}: warming the stand-in");
+    let reference = work.join("reference");
+    curl(meter, &units, url, Some(&reference), 16)?;
+    let total = units
+        .iter()
+        .map(|unit| Ok(std::fs::metadata(reference.join(unit.file_name()))?.len()))
+        .sum::<Result<u64>>()?;
+    Ok(Warmed { units, reference, total })
+}
+
 /// Fetches every unit with curl, `parallel` at a time (`xargs -P`), into `out` (named as the official client names
 /// them) or to `/dev/null`.
 pub(crate) fn curl(

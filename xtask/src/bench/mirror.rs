@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, curl};
+use super::job::{Job, KEY, Warmed, curl, plan_and_warm};
 use super::measure::{Meter, Row, capture, max, median, mib, ratio_goal};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -252,17 +252,9 @@ fn run_profile(
     let sink = planning.join("sink");
     let job = Job::new(&binaries.md_cli, &url, sink.to_str().context("UTF-8 path")?, &planning)
         .select(EXCHANGE, FROM, TO, SELECTION);
-    job.instruments()?;
-    let units = job.plan()?;
-    if units.len() != FILES {
-        bail!("the plan has {} units, expected {FILES}: {units:?}", units.len());
-    }
-    remove_dir(&planning)?;
-
     // Fetch every file once (untimed): generated into the disk cache if new, then loaded into the stand-in's memory.
-    eprintln!("xtask: bench mirror {}: warming the stand-in", profile.name);
-    let reference = work.join("reference");
-    curl(meter, &units, &url, Some(&reference), 16)?;
+    let part = format!("mirror {}", profile.name);
+    let Warmed { units, reference, .. } = plan_and_warm(&job, &planning, work, meter, &url, &part)?;
     let sizes: BTreeMap<String, u64> = units
         .iter()
         .map(|unit| {
