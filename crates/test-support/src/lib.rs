@@ -26,24 +26,35 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// Returns the URL of a third-party test server (moto, fake-gcs-server, ...) that `cargo xtask test` starts and names
-/// in `variable`, trailing `/` removed. When it is unset: under `MD_TEST_REQUIRE_SERVERS=1` this panics (the suite
-/// must run); otherwise it prints a notice that the `what` suite is skipped and returns `None`.
+/// in `variable`, trailing `/` removed; `None` (the `what` suite skipped) as [`handed_over`] says.
+///
+/// # Panics
+/// When `variable` is unset under `MD_TEST_REQUIRE_SERVERS=1`.
+pub fn server_url(variable: &str, what: &str) -> Option<String> {
+    handed_over(variable, what).map(|url| url.trim_end_matches('/').to_owned())
+}
+
+/// The one reader of what `cargo xtask test` hands the test binaries in `MD_TEST_*` variables (test servers' URLs,
+/// tools' paths): the trimmed value of `variable`. When it is unset or empty: under `MD_TEST_REQUIRE_SERVERS=1` this
+/// panics (every third-party suite must run); otherwise it prints a notice that the `what` suite is skipped and
+/// returns `None`.
 ///
 /// # Panics
 /// When `variable` is unset under `MD_TEST_REQUIRE_SERVERS=1`.
 #[allow(
     clippy::print_stderr,
     clippy::disallowed_methods,
-    reason = "a test helper: the notice is for the test log, and test servers are found through the test's environment"
+    reason = "a test helper: the notice is for the test log, and xtask hands test servers and tools to the test \
+              binaries through their environment (not md's configuration, which only md-config reads)"
 )]
-pub fn server_url(variable: &str, what: &str) -> Option<String> {
+pub fn handed_over(variable: &str, what: &str) -> Option<String> {
     match std::env::var(variable) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_owned()),
+        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
         _ => {
             let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
             assert!(
                 !required,
-                "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be running (cargo xtask test starts it)"
+                "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be there (cargo xtask test provides it)"
             );
             eprintln!(
                 "notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)"
