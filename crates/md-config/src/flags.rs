@@ -194,6 +194,8 @@ const EVERY: &[Command] = &[];
 const SELECTING: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline];
 /// The commands of the download alone.
 const DOWNLOADS: &[Command] = &[Download, Plan, Missing];
+/// The commands that name objects (tick objects, or the definitions' under the layout's preset).
+const LAYOUT: &[Command] = &[Instruments, Download, Plan, Missing, Doctor, Pipeline];
 /// The commands of both jobs, whose range is one.
 const BOTH_JOBS: &[Command] = &[Doctor, Pipeline];
 
@@ -358,6 +360,13 @@ pub const FLAGS: &[Flag] = &[
         "Output format: raw, parquet or raw,parquet (both from one download)",
         &[Pipeline],
         &[Var::MdOutputFormat],
+    ),
+    flag(
+        "--layout",
+        Value("LAYOUT"),
+        "Object names: hive (Hive partitions: raw_tick_data/data_type=T/exchange=E/date=D/{instrument}.parquet, definitions under instrument_availability/date=D/) or a template with placeholders (docs/DEPLOYMENT.md)",
+        LAYOUT,
+        &[Var::MdLayout],
     ),
 ];
 
