@@ -240,7 +240,8 @@ pub fn convert_reader(
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let layout = schema::Layout::new(data_type, options.schema);
-    let mut encoder = encode::Encoder::new(&layout, partition, options, output)?;
+    let file = encode::FileSpec { layout: &layout, partition, options };
+    let mut encoder = encode::Encoder::new(file, output)?;
     let mut decoder = tardis_client::gzip::GzipReader::new(std::io::BufReader::new(gzip));
     let mut block = vec![0; stream::BLOCK_BYTES];
     let mut uncompressed_bytes = 0u64;
