@@ -10,4 +10,5 @@ mod keys;
 mod pipeline;
 mod plan;
 mod report;
+mod split;
 mod tick_schema;
