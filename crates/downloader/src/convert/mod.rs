@@ -241,7 +241,8 @@ pub fn convert_reader(
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let layout = schema::Layout::new(data_type, options.schema);
-    let mut encoder = encode::Encoder::new(&layout, partition, options, output)?;
+    let file = encode::FileSpec { layout: &layout, partition, options };
+    let mut encoder = encode::Encoder::new(file, output)?;
     inflate_into(gzip, |block| encoder.push(block))?;
     let (_, summary) = encoder.finish()?;
     Ok(summary)

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use md_config::{DataType, InstrumentType};
 use rustc_hash::FxHashMap;
 
-use super::encode::Encoder;
+use super::encode::{Encoder, FileSpec};
 use super::error::{ConvertError, excerpt};
 use super::schema::Layout;
 use super::{ConvertOptions, ConvertSummary, Partition, csv};
@@ -449,7 +449,8 @@ impl SplitParts {
         let partition =
             Partition { instrument_key: part.key.clone(), symbol: None, ..partition.clone() };
         let layout = Layout::new(data_type, options.schema);
-        let mut encoder = Encoder::new(&layout, &partition, options, output)?;
+        let file = FileSpec { layout: &layout, partition: &partition, options };
+        let mut encoder = Encoder::new(file, output)?;
         encoder.push(&self.header)?;
         let mut decompressor = zstd::bulk::Decompressor::new()
             .map_err(|source| spill_error(&self.spill.dir, source))?;
