@@ -259,3 +259,24 @@ fn a_sharded_fleet_fills_the_hive_layout_once() {
     let html = std::fs::read_to_string(env.dir.path().join("coverage.html")).expect("the page");
     assert!(html.contains("binance-futures") && html.contains("deribit"), "{}", page.stdout);
 }
+
+#[test]
+fn hive_files_another_writer_stored_are_adopted_by_their_footer() {
+    let stand = main_job_stand(small_files());
+    let first = hive_env(&stand);
+    ok(first.run(&args("pipeline", SELECTION)));
+    let units = units(&first, &[]);
+    // The same files at the same names in another bucket, without md's records: written by someone else.
+    let second = hive_env(&stand);
+    ok(second.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    for object in units.iter().flat_map(|unit| &unit.objects) {
+        let to = sink_path(&second, object);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(sink_path(&first, object), to).unwrap();
+    }
+    stand.stub.reset_counters();
+    let run = ok(second.run(&args("download", SELECTION)));
+    assert!(run.stdout.contains(&format!("adopted {}", units.len())), "{}", run.stdout);
+    assert_eq!(dataset_requests(&stand), 0, "nothing downloaded");
+    ok(second.run(&args("missing", &[SELECTION, &["--check"]].concat())));
+}
