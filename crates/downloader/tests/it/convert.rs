@@ -584,34 +584,31 @@ async fn a_row_garbled_on_the_way_is_a_gzip_error_not_bad_data(
     let at = at + target.len() - 1;
     let mut damaged = gz.clone();
     damaged[at] = replacement;
-    let error = convert_err(damaged.clone(), DataType::Trades, ConvertOptions::default()).await;
-    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
-    assert!(error.is_retryable());
-    let error = convert::convert_reader(
-        &damaged[..],
-        Vec::new(),
-        DataType::Trades,
-        &partition(),
-        &ConvertOptions::default(),
-    )
-    .unwrap_err();
-    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+    for error in both_converters_fail(damaged).await {
+        assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+        assert!(error.is_retryable());
+    }
     // The same bytes in an intact gzip are the file's fault: not retryable.
     let mut bad_csv = csv.into_bytes();
     let in_csv = bad_csv.windows(target.len()).position(|window| window == target.as_bytes());
     bad_csv[in_csv.unwrap() + target.len() - 1] = replacement;
-    let intact = gzip(&bad_csv);
-    let error = convert_err(intact.clone(), DataType::Trades, ConvertOptions::default()).await;
-    assert!(!error.is_retryable(), "{target}: {error:?}");
-    let error = convert::convert_reader(
-        &intact[..],
+    for error in both_converters_fail(gzip(&bad_csv)).await {
+        assert!(!error.is_retryable(), "{target}: {error:?}");
+    }
+}
+
+/// The errors of the streaming converter and of [`convert::convert_reader`] on the trades file `gz`, which both
+/// must refuse.
+async fn both_converters_fail(gz: Vec<u8>) -> [ConvertError; 2] {
+    let synchronous = convert::convert_reader(
+        &gz[..],
         Vec::new(),
         DataType::Trades,
         &partition(),
         &ConvertOptions::default(),
     )
     .unwrap_err();
-    assert!(!error.is_retryable(), "{target}: {error:?}");
+    [convert_err(gz, DataType::Trades, ConvertOptions::default()).await, synchronous]
 }
 
 /// The caller's one error type for the converted stream: its input's errors and the conversion's.
