@@ -11,6 +11,7 @@ mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod lake_index;
 mod original;
 mod proxy;
 mod run_days;
