@@ -132,9 +132,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let only_adopt = parts.iter().all(|part| *part == "adopt");
     let only_facts = parts.iter().all(|part| *part == "facts");
     let binaries = if only_adopt {
-        build_adopt()?
+        build_only(ADOPT_ONLY)?
     } else if only_facts {
-        build_facts()?
+        crate::tools::ensure_isal_tools()?;
+        build_only(FACTS_ONLY)?
     } else {
         build(&parts)?
     };
@@ -264,9 +265,9 @@ fn build(parts: &[&str]) -> Result<Binaries> {
         &mut isal_build,
         "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench, adopt_bench)",
     )?;
-    let release = target_dir().join("release");
-    let md_clis = [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")];
-    for (md_cli, inflater) in md_clis.iter().filter(|_| !only_convert) {
+    let binaries = Binaries::in_target();
+    let md_clis = [(&binaries.md_cli, "ISA-L"), (&binaries.md_cli_zlib_rs, "zlib-rs")];
+    for (md_cli, inflater) in md_clis.into_iter().filter(|_| !only_convert) {
         let version = output(Command::new(md_cli).arg("--version"));
         if !version.contains(&format!("(inflate: {inflater})")) {
             bail!(
@@ -275,57 +276,36 @@ fn build(parts: &[&str]) -> Result<Binaries> {
             );
         }
     }
-    Ok(Binaries {
-        md_cli: release.join("md-cli"),
-        md_cli_zlib_rs: zlib_rs.join("release/md-cli"),
-        tardis_stub: release.join("tardis-stub"),
-        fake_gcs: release.join("fake-gcs"),
-        keygen: release.join("examples/keygen"),
-        convert_bench: release.join("examples/convert_bench"),
-        convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
-        adopt_bench: release.join("examples/adopt_bench"),
-    })
+    Ok(binaries)
 }
 
-/// Builds only downloader's `adopt_bench` (release): what `cargo xtask bench adopt` alone runs. The other binaries'
-/// paths are where [`build`] puts them, unbuilt.
-fn build_adopt() -> Result<Binaries> {
-    run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "downloader",
-            "--example",
-            "adopt_bench",
-        ]),
-        "cargo build --release -p downloader --example adopt_bench",
-    )?;
-    Ok(Binaries::in_target())
-}
+/// What `cargo xtask bench adopt` alone builds: only downloader's `adopt_bench`.
+const ADOPT_ONLY: (&[&str], &str) =
+    (&["-p", "downloader", "--example", "adopt_bench"], "-p downloader --example adopt_bench");
 
-/// Builds only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in: what `cargo xtask bench facts` alone
-/// runs. The other binaries' paths are where [`build`] puts them, unbuilt.
-fn build_facts() -> Result<Binaries> {
-    crate::tools::ensure_isal_tools()?;
+/// What `cargo xtask bench facts` alone builds: only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in.
+const FACTS_ONLY: (&[&str], &str) = (
+    &[
+        "-p",
+        "md-cli",
+        "-p",
+        "test-support",
+        "--bin",
+        "md-cli",
+        "--bin",
+        "tardis-stub",
+        "--features",
+        "md-cli/isal",
+    ],
+    "--features md-cli/isal (md-cli, tardis-stub)",
+);
+
+/// Builds only what `args` select (release, locked; `what` names them in an error): a part run alone. The other
+/// binaries' paths are where [`build`] puts them, unbuilt.
+fn build_only((args, what): (&[&str], &str)) -> Result<Binaries> {
     run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "md-cli",
-            "-p",
-            "test-support",
-            "--bin",
-            "md-cli",
-            "--bin",
-            "tardis-stub",
-            "--features",
-            "md-cli/isal",
-        ]),
-        "cargo build --release --features md-cli/isal (md-cli, tardis-stub)",
+        cargo().args(["build", "--release", "--locked"]).args(args),
+        &format!("cargo build --release {what}"),
     )?;
     Ok(Binaries::in_target())
 }

@@ -22,6 +22,7 @@ pub mod download;
 mod error;
 pub mod fetch;
 pub mod job;
+pub mod sql;
 
 pub use download::{Downloader, Plan, RunReport, Unit};
 pub use error::{CodecError, Error, LedgerProblem, Result};

@@ -22,11 +22,12 @@ pub enum Command {
     Missing,
     Pipeline,
     Doctor,
+    Sql,
 }
 
 impl Command {
     /// Every command, in md-cli's order.
-    pub const ALL: [Command; 8] = [
+    pub const ALL: [Command; 9] = [
         Command::Config,
         Command::Fetch,
         Command::Instruments,
@@ -35,6 +36,7 @@ impl Command {
         Command::Missing,
         Command::Pipeline,
         Command::Doctor,
+        Command::Sql,
     ];
 
     /// Returns the command's name on the command line (`download`).
@@ -48,6 +50,7 @@ impl Command {
             Command::Missing => "missing",
             Command::Pipeline => "pipeline",
             Command::Doctor => "doctor",
+            Command::Sql => "sql",
         }
     }
 
@@ -180,7 +183,7 @@ fn log_format(text: &str) -> Result<String, String> {
     text.parse::<crate::LogFormat>().map(|format| format.to_string())
 }
 
-use Command::{Doctor, Download, Fetch, Instruments, Missing, Pipeline, Plan};
+use Command::{Doctor, Download, Fetch, Instruments, Missing, Pipeline, Plan, Sql};
 use Takes::{Count, Switch, Value};
 
 /// `-v` and `-q`: the log level of each count.
@@ -192,6 +195,8 @@ const LOG: &[Var] = &[Var::LogLevel];
 const EVERY: &[Command] = &[];
 /// The commands that select units.
 const SELECTING: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline];
+/// The commands that select data types: those that select units, and `sql` (one view per data type).
+const TYPED: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline, Sql];
 /// The commands of the download alone.
 const DOWNLOADS: &[Command] = &[Download, Plan, Missing];
 /// The commands of both jobs, whose range is one.
@@ -269,7 +274,7 @@ pub const FLAGS: &[Flag] = &[
         "--data-types",
         Value("TYPES"),
         "Data types, comma-separated: trades, incremental_book_L2, book_snapshot_25, book_snapshot_5, quotes, book_ticker, derivative_ticker, options_chain, liquidations",
-        SELECTING,
+        TYPED,
         &[Var::DownloadDataTypes],
     ),
     else_from(

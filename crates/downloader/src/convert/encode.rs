@@ -399,6 +399,18 @@ pub(crate) fn writer_properties(layout: &Layout, options: &ConvertOptions) -> Wr
     layout.column_encodings(builder).build()
 }
 
+/// What one converted file is: its layout, the partition it holds and the conversion options; what the reading
+/// side ([`RowSource`]) and the writing side ([`FileWriter`]) of one conversion are both built from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileSpec<'a> {
+    /// The file's columns and order.
+    pub(crate) layout: &'a Layout,
+    /// The day, venue and instrument the file holds.
+    pub(crate) partition: &'a Partition,
+    /// Batch, row-group, sort and compression settings.
+    pub(crate) options: &'a ConvertOptions,
+}
+
 /// Writes one converted file: row groups as batches arrive (typed schema), or the original schema's sorted file.
 #[derive(Debug)]
 pub(crate) enum FileWriter<W: Write + Send> {
@@ -409,13 +421,9 @@ pub(crate) enum FileWriter<W: Write + Send> {
 }
 
 impl<W: Write + Send> FileWriter<W> {
-    /// Returns a writer of a file laid out as `layout` into `output`.
-    pub(crate) fn new(
-        layout: &Layout,
-        partition: &Partition,
-        options: &ConvertOptions,
-        output: W,
-    ) -> Result<Self, ConvertError> {
+    /// Returns a writer of `file` into `output`.
+    pub(crate) fn new(file: FileSpec<'_>, output: W) -> Result<Self, ConvertError> {
+        let FileSpec { layout, partition, options } = file;
         Ok(match layout.sort_key {
             Some(_) => FileWriter::Sorted(SortedWriter::new(layout, options, output)?),
             None => FileWriter::Direct(
@@ -478,8 +486,9 @@ pub(crate) struct RowSource {
 }
 
 impl RowSource {
-    /// Returns the source of one file laid out as `layout`.
-    pub(crate) fn new(layout: &Layout, options: &ConvertOptions, partition: &Partition) -> Self {
+    /// Returns the source of `file`.
+    pub(crate) fn new(file: FileSpec<'_>) -> Self {
+        let FileSpec { layout, partition, options } = file;
         let parser = Parser::new(layout, options, partition);
         let sorter = layout.sort_key.map(|key| {
             Sorter::new(
@@ -543,17 +552,9 @@ pub(crate) struct Encoder<W: Write + Send> {
 }
 
 impl<W: Write + Send> Encoder<W> {
-    /// Returns an encoder for one file laid out as `layout`, writing to `output`.
-    pub(crate) fn new(
-        layout: &Layout,
-        partition: &Partition,
-        options: &ConvertOptions,
-        output: W,
-    ) -> Result<Self, ConvertError> {
-        Ok(Encoder {
-            rows: RowSource::new(layout, options, partition),
-            writer: FileWriter::new(layout, partition, options, output)?,
-        })
+    /// Returns an encoder of `file`, writing to `output`.
+    pub(crate) fn new(file: FileSpec<'_>, output: W) -> Result<Self, ConvertError> {
+        Ok(Encoder { rows: RowSource::new(file), writer: FileWriter::new(file, output)? })
     }
 
     /// Consumes the next block of CSV text.
@@ -601,7 +602,8 @@ mod tests {
             ..ConvertOptions::default()
         };
         let layout = Layout::new(DataType::Trades, schema);
-        let mut encoder = Encoder::new(&layout, &partition, &options, Vec::new())?;
+        let file = FileSpec { layout: &layout, partition: &partition, options: &options };
+        let mut encoder = Encoder::new(file, Vec::new())?;
         for block in blocks {
             encoder.push(block)?;
         }

@@ -59,6 +59,7 @@ mod parse;
 mod schema;
 mod sort;
 mod spill;
+pub mod split;
 mod stream;
 
 use std::io::{Read, Write};
@@ -240,7 +241,21 @@ pub fn convert_reader(
     options: &ConvertOptions,
 ) -> Result<ConvertSummary, ConvertError> {
     let layout = schema::Layout::new(data_type, options.schema);
-    let mut encoder = encode::Encoder::new(&layout, partition, options, output)?;
+    let file = encode::FileSpec { layout: &layout, partition, options };
+    let mut encoder = encode::Encoder::new(file, output)?;
+    inflate_into(gzip, |block| encoder.push(block))?;
+    let (_, summary) = encoder.finish()?;
+    Ok(summary)
+}
+
+/// Inflates the `.csv.gz` file from `gzip` and hands its CSV to `push`, block by block.
+///
+/// A `push` error is returned only once the rest of the gzip has been read and found intact: a bad row is the
+/// file's fault only if the gzip around it is (a byte damaged on the way often shows first as a garbled row).
+pub(crate) fn inflate_into<E: From<ConvertError>>(
+    gzip: impl Read,
+    mut push: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut decoder = tardis_client::gzip::GzipReader::new(std::io::BufReader::new(gzip));
     let mut block = vec![0; stream::BLOCK_BYTES];
     let mut uncompressed_bytes = 0u64;
@@ -248,18 +263,15 @@ pub fn convert_reader(
         let filled = stream::fill(&mut decoder, &mut block)
             .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
         uncompressed_bytes += filled as u64;
-        if let Err(error) = encoder.push(&block[..filled]) {
-            // As the streaming converter does: a bad row is the file's fault only if the gzip is intact.
+        if let Err(error) = push(&block[..filled]) {
             return Err(settle(&mut decoder, &mut block, uncompressed_bytes)
                 .err()
-                .unwrap_or(error));
+                .map_or(error, E::from));
         }
         if filled < block.len() {
-            break;
+            return Ok(());
         }
     }
-    let (_, summary) = encoder.finish()?;
-    Ok(summary)
 }
 
 /// Reads `decoder` to its end, dropping the CSV; returns the gzip error if the input turns out damaged.

@@ -26,7 +26,7 @@ use tokio_util::sync::PollSender;
 
 use arrow::array::RecordBatch;
 
-use super::encode::{FileWriter, ParseSummary, RowSource};
+use super::encode::{FileSpec, FileWriter, ParseSummary, RowSource};
 use super::error::ConvertError;
 use super::schema::Layout;
 use super::{ConvertOptions, ConvertSummary, Partition};
@@ -142,7 +142,8 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
         let (inflate_cancel, parse_cancel, encode_cancel) =
             (cancel.clone(), cancel.clone(), cancel.clone());
         let layout = Layout::new(data_type, options.schema);
-        let rows = RowSource::new(&layout, &options, &partition);
+        let rows =
+            RowSource::new(FileSpec { layout: &layout, partition: &partition, options: &options });
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work)
         };
@@ -162,14 +163,9 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
             spawn(
                 "md-convert-encode",
                 Box::new(move || {
-                    encode_worker(
-                        &batch_rx,
-                        &output_tx,
-                        &encode_cancel,
-                        &layout,
-                        &partition,
-                        &options,
-                    );
+                    let file =
+                        FileSpec { layout: &layout, partition: &partition, options: &options };
+                    encode_worker(&batch_rx, &output_tx, &encode_cancel, file);
                 }),
             )
         });
@@ -494,16 +490,14 @@ fn encode_worker(
     batches: &std_mpsc::Receiver<Batch>,
     output: &mpsc::Sender<Output>,
     cancel: &AtomicBool,
-    layout: &Layout,
-    partition: &Partition,
-    options: &ConvertOptions,
+    file: FileSpec<'_>,
 ) {
     let failed = |error: ConvertError| {
         let _closed = output.blocking_send(Output::Failed(error));
     };
     let sender =
         ChunkSender { buffer: Vec::with_capacity(OUTPUT_CHUNK_BYTES), output: output.clone() };
-    let mut writer = match FileWriter::new(layout, partition, options, sender) {
+    let mut writer = match FileWriter::new(file, sender) {
         Ok(writer) => writer,
         Err(error) => return failed(error),
     };

@@ -17,7 +17,7 @@ use md_config::{DataType, ParquetCompression, ParquetOptions, ParquetSchema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rstest::rstest;
 
-fn partition() -> Partition {
+pub(crate) fn partition() -> Partition {
     Partition {
         date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
         venue: "DERIBIT".into(),
@@ -39,7 +39,7 @@ fn fixture_partition(fixture: &str) -> Partition {
     }
 }
 
-fn gzip(csv: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(csv: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(csv).unwrap();
     encoder.finish().unwrap()

@@ -11,4 +11,6 @@ mod keys;
 mod pipeline;
 mod plan;
 mod report;
+mod split;
+mod sql;
 mod tick_schema;
