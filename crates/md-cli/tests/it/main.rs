@@ -12,6 +12,7 @@ mod download;
 mod fetch;
 mod formats;
 mod hive;
+mod lake_index;
 mod original;
 mod proxy;
 mod run_days;
