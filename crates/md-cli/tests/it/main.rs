@@ -17,5 +17,6 @@ mod original;
 mod proxy;
 mod run_days;
 mod secret;
+mod sql;
 mod statuses;
 mod support;
