@@ -199,6 +199,8 @@ const SELECTING: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline];
 const TYPED: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline, Sql];
 /// The commands of the download alone.
 const DOWNLOADS: &[Command] = &[Download, Plan, Missing];
+/// The commands that name objects (tick objects, or the definitions' under the layout's preset).
+const LAYOUT: &[Command] = &[Instruments, Download, Plan, Missing, Doctor, Pipeline];
 /// The commands of both jobs, whose range is one.
 const BOTH_JOBS: &[Command] = &[Doctor, Pipeline];
 
@@ -363,6 +365,13 @@ pub const FLAGS: &[Flag] = &[
         "Output format: raw, parquet or raw,parquet (both from one download)",
         &[Pipeline],
         &[Var::MdOutputFormat],
+    ),
+    flag(
+        "--layout",
+        Value("LAYOUT"),
+        "Object names: hive (Hive partitions: raw_tick_data/data_type=T/exchange=E/date=D/{instrument}.parquet, definitions under instrument_availability/date=D/) or a template with placeholders (docs/DEPLOYMENT.md)",
+        LAYOUT,
+        &[Var::MdLayout],
     ),
 ];
 

@@ -11,6 +11,8 @@ mod doctor;
 mod download;
 mod fetch;
 mod formats;
+mod hive;
+mod lake_index;
 mod original;
 mod proxy;
 mod run_days;
