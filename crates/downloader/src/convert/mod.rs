@@ -2,8 +2,8 @@
 //!
 //! [`convert`] turns the raw body of one dataset file, as it downloads, into the bytes of one Parquet file, ready
 //! for a multipart upload. [`tick_schema`] gives the Arrow schema of each data type under the settings
-//! (`MD_PARQUET_SCHEMA`: `original`, the replaced system's files, by default, or `typed`); docs/SCHEMAS.md
-//! documents every column of both. [`convert_reader`] does the same work synchronously on one thread, for tests
+//! (`MD_PARQUET_SCHEMA`: `original`, the replaced system's files, by default, `typed`, or `hive`, the hive layout's:
+//! the original's columns with `instrument_key` and `symbol`); docs/SCHEMAS.md documents every column of each. [`convert_reader`] does the same work synchronously on one thread, for tests
 //! and tools.
 //!
 //! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members (with
@@ -59,6 +59,7 @@ mod parse;
 mod schema;
 mod sort;
 mod spill;
+pub mod split;
 mod stream;
 
 use std::io::{Read, Write};
@@ -83,7 +84,8 @@ pub struct ConvertOptions {
     /// Most rows per row group (`MD_PARQUET_ROW_GROUP_SIZE`).
     pub row_group_size: NonZeroUsize,
     /// Most encoded bytes per row group, whichever limit comes first: it bounds memory for wide rows
-    /// (a row group is held in memory until it is complete). Defaults to [`ROW_GROUP_BYTES`].
+    /// (a row group is held in memory until it is complete). Defaults to [`ROW_GROUP_BYTES`]
+    /// ([`HIVE_ROW_GROUP_BYTES`] with the hive schema).
     pub row_group_bytes: NonZeroUsize,
     /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 2 MiB.
     pub batch_size: NonZeroUsize,
@@ -110,6 +112,12 @@ pub struct ConvertOptions {
 /// not `trades` or `book_snapshot_5`.
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
 
+/// The most encoded bytes per row group of the hive schema (`MD_LAYOUT=hive`), whose files are read by query
+/// engines: row groups of at least about 122,880 rows (DuckDB's) for every data type, up to the 1,048,576 rows of
+/// `MD_PARQUET_ROW_GROUP_SIZE`'s default (about 130,000 rows of `book_snapshot_25`, the row cap for `trades`), for
+/// about 12 MiB more peak memory per conversion than [`ROW_GROUP_BYTES`] (docs/SCHEMAS.md has the measurements).
+pub const HIVE_ROW_GROUP_BYTES: usize = 16 << 20;
+
 /// The default reorder window of the original schema's sort: about 165,000 rows of `trades`, minutes of a busy
 /// market, so rows whose exchange timestamp is seconds behind their arrival are put in place as the file streams.
 /// Measured on a 32 MiB trades file, a conversion peaks at about 50 MiB of RSS with it and 70 MiB with 16 MiB.
@@ -131,7 +139,10 @@ impl ConvertOptions {
             compression: parquet.compression,
             row_group_size: parquet.row_group_size,
             batch_size,
-            row_group_bytes: bytes(ROW_GROUP_BYTES),
+            row_group_bytes: bytes(match parquet.schema {
+                ParquetSchema::Hive => HIVE_ROW_GROUP_BYTES,
+                ParquetSchema::Original | ParquetSchema::Typed => ROW_GROUP_BYTES,
+            }),
             spill_dir: parquet.spill_dir.clone(),
             sort_window_bytes: bytes(SORT_WINDOW_BYTES),
             late_memory_bytes: bytes(LATE_MEMORY_BYTES),
@@ -242,6 +253,19 @@ pub fn convert_reader(
     let layout = schema::Layout::new(data_type, options.schema);
     let file = encode::FileSpec { layout: &layout, partition, options };
     let mut encoder = encode::Encoder::new(file, output)?;
+    inflate_into(gzip, |block| encoder.push(block))?;
+    let (_, summary) = encoder.finish()?;
+    Ok(summary)
+}
+
+/// Inflates the `.csv.gz` file from `gzip` and hands its CSV to `push`, block by block.
+///
+/// A `push` error is returned only once the rest of the gzip has been read and found intact: a bad row is the
+/// file's fault only if the gzip around it is (a byte damaged on the way often shows first as a garbled row).
+pub(crate) fn inflate_into<E: From<ConvertError>>(
+    gzip: impl Read,
+    mut push: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut decoder = tardis_client::gzip::GzipReader::new(std::io::BufReader::new(gzip));
     let mut block = vec![0; stream::BLOCK_BYTES];
     let mut uncompressed_bytes = 0u64;
@@ -249,18 +273,15 @@ pub fn convert_reader(
         let filled = stream::fill(&mut decoder, &mut block)
             .map_err(|source| stream::gzip_error(uncompressed_bytes, source))?;
         uncompressed_bytes += filled as u64;
-        if let Err(error) = encoder.push(&block[..filled]) {
-            // As the streaming converter does: a bad row is the file's fault only if the gzip is intact.
+        if let Err(error) = push(&block[..filled]) {
             return Err(settle(&mut decoder, &mut block, uncompressed_bytes)
                 .err()
-                .unwrap_or(error));
+                .map_or(error, E::from));
         }
         if filled < block.len() {
-            break;
+            return Ok(());
         }
     }
-    let (_, summary) = encoder.finish()?;
-    Ok(summary)
 }
 
 /// Reads `decoder` to its end, dropping the CSV; returns the gzip error if the input turns out damaged.

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
+use super::index::{self, StoredObject};
 use super::manifest::{
     self, FactsState, Manifest, Previous, RunStatus, UnitCounts, UnitError, UnitFacts, UnitRecord,
 };
@@ -170,7 +171,7 @@ impl Downloader {
         let outcomes = self.run_units(&units, &state).await;
         let tally = Tally::of(&outcomes, &state.stop_reason(), &state.previous.facts);
         let manifest = self.manifest(plan, tally, &state, started_at, clock);
-        self.finish(manifest, &state).await
+        self.finish(plan, manifest, &state).await
     }
 
     /// Removes the staging leftovers of interrupted runs (best effort: a failure is logged).
@@ -208,6 +209,7 @@ impl Downloader {
             progress,
             adopted: std::sync::Mutex::new(Vec::new()),
             left_alone: std::sync::Mutex::new(Vec::new()),
+            stored: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -318,14 +320,25 @@ impl Downloader {
         }
     }
 
-    /// Records the quota ledger, writes the manifest, and reports the ledger's failure after it, so the manifest is
-    /// kept either way.
-    async fn finish(&self, manifest: Manifest, state: &RunState) -> Result<RunReport, Error> {
+    /// Records the quota ledger, writes the manifest, then the shard's parts of the lake index ([`index`]), and
+    /// reports the ledger's failure after them, so the manifest and the index are kept either way.
+    async fn finish(
+        &self,
+        plan: &Plan,
+        manifest: Manifest,
+        state: &RunState,
+    ) -> Result<RunReport, Error> {
         let recorded = match &state.quota {
             Some(quota) => quota.record(&self.sink).await,
             None => Ok(()),
         };
         let manifest_object = manifest.write(&self.sink).await?;
+        let stored = std::mem::take(&mut *lock(&state.stored));
+        let parts = index::parts(plan, self.shard_index, &manifest, &stored);
+        let concurrency = self.service.max_concurrent_requests.get();
+        let index_objects =
+            index::write(&self.sink, &parts, self.shard_index, self.total_shards, concurrency)
+                .await?;
         let counts = &manifest.units;
         tracing::info!(
             status = ?manifest.status,
@@ -338,6 +351,7 @@ impl Downloader {
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
             manifest = %manifest_object,
+            index_parts = index_objects.len(),
             "shard finished"
         );
         recorded?;
@@ -424,7 +438,10 @@ impl Downloader {
             return Ok(ObjectStep::Write { mode: WriteMode::Replace, replaces: false });
         }
         Ok(match self.check_stored(&object.name).await {
-            Stored::Verified => ObjectStep::Stored,
+            Stored::Verified(found) => {
+                lock(&state.stored).insert(object.name.clone(), found);
+                ObjectStep::Stored
+            }
             Stored::Missing => match self.adopt_historical(unit, object, state).await {
                 Ok(true) => ObjectStep::Adopted,
                 Ok(false) => ObjectStep::Write { mode: WriteMode::CreateOnly, replaces: false },
@@ -479,6 +496,11 @@ impl Downloader {
             let summary = dataset.summary_handle();
             let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
                 Ok(outcomes) => {
+                    let mut stored = lock(&state.stored);
+                    for (target, outcome) in targets.list.iter().zip(&outcomes) {
+                        stored.insert(target.name.clone(), StoredObject::written(outcome.digest));
+                    }
+                    drop(stored);
                     let facts = summary.get().and_then(|summary| summary.facts);
                     return targets.stored(unit, &outcomes, retry.attempt(), facts);
                 }
@@ -706,7 +728,9 @@ impl Downloader {
         match (&info.recorded, &info.adopted) {
             (None, None) => Stored::Unrecorded(info),
             // An adoption from the footer alone has no CRC32C to read back against.
-            (None, Some(adoption)) if adoption.size == info.size => Stored::Verified,
+            (None, Some(adoption)) if adoption.size == info.size => {
+                Stored::Verified(StoredObject { size: info.size, crc32c: None, adopted: true })
+            }
             (None, Some(adoption)) => Stored::Invalid(format!(
                 "size {} differs from the {} recorded when it was adopted",
                 info.size, adoption.size
@@ -715,18 +739,34 @@ impl Downloader {
                 "size {} differs from the recorded {}",
                 info.size, recorded
             )),
-            (Some(_), _) => match self.verify {
-                VerifyMode::Head => Stored::Verified,
-                VerifyMode::Full => match self.sink.verify(name).await {
-                    Ok(verified) if verified.recorded => Stored::Verified,
-                    Ok(_) => Stored::Unrecorded(info),
-                    Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
-                    Err(
-                        error @ (gcs_sink::Error::Corrupt { .. }
-                        | gcs_sink::Error::BadRecord { .. }),
-                    ) => Stored::Invalid(error.to_string()),
-                    Err(error) => Stored::Unknown(chain(&error)),
-                },
+            (Some(recorded), adopted) => {
+                let found = StoredObject {
+                    size: recorded.size,
+                    crc32c: Some(recorded.crc32c),
+                    adopted: adopted.is_some(),
+                };
+                self.verified(name, info.clone(), found).await
+            }
+        }
+    }
+
+    /// Checks a recorded object's bytes against its record where that is cheap ([`VerifyMode::Full`]).
+    async fn verified(
+        &self,
+        name: &str,
+        info: gcs_sink::ObjectInfo,
+        found: StoredObject,
+    ) -> Stored {
+        match self.verify {
+            VerifyMode::Head => Stored::Verified(found),
+            VerifyMode::Full => match self.sink.verify(name).await {
+                Ok(verified) if verified.recorded => Stored::Verified(found),
+                Ok(_) => Stored::Unrecorded(info),
+                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                Err(
+                    error @ (gcs_sink::Error::Corrupt { .. } | gcs_sink::Error::BadRecord { .. }),
+                ) => Stored::Invalid(error.to_string()),
+                Err(error) => Stored::Unknown(chain(&error)),
             },
         }
     }
@@ -744,6 +784,8 @@ impl Downloader {
             Verdict::Fit { checked, digest } => {
                 self.sink.record_adopted(&object.name, info, checked, digest).await?;
                 tracing::info!(object = %object.name, checked, "adopted an object md did not write");
+                lock(&state.stored)
+                    .insert(object.name.clone(), StoredObject::adopted(info, digest));
                 lock(&state.adopted).push(AdoptedObject {
                     object: object.name.clone(),
                     checked: checked.to_owned(),
@@ -810,6 +852,7 @@ impl Downloader {
                 }
                 Err(error) => return Err(error),
             };
+            let mut digest = info.recorded;
             let checked = match (&info.recorded, &info.adopted) {
                 (Some(recorded), _) if recorded.size == info.size => info
                     .adopted
@@ -817,9 +860,10 @@ impl Downloader {
                     .map_or(adopt::MD_RECORD.to_owned(), |adoption| adoption.checked.clone()),
                 (None, Some(adoption)) if adoption.size == info.size => adoption.checked.clone(),
                 (None, None) => match self.candidate(unit, object.format, &old, &info).await? {
-                    Verdict::Fit { checked, digest } => {
+                    Verdict::Fit { checked, digest: read } => {
                         // Recorded where it lies, so the copy carries the record and a rerun need not check again.
-                        self.sink.record_adopted(&old, &info, checked, digest).await?;
+                        self.sink.record_adopted(&old, &info, checked, read).await?;
+                        digest = read;
                         checked.to_owned()
                     }
                     Verdict::Unfit(reason) => {
@@ -832,6 +876,8 @@ impl Downloader {
             match self.sink.copy_create(&old, &object.name).await? {
                 gcs_sink::CopyStatus::Copied => {
                     tracing::info!(object = %object.name, from = %old, checked = %checked, "adopted an object stored under an older spelling of its key");
+                    lock(&state.stored)
+                        .insert(object.name.clone(), StoredObject::adopted(&info, digest));
                     lock(&state.adopted).push(AdoptedObject {
                         object: object.name.clone(),
                         checked,
@@ -1046,6 +1092,9 @@ struct RunState {
     adopted: std::sync::Mutex<Vec<AdoptedObject>>,
     /// Objects md did not write that did not check out.
     left_alone: std::sync::Mutex<Vec<LeftAlone>>,
+    /// Every object of the shard found stored and verified, adopted or written by this run, with its size and
+    /// CRC32C (for the lake index).
+    stored: std::sync::Mutex<BTreeMap<String, StoredObject>>,
 }
 
 impl RunState {
@@ -1100,7 +1149,8 @@ impl RunState {
 }
 
 enum Stored {
-    Verified,
+    /// Stored, with its record (or adoption record) agreeing: its size and CRC32C as recorded.
+    Verified(StoredObject),
     Missing,
     /// Stored without any md record: a candidate for adoption.
     Unrecorded(gcs_sink::ObjectInfo),

@@ -17,7 +17,7 @@ use md_config::{DataType, ParquetCompression, ParquetOptions, ParquetSchema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rstest::rstest;
 
-fn partition() -> Partition {
+pub(crate) fn partition() -> Partition {
     Partition {
         date: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
         venue: "DERIBIT".into(),
@@ -39,7 +39,7 @@ fn fixture_partition(fixture: &str) -> Partition {
     }
 }
 
-fn gzip(csv: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(csv: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(csv).unwrap();
     encoder.finish().unwrap()
@@ -133,16 +133,21 @@ fn read(parquet: Vec<u8>) -> Vec<RecordBatch> {
 }
 
 /// The rows a file must hold, parsed here independently from the CSV: in file order (typed), or without
-/// `exchange` and `symbol` and stably sorted by `timestamp` (original).
+/// `exchange` and `symbol` and stably sorted by `timestamp` (original), or sorted, with the instrument key of
+/// [`every_data_type_round_trips`] in place of `exchange` (hive).
 fn expected_rows(csv: &str, schema: ParquetSchema) -> Vec<Vec<&str>> {
     let mut lines = csv.lines();
     lines.next();
     let mut rows: Vec<Vec<&str>> =
         lines.filter(|line| !line.is_empty()).map(|line| line.split(',').collect()).collect();
-    if schema == ParquetSchema::Original {
+    if schema != ParquetSchema::Typed {
         rows.sort_by_key(|cells| cells[2].parse::<i64>().unwrap());
-        for cells in &mut rows {
-            cells.drain(..2);
+    }
+    for cells in &mut rows {
+        match schema {
+            ParquetSchema::Original => drop(cells.drain(..2)),
+            ParquetSchema::Hive => cells[0] = "DERIBIT:PERPETUAL:BTC-USD",
+            ParquetSchema::Typed => {}
         }
     }
     rows
@@ -227,7 +232,8 @@ const TRADES_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,id,side,p
 async fn every_data_type_round_trips(
     #[case] fixture: &str,
     #[case] data_type: DataType,
-    #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
+    #[values(ParquetSchema::Original, ParquetSchema::Typed, ParquetSchema::Hive)]
+    schema: ParquetSchema,
 ) {
     let path = format!("{}/tests/fixtures/csv/{fixture}", env!("CARGO_MANIFEST_DIR"));
     let csv = std::fs::read_to_string(&path).unwrap();
@@ -758,13 +764,14 @@ fn disordered_trades(rows: u64) -> String {
     csv
 }
 
-/// Returns (timestamp, id) of every row of a trades file in the original schema, in file order.
+/// Returns (timestamp, id) of every row of a trades file in a sorted schema (original, hive), in file order.
 fn timestamps_and_ids(parquet: Vec<u8>) -> Vec<(i64, u64)> {
     read(parquet)
         .iter()
         .flat_map(|batch| {
-            let timestamps = batch.column(0).as_primitive::<Int64Type>().clone();
-            let ids = batch.column(2).as_string::<i32>().clone();
+            let column = |name: &str| batch.column_by_name(name).unwrap();
+            let timestamps = column("timestamp").as_primitive::<Int64Type>().clone();
+            let ids = column("id").as_string::<i32>().clone();
             (0..batch.num_rows())
                 .map(move |row| (timestamps.value(row), ids.value(row).parse::<u64>().unwrap()))
         })
@@ -784,6 +791,7 @@ async fn rows_far_out_of_order_come_out_sorted_and_complete(
     #[case] late: usize,
     #[case] provisional: usize,
     #[case] expect_late: bool,
+    #[values(ParquetSchema::Original, ParquetSchema::Hive)] schema: ParquetSchema,
 ) {
     let rows = 30_000;
     let csv = disordered_trades(rows);
@@ -795,11 +803,11 @@ async fn rows_far_out_of_order_come_out_sorted_and_complete(
         sort_window_bytes: NonZeroUsize::new(window).unwrap(),
         late_memory_bytes: NonZeroUsize::new(late).unwrap(),
         provisional_memory_bytes: NonZeroUsize::new(provisional).unwrap(),
-        ..options(ParquetSchema::Original)
+        ..options(schema)
     };
     let gz = gzip(csv.as_bytes());
     let parquet = convert_ok(gz.clone(), DataType::Trades, options.clone()).await;
-    check_round_trip(&csv, DataType::Trades, ParquetSchema::Original, parquet.clone());
+    check_round_trip(&csv, DataType::Trades, schema, parquet.clone());
     let found = timestamps_and_ids(parquet.clone());
     assert_eq!(found.len() as u64, rows, "complete");
     assert!(
