@@ -236,3 +236,26 @@ fn the_hive_preset_refuses_another_parquet_schema() {
     assert_eq!(run.code, 2, "a usage error: {}", run.stderr);
     assert!(run.stderr.contains("MD_PARQUET_SCHEMA"), "{}", run.stderr);
 }
+
+#[test]
+fn a_sharded_fleet_fills_the_hive_layout_once() {
+    let stand = main_job_stand(small_files());
+    let env = hive_env(&stand);
+    ok(env.run(&args("instruments", &["--from", FROM, "--to", TO])));
+    let units = units(&env, &[]);
+    stand.stub.reset_counters();
+    let mut env = env.var("TOTAL_SHARDS", "3");
+    for shard in ["0", "1", "2"] {
+        env = env.var("SHARD_INDEX", shard);
+        ok(env.run(&args("download", SELECTION)));
+    }
+    assert_eq!(dataset_requests(&stand), units.len(), "every unit downloaded by one shard");
+    let env = env.without("SHARD_INDEX").without("TOTAL_SHARDS");
+    let every_object: BTreeSet<String> =
+        units.iter().flat_map(|unit| unit.objects.iter().cloned()).collect();
+    assert_eq!(stored_data_files(&env.dir.path().join("sink")), every_object);
+    ok(env.run(&args("missing", &[SELECTION, &["--check"]].concat())));
+    let page = ok(env.run(&args("missing", &[SELECTION, &["--html", "coverage.html"]].concat())));
+    let html = std::fs::read_to_string(env.dir.path().join("coverage.html")).expect("the page");
+    assert!(html.contains("binance-futures") && html.contains("deribit"), "{}", page.stdout);
+}
