@@ -15,5 +15,6 @@ mod original;
 mod proxy;
 mod run_days;
 mod secret;
+mod split;
 mod statuses;
 mod support;
