@@ -17,6 +17,7 @@
 //!   report and the coverage page ([`report::page`]).
 //! - [`reports`]: the original system's per-day report objects (`missing_data.parquet`, `available_data.parquet`),
 //!   which [`report::Survey::write_reports`] writes.
+//! - [`split`]: grouped options units stored split by underlying × expiry, with a part list ([`split::PartList`]).
 //! - [`share`]: settings the original system ignored and md applies (the shard variables), and what share of the
 //!   plan a shard takes.
 //! - [`summary`]: how a shard's run, the plan's shards and each unit read (`md-cli download`, `plan`, `missing`).
@@ -35,6 +36,7 @@ pub mod quota;
 pub mod report;
 pub mod reports;
 pub mod share;
+pub mod split;
 pub mod status;
 pub mod summary;
 

@@ -31,6 +31,7 @@ use super::manifest::{
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::{Quota, share_of};
+use super::split;
 use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
@@ -60,6 +61,9 @@ pub(crate) enum SourceError {
     /// either. Never the error an attempt reports: the other branch's own error is.
     #[error("the unit's {0} object was not stored")]
     Sibling(OutputFormat),
+    /// Splitting a grouped options file (or converting one of its parts) failed.
+    #[error(transparent)]
+    Split(#[from] crate::convert::split::SplitError),
 }
 
 /// The result of a shard's run.
@@ -438,6 +442,20 @@ impl Downloader {
             return Ok(ObjectStep::Write { mode: WriteMode::Replace, replaces: false });
         }
         Ok(match self.check_stored(&object.name).await {
+            Stored::Verified(found) if split::is_part_list(&object.name) => {
+                let read_back = self.verify == VerifyMode::Full;
+                match split::parts_intact(&self.sink, &object.name, read_back).await {
+                    Ok(None) => {
+                        lock(&state.stored).insert(object.name.clone(), found);
+                        ObjectStep::Stored
+                    }
+                    Ok(Some(reason)) => {
+                        tracing::warn!(object = %object.name, reason = %reason, "a split unit's part failed verification; writing the unit again");
+                        ObjectStep::Write { mode: WriteMode::Replace, replaces: true }
+                    }
+                    Err(error) => return Err(unchecked(&object.name, &chain(&error))),
+                }
+            }
             Stored::Verified(found) => {
                 lock(&state.stored).insert(object.name.clone(), found);
                 ObjectStep::Stored
@@ -629,6 +647,29 @@ impl Downloader {
         targets: &[Target],
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         match targets {
+            [target]
+                if split::splits(
+                    &self.download,
+                    unit.grouped,
+                    unit.instrument_type,
+                    target.format,
+                ) =>
+            {
+                let options = ConvertOptions::new(
+                    &self.download.parquet,
+                    conversion_batch_rows(self.service.batch_size),
+                );
+                let list = split::store_split(
+                    &self.sink,
+                    &self.download,
+                    unit,
+                    file,
+                    &target.name,
+                    target.mode,
+                    options,
+                );
+                Ok(vec![list.await?])
+            }
             [target] => {
                 let body = self.encode(unit, target.format, file);
                 Ok(vec![self.sink.put_stream(&target.name, body, target.mode).await?])
@@ -1251,9 +1292,11 @@ impl SourceError {
         match self {
             SourceError::Tardis(error) => error.retry_class(),
             SourceError::Convert(error) if error.is_retryable() => RetryClass::Backoff,
-            SourceError::Convert(_) | SourceError::Stopped(_) | SourceError::Sibling(_) => {
-                RetryClass::Final
-            }
+            SourceError::Split(error) if error.is_retryable() => RetryClass::Backoff,
+            SourceError::Convert(_)
+            | SourceError::Split(_)
+            | SourceError::Stopped(_)
+            | SourceError::Sibling(_) => RetryClass::Final,
         }
     }
 }

@@ -17,6 +17,7 @@ mod original;
 mod proxy;
 mod run_days;
 mod secret;
+mod split;
 mod sql;
 mod statuses;
 mod support;
