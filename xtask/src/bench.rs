@@ -10,7 +10,9 @@
 //! - `rate`: the per-second rate limiter as the Tardis stand-in saw it ([`rate`]);
 //! - `keys`: canonical keys per second ([`keys`]);
 //! - `convert`: CSV.gz -> Parquet against DuckDB, pyarrow and pandas ([`convert`]);
-//! - `adopt`: adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake ([`adopt`]).
+//! - `adopt`: adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake ([`adopt`]);
+//! - `lake`: one day of one symbol's trades with DuckDB, default layout against the hive layout and its index
+//!   ([`lake`]).
 //!
 //! Every process is measured by the kernel (`os.wait4` in a small Python runner, [`measure`]); each figure is the
 //! median of `--runs` runs. The report goes to stdout and `target/bench/report.md`; `--write-docs` also replaces
@@ -22,6 +24,7 @@ mod facts;
 mod formats;
 mod job;
 mod keys;
+mod lake;
 mod measure;
 mod memory;
 mod mirror;
@@ -40,7 +43,8 @@ use crate::{cargo, root, run_checked};
 const USAGE: &str = "\
 cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
 
-  PART           mirror, facts, formats, memory, rate, keys, convert or adopt (default: all of them, in that order)
+  PART           mirror, facts, formats, memory, rate, keys, convert, adopt or lake (default: all of them, in that
+                 order)
   --runs N       runs per measurement; the median is reported (default 3)
   --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
   --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
@@ -51,7 +55,7 @@ are installed into the git-ignored .venv/ on first use; large stand-in files are
 
 /// The benchmark parts, in the order `cargo xtask bench` runs them.
 const PARTS: &[&str] =
-    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt"];
+    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt", "lake"];
 
 /// Command-line options shared by the parts.
 #[derive(Debug, Clone)]
@@ -131,7 +135,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // the facts part alone builds only md-cli (ISA-L) and the stand-in.
     let only_adopt = parts.iter().all(|part| *part == "adopt");
     let only_facts = parts.iter().all(|part| *part == "facts");
-    let binaries = if only_adopt {
+    // The lake part runs Python alone: run alone, it builds nothing.
+    let only_lake = parts.iter().all(|part| *part == "lake");
+    let binaries = if only_lake {
+        Binaries::in_target()
+    } else if only_adopt {
         build_only(ADOPT_ONLY)?
     } else if only_facts {
         crate::tools::ensure_isal_tools()?;
@@ -140,7 +148,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         build(&parts)?
     };
     let work = target_dir().join("bench");
-    let python = if only_adopt || only_facts {
+    let python = if only_lake {
+        measure::ensure_venv(
+            &root().join(".venv"),
+            "import duckdb, pyarrow",
+            &["duckdb==1.4.2", "pyarrow==14.0.1", "numpy==1.24.4"],
+        )?
+    } else if only_adopt || only_facts {
         measure::ensure_venv(&root().join(".venv"), "import sys", &[])?
     } else {
         measure::ensure_venv(
@@ -163,6 +177,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "keys" => keys::run(&options, &binaries)?,
             "convert" => convert::run(&options, &binaries, &meter)?,
             "adopt" => adopt::run(&options, &binaries, &meter)?,
+            "lake" => lake::run(&options, &meter)?,
             _ => unreachable!("parts are checked above"),
         };
         println!("\n## {part}\n\n{body}");

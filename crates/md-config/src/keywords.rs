@@ -315,6 +315,16 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// Whether grouped options files are split (`MD_SPLIT_GROUPED`); docs/SCHEMAS.md "Split grouped options files".
+    SplitGrouped {
+        /// One Parquet object per grouped file (default).
+        Off = "off" | "false",
+        /// One Parquet object per underlying × expiry of a grouped options file, and a part list.
+        UnderlyingExpiry = "underlying_expiry",
+    }
+}
+
+keyword_enum! {
     /// The columns of the tick Parquet files (`MD_PARQUET_SCHEMA`); docs/SCHEMAS.md gives both.
     ParquetSchema {
         /// The replaced system's files (default): the CSV columns without `exchange` and `symbol`, timestamps as

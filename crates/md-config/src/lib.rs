@@ -44,7 +44,7 @@ pub use dates::{DateRange, DateSpan, DaySpec, latest_free_day};
 pub use error::{Error, Problem, Result, Source};
 pub use keywords::{
     DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats,
-    ParquetCompression, ParquetSchema,
+    ParquetCompression, ParquetSchema, SplitGrouped,
 };
 pub use layout::{
     DefinitionsLayout, ENCODED_COLON, HIVE_TEMPLATE, Layout, NotAnEncodedKey, ObjectFields,

@@ -16,7 +16,7 @@ use crate::dates::{DateSpan, DaySpec};
 use crate::error::{Error, Problem, Result, Source};
 use crate::keywords::{
     DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormats,
-    ParquetCompression, ParquetSchema,
+    ParquetCompression, ParquetSchema, SplitGrouped,
 };
 use crate::layout::{Layout, Placeholder, Preset};
 use crate::types::{
@@ -964,6 +964,8 @@ impl Resolver<'_> {
         let spill_dir = self.parse_opt(Var::MdParquetSpillDir, |text| Ok(PathBuf::from(text)));
         let force = self.parse(Var::MdForce, parse_bool);
         let file_facts = self.parse(Var::MdFileFacts, parse_bool);
+        let mut split_grouped = self.parse(Var::MdSplitGrouped, SplitGrouped::from_str);
+        let split_open_parts = self.parse(Var::MdSplitOpenParts, parse_positive::<NonZeroUsize>);
         if let (Some(formats), Some(template)) = (&output_formats, &layout)
             && formats.len() > 1
             && !template.uses(Placeholder::Ext)
@@ -973,6 +975,16 @@ impl Resolver<'_> {
             );
             self.problem(Var::MdLayout, message);
             layout = None;
+        }
+        if let (Some(formats), Some(SplitGrouped::UnderlyingExpiry)) =
+            (&output_formats, split_grouped)
+            && formats.len() > 1
+        {
+            let message = format!(
+                "a split grouped options file is stored as Parquet parts only: MD_OUTPUT_FORMAT={formats} asks for two objects"
+            );
+            self.problem(Var::MdSplitGrouped, message);
+            split_grouped = None;
         }
         Some(DownloadConfig {
             venues: venues?.unwrap_or_default(),
@@ -993,6 +1005,8 @@ impl Resolver<'_> {
             layout: layout?,
             force: force?,
             file_facts: file_facts?,
+            split_grouped: split_grouped?,
+            split_open_parts: split_open_parts?,
         })
     }
 }

@@ -14,7 +14,7 @@ use url::Url;
 use crate::dates::DateSpan;
 use crate::keywords::{
     DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormats,
-    ParquetCompression, ParquetSchema,
+    ParquetCompression, ParquetSchema, SplitGrouped,
 };
 use crate::layout::Layout;
 
@@ -548,6 +548,10 @@ pub struct DownloadConfig {
     pub force: bool,
     /// Learn each raw file's facts while the gzip check inflates it, for the download manifest (`MD_FILE_FACTS`).
     pub file_facts: bool,
+    /// Whether grouped options files are split by underlying × expiry (`MD_SPLIT_GROUPED`).
+    pub split_grouped: SplitGrouped,
+    /// Most part writers of a split open at once (`MD_SPLIT_OPEN_PARTS`).
+    pub split_open_parts: NonZeroUsize,
 }
 
 /// Implements `Default` for sections of the configuration as their part of [`Config::defaults`], so that the table

@@ -244,6 +244,8 @@ variables! {
     MdLayout = "MD_LAYOUT",
     MdForce = "MD_FORCE",
     MdFileFacts = "MD_FILE_FACTS",
+    MdSplitGrouped = "MD_SPLIT_GROUPED",
+    MdSplitOpenParts = "MD_SPLIT_OPEN_PARTS",
 }
 
 /// Every variable md-config reads, in `.env.example` order.
@@ -905,6 +907,20 @@ pub const VARS: &[VarSpec] = &[
         "file_facts",
         Some("true"),
         "true: md-cli download learns what is inside each raw file while the gzip check inflates it (rows, first and last timestamps, rows out of order, crossed or locked books) and records it in the download manifest (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false (no inflate) or for Parquet output (the converter inflates).",
+    ),
+    var(
+        Var::MdSplitGrouped,
+        Download,
+        "split_grouped",
+        Some("off"),
+        "off: a grouped options file (Deribit OPTIONS) is one Parquet object; underlying_expiry: one Parquet object per underlying × expiry of the day, named by MD_LAYOUT with the part key as {instrument_key} (DERIBIT:OPTION:BTC-USD-261127:ALL) and the grouped symbol and part as {symbol} (OPTIONS-BTC-USD-261127), plus a part list ({grouped object}.parts.json: each part's name, rows and CRC32C) that makes the unit stored (docs/SCHEMAS.md). Parquet output only.",
+    ),
+    var(
+        Var::MdSplitOpenParts,
+        Download,
+        "split_open_parts",
+        Some("16"),
+        "With MD_SPLIT_GROUPED=underlying_expiry: most part writers open at once (256 KiB of CSV each); a row for another part flushes the least recently used writer to the temporary file. Memory: this × 256 KiB plus one conversion.",
     ),
 ];
 

@@ -24,12 +24,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
+use super::index::{self, StoredObject};
 use super::manifest::{
     self, FactsState, Manifest, Previous, RunStatus, UnitCounts, UnitError, UnitFacts, UnitRecord,
 };
 use super::plan::{Plan, Unit, UnitObject};
 use super::progress::{Progress, UnitOutcome};
 use super::quota::{Quota, share_of};
+use super::split;
 use super::status::UnitStatus;
 use crate::convert::{self, ConvertError, ConvertOptions, Partition};
 use crate::error::{Error, chain};
@@ -59,6 +61,9 @@ pub(crate) enum SourceError {
     /// either. Never the error an attempt reports: the other branch's own error is.
     #[error("the unit's {0} object was not stored")]
     Sibling(OutputFormat),
+    /// Splitting a grouped options file (or converting one of its parts) failed.
+    #[error(transparent)]
+    Split(#[from] crate::convert::split::SplitError),
 }
 
 /// The result of a shard's run.
@@ -170,7 +175,7 @@ impl Downloader {
         let outcomes = self.run_units(&units, &state).await;
         let tally = Tally::of(&outcomes, &state.stop_reason(), &state.previous.facts);
         let manifest = self.manifest(plan, tally, &state, started_at, clock);
-        self.finish(manifest, &state).await
+        self.finish(plan, manifest, &state).await
     }
 
     /// Removes the staging leftovers of interrupted runs (best effort: a failure is logged).
@@ -208,6 +213,7 @@ impl Downloader {
             progress,
             adopted: std::sync::Mutex::new(Vec::new()),
             left_alone: std::sync::Mutex::new(Vec::new()),
+            stored: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -318,14 +324,25 @@ impl Downloader {
         }
     }
 
-    /// Records the quota ledger, writes the manifest, and reports the ledger's failure after it, so the manifest is
-    /// kept either way.
-    async fn finish(&self, manifest: Manifest, state: &RunState) -> Result<RunReport, Error> {
+    /// Records the quota ledger, writes the manifest, then the shard's parts of the lake index ([`index`]), and
+    /// reports the ledger's failure after them, so the manifest and the index are kept either way.
+    async fn finish(
+        &self,
+        plan: &Plan,
+        manifest: Manifest,
+        state: &RunState,
+    ) -> Result<RunReport, Error> {
         let recorded = match &state.quota {
             Some(quota) => quota.record(&self.sink).await,
             None => Ok(()),
         };
         let manifest_object = manifest.write(&self.sink).await?;
+        let stored = std::mem::take(&mut *lock(&state.stored));
+        let parts = index::parts(plan, self.shard_index, &manifest, &stored);
+        let concurrency = self.service.max_concurrent_requests.get();
+        let index_objects =
+            index::write(&self.sink, &parts, self.shard_index, self.total_shards, concurrency)
+                .await?;
         let counts = &manifest.units;
         tracing::info!(
             status = ?manifest.status,
@@ -338,6 +355,7 @@ impl Downloader {
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
             manifest = %manifest_object,
+            index_parts = index_objects.len(),
             "shard finished"
         );
         recorded?;
@@ -424,7 +442,24 @@ impl Downloader {
             return Ok(ObjectStep::Write { mode: WriteMode::Replace, replaces: false });
         }
         Ok(match self.check_stored(&object.name).await {
-            Stored::Verified => ObjectStep::Stored,
+            Stored::Verified(found) if split::is_part_list(&object.name) => {
+                let read_back = self.verify == VerifyMode::Full;
+                match split::parts_intact(&self.sink, &object.name, read_back).await {
+                    Ok(None) => {
+                        lock(&state.stored).insert(object.name.clone(), found);
+                        ObjectStep::Stored
+                    }
+                    Ok(Some(reason)) => {
+                        tracing::warn!(object = %object.name, reason = %reason, "a split unit's part failed verification; writing the unit again");
+                        ObjectStep::Write { mode: WriteMode::Replace, replaces: true }
+                    }
+                    Err(error) => return Err(unchecked(&object.name, &chain(&error))),
+                }
+            }
+            Stored::Verified(found) => {
+                lock(&state.stored).insert(object.name.clone(), found);
+                ObjectStep::Stored
+            }
             Stored::Missing => match self.adopt_historical(unit, object, state).await {
                 Ok(true) => ObjectStep::Adopted,
                 Ok(false) => ObjectStep::Write { mode: WriteMode::CreateOnly, replaces: false },
@@ -479,6 +514,11 @@ impl Downloader {
             let summary = dataset.summary_handle();
             let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
                 Ok(outcomes) => {
+                    let mut stored = lock(&state.stored);
+                    for (target, outcome) in targets.list.iter().zip(&outcomes) {
+                        stored.insert(target.name.clone(), StoredObject::written(outcome.digest));
+                    }
+                    drop(stored);
                     let facts = summary.get().and_then(|summary| summary.facts);
                     return targets.stored(unit, &outcomes, retry.attempt(), facts);
                 }
@@ -607,6 +647,29 @@ impl Downloader {
         targets: &[Target],
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         match targets {
+            [target]
+                if split::splits(
+                    &self.download,
+                    unit.grouped,
+                    unit.instrument_type,
+                    target.format,
+                ) =>
+            {
+                let options = ConvertOptions::new(
+                    &self.download.parquet,
+                    conversion_batch_rows(self.service.batch_size),
+                );
+                let list = split::store_split(
+                    &self.sink,
+                    &self.download,
+                    unit,
+                    file,
+                    &target.name,
+                    target.mode,
+                    options,
+                );
+                Ok(vec![list.await?])
+            }
             [target] => {
                 let body = self.encode(unit, target.format, file);
                 Ok(vec![self.sink.put_stream(&target.name, body, target.mode).await?])
@@ -706,7 +769,9 @@ impl Downloader {
         match (&info.recorded, &info.adopted) {
             (None, None) => Stored::Unrecorded(info),
             // An adoption from the footer alone has no CRC32C to read back against.
-            (None, Some(adoption)) if adoption.size == info.size => Stored::Verified,
+            (None, Some(adoption)) if adoption.size == info.size => {
+                Stored::Verified(StoredObject { size: info.size, crc32c: None, adopted: true })
+            }
             (None, Some(adoption)) => Stored::Invalid(format!(
                 "size {} differs from the {} recorded when it was adopted",
                 info.size, adoption.size
@@ -715,18 +780,34 @@ impl Downloader {
                 "size {} differs from the recorded {}",
                 info.size, recorded
             )),
-            (Some(_), _) => match self.verify {
-                VerifyMode::Head => Stored::Verified,
-                VerifyMode::Full => match self.sink.verify(name).await {
-                    Ok(verified) if verified.recorded => Stored::Verified,
-                    Ok(_) => Stored::Unrecorded(info),
-                    Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
-                    Err(
-                        error @ (gcs_sink::Error::Corrupt { .. }
-                        | gcs_sink::Error::BadRecord { .. }),
-                    ) => Stored::Invalid(error.to_string()),
-                    Err(error) => Stored::Unknown(chain(&error)),
-                },
+            (Some(recorded), adopted) => {
+                let found = StoredObject {
+                    size: recorded.size,
+                    crc32c: Some(recorded.crc32c),
+                    adopted: adopted.is_some(),
+                };
+                self.verified(name, info.clone(), found).await
+            }
+        }
+    }
+
+    /// Checks a recorded object's bytes against its record where that is cheap ([`VerifyMode::Full`]).
+    async fn verified(
+        &self,
+        name: &str,
+        info: gcs_sink::ObjectInfo,
+        found: StoredObject,
+    ) -> Stored {
+        match self.verify {
+            VerifyMode::Head => Stored::Verified(found),
+            VerifyMode::Full => match self.sink.verify(name).await {
+                Ok(verified) if verified.recorded => Stored::Verified(found),
+                Ok(_) => Stored::Unrecorded(info),
+                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                Err(
+                    error @ (gcs_sink::Error::Corrupt { .. } | gcs_sink::Error::BadRecord { .. }),
+                ) => Stored::Invalid(error.to_string()),
+                Err(error) => Stored::Unknown(chain(&error)),
             },
         }
     }
@@ -744,6 +825,8 @@ impl Downloader {
             Verdict::Fit { checked, digest } => {
                 self.sink.record_adopted(&object.name, info, checked, digest).await?;
                 tracing::info!(object = %object.name, checked, "adopted an object md did not write");
+                lock(&state.stored)
+                    .insert(object.name.clone(), StoredObject::adopted(info, digest));
                 lock(&state.adopted).push(AdoptedObject {
                     object: object.name.clone(),
                     checked: checked.to_owned(),
@@ -810,6 +893,7 @@ impl Downloader {
                 }
                 Err(error) => return Err(error),
             };
+            let mut digest = info.recorded;
             let checked = match (&info.recorded, &info.adopted) {
                 (Some(recorded), _) if recorded.size == info.size => info
                     .adopted
@@ -817,9 +901,10 @@ impl Downloader {
                     .map_or(adopt::MD_RECORD.to_owned(), |adoption| adoption.checked.clone()),
                 (None, Some(adoption)) if adoption.size == info.size => adoption.checked.clone(),
                 (None, None) => match self.candidate(unit, object.format, &old, &info).await? {
-                    Verdict::Fit { checked, digest } => {
+                    Verdict::Fit { checked, digest: read } => {
                         // Recorded where it lies, so the copy carries the record and a rerun need not check again.
-                        self.sink.record_adopted(&old, &info, checked, digest).await?;
+                        self.sink.record_adopted(&old, &info, checked, read).await?;
+                        digest = read;
                         checked.to_owned()
                     }
                     Verdict::Unfit(reason) => {
@@ -832,6 +917,8 @@ impl Downloader {
             match self.sink.copy_create(&old, &object.name).await? {
                 gcs_sink::CopyStatus::Copied => {
                     tracing::info!(object = %object.name, from = %old, checked = %checked, "adopted an object stored under an older spelling of its key");
+                    lock(&state.stored)
+                        .insert(object.name.clone(), StoredObject::adopted(&info, digest));
                     lock(&state.adopted).push(AdoptedObject {
                         object: object.name.clone(),
                         checked,
@@ -1046,6 +1133,9 @@ struct RunState {
     adopted: std::sync::Mutex<Vec<AdoptedObject>>,
     /// Objects md did not write that did not check out.
     left_alone: std::sync::Mutex<Vec<LeftAlone>>,
+    /// Every object of the shard found stored and verified, adopted or written by this run, with its size and
+    /// CRC32C (for the lake index).
+    stored: std::sync::Mutex<BTreeMap<String, StoredObject>>,
 }
 
 impl RunState {
@@ -1100,7 +1190,8 @@ impl RunState {
 }
 
 enum Stored {
-    Verified,
+    /// Stored, with its record (or adoption record) agreeing: its size and CRC32C as recorded.
+    Verified(StoredObject),
     Missing,
     /// Stored without any md record: a candidate for adoption.
     Unrecorded(gcs_sink::ObjectInfo),
@@ -1201,9 +1292,11 @@ impl SourceError {
         match self {
             SourceError::Tardis(error) => error.retry_class(),
             SourceError::Convert(error) if error.is_retryable() => RetryClass::Backoff,
-            SourceError::Convert(_) | SourceError::Stopped(_) | SourceError::Sibling(_) => {
-                RetryClass::Final
-            }
+            SourceError::Split(error) if error.is_retryable() => RetryClass::Backoff,
+            SourceError::Convert(_)
+            | SourceError::Split(_)
+            | SourceError::Stopped(_)
+            | SourceError::Sibling(_) => RetryClass::Final,
         }
     }
 }

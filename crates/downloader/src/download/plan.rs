@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::days::RunDays;
 use super::freshness::{Exports, Freshness, Incident};
+use super::split;
 use crate::definitions::Coverage;
 use crate::error::Error;
 
@@ -334,16 +335,22 @@ fn unit(
     unit.objects = download
         .output_formats
         .iter()
-        .map(|format| UnitObject {
-            format,
-            name: download.layout.render(&ObjectFields {
+        .map(|format| {
+            let name = download.layout.render(&ObjectFields {
                 date,
                 exchange: &unit.exchange,
                 data_type,
                 symbol: &unit.symbol,
                 instrument_key: &unit.instrument_key,
                 format,
-            }),
+            });
+            // A split unit is stored when its part list is (docs/SCHEMAS.md "Split grouped options files").
+            let name = if split::splits(download, unit.grouped, unit.instrument_type, format) {
+                split::part_list_name(&name)
+            } else {
+                name
+            };
+            UnitObject { format, name }
         })
         .collect();
     unit

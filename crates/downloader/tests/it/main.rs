@@ -6,6 +6,7 @@ mod convert;
 mod definitions;
 mod errors;
 mod facts;
+mod index;
 mod keys;
 mod pipeline;
 mod plan;

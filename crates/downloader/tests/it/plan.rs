@@ -124,6 +124,8 @@ fn download(data_types: &[DataType]) -> DownloadConfig {
         .unwrap(),
         force: false,
         file_facts: true,
+        split_grouped: md_config::SplitGrouped::Off,
+        split_open_parts: NonZeroUsize::new(16).unwrap(),
     }
 }
 

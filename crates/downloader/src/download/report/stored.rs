@@ -7,6 +7,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use gcs_sink::ObjectSink;
 
 use crate::download::plan::{Plan, Unit};
+use crate::download::split;
 use crate::error::Error;
 
 /// What was found of a stored object (and so, taking the worst of its objects, of a unit); ordered best first.
@@ -83,6 +84,18 @@ pub(super) async fn check(
                 Err(gcs_sink::Error::BadRecord { .. }) => (Found::Unverified, size, None),
                 Err(gcs_sink::Error::NotFound { .. }) => (Found::Missing, 0, None),
                 Err(source) => return Err(Error::sink("check", &name, source)),
+            };
+            // A split unit is stored only when every part its list names is (docs/SCHEMAS.md).
+            let found = if found == Found::Verified && split::is_part_list(&name) {
+                match split::parts_intact(sink, &name, false).await {
+                    Ok(None) => found,
+                    Ok(Some(_)) => Found::Missing,
+                    Err(error) => {
+                        return Err(Error::sink("check", &name, error));
+                    }
+                }
+            } else {
+                found
             };
             Ok((name, StoredObject { found, size, crc32c }))
         })
