@@ -906,7 +906,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "file_facts",
         Some("true"),
-        "true: md-cli download learns what is inside each raw file while the gzip check inflates it (rows, first and last timestamps, rows out of order, crossed or locked books) and records it in the download manifest (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false (no inflate) or for Parquet output (the converter inflates).",
+        "true: md-cli download learns what is inside each file while it inflates it, in the gzip check (raw output) or the Parquet converter (rows, first and last timestamps, rows out of order, crossed or locked books), and records it in the download manifest and the lake index (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false and raw output only (no inflate).",
     ),
     var(
         Var::MdSplitGrouped,

@@ -72,7 +72,7 @@ use md_config::{DataType, ParquetCompression, ParquetOptions, ParquetSchema};
 
 pub use error::ConvertError;
 pub use schema::{csv_header, schema_mismatch, tick_parquet_schema, tick_schema};
-pub use stream::ParquetStream;
+pub use stream::{FactsHandle, ParquetStream};
 
 /// How Parquet files are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,9 @@ pub struct ConvertOptions {
     /// Encoded bytes of a sorted file held in memory before they move to a temporary file (original schema).
     /// Defaults to [`PROVISIONAL_MEMORY_BYTES`].
     pub provisional_memory_bytes: NonZeroUsize,
+    /// Whether [`convert`] learns the file's facts as it inflates it ([`ParquetStream::facts_handle`];
+    /// `MD_FILE_FACTS`, on by default): one pass of `tardis_client::facts` over the CSV on the inflate thread.
+    pub file_facts: bool,
 }
 
 /// The default most encoded bytes per row group.
@@ -147,6 +150,7 @@ impl ConvertOptions {
             sort_window_bytes: bytes(SORT_WINDOW_BYTES),
             late_memory_bytes: bytes(LATE_MEMORY_BYTES),
             provisional_memory_bytes: bytes(PROVISIONAL_MEMORY_BYTES),
+            file_facts: true,
         }
     }
 }

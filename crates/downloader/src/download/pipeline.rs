@@ -512,14 +512,20 @@ impl Downloader {
                 return UnitOutcome::NotStarted;
             }
             let summary = dataset.summary_handle();
-            let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
+            let converted = std::sync::OnceLock::new();
+            let file = self.received(dataset, state);
+            let error = match self.store(unit, file, &targets.list, &converted).await {
                 Ok(outcomes) => {
                     let mut stored = lock(&state.stored);
                     for (target, outcome) in targets.list.iter().zip(&outcomes) {
                         stored.insert(target.name.clone(), StoredObject::written(outcome.digest));
                     }
                     drop(stored);
-                    let facts = summary.get().and_then(|summary| summary.facts);
+                    // The converter's scan when it inflated the file, else the client's gzip check's.
+                    let facts = converted
+                        .get()
+                        .and_then(convert::FactsHandle::get)
+                        .or_else(|| summary.get().and_then(|summary| summary.facts));
                     return targets.stored(unit, &outcomes, retry.attempt(), facts);
                 }
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
@@ -612,12 +618,14 @@ impl Downloader {
         stop_on_cancel(raw.boxed(), state.stop.clone())
     }
 
-    /// The file as an object of `format` stores it: the bytes as received, or Parquet converted on the way.
+    /// The file as an object of `format` stores it: the bytes as received, or Parquet converted on the way (the
+    /// converter's facts then go to `facts`).
     fn encode(
         &self,
         unit: &Unit,
         format: OutputFormat,
         file: BoxStream<'static, Result<Bytes, SourceError>>,
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> BoxStream<'static, Result<Bytes, SourceError>> {
         match format {
             OutputFormat::Raw => file,
@@ -629,22 +637,29 @@ impl Downloader {
                     exchange: unit.exchange.clone(),
                     symbol: (!unit.grouped).then(|| unit.symbol.clone()),
                 };
-                let options = ConvertOptions::new(
-                    &self.download.parquet,
-                    conversion_batch_rows(self.service.batch_size),
-                );
+                let options = ConvertOptions {
+                    file_facts: self.facts_state == FactsState::Learnt,
+                    ..ConvertOptions::new(
+                        &self.download.parquet,
+                        conversion_batch_rows(self.service.batch_size),
+                    )
+                };
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
-                convert::convert(file, unit.data_type, partition, options).boxed()
+                let converted = convert::convert(file, unit.data_type, partition, options);
+                let _set_once = facts.set(converted.facts_handle());
+                converted.boxed()
             }
         }
     }
 
-    /// Streams one download of the file into every target, returning their outcomes in target order.
+    /// Streams one download of the file into every target, returning their outcomes in target order; a conversion's
+    /// facts go to `facts`.
     async fn store(
         &self,
         unit: &Unit,
         file: BoxStream<'static, Result<Bytes, SourceError>>,
         targets: &[Target],
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         match targets {
             [target]
@@ -671,13 +686,13 @@ impl Downloader {
                 Ok(vec![list.await?])
             }
             [target] => {
-                let body = self.encode(unit, target.format, file);
+                let body = self.encode(unit, target.format, file, facts);
                 Ok(vec![self.sink.put_stream(&target.name, body, target.mode).await?])
             }
             [raw, parquet]
                 if raw.format == OutputFormat::Raw && parquet.format == OutputFormat::Parquet =>
             {
-                self.store_both(unit, file, raw, parquet).await
+                self.store_both(unit, file, raw, parquet, facts).await
             }
             _ => unreachable!("a unit's targets are one format, or raw then parquet"),
         }
@@ -694,6 +709,7 @@ impl Downloader {
         file: BoxStream<'static, Result<Bytes, SourceError>>,
         raw: &Target,
         parquet: &Target,
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         let (raw_tx, raw_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
         let (convert_tx, convert_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
@@ -708,7 +724,7 @@ impl Downloader {
             .filter_map(std::future::ready),
         );
         let parquet_put = async {
-            let body = self.encode(unit, OutputFormat::Parquet, convert_rx.boxed());
+            let body = self.encode(unit, OutputFormat::Parquet, convert_rx.boxed(), facts);
             let result = self.sink.put_stream(&parquet.name, body, parquet.mode).await;
             // The receiver is gone only if the raw writer already failed.
             let _ = stored_tx.send(result.is_ok());
@@ -969,8 +985,9 @@ impl Targets {
             return UnitOutcome::Skipped;
         }
         let facts = facts.and_then(|facts| {
-            let (target, outcome) =
-                written.iter().find(|(target, _)| target.format == OutputFormat::Raw)?;
+            // With the raw object when this attempt wrote it, else with the object it wrote.
+            let raw = written.iter().find(|(target, _)| target.format == OutputFormat::Raw);
+            let (target, outcome) = raw.or_else(|| written.first())?;
             Some(Box::new(UnitFacts::new(unit.id(), target.name.clone(), outcome.digest, facts)))
         });
         UnitOutcome::Done {

@@ -168,9 +168,19 @@ async fn indexed(
     out
 }
 
+/// Raw output (the gzip check learns the facts) and Parquet output (the converter does): every stored object is
+/// listed with its size, CRC32C, rows and timestamps.
+#[rstest]
+#[case::raw(md_config::OutputFormats::RAW)]
+#[case::parquet(md_config::OutputFormats::PARQUET)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_indexes_exactly_its_stored_objects_and_a_rerun_keeps_the_index() {
-    let setup = setup(test_support::tardis::StubConfig::default(), |_| {}).await;
+async fn a_run_indexes_exactly_its_stored_objects_and_a_rerun_keeps_the_index(
+    #[case] formats: md_config::OutputFormats,
+) {
+    let setup = setup(test_support::tardis::StubConfig::default(), |config| {
+        config.download.output_formats = formats;
+    })
+    .await;
     run(&setup, &setup.config).await;
     let pairs: BTreeSet<(DataType, NaiveDate)> =
         setup.plan.units.iter().map(|unit| (unit.data_type, unit.date)).collect();
@@ -191,7 +201,7 @@ async fn a_run_indexes_exactly_its_stored_objects_and_a_rerun_keeps_the_index() 
             let stored = std::fs::read(setup.dir.path().join("sink").join(&object.path)).unwrap();
             assert_eq!(object.record.size, stored.len() as u64);
             assert_eq!(object.record.crc32c, Some(crc32c::crc32c(&stored)));
-            let contents = object.contents.expect("the facts of a raw download");
+            let contents = object.contents.expect("the facts of the file");
             assert!(contents.rows > 0 && contents.local_timestamp[0].is_some(), "{row:?}");
         }
     }
