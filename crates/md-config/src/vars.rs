@@ -919,8 +919,8 @@ pub const VARS: &[VarSpec] = &[
         Var::MdSplitOpenParts,
         Download,
         "split_open_parts",
-        Some("16"),
-        "With MD_SPLIT_GROUPED=underlying_expiry: most part writers open at once (256 KiB of CSV each); a row for another part flushes the least recently used writer to the temporary file. Memory: this × 256 KiB plus one conversion.",
+        Some("128"),
+        "With MD_SPLIT_GROUPED=underlying_expiry: most part writers open at once (256 KiB of CSV each; a Deribit day has about 70 parts); a row for a part without a writer when all are taken flushes the least recently used writer to the temporary file. Memory: this × 256 KiB plus one conversion (docs/SCHEMAS.md).",
     ),
 ];
 

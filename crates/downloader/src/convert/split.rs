@@ -15,8 +15,13 @@
 //!    reading its frames back in file order, so each part's rows keep the grouped file's order before the sort.
 //!
 //! Memory is bounded by `open_parts × buffer_bytes` (the writers), one zstd context (about 1 MiB at level 1), the
-//! frame list (16 bytes per frame) and one conversion at a time (the per-file bound of [`super`]); the number of
-//! parts and the file's size do not enter it. The defaults, 16 writers of 256 KiB, give 4 MiB for the writers.
+//! frame list (16 bytes per frame) and one conversion at a time (the per-file bound of [`super`]). While a day has
+//! at most `open_parts` parts no writer is evicted, every frame holds `buffer_bytes` of CSV, and the frame list is
+//! 16 bytes per 256 KiB of CSV (about 1 MiB for 16 GB); the number of parts and the file's size then barely enter
+//! the bound. The defaults, 128 writers of 256 KiB, give at most 32 MiB for the writers. With more parts than
+//! writers, rows interleaved across parts evict a writer nearly every row, so frames get as small as one row: the
+//! frame list then grows by 16 bytes per evicted frame and the temporary file compresses worse (measured in
+//! docs/BENCHMARKS.md); keep `open_parts` above the number of parts of a day.
 //! Disk: the temporary file holds the whole file's CSV compressed with zstd level 1 (about the size of the
 //! `.csv.gz`) until the split ends.
 //!
@@ -38,8 +43,9 @@ use super::error::{ConvertError, excerpt};
 use super::schema::Layout;
 use super::{ConvertOptions, ConvertSummary, Partition, csv};
 
-/// The default most part writers open at once (`MD_SPLIT_OPEN_PARTS`).
-pub const OPEN_PARTS: usize = 16;
+/// The default most part writers open at once (`MD_SPLIT_OPEN_PARTS`): more than the parts of a Deribit day (about
+/// 70 underlying × expiry pairs), so no writer is evicted; a writer's buffer takes memory only as it fills.
+pub const OPEN_PARTS: usize = 128;
 
 /// The default CSV bytes a part writer holds before it is compressed into the temporary file.
 pub const PART_BUFFER_BYTES: usize = 256 << 10;
