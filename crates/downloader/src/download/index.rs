@@ -452,11 +452,13 @@ fn decode_batch(batch: &RecordBatch) -> Result<Vec<IndexRow>, ArrowError> {
         .collect()
 }
 
-/// Writes a shard's `parts` ([`parts`]), `concurrency` at a time, each replacing the previous part atomically;
-/// returns the object names written, sorted.
+/// Writes a shard's `parts` ([`parts`]), `concurrency` at a time, each replacing the previous part atomically, and
+/// removes the parts of the same data type and day written for another number of shards (an earlier fleet of
+/// another size), so a day's prefix holds only this fleet's parts; returns the object names written, sorted.
 ///
 /// # Errors
-/// [`Error::Parquet`] when a part cannot be encoded, [`Error::Sink`] when one cannot be written.
+/// [`Error::Parquet`] when a part cannot be encoded, [`Error::Sink`] when one cannot be written, or a day's prefix
+/// listed or an earlier fleet's part removed.
 ///
 /// # Cancel safety
 /// Each part is replaced atomically; dropping the future leaves some parts written and others as they were.
@@ -474,6 +476,7 @@ pub async fn write(
             sink.put_bytes(&object, body, WriteMode::Replace)
                 .await
                 .map_err(|error| Error::sink("write the lake index part", &object, error))?;
+            remove_other_fleets(sink, &index_prefix(*data_type, *date), total_shards).await?;
             Ok::<_, Error>(object)
         })
         .buffer_unordered(concurrency.max(1))
@@ -481,6 +484,38 @@ pub async fn write(
         .await?;
     written.sort();
     Ok(written)
+}
+
+/// Removes the parts under `prefix` written for a number of shards other than `total_shards`.
+async fn remove_other_fleets(
+    sink: &ObjectSink,
+    prefix: &str,
+    total_shards: u32,
+) -> Result<(), Error> {
+    let names: Vec<String> = sink
+        .list(prefix)
+        .map_ok(|object| object.name)
+        .try_collect()
+        .await
+        .map_err(|error| Error::sink("list the lake index under", prefix, error))?;
+    for name in names {
+        if part_total(&name).is_some_and(|total| total != total_shards) {
+            sink.delete(&name).await.map_err(|error| {
+                Error::sink("remove an earlier fleet's index part", &name, error)
+            })?;
+            tracing::info!(part = %name, "removed a lake index part written for another number of shards");
+        }
+    }
+    Ok(())
+}
+
+/// The number of shards in a part's name (`.../part-{i}-of-{total}.parquet`); `None` for any other name.
+pub fn part_total(name: &str) -> Option<u32> {
+    let file = name.rsplit('/').next()?;
+    let (index, total) =
+        file.strip_prefix("part-")?.strip_suffix(".parquet")?.split_once("-of-")?;
+    index.parse::<u32>().ok()?;
+    total.parse().ok()
 }
 
 /// Reads every part of one data type's index of one day (a listing of [`index_prefix`]), in part name order.
@@ -534,6 +569,15 @@ mod tests {
             index_object(DataType::BookSnapshot5, date, 3, 4),
             "raw_tick_data_index/data_type=book_snapshot_5/date=2026-10-02/part-3-of-4.parquet"
         );
+        assert_eq!(part_total(&index_object(DataType::Trades, date, 3, 4)), Some(4));
+        for other in [
+            "x/part-a-of-4.parquet",
+            "x/part-1-of-4.json",
+            "x/notes.parquet",
+            "x/part-1-of-.parquet",
+        ] {
+            assert_eq!(part_total(other), None, "{other}");
+        }
         assert!(
             index_object(DataType::Trades, date, 3, 4)
                 .starts_with(&index_prefix(DataType::Trades, date))
