@@ -10,7 +10,9 @@
 //! - `rate`: the per-second rate limiter as the Tardis stand-in saw it ([`rate`]);
 //! - `keys`: canonical keys per second ([`keys`]);
 //! - `convert`: CSV.gz -> Parquet against DuckDB, pyarrow and pandas ([`convert`]);
-//! - `adopt`: adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake ([`adopt`]).
+//! - `adopt`: adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake ([`adopt`]);
+//! - `lake`: one day of one symbol's trades with DuckDB, default layout against the hive layout and its index
+//!   ([`lake`]).
 //!
 //! Every process is measured by the kernel (`os.wait4` in a small Python runner, [`measure`]); each figure is the
 //! median of `--runs` runs. The report goes to stdout and `target/bench/report.md`; `--write-docs` also replaces
@@ -22,6 +24,7 @@ mod facts;
 mod formats;
 mod job;
 mod keys;
+mod lake;
 mod measure;
 mod memory;
 mod mirror;
@@ -40,7 +43,8 @@ use crate::{cargo, root, run_checked};
 const USAGE: &str = "\
 cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
 
-  PART           mirror, facts, formats, memory, rate, keys, convert or adopt (default: all of them, in that order)
+  PART           mirror, facts, formats, memory, rate, keys, convert, adopt or lake (default: all of them, in that
+                 order)
   --runs N       runs per measurement; the median is reported (default 3)
   --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
   --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
@@ -51,7 +55,7 @@ are installed into the git-ignored .venv/ on first use; large stand-in files are
 
 /// The benchmark parts, in the order `cargo xtask bench` runs them.
 const PARTS: &[&str] =
-    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt"];
+    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt", "lake"];
 
 /// Command-line options shared by the parts.
 #[derive(Debug, Clone)]
@@ -131,15 +135,26 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // the facts part alone builds only md-cli (ISA-L) and the stand-in.
     let only_adopt = parts.iter().all(|part| *part == "adopt");
     let only_facts = parts.iter().all(|part| *part == "facts");
-    let binaries = if only_adopt {
-        build_adopt()?
+    // The lake part runs Python alone: run alone, it builds nothing.
+    let only_lake = parts.iter().all(|part| *part == "lake");
+    let binaries = if only_lake {
+        Binaries::in_target()
+    } else if only_adopt {
+        build_only(ADOPT_ONLY)?
     } else if only_facts {
-        build_facts()?
+        crate::tools::ensure_isal_tools()?;
+        build_only(FACTS_ONLY)?
     } else {
         build(&parts)?
     };
     let work = target_dir().join("bench");
-    let python = if only_adopt || only_facts {
+    let python = if only_lake {
+        measure::ensure_venv(
+            &root().join(".venv"),
+            "import duckdb, pyarrow",
+            &["duckdb==1.4.2", "pyarrow==14.0.1", "numpy==1.24.4"],
+        )?
+    } else if only_adopt || only_facts {
         measure::ensure_venv(&root().join(".venv"), "import sys", &[])?
     } else {
         measure::ensure_venv(
@@ -162,6 +177,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "keys" => keys::run(&options, &binaries)?,
             "convert" => convert::run(&options, &binaries, &meter)?,
             "adopt" => adopt::run(&options, &binaries, &meter)?,
+            "lake" => lake::run(&options, &meter)?,
             _ => unreachable!("parts are checked above"),
         };
         println!("\n## {part}\n\n{body}");
@@ -264,9 +280,9 @@ fn build(parts: &[&str]) -> Result<Binaries> {
         &mut isal_build,
         "cargo build --release --features md-cli/isal,downloader/isal (md-cli, tardis-stub, fake-gcs, keygen, convert_bench, adopt_bench)",
     )?;
-    let release = target_dir().join("release");
-    let md_clis = [(release.join("md-cli"), "ISA-L"), (zlib_rs.join("release/md-cli"), "zlib-rs")];
-    for (md_cli, inflater) in md_clis.iter().filter(|_| !only_convert) {
+    let binaries = Binaries::in_target();
+    let md_clis = [(&binaries.md_cli, "ISA-L"), (&binaries.md_cli_zlib_rs, "zlib-rs")];
+    for (md_cli, inflater) in md_clis.into_iter().filter(|_| !only_convert) {
         let version = output(Command::new(md_cli).arg("--version"));
         if !version.contains(&format!("(inflate: {inflater})")) {
             bail!(
@@ -275,57 +291,36 @@ fn build(parts: &[&str]) -> Result<Binaries> {
             );
         }
     }
-    Ok(Binaries {
-        md_cli: release.join("md-cli"),
-        md_cli_zlib_rs: zlib_rs.join("release/md-cli"),
-        tardis_stub: release.join("tardis-stub"),
-        fake_gcs: release.join("fake-gcs"),
-        keygen: release.join("examples/keygen"),
-        convert_bench: release.join("examples/convert_bench"),
-        convert_bench_zlib_rs: zlib_rs.join("release/examples/convert_bench"),
-        adopt_bench: release.join("examples/adopt_bench"),
-    })
+    Ok(binaries)
 }
 
-/// Builds only downloader's `adopt_bench` (release): what `cargo xtask bench adopt` alone runs. The other binaries'
-/// paths are where [`build`] puts them, unbuilt.
-fn build_adopt() -> Result<Binaries> {
-    run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "downloader",
-            "--example",
-            "adopt_bench",
-        ]),
-        "cargo build --release -p downloader --example adopt_bench",
-    )?;
-    Ok(Binaries::in_target())
-}
+/// What `cargo xtask bench adopt` alone builds: only downloader's `adopt_bench`.
+const ADOPT_ONLY: (&[&str], &str) =
+    (&["-p", "downloader", "--example", "adopt_bench"], "-p downloader --example adopt_bench");
 
-/// Builds only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in: what `cargo xtask bench facts` alone
-/// runs. The other binaries' paths are where [`build`] puts them, unbuilt.
-fn build_facts() -> Result<Binaries> {
-    crate::tools::ensure_isal_tools()?;
+/// What `cargo xtask bench facts` alone builds: only md-cli (with ISA-L, as [`build`] does) and the Tardis stand-in.
+const FACTS_ONLY: (&[&str], &str) = (
+    &[
+        "-p",
+        "md-cli",
+        "-p",
+        "test-support",
+        "--bin",
+        "md-cli",
+        "--bin",
+        "tardis-stub",
+        "--features",
+        "md-cli/isal",
+    ],
+    "--features md-cli/isal (md-cli, tardis-stub)",
+);
+
+/// Builds only what `args` select (release, locked; `what` names them in an error): a part run alone. The other
+/// binaries' paths are where [`build`] puts them, unbuilt.
+fn build_only((args, what): (&[&str], &str)) -> Result<Binaries> {
     run_checked(
-        cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "md-cli",
-            "-p",
-            "test-support",
-            "--bin",
-            "md-cli",
-            "--bin",
-            "tardis-stub",
-            "--features",
-            "md-cli/isal",
-        ]),
-        "cargo build --release --features md-cli/isal (md-cli, tardis-stub)",
+        cargo().args(["build", "--release", "--locked"]).args(args),
+        &format!("cargo build --release {what}"),
     )?;
     Ok(Binaries::in_target())
 }

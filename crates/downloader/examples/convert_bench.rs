@@ -4,7 +4,7 @@
 //!   realistic Tardis `.csv.gz` of about N compressed bytes (trades, book_snapshot_5 or book_snapshot_25) and prints its sizes as JSON.
 //!   Rows are in arrival (`local_timestamp`) order, with exchange timestamps behind by milliseconds, seconds during
 //!   lag spikes and hours for a rare row, as Tardis files are.
-//! - `convert --data-type T --input PATH|- --output PATH [--schema original|typed] [--compression zstd|snappy|none]
+//! - `convert --data-type T --input PATH|- --output PATH [--schema original|typed|hive] [--compression zstd|snappy|none]
 //!   [--spill-dir DIR] [--window-mib N] [--provisional-mib N]`: converts with `downloader::convert::convert` (the streaming converter the downloader uses,
 //!   on a tokio runtime, reading the input in 64 KiB chunks) and prints a JSON summary.
 
@@ -103,8 +103,15 @@ fn main() -> Result<()> {
                 flag("--compression").unwrap_or("zstd").parse().map_err(|error: String| error)?;
             let schema: ParquetSchema =
                 flag("--schema").unwrap_or("original").parse().map_err(|error: String| error)?;
-            let mut options = ConvertOptions { compression, schema, ..ConvertOptions::default() };
-            options.row_group_size = schema.default_row_group_size();
+            // The options the downloader uses for this schema (row groups of its rows and bytes).
+            let parquet = md_config::ParquetOptions {
+                schema,
+                compression,
+                row_group_size: schema.default_row_group_size(),
+                ..md_config::ParquetOptions::default()
+            };
+            let mut options =
+                ConvertOptions::new(&parquet, md_config::ServiceConfig::default().batch_size);
             if let Some(dir) = flag("--spill-dir") {
                 options.spill_dir = dir.into();
             }

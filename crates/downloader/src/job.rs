@@ -102,7 +102,7 @@ impl Job {
         dates: DateRange,
         force: bool,
     ) -> Result<DefinitionsReport, Error> {
-        let store = DefinitionsStore::new(self.sink.clone(), force);
+        let store = self.definitions_store(force);
         let exchanges = &self.config.instruments.exchanges;
         tracing::info!(
             exchanges = %exchanges.join(","),
@@ -122,7 +122,7 @@ impl Job {
     /// # Errors
     /// [`PlanError`].
     pub async fn plan(&self, days: &RunDays) -> Result<Plan, PlanError> {
-        let store = DefinitionsStore::new(self.sink.clone(), false);
+        let store = self.definitions_store(false);
         let stored =
             definitions::read_days(&store, days.download.days()).await.map_err(|error| {
                 if error.is_bad_input() {
@@ -151,11 +151,18 @@ impl Job {
             days.download,
             &self.config.sharding,
             &freshness,
-            definitions::day_object,
+            |date| store.layout().day_object(date),
         )
         .map_err(PlanError::Plan)?;
         plan.days = Some(days.clone());
         Ok(plan)
+    }
+
+    /// The store of the instrument definitions, named as the layout says (`MD_LAYOUT`'s preset); `force` replaces
+    /// files this version cannot read.
+    pub fn definitions_store(&self, force: bool) -> DefinitionsStore {
+        DefinitionsStore::new(self.sink.clone(), force)
+            .with_layout(self.config.download.layout.definitions())
     }
 
     /// The downloader of this job's shard: [`Downloader::run`] takes it through a plan and writes its manifest.

@@ -9,7 +9,8 @@
 //!
 //! [`Job`] ties them together for a caller (md-cli is one): built from the configuration, it resolves a run's days,
 //! writes the definitions, assembles the plan and downloads a shard, with typed results. [`fetch`] fetches one
-//! dataset file byte-exact to a local path or an object.
+//! dataset file byte-exact to a local path or an object. [`sql`] writes the DuckDB and BigQuery statements that
+//! make a hive-partitioned lake queryable (`md-cli sql`).
 //!
 //! Every operation fails with the one [`Error`] of the crate; a unit's own failure is counted in the manifest
 //! instead. Dependency position: {`tardis-client`, `gcs-sink`, `instruments`} <- `downloader` <- `md-cli`; this is
@@ -22,6 +23,7 @@ pub mod download;
 mod error;
 pub mod fetch;
 pub mod job;
+pub mod sql;
 
 pub use download::{Downloader, Plan, RunReport, Unit};
 pub use error::{CodecError, Error, LedgerProblem, Result};

@@ -471,43 +471,46 @@ mod tests {
             .collect()
     }
 
+    /// Twins (same key fields) get variants only where they share a day; the first listed keeps the plain key; the
+    /// input order does not matter.
     #[test]
-    fn twins_sharing_a_day_get_variants_and_the_first_listed_keeps_the_plain_key() {
-        // Kraken Futures lists BTC/USD twice: PI_ (inverse, settled in BTC) and PF_ (linear, settled in USD).
-        let listing = [
-            perp("PF_XBTUSD", "USD", "2022-03-01T00:00:00Z", None),
-            perp("PI_XBTUSD", "USD", "2018-08-31T00:00:00Z", None),
-            perp("PI_ETHUSD", "USD", "2018-08-31T00:00:00Z", None),
+    fn twins_get_variants_only_where_they_share_a_day() {
+        let cases = [
+            // Kraken Futures lists BTC/USD twice: PI_ (inverse, settled in BTC) and PF_ (linear, settled in USD).
+            (
+                [
+                    perp("PF_XBTUSD", "USD", "2022-03-01T00:00:00Z", None),
+                    perp("PI_XBTUSD", "USD", "2018-08-31T00:00:00Z", None),
+                    perp("PI_ETHUSD", "USD", "2018-08-31T00:00:00Z", None),
+                ],
+                [
+                    "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD",
+                    "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+                    "CRYPTOFACILITIES:PERPETUAL:ETH-USD",
+                ],
+            ),
+            // Twins that never share a day share the key.
+            (
+                [
+                    perp("OLD", "USD", "2019-01-01T00:00:00Z", Some("2020-01-01T00:00:00Z")),
+                    perp("NEW", "USD", "2020-01-01T00:00:00Z", None),
+                    perp("OVERLAP", "USD", "2019-06-01T00:00:00Z", Some("2020-01-01T08:00:00Z")),
+                ],
+                [
+                    "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+                    "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
+                    "CRYPTOFACILITIES:PERPETUAL:BTC-USD~OVERLAP",
+                ],
+            ),
         ];
-        let expected = [
-            "CRYPTOFACILITIES:PERPETUAL:BTC-USD~PF_XBTUSD",
-            "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
-            "CRYPTOFACILITIES:PERPETUAL:ETH-USD",
-        ];
-        assert_eq!(keys(&listing), expected);
-        // Input order does not matter.
-        let mut reversed = listing.to_vec();
-        reversed.reverse();
-        let mut reversed_keys = keys(&reversed);
-        reversed_keys.reverse();
-        assert_eq!(reversed_keys, expected);
-    }
-
-    #[test]
-    fn twins_that_never_share_a_day_share_the_key() {
-        let listing = [
-            perp("OLD", "USD", "2019-01-01T00:00:00Z", Some("2020-01-01T00:00:00Z")),
-            perp("NEW", "USD", "2020-01-01T00:00:00Z", None),
-            perp("OVERLAP", "USD", "2019-06-01T00:00:00Z", Some("2020-01-01T08:00:00Z")),
-        ];
-        assert_eq!(
-            keys(&listing),
-            [
-                "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
-                "CRYPTOFACILITIES:PERPETUAL:BTC-USD",
-                "CRYPTOFACILITIES:PERPETUAL:BTC-USD~OVERLAP",
-            ]
-        );
+        for (listing, expected) in cases {
+            assert_eq!(keys(&listing), expected);
+            let mut reversed = listing.to_vec();
+            reversed.reverse();
+            let mut reversed_keys = keys(&reversed);
+            reversed_keys.reverse();
+            assert_eq!(reversed_keys, expected, "input order");
+        }
     }
 
     #[test]

@@ -72,6 +72,13 @@ pub(crate) enum Command {
     /// today's quota ledger of this shard, and the plan. One line per check, with a fix when it fails.
     /// Exit 0 when every check holds (warnings allowed), 1 when one fails, 2 for a bad configuration.
     Doctor(DoctorArgs),
+    /// Print the SQL that makes the lake queryable where it is: for DuckDB, the extension and secret lines a bucket
+    /// needs (placeholders or the credential chain, never a key) and one view per data type of DOWNLOAD_DATA_TYPES
+    /// (`trades`, `book_snapshot_5`, ...) plus `instruments`, each over read_parquet(..., hive_partitioning = true);
+    /// for BigQuery, one hive-partitioned external table each (partition columns exchange and date, a partition
+    /// filter required). Needs MD_LAYOUT=hive (a key=value layout) and Parquet output; BigQuery needs a gs:// sink.
+    /// Prints only: run the output in `duckdb` or `bq query`. docs/LAKE.md explains the statements.
+    Sql(SqlArgs),
 }
 
 /// `md-cli download`, `instruments` and `pipeline`: every flag they take is md-config's.
@@ -96,6 +103,23 @@ pub(crate) struct DoctorArgs {
     /// Print one JSON object per check (name, status: ok, warn or fail, summary, fix).
     #[arg(long, display_order = 100)]
     pub(crate) json: bool,
+}
+
+/// `md-cli sql`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SqlArgs {
+    /// The engine to write statements for: duckdb (views) or bigquery (external tables).
+    #[arg(long, value_name = "ENGINE", value_parser = parse_engine, display_order = 100)]
+    pub(crate) engine: downloader::sql::Engine,
+
+    /// BigQuery only: the dataset the tables go into, [project.]dataset. No environment variable: an output of
+    /// this one run, not configuration.
+    #[arg(long, value_name = "DATASET", default_value = downloader::sql::Dataset::DEFAULT, display_order = 101)]
+    pub(crate) dataset: String,
+}
+
+fn parse_engine(text: &str) -> Result<downloader::sql::Engine, String> {
+    text.parse().map_err(|error: downloader::sql::SqlError| error.to_string())
 }
 
 /// `md-cli missing`.

@@ -67,5 +67,6 @@ fn run(cli: &Cli, options: &md_config::LoadOptions) -> Result<(), Failure> {
         Command::Missing(args) => commands::missing::run(&loaded, args),
         Command::Pipeline(args) => commands::pipeline::run(&loaded, args),
         Command::Doctor(args) => commands::doctor::run(&loaded, args),
+        Command::Sql(args) => commands::sql::run(&loaded, args),
     }
 }

@@ -22,11 +22,12 @@ pub enum Command {
     Missing,
     Pipeline,
     Doctor,
+    Sql,
 }
 
 impl Command {
     /// Every command, in md-cli's order.
-    pub const ALL: [Command; 8] = [
+    pub const ALL: [Command; 9] = [
         Command::Config,
         Command::Fetch,
         Command::Instruments,
@@ -35,6 +36,7 @@ impl Command {
         Command::Missing,
         Command::Pipeline,
         Command::Doctor,
+        Command::Sql,
     ];
 
     /// Returns the command's name on the command line (`download`).
@@ -48,6 +50,7 @@ impl Command {
             Command::Missing => "missing",
             Command::Pipeline => "pipeline",
             Command::Doctor => "doctor",
+            Command::Sql => "sql",
         }
     }
 
@@ -180,7 +183,7 @@ fn log_format(text: &str) -> Result<String, String> {
     text.parse::<crate::LogFormat>().map(|format| format.to_string())
 }
 
-use Command::{Doctor, Download, Fetch, Instruments, Missing, Pipeline, Plan};
+use Command::{Doctor, Download, Fetch, Instruments, Missing, Pipeline, Plan, Sql};
 use Takes::{Count, Switch, Value};
 
 /// `-v` and `-q`: the log level of each count.
@@ -192,8 +195,12 @@ const LOG: &[Var] = &[Var::LogLevel];
 const EVERY: &[Command] = &[];
 /// The commands that select units.
 const SELECTING: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline];
+/// The commands that select data types: those that select units, and `sql` (one view per data type).
+const TYPED: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline, Sql];
 /// The commands of the download alone.
 const DOWNLOADS: &[Command] = &[Download, Plan, Missing];
+/// The commands that name objects (tick objects, or the definitions' under the layout's preset).
+const LAYOUT: &[Command] = &[Instruments, Download, Plan, Missing, Doctor, Pipeline];
 /// The commands of both jobs, whose range is one.
 const BOTH_JOBS: &[Command] = &[Doctor, Pipeline];
 
@@ -269,7 +276,7 @@ pub const FLAGS: &[Flag] = &[
         "--data-types",
         Value("TYPES"),
         "Data types, comma-separated: trades, incremental_book_L2, book_snapshot_25, book_snapshot_5, quotes, book_ticker, derivative_ticker, options_chain, liquidations",
-        SELECTING,
+        TYPED,
         &[Var::DownloadDataTypes],
     ),
     else_from(
@@ -358,6 +365,13 @@ pub const FLAGS: &[Flag] = &[
         "Output format: raw, parquet or raw,parquet (both from one download)",
         &[Pipeline],
         &[Var::MdOutputFormat],
+    ),
+    flag(
+        "--layout",
+        Value("LAYOUT"),
+        "Object names: hive (Hive partitions: raw_tick_data/data_type=T/exchange=E/date=D/{instrument}.parquet, definitions under instrument_availability/date=D/) or a template with placeholders (docs/DEPLOYMENT.md)",
+        LAYOUT,
+        &[Var::MdLayout],
     ),
 ];
 

@@ -46,7 +46,10 @@ pub use keywords::{
     DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormat, OutputFormats,
     ParquetCompression, ParquetSchema, SplitGrouped,
 };
-pub use layout::{Layout, ObjectFields, Placeholder};
+pub use layout::{
+    DefinitionsLayout, ENCODED_COLON, HIVE_TEMPLATE, Layout, NotAnEncodedKey, ObjectFields,
+    Placeholder, Preset, decode_instrument_key, encode_instrument_key,
+};
 pub use load::{
     LoadOptions, Loaded, MIN_PART_SIZE, Override, SECRET_MANAGER_PENDING, Setting, load,
 };

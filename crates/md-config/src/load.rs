@@ -18,7 +18,7 @@ use crate::keywords::{
     DataType, InstrumentType, LogDestination, LogFormat, LogLevel, OutputFormats,
     ParquetCompression, ParquetSchema, SplitGrouped,
 };
-use crate::layout::{Layout, Placeholder};
+use crate::layout::{Layout, Placeholder, Preset};
 use crate::types::{
     Config, DownloadConfig, GcsOptions, InstrumentsConfig, ParquetOptions, ProxyConfig, ProxyUrl,
     RunConfig, S3Options, Secret, SecretManagerConfig, ServiceConfig, ShardOrigin, ShardingConfig,
@@ -923,6 +923,25 @@ impl Resolver<'_> {
         Some(InstrumentsConfig { exchanges: exchanges?, dates: dates? })
     }
 
+    /// `MD_PARQUET_SCHEMA`: with the `hive` preset, `hive` when unset (shown as derived) and only `hive`.
+    fn parquet_schema(&mut self, layout: Option<&Layout>) -> Option<ParquetSchema> {
+        let preset = layout.and_then(Layout::preset);
+        if preset == Some(Preset::Hive) && !self.is_set(Var::MdParquetSchema) {
+            let hive = ParquetSchema::Hive;
+            self.derived.insert(Var::MdParquetSchema, (hive.to_string(), Source::Default));
+            return Some(hive);
+        }
+        let schema = self.parse(Var::MdParquetSchema, ParquetSchema::from_str)?;
+        if preset == Some(Preset::Hive) && schema != ParquetSchema::Hive {
+            self.problem(
+                Var::MdParquetSchema,
+                "MD_LAYOUT=hive writes the hive schema (instrument_key and symbol columns, no column named like a partition key): leave MD_PARQUET_SCHEMA unset or set it to hive",
+            );
+            return None;
+        }
+        Some(schema)
+    }
+
     fn download(&mut self, instrument_dates: DateSpan, today: NaiveDate) -> Option<DownloadConfig> {
         let dates =
             self.date_span(Var::DownloadStartDate, Var::DownloadEndDate, instrument_dates, today);
@@ -937,12 +956,12 @@ impl Resolver<'_> {
         let max_instruments =
             self.parse_opt(Var::DownloadMaxInstruments, parse_positive::<NonZeroUsize>);
         let output_formats = self.parse(Var::MdOutputFormat, OutputFormats::from_str);
-        let schema = self.parse(Var::MdParquetSchema, ParquetSchema::from_str);
+        let mut layout = self.parse(Var::MdLayout, Layout::parse);
+        let schema = self.parquet_schema(layout.as_ref());
         let compression = self.parse(Var::MdParquetCompression, ParquetCompression::from_str);
         let row_group_size =
             self.parse_opt(Var::MdParquetRowGroupSize, parse_positive::<NonZeroUsize>);
         let spill_dir = self.parse_opt(Var::MdParquetSpillDir, |text| Ok(PathBuf::from(text)));
-        let mut layout = self.parse(Var::MdLayout, Layout::parse);
         let force = self.parse(Var::MdForce, parse_bool);
         let file_facts = self.parse(Var::MdFileFacts, parse_bool);
         let mut split_grouped = self.parse(Var::MdSplitGrouped, SplitGrouped::from_str);

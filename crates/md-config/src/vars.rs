@@ -858,7 +858,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "parquet_schema",
         Some("original"),
-        "Columns of the tick Parquet files: original (the replaced system's: no exchange/symbol, INT64 microsecond timestamps, ask_price_1 level names, rows sorted by timestamp; docs/SCHEMAS.md) or typed (md's: every CSV column, TIMESTAMP types, partition columns, file order).",
+        "Columns of the tick Parquet files: original (the replaced system's: no exchange/symbol, INT64 microsecond timestamps, ask_price_1 level names, rows sorted by timestamp; docs/SCHEMAS.md) typed (md's: every CSV column, TIMESTAMP types, partition columns, file order) or hive (the original's columns plus instrument_key and symbol, no column named like a partition key; the default and the only one with MD_LAYOUT=hive).",
     ),
     var(
         Var::MdParquetCompression,
@@ -873,9 +873,9 @@ pub const VARS: &[VarSpec] = &[
             Download,
             "parquet_row_group_size",
             None,
-            "Most rows per Parquet row group; a row group also ends at about 4 MiB encoded, so wide rows (book_snapshot_25) get fewer.",
+            "Most rows per Parquet row group; a row group also ends at about 4 MiB encoded (16 MiB with MD_PARQUET_SCHEMA=hive), so wide rows (book_snapshot_25) get fewer.",
         ),
-        "100000 with MD_PARQUET_SCHEMA=original (the replaced system's), 1048576 with typed",
+        "100000 with MD_PARQUET_SCHEMA=original (the replaced system's), 1048576 with typed and hive",
     ),
     noted(
         var(
@@ -892,7 +892,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "layout",
         Some("raw_tick_data/by_date/day-{date}/data_type-{data_type}/{instrument_key}.{ext}"),
-        "Object name template; placeholders {date} {year} {month} {day} {exchange} {venue} {data_type} {symbol} {instrument_key} {ext}.",
+        "Object name template; placeholders {date} {year} {month} {day} {exchange} {venue} {data_type} {symbol} {instrument_key} {instrument} (the key with each ':' as %3A) {ext}. Or the preset hive: raw_tick_data/data_type={data_type}/exchange={exchange}/date={date}/{instrument}.{ext}, definitions at instrument_availability/date={date}/instruments.parquet, Parquet files of MD_PARQUET_SCHEMA=hive (docs/DEPLOYMENT.md, docs/SCHEMAS.md).",
     ),
     var(
         Var::MdForce,
@@ -906,7 +906,7 @@ pub const VARS: &[VarSpec] = &[
         Download,
         "file_facts",
         Some("true"),
-        "true: md-cli download learns what is inside each raw file while the gzip check inflates it (rows, first and last timestamps, rows out of order, crossed or locked books) and records it in the download manifest (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false (no inflate) or for Parquet output (the converter inflates).",
+        "true: md-cli download learns what is inside each file while it inflates it, in the gzip check (raw output) or the Parquet converter (rows, first and last timestamps, rows out of order, crossed or locked books), and records it in the download manifest and the lake index (docs/SCHEMAS.md); false skips that scan (the check stays). Nothing is learnt with TARDIS_VERIFY_GZIP=false and raw output only (no inflate).",
     ),
     var(
         Var::MdSplitGrouped,

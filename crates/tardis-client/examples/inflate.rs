@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p tardis-client --example inflate -- FILE.csv.gz... [--runs N] [--piece-kib K] [--out-kib K]
+//!     [--only LABEL]
 //! ```
 //!
 //! Each file is read into memory, then decoded by [`GzipDecoder`] fed in 64 KiB pieces (`--piece-kib`; about what
@@ -11,7 +12,7 @@
 //! (`tardis_client::facts`) reading the output, as the client's check does, and the scanner alone over the inflated
 //! CSV (its cost beside the check is the ratio of the two rows' MB/s). Prints MB/s of compressed input per second of the
 //! thread's CPU time (`/proc/thread-self/schedstat`, so a busy machine does not lower it) and of wall time, best
-//! of `--runs` (3).
+//! of `--runs` (3). `--only` keeps the rows whose label contains it (`--only alone`: the scanner alone, to profile).
 #![allow(clippy::print_stdout)]
 
 use std::io::Read;
@@ -32,6 +33,7 @@ fn main() -> Result<(), String> {
     let mut files = Vec::new();
     let mut runs = 3usize;
     let mut sizes = (PIECE, OUT);
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--piece-kib" || arg == "--out-kib" {
@@ -41,6 +43,8 @@ fn main() -> Result<(), String> {
                 .filter(|kib| *kib > 0)
                 .ok_or_else(|| format!("{arg} needs a positive number"))?;
             if arg == "--piece-kib" { sizes.0 = kib << 10 } else { sizes.1 = kib << 10 }
+        } else if arg == "--only" {
+            only = Some(args.next().ok_or("--only needs a part of a row's label")?);
         } else if arg == "--runs" {
             runs = args
                 .next()
@@ -51,7 +55,10 @@ fn main() -> Result<(), String> {
         }
     }
     if files.is_empty() {
-        return Err("usage: inflate FILE.csv.gz... [--runs N] [--piece-kib K] [--out-kib K]".into());
+        return Err(
+            "usage: inflate FILE.csv.gz... [--runs N] [--piece-kib K] [--out-kib K] [--only LABEL]"
+                .into(),
+        );
     }
     println!(
         "| file | inflater | MB/s of gzip per CPU second (best) | MB/s per wall second (best) | inflated MB |"
@@ -86,7 +93,10 @@ fn main() -> Result<(), String> {
             Ok(csv.len() as u64)
         });
         tools.push(("file facts alone (over the inflated CSV)".into(), facts_alone));
-        for (label, run) in &tools {
+        for (label, run) in tools
+            .iter()
+            .filter(|(label, _)| only.as_ref().is_none_or(|only| label.contains(only.as_str())))
+        {
             let (mut best_cpu, mut best_wall, mut inflated) = (Duration::MAX, Duration::MAX, 0);
             for _ in 0..runs {
                 let (cpu, wall) = (thread_cpu()?, Instant::now());

@@ -15,7 +15,7 @@ use crate::http::{self, Http, Refusal};
 use crate::metadata::{InstrumentFilter, MetadataCache};
 use crate::retry::{Retry, RetryPolicy};
 use crate::urls;
-use crate::wire::{ApiKeyAccess, ExchangeDetails, ExchangeSummary, InstrumentInfo};
+use crate::wire::{ApiKeyAccess, ExchangeDetails, InstrumentInfo};
 use crate::{Error, Result};
 
 /// A rate-limited, retrying Tardis client. Cheap to clone: every clone shares one connection pool and one set of
@@ -191,14 +191,14 @@ impl TardisClient {
         }
     }
 
-    /// `GET /v1/exchanges`: every exchange Tardis knows.
+    /// `GET /v1/exchanges`: every exchange Tardis knows (without symbols, incidents or datasets).
     ///
     /// # Errors
     /// The last failure after retries, or [`Error::Decode`].
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn exchanges(&self) -> Result<Vec<ExchangeSummary>> {
+    pub async fn exchanges(&self) -> Result<Vec<ExchangeDetails>> {
         let url = urls::join(&self.shared.api_url, "/v1/exchanges");
         self.get_json("GET /v1/exchanges".into(), url).await
     }

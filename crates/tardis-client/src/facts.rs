@@ -113,6 +113,8 @@ pub struct FactsScanner {
     carry: Vec<u8>,
     /// `None` until the header has been read; `Some(None)` when it lacks the timestamp columns.
     columns: Option<Option<Columns>>,
+    /// The columns' best bid and ask, once the header has named them (the fast path's copy).
+    book: Option<(usize, usize)>,
     /// The `exchange,symbol,` of the last row read by the general path, when the columns fit the fast path; empty
     /// until then.
     prefix: Vec<u8>,
@@ -188,17 +190,43 @@ impl FactsScanner {
             self.carry = line;
             at = end + 1;
         }
-        while at < data.len() {
-            let rest = &data[at..];
-            if let Some(used) = self.fast_row(rest) {
-                at += used;
-                continue;
-            }
-            let Some(end) = memchr::memchr(b'\n', rest) else { break };
-            self.general_row(&rest[..end]);
-            at += end + 1;
-        }
+        let at = self.lines(data, at);
         self.carry.extend_from_slice(&data[at..]);
+    }
+
+    /// Reads every line of `data` from `start` on whose end is in `data`; returns where the unfinished line (if
+    /// any) starts.
+    ///
+    /// The line ends are found 64 bytes at a time as a bit mask ([`byte_mask`]) before the lines are read, so a
+    /// line's start is known without reading the line before it: the rows' own work (the fast path's checks and
+    /// comparisons) does not wait on a search for the previous row's end, and the processor overlaps rows.
+    fn lines(&mut self, data: &[u8], mut start: usize) -> usize {
+        let mut block = start;
+        while let Some(bytes) = data.get(block..block + 64) {
+            let mut ends = byte_mask::<b'\n'>(bytes);
+            while ends != 0 {
+                let end = block + ends.trailing_zeros() as usize;
+                self.line(data, start, end);
+                start = end + 1;
+                ends &= ends - 1;
+            }
+            block += 64;
+        }
+        // The last bytes, fewer than 64.
+        while let Some(end) = find_byte::<b'\n'>(data, block) {
+            self.line(data, start, end);
+            start = end + 1;
+            block = start;
+        }
+        start
+    }
+
+    /// Reads the line `data[start..end]` (`end` is its newline's index).
+    #[inline]
+    fn line(&mut self, data: &[u8], start: usize, end: usize) {
+        if !self.fast_row(data, start, end) {
+            self.general_row(&data[start..end]);
+        }
     }
 
     /// Takes the last line (one without a final newline) into account and returns the facts.
@@ -212,61 +240,72 @@ impl FactsScanner {
         self.facts
     }
 
-    /// Reads the row at the start of `rest` if it has the known prefix and 16-digit timestamps, and its end is in
-    /// `rest`; returns the bytes it took (the newline included), or `None`, having counted nothing, for any other
-    /// line.
+    /// Reads the row `data[start..end]` (`end` is its newline's index) if it has the known prefix and 16-digit
+    /// timestamps; returns whether it did, having counted nothing when not.
     #[inline]
-    fn fast_row(&mut self, rest: &[u8]) -> Option<usize> {
-        let start = self.prefix.len();
+    fn fast_row(&mut self, data: &[u8], start: usize, end: usize) -> bool {
+        let prefix = self.prefix.len();
         // `exchange,symbol,` then 16 digits, a comma, 16 digits and a comma.
-        let cells = start + 2 * (FAST_DIGITS + 1);
-        let head = rest.get(..cells)?;
-        if start == 0
-            || head[start + FAST_DIGITS] != b','
-            || head[cells - 1] != b','
+        let cells = start + prefix + 2 * (FAST_DIGITS + 1);
+        if prefix == 0 || end < cells {
+            return false;
+        }
+        let head = &data[start..cells];
+        if head[prefix + FAST_DIGITS] != b','
+            || head[head.len() - 1] != b','
             || !same_prefix(head, &self.prefix)
         {
-            return None;
+            return false;
         }
-        let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().unwrap_or_default());
-        let words = [word(start), word(start + 8), word(start + 17), word(start + 25)];
+        let word = |at: usize| {
+            u64::from_le_bytes(head[prefix + at..prefix + at + 8].try_into().unwrap_or_default())
+        };
+        let words = [word(0), word(8), word(17), word(25)];
         if !words.into_iter().all(are_8_digits) {
-            return None;
+            return false;
         }
-        let end = find_byte::<b'\n'>(rest, cells)?;
         self.timestamps(Stamp::of_digits(words[0], words[1]), Stamp::of_digits(words[2], words[3]));
-        if let Some(Some(Columns { book: Some((bid, ask)), .. })) = self.columns {
-            let line = &rest[..end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some((bid, ask)) = self.book {
+            // The line's end, before a `\r`.
+            let line_end = end - usize::from(data[end - 1] == b'\r');
+            // The commas of the 64 bytes after `local_timestamp`'s (where a book's best prices are), as a mask;
+            // past them (or near the end of `data`), searched for one by one.
+            let mut commas = data.get(cells..cells + 64).map_or(0, byte_mask::<b','>);
+            let mut next_comma = |from: usize| {
+                if commas == 0 {
+                    return find_byte::<b','>(data, from);
+                }
+                let comma = cells + commas.trailing_zeros() as usize;
+                commas &= commas - 1;
+                Some(comma)
+            };
             // The cells after `local_timestamp` (index 4 on), up to the later of the two prices.
             let (mut from, mut index) = (cells, 4);
             let (mut bid_cell, mut ask_cell) = (None, None);
             while index <= bid.max(ask) {
-                // Searched in `rest` (16 bytes at a time up to the line's end and past it), bounded by the line.
-                let end =
-                    find_byte::<b','>(rest, from).map_or(line.len(), |comma| comma.min(line.len()));
+                let end = next_comma(from).map_or(line_end, |comma| comma.min(line_end));
                 if index == bid {
                     bid_cell = Some(from..end);
                 } else if index == ask {
                     ask_cell = Some(from..end);
                 }
-                if end == line.len() {
+                if end == line_end {
                     break;
                 }
                 (from, index) = (end + 1, index + 1);
             }
             if let (Some(bid), Some(ask)) = (bid_cell, ask_cell) {
-                // The bytes after a cell are `rest`'s, for the fast comparison's 16-byte loads.
-                let ordering = match compare_plain_prices(rest, bid.clone(), ask.clone()) {
+                // The bytes after a cell are `data`'s, for the fast comparison's 16-byte loads.
+                let ordering = match compare_plain_prices(data, bid.clone(), ask.clone()) {
                     Some(ordering) => Some(ordering),
                     None => (!bid.is_empty() && !ask.is_empty())
-                        .then(|| compare_prices(&rest[bid], &rest[ask]))
+                        .then(|| compare_prices(&data[bid], &data[ask]))
                         .flatten(),
                 };
                 self.count_book(ordering);
             }
         }
-        Some(end + 1)
+        true
     }
 
     /// Reads any line (without its newline): the header, an empty line, or a row split into the cells the header
@@ -291,6 +330,7 @@ impl FactsScanner {
                     self.facts.locked_rows = columns.book.map(|_| 0);
                 }
                 self.columns = Some(columns);
+                self.book = columns.and_then(|columns| columns.book);
                 return;
             }
         };
@@ -444,6 +484,32 @@ fn same_prefix(line: &[u8], prefix: &[u8]) -> bool {
     // Whole words, then the last eight bytes (overlapping the last word when the length is not a multiple of 8).
     (0..len - 7).step_by(8).all(|at| word(line, at) == word(prefix, at))
         && word(line, len - 8) == word(prefix, len - 8)
+}
+
+/// Where `BYTE` is among 64 bytes, as a mask (bit `i` for `bytes[i]`): 16 bytes at a time with SSE2 on x86_64.
+#[inline]
+fn byte_mask<const BYTE: u8>(bytes: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use safe_arch::{
+            cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        };
+        let wanted = set_splat_i8_m128i(BYTE as i8);
+        let quarter = |at: usize| {
+            let block = bytes.get(at..at + 16).and_then(|block| block.try_into().ok());
+            let block = load_unaligned_m128i(block.unwrap_or(&[0; 16]));
+            u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(block, wanted)) as u16)
+        };
+        quarter(0) | quarter(16) << 16 | quarter(32) << 32 | quarter(48) << 48
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bytes
+            .iter()
+            .take(64)
+            .enumerate()
+            .fold(0, |mask, (at, &byte)| mask | u64::from(byte == BYTE) << at)
+    }
 }
 
 /// The first `BYTE` in `data` at or after `from`: 16 bytes at a time with SSE2 on x86_64 (where a call to
@@ -728,6 +794,40 @@ mod tests {
             );
         }
         assert_eq!(find_byte::<b'\n'>(b"no newline here at all, not even at the end", 0), None);
+        for from in 0..line.len() - 64 {
+            let expected = line[from..from + 64]
+                .iter()
+                .enumerate()
+                .fold(0u64, |mask, (at, &byte)| mask | u64::from(byte == b',') << at);
+            assert_eq!(byte_mask::<b','>(&line[from..from + 64]), expected, "from {from}");
+        }
+    }
+
+    /// Rows of a one-symbol book, the fast path's case, with lines ending anywhere in the 64-byte blocks whose
+    /// line ends are found together, and in pieces that cut rows and blocks anywhere.
+    #[test]
+    fn rows_across_blocks_and_pieces_have_the_plain_readings_facts() {
+        let mut text = String::from(
+            "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n",
+        );
+        for row in 0..400u64 {
+            // Lines of 60 to 130 bytes, half-tick prices, some crossed or locked, the clocks now and then back.
+            let timestamp = 1_790_812_800_000_000 + row * 1000 - (row % 7 == 3) as u64 * 5000;
+            let local = timestamp + 20_000 - (row % 11 == 5) as u64 * 30_000;
+            let ask = 70_000 + row % 13;
+            let bid = format!("{}.{}", ask - 1 + (row % 17 == 0) as u64, (row % 3) * 5 % 10);
+            let amount = "1".repeat((row % 71) as usize);
+            let end = if row % 5 == 0 { "\r\n" } else { "\n" };
+            text.push_str(&format!(
+                "binance-futures,BTCUSDT,{timestamp},{local},{amount}1.5,{ask},{bid},2{end}"
+            ));
+        }
+        let expected = reference(&text);
+        assert!(expected.crossed_rows > Some(0) && expected.locked_rows > Some(0), "{expected:?}");
+        assert!(expected.timestamp_backwards > 0 && expected.local_timestamp_backwards > 0);
+        for piece in [1, 63, 64, 65, 200, 4096, text.len()] {
+            assert_eq!(scan(&text, piece), expected, "pieces of {piece}");
+        }
     }
 
     /// The facts by the plainest reading: split the whole text into lines and cells.
@@ -835,7 +935,8 @@ mod tests {
                     Just("exchange,symbol,timestamp,local_timestamp,id,side,price,amount"),
                     Just("exchange,symbol,local_timestamp,timestamp,ask_amount,ask_price,bid_price,bid_amount"),
                 ],
-                piece in 1usize..200,
+                // Small pieces cut every row; large ones hold rows whole, read 64 bytes of line ends at a time.
+                piece in prop_oneof![1usize..200, 200usize..10_000],
                 final_newline in any::<bool>(),
             ) {
                 let mut text = format!("{header}\n{}", rows.join("\n"));

@@ -106,10 +106,11 @@ impl fmt::Display for SymbolType {
     }
 }
 
-/// One entry of `GET /v1/exchanges`.
+/// `GET /v1/exchanges/{exchange}`: the free exchange details; also one entry of `GET /v1/exchanges`, which has the
+/// same fields but the symbols, incidents and datasets (those stay empty).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExchangeSummary {
+pub struct ExchangeDetails {
     /// Tardis exchange id (`deribit`, `binance-futures`, ...).
     pub id: String,
     /// Display name.
@@ -118,7 +119,7 @@ pub struct ExchangeSummary {
     /// Whether the exchange is enabled.
     #[serde(default)]
     pub enabled: bool,
-    /// Whether CSV datasets exist for the exchange.
+    /// Whether CSV datasets exist for the exchange (given by `GET /v1/exchanges`).
     #[serde(default)]
     pub supports_datasets: Option<bool>,
     /// First day with data.
@@ -126,28 +127,9 @@ pub struct ExchangeSummary {
     /// Last day with data, for delisted exchanges.
     #[serde(default)]
     pub available_to: Option<DateTime<Utc>>,
-}
-
-/// `GET /v1/exchanges/{exchange}`: the free exchange details.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExchangeDetails {
-    /// Tardis exchange id.
-    pub id: String,
-    /// Display name.
+    /// Exchange-native replay symbols (lower case on Binance); they have no data types.
     #[serde(default)]
-    pub name: String,
-    /// Whether the exchange is enabled.
-    #[serde(default)]
-    pub enabled: bool,
-    /// First day with data.
-    pub available_since: Option<DateTime<Utc>>,
-    /// Last day with data, for delisted exchanges.
-    #[serde(default)]
-    pub available_to: Option<DateTime<Utc>>,
-    /// Exchange-native replay symbols (lower case on Binance).
-    #[serde(default)]
-    pub available_symbols: Vec<AvailableSymbol>,
+    pub available_symbols: Vec<DatasetSymbol>,
     /// Periods Tardis reports as affected by an incident (missing or degraded data).
     #[serde(default)]
     pub incident_reports: Vec<IncidentReport>,
@@ -192,22 +174,6 @@ pub struct ApiKeyAccess {
     pub data_plan: String,
 }
 
-/// One exchange-native symbol of [`ExchangeDetails::available_symbols`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AvailableSymbol {
-    /// Exchange-native id.
-    pub id: String,
-    /// Symbol type.
-    #[serde(rename = "type")]
-    pub symbol_type: SymbolType,
-    /// First moment with data.
-    pub available_since: Option<DateTime<Utc>>,
-    /// First moment without data (exclusive), if delisted.
-    #[serde(default)]
-    pub available_to: Option<DateTime<Utc>>,
-}
-
 /// The `datasets` section of [`ExchangeDetails`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -224,11 +190,13 @@ pub struct Datasets {
     pub symbols: Vec<DatasetSymbol>,
 }
 
-/// One dataset symbol: what can be downloaded from `datasets.tardis.dev` for it.
+/// One dataset symbol: what can be downloaded from `datasets.tardis.dev` for it; also one exchange-native symbol of
+/// [`ExchangeDetails::available_symbols`] (the same fields without data types).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetSymbol {
-    /// Dataset id (the symbol of download URLs), or a grouped id such as `OPTIONS`.
+    /// Dataset id (the symbol of download URLs), or a grouped id such as `OPTIONS`; for an exchange-native symbol,
+    /// its exchange-native id.
     pub id: String,
     /// Symbol type.
     #[serde(rename = "type")]

@@ -16,7 +16,7 @@ use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
 use super::job::{Job, Unit, Warmed, plan_and_warm};
 use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
-use super::{Binaries, Options, log_file, remove_dir, target_dir};
+use super::{Binaries, Options, remove_dir, target_dir};
 
 /// The formats compared, as `MD_OUTPUT_FORMAT` spells them.
 const FORMATS: [&str; 3] = ["raw", "parquet", "raw,parquet"];
@@ -29,11 +29,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let work = target_dir().join("bench/formats");
     remove_dir(&work)?;
     std::fs::create_dir_all(&work)?;
-    let stub = stand::tardis_stub(
-        &binaries.tardis_stub,
-        &StubOptions::bench("32M", "0"),
-        &log_file("formats-tardis-stub.log")?,
-    )?;
+    let stub = stand::bench_tardis_stub(binaries, &StubOptions::bench("32M", "0"), "formats")?;
     let url = stub.url().to_owned();
     let job = |dir: &Path, format: &str| -> Result<Job> {
         let sink = dir.join("sink");

@@ -157,11 +157,8 @@ fn run_size(
     work: &std::path::Path,
 ) -> Result<Vec<Outcome>> {
     let large = file_size == "1G";
-    let stub = stand::tardis_stub(
-        &binaries.tardis_stub,
-        &StubOptions { shared_bodies: large, ..StubOptions::bench(file_size, "0") },
-        &log_file("memory-tardis-stub.log")?,
-    )?;
+    let stub_options = StubOptions { shared_bodies: large, ..StubOptions::bench(file_size, "0") };
+    let stub = stand::bench_tardis_stub(binaries, &stub_options, "memory")?;
     let url = stub.url().to_owned();
     let planning = work.join("plan");
     let job = Job::new(

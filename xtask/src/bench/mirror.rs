@@ -240,11 +240,7 @@ fn run_profile(
         // The files (32 MiB) are loaded from the disk cache into memory on the warming fetch.
         ..StubOptions::bench("32M", "64M")
     };
-    let stub = stand::tardis_stub(
-        &binaries.tardis_stub,
-        &stub_options,
-        &log_file("mirror-tardis-stub.log")?,
-    )?;
+    let stub = stand::bench_tardis_stub(binaries, &stub_options, "mirror")?;
     let url = stub.url().to_owned();
 
     // The units, from md-cli's own plan.

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use super::job::Job;
 use super::measure::{Meter, json_number, max, median, min};
 use super::stand::{self, StubOptions};
-use super::{Binaries, Options, log_file, remove_dir, target_dir};
+use super::{Binaries, Options, remove_dir, target_dir};
 
 /// The limit under test.
 const RATE: u32 = 20;
@@ -36,11 +36,9 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         eprintln!("xtask: bench rate R={RATE} (round {})", round + 1);
         remove_dir(&work)?;
         std::fs::create_dir_all(&work)?;
-        let stub = stand::tardis_stub(
-            &binaries.tardis_stub,
-            &StubOptions { stats: Some(stats_path.clone()), ..StubOptions::bench("1K", "64M") },
-            &log_file("rate-tardis-stub.log")?,
-        )?;
+        let stub_options =
+            StubOptions { stats: Some(stats_path.clone()), ..StubOptions::bench("1K", "64M") };
+        let stub = stand::bench_tardis_stub(binaries, &stub_options, "rate")?;
         let sink = work.join("sink");
         let job =
             Job::new(&binaries.md_cli, stub.url(), sink.to_str().context("UTF-8 path")?, &work)

@@ -141,6 +141,19 @@ impl StubOptions {
     }
 }
 
+/// Starts the Tardis stand-in of the benchmark part `part`, its log in `target/bench/logs/{part}-tardis-stub.log`.
+pub(crate) fn bench_tardis_stub(
+    binaries: &super::Binaries,
+    options: &StubOptions,
+    part: &str,
+) -> Result<Server> {
+    tardis_stub(
+        &binaries.tardis_stub,
+        options,
+        &super::log_file(&format!("{part}-tardis-stub.log"))?,
+    )
+}
+
 /// Starts the Tardis stand-in.
 pub(crate) fn tardis_stub(binary: &Path, options: &StubOptions, log: &Path) -> Result<Server> {
     let mut args: Vec<String> = vec![

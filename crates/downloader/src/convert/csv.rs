@@ -2,10 +2,13 @@
 //!
 //! [`Parser`] takes the inflated CSV in blocks of any size (a block may end in the middle of a line), checks the
 //! header and parses every row into column builders, producing an Arrow batch every `batch_size` rows. Columns the
-//! layout drops (`exchange` and `symbol` in the original schema) are checked against the unit instead.
+//! layout drops (`exchange` and `symbol` in the original schema) are checked against the unit instead. The hive
+//! schema's batches begin with the unit's `instrument_key`, the same in every row.
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{Int32Type, SchemaRef};
 use md_config::DataType;
 
 use super::builder::ColumnBuilder;
@@ -47,6 +50,8 @@ pub(crate) struct Parser {
     text_column: Option<usize>,
     /// The output columns only: the sink adds the partition columns.
     schema: SchemaRef,
+    /// The unit's instrument key, the first column of every batch (hive schema).
+    key: Option<String>,
     /// Batches completed and not yet taken.
     ready: Vec<RecordBatch>,
     batch_rows: usize,
@@ -104,6 +109,7 @@ impl Parser {
             builders,
             text_column,
             schema: layout.batch_schema.clone(),
+            key: layout.keyed.then(|| partition.instrument_key.clone()),
             batch_rows,
             rows_in_batch: 0,
             line: 0,
@@ -402,6 +408,11 @@ impl Parser {
     fn flush_batch(&mut self) -> Result<(), ConvertError> {
         let rows = self.rows_in_batch;
         let mut arrays = Vec::with_capacity(self.schema.fields().len());
+        if let Some(key) = &self.key {
+            let keys = Int32Array::from(vec![0; rows]);
+            let values: ArrayRef = Arc::new(StringArray::from_iter_values([key.as_str()]));
+            arrays.push(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?) as ArrayRef);
+        }
         for builder in &mut self.builders {
             arrays.push(builder.finish()?);
         }

@@ -2,8 +2,8 @@
 //!
 //! [`convert`] turns the raw body of one dataset file, as it downloads, into the bytes of one Parquet file, ready
 //! for a multipart upload. [`tick_schema`] gives the Arrow schema of each data type under the settings
-//! (`MD_PARQUET_SCHEMA`: `original`, the replaced system's files, by default, or `typed`); docs/SCHEMAS.md
-//! documents every column of both. [`convert_reader`] does the same work synchronously on one thread, for tests
+//! (`MD_PARQUET_SCHEMA`: `original`, the replaced system's files, by default, `typed`, or `hive`, the hive layout's:
+//! the original's columns with `instrument_key` and `symbol`); docs/SCHEMAS.md documents every column of each. [`convert_reader`] does the same work synchronously on one thread, for tests
 //! and tools.
 //!
 //! The work runs on three threads per conversion, never on the async runtime: one inflates the gzip members (with
@@ -72,7 +72,7 @@ use md_config::{DataType, ParquetCompression, ParquetOptions, ParquetSchema};
 
 pub use error::ConvertError;
 pub use schema::{csv_header, schema_mismatch, tick_parquet_schema, tick_schema};
-pub use stream::ParquetStream;
+pub use stream::{FactsHandle, ParquetStream};
 
 /// How Parquet files are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,8 @@ pub struct ConvertOptions {
     /// Most rows per row group (`MD_PARQUET_ROW_GROUP_SIZE`).
     pub row_group_size: NonZeroUsize,
     /// Most encoded bytes per row group, whichever limit comes first: it bounds memory for wide rows
-    /// (a row group is held in memory until it is complete). Defaults to [`ROW_GROUP_BYTES`].
+    /// (a row group is held in memory until it is complete). Defaults to [`ROW_GROUP_BYTES`]
+    /// ([`HIVE_ROW_GROUP_BYTES`] with the hive schema).
     pub row_group_bytes: NonZeroUsize,
     /// Most rows per Arrow batch (`BATCH_SIZE`); wide data types use fewer, so a batch stays near 2 MiB.
     pub batch_size: NonZeroUsize,
@@ -98,6 +99,9 @@ pub struct ConvertOptions {
     /// Encoded bytes of a sorted file held in memory before they move to a temporary file (original schema).
     /// Defaults to [`PROVISIONAL_MEMORY_BYTES`].
     pub provisional_memory_bytes: NonZeroUsize,
+    /// Whether [`convert`] learns the file's facts as it inflates it ([`ParquetStream::facts_handle`];
+    /// `MD_FILE_FACTS`, on by default): one pass of `tardis_client::facts` over the CSV on the inflate thread.
+    pub file_facts: bool,
 }
 
 /// The default most encoded bytes per row group.
@@ -110,6 +114,12 @@ pub struct ConvertOptions {
 /// With the original schema's 100,000-row groups it cuts `book_snapshot_25` (about 33,000 rows on the bench's files),
 /// not `trades` or `book_snapshot_5`.
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
+
+/// The most encoded bytes per row group of the hive schema (`MD_LAYOUT=hive`), whose files are read by query
+/// engines: row groups of at least about 122,880 rows (DuckDB's) for every data type, up to the 1,048,576 rows of
+/// `MD_PARQUET_ROW_GROUP_SIZE`'s default (about 130,000 rows of `book_snapshot_25`, the row cap for `trades`), for
+/// about 12 MiB more peak memory per conversion than [`ROW_GROUP_BYTES`] (docs/SCHEMAS.md has the measurements).
+pub const HIVE_ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The default reorder window of the original schema's sort: about 165,000 rows of `trades`, minutes of a busy
 /// market, so rows whose exchange timestamp is seconds behind their arrival are put in place as the file streams.
@@ -132,11 +142,15 @@ impl ConvertOptions {
             compression: parquet.compression,
             row_group_size: parquet.row_group_size,
             batch_size,
-            row_group_bytes: bytes(ROW_GROUP_BYTES),
+            row_group_bytes: bytes(match parquet.schema {
+                ParquetSchema::Hive => HIVE_ROW_GROUP_BYTES,
+                ParquetSchema::Original | ParquetSchema::Typed => ROW_GROUP_BYTES,
+            }),
             spill_dir: parquet.spill_dir.clone(),
             sort_window_bytes: bytes(SORT_WINDOW_BYTES),
             late_memory_bytes: bytes(LATE_MEMORY_BYTES),
             provisional_memory_bytes: bytes(PROVISIONAL_MEMORY_BYTES),
+            file_facts: true,
         }
     }
 }

@@ -7,6 +7,10 @@
 //!   pandas writes them), rows sorted by `timestamp`.
 //! - `typed`, md's own: every CSV column under its Tardis name (levels `asks_0_price`), TIMESTAMP types, dictionary
 //!   strings, then the partition columns; rows in file order.
+//! - `hive`, the `hive` layout's (`MD_LAYOUT=hive`): `instrument_key` (the unit's key, the same in every row) and
+//!   `symbol` (each row's Tardis symbol), then the original's columns, its types and its sort; no column is named like
+//!   a partition key of the layout (`data_type`, `exchange`, `date`), because BigQuery refuses such a file and DuckDB
+//!   would show the column twice.
 //!
 //! docs/SCHEMAS.md lists every column of both.
 
@@ -208,17 +212,20 @@ pub(crate) struct Layout {
     pub(crate) file_schema: SchemaRef,
     /// The batch column rows are sorted by (`timestamp`), when they are.
     pub(crate) sort_key: Option<usize>,
+    /// Whether the batches begin with the unit's `instrument_key`, a constant column the parser adds (hive schema).
+    pub(crate) keyed: bool,
 }
 
 impl Layout {
     /// Returns the layout of `data_type` under `flavor`.
     pub(crate) fn new(data_type: DataType, flavor: ParquetSchema) -> Self {
         let mut columns = csv_columns(data_type);
-        if flavor == ParquetSchema::Original {
+        let keyed = flavor == ParquetSchema::Hive;
+        if flavor != ParquetSchema::Typed {
             for column in &mut columns {
                 column.role = match column.header.as_str() {
                     "exchange" => Role::CheckExchange,
-                    "symbol" => Role::CheckSymbol,
+                    "symbol" if !keyed => Role::CheckSymbol,
                     _ => Role::Output,
                 };
                 if column.kind == Kind::Timestamp {
@@ -231,11 +238,33 @@ impl Layout {
         }
         let outputs: Vec<&CsvColumn> =
             columns.iter().filter(|column| column.role == Role::Output).collect();
-        let (batch_fields, file_fields): (Vec<Field>, Vec<Field>) = outputs
-            .iter()
+        let key_column = CsvColumn {
+            header: String::new(),
+            name: "instrument_key".to_owned(),
+            kind: Kind::Dict,
+            required: true,
+            role: Role::Output,
+        };
+        let key = keyed.then_some(&key_column);
+        let (batch_fields, file_fields): (Vec<Field>, Vec<Field>) = key
+            .into_iter()
+            .chain(outputs.iter().copied())
             .map(|column| {
                 let batch_type = arrow_type(column.kind);
                 match flavor {
+                    // The hive schema keeps the original's types: strings as plain strings (each one still
+                    // dictionary-encoded in the file, the writer's default), `instrument_key` and `symbol` required.
+                    ParquetSchema::Hive => {
+                        let file_type = if column.kind == Kind::Dict {
+                            ArrowType::Utf8
+                        } else {
+                            batch_type.clone()
+                        };
+                        (
+                            Field::new(&column.name, batch_type, !column.required),
+                            Field::new(&column.name, file_type, !column.required),
+                        )
+                    }
                     // pandas writes every column as nullable, and strings as plain strings (a dictionary type in
                     // the embedded Arrow schema would make pandas read them as categoricals).
                     ParquetSchema::Original => {
@@ -256,9 +285,10 @@ impl Layout {
                 }
             })
             .unzip();
-        let sort_key = (flavor == ParquetSchema::Original)
+        let sort_key = (flavor != ParquetSchema::Typed)
             .then(|| outputs.iter().position(|column| column.header == "timestamp"))
-            .flatten();
+            .flatten()
+            .map(|index| index + usize::from(keyed));
         let mut file_fields = file_fields;
         if flavor == ParquetSchema::Typed {
             file_fields.extend(partition_fields());
@@ -270,6 +300,7 @@ impl Layout {
             batch_schema: Arc::new(Schema::new(batch_fields)),
             file_schema: Arc::new(Schema::new(file_fields)),
             sort_key,
+            keyed,
         }
     }
 
@@ -296,6 +327,9 @@ impl Layout {
     /// `PLAIN` past the dictionary page limit) except `timestamp` and `local_timestamp`, which are
     /// `DELTA_BINARY_PACKED`, and `id`, which is `PLAIN`; 1 MiB data pages; statistics; and the row groups say they
     /// are sorted by `timestamp`.
+    ///
+    /// Hive schema: the original's encodings and sort, with the writer's default data pages (1 MiB) and page
+    /// statistics (so the page index, column and offset indexes, is written).
     pub(crate) fn column_encodings(
         &self,
         mut builder: WriterPropertiesBuilder,
@@ -307,8 +341,10 @@ impl Layout {
                 .set_column_encoding(path, encoding)
         };
         match self.flavor {
-            ParquetSchema::Original => {
-                builder = builder.set_data_page_size_limit(DATA_PAGE_BYTES);
+            ParquetSchema::Original | ParquetSchema::Hive => {
+                if self.flavor == ParquetSchema::Original {
+                    builder = builder.set_data_page_size_limit(DATA_PAGE_BYTES);
+                }
                 for name in ["timestamp", "local_timestamp"] {
                     builder = delta(builder, name, Encoding::DELTA_BINARY_PACKED);
                 }
@@ -363,7 +399,7 @@ impl Layout {
             ParquetSchema::Original => Arc::new(self.file_schema.as_ref().clone().with_metadata(
                 std::collections::HashMap::from([("pandas".to_owned(), self.pandas_metadata())]),
             )),
-            ParquetSchema::Typed => self.file_schema.clone(),
+            ParquetSchema::Typed | ParquetSchema::Hive => self.file_schema.clone(),
         }
     }
 

@@ -14,6 +14,7 @@
 use std::io::{BufRead, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::task::{Context, Poll};
@@ -21,6 +22,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures::Stream;
 use md_config::DataType;
+use tardis_client::facts::{FactsScanner, FileFacts};
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
@@ -111,6 +113,23 @@ pub struct ParquetStream<E> {
     cancel: Arc<AtomicBool>,
     done: bool,
     summary: Option<ConvertSummary>,
+    facts: FactsHandle,
+}
+
+/// The facts of the file a conversion read ([`FileFacts`]: rows, first and last timestamps, rows out of order,
+/// crossed and locked books), learnt by the inflate thread as the CSV streams by, before any sort: they describe the
+/// file as Tardis sent it, exactly as a raw download's gzip check learns them. A handle outlives the stream, for a
+/// consumer that hands the stream on (into a sink).
+#[derive(Debug, Clone, Default)]
+pub struct FactsHandle(Arc<OnceLock<FileFacts>>);
+
+impl FactsHandle {
+    /// Returns the facts once the whole file has been inflated, checked and scanned; `None` before, when the gzip
+    /// failed, and when the conversion was asked not to learn them ([`ConvertOptions::file_facts`]). A consumer
+    /// takes them only from a conversion that ended without error.
+    pub fn get(&self) -> Option<FileFacts> {
+        self.0.get().copied()
+    }
 }
 
 impl<E> std::fmt::Debug for ParquetStream<E> {
@@ -144,12 +163,16 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
         let layout = Layout::new(data_type, options.schema);
         let rows =
             RowSource::new(FileSpec { layout: &layout, partition: &partition, options: &options });
+        let facts = FactsHandle::default();
+        let scan = options.file_facts.then(|| (FactsScanner::new(), facts.clone()));
         let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name.into()).spawn(work)
         };
         let spawned = spawn(
             "md-convert-inflate",
-            Box::new(move || inflate_worker(input_rx, &block_tx, &recycle_rx, &inflate_cancel)),
+            Box::new(move || {
+                inflate_worker(input_rx, &block_tx, &recycle_rx, &inflate_cancel, scan)
+            }),
         )
         .and_then(|_| {
             spawn(
@@ -177,6 +200,7 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
             cancel,
             done: false,
             summary: None,
+            facts,
         };
         if spawned.is_err() {
             // Without the threads the output channel closes at once and the stream reports `Worker`.
@@ -188,6 +212,11 @@ impl<E: From<ConvertError> + 'static> ParquetStream<E> {
     /// Returns what was converted, once the stream has ended successfully.
     pub fn summary(&self) -> Option<ConvertSummary> {
         self.summary
+    }
+
+    /// Returns a handle to the facts of the file, which outlives the stream ([`FactsHandle::get`]).
+    pub fn facts_handle(&self) -> FactsHandle {
+        self.facts.clone()
     }
 
     /// Feeds the inflate thread from the input stream until the input or the queue is not ready; an input error is
@@ -329,6 +358,7 @@ fn inflate_worker(
     blocks: &std_mpsc::SyncSender<Block>,
     recycled: &std_mpsc::Receiver<Vec<u8>>,
     cancel: &AtomicBool,
+    mut scan: Option<(FactsScanner, FactsHandle)>,
 ) {
     let reader = ChannelReader { input, current: Bytes::new(), ended: false };
     // The client's gzip decoder (ISA-L by default): every member's CRC-32 and size checked, an empty or cut input
@@ -351,10 +381,17 @@ fn inflate_worker(
             }
         };
         uncompressed_bytes += filled as u64;
+        if let Some((scanner, _)) = &mut scan {
+            scanner.update(&buf[..filled]);
+        }
         if filled > 0 && blocks.send(Block::Data(buf, filled)).is_err() {
             return;
         }
         if filled < BLOCK_BYTES {
+            // The gzip ended whole (every member's CRC-32 and size checked): the facts are the file's.
+            if let Some((scanner, handle)) = scan {
+                let _set_once = handle.0.set(scanner.finish());
+            }
             let _closed = blocks.send(Block::End);
             return;
         }

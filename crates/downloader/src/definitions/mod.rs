@@ -1,12 +1,16 @@
 //! Stored instrument definitions: the instruments available each day, as typed Parquet in the sink.
 //!
-//! Layout (the seed system's):
+//! Layout (the seed system's; the `hive` preset names them as [`DefinitionsLayout`] says, see
+//! [`DefinitionsStore::with_layout`]):
 //! - `instrument_availability/by_date/day-YYYY-MM-DD/instruments.parquet`: one row per instrument available that day
 //!   (every exchange written so far), sorted by `instrument_key`; the columns of the system md replaces first (its
 //!   names, order, types and conventions, so its readers keep working), then md's own, in a fixed schema;
 //! - `instrument_availability/by_date/day-YYYY-MM-DD/grouped_datasets.parquet`: the grouped dataset files of the day
 //!   (`OPTIONS`, `PERPETUALS`, ...), which are not instruments but are downloadable;
 //! - `instrument_availability/aggregate/instruments_YYYYMMDD_YYYYMMDD.parquet`: every row of a range, with its `date`.
+//!
+//! In the hive layout the day files sit in a `date=YYYY-MM-DD` partition and hold no `date` column (the path gives
+//! it: BigQuery refuses a file column named like a partition key); it is put back when md reads them.
 //!
 //! Writing a day merges: rows of exchanges not in this run are kept, rows of the run's exchanges are replaced.
 //! Each file records the exchanges it covers and their source in its key-value metadata ([`Coverage`],
@@ -31,7 +35,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use gcs_sink::{ObjectSink, PutStatus, WriteMode};
 use instruments::{GroupRecord, InstrumentRecord, Listing};
-use md_config::InstrumentType;
+use md_config::{DefinitionsLayout, InstrumentType};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -52,23 +56,19 @@ use crate::error::{Error, chain};
 /// The largest definitions object md reads into memory (a day of every exchange is tens of megabytes).
 pub const MAX_DEFINITIONS_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
-/// The per-day instruments object.
+/// The per-day instruments object of the default layout ([`DefinitionsLayout::day_object`]).
 pub fn day_object(date: NaiveDate) -> String {
-    format!("instrument_availability/by_date/day-{date}/instruments.parquet")
+    DefinitionsLayout::Original.day_object(date)
 }
 
-/// The per-day grouped dataset files object.
+/// The per-day grouped dataset files object of the default layout ([`DefinitionsLayout::groups_object`]).
 pub fn groups_object(date: NaiveDate) -> String {
-    format!("instrument_availability/by_date/day-{date}/grouped_datasets.parquet")
+    DefinitionsLayout::Original.groups_object(date)
 }
 
-/// The aggregate object for a range.
+/// The aggregate object for a range ([`DefinitionsLayout::aggregate_object`], the same in every layout).
 pub fn aggregate_object(start: NaiveDate, end: NaiveDate) -> String {
-    format!(
-        "instrument_availability/aggregate/instruments_{}_{}.parquet",
-        start.format("%Y%m%d"),
-        end.format("%Y%m%d")
-    )
+    DefinitionsLayout::Original.aggregate_object(start, end)
 }
 
 /// What writing one object did (also one object of a [`DefinitionsReport`]).
@@ -91,12 +91,26 @@ pub struct Written {
 pub struct DefinitionsStore {
     sink: ObjectSink,
     force: bool,
+    names: DefinitionsLayout,
 }
 
 impl DefinitionsStore {
-    /// Wraps a sink; `force` replaces files this version cannot read instead of failing.
+    /// Wraps a sink; `force` replaces files this version cannot read instead of failing. Objects are named as the
+    /// default layout names them; see [`DefinitionsStore::with_layout`].
     pub fn new(sink: ObjectSink, force: bool) -> Self {
-        DefinitionsStore { sink, force }
+        DefinitionsStore { sink, force, names: DefinitionsLayout::Original }
+    }
+
+    /// Names the objects as `names` says (`md_config::Layout::definitions`: the hive preset's
+    /// `instrument_availability/date=YYYY-MM-DD/instruments.parquet`).
+    pub fn with_layout(mut self, names: DefinitionsLayout) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// Returns how the objects are named.
+    pub fn layout(&self) -> DefinitionsLayout {
+        self.names
     }
 
     /// Writes one day: the run's exchanges (`coverage`, each with its source) get exactly `records` and `groups`;
@@ -118,8 +132,9 @@ impl DefinitionsStore {
             table::batch(table::INSTRUMENTS, date, records),
             table::batch(table::GROUPS, date, groups),
         );
-        let instruments = self.merge_write(&day_object(date), coverage, day_rows, false).await?;
-        Ok([instruments, self.merge_write(&groups_object(date), coverage, group_rows, true).await?])
+        let (day, groups) = (self.names.day_object(date), self.names.groups_object(date));
+        let instruments = self.merge_write(&day, date, coverage, day_rows, false).await?;
+        Ok([instruments, self.merge_write(&groups, date, coverage, group_rows, true).await?])
     }
 
     /// Writes the aggregate of a range: every row of `days`, in day order; it records the run's `coverage`.
@@ -136,7 +151,7 @@ impl DefinitionsStore {
         coverage: &Coverage,
         days: &[(NaiveDate, Vec<&InstrumentRecord>)],
     ) -> Result<Written, Error> {
-        let object = aggregate_object(start, end);
+        let object = self.names.aggregate_object(start, end);
         let batches: Vec<RecordBatch> = days
             .iter()
             .map(|(date, records)| table::batch(table::INSTRUMENTS, *date, records))
@@ -158,25 +173,27 @@ impl DefinitionsStore {
     /// # Cancel safety
     /// Read-only.
     pub async fn read_day(&self, date: NaiveDate) -> Result<Option<DayInstruments>, Error> {
-        let object = day_object(date);
-        let Some(instruments) = self.read(&object).await? else { return Ok(None) };
+        let object = self.names.day_object(date);
+        let Some(instruments) = self.read(&object, date).await? else { return Ok(None) };
         if table::earlier_writer(&instruments.schema(), false) == Some(Writer::Original) {
             return Err(Error::OriginalDefinitions { object, date });
         }
         let coverage = Coverage::recorded(&object, &instruments)?;
-        let groups = self.read(&groups_object(date)).await?;
+        let groups_object = self.names.groups_object(date);
+        let groups = self.read(&groups_object, date).await?;
         let mut day = DayInstruments {
             instruments: plan_rows(&object, &instruments, false)?,
             grouped: Vec::new(),
             coverage,
         };
         if let Some(groups) = groups {
-            day.grouped = plan_rows(&groups_object(date), &groups, true)?;
+            day.grouped = plan_rows(&groups_object, &groups, true)?;
         }
         Ok(Some(day))
     }
 
-    async fn read(&self, object: &str) -> Result<Option<RecordBatch>, Error> {
+    /// Reads a day file of `date`; in a layout that partitions by date its `date` column is put back.
+    async fn read(&self, object: &str, date: NaiveDate) -> Result<Option<RecordBatch>, Error> {
         let Some(bytes) = self
             .sink
             .read_small(object, MAX_DEFINITIONS_BYTES)
@@ -198,19 +215,23 @@ impl DefinitionsStore {
             reader.collect::<Result<_, _>>().map_err(|error| Error::parquet(object, error))?;
         let batch =
             concat_batches(&schema, &batches).map_err(|error| Error::parquet(object, error))?;
+        if self.names.partitions_by_date() && batch.schema().index_of("date").is_err() {
+            return table::with_date(&batch, date).map(Some).map_err(|e| Error::parquet(object, e));
+        }
         Ok(Some(batch))
     }
 
     async fn merge_write(
         &self,
         object: &str,
+        date: NaiveDate,
         run: &Coverage,
         new: RecordBatch,
         grouped: bool,
     ) -> Result<Written, Error> {
         let exchanges: Vec<&str> = run.exchanges().collect();
         let schema = new.schema();
-        let existing = match self.read(object).await {
+        let existing = match self.read(object, date).await {
             Ok(existing) => existing,
             Err(Error::Foreign { .. }) if self.force => None,
             Err(error) => return Err(error),
@@ -276,7 +297,12 @@ impl DefinitionsStore {
             }
             _ => new,
         };
-        let sorted = sort_by_key(object, &merged)?;
+        let mut sorted = sort_by_key(object, &merged)?;
+        if self.names.partitions_by_date()
+            && let Ok(index) = sorted.schema().index_of("date")
+        {
+            sorted.remove_column(index);
+        }
         let mut written = self.put(object, &sorted, &coverage).await?;
         written.replaced = replaced.map(Writer::name);
         Ok(written)

@@ -17,6 +17,7 @@ use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
 use chrono::{DateTime, NaiveDate, Utc};
 use instruments::{GroupRecord, InstrumentRecord, InstrumentType};
 
@@ -334,4 +335,29 @@ fn array<R>(value: &Value<R>, date: NaiveDate, rows: &[&R]) -> ArrayRef {
             Arc::new(micros.collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
         }
     }
+}
+
+/// Puts back the `date` column a day file of the hive layout leaves out (its `date=` partition gives it), where this
+/// version's table has it: `grouped_datasets.parquet` when the file has an `object_key`, else `instruments.parquet`.
+pub(crate) fn with_date(batch: &RecordBatch, date: NaiveDate) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let at = if schema.index_of("object_key").is_ok() {
+        GROUPS.iter().position(|column| column.name == "date")
+    } else {
+        INSTRUMENTS.iter().position(|column| column.name == "date")
+    }
+    .expect("both tables have a date")
+    .min(batch.num_columns());
+    let mut fields: Vec<Field> =
+        schema.fields().iter().map(|field| field.as_ref().clone()).collect();
+    let mut columns = batch.columns().to_vec();
+    // `Value::Day`'s type.
+    fields.insert(at, Field::new("date", DataType::Utf8, false));
+    let day = date.to_string();
+    columns
+        .insert(at, Arc::new(StringArray::from_iter_values((0..batch.num_rows()).map(|_| &day))));
+    RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+        columns,
+    )
 }

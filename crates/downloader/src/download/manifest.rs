@@ -182,13 +182,15 @@ impl UnitFacts {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FactsState {
-    /// Learnt for every file the run downloaded and stored, while the gzip check inflated it.
+    /// Learnt for every file the run downloaded and stored, while the gzip check (raw output) or the converter
+    /// (Parquet output) inflated it.
     Learnt,
     /// `TARDIS_VERIFY_GZIP=false`: no file was inflated, so none has facts.
     GzipCheckOff,
     /// `MD_FILE_FACTS=false`: the gzip check ran without learning them.
     TurnedOff,
-    /// `MD_OUTPUT_FORMAT` with `parquet`: the converter inflates the files, and does not learn facts.
+    /// A manifest of an md version whose converter did not learn facts (`MD_OUTPUT_FORMAT` with `parquet`); md
+    /// no longer writes it.
     ParquetOutput,
     /// A manifest written before md recorded facts.
     #[default]
@@ -196,18 +198,18 @@ pub enum FactsState {
 }
 
 impl FactsState {
-    /// How a run configured with `verify_gzip`, `file_facts` and `output_formats` learns facts.
+    /// How a run configured with `verify_gzip`, `file_facts` and `output_formats` learns facts: with Parquet in
+    /// the output the converter inflates every file whatever `verify_gzip` says, and learns them.
     pub fn of(
         verify_gzip: bool,
         file_facts: bool,
         output_formats: md_config::OutputFormats,
     ) -> Self {
-        if !verify_gzip {
+        let inflated = verify_gzip || output_formats.contains(md_config::OutputFormat::Parquet);
+        if !inflated {
             FactsState::GzipCheckOff
         } else if !file_facts {
             FactsState::TurnedOff
-        } else if output_formats.contains(md_config::OutputFormat::Parquet) {
-            FactsState::ParquetOutput
         } else {
             FactsState::Learnt
         }

@@ -8,6 +8,8 @@
 //!   kept, or found under a historical spelling of their key and copied, instead of downloaded again.
 //! - [`days`]: the run's days, resolved once (`latest`, `yesterday`, `today-N`), the same for every task of a run.
 //! - [`freshness`]: what Tardis has exported per exchange (`exportedUntil`, incident reports), which the plan uses.
+//! - [`index`]: the lake index, one Parquet part per data type, day and shard listing the day's stored objects
+//!   (`raw_tick_data_index/...`), written by every run after its manifest.
 //! - [`listing`]: whether Tardis's dataset listing leaves a unit out (a 404 for it is "not offered").
 //! - [`quota`]: the shard's share of the daily byte quota, kept per UTC day in a ledger object.
 //! - [`progress`]: the events md-cli renders.
@@ -24,6 +26,7 @@
 pub mod adopt;
 pub mod days;
 pub mod freshness;
+pub mod index;
 pub mod listing;
 pub mod manifest;
 pub mod pipeline;

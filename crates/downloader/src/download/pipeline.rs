@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::adopt::{self, AdoptedObject, LeftAlone, Verdict};
+use super::index::{self, StoredObject};
 use super::manifest::{
     self, FactsState, Manifest, Previous, RunStatus, UnitCounts, UnitError, UnitFacts, UnitRecord,
 };
@@ -174,7 +175,7 @@ impl Downloader {
         let outcomes = self.run_units(&units, &state).await;
         let tally = Tally::of(&outcomes, &state.stop_reason(), &state.previous.facts);
         let manifest = self.manifest(plan, tally, &state, started_at, clock);
-        self.finish(manifest, &state).await
+        self.finish(plan, manifest, &state).await
     }
 
     /// Removes the staging leftovers of interrupted runs (best effort: a failure is logged).
@@ -212,6 +213,7 @@ impl Downloader {
             progress,
             adopted: std::sync::Mutex::new(Vec::new()),
             left_alone: std::sync::Mutex::new(Vec::new()),
+            stored: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -322,14 +324,25 @@ impl Downloader {
         }
     }
 
-    /// Records the quota ledger, writes the manifest, and reports the ledger's failure after it, so the manifest is
-    /// kept either way.
-    async fn finish(&self, manifest: Manifest, state: &RunState) -> Result<RunReport, Error> {
+    /// Records the quota ledger, writes the manifest, then the shard's parts of the lake index ([`index`]), and
+    /// reports the ledger's failure after them, so the manifest and the index are kept either way.
+    async fn finish(
+        &self,
+        plan: &Plan,
+        manifest: Manifest,
+        state: &RunState,
+    ) -> Result<RunReport, Error> {
         let recorded = match &state.quota {
             Some(quota) => quota.record(&self.sink).await,
             None => Ok(()),
         };
         let manifest_object = manifest.write(&self.sink).await?;
+        let stored = std::mem::take(&mut *lock(&state.stored));
+        let parts = index::parts(plan, self.shard_index, &manifest, &stored);
+        let concurrency = self.service.max_concurrent_requests.get();
+        let index_objects =
+            index::write(&self.sink, &parts, self.shard_index, self.total_shards, concurrency)
+                .await?;
         let counts = &manifest.units;
         tracing::info!(
             status = ?manifest.status,
@@ -342,6 +355,7 @@ impl Downloader {
             not_started = counts.not_started,
             bytes = manifest.bytes_downloaded,
             manifest = %manifest_object,
+            index_parts = index_objects.len(),
             "shard finished"
         );
         recorded?;
@@ -428,10 +442,13 @@ impl Downloader {
             return Ok(ObjectStep::Write { mode: WriteMode::Replace, replaces: false });
         }
         Ok(match self.check_stored(&object.name).await {
-            Stored::Verified if split::is_part_list(&object.name) => {
+            Stored::Verified(found) if split::is_part_list(&object.name) => {
                 let read_back = self.verify == VerifyMode::Full;
                 match split::parts_intact(&self.sink, &object.name, read_back).await {
-                    Ok(None) => ObjectStep::Stored,
+                    Ok(None) => {
+                        lock(&state.stored).insert(object.name.clone(), found);
+                        ObjectStep::Stored
+                    }
                     Ok(Some(reason)) => {
                         tracing::warn!(object = %object.name, reason = %reason, "a split unit's part failed verification; writing the unit again");
                         ObjectStep::Write { mode: WriteMode::Replace, replaces: true }
@@ -439,7 +456,10 @@ impl Downloader {
                     Err(error) => return Err(unchecked(&object.name, &chain(&error))),
                 }
             }
-            Stored::Verified => ObjectStep::Stored,
+            Stored::Verified(found) => {
+                lock(&state.stored).insert(object.name.clone(), found);
+                ObjectStep::Stored
+            }
             Stored::Missing => match self.adopt_historical(unit, object, state).await {
                 Ok(true) => ObjectStep::Adopted,
                 Ok(false) => ObjectStep::Write { mode: WriteMode::CreateOnly, replaces: false },
@@ -492,9 +512,20 @@ impl Downloader {
                 return UnitOutcome::NotStarted;
             }
             let summary = dataset.summary_handle();
-            let error = match self.store(unit, self.received(dataset, state), &targets.list).await {
+            let converted = std::sync::OnceLock::new();
+            let file = self.received(dataset, state);
+            let error = match self.store(unit, file, &targets.list, &converted).await {
                 Ok(outcomes) => {
-                    let facts = summary.get().and_then(|summary| summary.facts);
+                    let mut stored = lock(&state.stored);
+                    for (target, outcome) in targets.list.iter().zip(&outcomes) {
+                        stored.insert(target.name.clone(), StoredObject::written(outcome.digest));
+                    }
+                    drop(stored);
+                    // The converter's scan when it inflated the file, else the client's gzip check's.
+                    let facts = converted
+                        .get()
+                        .and_then(convert::FactsHandle::get)
+                        .or_else(|| summary.get().and_then(|summary| summary.facts));
                     return targets.stored(unit, &outcomes, retry.attempt(), facts);
                 }
                 Err(PutError::Source { source: SourceError::Stopped(_), .. }) => {
@@ -587,12 +618,14 @@ impl Downloader {
         stop_on_cancel(raw.boxed(), state.stop.clone())
     }
 
-    /// The file as an object of `format` stores it: the bytes as received, or Parquet converted on the way.
+    /// The file as an object of `format` stores it: the bytes as received, or Parquet converted on the way (the
+    /// converter's facts then go to `facts`).
     fn encode(
         &self,
         unit: &Unit,
         format: OutputFormat,
         file: BoxStream<'static, Result<Bytes, SourceError>>,
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> BoxStream<'static, Result<Bytes, SourceError>> {
         match format {
             OutputFormat::Raw => file,
@@ -604,22 +637,29 @@ impl Downloader {
                     exchange: unit.exchange.clone(),
                     symbol: (!unit.grouped).then(|| unit.symbol.clone()),
                 };
-                let options = ConvertOptions::new(
-                    &self.download.parquet,
-                    conversion_batch_rows(self.service.batch_size),
-                );
+                let options = ConvertOptions {
+                    file_facts: self.facts_state == FactsState::Learnt,
+                    ..ConvertOptions::new(
+                        &self.download.parquet,
+                        conversion_batch_rows(self.service.batch_size),
+                    )
+                };
                 // Tardis errors pass through the converter as they came; its own errors become `Convert`.
-                convert::convert(file, unit.data_type, partition, options).boxed()
+                let converted = convert::convert(file, unit.data_type, partition, options);
+                let _set_once = facts.set(converted.facts_handle());
+                converted.boxed()
             }
         }
     }
 
-    /// Streams one download of the file into every target, returning their outcomes in target order.
+    /// Streams one download of the file into every target, returning their outcomes in target order; a conversion's
+    /// facts go to `facts`.
     async fn store(
         &self,
         unit: &Unit,
         file: BoxStream<'static, Result<Bytes, SourceError>>,
         targets: &[Target],
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         match targets {
             [target]
@@ -646,13 +686,13 @@ impl Downloader {
                 Ok(vec![list.await?])
             }
             [target] => {
-                let body = self.encode(unit, target.format, file);
+                let body = self.encode(unit, target.format, file, facts);
                 Ok(vec![self.sink.put_stream(&target.name, body, target.mode).await?])
             }
             [raw, parquet]
                 if raw.format == OutputFormat::Raw && parquet.format == OutputFormat::Parquet =>
             {
-                self.store_both(unit, file, raw, parquet).await
+                self.store_both(unit, file, raw, parquet, facts).await
             }
             _ => unreachable!("a unit's targets are one format, or raw then parquet"),
         }
@@ -669,6 +709,7 @@ impl Downloader {
         file: BoxStream<'static, Result<Bytes, SourceError>>,
         raw: &Target,
         parquet: &Target,
+        facts: &std::sync::OnceLock<convert::FactsHandle>,
     ) -> Result<Vec<PutOutcome>, PutError<SourceError>> {
         let (raw_tx, raw_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
         let (convert_tx, convert_rx) = mpsc::channel::<Result<Bytes, SourceError>>(TEE_DEPTH);
@@ -683,7 +724,7 @@ impl Downloader {
             .filter_map(std::future::ready),
         );
         let parquet_put = async {
-            let body = self.encode(unit, OutputFormat::Parquet, convert_rx.boxed());
+            let body = self.encode(unit, OutputFormat::Parquet, convert_rx.boxed(), facts);
             let result = self.sink.put_stream(&parquet.name, body, parquet.mode).await;
             // The receiver is gone only if the raw writer already failed.
             let _ = stored_tx.send(result.is_ok());
@@ -744,7 +785,9 @@ impl Downloader {
         match (&info.recorded, &info.adopted) {
             (None, None) => Stored::Unrecorded(info),
             // An adoption from the footer alone has no CRC32C to read back against.
-            (None, Some(adoption)) if adoption.size == info.size => Stored::Verified,
+            (None, Some(adoption)) if adoption.size == info.size => {
+                Stored::Verified(StoredObject { size: info.size, crc32c: None, adopted: true })
+            }
             (None, Some(adoption)) => Stored::Invalid(format!(
                 "size {} differs from the {} recorded when it was adopted",
                 info.size, adoption.size
@@ -753,18 +796,34 @@ impl Downloader {
                 "size {} differs from the recorded {}",
                 info.size, recorded
             )),
-            (Some(_), _) => match self.verify {
-                VerifyMode::Head => Stored::Verified,
-                VerifyMode::Full => match self.sink.verify(name).await {
-                    Ok(verified) if verified.recorded => Stored::Verified,
-                    Ok(_) => Stored::Unrecorded(info),
-                    Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
-                    Err(
-                        error @ (gcs_sink::Error::Corrupt { .. }
-                        | gcs_sink::Error::BadRecord { .. }),
-                    ) => Stored::Invalid(error.to_string()),
-                    Err(error) => Stored::Unknown(chain(&error)),
-                },
+            (Some(recorded), adopted) => {
+                let found = StoredObject {
+                    size: recorded.size,
+                    crc32c: Some(recorded.crc32c),
+                    adopted: adopted.is_some(),
+                };
+                self.verified(name, info.clone(), found).await
+            }
+        }
+    }
+
+    /// Checks a recorded object's bytes against its record where that is cheap ([`VerifyMode::Full`]).
+    async fn verified(
+        &self,
+        name: &str,
+        info: gcs_sink::ObjectInfo,
+        found: StoredObject,
+    ) -> Stored {
+        match self.verify {
+            VerifyMode::Head => Stored::Verified(found),
+            VerifyMode::Full => match self.sink.verify(name).await {
+                Ok(verified) if verified.recorded => Stored::Verified(found),
+                Ok(_) => Stored::Unrecorded(info),
+                Err(gcs_sink::Error::NotFound { .. }) => Stored::Missing,
+                Err(
+                    error @ (gcs_sink::Error::Corrupt { .. } | gcs_sink::Error::BadRecord { .. }),
+                ) => Stored::Invalid(error.to_string()),
+                Err(error) => Stored::Unknown(chain(&error)),
             },
         }
     }
@@ -782,6 +841,8 @@ impl Downloader {
             Verdict::Fit { checked, digest } => {
                 self.sink.record_adopted(&object.name, info, checked, digest).await?;
                 tracing::info!(object = %object.name, checked, "adopted an object md did not write");
+                lock(&state.stored)
+                    .insert(object.name.clone(), StoredObject::adopted(info, digest));
                 lock(&state.adopted).push(AdoptedObject {
                     object: object.name.clone(),
                     checked: checked.to_owned(),
@@ -848,6 +909,7 @@ impl Downloader {
                 }
                 Err(error) => return Err(error),
             };
+            let mut digest = info.recorded;
             let checked = match (&info.recorded, &info.adopted) {
                 (Some(recorded), _) if recorded.size == info.size => info
                     .adopted
@@ -855,9 +917,10 @@ impl Downloader {
                     .map_or(adopt::MD_RECORD.to_owned(), |adoption| adoption.checked.clone()),
                 (None, Some(adoption)) if adoption.size == info.size => adoption.checked.clone(),
                 (None, None) => match self.candidate(unit, object.format, &old, &info).await? {
-                    Verdict::Fit { checked, digest } => {
+                    Verdict::Fit { checked, digest: read } => {
                         // Recorded where it lies, so the copy carries the record and a rerun need not check again.
-                        self.sink.record_adopted(&old, &info, checked, digest).await?;
+                        self.sink.record_adopted(&old, &info, checked, read).await?;
+                        digest = read;
                         checked.to_owned()
                     }
                     Verdict::Unfit(reason) => {
@@ -870,6 +933,8 @@ impl Downloader {
             match self.sink.copy_create(&old, &object.name).await? {
                 gcs_sink::CopyStatus::Copied => {
                     tracing::info!(object = %object.name, from = %old, checked = %checked, "adopted an object stored under an older spelling of its key");
+                    lock(&state.stored)
+                        .insert(object.name.clone(), StoredObject::adopted(&info, digest));
                     lock(&state.adopted).push(AdoptedObject {
                         object: object.name.clone(),
                         checked,
@@ -920,8 +985,9 @@ impl Targets {
             return UnitOutcome::Skipped;
         }
         let facts = facts.and_then(|facts| {
-            let (target, outcome) =
-                written.iter().find(|(target, _)| target.format == OutputFormat::Raw)?;
+            // With the raw object when this attempt wrote it, else with the object it wrote.
+            let raw = written.iter().find(|(target, _)| target.format == OutputFormat::Raw);
+            let (target, outcome) = raw.or_else(|| written.first())?;
             Some(Box::new(UnitFacts::new(unit.id(), target.name.clone(), outcome.digest, facts)))
         });
         UnitOutcome::Done {
@@ -1084,6 +1150,9 @@ struct RunState {
     adopted: std::sync::Mutex<Vec<AdoptedObject>>,
     /// Objects md did not write that did not check out.
     left_alone: std::sync::Mutex<Vec<LeftAlone>>,
+    /// Every object of the shard found stored and verified, adopted or written by this run, with its size and
+    /// CRC32C (for the lake index).
+    stored: std::sync::Mutex<BTreeMap<String, StoredObject>>,
 }
 
 impl RunState {
@@ -1138,7 +1207,8 @@ impl RunState {
 }
 
 enum Stored {
-    Verified,
+    /// Stored, with its record (or adoption record) agreeing: its size and CRC32C as recorded.
+    Verified(StoredObject),
     Missing,
     /// Stored without any md record: a candidate for adoption.
     Unrecorded(gcs_sink::ObjectInfo),

@@ -133,16 +133,21 @@ fn read(parquet: Vec<u8>) -> Vec<RecordBatch> {
 }
 
 /// The rows a file must hold, parsed here independently from the CSV: in file order (typed), or without
-/// `exchange` and `symbol` and stably sorted by `timestamp` (original).
+/// `exchange` and `symbol` and stably sorted by `timestamp` (original), or sorted, with the instrument key of
+/// [`every_data_type_round_trips`] in place of `exchange` (hive).
 fn expected_rows(csv: &str, schema: ParquetSchema) -> Vec<Vec<&str>> {
     let mut lines = csv.lines();
     lines.next();
     let mut rows: Vec<Vec<&str>> =
         lines.filter(|line| !line.is_empty()).map(|line| line.split(',').collect()).collect();
-    if schema == ParquetSchema::Original {
+    if schema != ParquetSchema::Typed {
         rows.sort_by_key(|cells| cells[2].parse::<i64>().unwrap());
-        for cells in &mut rows {
-            cells.drain(..2);
+    }
+    for cells in &mut rows {
+        match schema {
+            ParquetSchema::Original => drop(cells.drain(..2)),
+            ParquetSchema::Hive => cells[0] = "DERIBIT:PERPETUAL:BTC-USD",
+            ParquetSchema::Typed => {}
         }
     }
     rows
@@ -227,7 +232,8 @@ const TRADES_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,id,side,p
 async fn every_data_type_round_trips(
     #[case] fixture: &str,
     #[case] data_type: DataType,
-    #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
+    #[values(ParquetSchema::Original, ParquetSchema::Typed, ParquetSchema::Hive)]
+    schema: ParquetSchema,
 ) {
     let path = format!("{}/tests/fixtures/csv/{fixture}", env!("CARGO_MANIFEST_DIR"));
     let csv = std::fs::read_to_string(&path).unwrap();
@@ -449,12 +455,21 @@ async fn a_bad_cell_names_line_and_column(
     #[values(ParquetSchema::Original, ParquetSchema::Typed)] schema: ParquetSchema,
 ) {
     let error = convert_err(trades_with(line), DataType::Trades, small_groups(schema)).await;
-    match &error {
-        ConvertError::Cell { line, column: found, text: found_text, .. } => {
-            assert_eq!((*line, found.as_str(), found_text.as_str()), (12, column, text), "{error}");
+    assert!(matches!(error, ConvertError::Cell { .. }), "{error:?}");
+    assert_line_12_is_refused(&error, column, text);
+}
+
+/// Asserts that `error` refuses line 12 of [`trades_with`] for what `column` holds (`text`), says so first, and is
+/// not retried: a [`ConvertError::Cell`] or [`ConvertError::NotTheUnit`].
+fn assert_line_12_is_refused(error: &ConvertError, column: &str, text: &str) {
+    let refused = match error {
+        ConvertError::Cell { line, column, text, .. }
+        | ConvertError::NotTheUnit { line, column, found: text, .. } => {
+            (*line, column.as_str(), text.as_str())
         }
         other => panic!("unexpected error {other:?}"),
-    }
+    };
+    assert_eq!(refused, (12, column, text), "{error}");
     assert!(error.to_string().starts_with(&format!("line 12, column {column}: ")), "{error}");
     assert!(!error.is_retryable());
 }
@@ -575,34 +590,31 @@ async fn a_row_garbled_on_the_way_is_a_gzip_error_not_bad_data(
     let at = at + target.len() - 1;
     let mut damaged = gz.clone();
     damaged[at] = replacement;
-    let error = convert_err(damaged.clone(), DataType::Trades, ConvertOptions::default()).await;
-    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
-    assert!(error.is_retryable());
-    let error = convert::convert_reader(
-        &damaged[..],
-        Vec::new(),
-        DataType::Trades,
-        &partition(),
-        &ConvertOptions::default(),
-    )
-    .unwrap_err();
-    assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+    for error in both_converters_fail(damaged).await {
+        assert!(matches!(error, ConvertError::Gzip { .. }), "{target}: {error:?}");
+        assert!(error.is_retryable());
+    }
     // The same bytes in an intact gzip are the file's fault: not retryable.
     let mut bad_csv = csv.into_bytes();
     let in_csv = bad_csv.windows(target.len()).position(|window| window == target.as_bytes());
     bad_csv[in_csv.unwrap() + target.len() - 1] = replacement;
-    let intact = gzip(&bad_csv);
-    let error = convert_err(intact.clone(), DataType::Trades, ConvertOptions::default()).await;
-    assert!(!error.is_retryable(), "{target}: {error:?}");
-    let error = convert::convert_reader(
-        &intact[..],
+    for error in both_converters_fail(gzip(&bad_csv)).await {
+        assert!(!error.is_retryable(), "{target}: {error:?}");
+    }
+}
+
+/// The errors of the streaming converter and of [`convert::convert_reader`] on the trades file `gz`, which both
+/// must refuse.
+async fn both_converters_fail(gz: Vec<u8>) -> [ConvertError; 2] {
+    let synchronous = convert::convert_reader(
+        &gz[..],
         Vec::new(),
         DataType::Trades,
         &partition(),
         &ConvertOptions::default(),
     )
     .unwrap_err();
-    assert!(!error.is_retryable(), "{target}: {error:?}");
+    [convert_err(gz, DataType::Trades, ConvertOptions::default()).await, synchronous]
 }
 
 /// The caller's one error type for the converted stream: its input's errors and the conversion's.
@@ -752,13 +764,14 @@ fn disordered_trades(rows: u64) -> String {
     csv
 }
 
-/// Returns (timestamp, id) of every row of a trades file in the original schema, in file order.
+/// Returns (timestamp, id) of every row of a trades file in a sorted schema (original, hive), in file order.
 fn timestamps_and_ids(parquet: Vec<u8>) -> Vec<(i64, u64)> {
     read(parquet)
         .iter()
         .flat_map(|batch| {
-            let timestamps = batch.column(0).as_primitive::<Int64Type>().clone();
-            let ids = batch.column(2).as_string::<i32>().clone();
+            let column = |name: &str| batch.column_by_name(name).unwrap();
+            let timestamps = column("timestamp").as_primitive::<Int64Type>().clone();
+            let ids = column("id").as_string::<i32>().clone();
             (0..batch.num_rows())
                 .map(move |row| (timestamps.value(row), ids.value(row).parse::<u64>().unwrap()))
         })
@@ -778,6 +791,7 @@ async fn rows_far_out_of_order_come_out_sorted_and_complete(
     #[case] late: usize,
     #[case] provisional: usize,
     #[case] expect_late: bool,
+    #[values(ParquetSchema::Original, ParquetSchema::Hive)] schema: ParquetSchema,
 ) {
     let rows = 30_000;
     let csv = disordered_trades(rows);
@@ -789,11 +803,11 @@ async fn rows_far_out_of_order_come_out_sorted_and_complete(
         sort_window_bytes: NonZeroUsize::new(window).unwrap(),
         late_memory_bytes: NonZeroUsize::new(late).unwrap(),
         provisional_memory_bytes: NonZeroUsize::new(provisional).unwrap(),
-        ..options(ParquetSchema::Original)
+        ..options(schema)
     };
     let gz = gzip(csv.as_bytes());
     let parquet = convert_ok(gz.clone(), DataType::Trades, options.clone()).await;
-    check_round_trip(&csv, DataType::Trades, ParquetSchema::Original, parquet.clone());
+    check_round_trip(&csv, DataType::Trades, schema, parquet.clone());
     let found = timestamps_and_ids(parquet.clone());
     assert_eq!(found.len() as u64, rows, "complete");
     assert!(
@@ -927,14 +941,8 @@ async fn rows_of_another_unit_are_refused_by_the_original_schema(
         ConvertOptions::default(),
     )
     .await;
-    match &error {
-        ConvertError::NotTheUnit { line, column: actual, found: text, .. } => {
-            assert_eq!((*line, actual.as_str(), text.as_str()), (12, column, found), "{error}");
-        }
-        other => panic!("unexpected error {other:?}"),
-    }
-    assert!(error.to_string().starts_with(&format!("line 12, column {column}: ")), "{error}");
-    assert!(!error.is_retryable());
+    assert!(matches!(error, ConvertError::NotTheUnit { .. }), "{error:?}");
+    assert_line_12_is_refused(&error, column, found);
     // The typed schema keeps both columns, so the rows say what they are: nothing to check.
     let (_, error) = run_with(vec![trades_with(line)], DataType::Trades, partition, typed()).await;
     assert!(error.is_none(), "{error:?}");

@@ -1,4 +1,4 @@
-//! Per-file facts in the download manifest (issue 25): learnt while the gzip check inflates each raw file, recorded
+//! Per-file facts in the download manifest (issue 25): learnt while the gzip check (or the converter) inflates each file, recorded
 //! per stored unit with its object's size and CRC32C, carried over for the units a rerun skips, and absent (the
 //! manifest says why) when nothing is inflated or the scan is turned off.
 
@@ -67,13 +67,22 @@ fn recorded(setup: &Setup, manifest: &Manifest) -> BTreeMap<String, (String, Fil
     recorded
 }
 
-/// A raw download with the gzip check on records every stored unit's facts, exactly as the served file's; the
-/// file served without rows is `empty`; a rerun that skips every unit keeps the same facts without downloading.
+/// A raw download with the gzip check on, and a Parquet one (the converter scans what it inflates), records every
+/// stored unit's facts, exactly as the served file's (before the converter's sort), with the unit's first object
+/// (the raw one when there are both); the file served without rows is `empty`; a rerun that skips every unit keeps
+/// the same facts without downloading.
+#[rstest]
+#[case::raw(OutputFormats::RAW)]
+#[case::parquet(OutputFormats::PARQUET)]
+#[case::raw_and_parquet(OutputFormats::BOTH)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checked_raw_download_records_every_files_facts_and_a_rerun_keeps_them() {
+async fn a_checked_download_records_every_files_facts_and_a_rerun_keeps_them(
+    #[case] formats: OutputFormats,
+) {
     let setup = setup(with_an_empty_file(), |config| {
         config.download.data_types =
             vec![DataType::Trades, DataType::BookSnapshot5, DataType::Quotes];
+        config.download.output_formats = formats;
     })
     .await;
     let expected = served_facts(&setup).await;
@@ -109,8 +118,7 @@ async fn a_checked_raw_download_records_every_files_facts_and_a_rerun_keeps_them
 #[rstest]
 #[case::gzip_check_off(|config: &mut Config| config.tardis.verify_gzip = false, FactsState::GzipCheckOff)]
 #[case::facts_turned_off(|config: &mut Config| config.download.file_facts = false, FactsState::TurnedOff)]
-#[case::parquet(|config: &mut Config| config.download.output_formats = OutputFormats::PARQUET, FactsState::ParquetOutput)]
-#[case::raw_and_parquet(|config: &mut Config| config.download.output_formats = OutputFormats::BOTH, FactsState::ParquetOutput)]
+#[case::parquet_facts_turned_off(|config: &mut Config| { config.download.output_formats = OutputFormats::PARQUET; config.download.file_facts = false; }, FactsState::TurnedOff)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_scan_the_manifest_has_no_facts_and_says_why(
     #[case] change: fn(&mut Config),

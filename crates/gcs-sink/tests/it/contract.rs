@@ -36,7 +36,35 @@ fn data(backend: Backend, size: Size, seed: u64) -> Generated {
     Generated { size: bytes, chunk_size: 16 * 1024 + 7, seed, delay: None }
 }
 
+/// The backend matrix of [`every_backend`] times an object written in one put and one written in parts:
+/// `#[apply(every_backend_and_size)]` runs an async test once per pair, as its `backend` and `size` arguments.
+#[rstest_reuse::template]
+#[rstest::rstest]
+#[tokio::test]
+async fn every_backend_and_size(
+    #[values(Backend::Memory, Backend::Local, Backend::FakeGcs, Backend::Moto)] backend: Backend,
+    #[values(Size::Small, Size::Large)] size: Size,
+) {
+}
+
 const NAME: &str = "day-2024-01-01/data_type-trades/BINANCE:SPOT_PAIR:BTC-USDT.csv.gz";
+
+/// A fresh sink on `backend` that holds [`NAME`], created from `size` bytes of seed `seed`; `None` when the backend's
+/// server is not available.
+async fn holding_one_object(
+    backend: Backend,
+    size: Size,
+    seed: u64,
+) -> Option<(Harness, Generated)> {
+    let harness = Harness::new(backend).await?;
+    let generated = data(backend, size, seed);
+    harness
+        .sink
+        .put_stream(NAME, generated.stream(), WriteMode::CreateOnly)
+        .await
+        .expect("first put");
+    Some((harness, generated))
+}
 
 #[apply(every_backend)]
 async fn a_written_object_reads_back_with_its_recorded_digest(
@@ -68,15 +96,10 @@ async fn a_written_object_reads_back_with_its_recorded_digest(
     assert!(leftovers.is_empty(), "staging objects left behind: {leftovers:?}");
 }
 
-#[apply(every_backend)]
-async fn create_only_answers_an_existing_object_by_verification(
-    backend: Backend,
-    #[values(Size::Small, Size::Large)] size: Size,
-) {
-    let Some(harness) = Harness::new(backend).await else { return };
+#[apply(every_backend_and_size)]
+async fn create_only_answers_an_existing_object_by_verification(backend: Backend, size: Size) {
+    let Some((harness, first)) = holding_one_object(backend, size, 1).await else { return };
     let sink = &harness.sink;
-    let first = data(backend, size, 1);
-    sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("first put");
 
     let same =
         sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("same content");
@@ -116,11 +139,9 @@ async fn replace_swaps_the_object_and_its_record(
     #[values(Size::Small, Size::Large)] first_size: Size,
     #[values(Size::Small, Size::Large)] second_size: Size,
 ) {
-    let Some(harness) = Harness::new(backend).await else { return };
+    let Some((harness, _)) = holding_one_object(backend, first_size, 1).await else { return };
     let sink = &harness.sink;
-    let first = data(backend, first_size, 1);
     let second = data(backend, second_size, 2);
-    sink.put_stream(NAME, first.stream(), WriteMode::CreateOnly).await.expect("first put");
 
     let outcome =
         sink.put_stream(NAME, second.stream(), WriteMode::Replace).await.expect("replace");
@@ -148,11 +169,8 @@ fn failing_stream(
     })
 }
 
-#[apply(every_backend)]
-async fn a_failing_source_stores_nothing(
-    backend: Backend,
-    #[values(Size::Small, Size::Large)] size: Size,
-) {
+#[apply(every_backend_and_size)]
+async fn a_failing_source_stores_nothing(backend: Backend, size: Size) {
     let Some(harness) = Harness::new(backend).await else { return };
     let sink = &harness.sink;
     let generated = data(backend, size, 1);
@@ -200,15 +218,10 @@ async fn a_dropped_upload_leaves_no_object_and_is_aborted(backend: Backend) {
     }
 }
 
-#[apply(every_backend)]
-async fn delete_removes_the_object_and_its_record(
-    backend: Backend,
-    #[values(Size::Small, Size::Large)] size: Size,
-) {
-    let Some(harness) = Harness::new(backend).await else { return };
+#[apply(every_backend_and_size)]
+async fn delete_removes_the_object_and_its_record(backend: Backend, size: Size) {
+    let Some((harness, _)) = holding_one_object(backend, size, 1).await else { return };
     let sink = &harness.sink;
-    let generated = data(backend, size, 1);
-    sink.put_stream(NAME, generated.stream(), WriteMode::CreateOnly).await.expect("put");
 
     sink.delete(NAME).await.expect("delete");
     sink.delete(NAME).await.expect("deleting a missing object succeeds");

@@ -12,3 +12,4 @@ pub(crate) mod instruments;
 pub(crate) mod job;
 pub(crate) mod missing;
 pub(crate) mod pipeline;
+pub(crate) mod sql;

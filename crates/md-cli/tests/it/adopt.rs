@@ -209,58 +209,34 @@ fn missing_writes_the_originals_two_reports_per_day() {
     }
 }
 
-/// The original system's steps from a Tardis `.csv.gz` to its Parquet file (`tardis_connector.py`: read with
-/// pandas, type the columns, name book levels `ask_price_1`..., drop `exchange` and `symbol`, sort by `timestamp`,
-/// write with pyarrow). `column_encoding` is left out: pyarrow refuses it together with `use_dictionary=True`.
+/// The original system's steps from a Tardis `.csv.gz` to its Parquet file: `original_file` of downloader's
+/// reproduction (`tests/fixtures/original/tick_parquet.py`), which its tick-schema test holds to the golden schema.
 const ORIGINAL_WRITER: &str = r#"
-import json, sys
-import pandas as pd
+import gzip, json, sys
+sys.path.insert(0, sys.argv[1])
+from tick_parquet import original_file
 
-STRINGS = {"exchange", "symbol", "id", "side", "type", "underlying_index"}
-INTEGERS = {"timestamp", "local_timestamp", "funding_timestamp", "expiration"}
-
-for source, target in json.load(sys.stdin):
-    df = pd.read_csv(source)
-    for column in list(df.columns):
-        if column in STRINGS:
-            df[column] = df[column].astype("string")
-        elif column in INTEGERS:
-            df[column] = pd.to_numeric(df[column], errors="coerce").astype("Int64")
-        elif "[" not in column:
-            df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
-    for i in range(25):
-        for side, name in (("asks", "ask"), ("bids", "bid")):
-            for field, new in (("price", "price"), ("amount", "volume")):
-                old = f"{side}[{i}].{field}"
-                if old in df.columns:
-                    df[f"{name}_{new}_{i + 1}"] = pd.to_numeric(df[old], errors="coerce").astype("float64")
-                    df = df.drop(old, axis=1)
-    df = df.drop(columns=["exchange", "symbol"])
-    df = df.sort_values("timestamp")
-    df.to_parquet(
-        target,
-        engine="pyarrow",
-        compression="snappy",
-        index=False,
-        row_group_size=100000,
-        data_page_size=1024 * 1024,
-        use_dictionary=True,
-        write_statistics=True,
-        use_deprecated_int96_timestamps=False,
-    )
+for data_type, source, target in json.load(sys.stdin):
+    with gzip.open(source) as csv:
+        original_file(data_type, csv.read(), target)
 "#;
 
-/// Converts each `(csv.gz, parquet)` pair the original's way.
-fn write_like_the_original(python: &Path, pairs: &[(PathBuf, PathBuf)]) {
+/// Converts each `(data type, csv.gz, parquet)` the original's way.
+fn write_like_the_original(python: &Path, files: &[(String, PathBuf, PathBuf)]) {
+    let reproduction =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../downloader/tests/fixtures/original");
     let mut child = Command::new(python)
         .args(["-c", ORIGINAL_WRITER])
+        .arg(&reproduction)
         .stdin(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("{} does not run: {error}", python.display()));
     let input = serde_json::to_vec(
-        &pairs
+        &files
             .iter()
-            .map(|(source, target)| (source.display().to_string(), target.display().to_string()))
+            .map(|(data_type, source, target)| {
+                (data_type, source.display().to_string(), target.display().to_string())
+            })
             .collect::<Vec<_>>(),
     )
     .unwrap();
@@ -284,7 +260,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
 
     let work = env.dir.path().join("original");
     std::fs::create_dir_all(&work).unwrap();
-    let pairs: Vec<(PathBuf, PathBuf)> = original
+    let files: Vec<(String, PathBuf, PathBuf)> = original
         .iter()
         .enumerate()
         .map(|(index, unit)| {
@@ -294,12 +270,12 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
                 stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol),
             )
             .unwrap();
-            (source, work.join(format!("{index}.parquet")))
+            (unit.data_type.clone(), source, work.join(format!("{index}.parquet")))
         })
         .collect();
-    write_like_the_original(&python, &pairs);
+    write_like_the_original(&python, &files);
     let gcs = stand.gcs.as_ref().unwrap();
-    for (unit, (_, parquet)) in original.iter().zip(&pairs) {
+    for (unit, (_, _, parquet)) in original.iter().zip(&files) {
         gcs.insert("md-ticks", &unit.object, std::fs::read(parquet).unwrap(), &[]);
     }
 

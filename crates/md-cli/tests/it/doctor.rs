@@ -49,14 +49,16 @@ fn local(stand: &Stand, key: &str) -> TestEnv {
     stand.env(Some(key)).var("MD_SINK", "sink").var("TARDIS_DAILY_QUOTA_BYTES", "1000000")
 }
 
+/// Stores deribit's instrument definitions of the days `from` to `to` (`md-cli instruments`), asserting it succeeds.
+fn store_deribit_definitions(env: &TestEnv, from: &str, to: &str) {
+    ok(env.run(&args("instruments", &["--exchanges", "deribit", "--from", from, "--to", to])));
+}
+
 #[test]
 fn a_healthy_set_up_passes_every_check_in_order() {
     let stand = main_job_stand(small_files());
     let env = local(&stand, KEY);
-    ok(env.run(&args(
-        "instruments",
-        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-02"],
-    )));
+    store_deribit_definitions(&env, "2026-10-01", "2026-10-02");
     let (code, checks) = doctor(&env);
     let names: Vec<&str> = checks.iter().map(|check| check["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["configuration", "tardis", "api key", "sink", "clock", "quota", "plan"]);
@@ -225,10 +227,7 @@ fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command
 {
     let stand = main_job_stand(small_files());
     let env = local(&stand, KEY);
-    ok(env.run(&args(
-        "instruments",
-        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-01"],
-    )));
+    store_deribit_definitions(&env, "2026-10-01", "2026-10-01");
     let (code, checks) = doctor(&env);
     assert_eq!(code, 0, "a warning only: md-cli pipeline would write them: {checks:?}");
     let plan = plan_warning(
@@ -247,10 +246,7 @@ fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command
     );
 
     // Following the fix makes the plan check pass.
-    ok(env.run(&args(
-        "instruments",
-        &["--exchanges", "deribit", "--from", "2026-10-02", "--to", "2026-10-02"],
-    )));
+    store_deribit_definitions(&env, "2026-10-02", "2026-10-02");
     let (code, checks) = doctor(&env);
     assert_eq!(code, 0);
     assert_eq!(check(&checks, "plan")["status"], "ok", "{checks:?}");
@@ -262,10 +258,7 @@ fn a_plan_without_definitions_counts_the_days_lacking_them_and_gives_the_command
 fn a_plan_whose_definitions_do_not_cover_a_venue_names_it_and_the_run_that_covers_it() {
     let stand = main_job_stand(small_files());
     let env = local(&stand, KEY);
-    ok(env.run(&args(
-        "instruments",
-        &["--exchanges", "deribit", "--from", "2026-10-01", "--to", "2026-10-02"],
-    )));
+    store_deribit_definitions(&env, "2026-10-01", "2026-10-02");
     let run = env.run(&args(
         "doctor",
         &[

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use arrow::array::AsArray;
@@ -12,8 +11,8 @@ use test_support::tardis::StubConfig;
 
 use crate::support::{
     FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_requests,
-    downloaded, json_field, local_env, main_job_stand, ok, plan, sink_path, slow_job, small_files,
-    spawn, stored_data_files, wait_for_requests, write_definitions,
+    downloaded, json_field, local_env, main_job_stand, ok, plan, run_shards, sharded_job,
+    sink_path, slow_job, small_files, spawn, stored_data_files, wait_for_requests,
 };
 
 fn stand(config: StubConfig) -> Stand {
@@ -139,10 +138,7 @@ fn without_stored_definitions_download_exits_2_and_says_what_to_run() {
 
 #[test]
 fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_once() {
-    let stand = stand(small_files());
-    let env = local_env(&stand).var("TOTAL_SHARDS", "4").var("SHARD_INDEX", "0");
-    write_definitions(&env);
-    let units = plan(&env);
+    let (stand, env, units) = sharded_job(4);
     let mut counts = BTreeMap::new();
     for unit in &units {
         *counts.entry(unit.shard.expect("every unit has a shard")).or_insert(0) += 1;
@@ -150,19 +146,9 @@ fn the_plan_is_sharded_evenly_and_four_shard_processes_cover_every_unit_exactly_
     assert_eq!(counts.len(), 4);
     assert!(counts.values().max().unwrap() - counts.values().min().unwrap() <= 1, "{counts:?}");
 
-    let children: Vec<(u64, Child)> = (0..4)
-        .map(|shard| {
-            let mut command = env.command(&args("download", SELECTION));
-            command
-                .env("SHARD_INDEX", shard.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            (shard, command.spawn().expect("md-cli starts"))
-        })
-        .collect();
+    let outputs = run_shards(&env, &args("download", SELECTION), 4);
     let mut done: BTreeMap<String, u64> = BTreeMap::new();
-    for (shard, child) in children {
-        let output = child.wait_with_output().unwrap();
+    for (shard, output) in (0..).zip(outputs) {
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -195,6 +195,16 @@ pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<PlannedUnit>) {
     (stand, env, units)
 }
 
+/// The main job split into `total` shards (`TOTAL_SHARDS`, and `SHARD_INDEX=0` for `plan`) from a stand-in serving
+/// small files, its definitions written: the stand-in, the environment and the plan's units.
+pub(crate) fn sharded_job(total: u32) -> (Stand, TestEnv, Vec<PlannedUnit>) {
+    let stand = main_job_stand(small_files());
+    let env = local_env(&stand).var("TOTAL_SHARDS", &total.to_string()).var("SHARD_INDEX", "0");
+    write_definitions(&env);
+    let units = plan(&env);
+    (stand, env, units)
+}
+
 /// An environment for the main job into the local directory `sink`.
 pub(crate) fn local_env(stand: &Stand) -> TestEnv {
     stand
@@ -353,6 +363,22 @@ pub(crate) fn spawn(env: &TestEnv, command: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("md-cli starts")
+}
+
+/// Runs `md-cli ARGS` as shards `0..total` of `env` (which sets `TOTAL_SHARDS`) at once, returning each shard's
+/// output, in shard order.
+pub(crate) fn run_shards(env: &TestEnv, args: &[&str], total: u32) -> Vec<std::process::Output> {
+    let children: Vec<Child> = (0..total)
+        .map(|shard| {
+            let mut command = env.command(args);
+            command
+                .env("SHARD_INDEX", shard.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            command.spawn().expect("md-cli starts")
+        })
+        .collect();
+    children.into_iter().map(|child| child.wait_with_output().expect("md-cli ends")).collect()
 }
 
 /// Waits (at most a minute) until the stand-in has seen `at_least` dataset requests.

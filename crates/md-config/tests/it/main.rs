@@ -5,6 +5,7 @@ mod dates;
 mod deploy;
 mod flags;
 mod instrument_type;
+mod layout;
 mod original;
 
 use std::collections::BTreeMap;

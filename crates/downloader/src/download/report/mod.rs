@@ -95,7 +95,7 @@ pub struct UnitLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts: Option<&'a FileFacts>,
     /// For a stored unit: `learnt` with its facts, or why it has none: `gzip_check_off` (`TARDIS_VERIFY_GZIP=false`
-    /// when it was downloaded), `turned_off` (`MD_FILE_FACTS=false`), `parquet_output`, `not_recorded`.
+    /// when it was downloaded), `turned_off` (`MD_FILE_FACTS=false`), `parquet_output` (an earlier md's Parquet download), `not_recorded`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts_state: Option<FactsState>,
 }

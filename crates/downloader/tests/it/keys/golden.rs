@@ -95,3 +95,27 @@ fn every_golden_key_lists_its_historical_spellings() {
     }
     assert!(checked > 80, "{checked}");
 }
+
+/// The hive layout's `{instrument}`: every fixture key (and every grouped object key) is written without `:` and
+/// reads back as itself.
+#[test]
+fn every_key_round_trips_through_its_object_name() {
+    let mut keys: Vec<String> =
+        computed().iter().map(|row| row.rsplit('\t').next().unwrap().to_owned()).collect();
+    for fixture in fixtures() {
+        for group in ["OPTIONS", "PERPETUALS", "FUTURES", "SPOT"] {
+            if let Ok(key) = instruments::grouped_object_key(fixture.exchange, group) {
+                keys.push(key.to_string());
+            }
+        }
+    }
+    assert!(keys.len() > 100, "{} keys", keys.len());
+    for key in keys {
+        let encoded = md_config::encode_instrument_key(&key);
+        assert!(
+            encoded.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"%-_.~".contains(&byte)),
+            "{key}: {encoded}"
+        );
+        assert_eq!(md_config::decode_instrument_key(&encoded).as_deref(), Ok(key.as_str()));
+    }
+}
