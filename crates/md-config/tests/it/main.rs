@@ -333,6 +333,35 @@ fn output_formats_are_one_or_both() {
     assert_eq!(OutputFormats::BOTH.to_string(), "raw,parquet");
 }
 
+/// `MD_SPLIT_GROUPED`: off by default; `underlying_expiry` with Parquet output only; `MD_SPLIT_OPEN_PARTS` positive.
+#[test]
+fn split_grouped_needs_parquet_alone() {
+    use md_config::SplitGrouped;
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = load_in(dir.path(), &[], vec![]).unwrap().config.download;
+    assert_eq!((defaults.split_grouped, defaults.split_open_parts.get()), (SplitGrouped::Off, 128));
+    for (vars, expected) in [
+        (
+            &[("MD_SPLIT_GROUPED", "underlying_expiry"), ("MD_OUTPUT_FORMAT", "parquet")][..],
+            Ok(SplitGrouped::UnderlyingExpiry),
+        ),
+        (
+            &[("MD_SPLIT_GROUPED", "underlying_expiry"), ("MD_OUTPUT_FORMAT", "raw,parquet")][..],
+            Err("MD_SPLIT_GROUPED"),
+        ),
+        (&[("MD_SPLIT_GROUPED", "expiry")][..], Err("MD_SPLIT_GROUPED")),
+        (&[("MD_SPLIT_OPEN_PARTS", "0")][..], Err("MD_SPLIT_OPEN_PARTS")),
+    ] {
+        match (load_in(dir.path(), vars, vec![]), expected) {
+            (Ok(loaded), Ok(split)) => assert_eq!(loaded.config.download.split_grouped, split),
+            (Err(error), Err(variable)) => {
+                assert!(error.to_string().contains(variable), "{vars:?}: {error}");
+            }
+            (got, wanted) => panic!("{vars:?}: got {got:?}, wanted {wanted:?}"),
+        }
+    }
+}
+
 /// The Parquet settings: the schema picks the row-group default, and a bad value names the variable and the value.
 #[rstest::rstest]
 #[case::defaults(&[], Ok(("original", "zstd", 100_000)))]
