@@ -199,8 +199,9 @@ const SELECTING: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline];
 const TYPED: &[Command] = &[Download, Plan, Missing, Doctor, Pipeline, Sql];
 /// The commands of the download alone.
 const DOWNLOADS: &[Command] = &[Download, Plan, Missing];
-/// The commands that name objects (tick objects, or the definitions' under the layout's preset).
-const LAYOUT: &[Command] = &[Instruments, Download, Plan, Missing, Doctor, Pipeline];
+/// The commands that name objects (tick objects, or the definitions' under the layout's preset), and `sql`, which reads
+/// them.
+const LAYOUT: &[Command] = &[Instruments, Download, Plan, Missing, Doctor, Pipeline, Sql];
 /// The commands of both jobs, whose range is one.
 const BOTH_JOBS: &[Command] = &[Doctor, Pipeline];
 

@@ -18,22 +18,15 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use md_config::{DataType, Layout, OutputFormat, Placeholder, SinkConfig, SinkLocation};
+use chrono::NaiveDate;
+use md_config::{
+    DataType, DefinitionsLayout, Layout, OutputFormat, Placeholder, SinkConfig, SinkLocation,
+};
 
 pub use bigquery::Dataset;
 
-/// Where the definitions of a day are in a hive-partitioned lake: the path before the partition key, the key, and the
-/// file name.
-pub const DEFINITIONS: (&str, &str, &str) =
-    ("instrument_availability", "date", "instruments.parquet");
-
 /// The name of the definitions table and view.
 pub const INSTRUMENTS: &str = "instruments";
-
-/// The template `MD_LAYOUT=hive` stands for (the preset's ticks), as far as the statements depend on it: the
-/// directories; the file name is only matched by its extension.
-pub const HIVE_TEMPLATE: &str =
-    "raw_tick_data/data_type={data_type}/exchange={exchange}/date={date}/{instrument_key}.{ext}";
 
 /// An engine `md-cli sql` writes statements for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +77,7 @@ pub enum SqlError {
     Engine(String),
     /// The layout is not partitioned `key=value` by data type, so no engine can prune it.
     #[error(
-        "MD_LAYOUT={layout} is not hive-partitioned ({reason}): engines cannot prune it by data type and day; set MD_LAYOUT=hive (or a template of key={{placeholder}} directories starting with data_type={{data_type}}) and download into it"
+        "MD_LAYOUT={layout} is not hive-partitioned ({reason}): engines cannot prune it by data type and day; set MD_LAYOUT=hive (--layout hive; or a template of key={{placeholder}} directories starting with data_type={{data_type}}) and download into it"
     )]
     Layout {
         /// The template.
@@ -226,13 +219,14 @@ pub struct Endpoint {
 pub struct Lake {
     /// Where it is.
     pub root: Root,
-    /// One table per data type, then [`INSTRUMENTS`].
+    /// One table per data type, then [`INSTRUMENTS`] (with the `hive` preset).
     pub tables: Vec<Table>,
 }
 
 impl Lake {
     /// Describes the lake the configuration writes: the sink's root, and one table per configured data type
-    /// (`DOWNLOAD_DATA_TYPES`) plus the definitions, partitioned as the layout (`MD_LAYOUT`) says.
+    /// (`DOWNLOAD_DATA_TYPES`) plus the definitions (when the layout puts them in `date=` partitions: the `hive`
+    /// preset), partitioned as the layout (`MD_LAYOUT`) says.
     ///
     /// # Errors
     /// [`SqlError::Memory`] for `memory://`, [`SqlError::NoParquet`] when the job stores no Parquet,
@@ -245,13 +239,7 @@ impl Lake {
         let partitioning = Partitioning::of(&download.layout)?;
         let mut tables: Vec<Table> =
             download.data_types.iter().map(|data_type| partitioning.table(*data_type)).collect();
-        let (prefix, key, file) = DEFINITIONS;
-        tables.push(Table {
-            name: INSTRUMENTS.to_owned(),
-            prefix: prefix.to_owned(),
-            keys: vec![PartitionKey { name: key.to_owned(), kind: KeyType::Date }],
-            file: file.to_owned(),
-        });
+        tables.extend(definitions(download.layout.definitions()));
         Ok(Lake { root, tables })
     }
 
@@ -267,6 +255,24 @@ impl Lake {
     }
 }
 
+/// The `instruments` table over the daily definitions, when they sit in `date=` partitions (the `hive` preset,
+/// [`DefinitionsLayout::Hive`]); a template keeps the original names (`by_date/day-D/`), which are not partitioned,
+/// and gets no `instruments` table. Read from the layout's own object name of a day, so the two cannot disagree.
+fn definitions(layout: DefinitionsLayout) -> Option<Table> {
+    if !layout.partitions_by_date() {
+        return None;
+    }
+    let day = NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    let object = layout.day_object(day);
+    let (prefix, rest) = object.split_once(&format!("/date={day}/"))?;
+    Some(Table {
+        name: INSTRUMENTS.to_owned(),
+        prefix: prefix.to_owned(),
+        keys: vec![PartitionKey { name: "date".to_owned(), kind: KeyType::Date }],
+        file: rest.to_owned(),
+    })
+}
+
 /// How a `key=value` layout partitions the ticks: the fixed path before `data_type=`, the data type's key, the keys
 /// after it, and the file name's extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,10 +286,7 @@ impl Partitioning {
     /// Reads the partitioning of a template: `ROOT/KEY={data_type}/KEY={placeholder}/.../FILE`, with a fixed
     /// `ROOT` (no placeholder), every directory after it `key={one placeholder}`, the data type's first.
     fn of(layout: &Layout) -> Result<Partitioning, SqlError> {
-        let template = match layout.as_str() {
-            "hive" => HIVE_TEMPLATE,
-            template => template,
-        };
+        let template = layout.as_str();
         let refuse = |reason: String| SqlError::Layout { layout: layout.to_string(), reason };
         let segments: Vec<&str> = template.split('/').collect();
         let Some((_file, directories)) = segments.split_last() else {
@@ -381,11 +384,7 @@ mod tests {
         #[case] template: &str,
         #[case] expected: Result<(&str, &str, Vec<&str>), &str>,
     ) {
-        let layout = if template == "hive" {
-            Layout::parse(HIVE_TEMPLATE).unwrap()
-        } else {
-            Layout::parse(template).unwrap()
-        };
+        let layout = Layout::parse(template).unwrap();
         let got = Partitioning::of(&layout);
         match (got, expected) {
             (Ok(got), Ok((root, type_key, keys))) => {

@@ -1,14 +1,15 @@
 """Runs md-cli sql's DuckDB statements over a lake and compares every view with the raw CSVs.
 
 argv: statements.sql, expected dir (one sub-directory of .csv.gz per data type), the day to prune on, the data
-types (comma-separated). Prints one JSON object per data type, then one for the pruned query.
+types (comma-separated), the worked query's file. Prints one JSON object per data type, one for the pruned query,
+then one for the worked query (its rows, and the instrument types its definitions gave).
 """
 import json
 import sys
 
 import duckdb
 
-statements, expected, day, data_types = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
+statements, expected, day, data_types, worked = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(","), sys.argv[5]
 con = duckdb.connect()
 con.execute(open(statements).read())
 PATH_KEYS = {"data_type", "exchange", "date"}
@@ -63,3 +64,6 @@ query = f"SELECT count(*) FROM \"{data_types[0]}\" WHERE date = DATE '{day}'"
 profile = json.loads(con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchall()[0][1])
 scans = [node["extra_info"] for node in operators(profile) if "Total Files Read" in node.get("extra_info", {})]
 print(json.dumps({"query": query, "rows": con.execute(query).fetchone()[0], "scans": scans}))
+
+rows = con.execute(open(worked).read()).fetchall()
+print(json.dumps({"query": "worked", "rows": len(rows), "instrument_types": sorted({row[4] for row in rows})}))

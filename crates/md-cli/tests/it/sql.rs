@@ -11,9 +11,8 @@ use crate::support::{
     small_files,
 };
 
-/// The lake's layout: the hive preset's directories.
-const LAYOUT: &str =
-    "raw_tick_data/data_type={data_type}/exchange={exchange}/date={date}/{instrument_key}.{ext}";
+/// The lake's layout: the hive preset.
+const LAYOUT: &str = "hive";
 /// The data types of [`SELECTION`].
 const TYPES: &str = "trades,book_snapshot_5,options_chain";
 
@@ -37,14 +36,6 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
     let statements = ok(env.run(&["sql", "--engine", "duckdb", "--data-types", TYPES])).stdout;
     let dir = env.dir.path();
     let sink = dir.join("sink");
-    // DEV until the hive preset lands: its definitions' names, laid out by hand.
-    for day in ["2026-10-01", "2026-10-02"] {
-        let from =
-            sink.join(format!("instrument_availability/by_date/day-{day}/instruments.parquet"));
-        let to = sink.join(format!("instrument_availability/date={day}"));
-        std::fs::create_dir_all(&to).unwrap();
-        std::fs::copy(from, to.join("instruments.parquet")).unwrap();
-    }
     assert!(
         statements.contains(&format!(
             "'{}/raw_tick_data/data_type=trades/*/*/*.parquet'",
@@ -57,7 +48,7 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
     let planned =
         json_lines(&ok(env.run(&args("plan", &[SELECTION, &["--json"]].concat()))).stdout);
     let mut keys: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
-    let mut day_rows = 0;
+    let (mut day_rows, mut worked_rows) = (0, 0);
     for (index, unit) in planned.iter().enumerate() {
         let field = |name: &str| unit[name].as_str().expect(name).to_owned();
         let (data_type, date) = (field("data_type"), field("date"));
@@ -67,13 +58,17 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
         std::fs::write(csv_dir.join(format!("{index}.csv.gz")), &served).unwrap();
         if data_type == "trades" && date == FROM {
             day_rows += lines(&served);
+            if field("exchange") == "binance-futures" && field("symbol") == "BTCUSDT" {
+                worked_rows += lines(&served);
+            }
         }
         keys.entry(data_type).or_default().insert(field("instrument_key"));
     }
     std::fs::write(dir.join("lake.sql"), &statements).unwrap();
     std::fs::write(dir.join("check.py"), CHECK).unwrap();
+    std::fs::write(dir.join("worked.sql"), worked_query()).unwrap();
     let output = Command::new(&python)
-        .args(["check.py", "lake.sql", "expected", FROM, TYPES])
+        .args(["check.py", "lake.sql", "expected", FROM, TYPES, "worked.sql"])
         .current_dir(dir)
         .output()
         .expect("python runs");
@@ -82,7 +77,7 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
     assert!(output.status.success(), "{stderr}\n{stdout}");
     eprintln!("{stdout}");
     let results = json_lines(&stdout);
-    assert_eq!(results.len(), TYPES.split(',').count() + 1, "{stdout}");
+    assert_eq!(results.len(), TYPES.split(',').count() + 2, "{stdout}");
 
     for (result, data_type) in results.iter().zip(TYPES.split(',')) {
         assert_eq!(result["data_type"], data_type);
@@ -98,8 +93,17 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
         }
     }
 
+    // The worked query of README and docs/LAKE.md: one day of one symbol's trades, each joined to its definition.
+    let worked = &results[results.len() - 1];
+    assert!(worked_rows > 0, "the stand-in serves binance-futures BTCUSDT trades on {FROM}");
+    assert_eq!(
+        worked["rows"], worked_rows,
+        "every trade of the day, once, with its definition: {worked}"
+    );
+    assert_eq!(worked["instrument_types"], serde_json::json!(["PERPETUAL"]), "{worked}");
+
     // One day of trades: DuckDB's profile says how many files it read; the partition holds that many.
-    let pruned = results.last().unwrap();
+    let pruned = &results[results.len() - 2];
     let trades = sink.join("raw_tick_data/data_type=trades");
     let all = parquet_files(&sink, &trades);
     let day: BTreeSet<&String> =
@@ -118,6 +122,18 @@ fn duckdb_views_return_the_csv_rows_and_read_only_the_days_partition() {
     );
     assert_eq!(scan["Scanning Files"], format!("{}/{}", day.len(), all.len()), "{pruned}");
     assert_eq!(number(&pruned["rows"]), day_rows, "that day's CSV rows: {pruned}");
+}
+
+/// The worked query of docs/LAKE.md, which README shows too (the same text).
+fn worked_query() -> String {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let lake = std::fs::read_to_string(docs.join("docs/LAKE.md")).unwrap();
+    let section = &lake[lake.find("## A worked query").expect("the section")..];
+    let start = section.find("```sql\n").expect("a sql block") + "```sql\n".len();
+    let query = &section[start..start + section[start..].find("```").unwrap()];
+    let readme = std::fs::read_to_string(docs.join("README.md")).unwrap();
+    assert!(readme.contains(query), "README shows docs/LAKE.md's worked query:\n{query}");
+    query.to_owned()
 }
 
 /// Data lines (the header and empty lines aside) of a served `.csv.gz`.
