@@ -82,18 +82,10 @@ pub struct InstrumentRecord {
     /// The trading terms in force that day (with metadata; from the symbol parser only `inverse`, `None` for spot
     /// and where unknown). `terms.settlement_currency` is Tardis's own, which `settle_asset` completes.
     pub terms: Terms,
-    /// Tardis exchange id (`deribit`).
-    pub tardis_exchange: String,
-    /// Dataset symbol: the symbol of download URLs (`BTCUSDT`).
-    pub tardis_symbol: String,
     /// Exchange-native id (`btcusdt` on Binance).
     pub exchange_raw_symbol: String,
-    /// First moment with data.
-    pub available_since: DateTime<Utc>,
-    /// First moment without data (exclusive); `None` while listed.
-    pub available_to: Option<DateTime<Utc>>,
-    /// Data types Tardis has for the dataset symbol (`datasets.symbols[].dataTypes`); empty when it has none.
-    pub data_types: Vec<String>,
+    /// The Tardis dataset the instrument's data is in, and when it has data.
+    pub dataset: Dataset,
     /// Where the fields came from.
     pub source: RecordSource,
 }
@@ -103,16 +95,30 @@ pub struct InstrumentRecord {
 pub struct GroupRecord {
     /// Its object name (`DERIBIT:OPTION:ALL`).
     pub object_key: GroupKey,
-    /// Tardis exchange id.
+    /// The grouped dataset (symbol `OPTIONS`, ...) and when it has data.
+    pub dataset: Dataset,
+}
+
+/// A Tardis dataset and its availability: what [`InstrumentRecord`] and [`GroupRecord`] share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Tardis exchange id (`deribit`).
     pub tardis_exchange: String,
-    /// The grouped dataset symbol (`OPTIONS`).
+    /// Dataset symbol: the symbol of download URLs (`BTCUSDT`, or a grouped one such as `OPTIONS`).
     pub tardis_symbol: String,
     /// First moment with data.
     pub available_since: DateTime<Utc>,
-    /// First moment without data (exclusive).
+    /// First moment without data (exclusive); `None` while listed.
     pub available_to: Option<DateTime<Utc>>,
-    /// Data types Tardis has for the group.
+    /// Data types Tardis has for the dataset symbol (`datasets.symbols[].dataTypes`); empty when it has none.
     pub data_types: Vec<String>,
+}
+
+impl Dataset {
+    /// Returns whether the dataset has data on `day` (UTC).
+    pub fn is_available_on(&self, day: NaiveDate) -> bool {
+        is_available_on(self.available_since, self.available_to, day)
+    }
 }
 
 /// A symbol that got no key, with the reason.
@@ -320,9 +326,9 @@ impl Catalog {
         assign_variants(&exchange, &mut keys, |index| {
             let record = &candidates[index].record;
             Listed {
-                tardis_symbol: &record.tardis_symbol,
-                since: record.available_since,
-                to: record.available_to,
+                tardis_symbol: &record.dataset.tardis_symbol,
+                since: record.dataset.available_since,
+                to: record.dataset.available_to,
             }
         });
         let mut entries = Vec::with_capacity(candidates.len());
@@ -330,7 +336,8 @@ impl Catalog {
             let mut record = candidate.record;
             match key {
                 Ok(key) => {
-                    let Some(span) = DaySpan::of(record.available_since, record.available_to)
+                    let Some(span) =
+                        DaySpan::of(record.dataset.available_since, record.dataset.available_to)
                     else {
                         // Never available: no day will list it.
                         continue;
@@ -348,10 +355,10 @@ impl Catalog {
                 }
                 Err(error) => unparsed.push(Unparsed {
                     tardis_exchange: exchange.clone(),
-                    tardis_symbol: record.tardis_symbol,
                     symbol_type: record.instrument_type.into(),
-                    available_since: Some(record.available_since),
-                    available_to: record.available_to,
+                    available_since: Some(record.dataset.available_since),
+                    available_to: record.dataset.available_to,
+                    tardis_symbol: record.dataset.tardis_symbol,
                     error,
                 }),
             }
@@ -404,7 +411,7 @@ impl Catalog {
         let groups = self
             .groups
             .iter()
-            .filter(|group| is_available_on(group.available_since, group.available_to, day))
+            .filter(|group| group.dataset.is_available_on(day))
             .cloned()
             .collect();
         let unparsed = self
@@ -488,11 +495,13 @@ fn grouped_record(
         })?;
     Ok(GroupRecord {
         object_key,
-        tardis_exchange: exchange.to_owned(),
-        tardis_symbol: symbol.id.clone(),
-        available_since,
-        available_to: symbol.available_to,
-        data_types: symbol.data_types.clone(),
+        dataset: Dataset {
+            tardis_exchange: exchange.to_owned(),
+            tardis_symbol: symbol.id.clone(),
+            available_since,
+            available_to: symbol.available_to,
+            data_types: symbol.data_types.clone(),
+        },
     })
 }
 
@@ -509,12 +518,14 @@ fn metadata_candidate(
             .clone()
             .or_else(|| info.expiry.map(|expiry| yymmdd(expiry.date_naive()))),
         expiry_time: info.expiry,
-        tardis_exchange: info.exchange.clone(),
-        tardis_symbol: info.dataset_symbol.clone(),
         exchange_raw_symbol: info.id.clone(),
-        available_since: info.available_since,
-        available_to: info.available_to,
-        data_types: data_types.unwrap_or_default(),
+        dataset: Dataset {
+            tardis_exchange: info.exchange.clone(),
+            tardis_symbol: info.dataset_symbol.clone(),
+            available_since: info.available_since,
+            available_to: info.available_to,
+            data_types: data_types.unwrap_or_default(),
+        },
         ..keyed
     };
     let history = TermsHistory::new(info);
@@ -539,12 +550,14 @@ impl InstrumentRecord {
             option_type: key.option_type(),
             legs: key.legs().map(str::to_owned),
             terms: Terms::default(),
-            tardis_exchange: String::new(),
-            tardis_symbol: String::new(),
             exchange_raw_symbol: String::new(),
-            available_since: DateTime::<Utc>::MIN_UTC,
-            available_to: None,
-            data_types: Vec::new(),
+            dataset: Dataset {
+                tardis_exchange: String::new(),
+                tardis_symbol: String::new(),
+                available_since: DateTime::<Utc>::MIN_UTC,
+                available_to: None,
+                data_types: Vec::new(),
+            },
             source,
             instrument_key: key,
         }
@@ -609,12 +622,14 @@ impl SymbolOnly<'_> {
             settle_asset: parsed.settle,
             terms: Terms { inverse: parsed.inverse, ..Terms::default() },
             expiry_time: parsed.expiry_time,
-            tardis_exchange: exchange.to_owned(),
-            tardis_symbol: self.tardis_symbol.to_owned(),
             exchange_raw_symbol: self.native.map_or(self.tardis_symbol, |n| &n.id).to_owned(),
-            available_since: since,
-            available_to: to,
-            data_types: self.dataset.map(|d| d.data_types.clone()).unwrap_or_default(),
+            dataset: Dataset {
+                tardis_exchange: exchange.to_owned(),
+                tardis_symbol: self.tardis_symbol.to_owned(),
+                available_since: since,
+                available_to: to,
+                data_types: self.dataset.map(|d| d.data_types.clone()).unwrap_or_default(),
+            },
             ..InstrumentRecord::of_key(core, RecordSource::SymbolParser)
         };
         Ok(Candidate { record, history: None })
@@ -711,7 +726,7 @@ mod tests {
         definitions
             .records
             .into_iter()
-            .find(|r| r.tardis_symbol == "BTCUSDT")
+            .find(|r| r.dataset.tardis_symbol == "BTCUSDT")
             .expect("BTCUSDT listed")
     }
 
@@ -735,7 +750,7 @@ mod tests {
         }
         let record = btcusdt_on(&catalog, "2024-01-01");
         assert_eq!(record.settle_asset.as_deref(), Some("USDT"));
-        assert_eq!(record.data_types, ["trades", "quotes"]);
+        assert_eq!(record.dataset.data_types, ["trades", "quotes"]);
         assert_eq!(record.exchange_raw_symbol, "btcusdt");
         assert_eq!(record.source, RecordSource::Metadata);
     }
@@ -748,7 +763,7 @@ mod tests {
                 .day(date(day))
                 .records
                 .iter()
-                .any(|record| record.tardis_symbol == "BTCUSDT_250926")
+                .any(|record| record.dataset.tardis_symbol == "BTCUSDT_250926")
         };
         assert!(!listed("2025-03-27"));
         assert!(listed("2025-03-28"));
@@ -778,16 +793,16 @@ mod tests {
         );
         let ltc = &day.records[2];
         assert_eq!(
-            (ltc.tardis_symbol.as_str(), ltc.exchange_raw_symbol.as_str()),
+            (ltc.dataset.tardis_symbol.as_str(), ltc.exchange_raw_symbol.as_str()),
             ("LTCUSDT", "ltcusdt")
         );
-        assert!(ltc.data_types.is_empty(), "a replay-only symbol has no dataset types");
+        assert!(ltc.dataset.data_types.is_empty(), "a replay-only symbol has no dataset types");
         let unparsed: Vec<&str> = day.unparsed.iter().map(|u| u.tardis_symbol.as_str()).collect();
         assert_eq!(unparsed, ["WEIRD"]);
         assert!(matches!(day.unparsed[0].error, Error::UnparsedSymbol { .. }));
         assert_eq!(day.groups.len(), 1);
         assert_eq!(day.groups[0].object_key.to_string(), "BINANCE-FUTURES:PERPETUAL:ALL");
-        assert_eq!(day.groups[0].data_types, ["trades"]);
+        assert_eq!(day.groups[0].dataset.data_types, ["trades"]);
     }
 
     #[test]

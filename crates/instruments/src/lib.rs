@@ -35,7 +35,7 @@ pub mod listing;
 pub mod symbols;
 
 pub use definitions::{
-    Catalog, DayDefinitions, GroupRecord, InstrumentRecord, RecordSource, Unparsed,
+    Catalog, Dataset, DayDefinitions, GroupRecord, InstrumentRecord, RecordSource, Unparsed,
     definitions_for_day, definitions_for_range, is_available_on,
 };
 pub use error::{Error, Result};

@@ -49,12 +49,13 @@ fn check_day(definitions: &DayDefinitions, source: &str) {
             )
         );
         assert!(
-            !record.data_types.is_empty(),
+            !record.dataset.data_types.is_empty(),
             "{context}: {} has no data types",
-            record.tardis_symbol
+            record.dataset.tardis_symbol
         );
     }
-    let keys: Vec<&str> = definitions.records.iter().map(|r| r.tardis_symbol.as_str()).collect();
+    let keys: Vec<&str> =
+        definitions.records.iter().map(|r| r.dataset.tardis_symbol.as_str()).collect();
     let mut sorted =
         definitions.records.iter().map(|r| r.instrument_key.to_string()).collect::<Vec<_>>();
     sorted.sort();
@@ -81,7 +82,7 @@ fn keys_are_unique_on_every_day_the_fixtures_cover_with_and_without_a_key() {
             let listed = |day: &DayDefinitions| {
                 day.records
                     .iter()
-                    .map(|r| (r.tardis_symbol.clone(), r.instrument_key.to_string()))
+                    .map(|r| (r.dataset.tardis_symbol.clone(), r.instrument_key.to_string()))
                     .collect::<Vec<_>>()
             };
             assert_eq!(
@@ -114,7 +115,7 @@ fn grouped_files_are_listed_under_their_group_keys() {
         let catalog = Catalog::new(&fixture.listing(false)).unwrap();
         let day = catalog.day(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
         let listed: Vec<&str> =
-            day.groups.iter().map(|group| group.tardis_symbol.as_str()).collect();
+            day.groups.iter().map(|group| group.dataset.tardis_symbol.as_str()).collect();
         let mut expected = grouped.clone();
         expected.sort_by_key(|group| {
             instruments::grouped_object_key(fixture.exchange, group).unwrap().to_string()

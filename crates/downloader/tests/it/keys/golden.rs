@@ -17,7 +17,10 @@ fn rows(exchange: &str, source: &str, catalog: &Catalog) -> Vec<String> {
     catalog
         .records()
         .map(|record| {
-            format!("{exchange}\t{source}\t{}\t{}", record.tardis_symbol, record.instrument_key)
+            format!(
+                "{exchange}\t{source}\t{}\t{}",
+                record.dataset.tardis_symbol, record.instrument_key
+            )
         })
         .collect()
 }

@@ -40,7 +40,7 @@ fn record_on(catalog: &Catalog, day: &str, symbol: &str) -> InstrumentRecord {
         .day(date(day))
         .records
         .into_iter()
-        .find(|r| r.tardis_symbol == symbol)
+        .find(|r| r.dataset.tardis_symbol == symbol)
         .expect("listed on the day")
 }
 
@@ -228,7 +228,9 @@ fn one_pair_settled_in_two_currencies_gets_one_variant() {
     let listed: Vec<(String, String, Option<String>)> = day
         .records
         .iter()
-        .map(|r| (r.instrument_key.to_string(), r.tardis_symbol.clone(), r.settle_asset.clone()))
+        .map(|r| {
+            (r.instrument_key.to_string(), r.dataset.tardis_symbol.clone(), r.settle_asset.clone())
+        })
         .collect();
     let row = |key: &str, symbol: &str, settle: &str| {
         (key.to_owned(), symbol.to_owned(), Some(settle.to_owned()))
@@ -252,7 +254,13 @@ fn one_pair_settled_in_two_currencies_gets_one_variant() {
         record_on(&catalog, "2022-12-31", "PI_ETHUSD").instrument_key.to_string(),
         "CRYPTOFACILITIES:PERPETUAL:ETH-USD"
     );
-    assert!(catalog.day(date("2022-12-31")).records.iter().all(|r| r.tardis_symbol != "PF_ETHUSD"));
+    assert!(
+        catalog
+            .day(date("2022-12-31"))
+            .records
+            .iter()
+            .all(|r| r.dataset.tardis_symbol != "PF_ETHUSD")
+    );
     // The plain key goes to the first listed whatever the input order.
     let mut reversed = synthetic("cryptofacilities");
     reversed.reverse();
@@ -267,7 +275,7 @@ fn xbt_is_already_btc_and_binance_ids_are_lower_case() {
         let catalog = Catalog::new(&fixture("binance").listing(with_key)).unwrap();
         let record = record_on(&catalog, "2026-10-01", "BTCUSDT");
         assert_eq!(
-            (record.exchange_raw_symbol.as_str(), record.tardis_symbol.as_str()),
+            (record.exchange_raw_symbol.as_str(), record.dataset.tardis_symbol.as_str()),
             ("btcusdt", "BTCUSDT")
         );
         assert_eq!(record.instrument_key.to_string(), "BINANCE:SPOT_PAIR:BTC-USDT");
@@ -335,13 +343,13 @@ fn a_record_carries_every_field() {
         (Some(1.0), Some(0.0001), Some(0.1), Some(0.0003), Some(0.0003))
     );
     assert_eq!(
-        (record.tardis_exchange.as_str(), record.exchange_raw_symbol.as_str()),
+        (record.dataset.tardis_exchange.as_str(), record.exchange_raw_symbol.as_str()),
         ("deribit", "BTC-27NOV26-100000-C")
     );
-    assert_eq!(record.available_since.to_rfc3339(), "2026-08-28T00:00:00+00:00");
-    assert_eq!(record.available_to, None);
+    assert_eq!(record.dataset.available_since.to_rfc3339(), "2026-08-28T00:00:00+00:00");
+    assert_eq!(record.dataset.available_to, None);
     assert_eq!(
-        record.data_types,
+        record.dataset.data_types,
         ["trades", "incremental_book_L2", "quotes", "book_snapshot_25", "book_snapshot_5"]
     );
     assert_eq!(record.source, RecordSource::Metadata);

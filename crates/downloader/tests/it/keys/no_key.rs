@@ -34,8 +34,10 @@ fn every_fixture_symbol_is_parsed_and_agrees_with_the_metadata() {
                 key_for_symbol(&info.exchange, &info.id, &info.symbol_type).unwrap(),
                 from_metadata
             );
-            let record: &InstrumentRecord =
-                parsed.records().find(|r| r.tardis_symbol == info.dataset_symbol).expect("listed");
+            let record: &InstrumentRecord = parsed
+                .records()
+                .find(|r| r.dataset.tardis_symbol == info.dataset_symbol)
+                .expect("listed");
             assert_eq!(record.source, RecordSource::SymbolParser);
             assert_eq!(record.exchange_raw_symbol, info.id, "native id from availableSymbols");
             if let Some(inverse) = record.terms.inverse {
