@@ -875,7 +875,7 @@ pub const VARS: &[VarSpec] = &[
             None,
             "Most rows per Parquet row group; a row group also ends at about 4 MiB encoded (16 MiB with MD_PARQUET_SCHEMA=hive), so wide rows (book_snapshot_25) get fewer.",
         ),
-        "100000 with MD_PARQUET_SCHEMA=original (the replaced system's), 1048576 with typed and hive",
+        "100000 with MD_PARQUET_SCHEMA=original (the replaced system's), 1048576 with typed, 262144 with hive",
     ),
     noted(
         var(

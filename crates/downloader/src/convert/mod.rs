@@ -116,9 +116,9 @@ pub struct ConvertOptions {
 pub const ROW_GROUP_BYTES: usize = 4 << 20;
 
 /// The most encoded bytes per row group of the hive schema (`MD_LAYOUT=hive`), whose files are read by query
-/// engines: row groups of at least about 122,880 rows (DuckDB's) for every data type, up to the 1,048,576 rows of
-/// `MD_PARQUET_ROW_GROUP_SIZE`'s default (about 130,000 rows of `book_snapshot_25`, the row cap for `trades`), for
-/// about 12 MiB more peak memory per conversion than [`ROW_GROUP_BYTES`] (docs/SCHEMAS.md has the measurements).
+/// engines: row groups of at least about 122,880 rows (DuckDB's) for every data type, up to the 262,144 rows of
+/// `MD_PARQUET_ROW_GROUP_SIZE`'s default for it (about 155,000 rows of `book_snapshot_25`, the row cap for `trades`
+/// and `book_snapshot_5`); docs/SCHEMAS.md has the measured row groups and peak memory.
 pub const HIVE_ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The default reorder window of the original schema's sort: about 165,000 rows of `trades`, minutes of a busy

@@ -158,7 +158,7 @@ fn the_hive_preset_implies_the_hive_schema() {
     assert_eq!(download.layout.preset(), Some(Preset::Hive));
     assert_eq!(download.layout.to_string(), "hive");
     assert_eq!(download.parquet.schema, ParquetSchema::Hive);
-    assert_eq!(download.parquet.row_group_size.get(), 1 << 20);
+    assert_eq!(download.parquet.row_group_size.get(), 1 << 18);
     assert_eq!(setting(&loaded, "MD_PARQUET_SCHEMA"), (Some("hive"), Source::Default));
     let explicit =
         load_in(dir.path(), &[("MD_LAYOUT", "hive"), ("MD_PARQUET_SCHEMA", "hive")], Vec::new())
