@@ -4,7 +4,8 @@ over by_date/) and in the hive layout (its views, and an explicit file list take
 argv: work directory, days, instruments per day, runs. Builds both lakes once (cached under the work directory):
 the same small trades files (and book_snapshot_5 and quotes beside them, as a bucket holds) at the default layout's
 names and at the hive preset's, and the hive lake's daily index of trades (raw_tick_data_index/data_type=trades/
-date=D/part-0000-of-0001.parquet, the columns of md's index). Prints one JSON line per way of reading: files DuckDB
+date=D/part-0-of-1.parquet, the columns of md's index,
+downloader::download::index::schema). Prints one JSON line per way of reading: files DuckDB
 listed and read (its EXPLAIN ANALYZE profile), rows found, and the median wall seconds of `runs` fresh connections.
 """
 import glob
@@ -13,7 +14,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -29,7 +30,11 @@ start = date(2026, 9, 1)
 dates = [start + timedelta(days=n) for n in range(days)]
 symbols = [f"SYM{n:04d}USDT" for n in range(instruments)]
 key = lambda symbol: f"BINANCE-FUTURES:PERPETUAL:{symbol[:-4]}-USDT"
-marker = os.path.join(work, f"built-{days}-{instruments}")
+marker = os.path.join(work, f"built-v2-{days}-{instruments}")
+
+
+def UTC(micros):
+    return datetime.fromtimestamp(micros / 1e6, tz=timezone.utc)
 
 
 def table(data_type, day, n):
@@ -58,11 +63,13 @@ if not os.path.exists(marker):
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     pq.write_table(written, path)
                 if data_type == "trades":
-                    index.append({"path": relative, "instrument_key": key(symbol), "exchange": EXCHANGE, "symbol": symbol,
-                                  "date": day, "data_type": data_type, "rows": ROWS, "bytes": os.path.getsize(hive),
-                                  "first_timestamp": data["timestamp"][0].as_py(), "last_timestamp": data["timestamp"][-1].as_py(),
-                                  "crc32c": 0, "status": "stored"})
-        part = os.path.join(hive_root, f"raw_tick_data_index/data_type=trades/date={day}/part-0000-of-0001.parquet")
+                    first, last = UTC(data["timestamp"][0].as_py()), UTC(data["timestamp"][-1].as_py())
+                    index.append({"path": relative, "format": "parquet", "instrument_key": key(symbol),
+                                  "exchange": EXCHANGE, "symbol": symbol, "date": day, "data_type": data_type,
+                                  "rows": ROWS, "bytes": os.path.getsize(hive), "first_timestamp": first,
+                                  "last_timestamp": last, "first_local_timestamp": first,
+                                  "last_local_timestamp": last, "crc32c": None, "status": "stored"})
+        part = os.path.join(hive_root, f"raw_tick_data_index/data_type=trades/date={day}/part-0-of-1.parquet")
         os.makedirs(os.path.dirname(part), exist_ok=True)
         pq.write_table(pa.Table.from_pylist(index), part)
     open(marker, "w").close()
@@ -89,7 +96,7 @@ def hive_views(con):
 
 def hive_index(con):
     """The hive layout with the index: the day's index parts, then exactly the files they name."""
-    lookup = f"SELECT path FROM read_parquet('{INDEX}') WHERE instrument_key = '{key(symbol)}' AND status = 'stored'"
+    lookup = f"SELECT path FROM read_parquet('{INDEX}') WHERE instrument_key = '{key(symbol)}' AND format = 'parquet' AND path IS NOT NULL"
     paths = [row[0] for row in con.execute(lookup).fetchall()]
     listed = ", ".join(f"'{hive_root}/{path}'" for path in paths)
     return [lookup, f"SELECT count(*), sum(price) FROM read_parquet([{listed}])"]
