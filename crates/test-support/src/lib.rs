@@ -41,27 +41,47 @@ pub fn server_url(variable: &str, what: &str) -> Option<String> {
 ///
 /// # Panics
 /// When `variable` is unset under `MD_TEST_REQUIRE_SERVERS=1`.
+pub fn handed_over(variable: &str, what: &str) -> Option<String> {
+    handed_over_unless_skipped(variable, None, what)
+}
+
+/// [`handed_over`] for a tool xtask may decline to provide: when `variable` is unset and the `skip` variable holds
+/// xtask's reason (no browser, no container engine here), the `what` suite is skipped with that reason printed, also
+/// under `MD_TEST_REQUIRE_SERVERS=1` (xtask itself fails the run under CI when it cannot provide the tool).
+///
+/// # Panics
+/// When `variable` and `skip` are unset under `MD_TEST_REQUIRE_SERVERS=1`.
 #[allow(
     clippy::print_stderr,
     clippy::disallowed_methods,
     reason = "a test helper: the notice is for the test log, and xtask hands test servers and tools to the test \
               binaries through their environment (not md's configuration, which only md-config reads)"
 )]
-pub fn handed_over(variable: &str, what: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
-        _ => {
-            let required = std::env::var("MD_TEST_REQUIRE_SERVERS").is_ok_and(|value| value == "1");
-            assert!(
-                !required,
-                "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be there (cargo xtask test provides it)"
-            );
-            eprintln!(
-                "notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)"
-            );
-            None
-        }
+pub fn handed_over_unless_skipped(
+    variable: &str,
+    skip: Option<&str>,
+    what: &str,
+) -> Option<String> {
+    let read = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    if let Some(value) = read(variable) {
+        return Some(value);
     }
+    if let Some(reason) = skip.and_then(read) {
+        eprintln!("notice: skipping the {what}: {reason}");
+        return None;
+    }
+    let required = read("MD_TEST_REQUIRE_SERVERS").as_deref() == Some("1");
+    assert!(
+        !required,
+        "{variable} is not set but MD_TEST_REQUIRE_SERVERS=1: the {what} must be there (cargo xtask test provides it)"
+    );
+    eprintln!("notice: {variable} unset: skipping the {what} suite (run `cargo xtask test`)");
+    None
 }
 
 #[cfg(test)]

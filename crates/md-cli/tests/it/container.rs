@@ -30,31 +30,16 @@ struct Engine {
     image: String,
 }
 
-fn setting(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
-}
-
 /// The engine and image, or `None` (after a notice) when this run has none; panics when one is required.
 fn engine() -> Option<Engine> {
-    match (setting("MD_TEST_CONTAINER_ENGINE"), setting("MD_TEST_IMAGE")) {
-        (Some(program), Some(image)) => Some(Engine { program, image }),
-        _ => {
-            if let Some(reason) = setting("MD_TEST_CONTAINER_SKIP") {
-                eprintln!("notice: skipping the container tests: {reason}");
-                return None;
-            }
-            let required = setting("MD_TEST_REQUIRE_SERVERS").as_deref() == Some("1");
-            assert!(
-                !required,
-                "MD_TEST_IMAGE and MD_TEST_CONTAINER_ENGINE are not set but MD_TEST_REQUIRE_SERVERS=1: \
-                 cargo xtask test builds the image and sets them"
-            );
-            eprintln!(
-                "notice: MD_TEST_IMAGE unset: skipping the container tests (run `cargo xtask test`)"
-            );
-            None
-        }
-    }
+    let what = "container tests";
+    let image = test_support::handed_over_unless_skipped(
+        "MD_TEST_IMAGE",
+        Some("MD_TEST_CONTAINER_SKIP"),
+        what,
+    )?;
+    let program = test_support::handed_over("MD_TEST_CONTAINER_ENGINE", what)?;
+    Some(Engine { program, image })
 }
 
 fn stand() -> Stand {
@@ -192,16 +177,11 @@ fn the_image_runs_the_pipeline_on_the_host_network_into_gcs_byte_exact() {
 #[test]
 fn the_compose_file_runs_instruments_then_download_against_the_stand_ins() {
     let Some(_engine) = engine() else { return };
-    let Some(compose) = setting("MD_TEST_COMPOSE") else {
-        if let Some(reason) = setting("MD_TEST_COMPOSE_SKIP") {
-            eprintln!("notice: skipping the compose test: {reason}");
-            return;
-        }
-        let required = setting("MD_TEST_REQUIRE_SERVERS").as_deref() == Some("1");
-        assert!(!required, "MD_TEST_COMPOSE is not set but MD_TEST_REQUIRE_SERVERS=1");
-        eprintln!(
-            "notice: MD_TEST_COMPOSE unset: skipping the compose test (run `cargo xtask test`)"
-        );
+    let Some(compose) = test_support::handed_over_unless_skipped(
+        "MD_TEST_COMPOSE",
+        Some("MD_TEST_COMPOSE_SKIP"),
+        "compose test",
+    ) else {
         return;
     };
     let stand = stand();

@@ -45,28 +45,15 @@ const ORDER: [&str; 7] =
 /// The symbol and day the stand-in serves without rows: its units are empty at the source.
 const EMPTY: (&str, &str) = ("BTC-PERPETUAL", "2026-10-02");
 
-fn setting(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
-}
-
 /// The browser `cargo xtask test` passes, or `None` (after a notice) when this run has none; panics when one is
 /// required.
 fn chromium() -> Option<PathBuf> {
-    if let Some(path) = setting("MD_TEST_CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    if let Some(reason) = setting("MD_TEST_CHROMIUM_SKIP") {
-        eprintln!("notice: skipping the browser checks of the coverage page: {reason}");
-        return None;
-    }
-    assert!(
-        setting("MD_TEST_REQUIRE_SERVERS").as_deref() != Some("1"),
-        "MD_TEST_CHROMIUM is not set but MD_TEST_REQUIRE_SERVERS=1: cargo xtask test installs Chromium and sets it"
-    );
-    eprintln!(
-        "notice: MD_TEST_CHROMIUM unset: skipping the browser checks of the coverage page (run `cargo xtask test`)"
-    );
-    None
+    test_support::handed_over_unless_skipped(
+        "MD_TEST_CHROMIUM",
+        Some("MD_TEST_CHROMIUM_SKIP"),
+        "browser checks of the coverage page",
+    )
+    .map(PathBuf::from)
 }
 
 /// Runs headless Chromium on `url` with `extra` flags (a throwaway profile, nothing fetched in the background),
