@@ -7,15 +7,20 @@
 //! the inflate itself (issue 25: the verified download within 10% of its throughput without facts), so a row is
 //! read in as few steps as the format allows:
 //!
-//! - line ends are found with `memchr` over each whole piece of output, never per line;
+//! - line ends are found 64 bytes at a time as bit masks over each whole piece of output, never per line, so a
+//!   row's start is known without reading the row before it and the processor overlaps rows;
 //! - every Tardis CSV starts `exchange,symbol,timestamp,local_timestamp,`, and a file of one symbol repeats the same
 //!   `exchange,symbol,` prefix on every row, so once a row has shown the prefix, the next rows that start with it
-//!   have their two timestamps at fixed offsets: 16 digits each (µs since the epoch, 2001 to 2286), checked and
-//!   parsed eight bytes at a time, without splitting cells or building strings (the *fast path*);
-//! - only books and quotes read further, and only up to their best bid and ask, whose comparison works on the
-//!   decimal digits (a plain price is never parsed);
-//! - any row the fast path does not fit (another symbol, a timestamp of another length, a short or odd row) is read
-//!   by the general path, which splits the cells the header names, with the same results.
+//!   have their two timestamps at fixed offsets: 16 digits each (µs since the epoch, 2001 to 2286), checked 16 bytes
+//!   at a time and compared as big-endian numbers, without splitting cells or building strings (the *fast path*);
+//!   its counts stay in registers for a whole piece ([`Tally`]), and a row's first bytes are read as one array, so
+//!   the reads at the prefix's offsets are bounds-checked once;
+//! - only books and quotes read further, and only up to their best bid and ask: the 64 bytes after
+//!   `local_timestamp` are classed at once (commas, dots, digits), which gives the two cells and checks they are
+//!   plain decimals, compared as one-word keys (a plain price is never parsed);
+//! - any row the fast path does not fit (another symbol, a timestamp of another length, a short or odd row, cells
+//!   past those 64 bytes, a price that is long or not plain) is read by the general path, which splits the cells the
+//!   header names (or, for a book's prices, compares them digit by digit), with the same results.
 //!
 //! Which columns hold what is read from the header, so the scanner needs no data type: a header with `asks[0].price`
 //! and `bids[0].price` (book snapshots) or `ask_price` and `bid_price` (quotes, book ticker) makes the file a book,
@@ -113,11 +118,8 @@ pub struct FactsScanner {
     carry: Vec<u8>,
     /// `None` until the header has been read; `Some(None)` when it lacks the timestamp columns.
     columns: Option<Option<Columns>>,
-    /// The columns' best bid and ask, once the header has named them (the fast path's copy).
-    book: Option<(usize, usize)>,
-    /// The `exchange,symbol,` of the last row read by the general path, when the columns fit the fast path; empty
-    /// until then.
-    prefix: Vec<u8>,
+    /// What the fast path needs to know, set by the general path.
+    fast: Fast,
     facts: FileFacts,
     /// The last well-formed row's `timestamp` and `local_timestamp`, as [`Stamp`]s.
     previous: Option<(Stamp, Stamp)>,
@@ -169,6 +171,424 @@ impl Stamp {
     }
 }
 
+/// The fast path's settings, set by the general path: a `Copy` value, so that a run of rows reads it from registers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fast {
+    /// The `exchange,symbol,` of the last row read by the general path, when the columns fit the fast path.
+    prefix: Prefix,
+    /// The columns' best bid and ask, once the header has named them.
+    book: Option<(usize, usize)>,
+}
+
+/// The bytes every row of a one-symbol file starts with, as the fast path compares a row's first bytes with them.
+#[derive(Debug, Clone, Copy)]
+struct Prefix {
+    /// The bytes, then zeros.
+    bytes: [u8; 64],
+    /// Bit `i` for each byte `i` of the prefix.
+    mask: u64,
+    /// Length in bytes; 0 for none (no row takes the fast path).
+    len: usize,
+}
+
+impl Default for Prefix {
+    fn default() -> Self {
+        Prefix { bytes: [0; 64], mask: 0, len: 0 }
+    }
+}
+
+/// The longest prefix the fast path reads (an exchange id and a symbol are far shorter; a longer one leaves every
+/// row to the general path).
+const MAX_PREFIX: usize = 56;
+
+/// The first bytes of a row the fast path reads: the prefix, the two timestamps with their commas, and the 64 bytes
+/// after them (where a book's best bid and ask are), and 8 more (for a price's word at their end).
+const HEAD: usize = MAX_PREFIX + 2 * (FAST_DIGITS + 1) + 64 + 8;
+
+impl Prefix {
+    /// The prefix `bytes`, or none if longer than the fast path reads.
+    fn of(bytes: &[u8]) -> Prefix {
+        let mut prefix = Prefix::default();
+        if bytes.is_empty() || bytes.len() > MAX_PREFIX {
+            return prefix;
+        }
+        prefix.bytes[..bytes.len()].copy_from_slice(bytes);
+        prefix.mask = u64::MAX >> (64 - bytes.len());
+        prefix.len = bytes.len();
+        prefix
+    }
+
+    /// Whether the row whose first bytes are `head` starts with the prefix: its bytes compared 16 at a time, 32 when
+    /// the prefix is no longer (the usual `exchange,symbol,`).
+    #[inline(always)]
+    fn starts(&self, head: &[u8; HEAD]) -> bool {
+        let quarter = |at: usize| equal_mask(&head[at..at + 16], &self.bytes[at..at + 16]);
+        let mut equal = quarter(0) | quarter(16) << 16;
+        if self.len > 32 {
+            equal |= quarter(32) << 32 | quarter(48) << 48;
+        }
+        equal & self.mask == self.mask
+    }
+}
+
+/// The counts of a run of fast rows, kept in registers and written back to the facts when the run ends.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    rows: u64,
+    timestamp_backwards: u64,
+    local_timestamp_backwards: u64,
+    crossed: u64,
+    locked: u64,
+    /// The last row's `timestamp` and `local_timestamp`.
+    previous: (Stamp, Stamp),
+}
+
+impl Tally {
+    /// The scanner's counts so far; `None` before the first well-formed row (the fast path then reads nothing).
+    fn of(scanner: &FactsScanner) -> Option<Tally> {
+        let facts = &scanner.facts;
+        Some(Tally {
+            rows: facts.rows,
+            timestamp_backwards: facts.timestamp_backwards,
+            local_timestamp_backwards: facts.local_timestamp_backwards,
+            crossed: facts.crossed_rows.unwrap_or(0),
+            locked: facts.locked_rows.unwrap_or(0),
+            previous: scanner.previous?,
+        })
+    }
+
+    /// Writes the counts back.
+    fn store(self, scanner: &mut FactsScanner) {
+        let facts = &mut scanner.facts;
+        facts.rows = self.rows;
+        facts.timestamp_backwards = self.timestamp_backwards;
+        facts.local_timestamp_backwards = self.local_timestamp_backwards;
+        facts.crossed_rows = facts.crossed_rows.map(|_| self.crossed);
+        facts.locked_rows = facts.locked_rows.map(|_| self.locked);
+        scanner.previous = Some(self.previous);
+    }
+
+    /// Reads the lines of `lines` by the fast path until one does not fit it; returns the counts and that line
+    /// (`None` when none is left).
+    fn run(mut self, fast: &Fast, lines: &mut LineEnds<'_>) -> (Tally, Option<(usize, usize)>) {
+        let data = lines.data;
+        for (start, end) in lines.by_ref() {
+            if !self.fast_row(fast, data, start, end) {
+                return (self, Some((start, end)));
+            }
+        }
+        (self, None)
+    }
+
+    /// Reads the row `data[start..end]` (`end` is its newline's index) if it has the known prefix and 16-digit
+    /// timestamps, and [`HEAD`] bytes of `data` from its start; returns whether it did, having counted nothing when
+    /// not. The row's first [`HEAD`] bytes are taken as one array, so every read at the prefix's offsets is checked
+    /// once.
+    #[inline(always)]
+    fn fast_row(&mut self, fast: &Fast, data: &[u8], start: usize, end: usize) -> bool {
+        let prefix = fast.prefix.len.min(MAX_PREFIX);
+        // `exchange,symbol,` then 16 digits, a comma, 16 digits and a comma.
+        let cells = prefix + 2 * (FAST_DIGITS + 1);
+        let Some(head) = data.get(start..).and_then(|rest| rest.first_chunk::<HEAD>()) else {
+            return false;
+        };
+        let stamp = |at: usize| {
+            let word =
+                |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().unwrap_or_default());
+            (sixteen_digits(&head[at..at + 16]), Stamp::of_digits(word(at), word(at + 8)))
+        };
+        let ((timestamp_digits, timestamp), (local_digits, local)) =
+            (stamp(prefix), stamp(prefix + FAST_DIGITS + 1));
+        if prefix == 0
+            || end < start + cells
+            || head[prefix + FAST_DIGITS] != b','
+            || head[cells - 1] != b','
+            || !(timestamp_digits && local_digits)
+            || !fast.prefix.starts(head)
+        {
+            return false;
+        }
+        self.rows += 1;
+        self.timestamp_backwards += u64::from(timestamp < self.previous.0);
+        self.local_timestamp_backwards += u64::from(local < self.previous.1);
+        self.previous = (timestamp, local);
+        if let Some((bid, ask)) = fast.book {
+            let ordering = book_ordering(data, head, start, cells, end, bid, ask);
+            self.crossed += u64::from(ordering == Some(Ordering::Greater));
+            self.locked += u64::from(ordering == Some(Ordering::Equal));
+        }
+        true
+    }
+}
+
+/// The lines of a piece whose ends are in it: their ends are found 64 bytes at a time as a bit mask
+/// ([`byte_mask`]) before the lines are read, so a line's start is known without reading the line before it: the
+/// rows' own work does not wait on a search for the previous row's end, and the processor overlaps rows.
+struct LineEnds<'a> {
+    data: &'a [u8],
+    /// Where the next line starts.
+    start: usize,
+    /// The first byte of the block `ends` describes.
+    block: usize,
+    /// The first byte not yet searched.
+    next_block: usize,
+    /// The newlines not yet read of the block at `block` (bit `i` for `data[block + i]`).
+    ends: u64,
+}
+
+impl Iterator for LineEnds<'_> {
+    /// A line's start and its newline's index.
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        loop {
+            if self.ends != 0 {
+                let end = self.block + self.ends.trailing_zeros() as usize;
+                self.ends &= self.ends - 1;
+                let line = (self.start, end);
+                self.start = end + 1;
+                return Some(line);
+            }
+            if let Some(bytes) = self.data.get(self.next_block..self.next_block + 64) {
+                self.ends = byte_mask::<b'\n'>(bytes);
+                self.block = self.next_block;
+                self.next_block += 64;
+                continue;
+            }
+            // The last bytes, fewer than 64.
+            let end = find_byte::<b'\n'>(self.data, self.next_block)?;
+            let line = (self.start, end);
+            (self.start, self.next_block) = (end + 1, end + 1);
+            return Some(line);
+        }
+    }
+}
+
+/// How a fast row's best bid compares with its best ask (cells `bid` and `ask`, both after `local_timestamp`); `None`
+/// if either cell is missing, empty or not a number. The row starts at `start` in `data`, `head` is its first
+/// [`HEAD`] bytes, its cells after `local_timestamp` start at `head[cells..]`, and its newline is at `data[end]`.
+///
+/// The 64 bytes after `local_timestamp`'s comma (where a book's best prices are) are classed at once ([`Classes`]):
+/// their commas give the two cells, and their digits and dots check the cells are plain decimals, whose keys
+/// ([`price_key`]) then compare like the numbers. A row whose cells reach past those bytes, or whose prices are
+/// longer or not plain, is read by [`searched_book_ordering`].
+#[inline(always)]
+fn book_ordering(
+    data: &[u8],
+    head: &[u8; HEAD],
+    start: usize,
+    cells: usize,
+    end: usize,
+    bid: usize,
+    ask: usize,
+) -> Option<Ordering> {
+    // The row's bytes after `local_timestamp`'s comma, up to its end (before a `\r`).
+    let rest = end - usize::from(data[end - 1] == b'\r') - (start + cells);
+    let window: &[u8; 64] = head[cells..cells + 64].try_into().unwrap_or(&[0; 64]);
+    let classes = Classes::of(window);
+    let commas = classes.commas & if rest >= 64 { u64::MAX } else { (1 << rest) - 1 };
+    // Where the first four commas are (64 for none): cell 4 ends at the first, cell 5 between the first two, ...
+    let second = commas & commas.wrapping_sub(1);
+    let third = second & second.wrapping_sub(1);
+    let fourth = third & third.wrapping_sub(1);
+    let places = [commas, second, third, fourth].map(|mask| mask.trailing_zeros() as usize);
+    // Cell `index` (4 to 7) spans `from..to` of the window; `to` is 64 or more if the window cannot tell.
+    let bounds = |index: usize| {
+        let nth = index.wrapping_sub(4) & 3;
+        let from = if nth == 0 { 0 } else { places[nth - 1] + 1 };
+        (from, places[nth].min(rest))
+    };
+    let ((bid_from, bid_to), (ask_from, ask_to)) = (bounds(bid), bounds(ask));
+    if bid < 8 && ask < 8 && bid_to < 64 && ask_to < 64 {
+        if bid_from >= bid_to || ask_from >= ask_to {
+            // A missing or empty cell: no level on that side.
+            return None;
+        }
+        let (bid_key, ask_key) = (
+            price_key(head, cells, &classes, bid_from, bid_to),
+            price_key(head, cells, &classes, ask_from, ask_to),
+        );
+        if let (Some(bid), Some(ask)) = (bid_key, ask_key) {
+            return Some(bid.cmp(&ask));
+        }
+    }
+    searched_book_ordering(data, start + cells, start + cells + rest, bid, ask)
+}
+
+/// The bytes of the 64 after a row's `local_timestamp` (bit `i` for byte `i`) that are commas, and of the first 32
+/// of them, dots and digits (a book's best prices are among the first 32 bytes of its cells; rows whose are not go to
+/// the general path).
+struct Classes {
+    commas: u64,
+    dots: u64,
+    digits: u64,
+}
+
+impl Classes {
+    /// Classes 64 bytes (dots and digits: the first 32), 16 at a time with SSE2 on x86_64.
+    #[inline(always)]
+    fn of(bytes: &[u8; 64]) -> Classes {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use safe_arch::{
+                cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
+                set_splat_i8_m128i, sub_i8_m128i,
+            };
+            let splat = |byte: u8| set_splat_i8_m128i(byte as i8);
+            let (comma, dot, zero, nine) = (splat(b','), splat(b'.'), splat(b'0'), splat(9));
+            let mut classes = Classes { commas: 0, dots: 0, digits: 0 };
+            for (quarter, chunk) in bytes.chunks_exact(16).enumerate() {
+                let chunk = load_unaligned_m128i(chunk.try_into().unwrap_or(&[0; 16]));
+                let mask = |lanes| u64::from(move_mask_i8_m128i(lanes) as u16) << (16 * quarter);
+                classes.commas |= mask(cmp_eq_mask_i8_m128i(chunk, comma));
+                if quarter < 2 {
+                    // A digit minus `0` is at most 9 (anything else wraps above it).
+                    let offsets = sub_i8_m128i(chunk, zero);
+                    classes.dots |= mask(cmp_eq_mask_i8_m128i(chunk, dot));
+                    classes.digits |=
+                        mask(cmp_eq_mask_i8_m128i(min_u8_m128i(offsets, nine), offsets));
+                }
+            }
+            classes
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let of = |wanted: fn(u8) -> bool| {
+                bytes
+                    .iter()
+                    .enumerate()
+                    .fold(0, |mask, (at, &byte)| mask | u64::from(wanted(byte)) << at)
+            };
+            const FIRST_32: u64 = u32::MAX as u64;
+            Classes {
+                commas: of(|byte| byte == b','),
+                dots: of(|byte| byte == b'.') & FIRST_32,
+                digits: of(|byte| byte.is_ascii_digit()) & FIRST_32,
+            }
+        }
+    }
+}
+
+/// The price in bytes `from..to` (`from < to < 64`) of the 64 at `head[cells..]` (classed as `classes`), if it is a
+/// plain decimal of at most 8 bytes within the first 32 (digits and at most one `.`, at least one digit before it,
+/// no leading zero before another digit), as a key that orders like the number: the length of its whole part, then
+/// its bytes as a big-endian word with the `.`'s place cleared and zeros after the cell (with whole parts of one
+/// length the places line up, so the first byte that differs decides). No branch on the digits (half-tick prices
+/// make any such branch a coin toss).
+#[inline(always)]
+fn price_key(
+    head: &[u8; HEAD],
+    cells: usize,
+    classes: &Classes,
+    from: usize,
+    to: usize,
+) -> Option<u128> {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    let from = from & 63;
+    let len = (to - from).clamp(1, 8);
+    let bits = (u64::MAX >> (64 - len)) << from;
+    let dots = classes.dots & bits;
+    let whole = (dots.trailing_zeros() as usize).wrapping_sub(from).min(len);
+    let word =
+        u64::from_le_bytes(head[cells + from..cells + from + 8].try_into().unwrap_or_default());
+    let plain = to - from <= 8
+        && (classes.digits | dots) & bits == bits
+        && dots & dots.wrapping_sub(1) == 0
+        && whole != 0
+        && !(word as u8 == b'0' && whole > 1);
+    let keep = u64::MAX >> (64 - 8 * len);
+    let padded = (word & keep) | (ZEROS & !keep);
+    let place = 0xFFu64.checked_shl(8 * whole as u32).unwrap_or(0);
+    plain.then(|| (whole as u128) << 64 | u128::from((padded & !place).swap_bytes()))
+}
+
+/// [`book_ordering`] for any row: the cells after `cells` up to `line_end` searched for comma by comma, the prices
+/// compared 16 bytes at a time when they are plain decimals, else digit by digit.
+#[cold]
+fn searched_book_ordering(
+    data: &[u8],
+    cells: usize,
+    line_end: usize,
+    bid: usize,
+    ask: usize,
+) -> Option<Ordering> {
+    let (bid, ask) = searched_cells(data, cells, line_end, bid, ask)?;
+    if bid.is_empty() || ask.is_empty() {
+        return None;
+    }
+    // The bytes after a cell are `data`'s, for the fast comparison's 16-byte loads.
+    compare_plain_prices(data, bid.clone(), ask.clone())
+        .or_else(|| compare_prices(&data[bid], &data[ask]))
+}
+
+/// The best bid and ask cells of a row, searched for comma by comma (see [`book_ordering`]).
+#[cold]
+fn searched_cells(
+    data: &[u8],
+    cells: usize,
+    line_end: usize,
+    bid: usize,
+    ask: usize,
+) -> Option<(Range<usize>, Range<usize>)> {
+    let (mut from, mut index) = (cells, 4);
+    let (mut bid_cell, mut ask_cell) = (None, None);
+    while index <= bid.max(ask) {
+        let end = find_byte::<b','>(data, from).map_or(line_end, |comma| comma.min(line_end));
+        if index == bid {
+            bid_cell = Some(from..end);
+        } else if index == ask {
+            ask_cell = Some(from..end);
+        }
+        if end == line_end {
+            break;
+        }
+        (from, index) = (end + 1, index + 1);
+    }
+    Some((bid_cell?, ask_cell?))
+}
+
+/// Whether the 16 bytes `bytes` (16 long) are ASCII digits: one SSE2 test on x86_64.
+#[inline(always)]
+fn sixteen_digits(bytes: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use safe_arch::{
+            cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
+            set_splat_i8_m128i, sub_i8_m128i,
+        };
+        let bytes: &[u8; 16] = bytes.try_into().unwrap_or(&[0; 16]);
+        // A digit minus `0` is at most 9 (anything else wraps above it).
+        let offsets = sub_i8_m128i(load_unaligned_m128i(bytes), set_splat_i8_m128i(b'0' as i8));
+        let nine = set_splat_i8_m128i(9);
+        move_mask_i8_m128i(cmp_eq_mask_i8_m128i(min_u8_m128i(offsets, nine), offsets)) == 0xFFFF
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bytes.len() == 16 && bytes.iter().all(u8::is_ascii_digit)
+    }
+}
+
+/// Which of the 16 bytes `a` and `b` (16 long each) are equal, as a mask (bit `i` for byte `i`): one SSE2 compare on
+/// x86_64.
+#[inline(always)]
+fn equal_mask(a: &[u8], b: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use safe_arch::{cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i};
+        let load = |bytes: &[u8]| load_unaligned_m128i(bytes.try_into().unwrap_or(&[0; 16]));
+        u64::from(move_mask_i8_m128i(cmp_eq_mask_i8_m128i(load(a), load(b))) as u16)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a.iter()
+            .zip(b)
+            .take(16)
+            .enumerate()
+            .fold(0, |mask, (at, (a, b))| mask | u64::from(a == b) << at)
+    }
+}
+
 impl FactsScanner {
     /// Returns a scanner expecting the file's first byte.
     pub fn new() -> Self {
@@ -197,34 +617,20 @@ impl FactsScanner {
     /// Reads every line of `data` from `start` on whose end is in `data`; returns where the unfinished line (if
     /// any) starts.
     ///
-    /// The line ends are found 64 bytes at a time as a bit mask ([`byte_mask`]) before the lines are read, so a
-    /// line's start is known without reading the line before it: the rows' own work (the fast path's checks and
-    /// comparisons) does not wait on a search for the previous row's end, and the processor overlaps rows.
-    fn lines(&mut self, data: &[u8], mut start: usize) -> usize {
-        let mut block = start;
-        while let Some(bytes) = data.get(block..block + 64) {
-            let mut ends = byte_mask::<b'\n'>(bytes);
-            while ends != 0 {
-                let end = block + ends.trailing_zeros() as usize;
-                self.line(data, start, end);
-                start = end + 1;
-                ends &= ends - 1;
-            }
-            block += 64;
-        }
-        // The last bytes, fewer than 64.
-        while let Some(end) = find_byte::<b'\n'>(data, block) {
-            self.line(data, start, end);
-            start = end + 1;
-            block = start;
-        }
-        start
-    }
-
-    /// Reads the line `data[start..end]` (`end` is its newline's index).
-    #[inline]
-    fn line(&mut self, data: &[u8], start: usize, end: usize) {
-        if !self.fast_row(data, start, end) {
+    /// The rows go to the fast path ([`Tally::run`], whose counts stay in registers) until one does not fit it; that
+    /// one goes to the general path, and the fast path goes on after it.
+    fn lines(&mut self, data: &[u8], start: usize) -> usize {
+        let mut lines = LineEnds { data, start, block: start, next_block: start, ends: 0 };
+        loop {
+            let stopped = match Tally::of(self) {
+                Some(tally) => {
+                    let (tally, stopped) = tally.run(&self.fast, &mut lines);
+                    tally.store(self);
+                    stopped
+                }
+                None => lines.next(),
+            };
+            let Some((start, end)) = stopped else { return lines.start };
             self.general_row(&data[start..end]);
         }
     }
@@ -238,74 +644,6 @@ impl FactsScanner {
             self.facts.last_local_timestamp = Some(local.value());
         }
         self.facts
-    }
-
-    /// Reads the row `data[start..end]` (`end` is its newline's index) if it has the known prefix and 16-digit
-    /// timestamps; returns whether it did, having counted nothing when not.
-    #[inline]
-    fn fast_row(&mut self, data: &[u8], start: usize, end: usize) -> bool {
-        let prefix = self.prefix.len();
-        // `exchange,symbol,` then 16 digits, a comma, 16 digits and a comma.
-        let cells = start + prefix + 2 * (FAST_DIGITS + 1);
-        if prefix == 0 || end < cells {
-            return false;
-        }
-        let head = &data[start..cells];
-        if head[prefix + FAST_DIGITS] != b','
-            || head[head.len() - 1] != b','
-            || !same_prefix(head, &self.prefix)
-        {
-            return false;
-        }
-        let word = |at: usize| {
-            u64::from_le_bytes(head[prefix + at..prefix + at + 8].try_into().unwrap_or_default())
-        };
-        let words = [word(0), word(8), word(17), word(25)];
-        if !words.into_iter().all(are_8_digits) {
-            return false;
-        }
-        self.timestamps(Stamp::of_digits(words[0], words[1]), Stamp::of_digits(words[2], words[3]));
-        if let Some((bid, ask)) = self.book {
-            // The line's end, before a `\r`.
-            let line_end = end - usize::from(data[end - 1] == b'\r');
-            // The commas of the 64 bytes after `local_timestamp`'s (where a book's best prices are), as a mask;
-            // past them (or near the end of `data`), searched for one by one.
-            let mut commas = data.get(cells..cells + 64).map_or(0, byte_mask::<b','>);
-            let mut next_comma = |from: usize| {
-                if commas == 0 {
-                    return find_byte::<b','>(data, from);
-                }
-                let comma = cells + commas.trailing_zeros() as usize;
-                commas &= commas - 1;
-                Some(comma)
-            };
-            // The cells after `local_timestamp` (index 4 on), up to the later of the two prices.
-            let (mut from, mut index) = (cells, 4);
-            let (mut bid_cell, mut ask_cell) = (None, None);
-            while index <= bid.max(ask) {
-                let end = next_comma(from).map_or(line_end, |comma| comma.min(line_end));
-                if index == bid {
-                    bid_cell = Some(from..end);
-                } else if index == ask {
-                    ask_cell = Some(from..end);
-                }
-                if end == line_end {
-                    break;
-                }
-                (from, index) = (end + 1, index + 1);
-            }
-            if let (Some(bid), Some(ask)) = (bid_cell, ask_cell) {
-                // The bytes after a cell are `data`'s, for the fast comparison's 16-byte loads.
-                let ordering = match compare_plain_prices(data, bid.clone(), ask.clone()) {
-                    Some(ordering) => Some(ordering),
-                    None => (!bid.is_empty() && !ask.is_empty())
-                        .then(|| compare_prices(&data[bid], &data[ask]))
-                        .flatten(),
-                };
-                self.count_book(ordering);
-            }
-        }
-        true
     }
 
     /// Reads any line (without its newline): the header, an empty line, or a row split into the cells the header
@@ -330,7 +668,7 @@ impl FactsScanner {
                     self.facts.locked_rows = columns.book.map(|_| 0);
                 }
                 self.columns = Some(columns);
-                self.book = columns.and_then(|columns| columns.book);
+                self.fast.book = columns.and_then(|columns| columns.book);
                 return;
             }
         };
@@ -365,8 +703,7 @@ impl FactsScanner {
         }
         // The rows after this one take the fast path if they start like it.
         if columns.fits_fast_path() {
-            self.prefix.clear();
-            self.prefix.extend_from_slice(&line[..ends[1] + 1]);
+            self.fast.prefix = Prefix::of(&line[..ends[1] + 1]);
         }
     }
 
@@ -468,22 +805,6 @@ fn compare_plain_prices(data: &[u8], a: Range<usize>, b: Range<usize>) -> Option
 #[inline]
 fn compare_plain_prices(_data: &[u8], _a: Range<usize>, _b: Range<usize>) -> Option<Ordering> {
     None
-}
-
-/// Whether `line` (not shorter) starts with `prefix`, eight bytes at a time (a call to `memcmp` per row costs
-/// more than the rest of the row).
-#[inline]
-fn same_prefix(line: &[u8], prefix: &[u8]) -> bool {
-    let word = |bytes: &[u8], at: usize| {
-        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
-    };
-    let len = prefix.len();
-    if len < 8 {
-        return line[..len] == *prefix;
-    }
-    // Whole words, then the last eight bytes (overlapping the last word when the length is not a multiple of 8).
-    (0..len - 7).step_by(8).all(|at| word(line, at) == word(prefix, at))
-        && word(line, len - 8) == word(prefix, len - 8)
 }
 
 /// Where `BYTE` is among 64 bytes, as a mask (bit `i` for `bytes[i]`): 16 bytes at a time with SSE2 on x86_64.
@@ -830,6 +1151,67 @@ mod tests {
         }
     }
 
+    /// Book rows whose best prices take each way the fast path has (one-word keys, and the general comparison for
+    /// prices that are long, not plain, or past the 32 bytes it classes), in quotes and book snapshot layouts: the
+    /// crossed and locked counts of the plain reading.
+    #[test]
+    fn book_prices_compare_as_numbers_on_every_path() {
+        let pairs = [
+            ("88847.5", "88847"),
+            ("88847", "88847.5"),
+            ("88847", "88847"),
+            ("100", "100.0"),
+            ("100.", "100"),
+            ("0.5", "0.25"),
+            ("0.25", "0.5"),
+            ("9.5", "10"),
+            ("10", "9.5"),
+            ("12345678", "12345679"),
+            ("12345679", "12345678"),
+            ("1234567.8", "1234567.9"),
+            ("123456789", "123456789"),
+            ("0100", "100"),
+            (".5", "0.5"),
+            ("1e2", "100"),
+            ("-1", "1"),
+            ("", "5"),
+            ("5", ""),
+            ("0.00012345", "0.00012344"),
+        ];
+        // An amount before the prices, short or long enough to push them past the classed 32 bytes.
+        for amount in ["1.5", "123456789012345678901234.5"] {
+            for header in [
+                "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount",
+                "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount",
+            ] {
+                let quotes = header.contains("ask_amount");
+                for (bid, ask) in pairs {
+                    let mut text = format!("{header}\n");
+                    // Rows enough for the fast path, with the pair in every other row.
+                    for row in 0..40u64 {
+                        let (bid, ask) = if row % 2 == 0 { (bid, ask) } else { ("7", "8") };
+                        let cells = if quotes {
+                            format!("{amount},{ask},{bid},2")
+                        } else {
+                            format!("{ask},{amount},{bid},2")
+                        };
+                        text.push_str(&format!(
+                            "binance-futures,BTCUSDT,{},{},{cells}\n",
+                            1_790_812_800_000_000 + row,
+                            1_790_812_800_000_100 + row
+                        ));
+                    }
+                    let expected = reference(&text);
+                    assert_eq!(
+                        scan(&text, text.len()),
+                        expected,
+                        "{header} bid {bid} ask {ask} amount {amount}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The facts by the plainest reading: split the whole text into lines and cells.
     fn reference(text: &str) -> FileFacts {
         let mut lines = text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
@@ -934,6 +1316,7 @@ mod tests {
                     Just("exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount"),
                     Just("exchange,symbol,timestamp,local_timestamp,id,side,price,amount"),
                     Just("exchange,symbol,local_timestamp,timestamp,ask_amount,ask_price,bid_price,bid_amount"),
+                    Just("exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount"),
                 ],
                 // Small pieces cut every row; large ones hold rows whole, read 64 bytes of line ends at a time.
                 piece in prop_oneof![1usize..200, 200usize..10_000],
