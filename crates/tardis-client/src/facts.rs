@@ -281,16 +281,21 @@ impl Tally {
     }
 
     /// Reads the row `data[start..end]` (`end` is its newline's index) if it has the known prefix and 16-digit
-    /// timestamps, and [`HEAD`] bytes of `data` from its start; returns whether it did, having counted nothing when
-    /// not. The row's first [`HEAD`] bytes are taken as one array, so every read at the prefix's offsets is checked
-    /// once.
+    /// timestamps; returns whether it did, having counted nothing when not. The row's first [`HEAD`] bytes are taken
+    /// as one array (a padded copy for a row near the end of `data`), so every read at the prefix's offsets is
+    /// checked once.
     #[inline(always)]
     fn fast_row(&mut self, fast: &Fast, data: &[u8], start: usize, end: usize) -> bool {
         let prefix = fast.prefix.len.min(MAX_PREFIX);
         // `exchange,symbol,` then 16 digits, a comma, 16 digits and a comma.
         let cells = prefix + 2 * (FAST_DIGITS + 1);
-        let Some(head) = data.get(start..).and_then(|rest| rest.first_chunk::<HEAD>()) else {
-            return false;
+        let padded;
+        let head = match data.get(start..).and_then(|rest| rest.first_chunk::<HEAD>()) {
+            Some(head) => head,
+            None => {
+                padded = padded_head(data, start, end);
+                &padded
+            }
         };
         let stamp = |at: usize| {
             let word =
@@ -319,6 +324,16 @@ impl Tally {
         }
         true
     }
+}
+
+/// The first [`HEAD`] bytes of the row `data[start..=end]` for a row near the end of `data`: the row's bytes, then
+/// zeros (the fast path reads nothing past the row's end but what it masks away).
+#[cold]
+fn padded_head(data: &[u8], start: usize, end: usize) -> [u8; HEAD] {
+    let mut head = [0; HEAD];
+    let row = &data[start..=end.min(start + HEAD - 1)];
+    head[..row.len()].copy_from_slice(row);
+    head
 }
 
 /// The lines of a piece whose ends are in it: their ends are found 64 bytes at a time as a bit mask
@@ -604,8 +619,8 @@ impl FactsScanner {
                 return;
             };
             let mut line = std::mem::take(&mut self.carry);
-            line.extend_from_slice(&data[..end]);
-            self.general_row(&line);
+            line.extend_from_slice(&data[..=end]);
+            self.lines(&line, 0);
             line.clear();
             self.carry = line;
             at = end + 1;
