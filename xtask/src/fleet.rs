@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use chrono::NaiveDate;
 use downloader::download::manifest::{self, Manifest, RunStatus};
-use serde::Deserialize;
+use downloader::download::summary::UnitLine;
 
 use self::bucket::Bucket;
 use crate::{cargo, run_checked};
@@ -437,13 +437,6 @@ struct Unit {
     shard: u32,
 }
 
-/// What the fleet reads of a line of `md-cli plan --json`.
-#[derive(Debug, Deserialize)]
-struct PlanLine {
-    object: String,
-    shard: Option<u32>,
-}
-
 struct Plan {
     units: Vec<Unit>,
     /// Planned objects per shard.
@@ -466,7 +459,7 @@ impl Plan {
             (0..shards).map(|shard| (shard, BTreeSet::new())).collect();
         for line in String::from_utf8(output.stdout)?.lines().filter(|line| !line.trim().is_empty())
         {
-            let PlanLine { object, shard } =
+            let UnitLine { object, shard, .. } =
                 serde_json::from_str(line).with_context(|| format!("plan line {line:?}"))?;
             let shard = shard
                 .filter(|shard| *shard < shards)

@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use downloader::download::summary::UnitLine;
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, Unit, Warmed, plan_and_warm};
+use super::job::{Job, UnitFiles, Warmed, plan_and_warm};
 use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, remove_dir, target_dir};
@@ -101,7 +102,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
 }
 
 /// Every unit has its objects: the raw one byte-exact, the Parquet one present and non-empty.
-fn check(sink: &Path, format: &str, units: &[Unit], reference: &Path) -> Result<()> {
+fn check(sink: &Path, format: &str, units: &[UnitLine], reference: &Path) -> Result<()> {
     for unit in units {
         let raw = unit.object.replace(".parquet", ".csv.gz");
         let parquet = unit.object.replace(".csv.gz", ".parquet");

@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, Warmed, curl, plan_and_warm};
+use super::job::{Job, KEY, UnitFiles, Warmed, curl, plan_and_warm};
 use super::measure::{Meter, Row, capture, max, median, mib, ratio_goal};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
