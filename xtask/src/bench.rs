@@ -49,7 +49,7 @@ use crate::{cargo, root, run_checked, target_dir};
 /// The report is printed and written to target/bench/report.md. Python tools (tardis-dev, DuckDB, pyarrow, pandas)
 /// are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct Options {
     /// The parts to run (default: all of them, in this order).
     #[arg(value_enum, value_name = "PART")]
     parts: Vec<Part>,
@@ -58,13 +58,13 @@ pub(crate) struct Args {
     runs: Option<usize>,
     /// One run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert).
     #[arg(long)]
-    quick: bool,
+    pub(crate) quick: bool,
     /// Also replace the generated blocks of docs/BENCHMARKS.md with this run's tables.
     #[arg(long)]
     write_docs: bool,
     /// Compressed size of the conversion memory-check file, GiB (convert).
     #[arg(long, value_name = "G", default_value_t = 1.0)]
-    large_gib: f64,
+    pub(crate) large_gib: f64,
 }
 
 /// A benchmark part (see the module docs).
@@ -106,15 +106,6 @@ impl std::fmt::Display for Part {
     }
 }
 
-/// What the parts are told of the command line.
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    /// Runs per measurement (at least 1).
-    pub(crate) runs: usize,
-    pub(crate) quick: bool,
-    pub(crate) large_gib: f64,
-}
-
 /// The release binaries the parts run.
 #[derive(Debug, Clone)]
 pub(crate) struct Binaries {
@@ -149,7 +140,7 @@ impl Binaries {
     }
 }
 
-impl Args {
+impl Options {
     /// The parts to run, `all` (or none named) expanded to every part.
     fn parts(&self) -> Vec<Part> {
         let mut parts: Vec<Part> = Vec::new();
@@ -165,19 +156,14 @@ impl Args {
         parts
     }
 
-    /// What the parts are told: `--quick` means one run unless `--runs` says otherwise.
-    fn options(&self) -> Options {
-        Options {
-            runs: self.runs.unwrap_or(if self.quick { 1 } else { 3 }).max(1),
-            quick: self.quick,
-            large_gib: self.large_gib,
-        }
+    /// Runs per measurement, at least 1: `--runs`, else 3, or 1 with `--quick`.
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 1 } else { 3 }).max(1)
     }
 }
 
-pub(crate) fn run(args: &Args) -> Result<()> {
-    let parts = args.parts();
-    let options = args.options();
+pub(crate) fn run(options: &Options) -> Result<()> {
+    let parts = options.parts();
     let started = Instant::now();
     let machine_before = Machine::describe();
     // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else;
@@ -218,15 +204,15 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     for part in &parts {
         eprintln!("xtask: bench {part}");
         let body = match *part {
-            Part::Mirror => mirror::run(&options, &binaries, &meter)?,
-            Part::Facts => facts::run(&options, &binaries, &meter)?,
-            Part::Formats => formats::run(&options, &binaries, &meter)?,
-            Part::Memory => memory::run(&options, &binaries, &meter)?,
-            Part::Rate => rate::run(&options, &binaries, &meter)?,
-            Part::Keys => keys::run(&options, &binaries)?,
-            Part::Convert => convert::run(&options, &binaries, &meter)?,
-            Part::Adopt => adopt::run(&options, &binaries, &meter)?,
-            Part::Lake => lake::run(&options, &meter)?,
+            Part::Mirror => mirror::run(options, &binaries, &meter)?,
+            Part::Facts => facts::run(options, &binaries, &meter)?,
+            Part::Formats => formats::run(options, &binaries, &meter)?,
+            Part::Memory => memory::run(options, &binaries, &meter)?,
+            Part::Rate => rate::run(options, &binaries, &meter)?,
+            Part::Keys => keys::run(options, &binaries)?,
+            Part::Convert => convert::run(options, &binaries, &meter)?,
+            Part::Adopt => adopt::run(options, &binaries, &meter)?,
+            Part::Lake => lake::run(options, &meter)?,
             Part::All => unreachable!("`all` is expanded above"),
         };
         println!("\n## {part}\n\n{body}");
@@ -242,7 +228,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     println!("\n{machine}");
     std::fs::write(work.join("report.md"), &report)?;
     eprintln!("xtask: report written to {}", work.join("report.md").display());
-    if args.write_docs {
+    if options.write_docs {
         let path = root().join("docs/BENCHMARKS.md");
         let mut docs = std::fs::read_to_string(&path)?;
         docs = replace_block(&docs, "machine", &format!("Command: `{command}`\n\n{machine}"))?;
@@ -495,19 +481,19 @@ mod tests {
     #[derive(Debug, Parser)]
     struct Bench {
         #[command(flatten)]
-        args: Args,
+        options: Options,
     }
 
-    fn parse(line: &str) -> Args {
-        Bench::parse_from(std::iter::once("bench").chain(line.split_whitespace())).args
+    fn parse(line: &str) -> Options {
+        Bench::parse_from(std::iter::once("bench").chain(line.split_whitespace())).options
     }
 
     #[test]
     fn quick_means_one_run_unless_runs_is_given() {
-        assert_eq!(parse("").options().runs, 3);
-        assert_eq!(parse("--quick").options().runs, 1);
-        assert_eq!(parse("--quick --runs 5").options().runs, 5);
-        assert_eq!(parse("--runs 0").options().runs, 1);
+        assert_eq!(parse("").runs(), 3);
+        assert_eq!(parse("--quick").runs(), 1);
+        assert_eq!(parse("--quick --runs 5").runs(), 5);
+        assert_eq!(parse("--runs 0").runs(), 1);
     }
 
     #[test]

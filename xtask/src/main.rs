@@ -62,7 +62,7 @@ enum Task {
     /// the smoke against the stand-in and the demo, with its own set-up.
     Test,
     EnvExample(EnvExample),
-    Bench(bench::Args),
+    Bench(bench::Options),
     Image(image::Args),
     Fleet(fleet::Options),
     Smoke(smoke::Args),
@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.task {
         Some(Task::Test) => test::run(),
         Some(Task::EnvExample(args)) => env_example(args.check),
-        Some(Task::Bench(args)) => bench::run(&args),
+        Some(Task::Bench(options)) => bench::run(&options),
         Some(Task::Image(args)) => image::run(&args),
         Some(Task::Fleet(options)) => fleet::run(options),
         Some(Task::Smoke(args)) => smoke::run(args),

@@ -43,7 +43,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         plan_and_warm(&job(&planning, "raw,parquet")?, &planning, &work, meter, &url, "formats")?;
 
     let mut results: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         for offset in 0..FORMATS.len() {
             let format = FORMATS[(round + offset) % FORMATS.len()];
             eprintln!("xtask: bench formats {format} (round {})", round + 1);
@@ -69,7 +69,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          of {} runs (best in brackets), formats interleaved round by round. MB/s: 10^6 bytes of downloaded \
          files per second of wall time; CPU: user + system seconds.\n",
         total as f64 / 1e6,
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| MD_OUTPUT_FORMAT | objects per unit | MB/s (best) | wall s | CPU s | peak RSS MiB | CPU vs parquet |\n\
