@@ -26,10 +26,10 @@ use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
 use serde::{Deserialize, Serialize};
 use tardis_client::facts::FileFacts;
+use tardis_client::wire::IncidentReport;
 
 pub use self::last_run::LastRun;
 pub use self::stored::Found;
-use super::freshness::Incident;
 use super::manifest::{self, FactsState};
 use super::plan::{Plan, Unit};
 use super::reports::{self, DayReports, ReportFilters};
@@ -92,7 +92,7 @@ pub struct UnitLine {
     pub message: Option<String>,
     /// The incident Tardis reports on the unit's day, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident: Option<Incident>,
+    pub incident: Option<IncidentReport>,
     /// For a stored unit: what is inside its file as Tardis sent it (docs/STATUSES.md, "Per-file facts"), when the
     /// download that stored it learnt them.
     #[serde(skip_serializing_if = "Option::is_none")]
