@@ -36,33 +36,74 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
 
 use self::measure::Meter;
-use crate::{cargo, root, run_checked};
+use crate::{cargo, root, run_checked, target_dir};
 
-const USAGE: &str = "\
-cargo xtask bench [PART] [--runs N] [--quick] [--write-docs] [--large-gib G]
-
-  PART           mirror, facts, formats, memory, rate, keys, convert, adopt or lake (default: all of them, in that
-                 order)
-  --runs N       runs per measurement; the median is reported (default 3)
-  --quick        one run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert)
-  --write-docs   also replace the generated blocks of docs/BENCHMARKS.md with this run's tables
-  --large-gib G  compressed size of the conversion memory-check file (convert; default 1)
-
-The report is printed and written to target/bench/report.md. Python tools (tardis-dev, DuckDB, pyarrow, pandas)
-are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.";
-
-/// The benchmark parts, in the order `cargo xtask bench` runs them.
-const PARTS: &[&str] =
-    &["mirror", "facts", "formats", "memory", "rate", "keys", "convert", "adopt", "lake"];
-
-/// Command-line options shared by the parts.
-#[derive(Debug, Clone)]
+/// Every benchmark (or the parts named), side by side with the alternatives.
+///
+/// Runs every benchmark part (or the parts named, in the order named) side by side with the alternatives on this
+/// machine, as Markdown tables with ratios; each figure is the median of --runs runs.
+///
+/// The report is printed and written to target/bench/report.md. Python tools (tardis-dev, DuckDB, pyarrow, pandas)
+/// are installed into the git-ignored .venv/ on first use; large stand-in files are cached under target/bench/.
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Options {
-    pub(crate) runs: usize,
+    /// The parts to run (default: all of them, in this order).
+    #[arg(value_enum, value_name = "PART")]
+    parts: Vec<Part>,
+    /// Runs per measurement; the median is reported [default: 3, or 1 with --quick].
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// One run each, no 1 GiB files (memory) and no 1 GiB conversion check (convert).
+    #[arg(long)]
     pub(crate) quick: bool,
+    /// Also replace the generated blocks of docs/BENCHMARKS.md with this run's tables.
+    #[arg(long)]
+    write_docs: bool,
+    /// Compressed size of the conversion memory-check file, GiB (convert).
+    #[arg(long, value_name = "G", default_value_t = 1.0)]
     pub(crate) large_gib: f64,
+}
+
+/// A benchmark part (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// Every part, in order.
+    All,
+    /// md-cli download against the official Python client and parallel curl, loopback and WAN-like.
+    Mirror,
+    /// md-cli download with and without the per-file facts.
+    Facts,
+    /// md-cli download in each output format: raw, parquet and raw,parquet.
+    Formats,
+    /// Peak RSS of md-cli download over 64 MiB and 1 GiB files, raw and raw,parquet.
+    Memory,
+    /// The per-second rate limiter as the Tardis stand-in saw it.
+    Rate,
+    /// Canonical keys per second.
+    Keys,
+    /// CSV.gz -> Parquet against DuckDB, pyarrow and pandas.
+    Convert,
+    /// Adopting a bucket of 10,000 Parquet objects another writer left, on the GCS fake.
+    Adopt,
+    /// One day of one symbol's trades with DuckDB, default layout against the hive layout and its index.
+    Lake,
+}
+
+impl Part {
+    /// Every part but `all`, in the order `cargo xtask bench` runs them.
+    fn every() -> impl Iterator<Item = Part> {
+        Part::value_variants().iter().copied().filter(|part| *part != Part::All)
+    }
+}
+
+impl std::fmt::Display for Part {
+    /// Its name on the command line, in the report and in docs/BENCHMARKS.md's block markers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.to_possible_value().expect("no part is skipped").get_name())
+    }
 }
 
 /// The release binaries the parts run.
@@ -99,44 +140,38 @@ impl Binaries {
     }
 }
 
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut parts: Vec<&str> = Vec::new();
-    let mut options = Options { runs: 3, quick: false, large_gib: 1.0 };
-    let mut write_docs = false;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--runs" => options.runs = rest.next().context("--runs needs a number")?.parse()?,
-            "--quick" => options.quick = true,
-            "--write-docs" => write_docs = true,
-            "--large-gib" => {
-                options.large_gib = rest.next().context("--large-gib needs a number")?.parse()?;
+impl Options {
+    /// The parts to run, `all` (or none named) expanded to every part.
+    fn parts(&self) -> Vec<Part> {
+        let mut parts: Vec<Part> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::All => parts.extend(Part::every()),
+                part => parts.push(*part),
             }
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            "all" => parts.extend(PARTS),
-            part if PARTS.contains(&part) => parts.push(part),
-            other => bail!("unknown benchmark or argument {other:?}\n\n{USAGE}"),
         }
+        if parts.is_empty() {
+            parts.extend(Part::every());
+        }
+        parts
     }
-    if parts.is_empty() {
-        parts.extend(PARTS);
-    }
-    if options.quick && !args.iter().any(|arg| arg == "--runs") {
-        options.runs = 1;
-    }
-    options.runs = options.runs.max(1);
 
+    /// Runs per measurement, at least 1: `--runs`, else 3, or 1 with `--quick`.
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 1 } else { 3 }).max(1)
+    }
+}
+
+pub(crate) fn run(options: &Options) -> Result<()> {
+    let parts = options.parts();
     let started = Instant::now();
     let machine_before = Machine::describe();
     // The adoption part needs only its own example and a Python for the runner: run alone, it builds nothing else;
     // the facts part alone builds only md-cli (ISA-L) and the stand-in.
-    let only_adopt = parts.iter().all(|part| *part == "adopt");
-    let only_facts = parts.iter().all(|part| *part == "facts");
+    let only_adopt = parts.iter().all(|part| *part == Part::Adopt);
+    let only_facts = parts.iter().all(|part| *part == Part::Facts);
     // The lake part runs Python alone: run alone, it builds nothing.
-    let only_lake = parts.iter().all(|part| *part == "lake");
+    let only_lake = parts.iter().all(|part| *part == Part::Lake);
     let binaries = if only_lake {
         Binaries::in_target()
     } else if only_adopt {
@@ -165,26 +200,27 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
     let meter = Meter::new(python, &work)?;
 
-    let mut sections: Vec<(&str, String)> = Vec::new();
+    let mut sections: Vec<(Part, String)> = Vec::new();
     for part in &parts {
         eprintln!("xtask: bench {part}");
         let body = match *part {
-            "mirror" => mirror::run(&options, &binaries, &meter)?,
-            "facts" => facts::run(&options, &binaries, &meter)?,
-            "formats" => formats::run(&options, &binaries, &meter)?,
-            "memory" => memory::run(&options, &binaries, &meter)?,
-            "rate" => rate::run(&options, &binaries, &meter)?,
-            "keys" => keys::run(&options, &binaries)?,
-            "convert" => convert::run(&options, &binaries, &meter)?,
-            "adopt" => adopt::run(&options, &binaries, &meter)?,
-            "lake" => lake::run(&options, &meter)?,
-            _ => unreachable!("parts are checked above"),
+            Part::Mirror => mirror::run(options, &binaries, &meter)?,
+            Part::Facts => facts::run(options, &binaries, &meter)?,
+            Part::Formats => formats::run(options, &binaries, &meter)?,
+            Part::Memory => memory::run(options, &binaries, &meter)?,
+            Part::Rate => rate::run(options, &binaries, &meter)?,
+            Part::Keys => keys::run(options, &binaries)?,
+            Part::Convert => convert::run(options, &binaries, &meter)?,
+            Part::Adopt => adopt::run(options, &binaries, &meter)?,
+            Part::Lake => lake::run(options, &meter)?,
+            Part::All => unreachable!("`all` is expanded above"),
         };
         println!("\n## {part}\n\n{body}");
-        sections.push((part, body));
+        sections.push((*part, body));
     }
     let machine = machine_before.with_after(&Machine::describe(), started.elapsed().as_secs_f64());
-    let command = format!("cargo xtask bench {}", args.join(" ")).trim_end().to_owned();
+    // The command line as given (`bench` and what follows it).
+    let command = format!("cargo xtask {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     let mut report = format!("Command: `{command}`\n\n{machine}\n");
     for (part, body) in &sections {
         report.push_str(&format!("\n## {part}\n\n{body}"));
@@ -192,12 +228,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!("\n{machine}");
     std::fs::write(work.join("report.md"), &report)?;
     eprintln!("xtask: report written to {}", work.join("report.md").display());
-    if write_docs {
+    if options.write_docs {
         let path = root().join("docs/BENCHMARKS.md");
         let mut docs = std::fs::read_to_string(&path)?;
         docs = replace_block(&docs, "machine", &format!("Command: `{command}`\n\n{machine}"))?;
         for (part, body) in &sections {
-            docs = replace_block(&docs, part, body)?;
+            docs = replace_block(&docs, &part.to_string(), body)?;
         }
         std::fs::write(&path, docs)?;
         eprintln!("xtask: updated {}", path.display());
@@ -205,18 +241,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The target directory cargo builds into.
-pub(crate) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
-}
-
 /// Builds every release binary the parts need, in one cargo invocation (one feature resolution), and md-cli and
 /// `convert_bench` again without the `isal` feature in their own target directory (`<target>/zlib-rs`), so neither
 /// build undoes the other.
-fn build(parts: &[&str]) -> Result<Binaries> {
+fn build(parts: &[Part]) -> Result<Binaries> {
     crate::tools::ensure_isal_tools()?;
     // `convert` alone needs only the converter's bench worker, built both ways.
-    let only_convert = parts.iter().all(|part| *part == "convert");
+    let only_convert = parts.iter().all(|part| *part == Part::Convert);
     let zlib_rs = target_dir().join("zlib-rs");
     let mut zlib_rs_build = cargo();
     zlib_rs_build.args(["build", "--release", "--locked"]);
@@ -443,7 +474,38 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Bench {
+        #[command(flatten)]
+        options: Options,
+    }
+
+    fn parse(line: &str) -> Options {
+        Bench::parse_from(std::iter::once("bench").chain(line.split_whitespace())).options
+    }
+
+    #[test]
+    fn quick_means_one_run_unless_runs_is_given() {
+        assert_eq!(parse("").runs(), 3);
+        assert_eq!(parse("--quick").runs(), 1);
+        assert_eq!(parse("--quick --runs 5").runs(), 5);
+        assert_eq!(parse("--runs 0").runs(), 1);
+    }
+
+    #[test]
+    fn all_or_no_part_is_every_part_in_order() {
+        let every: Vec<Part> = Part::every().collect();
+        assert_eq!(every.len(), 9);
+        assert_eq!(every.first(), Some(&Part::Mirror));
+        assert_eq!(parse("").parts(), every);
+        assert_eq!(parse("all").parts(), every);
+        assert_eq!(parse("convert facts").parts(), [Part::Convert, Part::Facts]);
+        assert_eq!(Part::Convert.to_string(), "convert");
+    }
 
     #[test]
     fn blocks_are_replaced_in_place() {

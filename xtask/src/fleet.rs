@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use chrono::NaiveDate;
 use downloader::download::manifest::{self, Manifest, RunStatus};
-use serde::Deserialize;
+use downloader::download::summary::UnitLine;
 
 use self::bucket::Bucket;
 use crate::{cargo, run_checked};
@@ -42,7 +42,7 @@ const BUCKET: &str = "md-fleet";
 const STARTUP: Duration = Duration::from_secs(60);
 
 /// How a task learns its shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum IndexVars {
     /// `SHARD_INDEX` and `TOTAL_SHARDS`.
     Plain,
@@ -55,16 +55,6 @@ pub(crate) enum IndexVars {
 }
 
 impl IndexVars {
-    fn parse(text: &str) -> Result<IndexVars> {
-        Ok(match text {
-            "plain" => IndexVars::Plain,
-            "batch" => IndexVars::Batch,
-            "cloud-run" => IndexVars::CloudRun,
-            "kubernetes" => IndexVars::Kubernetes,
-            other => bail!("--engine takes plain, batch, cloud-run or kubernetes, not {other:?}"),
-        })
-    }
-
     fn vars(self, index: u32, total: u32) -> [(&'static str, String); 2] {
         let (index_var, total_var) = match self {
             IndexVars::Plain => ("SHARD_INDEX", "TOTAL_SHARDS"),
@@ -76,88 +66,66 @@ impl IndexVars {
     }
 }
 
-/// What to simulate.
-#[derive(Debug, Clone)]
+/// N md-cli download processes against the Tardis stand-in and the GCS fake, checked unit by unit.
+///
+/// Runs N md-cli download processes (at most P at once, each limited to R Tardis requests per second) against the
+/// Tardis stand-in and the GCS fake, then checks that every planned unit was done exactly once (manifests and
+/// objects) and prints units, bytes and wall time per shard and the stand-in's peak request rate.
+///
+/// The defaults are a small plan: 4 days of deribit and binance-futures (every instrument type of the fixtures),
+/// three data types, 16 KiB files: about 100 units, debug binaries.
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Options {
+    /// Download processes (shards).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) shards: u32,
+    /// How many run at once (at most N).
+    #[arg(long, value_name = "P", default_value_t = 4)]
     pub(crate) parallel: usize,
+    /// Tardis requests per second each process may make (TARDIS_RATE_LIMIT_PER_SECOND).
+    #[arg(long, value_name = "R", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) rate: u32,
+    /// How each process is told its shard: the variables of this engine.
+    #[arg(long, value_enum, default_value_t = IndexVars::Batch)]
     pub(crate) engine: IndexVars,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-10-01")]
     pub(crate) from: String,
+    /// Last day (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-10-04")]
     pub(crate) to: String,
+    /// Tardis exchange ids, comma-separated.
+    #[arg(long, value_name = "IDS", default_value = "deribit,binance-futures")]
     pub(crate) venues: String,
+    /// Data types, comma-separated.
+    #[arg(long, value_name = "TYPES", default_value = "trades,book_snapshot_5,options_chain")]
     pub(crate) data_types: String,
+    /// Compressed size of the stand-in's generated files (tardis-stub --file-size).
+    #[arg(long, value_name = "SIZE", default_value = "16K")]
     pub(crate) file_size: String,
+    /// Release binaries instead of debug ones.
+    #[arg(long)]
     pub(crate) release: bool,
-    /// Extra arguments for the stand-in (faults: `--rate-500 0.05`, WAN: `--bandwidth 1M`).
+    /// One argument for tardis-stub in the fleet's run, e.g. --stub-arg --rate-500 --stub-arg 0.05 (faults are
+    /// retried; the request count must then equal units plus the retries the manifests report); WAN-like:
+    /// --stub-arg --bandwidth --stub-arg 1M.
+    #[arg(long = "stub-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) stub_args: Vec<String>,
     /// Build the binaries as `cargo nextest run --workspace` does (dev-dependency features unified), so that after
     /// the tests nothing is rebuilt; otherwise only the three binaries are built.
+    #[arg(skip)]
     pub(crate) like_workspace_tests: bool,
 }
 
 impl Default for Options {
-    /// A small plan: 4 days of deribit and binance-futures (every instrument type of the fixtures), three data
-    /// types, 16 KiB files: about 100 units.
+    /// What the flags default to.
     fn default() -> Self {
-        Options {
-            shards: 8,
-            parallel: 4,
-            rate: 4,
-            engine: IndexVars::Batch,
-            from: "2026-10-01".into(),
-            to: "2026-10-04".into(),
-            venues: "deribit,binance-futures".into(),
-            data_types: "trades,book_snapshot_5,options_chain".into(),
-            file_size: "16K".into(),
-            release: false,
-            stub_args: Vec::new(),
-            like_workspace_tests: false,
-        }
+        crate::defaults()
     }
 }
 
-const HELP: &str = "\
-cargo xtask fleet [--shards N] [--parallel P] [--rate R] [--engine batch|cloud-run|kubernetes|plain]
-                  [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--venues IDS] [--data-types TYPES] [--file-size SIZE]
-                  [--release] [--stub-arg ARG]...
-
-Runs N md-cli download processes (at most P at once, each limited to R Tardis requests per second) against the
-Tardis stand-in and the GCS fake, then checks that every planned unit was done exactly once (manifests and objects)
-and prints units, bytes and wall time per shard and the stand-in's peak request rate.
-Defaults: 8 shards, 4 at once, 4 requests/s each, Cloud Batch's task variables, 2026-10-01..2026-10-04,
-deribit,binance-futures, trades,book_snapshot_5,options_chain, 16K files, debug binaries.
---stub-arg passes one argument to tardis-stub for the fleet's run, e.g. --stub-arg --rate-500 --stub-arg 0.05
-(faults are retried; the request count must then equal units plus the retries the manifests report).";
-
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut options = Options::default();
-    let mut parallel = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{arg} needs a value")).cloned();
-        match arg.as_str() {
-            "--shards" => options.shards = value()?.parse().context("--shards takes a number")?,
-            "--parallel" => parallel = Some(value()?.parse().context("--parallel takes a number")?),
-            "--rate" => options.rate = value()?.parse().context("--rate takes a number")?,
-            "--engine" => options.engine = IndexVars::parse(&value()?)?,
-            "--from" => options.from = value()?,
-            "--to" => options.to = value()?,
-            "--venues" => options.venues = value()?,
-            "--data-types" => options.data_types = value()?,
-            "--file-size" => options.file_size = value()?,
-            "--release" => options.release = true,
-            "--stub-arg" => options.stub_args.push(value()?),
-            "--help" | "-h" => {
-                println!("{HELP}");
-                return Ok(());
-            }
-            other => bail!("unknown argument {other:?}\n\n{HELP}"),
-        }
-    }
-    ensure!(options.shards >= 1, "--shards must be at least 1");
-    ensure!(options.rate >= 1, "--rate must be at least 1");
-    options.parallel = parallel.unwrap_or(options.parallel).clamp(1, options.shards as usize);
+pub(crate) fn run(mut options: Options) -> Result<()> {
+    options.parallel = options.parallel.clamp(1, options.shards as usize);
     let report = simulate(&options)?;
     println!("{report}");
     Ok(())
@@ -469,13 +437,6 @@ struct Unit {
     shard: u32,
 }
 
-/// What the fleet reads of a line of `md-cli plan --json`.
-#[derive(Debug, Deserialize)]
-struct PlanLine {
-    object: String,
-    shard: Option<u32>,
-}
-
 struct Plan {
     units: Vec<Unit>,
     /// Planned objects per shard.
@@ -498,7 +459,7 @@ impl Plan {
             (0..shards).map(|shard| (shard, BTreeSet::new())).collect();
         for line in String::from_utf8(output.stdout)?.lines().filter(|line| !line.trim().is_empty())
         {
-            let PlanLine { object, shard } =
+            let UnitLine { object, shard, .. } =
                 serde_json::from_str(line).with_context(|| format!("plan line {line:?}"))?;
             let shard = shard
                 .filter(|shard| *shard < shards)
@@ -808,6 +769,8 @@ mod tests {
                 assert!(md_config::spec(name).is_some(), "md-config does not know {name}");
             }
         }
-        assert!(IndexVars::parse("k8s").is_err());
+        let parse = |name| <IndexVars as clap::ValueEnum>::from_str(name, false);
+        assert_eq!(parse("cloud-run"), Ok(IndexVars::CloudRun));
+        assert!(parse("k8s").is_err());
     }
 }

@@ -37,7 +37,7 @@ pub(crate) enum Inflater {
 }
 
 /// What builds and runs containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Engine {
     /// A docker client whose engine answers.
     Docker,
@@ -101,47 +101,39 @@ pub(crate) fn context_dir() -> PathBuf {
     root().join("target/image")
 }
 
-const HELP: &str = "\
-cargo xtask image [--engine docker|podman] [--tag NAME] [--without-isal]
+/// Static md-cli and the CA bundle in a FROM scratch image (localhost/md:latest).
+///
+/// Builds a static md-cli (release, crt-static, target dir <target>/static), stages it with the CA bundle and
+/// deploy/Containerfile in target/image/, and builds the FROM scratch image with docker when an engine answers,
+/// else podman (CONTAINERS_CONF=deploy/containers.conf).
+///
+/// md-cli inflates with ISA-L, built from source (nasm, autoconf, automake, libtool and make are installed with
+/// apt-get when missing and we are root); --without-isal builds it without ISA-L (zlib-rs inflates; target dir
+/// <target>/static-zlib-rs).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// The engine to build with [default: docker when `docker info` answers, else podman].
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
+    /// The image's name.
+    #[arg(long, value_name = "NAME", default_value = TAG)]
+    tag: String,
+    /// Build md-cli without ISA-L (zlib-rs inflates).
+    #[arg(long)]
+    without_isal: bool,
+}
 
-Builds a static md-cli (release, crt-static, target dir <target>/static), stages it with the CA bundle and
-deploy/Containerfile in target/image/, and builds the FROM scratch image (default localhost/md:latest) with docker
-when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf).
-md-cli inflates with ISA-L, built from source (nasm, autoconf, automake, libtool and make are installed with
-apt-get when missing and we are root); --without-isal builds it without ISA-L (zlib-rs inflates; target dir
-<target>/static-zlib-rs).";
-
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut engine = None;
-    let mut tag = TAG.to_owned();
-    let mut inflater = Inflater::Isal;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--engine" => {
-                engine = Some(match args.next().map(String::as_str) {
-                    Some("docker") => Engine::Docker,
-                    Some("podman") => Engine::Podman,
-                    other => bail!("--engine takes docker or podman, not {other:?}"),
-                });
-            }
-            "--tag" => tag = args.next().context("--tag needs a value")?.clone(),
-            "--without-isal" => inflater = Inflater::ZlibRs,
-            "--help" | "-h" => {
-                println!("{HELP}");
-                return Ok(());
-            }
-            other => bail!("unknown argument {other:?}\n\n{HELP}"),
-        }
-    }
-    let engine = match engine {
+pub(crate) fn run(args: &Args) -> Result<()> {
+    let inflater = if args.without_isal { Inflater::ZlibRs } else { Inflater::Isal };
+    let tag = &args.tag;
+    let engine = match args.engine {
         Some(engine) => engine,
         None => Engine::detect().context(
             "no container engine: `docker info` finds no docker engine and podman is not installed; \
              install podman: apt-get install -y podman buildah runc",
         )?,
     };
-    build(engine, &tag, inflater)
+    build(engine, tag, inflater)
 }
 
 /// Builds the static binary, stages the context and builds the image `tag` with `engine`.

@@ -8,6 +8,13 @@
 //! - `fleet --shards N`: N `md-cli download` processes against the stand-ins, checked (see `fleet.rs`).
 //! - `smoke`: the main job against the real Tardis on the latest free day, checked (see `smoke.rs`).
 //! - `demo`: the same main job and checks against the local Tardis stand-in, for a machine without network.
+//! - `fresh-machine`: md-cli's default build needs only the Rust toolchain and a C compiler (see `tools.rs`).
+//! - `stub [ARGS]`: the Tardis stand-in on 127.0.0.1, every argument passed on to `tardis-stub`.
+//!
+//! The command line is clap's derive: [`Cli`] with one [`Task`] per task, each task's flags an `Args` struct in its
+//! module whose doc comments are the help (`cargo xtask TASK --help`). Where code builds a task's options
+//! (`cargo xtask test` runs the fleet, the demo runs the smoke), their `Default` is [`defaults`]: what the flags
+//! declare, so each default is written once.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask reports to the terminal")]
 #![allow(
@@ -26,9 +33,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 fn main() -> std::process::ExitCode {
-    match run() {
+    match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("xtask: error: {error:#}");
@@ -37,59 +45,73 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) =
-        args.split_first().map(|(task, rest)| (task.as_str(), rest)).unwrap_or(("help", &[]));
-    match task {
-        "test" => test::run(rest),
-        "bench" => bench::run(rest),
-        "image" => image::run(rest),
-        "fleet" => fleet::run(rest),
-        "smoke" => smoke::run(rest),
-        "demo" => smoke::demo(rest),
-        "fresh-machine" => tools::check_fresh_machine_build(),
-        "env-example" => env_example(rest),
-        "stub" => stub(rest),
-        "help" | "--help" | "-h" => {
-            println!("{HELP}");
-            Ok(())
-        }
-        other => bail!("unknown task {other:?}\n\n{HELP}"),
+/// Project automation for md: the checks CI runs, benchmarks, the container image, the fleet simulator, the smoke
+/// against the real Tardis and its offline demo, and the Tardis stand-in.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", max_term_width = 120)]
+struct Cli {
+    /// The task (without one, this help).
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+/// The tasks; the help of each task's options is on its `Args` struct.
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, the .env.example check, the fleet,
+    /// the smoke against the stand-in and the demo, with its own set-up.
+    Test,
+    EnvExample(EnvExample),
+    Bench(bench::Options),
+    Image(image::Args),
+    Fleet(fleet::Options),
+    Smoke(smoke::Args),
+    Demo(smoke::Demo),
+    /// Check that md-cli's default build needs only the Rust toolchain and a C compiler (cargo check with nasm,
+    /// autotools, libtool and cmake hidden from PATH; no isal-sys in its tree).
+    FreshMachine,
+    Stub(Stub),
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.task {
+        Some(Task::Test) => test::run(),
+        Some(Task::EnvExample(args)) => env_example(args.check),
+        Some(Task::Bench(options)) => bench::run(&options),
+        Some(Task::Image(args)) => image::run(&args),
+        Some(Task::Fleet(options)) => fleet::run(options),
+        Some(Task::Smoke(args)) => smoke::run(args),
+        Some(Task::Demo(args)) => smoke::demo(args),
+        Some(Task::FreshMachine) => tools::check_fresh_machine_build(),
+        Some(Task::Stub(args)) => stub(&args.args),
+        None => Ok(Cli::command().print_long_help()?),
     }
 }
 
-const HELP: &str = "\
-cargo xtask <task>
+/// The defaults of a task's options: what its flags declare when none is given.
+pub(crate) fn defaults<T: clap::Args + FromArgMatches>() -> T {
+    let matches = T::augment_args(clap::Command::new("defaults")).get_matches_from(["defaults"]);
+    T::from_arg_matches(&matches).expect("every option has a default")
+}
 
-tasks:
-  test                  everything CI runs: fmt, clippy -D warnings, nextest, doc tests, docs, .env.example check
-  env-example [--check] write .env.example from md-config's variable table (--check: fail if it is stale)
-  bench [mirror|formats|memory|rate|keys|convert] [--runs N] [--quick] [--write-docs]
-                        every benchmark (or one), side by side with the alternatives: md-cli download vs the official
-                        Python client and curl (loopback and WAN-like), raw vs parquet vs raw,parquet output, peak
-                        RSS over 64 MiB and 1 GiB files (raw and raw,parquet), the rate
-                        limiter, keys/s, CSV.gz -> Parquet vs DuckDB/pyarrow/pandas; tables with ratios on stdout and
-                        in target/bench/report.md (--write-docs: docs/BENCHMARKS.md); Python tools go into .venv
-  image [--engine docker|podman] [--tag NAME]
-                        static md-cli + CA bundle in a FROM scratch image (localhost/md:latest), built with docker
-                        when an engine answers, else podman (CONTAINERS_CONF=deploy/containers.conf)
-  fleet [--shards N] [--parallel P] [--rate R] [--engine batch|cloud-run|kubernetes|plain] ...
-                        N md-cli download processes against the Tardis stand-in and the GCS fake; checks every unit
-                        was done exactly once and prints units, bytes, wall time and peak request rate (--help)
-  smoke [--exchange ID] [--instrument-type TYPE] [--data-type TYPE] [--timeout-secs N] [--keep DIR] ...
-                        needs internet: md-cli pipeline against the real Tardis (--api-url, --datasets-url) for
-                        deribit perpetual trades on the latest free day (the latest 1st of a month exported whole),
-                        into a temporary directory; checks every object (complete gzip, size and CRC32C recorded)
-                        and that md-cli missing reports nothing missing; prints a summary. Without network access it
-                        fails within 30 s with one line saying so. TARDIS_API_KEY is not passed on (--help)
-  demo [--keep DIR]     no network needed: starts the local Tardis stand-in, runs the README's main job (md-cli
-                        pipeline) against it into a temporary directory, checks it as smoke does, and prints the
-                        objects stored (bytes, verified) and md-cli missing's summary; --keep DIR keeps the output
-  fresh-machine         check that md-cli's default build needs only the Rust toolchain and a C compiler (cargo
-                        check with nasm, autotools, libtool and cmake hidden from PATH; no isal-sys in its tree)
-  stub [ARGS]           run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline;
-                        ARGS go to tardis-stub (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them)";
+/// Write .env.example from md-config's variable table.
+#[derive(Debug, clap::Args)]
+struct EnvExample {
+    /// Write nothing; fail if `.env.example` is stale.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Run the Tardis stand-in on 127.0.0.1 (default port 8700) to try md-cli offline.
+///
+/// test-support's tardis-stub, built in release, runs until Ctrl-C; every argument is passed on to it.
+#[derive(Debug, clap::Args)]
+#[command(disable_help_flag = true)]
+struct Stub {
+    /// Passed to tardis-stub as they are (e.g. --key TD.x --file-size 32M --rate-500 0.1; --help lists them).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
@@ -151,10 +173,11 @@ fn stub(args: &[String]) -> Result<()> {
     run_checked(&mut command, "tardis-stub (Ctrl-C to stop)")
 }
 
-fn env_example(args: &[String]) -> Result<()> {
+/// Writes `.env.example`, or with `check` fails when it differs from what would be written.
+pub(crate) fn env_example(check: bool) -> Result<()> {
     let path = root().join(".env.example");
     let expected = md_config::env_example();
-    if args.iter().any(|arg| arg == "--check") {
+    if check {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         if actual != expected {
             bail!(".env.example is stale: run `cargo xtask env-example` and commit the result");
@@ -165,4 +188,90 @@ fn env_example(args: &[String]) -> Result<()> {
     std::fs::write(&path, expected).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("xtask: wrote {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("xtask").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_documented_command_lines_parse() {
+        for line in [
+            "",
+            "test",
+            "env-example",
+            "env-example --check",
+            "bench",
+            "bench facts --runs 7",
+            "bench formats convert --write-docs",
+            "bench mirror --write-docs --runs 5",
+            "bench all --quick --large-gib 0.5",
+            "image",
+            "image --engine podman --tag localhost/md:test --without-isal",
+            "fleet --shards 60",
+            "fleet --shards 8 --parallel 2 --rate 3 --engine cloud-run --from 2026-10-01 --to 2026-10-02 \
+             --venues deribit --data-types trades --file-size 32K --release --stub-arg --rate-500 --stub-arg 0.05",
+            "smoke",
+            "smoke --against-stand-in",
+            "smoke --md-cli /bin/md-cli --datasets-url http://127.0.0.1:1 --api-url http://127.0.0.1:1 \
+             --timeout-secs 300 --exchange binance --instrument-type spot --data-type quotes --keep /tmp/x",
+            "demo",
+            "demo --keep /tmp/x",
+            "fresh-machine",
+            "stub",
+            "stub --key TD.x --file-size 32M --rate-500 0.1",
+        ] {
+            if let Err(error) = parse(line) {
+                panic!("`cargo xtask {line}` does not parse: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_the_flag() {
+        for (line, flag) in [
+            ("fleet --shards 0", "--shards"),
+            ("fleet --rate 0", "--rate"),
+            ("fleet --engine k8s", "--engine"),
+            ("smoke --timeout-secs 0", "--timeout-secs"),
+            ("image --engine lxc", "--engine"),
+            ("bench --runs many", "--runs"),
+            ("bench nothing", "PART"),
+            ("fleet --bogus", "--bogus"),
+        ] {
+            let error = parse(line).map(|_| ()).expect_err(line);
+            assert!(error.to_string().contains(flag), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn stub_passes_every_argument_on() {
+        let Ok(Cli { task: Some(Task::Stub(stub)) }) = parse("stub --help --port 0 -x") else {
+            panic!("stub does not parse");
+        };
+        assert_eq!(stub.args, ["--help", "--port", "0", "-x"]);
+    }
+
+    #[test]
+    fn fleet_defaults_are_the_flags_defaults() {
+        let options = fleet::Options::default();
+        assert_eq!((options.shards, options.parallel, options.rate), (8, 4, 4));
+        assert_eq!(options.engine, fleet::IndexVars::Batch);
+        assert!(!options.release && !options.like_workspace_tests && options.stub_args.is_empty());
+        let Ok(Cli { task: Some(Task::Fleet(parsed)) }) = parse("fleet --stub-arg --rate-500")
+        else {
+            panic!("fleet does not parse");
+        };
+        assert_eq!(parsed.stub_args, ["--rate-500"]);
+        assert_eq!(smoke::Options::default().timeout_secs, 600);
+    }
 }

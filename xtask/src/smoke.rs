@@ -47,94 +47,73 @@ const RUN_ID: &str = "md-smoke-reach";
 /// How long `cargo xtask test` waits for a smoke against an unreachable endpoint to give up.
 const UNREACHABLE_LIMIT: Duration = Duration::from_secs(30);
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// Needs internet: md-cli pipeline against the real Tardis on the latest free day, checked.
+///
+/// Runs the README's main job (md-cli pipeline) against the real Tardis for one exchange, instrument type and data
+/// type on the latest free day: the latest 1st of a month that the exchange has exported whole (D + 1 day <= its
+/// datasets.exportedUntil), which needs no API key. It writes to a temporary directory only, then checks every
+/// object under raw_tick_data/ (a complete Parquet file or gzip, its size and CRC32C recorded), that `md-cli
+/// missing` reports 0 of N >= 1 planned units missing, and that the download manifest is complete; it prints
+/// exchange, day, units, bytes, seconds and where the output went. Needs internet: it first asks Tardis what it has
+/// exported (GET {api}/v1/exchanges/{ID}, through md-cli, with 5 s timeouts and no retries) and, when that fails,
+/// exits 1 within 30 s with one line saying Tardis cannot be reached from this machine. Deribit's perpetual trades
+/// take a minute or a few, depending on the link.
+///
+/// TARDIS_API_KEY is never passed on (the free day needs none), nor any other variable md-config reads; proxy and
+/// TLS variables are.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) options: Options,
+    /// The check `cargo xtask test` runs, instead of the smoke: the smoke against tardis-stub on 127.0.0.1 (it must
+    /// pass), then against http://127.0.0.1:1 and http://md-smoke-unreachable.invalid (each must fail within 30 s
+    /// with one line on stderr naming the URL).
+    #[arg(long)]
+    pub(crate) against_stand_in: bool,
+}
+
+/// What to run: by default the real Tardis, Deribit perpetuals' trades, 10 minutes.
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Options {
+    /// Datasets service.
+    #[arg(long, value_name = "URL", default_value = "https://datasets.tardis.dev")]
     pub(crate) datasets_url: String,
+    /// Metadata API.
+    #[arg(long, value_name = "URL", default_value = "https://api.tardis.dev")]
     pub(crate) api_url: String,
+    /// Tardis exchange id.
+    #[arg(long, value_name = "ID", default_value = "deribit")]
     pub(crate) exchange: String,
+    /// spot, perpetual, future, option or combo.
+    #[arg(long, value_name = "TYPE", default_value = "perpetual")]
     pub(crate) instrument_type: String,
+    /// Tardis data type.
+    #[arg(long, value_name = "TYPE", default_value = "trades")]
     pub(crate) data_type: String,
-    pub(crate) timeout: Duration,
+    /// Bound of the whole run after building md-cli, in seconds; md-cli is stopped then.
+    #[arg(long, value_name = "N", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) timeout_secs: u64,
+    /// Write the output to DIR (absent or empty) and keep it, instead of a removed temporary directory.
+    #[arg(long, value_name = "DIR")]
     pub(crate) keep: Option<PathBuf>,
+    /// Run this md-cli instead of building one (cargo build -p md-cli).
+    #[arg(long, value_name = "PATH")]
     pub(crate) md_cli: Option<PathBuf>,
 }
 
 impl Default for Options {
-    /// The real Tardis, Deribit perpetuals' trades, 10 minutes.
+    /// What the flags default to.
     fn default() -> Self {
-        Options {
-            datasets_url: "https://datasets.tardis.dev".into(),
-            api_url: "https://api.tardis.dev".into(),
-            exchange: "deribit".into(),
-            instrument_type: "perpetual".into(),
-            data_type: "trades".into(),
-            timeout: Duration::from_secs(600),
-            keep: None,
-            md_cli: None,
-        }
+        crate::defaults()
     }
 }
 
-const HELP: &str = "\
-cargo xtask smoke [--datasets-url URL] [--api-url URL] [--exchange ID] [--instrument-type TYPE] [--data-type TYPE]
-                  [--timeout-secs N] [--keep DIR] [--md-cli PATH]
-cargo xtask smoke --against-stand-in
-
-Runs the README's main job (md-cli pipeline) against the real Tardis for one exchange, instrument type and data type
-on the latest free day: the latest 1st of a month that the exchange has exported whole (D + 1 day <= its
-datasets.exportedUntil), which needs no API key. It writes to a temporary directory only, then checks every object
-under raw_tick_data/ (a complete Parquet file or gzip, its size and CRC32C recorded), that `md-cli missing` reports 0 of N >= 1
-planned units missing, and that the download manifest is complete; it prints exchange, day, units, bytes, seconds
-and where the output went. Needs internet: it first asks Tardis what it has exported (GET {api}/v1/exchanges/{ID},
-through md-cli, with 5 s timeouts and no retries) and, when that fails, exits 1 within 30 s with one line saying
-Tardis cannot be reached from this machine. Deribit's perpetual trades take a minute or a few, depending on the link.
-
-TARDIS_API_KEY is never passed on (the free day needs none), nor any other variable md-config reads; proxy and TLS
-variables are.
-
-  --datasets-url URL       datasets service (default https://datasets.tardis.dev)
-  --api-url URL            metadata API (default https://api.tardis.dev)
-  --exchange ID            Tardis exchange id (default deribit)
-  --instrument-type TYPE   spot, perpetual, future, option or combo (default perpetual)
-  --data-type TYPE         Tardis data type (default trades)
-  --timeout-secs N         bound of the whole run after building md-cli; md-cli is stopped then (default 600)
-  --keep DIR               write the output to DIR (absent or empty) and keep it, instead of a removed temporary
-                           directory
-  --md-cli PATH            run this md-cli instead of building one (cargo build -p md-cli)
-  --against-stand-in       the check `cargo xtask test` runs: the smoke against tardis-stub on 127.0.0.1 (it must
-                           pass), then against http://127.0.0.1:1 and http://md-smoke-unreachable.invalid (each must
-                           fail within 30 s with one line on stderr naming the URL)";
-
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut options = Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{arg} needs a value")).cloned();
-        match arg.as_str() {
-            "--datasets-url" => options.datasets_url = value()?,
-            "--api-url" => options.api_url = value()?,
-            "--exchange" => options.exchange = value()?,
-            "--instrument-type" => options.instrument_type = value()?,
-            "--data-type" => options.data_type = value()?,
-            "--timeout-secs" => {
-                let secs: u64 = value()?.parse().context("--timeout-secs takes a number")?;
-                ensure!(secs >= 1, "--timeout-secs must be at least 1");
-                options.timeout = Duration::from_secs(secs);
-            }
-            "--keep" => options.keep = Some(value()?.into()),
-            "--md-cli" => options.md_cli = Some(value()?.into()),
-            "--against-stand-in" => {
-                println!("{}", against_stand_in(false)?);
-                return Ok(());
-            }
-            "--help" | "-h" => {
-                println!("{HELP}");
-                return Ok(());
-            }
-            other => bail!("unknown argument {other:?}\n\n{HELP}"),
-        }
+pub(crate) fn run(args: Args) -> Result<()> {
+    if args.against_stand_in {
+        println!("{}", against_stand_in(false)?);
+        return Ok(());
     }
+    let mut options = args.options;
     for url in [&mut options.datasets_url, &mut options.api_url] {
         *url = url.trim_end_matches('/').to_owned();
     }
@@ -370,7 +349,7 @@ impl<'a> Run<'a> {
             config_file,
             reach_sink: scratch.join("reach"),
             started,
-            deadline: started + options.timeout,
+            deadline: started + Duration::from_secs(options.timeout_secs),
         })
     }
 
@@ -453,7 +432,7 @@ impl<'a> Run<'a> {
         match ran.status {
             None => bail!(
                 "smoke: md-cli {step} did not finish within --timeout-secs {}; stopped it. Its output:\n{}",
-                self.options.timeout.as_secs(),
+                self.options.timeout_secs,
                 tail(&ran)
             ),
             Some(status) if !status.success() => {
@@ -798,32 +777,24 @@ fn start_stand_in(
     crate::fleet::Server::start(stub, "tardis-stub listening on ", &work.join("tardis-stub.log"))
 }
 
-const DEMO_HELP: &str = "\
-cargo xtask demo [--keep DIR]
+/// No network needed: the smoke's main job and checks against the local Tardis stand-in.
+///
+/// Shows md at work on a machine without network: starts the local Tardis stand-in (test-support's tardis-stub, on
+/// 127.0.0.1, serving generated files in the real shapes and the real metadata fixtures), runs the README's main
+/// job against it (md-cli pipeline --exchanges deribit --instrument-types perpetual --data-types trades on the
+/// latest free day) into a temporary directory, checks every object as `cargo xtask smoke` does, and prints what
+/// was stored (objects, bytes, verified) and md-cli missing's summary. The directory is removed afterwards unless
+/// --keep is given.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Demo {
+    /// Write the output to DIR (absent or empty) and keep it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keep: Option<PathBuf>,
+}
 
-Shows md at work on a machine without network: starts the local Tardis stand-in (test-support's tardis-stub, on
-127.0.0.1, serving generated files in the real shapes and the real metadata fixtures), runs the README's main job
-against it (md-cli pipeline --exchanges deribit --instrument-types perpetual --data-types trades on the latest free
-day) into a temporary directory, checks every object as `cargo xtask smoke` does, and prints what was stored (objects,
-bytes, verified) and md-cli missing's summary. The directory is removed afterwards unless --keep is given.
-
-  --keep DIR   write the output to DIR (absent or empty) and keep it";
-
-/// `cargo xtask demo`: the smoke's main job and checks, against the local Tardis stand-in (see [`DEMO_HELP`]).
-pub(crate) fn demo(args: &[String]) -> Result<()> {
-    let mut keep = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--keep" => keep = Some(args.next().context("--keep needs a directory")?.into()),
-            "--help" | "-h" => {
-                println!("{DEMO_HELP}");
-                return Ok(());
-            }
-            other => bail!("unknown argument {other:?}\n\n{DEMO_HELP}"),
-        }
-    }
-    println!("{}", run_demo(keep, false)?);
+/// `cargo xtask demo`: the smoke's main job and checks, against the local Tardis stand-in (see [`Demo`]).
+pub(crate) fn demo(args: Demo) -> Result<()> {
+    println!("{}", run_demo(args.keep, false)?);
     Ok(())
 }
 
@@ -843,7 +814,7 @@ pub(crate) fn run_demo(keep: Option<PathBuf>, like_workspace_tests: bool) -> Res
     let options = Options {
         datasets_url: stub.url.clone(),
         api_url: stub.url.clone(),
-        timeout: Duration::from_secs(300),
+        timeout_secs: 300,
         keep,
         md_cli: Some(binaries.md_cli.clone()),
         ..Options::default()

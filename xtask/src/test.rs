@@ -44,7 +44,7 @@ pub(crate) fn skipped(skip_var: &'static str, reason: String, what: &str) -> Res
     Ok(vec![(skip_var, reason)])
 }
 
-pub(crate) fn run(_args: &[String]) -> Result<()> {
+pub(crate) fn run() -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--", "--check"]), "cargo fmt --check")?;
     // First, before anything is installed: md-cli's default build needs nothing but the Rust toolchain and a C
     // compiler (the README's first command on a fresh machine).
@@ -104,7 +104,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc -D warnings",
     )?;
-    crate::env_example(&["--check".to_owned()])?;
+    crate::env_example(true)?;
     let fleet = crate::fleet::Options {
         shards: 8,
         parallel: 4,

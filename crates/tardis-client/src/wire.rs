@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A decimal number from Tardis metadata, accepted as a JSON number or a JSON string.
@@ -137,8 +137,9 @@ pub struct ExchangeDetails {
     pub datasets: Option<Datasets>,
 }
 
-/// One entry of [`ExchangeDetails::incident_reports`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One entry of [`ExchangeDetails::incident_reports`]: a period Tardis reports as affected by an incident. The
+/// downloader's plan marks each unit of a day it touches with it ([`IncidentReport::touches`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentReport {
     /// Start of the affected period.
@@ -151,6 +152,15 @@ pub struct IncidentReport {
     /// What happened.
     #[serde(default)]
     pub details: String,
+}
+
+impl IncidentReport {
+    /// Returns whether the incident touches the UTC day `day`.
+    pub fn touches(&self, day: NaiveDate) -> bool {
+        let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        let end = start + chrono::Duration::days(1);
+        self.from < end && self.to > start
+    }
 }
 
 /// One entry of `GET /v1/api-key-info`: what the key gives access to on one exchange.

@@ -63,7 +63,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let mut rows: Vec<(usize, Vec<Run>)> = Vec::new();
     for concurrency in CONCURRENCY {
         let mut runs = Vec::new();
-        for round in 0..options.runs {
+        for round in 0..options.runs() {
             eprintln!(
                 "xtask: bench adopt: {objects} objects, concurrency {concurrency} (round {})",
                 round + 1
@@ -90,7 +90,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          (min-max): {objects} trades objects of {object_mb:.1} MB in the original's schema on test-support's GCS \
          fake (in the same process: its CPU is in the CPU column), each adopted from its footer; no Tardis \
          request.\n",
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| `MAX_CONCURRENT_REQUESTS` | objects/s | wall, s | CPU per object (md and the fake), ms | requests per object | bytes read per object | goal (1,000 objects/s) |\n\

@@ -269,7 +269,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let bench = &binaries.convert_bench;
     let work = target_dir().join("bench-convert");
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let runs = options.runs;
+    let runs = options.runs();
     let md_original = md(bench, &work, &["--schema", "original"])?;
     let tools = [
         Tool { name: "md, original schema (sorted)", command: md_original.clone() },

@@ -65,7 +65,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
 
     let mut results: BTreeMap<bool, Vec<Row>> = BTreeMap::new();
     let mut rows_learnt = 0;
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         for offset in 0..SETTINGS.len() {
             let (label, facts) = SETTINGS[(round + offset) % SETTINGS.len()];
             eprintln!("xtask: bench facts: {label} (round {})", round + 1);
@@ -102,7 +102,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          records with facts ({rows_learnt} rows in all), none without. MB/s: 10^6 bytes of files per second of wall \
          time, process start included; CPU: user + system seconds.\n",
         total as f64 / 1e6,
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| md-cli download | MB/s (best) | wall s | CPU s | peak RSS MiB | vs without facts |\n\

@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use downloader::download::summary::UnitLine;
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, Unit, Warmed, plan_and_warm};
+use super::job::{Job, UnitFiles, Warmed, plan_and_warm};
 use super::measure::{Meter, Row, max, median, mib};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, remove_dir, target_dir};
@@ -42,7 +43,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         plan_and_warm(&job(&planning, "raw,parquet")?, &planning, &work, meter, &url, "formats")?;
 
     let mut results: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         for offset in 0..FORMATS.len() {
             let format = FORMATS[(round + offset) % FORMATS.len()];
             eprintln!("xtask: bench formats {format} (round {})", round + 1);
@@ -68,7 +69,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          of {} runs (best in brackets), formats interleaved round by round. MB/s: 10^6 bytes of downloaded \
          files per second of wall time; CPU: user + system seconds.\n",
         total as f64 / 1e6,
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| MD_OUTPUT_FORMAT | objects per unit | MB/s (best) | wall s | CPU s | peak RSS MiB | CPU vs parquet |\n\
@@ -101,7 +102,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
 }
 
 /// Every unit has its objects: the raw one byte-exact, the Parquet one present and non-empty.
-fn check(sink: &Path, format: &str, units: &[Unit], reference: &Path) -> Result<()> {
+fn check(sink: &Path, format: &str, units: &[UnitLine], reference: &Path) -> Result<()> {
     for unit in units {
         let raw = unit.object.replace(".parquet", ".csv.gz");
         let parquet = unit.object.replace(".csv.gz", ".parquet");

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use downloader::download::summary::UnitLine;
 
 use super::measure::{Measured, Meter, capture};
 
@@ -32,25 +33,21 @@ pub(crate) mod sixteen {
     pub(crate) const FILES: usize = 16;
 }
 
-/// One dataset file of the plan: what the benches read of a line of `md-cli plan --json`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub(crate) struct Unit {
-    pub(crate) exchange: String,
-    pub(crate) data_type: String,
-    pub(crate) date: String,
-    pub(crate) symbol: String,
-    pub(crate) object: String,
+/// What the benches derive from a planned unit (a line of `md-cli plan --json`, read as downloader's own type).
+pub(crate) trait UnitFiles {
+    /// The dataset URL on a Tardis-like server.
+    fn url(&self, base: &str) -> String;
+    /// A file name for the unit (what the official client names it).
+    fn file_name(&self) -> String;
 }
 
-impl Unit {
-    /// The dataset URL on a Tardis-like server.
-    pub(crate) fn url(&self, base: &str) -> String {
-        let date = self.date.replace('-', "/");
+impl UnitFiles for UnitLine {
+    fn url(&self, base: &str) -> String {
+        let date = self.date.format("%Y/%m/%d");
         format!("{base}/v1/{}/{}/{date}/{}.csv.gz", self.exchange, self.data_type, self.symbol)
     }
 
-    /// A file name for the unit (what the official client names it).
-    pub(crate) fn file_name(&self) -> String {
+    fn file_name(&self) -> String {
         format!("{}_{}_{}_{}.csv.gz", self.exchange, self.data_type, self.date, self.symbol)
     }
 }
@@ -146,7 +143,7 @@ impl Job {
     }
 
     /// Returns the plan's units.
-    pub(crate) fn plan(&self) -> Result<Vec<Unit>> {
+    pub(crate) fn plan(&self) -> Result<Vec<UnitLine>> {
         let stdout =
             capture(&mut self.command(&self.args("plan", &["--json"]))).context("md-cli plan")?;
         stdout
@@ -175,7 +172,7 @@ impl Job {
 /// stand-in (a new file is generated into its disk cache, then loaded into its memory).
 pub(crate) struct Warmed {
     /// The plan's units.
-    pub(crate) units: Vec<Unit>,
+    pub(crate) units: Vec<UnitLine>,
     /// The directory holding each file as the stand-in served it.
     pub(crate) reference: PathBuf,
     /// Bytes of all the files.
@@ -213,7 +210,7 @@ pub(crate) fn plan_and_warm(
 /// them) or to `/dev/null`.
 pub(crate) fn curl(
     meter: &Meter,
-    units: &[Unit],
+    units: &[UnitLine],
     url: &str,
     out: Option<&Path>,
     parallel: usize,

@@ -40,7 +40,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries) -> Result<String> {
     ];
     let mut figures: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); paths.len()];
     let mut summary = String::new();
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         eprintln!("xtask: bench keys (round {})", round + 1);
         let report = capture(Command::new(&binaries.keygen).arg(INSTRUMENTS))?;
         summary = report.lines().next().unwrap_or_default().to_owned();
@@ -54,7 +54,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries) -> Result<String> {
     let _ = writeln!(
         out,
         "`keygen {INSTRUMENTS}` (release), median of {} runs (min-max); {summary}.\n",
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| path | keys/s, wall clock | keys/s, CPU time of the thread |\n|---|---:|---:|\n",

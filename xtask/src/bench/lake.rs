@@ -39,13 +39,13 @@ pub(crate) fn run(options: &Options, meter: &Meter) -> Result<String> {
         work.display().to_string(),
         days.to_string(),
         instruments.to_string(),
-        options.runs.to_string(),
+        options.runs().to_string(),
     ]))?;
     let mut body = format!(
         "One day of one symbol's trades, from a lake of {days} days x {instruments} instruments x 3 data types ({} files per layout), local disk, DuckDB; seconds: median of {} fresh connections.\n\n\
          | Way of reading | Files listed | Files read | Rows | Seconds |\n|---|---:|---:|---:|---:|\n",
         days * instruments * 3,
-        options.runs
+        options.runs()
     );
     for line in stdout.lines().filter(|line| line.starts_with('{')) {
         let value: serde_json::Value =

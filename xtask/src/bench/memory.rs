@@ -74,7 +74,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          days), loopback without throttling; peak RSS is `ru_maxrss` from `wait4`, median of {} runs (min-max). \
          The 1 GiB files share one body per data type (the stand-in's `--shared-bodies`) and the GCS fake drops \
          bodies above 4 MiB, so the run needs 4 GiB of disk cache and no sink storage; md-cli cannot tell.\n",
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| files | sink | MD_OUTPUT_FORMAT | settings | peak RSS MiB (min-max) | wall s | MB/s |\n|---|---|---|---|---:|---:|---:|\n",
@@ -186,7 +186,7 @@ fn run_size(
         .iter()
         .map(|&case| Outcome { case, rss_kib: Vec::new(), seconds: Vec::new(), bytes })
         .collect();
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         for outcome in &mut outcomes {
             let case = outcome.case;
             eprintln!("xtask: bench memory {case:?} (round {})", round + 1);

@@ -32,7 +32,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use super::job::sixteen::{EXCHANGE, FILES, FROM, SELECTION, TO};
-use super::job::{Job, KEY, Warmed, curl, plan_and_warm};
+use super::job::{Job, KEY, UnitFiles, Warmed, curl, plan_and_warm};
 use super::measure::{Meter, Row, capture, max, median, mib, ratio_goal};
 use super::stand::{self, StubOptions};
 use super::{Binaries, Options, log_file, remove_dir, target_dir};
@@ -145,7 +145,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
          stand-in (and the GCS fake, for the GCS rows; it drops part bodies over 4 MiB) spent meanwhile, on the \
          same cores; peak RSS: `ru_maxrss` from `wait4`; \
          vs inflate limit: MB/s of md with the gzip check on over the inflate limit's in the same profile.\n",
-        options.runs,
+        options.runs(),
         versions.trim(),
         cores()
     );
@@ -261,7 +261,7 @@ fn run_profile(
     let total: u64 = sizes.values().sum();
 
     let mut results: BTreeMap<Tool, Vec<Row>> = BTreeMap::new();
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         for offset in 0..TOOLS.len() {
             let tool = TOOLS[(round + offset) % TOOLS.len()];
             eprintln!(

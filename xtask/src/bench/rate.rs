@@ -32,7 +32,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
     let (mut busiest, mut share, mut seconds) = (Vec::new(), Vec::new(), Vec::new());
     let mut requests = 0.0;
     let mut units = 0;
-    for round in 0..options.runs {
+    for round in 0..options.runs() {
         eprintln!("xtask: bench rate R={RATE} (round {})", round + 1);
         remove_dir(&work)?;
         std::fs::create_dir_all(&work)?;
@@ -73,7 +73,7 @@ pub(crate) fn run(options: &Options, binaries: &Binaries, meter: &Meter) -> Resu
         "`TARDIS_RATE_LIMIT_PER_SECOND={RATE}`, {units} units (every venue of {EXCHANGES}, every data type, \
          {FROM} and {TO}; files of about 80 KB), {} runs, each against a fresh stand-in that timestamps every \
          dataset request on arrival.\n",
-        options.runs
+        options.runs()
     );
     out.push_str(
         "| R | dataset requests | wall s (median) | busiest one-second window, all runs (goal <= R) | share of R used, median (min-max) (goal >= 95%) |\n\

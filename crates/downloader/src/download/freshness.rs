@@ -10,30 +10,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tardis_client::TardisClient;
+use tardis_client::wire::IncidentReport;
 
 use crate::error::Error;
-
-/// A period Tardis reports as affected by an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Incident {
-    /// Start of the affected period.
-    pub from: DateTime<Utc>,
-    /// End of the affected period.
-    pub to: DateTime<Utc>,
-    /// `resolved`, `wontfix` or `unresolved`.
-    pub status: String,
-    /// What happened.
-    pub details: String,
-}
-
-impl Incident {
-    /// Returns whether the incident touches the UTC day `day`.
-    pub fn touches(&self, day: NaiveDate) -> bool {
-        let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-        let end = start + chrono::Duration::days(1);
-        self.from < end && self.to > start
-    }
-}
 
 /// One exchange's exports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -41,7 +20,7 @@ pub struct Exports {
     /// Data is exported up to (excluding) this moment; `None` when Tardis does not say.
     pub exported_until: Option<DateTime<Utc>>,
     /// The incident reports.
-    pub incidents: Vec<Incident>,
+    pub incidents: Vec<IncidentReport>,
 }
 
 impl Exports {
@@ -63,7 +42,7 @@ impl Exports {
     }
 
     /// Returns the first incident that touches day `day`.
-    pub fn incident_on(&self, day: NaiveDate) -> Option<&Incident> {
+    pub fn incident_on(&self, day: NaiveDate) -> Option<&IncidentReport> {
         self.incidents.iter().find(|incident| incident.touches(day))
     }
 }
@@ -97,16 +76,7 @@ impl Freshness {
                 })?;
                 let exports = Exports {
                     exported_until: details.datasets.and_then(|datasets| datasets.exported_until),
-                    incidents: details
-                        .incident_reports
-                        .into_iter()
-                        .map(|report| Incident {
-                            from: report.from,
-                            to: report.to,
-                            status: report.status,
-                            details: report.details,
-                        })
-                        .collect(),
+                    incidents: details.incident_reports,
                 };
                 Ok::<_, Error>((exchange, exports))
             })
@@ -152,7 +122,7 @@ mod tests {
     fn a_day_is_exported_once_its_next_midnight_is() {
         let exports = Exports {
             exported_until: Some("2026-12-04T06:00:00Z".parse().unwrap()),
-            incidents: vec![Incident {
+            incidents: vec![IncidentReport {
                 from: "2026-12-02T23:30:00Z".parse().unwrap(),
                 to: "2026-12-03T00:10:00Z".parse().unwrap(),
                 status: "resolved".into(),

@@ -41,7 +41,7 @@ pub mod status;
 pub mod summary;
 
 pub use days::RunDays;
-pub use freshness::{Freshness, Incident};
+pub use freshness::Freshness;
 pub use pipeline::{Downloader, RunReport, VerifyMode};
 pub use plan::{DayInstruments, Plan, PlanInstrument, Unit};
 pub use status::UnitStatus;

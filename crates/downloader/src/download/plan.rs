@@ -12,9 +12,10 @@ use md_config::{
     DataType, DateRange, DownloadConfig, InstrumentType, ObjectFields, OutputFormat, ShardingConfig,
 };
 use serde::Serialize;
+use tardis_client::wire::IncidentReport;
 
 use super::days::RunDays;
-use super::freshness::{Exports, Freshness, Incident};
+use super::freshness::{Exports, Freshness};
 use super::split;
 use crate::definitions::Coverage;
 use crate::error::Error;
@@ -85,7 +86,7 @@ pub struct Unit {
     pub shard: Option<u32>,
     /// The incident Tardis reports on the unit's day for its exchange, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident: Option<Incident>,
+    pub incident: Option<IncidentReport>,
 }
 
 /// One object a unit is stored as.
@@ -318,7 +319,7 @@ fn unit(
     instrument: &PlanInstrument,
     data_type: DataType,
     download: &DownloadConfig,
-    incident: &Option<Incident>,
+    incident: &Option<IncidentReport>,
 ) -> Unit {
     let mut unit = Unit {
         date,

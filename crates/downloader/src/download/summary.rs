@@ -1,6 +1,6 @@
 //! How the tick download's results read, for people and for scripts: a shard's run ([`RunSummary`]), the plan's
 //! shards ([`PlanSummary`]) and one line per unit ([`UnitLine`], as `md-cli plan` and `md-cli missing` print them,
-//! text or JSON, with what `missing` says about each ([`Note`])).
+//! text or JSON, with what `missing` says about each when it says).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -9,8 +9,8 @@ use indicatif::BinaryBytes;
 
 use super::adopt::{CSV_GZIP, PARQUET_FOOTER};
 use super::pipeline::RunReport;
-use super::plan::{Plan, Unit};
-pub use super::report::{Note, UnitLine};
+use super::plan::Plan;
+pub use super::report::UnitLine;
 
 /// A shard's run as `md-cli download` prints it: status, unit counts, bytes, the manifest, each failed unit and
 /// each object left alone, and the share of the plan when `share` says (shard settings a file gave).
@@ -122,55 +122,51 @@ impl fmt::Display for PlanSummary<'_> {
     }
 }
 
-/// The text line of a unit: shard, day, exchange, data type, symbol, objects, what `missing` says (`note`) and the
-/// day's incident.
-fn text_line(unit: &Unit, note: Option<&Note<'_>>) -> String {
-    let shard = unit.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
-    let status = note.map_or_else(String::new, |note| {
-        let last_run = note.last_run.map(|last_run| format!(", last run {last_run}"));
-        let http = match (note.http_status, note.code) {
+/// The text line of a unit: shard, day, exchange, data type (unpadded, as md-cli has always printed it), symbol,
+/// objects, what `missing` says (its status, and what the latest run said) and the day's incident.
+fn text_line(line: &UnitLine) -> String {
+    let shard = line.shard.map_or_else(|| "-".to_owned(), |shard| shard.to_string());
+    let status = line.status.as_ref().map_or_else(String::new, |status| {
+        let last_run = line.last_run.as_ref().map(|last_run| format!(", last run {last_run}"));
+        let http = match (line.http_status, line.code) {
             (Some(status), Some(code)) => format!(": HTTP {status} code {code}"),
             (Some(status), None) => format!(": HTTP {status}"),
             _ => String::new(),
         };
-        let message = note.message.filter(|_| note.http_status.is_some());
+        let message = line.message.as_ref().filter(|_| line.http_status.is_some());
         let message = message.map(|message| format!(": {message}"));
-        format!(
-            "  [{}{}{http}{}]",
-            note.status,
-            last_run.unwrap_or_default(),
-            message.unwrap_or_default()
-        )
+        format!("  [{status}{}{http}{}]", last_run.unwrap_or_default(), message.unwrap_or_default())
     });
-    let incident = unit.incident.as_ref().map_or_else(String::new, |incident| {
+    let incident = line.incident.as_ref().map_or_else(String::new, |incident| {
         format!("  [incident {}: {}]", incident.status, incident.details)
     });
     format!(
-        "{shard:>5}  {}  {:<18} {:<20} {:<28} {}{status}{incident}",
-        unit.date,
-        unit.exchange,
-        unit.data_type,
-        unit.symbol,
-        unit.object_names().collect::<Vec<_>>().join("  ")
+        "{shard:>5}  {}  {:<18} {} {:<28} {}{status}{incident}",
+        line.date,
+        line.exchange,
+        line.data_type,
+        line.symbol,
+        line.objects.join("  ")
     )
 }
 
-/// Writes units to `out`, one line each (a JSON object each with `json`), with what `missing` says about each when
-/// it says.
+/// Writes units to `out`, one line each (a JSON object each with `json`): a plan's units
+/// (`plan.units.iter().map(UnitLine::from)`), or a survey's with what `missing` says about each
+/// ([`super::report::UnitReport::line`]).
 ///
 /// # Errors
 /// Write errors of `out`.
-pub fn write_units<'a>(
+pub fn write_units(
     out: &mut impl Write,
-    units: impl Iterator<Item = (&'a Unit, Option<Note<'a>>)>,
+    lines: impl Iterator<Item = UnitLine>,
     json: bool,
 ) -> io::Result<()> {
-    for (unit, note) in units {
+    for line in lines {
         if json {
-            serde_json::to_writer(&mut *out, &UnitLine::with_note(unit, note.as_ref()))?;
+            serde_json::to_writer(&mut *out, &line)?;
             writeln!(out)?;
         } else {
-            writeln!(out, "{}", text_line(unit, note.as_ref()))?;
+            writeln!(out, "{}", text_line(&line))?;
         }
     }
     out.flush()

@@ -4,7 +4,7 @@
 
 use downloader::download::UnitStatus;
 use downloader::download::manifest::FactsState;
-use downloader::download::report::{Found, MissingReport, Survey, page};
+use downloader::download::report::{Found, MissingReport, Survey, UnitLine, UnitReport, page};
 use test_support::tardis::{Fault, StubConfig, Times, dataset_path};
 
 use crate::pipeline::{run, setup};
@@ -42,7 +42,7 @@ async fn a_survey_gives_every_unit_its_status_from_the_objects_and_the_manifest(
     let not_offered = survey.units[0].last_run.as_ref().expect("what the manifest said");
     assert_eq!((not_offered.http_status, not_offered.code), (Some(400), Some(300)));
     assert_eq!(
-        survey.units[1].note().last_run,
+        survey.units[1].line().last_run.as_deref(),
         Some("failed"),
         "a failed unit is missing, last run failed"
     );
@@ -77,6 +77,17 @@ async fn a_survey_gives_every_unit_its_status_from_the_objects_and_the_manifest(
     .unwrap();
     assert_eq!(stored["missing"].as_array().unwrap().len(), 2);
     assert_eq!(stored["not_offered"][0]["code"], 300);
+    // The report's lines read back as the lines written, what `missing` adds included.
+    let read_back: Vec<UnitLine> = serde_json::from_value(stored["missing"].clone()).unwrap();
+    let written: Vec<UnitLine> =
+        survey.units.iter().filter(|unit| unit.is_missing()).map(UnitReport::line).collect();
+    assert_eq!(read_back, written);
+    assert_eq!(read_back[0].last_run.as_deref(), Some("failed"));
+    let not_offered: UnitLine = serde_json::from_value(stored["not_offered"][0].clone()).unwrap();
+    assert_eq!(
+        (not_offered.status.as_deref(), not_offered.http_status, not_offered.code),
+        (Some("not_offered"), Some(400), Some(300))
+    );
     assert_eq!(stored["present"], units.len() - 3);
     let page = survey.page(generated_at);
     let object = survey.write_page(&setup.sink, page.clone()).await.expect("page written");

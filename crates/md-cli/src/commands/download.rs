@@ -4,12 +4,10 @@ use std::io::Write as _;
 
 use anyhow::anyhow;
 use downloader::download::manifest::RunStatus;
-use downloader::download::summary::{PlanSummary, RunSummary, write_units};
+use downloader::download::summary::{PlanSummary, RunSummary, UnitLine, write_units};
 use downloader::download::{Plan, share};
 use md_config::Loaded;
 use tokio_util::sync::CancellationToken;
-
-pub(crate) use downloader::download::summary::Note;
 
 use crate::cli::{DownloadArgs, PlanArgs};
 use crate::commands::job::Job;
@@ -79,11 +77,11 @@ pub(crate) async fn run_download(
 }
 
 /// Prints units to stdout, one line each (JSON with `json`), with what `missing` says about each when it says.
-pub(crate) fn print_units<'a>(
-    units: impl Iterator<Item = (&'a downloader::Unit, Option<Note<'a>>)>,
+pub(crate) fn print_units(
+    lines: impl Iterator<Item = UnitLine>,
     json: bool,
 ) -> std::io::Result<()> {
-    write_units(&mut std::io::BufWriter::new(std::io::stdout().lock()), units, json)
+    write_units(&mut std::io::BufWriter::new(std::io::stdout().lock()), lines, json)
 }
 
 /// A closed stdout (`| head`) is not a failure.
@@ -102,7 +100,7 @@ pub(crate) fn plan(loaded: &Loaded, args: &PlanArgs) -> Result<(), Failure> {
     crate::runtime::run(move |_token| async move {
         let days = job.days(false).await?;
         let plan = job.plan(&days).await?;
-        ignore_broken_pipe(print_units(plan.units.iter().map(|unit| (unit, None)), json))?;
+        ignore_broken_pipe(print_units(plan.units.iter().map(UnitLine::from), json))?;
         if json {
             let (units, shards) = (plan.units.len(), plan.total_shards);
             tracing::info!(units, shards, uncovered = plan.uncovered, "planned");

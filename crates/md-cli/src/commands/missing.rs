@@ -10,7 +10,7 @@ use std::io::Write as _;
 use anyhow::anyhow;
 use chrono::Utc;
 use downloader::download::UnitStatus;
-use downloader::download::report::{Survey, flagged};
+use downloader::download::report::{Survey, UnitReport, flagged};
 
 use crate::cli::MissingArgs;
 use crate::commands::download::{ignore_broken_pipe, print_units};
@@ -65,7 +65,7 @@ pub(crate) fn run(loaded: &md_config::Loaded, args: &MissingArgs) -> Result<(), 
                     false => !plain && !quiet,
                 }
             })
-            .map(|unit| (unit.unit, Some(unit.note())));
+            .map(UnitReport::line);
         ignore_broken_pipe(print_units(shown, json))?;
         let (missing, unverified) = survey.gaps();
         if !json {

@@ -15,10 +15,12 @@ use std::process::{Command, Stdio};
 
 use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType as ArrowType;
+use downloader::download::summary::UnitLine;
 
 use crate::support::{
-    FROM, KEY, PlannedUnit, SELECTION, TO, TestEnv, args, dataset_requests, downloaded, json_field,
-    main_job_stand, ok, plan, requested_datasets, sink_path, small_files, write_definitions,
+    FROM, KEY, SELECTION, TO, TestEnv, args, dataset_requests, downloaded, json_field,
+    main_job_stand, ok, plan, requested_datasets, sink_path, small_files, unit_path,
+    write_definitions,
 };
 
 /// The two days of [`SELECTION`].
@@ -71,8 +73,8 @@ fn names(columns: &[(String, ArrowType)]) -> Vec<&str> {
 }
 
 /// `(date, instrument_key, data_type)` of a planned unit, as both reports name it.
-fn row_of(unit: &PlannedUnit, keys: &BTreeMap<String, String>) -> (String, String, String) {
-    (unit.date.clone(), keys[&unit.object].clone(), unit.data_type.clone())
+fn row_of(unit: &UnitLine, keys: &BTreeMap<String, String>) -> (String, String, String) {
+    (unit.date.to_string(), keys[&unit.object].clone(), unit.data_type.clone())
 }
 
 /// The instrument key of each planned object, from `plan --json`.
@@ -94,7 +96,7 @@ fn keys(env: &TestEnv) -> BTreeMap<String, String> {
 fn missing_writes_the_originals_two_reports_per_day() {
     let (_stand, env, units) = downloaded();
     let keys = keys(&env);
-    let removed: Vec<&PlannedUnit> = units.iter().step_by(3).collect();
+    let removed: Vec<&UnitLine> = units.iter().step_by(3).collect();
     for unit in &removed {
         std::fs::remove_file(sink_path(&env, &unit.object)).unwrap();
     }
@@ -256,7 +258,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
     write_definitions(&env);
     let units = plan(&env);
     assert!(units.len() >= 20, "{} units", units.len());
-    let original: Vec<&PlannedUnit> = units.iter().step_by(2).collect();
+    let original: Vec<&UnitLine> = units.iter().step_by(2).collect();
 
     let work = env.dir.path().join("original");
     std::fs::create_dir_all(&work).unwrap();
@@ -265,11 +267,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
         .enumerate()
         .map(|(index, unit)| {
             let source = work.join(format!("{index}.csv.gz"));
-            std::fs::write(
-                &source,
-                stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol),
-            )
-            .unwrap();
+            std::fs::write(&source, stand.served_unit(unit)).unwrap();
             (unit.data_type.clone(), source, work.join(format!("{index}.parquet")))
         })
         .collect();
@@ -286,7 +284,7 @@ fn a_bucket_half_filled_by_the_original_is_adopted_and_only_the_other_half_downl
     let others: BTreeSet<String> = units
         .iter()
         .filter(|unit| !original.iter().any(|theirs| theirs.object == unit.object))
-        .map(PlannedUnit::path)
+        .map(unit_path)
         .collect();
     assert_eq!(requested, others, "Tardis is asked only for the other half");
     assert_eq!(dataset_requests(&stand), others.len());

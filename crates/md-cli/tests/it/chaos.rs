@@ -19,7 +19,7 @@ use crate::support::{
     FROM, KEY, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, dataset_paths,
     dataset_requests, fetch_btc_trades, files_under, local_env, main_job_stand, ok, plan, plan_of,
     requested_datasets, selection, sink_path, slow_job, small_files, spawn, stored_data_files,
-    wait_for_requests, write_definitions,
+    unit_path, wait_for_requests, write_definitions,
 };
 
 /// The manifest of the only shard of [`FROM`]..[`TO`] in the local sink.
@@ -161,7 +161,7 @@ fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_w
             let unit = by_object
                 .get(object.as_str())
                 .unwrap_or_else(|| panic!("round {round}: stray {object}"));
-            let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+            let expected = stand.served_unit(unit);
             assert!(
                 std::fs::read(sink_path(&env, object)).unwrap() == expected,
                 "round {round}: partial {object}"
@@ -170,8 +170,8 @@ fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_w
         let requested = requested_datasets(&stand);
         in_flight_at_last_kill = units
             .iter()
-            .filter(|unit| requested.contains(&unit.path()) && !stored.contains(&unit.object))
-            .map(|unit| unit.path())
+            .filter(|unit| requested.contains(&unit_path(unit)) && !stored.contains(&unit.object))
+            .map(unit_path)
             .collect();
     }
     let stored_before = stored_data_files(&root);
@@ -182,11 +182,8 @@ fn sigkill_at_random_points_then_a_rerun_loses_nothing_and_refetches_only_what_w
         units.len()
     );
     assert!(!in_flight_at_last_kill.is_empty(), "the last kill landed mid-download");
-    let not_stored: BTreeSet<String> = units
-        .iter()
-        .filter(|unit| !stored_before.contains(&unit.object))
-        .map(|unit| unit.path())
-        .collect();
+    let not_stored: BTreeSet<String> =
+        units.iter().filter(|unit| !stored_before.contains(&unit.object)).map(unit_path).collect();
     assert!(in_flight_at_last_kill.is_subset(&not_stored));
 
     // Staging leftovers younger than the sink's grace period (6 h) may belong to a live process elsewhere in the
@@ -282,7 +279,7 @@ fn sink_faults_are_retried_and_every_object_is_correct() {
         let stored = gcs
             .object(bucket, &unit.object)
             .unwrap_or_else(|| panic!("{} not in the bucket", unit.object));
-        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let expected = stand.served_unit(unit);
         assert!(expected.len() > 5 * 1024 * 1024, "multipart-sized files");
         assert!(stored.data.as_ref() == expected.as_slice(), "{} differs", unit.object);
         assert_eq!(

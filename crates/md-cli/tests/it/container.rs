@@ -13,9 +13,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use downloader::download::summary::UnitLine;
 use test_support::tardis::StubConfig;
 
-use crate::support::{Stand, TestEnv, dataset_requests};
+use crate::support::{Stand, TestEnv, dataset_requests, plan_lines};
 
 const KEY: &str = "TD.container-key-5";
 const FROM: &str = "2026-10-01";
@@ -83,36 +84,15 @@ fn check(output: &Output, what: &str) -> String {
     stdout
 }
 
-/// One planned unit, from the host's `md-cli plan --json` reading the same bucket.
-struct Unit {
-    exchange: String,
-    data_type: String,
-    date: String,
-    symbol: String,
-    object: String,
-}
-
-fn plan(stand: &Stand, bucket: &str) -> Vec<Unit> {
+/// The planned units, from the host's `md-cli plan --json` reading the same bucket.
+fn plan(stand: &Stand, bucket: &str) -> Vec<UnitLine> {
     let mut env = TestEnv::new();
     for (name, value) in variables(stand, bucket) {
         env = env.var(name, &value);
     }
     let run = env.run(&["plan", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    run.stdout
-        .lines()
-        .map(|line| {
-            let unit: serde_json::Value = serde_json::from_str(line).expect("JSON lines");
-            let text = |field: &str| unit[field].as_str().expect(field).to_owned();
-            Unit {
-                exchange: text("exchange"),
-                data_type: text("data_type"),
-                date: text("date"),
-                symbol: text("symbol"),
-                object: text("object"),
-            }
-        })
-        .collect()
+    plan_lines(&run.stdout)
 }
 
 /// Every planned object is in the bucket with exactly the bytes the stand-in served; the shard's manifest says so.
@@ -124,7 +104,7 @@ fn assert_landed_byte_exact(stand: &Stand, bucket: &str) -> usize {
         let stored = gcs
             .object(bucket, &unit.object)
             .unwrap_or_else(|| panic!("{} is not in gs://{bucket}", unit.object));
-        let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let served = stand.served_unit(unit);
         assert!(
             stored.data.as_ref() == served.as_slice(),
             "{} differs from what was served",

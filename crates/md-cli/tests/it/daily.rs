@@ -106,8 +106,16 @@ fn an_incident_day_is_marked() {
     assert!(!marked.is_empty(), "{lines:?}");
     for line in &marked {
         assert_eq!(line["date"], "2026-10-02");
-        assert_eq!(line["incident"]["status"], "unresolved");
-        assert_eq!(line["incident"]["details"], "recorder gap on the perpetuals");
+        assert_eq!(
+            line["incident"],
+            serde_json::json!({
+                "from": "2026-10-02T10:00:00Z",
+                "to": "2026-10-02T11:30:00Z",
+                "status": "unresolved",
+                "details": "recorder gap on the perpetuals",
+            }),
+            "the incident as Tardis reported it, nothing more"
+        );
     }
     assert!(
         lines

@@ -221,7 +221,7 @@ fn pipeline_into_gcs_through_the_storage_emulator() {
         let stored = gcs
             .object("md-ticks", &unit.object)
             .unwrap_or_else(|| panic!("{} not in the bucket", unit.object));
-        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let expected = stand.served_unit(unit);
         assert!(stored.data.as_ref() == expected.as_slice(), "{} differs", unit.object);
         assert_eq!(
             stored.metadata.get("md-size").map(String::as_str),
@@ -323,7 +323,7 @@ fn parquet_output_has_the_same_guarantees_as_raw(#[case] schema: Option<&str>) {
     for unit in &units {
         let (rows, columns, timestamps) = parquet_rows(&sink_path(&env, &unit.object));
         // Each served file has a header and generated rows; the converted file has them all.
-        let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let served = stand.served_unit(unit);
         let mut csv = String::new();
         std::io::Read::read_to_string(
             &mut flate2::read::MultiGzDecoder::new(served.as_slice()),

@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use downloader::download::summary::UnitLine;
 use test_support::tardis::Fault;
 
 use crate::support::{
-    FROM, PlannedUnit, Stand, TO, TestEnv, args, dataset_requests, local_env, main_job_stand, ok,
-    plan_of, selection, sink_path, small_files, stored_data_files, write_definitions,
+    FROM, Stand, TO, TestEnv, args, dataset_requests, local_env, main_job_stand, ok, plan_of,
+    selection, sink_path, small_files, stored_data_files, write_definitions,
 };
 
 /// Every data type the fixtures list for deribit and binance-futures perpetuals and options, and the grouped
@@ -34,8 +35,8 @@ fn both_formats((name, value): (&str, &str)) -> (Stand, TestEnv) {
 }
 
 /// The `.csv.gz` as the stand-in serves it, inflated.
-fn served_csv(stand: &Stand, unit: &PlannedUnit) -> String {
-    let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+fn served_csv(stand: &Stand, unit: &UnitLine) -> String {
+    let served = stand.served_unit(unit);
     let mut csv = String::new();
     std::io::Read::read_to_string(
         &mut flate2::read::MultiGzDecoder::new(served.as_slice()),
@@ -118,7 +119,7 @@ fn one_download_stores_both_objects_exactly_for_every_data_type() {
     assert_eq!(dataset_requests(&stand), units.len(), "one Tardis request per unit");
     let mut served_bytes = 0;
     for unit in &units {
-        let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let served = stand.served_unit(unit);
         served_bytes += served.len() as u64;
         let raw = std::fs::read(sink_path(&env, &unit.objects[0])).unwrap();
         assert!(raw == served, "{} is not what the stand-in served", unit.objects[0]);
@@ -189,8 +190,7 @@ fn resume_with_one_object_deleted_fetches_once_and_writes_only_it() {
     let run = ok(env.run(&args("download", &every_type())));
     assert!(run.stdout.contains("done 2"), "{}", run.stdout);
     assert_eq!(dataset_requests(&stand), 2, "one request per incomplete unit");
-    let served =
-        stand.served(&raw_gone.exchange, &raw_gone.data_type, &raw_gone.date, &raw_gone.symbol);
+    let served = stand.served_unit(raw_gone);
     assert!(std::fs::read(sink_path(&env, &raw_gone.objects[0])).unwrap() == served);
     assert_rows_equal(
         &served_csv(&stand, parquet_gone),
@@ -236,7 +236,7 @@ fn a_failure_in_the_parquet_branch_leaves_neither_object() {
     assert_eq!(stored, others, "every other unit has both objects, nothing partial");
     assert_eq!(manifest["retries"].as_u64(), Some(1), "the corrupt file was fetched again");
     for unit in units.iter().filter(|unit| unit != &failed) {
-        let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let served = stand.served_unit(unit);
         assert!(std::fs::read(sink_path(&env, &unit.objects[0])).unwrap() == served, "{unit:?}");
     }
 
@@ -244,7 +244,7 @@ fn a_failure_in_the_parquet_branch_leaves_neither_object() {
     stand.stub.reset_counters();
     ok(env.run(&args("download", &every_type())));
     assert_eq!(dataset_requests(&stand), 1);
-    let served = stand.served(&failed.exchange, &failed.data_type, &failed.date, &failed.symbol);
+    let served = stand.served_unit(failed);
     assert!(std::fs::read(sink_path(&env, &failed.objects[0])).unwrap() == served);
     assert_rows_equal(&served_csv(&stand, failed), &sink_path(&env, &failed.objects[1]));
 }

@@ -8,53 +8,27 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
+use downloader::download::summary::UnitLine;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::PageIndexPolicy;
 
 use crate::support::{
-    FROM, SELECTION, Stand, TO, TestEnv, args, dataset_requests, files_under, json_lines,
-    local_env, main_job_stand, ok, sink_path, small_files, stored_data_files,
+    FROM, SELECTION, Stand, TO, TestEnv, args, dataset_requests, files_under, local_env,
+    main_job_stand, ok, plan_of, sink_path, small_files, stored_data_files,
 };
 
-/// A unit as `plan --json` prints it: the fields the names are made of.
-struct Unit {
-    date: String,
-    exchange: String,
-    data_type: String,
-    symbol: String,
-    key: String,
-    objects: Vec<String>,
-}
-
-fn units(env: &TestEnv, extra: &[&str]) -> Vec<Unit> {
-    let run = ok(env.run(&args("plan", &[SELECTION, extra, &["--json"]].concat())));
-    let text = |value: &serde_json::Value, field: &str| value[field].as_str().unwrap().to_owned();
-    json_lines(&run.stdout)
-        .iter()
-        .map(|value| Unit {
-            date: text(value, "date"),
-            exchange: text(value, "exchange"),
-            data_type: text(value, "data_type"),
-            symbol: text(value, "symbol"),
-            key: text(value, "instrument_key"),
-            objects: value["objects"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|object| object.as_str().unwrap().to_owned())
-                .collect(),
-        })
-        .collect()
+fn units(env: &TestEnv, extra: &[&str]) -> Vec<UnitLine> {
+    plan_of(env, &[SELECTION, extra].concat())
 }
 
 /// The name the preset gives a unit, spelt out here independently of md-config.
-fn hive_name(unit: &Unit, ext: &str) -> String {
+fn hive_name(unit: &UnitLine, ext: &str) -> String {
     format!(
         "raw_tick_data/data_type={}/exchange={}/date={}/{}.{ext}",
         unit.data_type,
         unit.exchange,
         unit.date,
-        unit.key.replace(':', "%3A")
+        unit.instrument_key.replace(':', "%3A")
     )
 }
 
@@ -77,7 +51,7 @@ fn column_names(path: &Path) -> Vec<String> {
 }
 
 /// Checks one tick file: its columns, its rows against the CSV the stand-in served, its footer.
-fn check_tick_file(stand: &Stand, unit: &Unit, path: &Path) {
+fn check_tick_file(stand: &Stand, unit: &UnitLine, path: &Path) {
     let names = column_names(path);
     assert_eq!(&names[..3], ["instrument_key", "symbol", "timestamp"], "{}", path.display());
     for partition_key in ["data_type", "exchange", "date"] {
@@ -87,7 +61,7 @@ fn check_tick_file(stand: &Stand, unit: &Unit, path: &Path) {
     let metadata = builder.metadata().clone();
     let batches: Vec<_> = builder.build().unwrap().collect::<Result<_, _>>().unwrap();
 
-    let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+    let served = stand.served_unit(unit);
     let mut csv = String::new();
     std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&served[..]), &mut csv)
         .unwrap();
@@ -108,7 +82,7 @@ fn check_tick_file(stand: &Stand, unit: &Unit, path: &Path) {
         let timestamps = batch.column(2).as_primitive::<Int64Type>();
         assert_eq!(keys.null_count() + symbols.null_count(), 0);
         for row in 0..batch.num_rows() {
-            assert_eq!(keys.value(row), unit.key, "{}", path.display());
+            assert_eq!(keys.value(row), unit.instrument_key, "{}", path.display());
             found.push((timestamps.value(row), symbols.value(row).to_owned()));
         }
     }
@@ -175,7 +149,7 @@ fn the_hive_preset_names_every_object_and_a_rerun_downloads_nothing() {
     let env = env.without("MD_LAYOUT");
     let by_flag = units(&env, &["--layout", "hive"]);
     let env = env.var("MD_LAYOUT", "hive");
-    let named = |units: &[Unit]| -> Vec<Vec<String>> {
+    let named = |units: &[UnitLine]| -> Vec<Vec<String>> {
         units.iter().map(|unit| unit.objects.clone()).collect()
     };
     let units = planned;

@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use downloader::download::UnitStatus;
 use downloader::download::index::{self, IndexRow};
+use downloader::download::summary::UnitLine;
 
 use crate::support::{
-    PlannedUnit, SELECTION, TestEnv, args, dataset_requests, files_under, run_shards, sharded_job,
-    sink_path, stored_data_files,
+    SELECTION, TestEnv, args, dataset_requests, files_under, run_shards, sharded_job, sink_path,
+    stored_data_files,
 };
 
 const SHARDS: u32 = 4;
@@ -41,16 +43,16 @@ fn four_shards_write_one_part_each_and_the_parts_list_exactly_the_stored_objects
     let (stand, env, units) = sharded_job(SHARDS);
     download_shards(&env);
 
-    let mut pairs: BTreeMap<(String, String), Vec<&PlannedUnit>> = BTreeMap::new();
+    let mut pairs: BTreeMap<(String, NaiveDate), Vec<&UnitLine>> = BTreeMap::new();
     for unit in &units {
-        pairs.entry((unit.data_type.clone(), unit.date.clone())).or_default().push(unit);
+        pairs.entry((unit.data_type.clone(), unit.date)).or_default().push(unit);
     }
     let parts = parts(&env);
     let expected_names: BTreeSet<String> = pairs
         .keys()
         .flat_map(|(data_type, date)| {
-            let (data_type, date) = (data_type.parse().unwrap(), date.parse().unwrap());
-            (0..SHARDS).map(move |shard| index::index_object(data_type, date, shard, SHARDS))
+            let data_type = data_type.parse().unwrap();
+            (0..SHARDS).map(move |shard| index::index_object(data_type, *date, shard, SHARDS))
         })
         .collect();
     assert_eq!(
@@ -61,7 +63,7 @@ fn four_shards_write_one_part_each_and_the_parts_list_exactly_the_stored_objects
 
     let mut listed: BTreeMap<String, usize> = BTreeMap::new();
     for (name, rows) in &parts {
-        let shard: u64 =
+        let shard: u32 =
             name.rsplit_once("/part-").unwrap().1.split_once("-of-").unwrap().0.parse().unwrap();
         for row in rows {
             let unit = units
@@ -70,8 +72,8 @@ fn four_shards_write_one_part_each_and_the_parts_list_exactly_the_stored_objects
                 .unwrap_or_else(|| panic!("{name}: {row:?} is not a planned, stored object"));
             assert_eq!(unit.shard, Some(shard), "{name} lists only its shard's units");
             assert_eq!(
-                (unit.data_type.as_str(), unit.date.as_str()),
-                (row.file.data_type.as_str(), row.file.date.to_string().as_str())
+                (unit.data_type.as_str(), unit.date),
+                (row.file.data_type.as_str(), row.file.date)
             );
             assert_eq!(row.status, UnitStatus::StoredVerified);
             let stored = std::fs::read(sink_path(&env, &unit.object)).unwrap();

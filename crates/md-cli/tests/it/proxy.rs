@@ -44,7 +44,7 @@ fn a_download_through_a_proxy_is_byte_exact_and_every_request_goes_through_it() 
     let gcs = stand.gcs.as_ref().unwrap();
     for unit in &units {
         let stored = gcs.object("md-ticks", &unit.object).expect("in the bucket");
-        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let expected = stand.served_unit(unit);
         assert!(stored.data.as_ref() == expected.as_slice(), "{} differs", unit.object);
     }
     let log = proxy.requests();

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::support::{
-    FROM, PlannedUnit, Stand, TO, TestEnv, args, dataset_requests, json_field, local_env,
-    main_job_stand, ok, plan_of, selection, sink_path, small_files, write_definitions,
+    FROM, Stand, TO, TestEnv, args, dataset_requests, json_field, local_env, main_job_stand, ok,
+    plan_of, selection, sink_path, small_files, write_definitions,
 };
+use downloader::download::summary::UnitLine;
 
 /// The grouped options chain of deribit over the main job's days.
 fn options_chain() -> Vec<&'static str> {
@@ -15,8 +16,8 @@ fn options_chain() -> Vec<&'static str> {
 }
 
 /// Rows of the served CSV by expected part key (`BTC-2OCT26-100000-C` is in `DERIBIT:OPTION:BTC-USD-261002:ALL`).
-fn served_parts(stand: &Stand, unit: &PlannedUnit) -> BTreeMap<String, u64> {
-    let served = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+fn served_parts(stand: &Stand, unit: &UnitLine) -> BTreeMap<String, u64> {
+    let served = stand.served_unit(unit);
     let mut csv = String::new();
     std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&served[..]), &mut csv)
         .unwrap();
@@ -32,7 +33,7 @@ fn served_parts(stand: &Stand, unit: &PlannedUnit) -> BTreeMap<String, u64> {
 }
 
 /// Checks the unit's part list against the served file and the stored parts; returns the parts' names.
-fn check_parts(stand: &Stand, env: &TestEnv, unit: &PlannedUnit) -> Vec<String> {
+fn check_parts(stand: &Stand, env: &TestEnv, unit: &UnitLine) -> Vec<String> {
     assert!(unit.object.ends_with("DERIBIT:OPTION:ALL.parts.json"), "{}", unit.object);
     let list: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sink_path(env, &unit.object)).unwrap()).unwrap();
@@ -68,7 +69,7 @@ fn a_split_unit_is_its_parts_and_part_list_resumed_and_restored() {
     write_definitions(&env);
     let selection = options_chain();
     let units = plan_of(&env, &selection);
-    let grouped: Vec<&PlannedUnit> = units.iter().filter(|unit| unit.symbol == "OPTIONS").collect();
+    let grouped: Vec<&UnitLine> = units.iter().filter(|unit| unit.symbol == "OPTIONS").collect();
     assert_eq!(grouped.len(), 2, "one grouped options chain a day: {units:?}");
     ok(env.run(&args("download", &selection)));
     let parts: Vec<Vec<String>> =

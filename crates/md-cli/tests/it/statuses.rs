@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use downloader::download::summary::UnitLine;
 use test_support::tardis::{Fault, Times};
 
 use crate::support::{
-    FROM, PlannedUnit, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, json_lines,
-    local_env, main_job_stand, ok, plan, shard_manifest, small_files, stored_data_files,
+    FROM, SELECTION, Stand, TO, TestEnv, args, assert_byte_exact, json_lines, local_env,
+    main_job_stand, ok, plan, shard_manifest, small_files, stored_data_files, unit_path,
 };
 
 fn manifest(env: &TestEnv) -> serde_json::Value {
@@ -17,7 +18,7 @@ fn manifest(env: &TestEnv) -> serde_json::Value {
 /// The main job's stand-in and environment, with the range's definitions stored and its plan; with `ip_lock`, the
 /// pause between tries of a key in use elsewhere and the longest wait (`TARDIS_IP_LOCK_PAUSE_SECS`,
 /// `TARDIS_IP_LOCK_MAX_WAIT_SECS`).
-fn planned(ip_lock: Option<(&str, &str)>) -> (Stand, TestEnv, Vec<PlannedUnit>) {
+fn planned(ip_lock: Option<(&str, &str)>) -> (Stand, TestEnv, Vec<UnitLine>) {
     let stand = main_job_stand(small_files());
     let mut env = local_env(&stand);
     if let Some((pause, max_wait)) = ip_lock {
@@ -36,19 +37,20 @@ fn planned(ip_lock: Option<(&str, &str)>) -> (Stand, TestEnv, Vec<PlannedUnit>) 
 #[test]
 fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
     let (stand, env, units) = planned(None);
-    let first_day: Vec<&PlannedUnit> = units.iter().filter(|unit| unit.date == FROM).collect();
+    let first_day: Vec<&UnitLine> =
+        units.iter().filter(|unit| unit.date.to_string() == FROM).collect();
     let outside = first_day.iter().find(|unit| unit.data_type == "trades").expect("a trades unit");
     let invalid = first_day
         .iter()
         .find(|unit| unit.data_type != "trades" && unit.symbol != outside.symbol)
         .expect("another unit");
-    stand.stub.script_path(&outside.path(), Fault::date_outside_listing(), Times::Always);
-    stand.stub.script_path(&invalid.path(), Fault::invalid_symbol(), Times::Always);
+    stand.stub.script_path(&unit_path(outside), Fault::date_outside_listing(), Times::Always);
+    stand.stub.script_path(&unit_path(invalid), Fault::invalid_symbol(), Times::Always);
     // The listing of one more symbol ends before the range's last day: Tardis answers 404 for its files then.
     let delisted = units
         .iter()
         .find(|unit| {
-            unit.date == TO
+            unit.date.to_string() == TO
                 && unit.symbol != outside.symbol
                 && unit.symbol != invalid.symbol
                 && !unit.symbol.ends_with('S')
@@ -58,7 +60,7 @@ fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
     let not_found: BTreeSet<&str> = units
         .iter()
         .filter(|unit| unit.symbol == delisted.symbol && unit.exchange == delisted.exchange)
-        .filter(|unit| unit.date == TO)
+        .filter(|unit| unit.date.to_string() == TO)
         .map(|unit| unit.object.as_str())
         .collect();
     assert!(!not_found.is_empty());
@@ -75,9 +77,9 @@ fn units_tardis_does_not_offer_are_recorded_never_retried_and_not_gaps() {
         download.stdout
     );
     for unit in [outside, invalid] {
-        assert_eq!(stand.stub.attempts(&unit.path()), 1, "{} asked once", unit.path());
+        assert_eq!(stand.stub.attempts(&unit_path(unit)), 1, "{} asked once", unit_path(unit));
     }
-    let stored: Vec<PlannedUnit> = units
+    let stored: Vec<UnitLine> = units
         .iter()
         .filter(|unit| {
             unit.object != outside.object

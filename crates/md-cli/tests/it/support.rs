@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use downloader::download::summary::UnitLine;
 use test_support::gcs::FakeGcs;
 use test_support::tardis::{StubConfig, TardisStub, dataset_path};
 
@@ -115,9 +116,17 @@ impl Stand {
         date: &str,
         symbol: &str,
     ) -> Vec<u8> {
-        let path = dataset_path(exchange, data_type, date.parse().expect("a date"), symbol);
+        self.served_at(&dataset_path(exchange, data_type, date.parse().expect("a date"), symbol))
+    }
+
+    /// The exact bytes the stand-in serves for a planned unit.
+    pub(crate) fn served_unit(&self, unit: &UnitLine) -> Vec<u8> {
+        self.served_at(&unit_path(unit))
+    }
+
+    fn served_at(&self, path: &str) -> Vec<u8> {
         self.runtime
-            .block_on(self.stub.expected_body(&path))
+            .block_on(self.stub.expected_body(path))
             .expect("readable")
             .expect("served")
             .to_vec()
@@ -187,7 +196,7 @@ pub(crate) fn slow_job(bandwidth: u64, concurrency: &str) -> (Stand, TestEnv) {
 
 /// The main job's [`SELECTION`] downloaded by `md-cli pipeline` into the local sink from a stand-in serving small
 /// files: the stand-in, the environment and the plan's units.
-pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<PlannedUnit>) {
+pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<UnitLine>) {
     let stand = main_job_stand(small_files());
     let env = local_env(&stand);
     ok(env.run(&args("pipeline", SELECTION)));
@@ -197,7 +206,7 @@ pub(crate) fn downloaded() -> (Stand, TestEnv, Vec<PlannedUnit>) {
 
 /// The main job split into `total` shards (`TOTAL_SHARDS`, and `SHARD_INDEX=0` for `plan`) from a stand-in serving
 /// small files, its definitions written: the stand-in, the environment and the plan's units.
-pub(crate) fn sharded_job(total: u32) -> (Stand, TestEnv, Vec<PlannedUnit>) {
+pub(crate) fn sharded_job(total: u32) -> (Stand, TestEnv, Vec<UnitLine>) {
     let stand = main_job_stand(small_files());
     let env = local_env(&stand).var("TOTAL_SHARDS", &total.to_string()).var("SHARD_INDEX", "0");
     write_definitions(&env);
@@ -248,46 +257,32 @@ pub(crate) fn ok(run: Run) -> Run {
     run
 }
 
-/// One unit of `plan --json` (the fields the tests use; the others are checked where they matter).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
-pub(crate) struct PlannedUnit {
-    pub(crate) date: String,
-    pub(crate) exchange: String,
-    pub(crate) data_type: String,
-    pub(crate) symbol: String,
-    pub(crate) object: String,
-    /// Every object of the unit, one per output format (raw first).
-    pub(crate) objects: Vec<String>,
-    pub(crate) shard: Option<u64>,
-}
-
-impl PlannedUnit {
-    /// The dataset path the stand-in serves this unit at.
-    pub(crate) fn path(&self) -> String {
-        dataset_path(
-            &self.exchange,
-            &self.data_type,
-            self.date.parse().expect("a date"),
-            &self.symbol,
-        )
-    }
+/// The dataset path the stand-in serves a planned unit at.
+pub(crate) fn unit_path(unit: &UnitLine) -> String {
+    dataset_path(&unit.exchange, &unit.data_type, unit.date, &unit.symbol)
 }
 
 /// The units of [`SELECTION`], as `md-cli plan --json` prints them.
-pub(crate) fn plan(env: &TestEnv) -> Vec<PlannedUnit> {
+pub(crate) fn plan(env: &TestEnv) -> Vec<UnitLine> {
     plan_of(env, SELECTION)
 }
 
 /// The units of a selection, as `md-cli plan --json` prints them.
-pub(crate) fn plan_of(env: &TestEnv, selection: &[&str]) -> Vec<PlannedUnit> {
-    let run = ok(env.run(&args("plan", &[selection, &["--json"]].concat())));
-    let unit = |line: &str| -> PlannedUnit {
-        let value: serde_json::Value =
-            serde_json::from_str(line).expect("one JSON object per line");
-        assert!(value["instrument_key"].as_str().is_some_and(|key| key.contains(':')), "{line}");
-        serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}: {line}"))
+pub(crate) fn plan_of(env: &TestEnv, selection: &[&str]) -> Vec<UnitLine> {
+    plan_lines(&ok(env.run(&args("plan", &[selection, &["--json"]].concat()))).stdout)
+}
+
+/// The units `md-cli plan --json` printed: one JSON object a line, each read as downloader's [`UnitLine`] and
+/// written back to the same bytes, with a canonical instrument key.
+pub(crate) fn plan_lines(stdout: &str) -> Vec<UnitLine> {
+    let unit = |line: &str| -> UnitLine {
+        let unit: UnitLine =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
+        assert_eq!(serde_json::to_string(&unit).expect("a line"), line, "read back as printed");
+        assert!(unit.instrument_key.contains(':'), "{line}");
+        unit
     };
-    run.stdout.lines().map(unit).collect()
+    stdout.lines().map(unit).collect()
 }
 
 /// Where an object of the local sink `sink` lives.
@@ -296,9 +291,9 @@ pub(crate) fn sink_path(env: &TestEnv, object: &str) -> PathBuf {
 }
 
 /// Asserts every unit's object in the local sink holds exactly what the stand-in serves.
-pub(crate) fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[PlannedUnit]) {
+pub(crate) fn assert_byte_exact(stand: &Stand, env: &TestEnv, units: &[UnitLine]) {
     for unit in units {
-        let expected = stand.served(&unit.exchange, &unit.data_type, &unit.date, &unit.symbol);
+        let expected = stand.served_unit(unit);
         let stored = std::fs::read(sink_path(env, &unit.object))
             .unwrap_or_else(|error| panic!("{}: {error}", unit.object));
         assert!(stored == expected, "{} is not what the stand-in served", unit.object);

@@ -24,12 +24,12 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use gcs_sink::{ObjectSink, WriteMode};
 use md_config::DownloadConfig;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tardis_client::facts::FileFacts;
+use tardis_client::wire::IncidentReport;
 
 pub use self::last_run::LastRun;
 pub use self::stored::Found;
-use super::freshness::Incident;
 use super::manifest::{self, FactsState};
 use super::plan::{Plan, Unit};
 use super::reports::{self, DayReports, ReportFilters};
@@ -48,36 +48,39 @@ fn report_stem(from: NaiveDate, to: NaiveDate) -> String {
     format!("reports/missing/missing_{from}_{to}")
 }
 
-/// One unit as `plan --json` and `missing --json` print it, and as [`MissingReport`] lists it.
-#[derive(Debug, Serialize)]
-pub struct UnitLine<'a> {
+/// One unit as `plan --json` and `missing --json` print it (one JSON object a line), and as [`MissingReport`] lists
+/// it. It reads back what it writes: a program that reads `md-cli plan --json` or `missing --json` (xtask's fleet
+/// and benches, md-cli's tests) deserializes each line into it, and the fields `missing` adds are absent from a
+/// plan's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitLine {
     /// UTC day.
     pub date: NaiveDate,
     /// Tardis exchange id.
-    pub exchange: &'a str,
+    pub exchange: String,
     /// Data type.
-    pub data_type: &'a str,
+    pub data_type: String,
     /// Dataset symbol.
-    pub symbol: &'a str,
+    pub symbol: String,
     /// Canonical instrument key (or grouped object key).
-    pub instrument_key: &'a str,
+    pub instrument_key: String,
     /// Instrument type.
-    pub instrument_type: &'a str,
+    pub instrument_type: String,
     /// Whether it is a grouped dataset file.
     pub grouped: bool,
     /// The unit's first object (its only one unless `MD_OUTPUT_FORMAT` names two formats).
-    pub object: &'a str,
+    pub object: String,
     /// Every object of the unit, in format order (raw first).
-    pub objects: Vec<&'a str>,
+    pub objects: Vec<String>,
     /// Its shard.
     pub shard: Option<u32>,
     /// What `missing` found (docs/STATUSES.md): `stored` (and verified), `adopted`, `unverified`, `missing`,
     /// `not_offered`, `not_yet_exported`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
+    pub status: Option<String>,
     /// For a missing unit: what the latest download manifest that mentions it said, `failed` or `interrupted`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_run: Option<&'static str>,
+    pub last_run: Option<String>,
     /// For a unit not offered: the HTTP status Tardis answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
@@ -86,78 +89,39 @@ pub struct UnitLine<'a> {
     pub code: Option<u32>,
     /// Tardis's message (not offered), the error (failed) or why the run stopped (interrupted).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<&'a str>,
+    pub message: Option<String>,
     /// The incident Tardis reports on the unit's day, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident: Option<&'a Incident>,
+    pub incident: Option<IncidentReport>,
     /// For a stored unit: what is inside its file as Tardis sent it (docs/STATUSES.md, "Per-file facts"), when the
     /// download that stored it learnt them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub facts: Option<&'a FileFacts>,
+    pub facts: Option<FileFacts>,
     /// For a stored unit: `learnt` with its facts, or why it has none: `gzip_check_off` (`TARDIS_VERIFY_GZIP=false`
     /// when it was downloaded), `turned_off` (`MD_FILE_FACTS=false`), `parquet_output` (an earlier md's Parquet download), `not_recorded`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub facts_state: Option<FactsState>,
 }
 
-/// What `missing` says about a unit: its status, and what the latest run said of it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Note<'a> {
-    /// The status's `missing --json` name.
-    pub status: &'static str,
-    /// `failed` or `interrupted`, for a missing unit whose latest manifest said so.
-    pub last_run: Option<&'static str>,
-    /// The HTTP status Tardis answered.
-    pub http_status: Option<u16>,
-    /// Tardis's error code.
-    pub code: Option<u32>,
-    /// Tardis's message, the error, or why the run stopped.
-    pub message: Option<&'a str>,
-    /// A stored unit's file facts, when recorded.
-    pub facts: Option<&'a FileFacts>,
-    /// For a stored unit, whether its facts were learnt, and if not why.
-    pub facts_state: Option<FactsState>,
-}
-
-impl<'a> UnitLine<'a> {
-    /// The line of a unit with what `missing` says about it.
-    pub fn with_note(unit: &'a Unit, note: Option<&Note<'a>>) -> Self {
-        let line = UnitLine::from(unit);
-        match note {
-            Some(note) => UnitLine {
-                status: Some(note.status),
-                last_run: note.last_run,
-                http_status: note.http_status,
-                code: note.code,
-                message: note.message,
-                facts: note.facts,
-                facts_state: note.facts_state,
-                ..line
-            },
-            None => line,
-        }
-    }
-}
-
-impl<'a> From<&'a Unit> for UnitLine<'a> {
-    fn from(unit: &'a Unit) -> Self {
+impl From<&Unit> for UnitLine {
+    fn from(unit: &Unit) -> Self {
         UnitLine {
             date: unit.date,
-            exchange: &unit.exchange,
-            data_type: unit.data_type.as_str(),
-            symbol: &unit.symbol,
-            instrument_key: &unit.instrument_key,
-            instrument_type: unit.instrument_type.as_str(),
+            exchange: unit.exchange.clone(),
+            data_type: unit.data_type.as_str().to_owned(),
+            symbol: unit.symbol.clone(),
+            instrument_key: unit.instrument_key.clone(),
+            instrument_type: unit.instrument_type.as_str().to_owned(),
             grouped: unit.grouped,
-            object: unit.object(),
-            objects: unit.object_names().collect(),
+            object: unit.object().to_owned(),
+            objects: unit.object_names().map(str::to_owned).collect(),
             shard: unit.shard,
             status: None,
             last_run: None,
             http_status: None,
             code: None,
             message: None,
-            incident: unit.incident.as_ref(),
+            incident: unit.incident.clone(),
             facts: None,
             facts_state: None,
         }
@@ -186,9 +150,9 @@ pub struct UnitReport<'a> {
 }
 
 impl UnitReport<'_> {
-    /// The unit as `missing --json` names it: a unit the latest run failed or stopped is `missing` (it is not
+    /// Its line in `missing --json` and the report: a unit the latest run failed or stopped is `missing` (it is not
     /// stored), with `last_run` saying which.
-    pub fn note(&self) -> Note<'_> {
+    pub fn line(&self) -> UnitLine {
         let (status, last_run) = match self.status {
             UnitStatus::Failed | UnitStatus::Interrupted => {
                 (UnitStatus::Missing.as_str(), Some(self.status.as_str()))
@@ -196,20 +160,16 @@ impl UnitReport<'_> {
             status => (status.as_str(), None),
         };
         let run = self.last_run.as_ref();
-        Note {
-            status,
-            last_run,
+        UnitLine {
+            status: Some(status.to_owned()),
+            last_run: last_run.map(str::to_owned),
             http_status: run.and_then(|run| run.http_status),
             code: run.and_then(|run| run.code),
-            message: run.map(|run| run.message.as_str()).filter(|message| !message.is_empty()),
-            facts: self.facts.as_ref(),
+            message: run.map(|run| run.message.clone()).filter(|message| !message.is_empty()),
+            facts: self.facts,
             facts_state: self.facts_state,
+            ..UnitLine::from(self.unit)
         }
-    }
-
-    /// Its line in `missing --json` and the report.
-    pub fn line(&self) -> UnitLine<'_> {
-        UnitLine::with_note(self.unit, Some(&self.note()))
     }
 
     /// Whether it is not stored: missing, failed or interrupted.
@@ -326,7 +286,7 @@ impl<'a> Survey<'a> {
         generated_at: DateTime<Utc>,
     ) -> MissingReport<'a> {
         let plan = self.plan;
-        let lines = |wanted: &dyn Fn(&UnitReport<'_>) -> bool| -> Vec<UnitLine<'a>> {
+        let lines = |wanted: &dyn Fn(&UnitReport<'_>) -> bool| -> Vec<UnitLine> {
             self.units.iter().filter(|unit| wanted(unit)).map(UnitReport::line).collect()
         };
         MissingReport {
@@ -476,22 +436,22 @@ pub struct MissingReport<'a> {
     /// Units stored by another writer and adopted by a download.
     pub adopted: usize,
     /// Units not stored (missing, failed or interrupted).
-    pub missing: Vec<UnitLine<'a>>,
+    pub missing: Vec<UnitLine>,
     /// Units stored unverified.
-    pub unverified: Vec<UnitLine<'a>>,
+    pub unverified: Vec<UnitLine>,
     /// Units Tardis does not offer.
-    pub not_offered: Vec<UnitLine<'a>>,
+    pub not_offered: Vec<UnitLine>,
     /// Units of days Tardis has not exported yet.
-    pub not_yet_exported: Vec<UnitLine<'a>>,
+    pub not_yet_exported: Vec<UnitLine>,
     /// Days with nothing exported yet and no stored definitions.
     pub days_not_exported: &'a [NaiveDate],
     /// Units of days inside an incident Tardis reports.
-    pub incidents: Vec<UnitLine<'a>>,
+    pub incidents: Vec<UnitLine>,
     /// Units stored from a file without rows (empty at the source), with their facts.
-    pub empty: Vec<UnitLine<'a>>,
+    pub empty: Vec<UnitLine>,
     /// Stored units whose files have crossed book rows or a `local_timestamp` going backwards ([`flagged`]), with
     /// their facts.
-    pub flagged: Vec<UnitLine<'a>>,
+    pub flagged: Vec<UnitLine>,
 }
 
 impl MissingReport<'_> {
