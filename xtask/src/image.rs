@@ -103,13 +103,13 @@ pub(crate) fn context_dir() -> PathBuf {
 
 /// Static md-cli and the CA bundle in a FROM scratch image (localhost/md:latest).
 ///
-/// Builds a static md-cli (release, crt-static, target dir <target>/static), stages it with the CA bundle and
+/// Builds a static md-cli (release, crt-static, into the target directory's static/), stages it with the CA bundle and
 /// deploy/Containerfile in target/image/, and builds the FROM scratch image with docker when an engine answers,
 /// else podman (CONTAINERS_CONF=deploy/containers.conf).
 ///
 /// md-cli inflates with ISA-L, built from source (nasm, autoconf, automake, libtool and make are installed with
-/// apt-get when missing and we are root); --without-isal builds it without ISA-L (zlib-rs inflates; target dir
-/// <target>/static-zlib-rs).
+/// apt-get when missing and we are root); --without-isal builds it without ISA-L (zlib-rs inflates; into
+/// the target directory's static-zlib-rs/).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// The engine to build with [default: docker when `docker info` answers, else podman].

@@ -66,7 +66,7 @@ pub(crate) struct Args {
     #[command(flatten)]
     pub(crate) options: Options,
     /// The check `cargo xtask test` runs, instead of the smoke: the smoke against tardis-stub on 127.0.0.1 (it must
-    /// pass), then against http://127.0.0.1:1 and http://md-smoke-unreachable.invalid (each must fail within 30 s
+    /// pass), then against `http://127.0.0.1:1` and `http://md-smoke-unreachable.invalid` (each must fail within 30 s
     /// with one line on stderr naming the URL).
     #[arg(long)]
     pub(crate) against_stand_in: bool,

@@ -13,7 +13,7 @@
 //!   `exchange,symbol,` prefix on every row, so once a row has shown the prefix, the next rows that start with it
 //!   have their two timestamps at fixed offsets: 16 digits each (µs since the epoch, 2001 to 2286), checked 16 bytes
 //!   at a time and compared as big-endian numbers, without splitting cells or building strings (the *fast path*);
-//!   its counts stay in registers for a whole piece ([`Tally`]), and a row's first bytes are read as one array, so
+//!   its counts stay in registers for a whole piece (`Tally`), and a row's first bytes are read as one array, so
 //!   the reads at the prefix's offsets are bounds-checked once;
 //! - only books and quotes read further, and only up to their best bid and ask: the 64 bytes after
 //!   `local_timestamp` are classed at once (commas, dots, digits), which gives the two cells and checks they are
