@@ -300,37 +300,37 @@ fn coverage_report_html_shows_the_bucket_as_the_json_report_does() {
         .find(|unit| unit["object"] == failed_object.as_str())
         .map(cell_of)
         .expect("the failed unit is planned");
-    let deleted_unit =
-        *stored.iter().find(|unit| cell_of(unit) != failed_cell).expect("a unit in another cell");
+    // One stored file of the failed unit's row (another day) gets crossed rows in its record, as a download records
+    // a crossed book, for the marker; it is chosen first, so that the deleted and grown units (chosen after it, in
+    // cells of their own) never take the only other day of that row, whichever unit got the 404.
+    let row_of = |unit: &serde_json::Value| (unit["exchange"].clone(), unit["data_type"].clone());
+    let failed_unit = plan.iter().find(|unit| unit["object"] == failed_object.as_str()).unwrap();
+    let crossed_unit = *stored
+        .iter()
+        .find(|unit| row_of(unit) == row_of(failed_unit) && cell_of(unit) != failed_cell)
+        .expect("a stored unit in the failed unit's row");
+    let crossed = crossed_unit["object"].as_str().unwrap().to_owned();
+    let deleted_unit = *stored
+        .iter()
+        .find(|unit| cell_of(unit) != failed_cell && cell_of(unit) != cell_of(crossed_unit))
+        .expect("a unit in another cell");
     let deleted = deleted_unit["object"].as_str().unwrap().to_owned();
     std::fs::remove_file(sink_path(&env, &deleted)).expect("delete an object");
     let grown = stored
         .iter()
         .rev()
-        .find(|unit| cell_of(unit) != failed_cell && cell_of(unit) != cell_of(deleted_unit))
-        .expect("a unit in a third cell")["object"]
+        .find(|unit| {
+            cell_of(unit) != failed_cell
+                && cell_of(unit) != cell_of(crossed_unit)
+                && cell_of(unit) != cell_of(deleted_unit)
+        })
+        .expect("a unit in a fourth cell")["object"]
         .as_str()
         .unwrap()
         .to_owned();
     let mut bytes = std::fs::read(sink_path(&env, &grown)).unwrap();
     bytes.push(0);
     std::fs::write(sink_path(&env, &grown), bytes).unwrap();
-    // The facts the download recorded; one stored file of the failed unit's row (another day) gets crossed rows
-    // in its record, as a download records a crossed book, for the marker.
-    let row_of = |unit: &serde_json::Value| (unit["exchange"].clone(), unit["data_type"].clone());
-    let failed_unit = plan.iter().find(|unit| unit["object"] == failed_object.as_str()).unwrap();
-    let crossed = stored
-        .iter()
-        .find(|unit| {
-            row_of(unit) == row_of(failed_unit)
-                && cell_of(unit) != failed_cell
-                && unit["object"] != deleted.as_str()
-                && unit["object"] != grown.as_str()
-        })
-        .expect("a stored unit in the failed unit's row")["object"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let records = manifest["facts"].as_array_mut().expect("the recorded facts");
     let record = records.iter_mut().find(|record| record["object"] == crossed.as_str()).unwrap();
     record["facts"]["crossed_rows"] = 3.into();
