@@ -15,11 +15,11 @@
 //!   at a time and compared as big-endian numbers, without splitting cells or building strings (the *fast path*);
 //!   its counts stay in registers for a whole piece (`Tally`), and a row's first bytes are read as one array, so
 //!   the reads at the prefix's offsets are bounds-checked once;
-//! - only books and quotes read further, and only up to their best bid and ask: the 64 bytes after
+//! - only books and quotes read further, and only up to their best bid and ask: the 32 bytes after
 //!   `local_timestamp` are classed at once (commas, dots, digits), which gives the two cells and checks they are
 //!   plain decimals, compared as one-word keys (a plain price is never parsed);
 //! - any row the fast path does not fit (another symbol, a timestamp of another length, a short or odd row, cells
-//!   past those 64 bytes, a price that is long or not plain) is read by the general path, which splits the cells the
+//!   past those 32 bytes, a price that is long or not plain) is read by the general path, which splits the cells the
 //!   header names (or, for a book's prices, compares them digit by digit), with the same results.
 //!
 //! Which columns hold what is read from the header, so the scanner needs no data type: a header with `asks[0].price`
@@ -201,9 +201,9 @@ impl Default for Prefix {
 /// row to the general path).
 const MAX_PREFIX: usize = 56;
 
-/// The first bytes of a row the fast path reads: the prefix, the two timestamps with their commas, and the 64 bytes
+/// The first bytes of a row the fast path reads: the prefix, the two timestamps with their commas, and the 32 bytes
 /// after them (where a book's best bid and ask are), and 8 more (for a price's word at their end).
-const HEAD: usize = MAX_PREFIX + 2 * (FAST_DIGITS + 1) + 64 + 8;
+const HEAD: usize = MAX_PREFIX + 2 * (FAST_DIGITS + 1) + 32 + 8;
 
 impl Prefix {
     /// The prefix `bytes`, or none if longer than the fast path reads.
@@ -384,7 +384,7 @@ impl Iterator for LineEnds<'_> {
 /// if either cell is missing, empty or not a number. The row starts at `start` in `data`, `head` is its first
 /// [`HEAD`] bytes, its cells after `local_timestamp` start at `head[cells..]`, and its newline is at `data[end]`.
 ///
-/// The 64 bytes after `local_timestamp`'s comma (where a book's best prices are) are classed at once ([`Classes`]):
+/// The 32 bytes after `local_timestamp`'s comma (where a book's best prices are) are classed at once ([`Classes`]):
 /// their commas give the two cells, and their digits and dots check the cells are plain decimals, whose keys
 /// ([`price_key`]) then compare like the numbers. A row whose cells reach past those bytes, or whose prices are
 /// longer or not plain, is read by [`searched_book_ordering`].
@@ -400,22 +400,22 @@ fn book_ordering(
 ) -> Option<Ordering> {
     // The row's bytes after `local_timestamp`'s comma, up to its end (before a `\r`).
     let rest = end - usize::from(data[end - 1] == b'\r') - (start + cells);
-    let window: &[u8; 64] = head[cells..cells + 64].try_into().unwrap_or(&[0; 64]);
+    let window: &[u8; 32] = head[cells..cells + 32].try_into().unwrap_or(&[0; 32]);
     let classes = Classes::of(window);
-    let commas = classes.commas & if rest >= 64 { u64::MAX } else { (1 << rest) - 1 };
+    let commas = classes.commas & if rest >= 32 { u64::MAX } else { (1 << rest) - 1 };
     // Where the first four commas are (64 for none): cell 4 ends at the first, cell 5 between the first two, ...
     let second = commas & commas.wrapping_sub(1);
     let third = second & second.wrapping_sub(1);
     let fourth = third & third.wrapping_sub(1);
     let places = [commas, second, third, fourth].map(|mask| mask.trailing_zeros() as usize);
-    // Cell `index` (4 to 7) spans `from..to` of the window; `to` is 64 or more if the window cannot tell.
+    // Cell `index` (4 to 7) spans `from..to` of the window; `to` is 32 or more if the window cannot tell.
     let bounds = |index: usize| {
         let nth = index.wrapping_sub(4) & 3;
         let from = if nth == 0 { 0 } else { places[nth - 1] + 1 };
         (from, places[nth].min(rest))
     };
     let ((bid_from, bid_to), (ask_from, ask_to)) = (bounds(bid), bounds(ask));
-    if bid < 8 && ask < 8 && bid_to < 64 && ask_to < 64 {
+    if bid < 8 && ask < 8 && bid_to < 32 && ask_to < 32 {
         if bid_from >= bid_to || ask_from >= ask_to {
             // A missing or empty cell: no level on that side.
             return None;
@@ -431,9 +431,8 @@ fn book_ordering(
     searched_book_ordering(data, start + cells, start + cells + rest, bid, ask)
 }
 
-/// The bytes of the 64 after a row's `local_timestamp` (bit `i` for byte `i`) that are commas, and of the first 32
-/// of them, dots and digits (a book's best prices are among the first 32 bytes of its cells; rows whose are not go to
-/// the general path).
+/// The bytes of the 32 after a row's `local_timestamp` (bit `i` for byte `i`) that are commas, dots and digits (a
+/// book's best prices are among the first 32 bytes of its cells; rows whose are not go to the general path).
 struct Classes {
     commas: u64,
     dots: u64,
@@ -441,9 +440,9 @@ struct Classes {
 }
 
 impl Classes {
-    /// Classes 64 bytes (dots and digits: the first 32), 16 at a time with SSE2 on x86_64.
+    /// Classes 32 bytes, 16 at a time with SSE2 on x86_64.
     #[inline(always)]
-    fn of(bytes: &[u8; 64]) -> Classes {
+    fn of(bytes: &[u8; 32]) -> Classes {
         #[cfg(target_arch = "x86_64")]
         {
             use safe_arch::{
@@ -456,14 +455,11 @@ impl Classes {
             for (quarter, chunk) in bytes.chunks_exact(16).enumerate() {
                 let chunk = load_unaligned_m128i(chunk.try_into().unwrap_or(&[0; 16]));
                 let mask = |lanes| u64::from(move_mask_i8_m128i(lanes) as u16) << (16 * quarter);
+                // A digit minus `0` is at most 9 (anything else wraps above it).
+                let offsets = sub_i8_m128i(chunk, zero);
                 classes.commas |= mask(cmp_eq_mask_i8_m128i(chunk, comma));
-                if quarter < 2 {
-                    // A digit minus `0` is at most 9 (anything else wraps above it).
-                    let offsets = sub_i8_m128i(chunk, zero);
-                    classes.dots |= mask(cmp_eq_mask_i8_m128i(chunk, dot));
-                    classes.digits |=
-                        mask(cmp_eq_mask_i8_m128i(min_u8_m128i(offsets, nine), offsets));
-                }
+                classes.dots |= mask(cmp_eq_mask_i8_m128i(chunk, dot));
+                classes.digits |= mask(cmp_eq_mask_i8_m128i(min_u8_m128i(offsets, nine), offsets));
             }
             classes
         }
@@ -475,18 +471,17 @@ impl Classes {
                     .enumerate()
                     .fold(0, |mask, (at, &byte)| mask | u64::from(wanted(byte)) << at)
             };
-            const FIRST_32: u64 = u32::MAX as u64;
             Classes {
                 commas: of(|byte| byte == b','),
-                dots: of(|byte| byte == b'.') & FIRST_32,
-                digits: of(|byte| byte.is_ascii_digit()) & FIRST_32,
+                dots: of(|byte| byte == b'.'),
+                digits: of(|byte| byte.is_ascii_digit()),
             }
         }
     }
 }
 
-/// The price in bytes `from..to` (`from < to < 64`) of the 64 at `head[cells..]` (classed as `classes`), if it is a
-/// plain decimal of at most 8 bytes within the first 32 (digits and at most one `.`, at least one digit before it,
+/// The price in bytes `from..to` (`from < to < 32`) of the 32 at `head[cells..]` (classed as `classes`), if it is a
+/// plain decimal of at most 8 bytes (digits and at most one `.`, at least one digit before it,
 /// no leading zero before another digit), as a key that orders like the number: the length of its whole part, then
 /// its bytes as a big-endian word with the `.`'s place cleared and zeros after the cell (with whole parts of one
 /// length the places line up, so the first byte that differs decides). No branch on the digits (half-tick prices
@@ -500,7 +495,7 @@ fn price_key(
     to: usize,
 ) -> Option<u128> {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
-    let from = from & 63;
+    let from = from & 31;
     let len = (to - from).clamp(1, 8);
     let bits = (u64::MAX >> (64 - len)) << from;
     let dots = classes.dots & bits;
